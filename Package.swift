@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+// dllm: training and sampling diffusion language models on CPU clusters.
+// One target per concern; C libraries are wrapped as system-library targets
+// (apt providers listed), everything else is Swift.
+import PackageDescription
+
+let optimized: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "dllm",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dllm", targets: ["dllm"]),
+        .library(name: "DLLMCompute", targets: ["DLLMCompute"]),
+        .library(name: "DLLMModels", targets: ["DLLMModels"]),
+        .library(name: "DLLMCheckpoint", targets: ["DLLMCheckpoint"]),
+        .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: C system libraries
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // libzmq.pc carries an -isystem flag SwiftPM rejects, so no pkgConfig here.
+        .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
+
+        // MARK: Swift libraries
+        .target(
+            name: "DLLMCompute",
+            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: optimized),
+        .target(name: "DLLMCheckpoint", swiftSettings: optimized),
+        .target(
+            name: "DLLMModels",
+            dependencies: ["DLLMCompute", "DLLMCheckpoint"],
+            swiftSettings: optimized),
+        .target(name: "DLLMTokenizers", swiftSettings: optimized),
+
+        // MARK: Programs
+        .executableTarget(
+            name: "dllm",
+            dependencies: [
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMTokenizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimized),
+
+        // MARK: Tests
+        .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
+        .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"]),
+        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint"]),
+        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"]),
+        .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `dllm`: the command line for training and sampling diffusion language models.
+@main
+struct DLLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dllm",
+        abstract: "Train and sample diffusion language models on CPU clusters.",
+        subcommands: [])
+}
