@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "DLLMCompute", targets: ["DLLMCompute"]),
         .library(name: "DLLMModels", targets: ["DLLMModels"]),
         .library(name: "DLLMCheckpoint", targets: ["DLLMCheckpoint"]),
+        .library(name: "DLLMOptim", targets: ["DLLMOptim"]),
         .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
     ],
     dependencies: [
@@ -35,10 +36,14 @@ let package = Package(
             name: "DLLMCompute",
             dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: optimized),
+        .target(
+            name: "DLLMOptim",
+            dependencies: ["DLLMCompute", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: optimized),
         .target(name: "DLLMCheckpoint", swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
 
@@ -46,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMTokenizers",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -54,7 +59,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"]),
-        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint"]),
+        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],

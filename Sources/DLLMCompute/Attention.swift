@@ -1,0 +1,110 @@
+import RealModule
+/// Scaled dot-product attention with grouped-query heads (Vaswani et al. 2017;
+/// GQA, Ainslie et al. 2023), as HF's eager attention computes it:
+/// for each sequence `b` and query head `h` (key/value head `g = h / (NH/NKV)`,
+/// HF `repeat_kv`), `P = softmax(Q·Kᵀ/√HD + mask)`, `out = P·V`.
+///
+/// Buffers are row-major with explicit row strides so that fused layouts work
+/// without copies: `q` is (B·T, ldq) with head `h` at columns `h·HD`, `k`/`v` are
+/// (B·T, ldk/ldv) with head `g` at `g·HD`, `out` is (B·T, ldo).
+/// `att` (B, NH, T, T) receives the probabilities and is kept for backward.
+@inlinable
+public func attentionForward<S: ComputeScalar>(
+    _ out: UnsafeMutablePointer<S>, ldo: Int,
+    _ att: UnsafeMutablePointer<S>,
+    _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
+    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int
+) {
+    precondition(NH % NKV == 0, "attention: \(NH) query heads do not group into \(NKV) key/value heads")
+    precondition(mask.B == B && mask.T == T, "attention: mask is for (\(mask.B), \(mask.T)), batch is (\(B), \(T))")
+    let group = NH / NKV
+    let scale = 1 / S.sqrt(S(HD))
+    for b in 0..<B {
+        for h in 0..<NH {
+            let g = h / group
+            let qbh = q + b * T * ldq + h * HD
+            let kbg = k + b * T * ldk + g * HD
+            let vbg = v + b * T * ldv + g * HD
+            let P = att + (b * NH + h) * T * T
+            // S (T, T) = scale · Q_bh (T, HD) · K_bgᵀ (HD, T)
+            gemm(.none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T)
+            parallelChunks(T, minimumPerThread: 16) { rows in
+                for i in rows { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: mask) }
+            }
+            // out_bh (T, HD) = P (T, T) · V_bg (T, HD)
+            gemm(.none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo)
+        }
+    }
+}
+
+/// Softmax of one score row in place, disallowed keys set to exactly 0.
+@inlinable
+func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, i: Int, T: Int, mask: AttentionMask) {
+    var maxv = -S.infinity
+    var any = false
+    for j in 0..<T where mask.allows(b, i, j) {
+        any = true
+        if row[j] > maxv { maxv = row[j] }
+    }
+    if !any {
+        for j in 0..<T { row[j] = 0 }
+        return
+    }
+    var sum: S = 0
+    for j in 0..<T {
+        if mask.allows(b, i, j) {
+            let e = S.exp(row[j] - maxv)
+            row[j] = e
+            sum += e
+        } else {
+            row[j] = 0
+        }
+    }
+    let inv = 1 / sum
+    for j in 0..<T { row[j] *= inv }
+}
+
+/// Backward of `attentionForward`, accumulating into `dq`, `dk`, `dv` (same strides as
+/// the forward's `q`, `k`, `v`). `scratch` holds T·T scalars.
+/// `dP = dO·Vᵀ`, `dV += Pᵀ·dO`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))`, `dQ += dS·K/√HD`, `dK += dSᵀ·Q/√HD`.
+@inlinable
+public func attentionBackward<S: ComputeScalar>(
+    _ dq: UnsafeMutablePointer<S>, _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>,
+    _ scratch: UnsafeMutablePointer<S>,
+    _ dout: UnsafePointer<S>, ldo: Int,
+    _ att: UnsafePointer<S>,
+    _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
+    B: Int, T: Int, NH: Int, NKV: Int, HD: Int
+) {
+    let group = NH / NKV
+    let scale = 1 / S.sqrt(S(HD))
+    for b in 0..<B {
+        for h in 0..<NH {
+            let g = h / group
+            let qbh = q + b * T * ldq + h * HD
+            let kbg = k + b * T * ldk + g * HD
+            let vbg = v + b * T * ldv + g * HD
+            let dqbh = dq + b * T * ldq + h * HD
+            let dkbg = dk + b * T * ldk + g * HD
+            let dvbg = dv + b * T * ldv + g * HD
+            let dobh = dout + b * T * ldo + h * HD
+            let P = att + (b * NH + h) * T * T
+            // dP (T, T) = dO (T, HD) · Vᵀ
+            gemm(.none, .transpose, m: T, n: T, k: HD, dobh, lda: ldo, vbg, ldb: ldv, scratch, ldc: T)
+            // dV (T, HD) += Pᵀ (T, T) · dO (T, HD)
+            gemm(.transpose, .none, m: T, n: HD, k: T, P, lda: T, dobh, ldb: ldo, beta: 1, dvbg, ldc: ldv)
+            // dS = P ⊙ (dP − Σⱼ dP⊙P), in place over dP
+            parallelChunks(T, minimumPerThread: 16) { rows in
+                for i in rows {
+                    let p = P + i * T, d = scratch + i * T
+                    var dot: S = 0
+                    for j in 0..<T { dot += p[j] * d[j] }
+                    for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
+                }
+            }
+            // dQ (T, HD) += scale · dS · K ;  dK (T, HD) += scale · dSᵀ · Q
+            gemm(.none, .none, m: T, n: HD, k: T, alpha: scale, scratch, lda: T, kbg, ldb: ldk, beta: 1, dqbh, ldc: ldq)
+            gemm(.transpose, .none, m: T, n: HD, k: T, alpha: scale, scratch, lda: T, qbh, ldb: ldq, beta: 1, dkbg, ldc: ldk)
+        }
+    }
+}

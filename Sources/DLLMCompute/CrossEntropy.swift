@@ -1,0 +1,70 @@
+import RealModule
+/// The label value whose positions carry no loss (PyTorch's `ignore_index` default).
+public let ignoreIndex: Int32 = -100
+
+/// Per-token cross-entropy from logits (`F.cross_entropy(reduction="none")`):
+/// `losses[n] = logsumexp(logits[n]) − logits[n, targets[n]]`, 0 where
+/// `targets[n] == ignoreIndex`. Saves `lse (N)` for backward.
+///
+/// Returns `Σₙ weights[n]·losses[n]` (weights default to 1), accumulated in Double.
+/// Objectives express their normalisation (per token, per sequence, 1/p) as weights.
+@inlinable
+@discardableResult
+public func crossEntropyForward<S: ComputeScalar>(
+    _ losses: UnsafeMutablePointer<S>, _ lse: UnsafeMutablePointer<S>,
+    _ logits: UnsafePointer<S>, _ targets: UnsafePointer<Int32>, _ weights: UnsafePointer<S>?,
+    N: Int, V: Int
+) -> Double {
+    parallelChunks(N, minimumPerThread: 4) { rows in
+        for n in rows {
+            let row = logits + n * V
+            var maxv = -S.infinity
+            for j in 0..<V where row[j] > maxv { maxv = row[j] }
+            var sum: S = 0
+            for j in 0..<V { sum += S.exp(row[j] - maxv) }
+            let l = maxv + S.log(sum)
+            lse[n] = l
+            let t = targets[n]
+            if t == ignoreIndex {
+                losses[n] = 0
+            } else {
+                precondition(t >= 0 && Int(t) < V, "cross-entropy: target \(t) outside vocabulary of \(V)")
+                losses[n] = l - row[Int(t)]
+            }
+        }
+    }
+    var total = 0.0
+    for n in 0..<N where targets[n] != ignoreIndex {
+        total += Double(losses[n]) * (weights.map { Double($0[n]) } ?? 1)
+    }
+    return total
+}
+
+/// Backward of `crossEntropyForward` for `loss = dloss · Σ wₙ·CEₙ`:
+/// `dlogits[n] = dloss · wₙ · (softmax(logits[n]) − onehot(targets[n]))`, zero rows
+/// where the target is ignored.
+///
+/// Unlike the other backward kernels this one *writes* rather than accumulates:
+/// the logits gradient is where backward starts, and `dlogits` may alias `logits`
+/// (llm.c's fused classifier does the same to save a (N, V) buffer).
+@inlinable
+public func crossEntropyBackward<S: ComputeScalar>(
+    _ dlogits: UnsafeMutablePointer<S>,
+    _ logits: UnsafePointer<S>, _ lse: UnsafePointer<S>, _ targets: UnsafePointer<Int32>, _ weights: UnsafePointer<S>?,
+    dloss: S, N: Int, V: Int
+) {
+    parallelChunks(N, minimumPerThread: 4) { rows in
+        for n in rows {
+            let src = logits + n * V, dst = dlogits + n * V
+            let t = targets[n]
+            if t == ignoreIndex {
+                for j in 0..<V { dst[j] = 0 }
+                continue
+            }
+            let scale = dloss * (weights?[n] ?? 1)
+            let l = lse[n]
+            for j in 0..<V { dst[j] = scale * S.exp(src[j] - l) }
+            dst[Int(t)] -= scale
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import RealModule
+import CBLAS
+import Dispatch
+import Foundation
+
+/// How many cores the compute core uses, for its own loops and for OpenBLAS.
+///
+/// Read once from `DLLM_NUM_THREADS`, else `OMP_NUM_THREADS` (what the launcher sets
+/// so ranks × threads never oversubscribe a node), else the number of active cores.
+public enum ComputeThreads {
+    nonisolated(unsafe) public private(set) static var count: Int = {
+        let env = ProcessInfo.processInfo.environment
+        for key in ["DLLM_NUM_THREADS", "OMP_NUM_THREADS"] {
+            if let value = env[key], let n = Int(value), n > 0 { return n }
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Sets the thread count for both the Swift loops and OpenBLAS.
+    public static func set(_ n: Int) {
+        precondition(n > 0, "thread count must be positive")
+        count = n
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Applies the configured count to OpenBLAS (call once at start-up).
+    public static func configureBLAS() { openblas_set_num_threads(Int32(count)) }
+}
+
+/// Runs `body(range)` over `0..<count` split into contiguous chunks, one per thread.
+/// Work below `minimumPerThread` items runs inline: a dispatch costs microseconds.
+@inlinable
+public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+    if count <= 0 { return }
+    let threads = min(ComputeThreads.count, max(1, count / max(1, minimumPerThread)))
+    if threads <= 1 { body(0..<count); return }
+    let chunk = (count + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let start = t * chunk
+        let end = min(count, start + chunk)
+        if start < end { body(start..<end) }
+    }
+}
