@@ -1,0 +1,44 @@
+import DLLMCompute
+
+/// `config.json` of a Hugging Face `gpt2` checkpoint: learned positions, LayerNorm,
+/// GELU, Conv1D (input-major) weights, tied output embedding.
+public struct GPT2Configuration: Codable, Sendable, Equatable {
+    public var vocabSize: Int
+    public var nEmbd: Int
+    public var nLayer: Int
+    public var nHead: Int
+    public var nPositions: Int
+    public var nInner: Int?
+    public var layerNormEpsilon: Double?
+    public var activationFunction: String?
+    public var initializerRange: Double?
+    public var maskTokenID: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size", nEmbd = "n_embd", nLayer = "n_layer", nHead = "n_head"
+        case nPositions = "n_positions", nInner = "n_inner", layerNormEpsilon = "layer_norm_epsilon"
+        case activationFunction = "activation_function", initializerRange = "initializer_range"
+        case maskTokenID = "mask_token_id"
+    }
+
+    public var inner: Int { nInner ?? 4 * nEmbd }
+    public var eps: Double { layerNormEpsilon ?? 1e-5 }
+    public var gelu: GELUKind {
+        switch activationFunction ?? "gelu_new" {
+        case "gelu": return .exact
+        default: return .tanh
+        }
+    }
+
+    func validate(path: String) throws {
+        for (key, v) in [("vocab_size", vocabSize), ("n_embd", nEmbd), ("n_layer", nLayer), ("n_head", nHead), ("n_positions", nPositions), ("n_inner", inner)] where v <= 0 {
+            throw ModelError.invalidValue(key: key, value: "\(v)", reason: "must be positive", path: path)
+        }
+        if nEmbd % nHead != 0 {
+            throw ModelError.invalidValue(key: "n_embd", value: "\(nEmbd)", reason: "must divide by n_head = \(nHead)", path: path)
+        }
+        if let act = activationFunction, !["gelu_new", "gelu_pytorch_tanh", "gelu"].contains(act) {
+            throw ModelError.unsupported(key: "activation_function", value: act, path: path)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// `config.json` of a Hugging Face `llama` or `qwen2` checkpoint (HF key names).
+/// Keys dllm does not use are ignored, as `transformers` ignores unknown keys.
+public struct LlamaConfiguration: Codable, Sendable {
+    public var modelType: String
+    public var hiddenSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int?
+    public var headDim: Int?
+    public var intermediateSize: Int
+    public var vocabSize: Int
+    public var rmsNormEps: Double?
+    public var ropeTheta: Double?
+    public var ropeParameters: RopeParameters?
+    public var ropeScaling: RopeParameters?
+    public var maxPositionEmbeddings: Int?
+    public var tieWordEmbeddings: Bool?
+    public var attentionBias: Bool?
+    public var mlpBias: Bool?
+    public var hiddenAct: String?
+    public var maskTokenID: Int?
+    public var initializerRange: Double?
+
+    /// `rope_parameters` (transformers ≥ 5) or `rope_scaling`; only the default type is supported.
+    public struct RopeParameters: Codable, Sendable {
+        public var ropeType: String?
+        public var type: String?
+        public var ropeTheta: Double?
+        enum CodingKeys: String, CodingKey {
+            case ropeType = "rope_type", type, ropeTheta = "rope_theta"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type"
+        case hiddenSize = "hidden_size"
+        case numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads"
+        case numKeyValueHeads = "num_key_value_heads"
+        case headDim = "head_dim"
+        case intermediateSize = "intermediate_size"
+        case vocabSize = "vocab_size"
+        case rmsNormEps = "rms_norm_eps"
+        case ropeTheta = "rope_theta"
+        case ropeParameters = "rope_parameters"
+        case ropeScaling = "rope_scaling"
+        case maxPositionEmbeddings = "max_position_embeddings"
+        case tieWordEmbeddings = "tie_word_embeddings"
+        case attentionBias = "attention_bias"
+        case mlpBias = "mlp_bias"
+        case hiddenAct = "hidden_act"
+        case maskTokenID = "mask_token_id"
+        case initializerRange = "initializer_range"
+    }
+
+    /// The decoder shape, after rejecting what dllm cannot run.
+    public func spec(path: String) throws -> LlamaSpec {
+        let isQwen = modelType == "qwen2"
+        for rope in [ropeParameters, ropeScaling].compactMap({ $0 }) {
+            let kind = rope.ropeType ?? rope.type ?? "default"
+            if kind != "default" { throw ModelError.unsupported(key: "rope_scaling.rope_type", value: kind, path: path) }
+        }
+        if let act = hiddenAct, act != "silu" { throw ModelError.unsupported(key: "hidden_act", value: act, path: path) }
+        if mlpBias == true { throw ModelError.unsupported(key: "mlp_bias", value: "true", path: path) }
+        let spec = LlamaSpec(
+            modelType: modelType, naming: .huggingFace,
+            hidden: hiddenSize, layers: numHiddenLayers, heads: numAttentionHeads,
+            kvHeads: numKeyValueHeads ?? numAttentionHeads,
+            headDim: headDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0),
+            intermediate: intermediateSize, vocab: vocabSize,
+            rmsNormEps: rmsNormEps ?? 1e-6,
+            ropeTheta: ropeTheta ?? ropeParameters?.ropeTheta ?? 10_000,
+            maxPositions: maxPositionEmbeddings ?? 2048,
+            tiedEmbeddings: tieWordEmbeddings ?? false,
+            qkvBias: isQwen ? true : (attentionBias ?? false),
+            maskTokenID: maskTokenID, initializerRange: initializerRange ?? 0.02)
+        if attentionBias == true && !isQwen {
+            throw ModelError.unsupported(key: "attention_bias", value: "true (o_proj bias)", path: path)
+        }
+        try spec.validate(path: path)
+        return spec
+    }
+}
+
+extension LlamaSpec {
+    /// Rejects impossible shapes with the checkpoint's own key name.
+    func validate(path: String) throws {
+        let keys: (String, String, String, String, String, String, String) = naming == .llada
+            ? ("d_model", "n_layers", "n_heads", "n_kv_heads", "mlp_hidden_size", "vocab_size", "max_sequence_length")
+            : ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size", "max_position_embeddings")
+        func positive(_ v: Int, _ key: String) throws {
+            if v <= 0 { throw ModelError.invalidValue(key: key, value: "\(v)", reason: "must be positive", path: path) }
+        }
+        try positive(hidden, keys.0); try positive(layers, keys.1); try positive(heads, keys.2)
+        try positive(kvHeads, keys.3); try positive(intermediate, keys.4); try positive(vocab, keys.5)
+        try positive(maxPositions, keys.6)
+        if heads % kvHeads != 0 {
+            throw ModelError.invalidValue(key: keys.3, value: "\(kvHeads)", reason: "\(keys.2) = \(heads) must be a multiple of it", path: path)
+        }
+        if headDim <= 0 || headDim % 2 != 0 {
+            throw ModelError.invalidValue(key: keys.0, value: "\(hidden)", reason: "head dimension \(headDim) must be positive and even for rotary embeddings", path: path)
+        }
+        if ropeTheta <= 0 { throw ModelError.invalidValue(key: "rope_theta", value: "\(ropeTheta)", reason: "must be positive", path: path) }
+        if rmsNormEps <= 0 { throw ModelError.invalidValue(key: "rms_norm_eps", value: "\(rmsNormEps)", reason: "must be positive", path: path) }
+        if let m = maskTokenID, m < 0 || m >= vocab {
+            throw ModelError.invalidValue(key: "mask_token_id", value: "\(m)", reason: "must be a token id below \(vocab)", path: path)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import DLLMCompute
+
+/// GPT-2 (Radford et al. 2019) as HF `GPT2LMHeadModel` computes it: token plus learned
+/// position embeddings, pre-LayerNorm blocks with a fused QKV `Conv1D`, GELU MLP,
+/// final LayerNorm and an output head tied to the token embedding. Weights stay in
+/// Conv1D's (in, out) layout, so checkpoints load and save without transposes.
+/// Used for DiffuGPT-style adaptation of an autoregressive model into a diffusion one.
+public final class GPT2Model<S: ComputeScalar>: LanguageModel {
+    public typealias Scalar = S
+    public let config: GPT2Configuration
+    public let layout: ParameterLayout
+    public let parameters: Buffer<S>
+    public let gradients: Buffer<S>
+    public let blockRanges: [Range<Int>]
+    let offsets: GPT2Offsets
+    var acts: GPT2Activations<S>?
+    var lastBatch: TokenBatch?
+
+    public var architecture: ModelArchitecture { .gpt2(config) }
+    public var vocabularySize: Int { config.vocabSize }
+    public var maxPositions: Int { config.nPositions }
+
+    public init(config: GPT2Configuration) {
+        self.config = config
+        let (layout, offsets, blocks) = GPT2Offsets.build(config)
+        self.layout = layout
+        self.offsets = offsets
+        blockRanges = blocks
+        parameters = Buffer(count: layout.count)
+        gradients = Buffer(count: layout.count)
+    }
+
+    public var logits: UnsafeMutablePointer<S> {
+        guard let acts else { preconditionFailure("GPT2Model: forward has not run") }
+        return acts.logits.pointer
+    }
+
+    public func forward(_ batch: TokenBatch, mask: AttentionMask) {
+        let B = batch.B, T = batch.T, N = B * T
+        let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
+        let eps = S(config.eps)
+        precondition(T <= config.nPositions, "GPT2Model: sequence length \(T) exceeds n_positions \(config.nPositions)")
+        if acts == nil || !acts!.fits(B: B, T: T) { acts = GPT2Activations(config, B: B, T: T) }
+        let a = acts!, p = parameters.pointer, o = offsets
+        lastBatch = batch
+        batch.ids.withUnsafeBufferPointer { ids in
+            batch.positions.withUnsafeBufferPointer { pos in
+                embeddingForward(a.residual[0].pointer, ids.baseAddress!, p + o.wte, N: N, C: C, V: V,
+                                 positions: pos.baseAddress!, positionTable: p + o.wpe, P: config.nPositions)
+            }
+        }
+        for l in 0..<L {
+            let w = o.layers[l]
+            let x = a.residual[l].pointer
+            layernormForward(a.ln1[l].pointer, a.ln1Mean[l].pointer, a.ln1Rstd[l].pointer, x, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
+            linearForward(a.qkv[l].pointer, a.ln1[l].pointer, p + w.attnW, p + w.attnB, N: N, C: C, OC: 3 * C, layout: .inOut)
+            let qkv = a.qkv[l].pointer
+            attentionForward(a.atty[l].pointer, ldo: C, a.att[l].pointer, qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C,
+                             mask: mask, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+            linearForward(a.scratchC.pointer, a.atty[l].pointer, p + w.projW, p + w.projB, N: N, C: C, OC: C, layout: .inOut)
+            residualForward(a.res2[l].pointer, x, a.scratchC.pointer, count: N * C)
+            layernormForward(a.ln2[l].pointer, a.ln2Mean[l].pointer, a.ln2Rstd[l].pointer, a.res2[l].pointer, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
+            linearForward(a.fc[l].pointer, a.ln2[l].pointer, p + w.fcW, p + w.fcB, N: N, C: C, OC: F, layout: .inOut)
+            geluForward(a.fcGelu[l].pointer, a.fc[l].pointer, count: N * F, kind: config.gelu)
+            linearForward(a.scratchC.pointer, a.fcGelu[l].pointer, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C, layout: .inOut)
+            residualForward(a.residual[l + 1].pointer, a.res2[l].pointer, a.scratchC.pointer, count: N * C)
+        }
+        layernormForward(a.lnf.pointer, a.lnfMean.pointer, a.lnfRstd.pointer, a.residual[L].pointer, p + o.lnfw, p + o.lnfb, N: N, C: C, eps: eps)
+        linearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V)
+    }
+
+    public func loss(targets: [Int32], weights: [S]?) -> Double {
+        guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: loss before forward") }
+        let N = batch.B * batch.T
+        precondition(targets.count == N && (weights == nil || weights!.count == N), "GPT2Model: targets/weights must hold B·T values")
+        return targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyForward(a.losses.pointer, a.lse.pointer, a.logits.pointer, t.baseAddress!, w, N: N, V: config.vocabSize)
+            }
+        }
+    }
+
+    public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
+        guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: backward before forward") }
+        let B = batch.B, T = batch.T, N = B * T
+        let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
+        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads
+        targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
+            }
+        }
+        d.ln.zero()
+        linearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: N, C: C, OC: V)
+        d.residual.zero()
+        layernormBackward(d.residual.pointer, g + o.lnfw, g + o.lnfb, d.ln.pointer, a.residual[L].pointer, p + o.lnfw,
+                          a.lnfMean.pointer, a.lnfRstd.pointer, N: N, C: C)
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let w = o.layers[l]
+            d.wide.zero()
+            linearBackward(d.wide.pointer, g + w.mlpProjW, g + w.mlpProjB, d.residual.pointer, a.fcGelu[l].pointer, p + w.mlpProjW,
+                           N: N, C: F, OC: C, layout: .inOut)
+            d.fc.zero()
+            geluBackward(d.fc.pointer, d.wide.pointer, a.fc[l].pointer, count: N * F, kind: config.gelu)
+            d.ln.zero()
+            linearBackward(d.ln.pointer, g + w.fcW, g + w.fcB, d.fc.pointer, a.ln2[l].pointer, p + w.fcW, N: N, C: C, OC: F, layout: .inOut)
+            layernormBackward(d.residual.pointer, g + w.ln2w, g + w.ln2b, d.ln.pointer, a.res2[l].pointer, p + w.ln2w,
+                              a.ln2Mean[l].pointer, a.ln2Rstd[l].pointer, N: N, C: C)
+            d.atty.zero()
+            linearBackward(d.atty.pointer, g + w.projW, g + w.projB, d.residual.pointer, a.atty[l].pointer, p + w.projW,
+                           N: N, C: C, OC: C, layout: .inOut)
+            d.qkv.zero()
+            let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
+            attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.pointer, d.atty.pointer, ldo: C, a.att[l].pointer,
+                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+            d.ln.zero()
+            linearBackward(d.ln.pointer, g + w.attnW, g + w.attnB, dqkv, a.ln1[l].pointer, p + w.attnW, N: N, C: C, OC: 3 * C, layout: .inOut)
+            layernormBackward(d.residual.pointer, g + w.ln1w, g + w.ln1b, d.ln.pointer, a.residual[l].pointer, p + w.ln1w,
+                              a.ln1Mean[l].pointer, a.ln1Rstd[l].pointer, N: N, C: C)
+        }
+        batch.ids.withUnsafeBufferPointer { ids in
+            batch.positions.withUnsafeBufferPointer { pos in
+                embeddingBackward(g + o.wte, d.residual.pointer, ids.baseAddress!, N: N, C: C,
+                                  positions: pos.baseAddress!, dpositionTable: g + o.wpe)
+            }
+        }
+    }
+}
+
+struct GPT2LayerOffsets {
+    var ln1w = 0, ln1b = 0, attnW = 0, attnB = 0, projW = 0, projB = 0
+    var ln2w = 0, ln2b = 0, fcW = 0, fcB = 0, mlpProjW = 0, mlpProjB = 0
+}
+
+/// GPT-2's tensors in HF `GPT2LMHeadModel` naming (`transformer.` prefix; the tied
+/// `lm_head.weight` is not stored).
+struct GPT2Offsets {
+    var wte = 0, wpe = 0, lnfw = 0, lnfb = 0
+    var layers: [GPT2LayerOffsets] = []
+
+    static func build(_ c: GPT2Configuration) -> (ParameterLayout, GPT2Offsets, [Range<Int>]) {
+        var layout = ParameterLayout()
+        var o = GPT2Offsets()
+        var blocks: [Range<Int>] = []
+        let C = c.nEmbd, F = c.inner
+        o.wte = layout.append("transformer.wte.weight", [c.vocabSize, C])
+        o.wpe = layout.append("transformer.wpe.weight", [c.nPositions, C])
+        blocks.append(0..<layout.count)
+        for l in 0..<c.nLayer {
+            let start = layout.count
+            let h = "transformer.h.\(l)."
+            var w = GPT2LayerOffsets()
+            w.ln1w = layout.append(h + "ln_1.weight", [C]); w.ln1b = layout.append(h + "ln_1.bias", [C])
+            w.attnW = layout.append(h + "attn.c_attn.weight", [C, 3 * C]); w.attnB = layout.append(h + "attn.c_attn.bias", [3 * C])
+            w.projW = layout.append(h + "attn.c_proj.weight", [C, C]); w.projB = layout.append(h + "attn.c_proj.bias", [C])
+            w.ln2w = layout.append(h + "ln_2.weight", [C]); w.ln2b = layout.append(h + "ln_2.bias", [C])
+            w.fcW = layout.append(h + "mlp.c_fc.weight", [C, F]); w.fcB = layout.append(h + "mlp.c_fc.bias", [F])
+            w.mlpProjW = layout.append(h + "mlp.c_proj.weight", [F, C]); w.mlpProjB = layout.append(h + "mlp.c_proj.bias", [C])
+            o.layers.append(w)
+            blocks.append(start..<layout.count)
+        }
+        let start = layout.count
+        o.lnfw = layout.append("transformer.ln_f.weight", [C])
+        o.lnfb = layout.append("transformer.ln_f.bias", [C])
+        blocks.append(start..<layout.count)
+        return (layout, o, blocks)
+    }
+}
+
+final class GPT2Activations<S: ComputeScalar> {
+    let B: Int, T: Int
+    var residual: [Buffer<S>] = []                                       // L+1 × (N, C)
+    var ln1: [Buffer<S>] = [], ln1Mean: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []
+    var qkv: [Buffer<S>] = []                                            // (N, 3C)
+    var att: [Buffer<S>] = []                                            // (B, NH, T, T)
+    var atty: [Buffer<S>] = [], res2: [Buffer<S>] = []                   // (N, C)
+    var ln2: [Buffer<S>] = [], ln2Mean: [Buffer<S>] = [], ln2Rstd: [Buffer<S>] = []
+    var fc: [Buffer<S>] = [], fcGelu: [Buffer<S>] = []                   // (N, F)
+    let lnf: Buffer<S>, lnfMean: Buffer<S>, lnfRstd: Buffer<S>
+    let logits: Buffer<S>, lse: Buffer<S>, losses: Buffer<S>, scratchC: Buffer<S>
+    let grads: Grads
+
+    struct Grads {
+        let residual: Buffer<S>, ln: Buffer<S>, atty: Buffer<S>   // (N, C)
+        let qkv: Buffer<S>                                        // (N, 3C)
+        let wide: Buffer<S>, fc: Buffer<S>                        // (N, F)
+        let scores: Buffer<S>                                     // (T, T)
+    }
+
+    init(_ c: GPT2Configuration, B: Int, T: Int) {
+        self.B = B
+        self.T = T
+        let N = B * T, C = c.nEmbd, F = c.inner
+        func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
+        residual = (0...c.nLayer).map { _ in buf(N * C) }
+        for _ in 0..<c.nLayer {
+            ln1.append(buf(N * C)); ln1Mean.append(buf(N)); ln1Rstd.append(buf(N))
+            qkv.append(buf(N * 3 * C)); att.append(buf(B * c.nHead * T * T))
+            atty.append(buf(N * C)); res2.append(buf(N * C))
+            ln2.append(buf(N * C)); ln2Mean.append(buf(N)); ln2Rstd.append(buf(N))
+            fc.append(buf(N * F)); fcGelu.append(buf(N * F))
+        }
+        lnf = buf(N * C); lnfMean = buf(N); lnfRstd = buf(N)
+        logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
+        grads = Grads(residual: buf(N * C), ln: buf(N * C), atty: buf(N * C), qkv: buf(N * 3 * C),
+                      wide: buf(N * F), fc: buf(N * F), scores: buf(T * T))
+    }
+
+    func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }
+}

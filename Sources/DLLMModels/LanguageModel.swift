@@ -1,0 +1,71 @@
+import DLLMCompute
+
+/// A batch of token sequences, (B, T), row-major.
+public struct TokenBatch: Sendable {
+    public let B: Int
+    public let T: Int
+    /// (B·T) token ids.
+    public var ids: [Int32]
+    /// (B·T) positions for rotary or learned position embeddings; `0..<T` per row by default.
+    public var positions: [Int32]
+
+    public init(ids: [Int32], B: Int, T: Int, positions: [Int32]? = nil) {
+        precondition(ids.count == B * T, "TokenBatch: \(ids.count) ids for a (\(B), \(T)) batch")
+        self.B = B
+        self.T = T
+        self.ids = ids
+        self.positions = positions ?? (0..<B).flatMap { _ in (0..<T).map(Int32.init) }
+        precondition(self.positions.count == B * T, "TokenBatch: positions must hold B·T values")
+    }
+}
+
+/// A trainable language model over one flat parameter buffer (the llm.c layout).
+///
+/// The model knows nothing of parallelism or objectives: an objective chooses the
+/// attention mask (bidirectional for masked diffusion, causal for autoregression),
+/// the targets and the per-token weights; a parallel strategy slices `parameters`
+/// and `gradients`, which share `layout`.
+public protocol LanguageModel<Scalar>: AnyObject {
+    associatedtype Scalar: ComputeScalar
+
+    var architecture: ModelArchitecture { get }
+    var layout: ParameterLayout { get }
+    /// (layout.count) parameters.
+    var parameters: Buffer<Scalar> { get }
+    /// (layout.count) gradients; `backward` accumulates into them, the caller zeroes them.
+    var gradients: Buffer<Scalar> { get }
+    var vocabularySize: Int { get }
+    var maxPositions: Int { get }
+
+    /// Runs the forward pass; afterwards `logits` holds (B·T, V) scores.
+    func forward(_ batch: TokenBatch, mask: AttentionMask)
+    /// The (B·T, V) logits of the last `forward`; after `backward` they hold its gradient.
+    var logits: UnsafeMutablePointer<Scalar> { get }
+    /// `Σₙ weights[n]·CE(logits[n], targets[n])` over the last forward's logits,
+    /// skipping `ignoreIndex` targets.
+    func loss(targets: [Int32], weights: [Scalar]?) -> Double
+    /// Backward of `loss` (scaled by `dloss`): accumulates every parameter gradient.
+    func backward(targets: [Int32], weights: [Scalar]?, dloss: Scalar)
+    /// Per-layer parameter ranges (embedding, each block, head), for block-wise sharding.
+    var blockRanges: [Range<Int>] { get }
+}
+
+extension LanguageModel {
+    /// Forward, loss and backward for one micro-batch; returns the loss.
+    @discardableResult
+    public func forwardBackward(_ batch: TokenBatch, mask: AttentionMask, targets: [Int32],
+                                weights: [Scalar]?, dloss: Scalar = 1) -> Double {
+        forward(batch, mask: mask)
+        let value = loss(targets: targets, weights: weights)
+        backward(targets: targets, weights: weights, dloss: dloss)
+        return value
+    }
+
+    public var parameterCount: Int { layout.count }
+}
+
+/// What a model folder's `config.json` describes.
+public enum ModelArchitecture: Sendable, Equatable {
+    case llamaFamily(LlamaSpec)
+    case gpt2(GPT2Configuration)
+}

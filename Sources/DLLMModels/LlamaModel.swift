@@ -1,0 +1,158 @@
+import DLLMCompute
+
+/// A LLaMA-family decoder (LLaMA, Qwen2, LLaDA) over one flat parameter buffer.
+///
+/// Per layer: RMSNorm → Q/K/V projections (+bias for Qwen2) → rotary → attention
+/// (mask chosen by the caller) → output projection → residual → RMSNorm →
+/// SwiGLU MLP → residual; then a final RMSNorm and the output head (tied to the
+/// embedding when the checkpoint says so). Mirrors HF `LlamaForCausalLM` and
+/// LLaDA's `LLaDALlamaBlock`; each step is one forward/backward kernel pair.
+public final class LlamaModel<S: ComputeScalar>: LanguageModel {
+    public typealias Scalar = S
+    public let spec: LlamaSpec
+    public let layout: ParameterLayout
+    public let parameters: Buffer<S>
+    public let gradients: Buffer<S>
+    public let blockRanges: [Range<Int>]
+    let offsets: LlamaOffsets
+    let rotary: RotaryTable<S>
+    var acts: LlamaActivations<S>?
+    var lastBatch: TokenBatch?
+    var lastMask: AttentionMask?
+
+    public var architecture: ModelArchitecture { .llamaFamily(spec) }
+    public var vocabularySize: Int { spec.vocab }
+    public var maxPositions: Int { spec.maxPositions }
+
+    public init(spec: LlamaSpec) {
+        self.spec = spec
+        let (layout, offsets, blocks) = LlamaOffsets.build(spec)
+        self.layout = layout
+        self.offsets = offsets
+        self.blockRanges = blocks
+        parameters = Buffer(count: layout.count)
+        gradients = Buffer(count: layout.count)
+        rotary = RotaryTable(headDim: spec.headDim, maxPositions: spec.maxPositions, theta: spec.ropeTheta)
+    }
+
+    public var logits: UnsafeMutablePointer<S> {
+        guard let acts else { preconditionFailure("LlamaModel: forward has not run") }
+        return acts.logits.pointer
+    }
+
+    public func forward(_ batch: TokenBatch, mask: AttentionMask) {
+        let B = batch.B, T = batch.T, N = B * T
+        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
+        let I = spec.intermediate, V = spec.vocab
+        let QD = NH * HD, KVD = NKV * HD
+        precondition(T <= spec.maxPositions, "LlamaModel: sequence length \(T) exceeds \(spec.maxPositions) positions")
+        if acts == nil || !acts!.fits(B: B, T: T) { acts = LlamaActivations(spec: spec, B: B, T: T) }
+        let a = acts!
+        let p = parameters.pointer
+        let o = offsets
+        lastBatch = batch
+        lastMask = mask
+
+        batch.ids.withUnsafeBufferPointer { ids in
+            embeddingForward(a.residual[0].pointer, ids.baseAddress!, p + o.embedding, N: N, C: C, V: V)
+        }
+        batch.positions.withUnsafeBufferPointer { pos in
+            for l in 0..<L {
+                let w = o.layers[l]
+                let x = a.residual[l].pointer
+                rmsnormForward(a.ln1[l].pointer, a.ln1Rstd[l].pointer, x, p + w.attnNorm, N: N, C: C, eps: S(spec.rmsNormEps))
+                linearForward(a.q[l].pointer, a.ln1[l].pointer, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
+                linearForward(a.k[l].pointer, a.ln1[l].pointer, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                linearForward(a.v[l].pointer, a.ln1[l].pointer, p + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                rotary.apply(a.q[l].pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
+                rotary.apply(a.k[l].pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
+                attentionForward(a.atty[l].pointer, ldo: QD, a.att[l].pointer,
+                                 a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
+                                 mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                linearForward(a.scratchC.pointer, a.atty[l].pointer, p + w.o, nil, N: N, C: QD, OC: C)
+                residualForward(a.res2[l].pointer, x, a.scratchC.pointer, count: N * C)
+                rmsnormForward(a.ln2[l].pointer, a.ln2Rstd[l].pointer, a.res2[l].pointer, p + w.mlpNorm, N: N, C: C, eps: S(spec.rmsNormEps))
+                linearForward(a.gate[l].pointer, a.ln2[l].pointer, p + w.gate, nil, N: N, C: C, OC: I)
+                linearForward(a.up[l].pointer, a.ln2[l].pointer, p + w.up, nil, N: N, C: C, OC: I)
+                swigluForward(a.swiglu[l].pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                linearForward(a.scratchC.pointer, a.swiglu[l].pointer, p + w.down, nil, N: N, C: I, OC: C)
+                residualForward(a.residual[l + 1].pointer, a.res2[l].pointer, a.scratchC.pointer, count: N * C)
+            }
+        }
+        rmsnormForward(a.lnf.pointer, a.lnfRstd.pointer, a.residual[L].pointer, p + o.finalNorm, N: N, C: C, eps: S(spec.rmsNormEps))
+        linearForward(a.logits.pointer, a.lnf.pointer, p + o.head, nil, N: N, C: C, OC: V)
+    }
+
+    public func loss(targets: [Int32], weights: [S]?) -> Double {
+        guard let a = acts, let batch = lastBatch else { preconditionFailure("LlamaModel: loss before forward") }
+        let N = batch.B * batch.T
+        precondition(targets.count == N && (weights == nil || weights!.count == N), "LlamaModel: targets/weights must hold B·T values")
+        return targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyForward(a.losses.pointer, a.lse.pointer, a.logits.pointer, t.baseAddress!, w, N: N, V: spec.vocab)
+            }
+        }
+    }
+
+    public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
+        guard let a = acts, let batch = lastBatch, let mask = lastMask else { preconditionFailure("LlamaModel: backward before forward") }
+        _ = mask
+        let B = batch.B, T = batch.T, N = B * T
+        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
+        let I = spec.intermediate, V = spec.vocab
+        let QD = NH * HD, KVD = NKV * HD
+        let p = parameters.pointer, g = gradients.pointer
+        let o = offsets
+        let d = a.grads
+
+        // dlogits overwrite the logits in place.
+        targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
+            }
+        }
+        d.ln.zero()
+        linearBackward(d.ln.pointer, g + o.head, nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
+        d.residual.zero()
+        rmsnormBackward(d.residual.pointer, g + o.finalNorm, d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
+
+        batch.positions.withUnsafeBufferPointer { pos in
+            for l in stride(from: L - 1, through: 0, by: -1) {
+                let w = o.layers[l]
+                // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2)))
+                d.wide.zero()
+                linearBackward(d.wide.pointer, g + w.down, nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, N: N, C: I, OC: C)
+                d.gate.zero(); d.up.zero()
+                swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                d.ln.zero()
+                linearBackward(d.ln.pointer, g + w.gate, nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, N: N, C: C, OC: I)
+                linearBackward(d.ln.pointer, g + w.up, nil, d.up.pointer, a.ln2[l].pointer, p + w.up, N: N, C: C, OC: I)
+                rmsnormBackward(d.residual.pointer, g + w.mlpNorm, d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
+                // Attention: res2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
+                d.atty.zero()
+                linearBackward(d.atty.pointer, g + w.o, nil, d.residual.pointer, a.atty[l].pointer, p + w.o, N: N, C: QD, OC: C)
+                d.q.zero(); d.k.zero(); d.v.zero()
+                attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.pointer, d.atty.pointer, ldo: QD,
+                                  a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
+                                  B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                rotary.apply(d.q.pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD, inverse: true)
+                rotary.apply(d.k.pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD, inverse: true)
+                d.ln.zero()
+                linearBackward(d.ln.pointer, g + w.q, w.qBias.map { g + $0 }, d.q.pointer, a.ln1[l].pointer, p + w.q, N: N, C: C, OC: QD)
+                linearBackward(d.ln.pointer, g + w.k, w.kBias.map { g + $0 }, d.k.pointer, a.ln1[l].pointer, p + w.k, N: N, C: C, OC: KVD)
+                linearBackward(d.ln.pointer, g + w.v, w.vBias.map { g + $0 }, d.v.pointer, a.ln1[l].pointer, p + w.v, N: N, C: C, OC: KVD)
+                rmsnormBackward(d.residual.pointer, g + w.attnNorm, d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
+            }
+        }
+        batch.ids.withUnsafeBufferPointer { ids in
+            embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
+        }
+    }
+}
+
+/// Calls `body` with a pointer to `array`'s storage, or nil.
+@inlinable
+func withOptionalPointer<S, R>(_ array: [S]?, _ body: (UnsafePointer<S>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress) }
+}

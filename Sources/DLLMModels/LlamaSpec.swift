@@ -1,0 +1,58 @@
+/// The shape of a LLaMA-family decoder, whichever checkpoint dialect it came from
+/// (`llama`, `qwen2` with Hugging Face keys, `llada` with LLaDA's own keys).
+public struct LlamaSpec: Sendable, Equatable {
+    public enum Naming: String, Sendable { case huggingFace, llada }
+
+    public var modelType: String
+    public var naming: Naming
+    public var hidden: Int            // C
+    public var layers: Int            // L
+    public var heads: Int             // NH
+    public var kvHeads: Int           // NKV
+    public var headDim: Int           // HD
+    public var intermediate: Int      // I (SwiGLU width)
+    public var vocab: Int             // V (rows of the embedding table)
+    public var rmsNormEps: Double
+    public var ropeTheta: Double
+    public var maxPositions: Int
+    public var tiedEmbeddings: Bool
+    public var qkvBias: Bool
+    public var maskTokenID: Int?
+    public var initializerRange: Double
+
+    /// Checkpoint tensor names for each role, with `{}` for the layer index
+    /// (torchtitan's `state_dict_adapter` idea, applied at the name level).
+    public struct TensorNames: Sendable {
+        public let embedding, attnNorm, q, k, v, o, mlpNorm, gate, up, down, finalNorm, head: String
+    }
+
+    public var names: TensorNames {
+        switch naming {
+        case .huggingFace:
+            return TensorNames(
+                embedding: "model.embed_tokens.weight",
+                attnNorm: "model.layers.{}.input_layernorm.weight",
+                q: "model.layers.{}.self_attn.q_proj", k: "model.layers.{}.self_attn.k_proj",
+                v: "model.layers.{}.self_attn.v_proj", o: "model.layers.{}.self_attn.o_proj.weight",
+                mlpNorm: "model.layers.{}.post_attention_layernorm.weight",
+                gate: "model.layers.{}.mlp.gate_proj.weight", up: "model.layers.{}.mlp.up_proj.weight",
+                down: "model.layers.{}.mlp.down_proj.weight",
+                finalNorm: "model.norm.weight", head: "lm_head.weight")
+        case .llada:
+            return TensorNames(
+                embedding: "model.transformer.wte.weight",
+                attnNorm: "model.transformer.blocks.{}.attn_norm.weight",
+                q: "model.transformer.blocks.{}.q_proj", k: "model.transformer.blocks.{}.k_proj",
+                v: "model.transformer.blocks.{}.v_proj", o: "model.transformer.blocks.{}.attn_out.weight",
+                mlpNorm: "model.transformer.blocks.{}.ff_norm.weight",
+                gate: "model.transformer.blocks.{}.ff_proj.weight", up: "model.transformer.blocks.{}.up_proj.weight",
+                down: "model.transformer.blocks.{}.ff_out.weight",
+                finalNorm: "model.transformer.ln_f.weight", head: "model.transformer.ff_out.weight")
+        }
+    }
+}
+
+extension String {
+    /// Substitutes a layer index for `{}` in a tensor-name template.
+    func layer(_ i: Int) -> String { replacingOccurrences(of: "{}", with: String(i)) }
+}

@@ -1,0 +1,58 @@
+import DLLMCompute
+import Foundation
+
+/// Maps `config.json`'s `model_type` to a configuration decoder and a model
+/// constructor (mlx-swift-lm's registry idea).
+public enum ModelRegistry {
+    public static let supportedTypes = ["gpt2", "llada", "llama", "qwen2"]
+
+    /// Decodes a `config.json` into an architecture; `path` names the file in errors.
+    public static func architecture(configJSON data: Data, path: String) throws -> ModelArchitecture {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ModelError.unreadableConfig(path: path, reason: "not valid JSON (\(error.localizedDescription))")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw ModelError.unreadableConfig(path: path, reason: "the top level is not a JSON object")
+        }
+        guard let type = dict["model_type"] as? String else {
+            throw ModelError.unreadableConfig(path: path, reason: "no \"model_type\" string")
+        }
+        do {
+            switch type {
+            case "llama", "qwen2":
+                return .llamaFamily(try JSONDecoder().decode(LlamaConfiguration.self, from: data).spec(path: path))
+            case "llada":
+                return .llamaFamily(try JSONDecoder().decode(LLaDAConfiguration.self, from: data).spec(path: path))
+            case "gpt2":
+                let config = try JSONDecoder().decode(GPT2Configuration.self, from: data)
+                try config.validate(path: path)
+                return .gpt2(config)
+            default:
+                throw ModelError.unknownModelType(type, path: path)
+            }
+        } catch let error as DecodingError {
+            throw ModelError.unreadableConfig(path: path, reason: describe(error))
+        }
+    }
+
+    /// A freshly allocated (zeroed) model for an architecture.
+    public static func makeModel<S: ComputeScalar>(_ architecture: ModelArchitecture, as _: S.Type = S.self) -> any LanguageModel<S> {
+        switch architecture {
+        case .llamaFamily(let spec): return LlamaModel<S>(spec: spec)
+        case .gpt2(let config): return GPT2Model<S>(config: config)
+        }
+    }
+
+    /// Names the key a `DecodingError` is about, in the checkpoint's spelling.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [CodingKey]) -> String { codingPath.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case let .keyNotFound(key, ctx): return "missing key \"\(path(ctx.codingPath + [key]))\""
+        case let .typeMismatch(type, ctx): return "key \"\(path(ctx.codingPath))\" should be \(type)"
+        case let .valueNotFound(type, ctx): return "key \"\(path(ctx.codingPath))\" is null, expected \(type)"
+        case let .dataCorrupted(ctx): return "key \"\(path(ctx.codingPath))\": \(ctx.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}
