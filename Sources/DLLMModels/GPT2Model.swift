@@ -35,6 +35,8 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         return acts.logits.pointer
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         let B = batch.B, T = batch.T, N = B * T
         let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
@@ -69,6 +71,8 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         linearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V)
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func loss(targets: [Int32], weights: [S]?) -> Double {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: loss before forward") }
         let N = batch.B * batch.T
@@ -80,6 +84,8 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         }
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: backward before forward") }
         let B = batch.B, T = batch.T, N = B * T

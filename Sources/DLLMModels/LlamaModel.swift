@@ -40,6 +40,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         return acts.logits.pointer
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         let B = batch.B, T = batch.T, N = B * T
         let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
@@ -83,6 +85,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         linearForward(a.logits.pointer, a.lnf.pointer, p + o.head, nil, N: N, C: C, OC: V)
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func loss(targets: [Int32], weights: [S]?) -> Double {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("LlamaModel: loss before forward") }
         let N = batch.B * batch.T
@@ -94,6 +98,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         }
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
         guard let a = acts, let batch = lastBatch, let mask = lastMask else { preconditionFailure("LlamaModel: backward before forward") }
         _ = mask

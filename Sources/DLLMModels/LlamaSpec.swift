@@ -20,6 +20,28 @@ public struct LlamaSpec: Sendable, Equatable {
     public var maskTokenID: Int?
     public var initializerRange: Double
 
+    public init(modelType: String, naming: Naming, hidden: Int, layers: Int, heads: Int, kvHeads: Int,
+                headDim: Int, intermediate: Int, vocab: Int, rmsNormEps: Double, ropeTheta: Double,
+                maxPositions: Int, tiedEmbeddings: Bool, qkvBias: Bool, maskTokenID: Int? = nil,
+                initializerRange: Double = 0.02) {
+        self.modelType = modelType
+        self.naming = naming
+        self.hidden = hidden
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.intermediate = intermediate
+        self.vocab = vocab
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.maxPositions = maxPositions
+        self.tiedEmbeddings = tiedEmbeddings
+        self.qkvBias = qkvBias
+        self.maskTokenID = maskTokenID
+        self.initializerRange = initializerRange
+    }
+
     /// Checkpoint tensor names for each role, with `{}` for the layer index
     /// (torchtitan's `state_dict_adapter` idea, applied at the name level).
     public struct TensorNames: Sendable {

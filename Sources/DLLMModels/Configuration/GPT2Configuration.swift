@@ -14,6 +14,21 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
     public var initializerRange: Double?
     public var maskTokenID: Int?
 
+    public init(vocabSize: Int, nEmbd: Int, nLayer: Int, nHead: Int, nPositions: Int, nInner: Int? = nil,
+                layerNormEpsilon: Double? = 1e-5, activationFunction: String? = "gelu_new",
+                initializerRange: Double? = 0.02, maskTokenID: Int? = nil) {
+        self.vocabSize = vocabSize
+        self.nEmbd = nEmbd
+        self.nLayer = nLayer
+        self.nHead = nHead
+        self.nPositions = nPositions
+        self.nInner = nInner
+        self.layerNormEpsilon = layerNormEpsilon
+        self.activationFunction = activationFunction
+        self.initializerRange = initializerRange
+        self.maskTokenID = maskTokenID
+    }
+
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", nEmbd = "n_embd", nLayer = "n_layer", nHead = "n_head"
         case nPositions = "n_positions", nInner = "n_inner", layerNormEpsilon = "layer_norm_epsilon"

@@ -1,0 +1,123 @@
+import ArgumentParser
+import DLLMCompute
+import DLLMModels
+import DLLMOptim
+import Foundation
+
+/// `dllm bench`: benchmarks that print the comparison they claim, measured in the same run.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure throughput (prints figures; never a pass/fail test).",
+        subcommands: [TrainStepBench.self, KernelBench.self])
+}
+
+/// One training step (forward, loss, backward, AdamW) of a LLaMA-style model with
+/// bidirectional attention, reported as tokens/s and achieved GFLOP/s beside the
+/// sgemm throughput of this machine and, when PyTorch is importable, PyTorch's
+/// tokens/s on the same config (Launchers/bench_pytorch_step.py).
+struct TrainStepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-step",
+        abstract: "Training-step throughput on the reference config (hidden 512, 8 layers, vocab 32000, batch 8×512).")
+
+    @Option(help: "Hidden size.") var hidden = 512
+    @Option(help: "Transformer blocks.") var layers = 8
+    @Option(help: "Attention heads.") var heads = 8
+    @Option(name: .customLong("kv-heads"), help: "Key/value heads.") var kvHeads = 8
+    @Option(help: "SwiGLU width.") var intermediate = 1408
+    @Option(help: "Vocabulary size.") var vocab = 32000
+    @Option(help: "Sequences per step.") var batch = 8
+    @Option(help: "Tokens per sequence.") var seq = 512
+    @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
+    @Option(help: "Untimed warm-up steps.") var warmup = 1
+    @Option(help: "Timed steps.") var steps = 3
+    @Option(help: "Python interpreter for the PyTorch comparison; 'none' to skip.") var python = "python3"
+
+    func run() throws {
+        ComputeThreads.set(threads)
+        let sgemm = measureSgemm()
+        let spec = LlamaSpec(
+            modelType: "llama", naming: .huggingFace, hidden: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
+            headDim: hidden / heads, intermediate: intermediate, vocab: vocab, rmsNormEps: 1e-5, ropeTheta: 10_000,
+            maxPositions: max(seq, 2048), tiedEmbeddings: false, qkvBias: false, maskTokenID: nil, initializerRange: 0.02)
+        let model = LlamaModel<Float>(spec: spec)
+        Initialization.initialize(model, seed: 0)
+        let m = Buffer<Float>(count: model.parameterCount), v = Buffer<Float>(count: model.parameterCount)
+        var rng = SeededGenerator(seed: 1)
+        let N = batch * seq
+        let ids = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        let targets = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        let weights = [Float](repeating: 1 / Float(N), count: N)
+        let input = TokenBatch(ids: ids, B: batch, T: seq)
+        let mask = AttentionMask(.bidirectional, B: batch, T: seq)
+        let adam = AdamWConfig(learningRate: 1e-4, weightDecay: 0.1)
+        var times: [Double] = []
+        var loss = 0.0
+        for step in 1...(warmup + steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            model.gradients.zero()
+            loss = model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
+            AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer), m: m.pointer, v: v.pointer,
+                       range: 0..<model.parameterCount, step: step, config: adam)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if step > warmup { times.append(seconds) }
+            FileHandle.standardError.write("step \(step): \(String(format: "%.2f", seconds)) s, loss \(String(format: "%.4f", loss))\n".data(using: .utf8)!)
+        }
+        let mean = times.reduce(0, +) / Double(times.count)
+        let params = Double(model.parameterCount)
+        let flops = 6 * params * Double(N) + 12 * Double(layers * batch * seq * seq * hidden)
+        let swift = (tokensPerSecond: Double(N) / mean, gflops: flops / mean / 1e9)
+        print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(kvHeads), intermediate \(intermediate), vocab \(vocab), batch \(batch)x\(seq), bidirectional, \(threads) threads")
+        print("parameters: \(model.parameterCount)")
+        print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
+        print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
+                     mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))
+        if let torch = runPyTorch() {
+            print(String(format: "PyTorch %@ step: %.2f s  %.0f tokens/s  %.1f GFLOP/s", torch.version, Double(N) / torch.tokensPerSecond,
+                         torch.tokensPerSecond, torch.gflops))
+            print(String(format: "dllm / PyTorch tokens/s: %.2fx", swift.tokensPerSecond / torch.tokensPerSecond))
+        } else {
+            print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
+        }
+    }
+
+    /// Achieved sgemm GFLOP/s on a square 2048 product, best of 3.
+    func measureSgemm() -> Double {
+        let n = 2048
+        let a = Buffer<Float>(count: n * n), b = Buffer<Float>(count: n * n), c = Buffer<Float>(count: n * n)
+        for i in 0..<(n * n) { a[i] = Float(i % 13) * 0.01; b[i] = Float(i % 7) * 0.01 }
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            gemm(.none, .none, m: n, n: n, k: n, a.pointer, lda: n, b.pointer, ldb: n, c.pointer, ldc: n)
+            let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, 2 * Double(n * n * n) / s / 1e9)
+        }
+        return best
+    }
+
+    func runPyTorch() -> (version: String, tokensPerSecond: Double, gflops: Double)? {
+        guard python != "none" else { return nil }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
+        guard FileManager.default.fileExists(atPath: script) else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, script, "--threads", "\(threads)", "--hidden", "\(hidden)", "--layers", "\(layers)",
+                             "--heads", "\(heads)", "--kv-heads", "\(kvHeads)", "--intermediate", "\(intermediate)",
+                             "--vocab", "\(vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
+                             "--warmup", "\(warmup)", "--steps", "\(steps)"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let tps = json["tokens_per_s"] as? Double else { return nil }
+        return ((json["torch"] as? String) ?? "?", tps, (json["gflops"] as? Double) ?? 0)
+    }
+}

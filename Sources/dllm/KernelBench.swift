@@ -1,0 +1,64 @@
+import ArgumentParser
+import DLLMCompute
+import Foundation
+
+/// Times each kernel of the training step at the reference config's sizes, so a
+/// slow step can be traced to the kernel responsible.
+struct KernelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels", abstract: "Per-kernel timings at the reference config's sizes.")
+
+    @Option var threads = 2
+    @Option var batch = 8
+    @Option var seq = 512
+    @Option var hidden = 512
+    @Option var heads = 8
+    @Option var intermediate = 1408
+    @Option var vocab = 32000
+
+    func run() {
+        ComputeThreads.set(threads)
+        let B = batch, T = seq, C = hidden, NH = heads, HD = C / NH, I = intermediate, V = vocab, N = B * T
+        func buf(_ n: Int) -> Buffer<Float> {
+            let b = Buffer<Float>(count: n)
+            for i in 0..<n { b[i] = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
+            return b
+        }
+        func time(_ name: String, flops: Double = 0, _ body: () -> Void) {
+            body()
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let rate = flops > 0 ? String(format: "  %.1f GFLOP/s", flops / s / 1e9) : ""
+            print(String(format: "%-28@ %8.1f ms%@", name, s * 1000, rate))
+        }
+        let x = buf(N * C), w = buf(I * C), y = buf(N * I), dy = buf(N * I), dx = buf(N * C), dw = buf(I * C)
+        time("linear fwd C->I", flops: 2 * Double(N * C * I)) { linearForward(y.pointer, x.pointer, w.pointer, nil, N: N, C: C, OC: I) }
+        time("linear bwd C->I", flops: 4 * Double(N * C * I)) { linearBackward(dx.pointer, dw.pointer, nil, dy.pointer, x.pointer, w.pointer, N: N, C: C, OC: I) }
+        let r = buf(N), nw = buf(C), nx = buf(N * C)
+        time("rmsnorm fwd") { rmsnormForward(nx.pointer, r.pointer, x.pointer, nw.pointer, N: N, C: C, eps: 1e-5) }
+        time("rmsnorm bwd") { rmsnormBackward(dx.pointer, dw.pointer, nx.pointer, x.pointer, nw.pointer, r.pointer, N: N, C: C) }
+        let g = buf(N * I), u = buf(N * I), o = buf(N * I)
+        time("swiglu fwd") { swigluForward(o.pointer, g.pointer, u.pointer, count: N * I) }
+        time("swiglu bwd") { swigluBackward(dy.pointer, y.pointer, o.pointer, g.pointer, u.pointer, count: N * I) }
+        let rope = RotaryTable<Float>(headDim: HD, maxPositions: T, theta: 10_000)
+        let pos = (0..<N).map { Int32($0 % T) }
+        time("rope fwd (q)") { rope.apply(x.pointer, positions: pos, N: N, heads: NH, ld: C) }
+        let q = buf(N * C), k = buf(N * C), v = buf(N * C), att = buf(B * NH * T * T), out = buf(N * C), scratch = buf(T * T)
+        let mask = AttentionMask(.bidirectional, B: B, T: T)
+        let attFlops = 4 * Double(B * T * T * C)
+        time("attention fwd", flops: attFlops) {
+            attentionForward(out.pointer, ldo: C, att.pointer, q.pointer, ldq: C, k.pointer, ldk: C, v.pointer, ldv: C, mask: mask, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+        }
+        let dq = buf(N * C), dk = buf(N * C), dv = buf(N * C)
+        time("attention bwd", flops: 2 * attFlops) {
+            attentionBackward(dq.pointer, dk.pointer, dv.pointer, scratch.pointer, out.pointer, ldo: C, att.pointer, q.pointer, ldq: C, k.pointer, ldk: C, v.pointer, ldv: C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+        }
+        let logits = buf(N * V), lse = buf(N), losses = buf(N)
+        let targets = (0..<N).map { Int32($0 % V) }
+        let head = buf(V * C)
+        time("lm head fwd", flops: 2 * Double(N * C * V)) { linearForward(logits.pointer, x.pointer, head.pointer, nil, N: N, C: C, OC: V) }
+        time("cross-entropy fwd") { crossEntropyForward(losses.pointer, lse.pointer, logits.pointer, targets, nil, N: N, V: V) }
+        time("cross-entropy bwd") { crossEntropyBackward(logits.pointer, logits.pointer, lse.pointer, targets, nil, dloss: 1, N: N, V: V) }
+    }
+}
