@@ -1,0 +1,94 @@
+import DLLMCheckpoint
+import DLLMCompute
+import Foundation
+
+/// A Hugging Face-style model folder: `config.json` plus `model.safetensors`
+/// (or `model.safetensors.index.json` and shards). A folder with only
+/// `config.json` means random initialisation, as pretraining from scratch does.
+public enum ModelFolder {
+    /// What loading a folder produced.
+    public struct Loaded<S: ComputeScalar> {
+        public let model: any LanguageModel<S>
+        /// The folder's `config.json` as a JSON object, kept so a save writes it back unchanged.
+        public let config: [String: Any]
+        /// True when the folder had no weights and the model was randomly initialised.
+        public let randomlyInitialized: Bool
+    }
+
+    /// Loads a model folder in the scalar type `S`.
+    /// - Parameter seed: the initialisation seed when the folder has no weights.
+    public static func load<S: ComputeScalar>(_ directory: URL, as _: S.Type = S.self, seed: UInt64 = 0) throws -> Loaded<S> {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw ModelError.missingConfig(path: directory.path)
+        }
+        let data: Data
+        do { data = try Data(contentsOf: configURL) } catch {
+            throw ModelError.unreadableConfig(path: configURL.path, reason: error.localizedDescription)
+        }
+        let architecture = try ModelRegistry.architecture(configJSON: data, path: configURL.path)
+        let config = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        let model: any LanguageModel<S> = ModelRegistry.makeModel(architecture)
+        let fm = FileManager.default
+        let hasWeights = fm.fileExists(atPath: directory.appendingPathComponent(SafeTensorsCheckpoint.singleFileName).path)
+            || fm.fileExists(atPath: directory.appendingPathComponent(SafeTensorsCheckpoint.indexFileName).path)
+        if hasWeights {
+            try loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: directory), path: directory.path)
+        } else {
+            Initialization.initialize(model, seed: seed)
+        }
+        return Loaded(model: model, config: config, randomlyInitialized: !hasWeights)
+    }
+
+    /// Copies every tensor of `checkpoint` into the model's flat buffer, after checking
+    /// that the names and shapes are exactly the ones the configuration implies.
+    public static func loadWeights<S: ComputeScalar>(into model: any LanguageModel<S>, from checkpoint: SafeTensorsCheckpoint, path: String) throws {
+        let layout = model.layout
+        var present: [String: String] = [:]  // model name → checkpoint name
+        for name in checkpoint.tensorNames {
+            guard let mapped = sanitize(name, architecture: model.architecture) else { continue }
+            guard layout.slot(mapped) != nil else { throw ModelError.unexpectedTensor(name: name, path: path) }
+            present[mapped] = name
+        }
+        for slot in layout.slots {
+            guard let source = present[slot.name], let info = checkpoint.info(source) else {
+                throw ModelError.missingTensor(name: slot.name, path: path)
+            }
+            let shape = info.shape.isEmpty ? [1] : info.shape
+            guard shape == slot.shape else {
+                throw ModelError.shapeMismatch(name: source, expected: slot.shape, found: info.shape, path: path)
+            }
+            try checkpoint.read(source, into: UnsafeMutableBufferPointer(start: model.parameters.pointer + slot.offset, count: slot.count))
+        }
+    }
+
+    /// Maps a checkpoint tensor name to the model's, or nil for tensors that carry
+    /// no parameters (causal-mask buffers, rotary caches, a tied head stored anyway).
+    static func sanitize(_ name: String, architecture: ModelArchitecture) -> String? {
+        if name.hasSuffix("rotary_emb.inv_freq") { return nil }
+        switch architecture {
+        case .gpt2:
+            if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight" { return nil }
+            return name.hasPrefix("transformer.") ? name : "transformer." + name
+        case .llamaFamily(let spec):
+            if spec.tiedEmbeddings && name == spec.names.head { return nil }
+            return name
+        }
+    }
+
+    /// Writes `config.json` and `model.safetensors` (F32 by default, or shards) into
+    /// `directory`, each atomically, in the names `transformers` and LLaDA use.
+    public static func save<S: ComputeScalar>(_ model: any LanguageModel<S>, config: [String: Any], to directory: URL,
+                                              dtype: SafeTensorsDType = .F32, maxShardBytes: Int? = nil) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+        let floats: [Float] = (0..<model.parameterCount).map { Float(model.parameters[$0]) }
+        try floats.withUnsafeBufferPointer { all in
+            let tensors = model.layout.slots.map { slot in
+                (name: slot.name, shape: slot.shape, values: UnsafeBufferPointer(rebasing: all[slot.range]))
+            }
+            try SafeTensorsCheckpoint.write(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
+        }
+    }
+}
