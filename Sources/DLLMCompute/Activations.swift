@@ -7,7 +7,7 @@ public func swigluForward<S: ComputeScalar>(
     parallelChunks(count, minimumPerThread: 4096) { r in
         for i in r {
             let g = gate[i]
-            out[i] = g / (1 + S.exp(-g)) * up[i]
+            out[i] = g / (1 + S.fastExp(-g)) * up[i]
         }
     }
 }
@@ -21,7 +21,7 @@ public func swigluBackward<S: ComputeScalar>(
     parallelChunks(count, minimumPerThread: 4096) { r in
         for i in r {
             let g = gate[i]
-            let sig = 1 / (1 + S.exp(-g))
+            let sig = 1 / (1 + S.fastExp(-g))
             let silu = g * sig
             dup[i] += dout[i] * silu
             dgate[i] += dout[i] * up[i] * sig * (1 + g * (1 - sig))

@@ -38,30 +38,42 @@ public func attentionForward<S: ComputeScalar>(
 }
 
 /// Softmax of one score row in place, disallowed keys set to exactly 0.
+/// The common masks (bidirectional, causal) are contiguous key ranges and run
+/// branch-free; only an explicit mask is consulted per element.
 @inlinable
 func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, i: Int, T: Int, mask: AttentionMask) {
-    var maxv = -S.infinity
-    var any = false
-    for j in 0..<T where mask.allows(b, i, j) {
-        any = true
-        if row[j] > maxv { maxv = row[j] }
-    }
-    if !any {
-        for j in 0..<T { row[j] = 0 }
+    if let dense = mask.dense {
+        dense.withUnsafeBufferPointer { d in
+            let allowed = d.baseAddress! + (b * T + i) * T
+            var maxv = -S.infinity
+            for j in 0..<T where allowed[j] != 0 && row[j] > maxv { maxv = row[j] }
+            if maxv == -S.infinity {
+                for j in 0..<T { row[j] = 0 }
+                return
+            }
+            var sum: S = 0
+            for j in 0..<T {
+                let e = allowed[j] != 0 ? S.fastExp(row[j] - maxv) : 0
+                row[j] = e
+                sum += e
+            }
+            let inv = 1 / sum
+            for j in 0..<T { row[j] *= inv }
+        }
         return
     }
+    let end = mask.base == .causal ? i + 1 : T
+    var maxv = row[0]
+    for j in 1..<end { maxv = max(maxv, row[j]) }
     var sum: S = 0
-    for j in 0..<T {
-        if mask.allows(b, i, j) {
-            let e = S.exp(row[j] - maxv)
-            row[j] = e
-            sum += e
-        } else {
-            row[j] = 0
-        }
+    for j in 0..<end {
+        let e = S.fastExp(row[j] - maxv)
+        row[j] = e
+        sum += e
     }
     let inv = 1 / sum
-    for j in 0..<T { row[j] *= inv }
+    for j in 0..<end { row[j] *= inv }
+    for j in end..<T { row[j] = 0 }
 }
 
 /// Backward of `attentionForward`, accumulating into `dq`, `dk`, `dv` (same strides as

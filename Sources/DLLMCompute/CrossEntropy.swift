@@ -18,10 +18,10 @@ public func crossEntropyForward<S: ComputeScalar>(
     parallelChunks(N, minimumPerThread: 4) { rows in
         for n in rows {
             let row = logits + n * V
-            var maxv = -S.infinity
-            for j in 0..<V where row[j] > maxv { maxv = row[j] }
+            var maxv = row[0]
+            for j in 1..<V { maxv = max(maxv, row[j]) }
             var sum: S = 0
-            for j in 0..<V { sum += S.exp(row[j] - maxv) }
+            for j in 0..<V { sum += S.fastExp(row[j] - maxv) }
             let l = maxv + S.log(sum)
             lse[n] = l
             let t = targets[n]
@@ -63,7 +63,7 @@ public func crossEntropyBackward<S: ComputeScalar>(
             }
             let scale = dloss * (weights?[n] ?? 1)
             let l = lse[n]
-            for j in 0..<V { dst[j] = scale * S.exp(src[j] - l) }
+            for j in 0..<V { dst[j] = scale * S.fastExp(src[j] - l) }
             dst[Int(t)] -= scale
         }
     }

@@ -1,4 +1,5 @@
 import DLLMCompute
+import Foundation
 import XCTest
 
 /// The BLAS wrapper against the naive reference kernel, every transposition case,
@@ -44,5 +45,24 @@ final class GemmTests: XCTestCase {
         let empty: [Float] = [0]
         gemm(.none, .none, m: 2, n: 2, k: 0, empty, lda: 1, empty, ldb: 2, beta: 3, &c, ldc: 2)
         XCTAssertEqual(c, [3, 6, 9, 12])
+    }
+}
+
+/// The vectorisable exponential against the C library's, over the whole finite range.
+final class FastExpTests: XCTestCase {
+    func testFloatFastExpIsWithinTwoUlpsOfExpf() {
+        var worstUlps: Float = 0
+        var x: Float = -87.3
+        while x < 88.7 {
+            let fast = Float.fastExp(x), libm = Foundation.exp(x)
+            let ulps = abs(fast - libm) / libm.ulp
+            worstUlps = max(worstUlps, ulps)
+            x += 0.0137
+        }
+        XCTAssertLessThanOrEqual(worstUlps, 2, "worst error \(worstUlps) ulps")
+        XCTAssertEqual(Float.fastExp(0), 1)
+        XCTAssertEqual(Float.fastExp(-Float.infinity), 0)
+        XCTAssertEqual(Float.fastExp(-100), 0)
+        XCTAssertTrue(Float.fastExp(88.7).isFinite)
     }
 }
