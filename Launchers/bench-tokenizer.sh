@@ -20,7 +20,7 @@ if [[ $# -eq 0 ]]; then
     set -- "$PLAYS"/tragedies/*.md "$PLAYS"/histories/*.md
 fi
 
-swift build -c release --product dllm >/dev/null
+swift build -c release --product dllm >/dev/null 2>&1 || swift build -c release --product dllm
 export RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 
 "$(swift build -c release --show-bin-path)/dllm" tokenizer bench --tokenizer "$TOK" "$@"
