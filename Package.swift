@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"]),
+        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

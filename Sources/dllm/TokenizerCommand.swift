@@ -1,0 +1,124 @@
+import ArgumentParser
+import DLLMTokenizers
+import Foundation
+
+/// `dllm tokenizer …`: encode, decode, benchmark and train byte-level BPE tokenizers.
+struct TokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Encode, decode, benchmark and train byte-level BPE tokenizers.",
+        subcommands: [Encode.self, Decode.self, Bench.self, Train.self])
+
+    /// Reads all of standard input as text.
+    static func readStdin() -> String {
+        String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    static func load(_ path: String) throws -> Tokenizer {
+        do { return try Tokenizer.load(from: path) } catch let e as TokenizerError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    struct Encode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read text on stdin and print its token ids, space separated.")
+        @Option(help: "tokenizer.json, or a model folder holding it (or vocab.json + merges.txt).")
+        var tokenizer: String
+        @Flag(name: .customLong("no-special-tokens"), help: "Do not add the post-processor's special tokens.")
+        var noSpecialTokens = false
+
+        func run() throws {
+            let tok = try TokenizerCommand.load(tokenizer)
+            let ids = tok.encode(TokenizerCommand.readStdin(), addSpecialTokens: !noSpecialTokens)
+            print(ids.map(String.init).joined(separator: " "))
+        }
+    }
+
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read token ids (whitespace or comma separated) on stdin and print the text.")
+        @Option(help: "tokenizer.json, or a model folder holding it (or vocab.json + merges.txt).")
+        var tokenizer: String
+        @Flag(help: "Leave out special tokens.")
+        var skipSpecialTokens = false
+
+        func run() throws {
+            let tok = try TokenizerCommand.load(tokenizer)
+            var ids: [UInt32] = []
+            for field in TokenizerCommand.readStdin().split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == "[" || $0 == "]" }) {
+                guard let id = UInt32(field) else {
+                    throw ValidationError(TokenizerError.invalidInput(detail: "'\(field)' is not a token id").description)
+                }
+                ids.append(id)
+            }
+            print(tok.decode(ids, skipSpecialTokens: skipSpecialTokens), terminator: "")
+        }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure single-threaded encode throughput on text files (one encode call per file).")
+        @Option(help: "tokenizer.json, or a model folder holding it.")
+        var tokenizer: String
+        @Option(help: "Timed passes over the files; the best is reported.")
+        var repeats = 3
+        @Argument(help: "Text files to encode.")
+        var files: [String]
+
+        func run() throws {
+            let tok = try TokenizerCommand.load(tokenizer)
+            let texts = try files.map { path -> String in
+                guard let d = FileManager.default.contents(atPath: path) else {
+                    throw ValidationError("bench: cannot read '\(path)'")
+                }
+                return String(decoding: d, as: UTF8.self)
+            }
+            let bytes = texts.reduce(0) { $0 + $1.utf8.count }
+            var best = Double.infinity
+            var tokens = 0
+            for pass in 0...repeats {
+                let fresh = try TokenizerCommand.load(tokenizer)  // cold cache each pass
+                let start = DispatchTime.now().uptimeNanoseconds
+                var count = 0
+                for t in texts { count += fresh.encode(t, addSpecialTokens: false).count }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                tokens = count
+                if pass > 0 { best = min(best, seconds) }  // pass 0 warms up
+            }
+            _ = tok
+            let mb = Double(bytes) / 1e6
+            print(String(format: "swift dllm: %d bytes, %d tokens, %.3f s, %.2f MB/s, %.0f tokens/s",
+                         bytes, tokens, best, mb / best, Double(tokens) / best))
+        }
+    }
+}
+
+extension TokenizerCommand {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Learn a byte-level BPE (GPT-2 style) from text files and write DIR/tokenizer.json.")
+        @Option(help: "Target vocabulary size, special tokens and the 256 byte characters included.")
+        var vocabSize: Int
+        @Option(help: "Folder to write tokenizer.json and tokenizer_config.json into.")
+        var output: String
+        @Option(help: "Minimum pair frequency for a merge.")
+        var minFrequency = 0
+        @Option(name: .customLong("special-token"), help: "A special token (repeatable), ids from 0 in order.")
+        var specialTokens: [String] = []
+        @Argument(help: "Corpus text files.")
+        var corpus: [String]
+
+        func run() throws {
+            let trainer = BPETrainer(vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specialTokens)
+            do {
+                try trainer.feed(files: corpus)
+                let result = try trainer.train()
+                try result.save(to: output)
+                print("trained \(result.vocab.count) tokens, \(result.merges.count) merges -> \(output)/tokenizer.json")
+            } catch let e as TokenizerError {
+                throw ValidationError(e.description)
+            }
+        }
+    }
+}
