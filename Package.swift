@@ -4,8 +4,21 @@
 // (apt providers listed), everything else is Swift.
 import PackageDescription
 
+import Foundation
+
+// Release builds target Haswell (x86-64-v3: AVX2 + FMA, every x86 server since 2013) so the
+// kernels' loops vectorise 8-wide; DLLM_TARGET_CPU overrides it ("native", or
+// "generic" for the compiler's default).
+#if arch(x86_64)
+let defaultCPU = "haswell"
+#else
+let defaultCPU = "generic"
+#endif
+let targetCPU = ProcessInfo.processInfo.environment["DLLM_TARGET_CPU"] ?? defaultCPU
+let cpuFlags = targetCPU == "generic" ? [] : ["-target-cpu", targetCPU]
+
 let optimized: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release)),
 ]
 
 let package = Package(

@@ -63,15 +63,9 @@ func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, 
         return
     }
     let end = mask.base == .causal ? i + 1 : T
-    var maxv = row[0]
-    for j in 1..<end { maxv = max(maxv, row[j]) }
-    var sum: S = 0
-    for j in 0..<end {
-        let e = S.fastExp(row[j] - maxv)
-        row[j] = e
-        sum += e
-    }
-    let inv = 1 / sum
+    let maxv = S.maximum(row, count: end)
+    for j in 0..<end { row[j] = S.fastExp(row[j] - maxv) }
+    let inv = 1 / S.sum(row, count: end)
     for j in 0..<end { row[j] *= inv }
     for j in end..<T { row[j] = 0 }
 }
@@ -109,8 +103,7 @@ public func attentionBackward<S: ComputeScalar>(
             parallelChunks(T, minimumPerThread: 16) { rows in
                 for i in rows {
                     let p = P + i * T, d = scratch + i * T
-                    var dot: S = 0
-                    for j in 0..<T { dot += p[j] * d[j] }
+                    let dot = S.dot(p, d, count: T)
                     for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
                 }
             }

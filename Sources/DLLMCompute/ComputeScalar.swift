@@ -7,7 +7,7 @@ import RealModule
 /// finite-difference gradient checks have a precise reference path.
 /// Every kernel is generic over this protocol and `@inlinable`, so callers in
 /// other modules get a specialised copy with no generic dispatch in the loops.
-public protocol ComputeScalar: Real, BinaryFloatingPoint, FastExponential, Sendable
+public protocol ComputeScalar: Real, BinaryFloatingPoint, FastExponential, VectorReductions, Sendable
 where Self.RawSignificand: FixedWidthInteger {
     /// Row-major general matrix multiply `C = alpha·op(A)·op(B) + beta·C` (BLAS `?gemm`).
     static func blasGemm(

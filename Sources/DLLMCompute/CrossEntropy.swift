@@ -16,13 +16,15 @@ public func crossEntropyForward<S: ComputeScalar>(
     N: Int, V: Int
 ) -> Double {
     parallelChunks(N, minimumPerThread: 4) { rows in
+        // exp(row − max) goes to a per-thread scratch row so that the exponentials
+        // vectorise and the sum is a separate SIMD reduction.
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: V)
+        defer { scratch.deallocate() }
         for n in rows {
             let row = logits + n * V
-            var maxv = row[0]
-            for j in 1..<V { maxv = max(maxv, row[j]) }
-            var sum: S = 0
-            for j in 0..<V { sum += S.fastExp(row[j] - maxv) }
-            let l = maxv + S.log(sum)
+            let maxv = S.maximum(row, count: V)
+            for j in 0..<V { scratch[j] = S.fastExp(row[j] - maxv) }
+            let l = maxv + S.log(S.sum(scratch, count: V))
             lse[n] = l
             let t = targets[n]
             if t == ignoreIndex {
@@ -63,7 +65,12 @@ public func crossEntropyBackward<S: ComputeScalar>(
             }
             let scale = dloss * (weights?[n] ?? 1)
             let l = lse[n]
-            for j in 0..<V { dst[j] = scale * S.fastExp(src[j] - l) }
+            if UnsafeRawPointer(src) == UnsafeRawPointer(dst) {
+                // In place through one pointer, so the loop vectorises without alias checks.
+                for j in 0..<V { dst[j] = scale * S.fastExp(dst[j] - l) }
+            } else {
+                for j in 0..<V { dst[j] = scale * S.fastExp(src[j] - l) }
+            }
             dst[Int(t)] -= scale
         }
     }

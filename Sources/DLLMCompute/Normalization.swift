@@ -11,8 +11,7 @@ public func rmsnormForward<S: ComputeScalar>(
         for n in rows {
             let x = inp + n * C
             let y = out + n * C
-            var ss: S = 0
-            for c in 0..<C { ss += x[c] * x[c] }
+            let ss = S.dot(x, x, count: C)
             let r = 1 / S.sqrt(ss / S(C) + eps)
             rstd[n] = r
             for c in 0..<C { y[c] = x[c] * r * weight[c] }

@@ -32,6 +32,11 @@ struct KernelBench: ParsableCommand {
             let rate = flops > 0 ? String(format: "  %.1f GFLOP/s", flops / s / 1e9) : ""
             print(String(format: "%-28@ %8.1f ms%@", name, s * 1000, rate))
         }
+        let e = buf(N * V / 8)
+        time("fastExp x\(N * V / 8)") {
+            let p = e.pointer
+            parallelChunks(N * V / 8, minimumPerThread: 1 << 16) { r in for i in r { p[i] = Float.fastExp(p[i] * 0.001) } }
+        }
         let x = buf(N * C), w = buf(I * C), y = buf(N * I), dy = buf(N * I), dx = buf(N * C), dw = buf(I * C)
         time("linear fwd C->I", flops: 2 * Double(N * C * I)) { linearForward(y.pointer, x.pointer, w.pointer, nil, N: N, C: C, OC: I) }
         time("linear bwd C->I", flops: 4 * Double(N * C * I)) { linearBackward(dx.pointer, dw.pointer, nil, dy.pointer, x.pointer, w.pointer, N: N, C: C, OC: I) }
