@@ -19,8 +19,11 @@ public func attentionForward<S: ComputeScalar>(
     precondition(mask.B == B && mask.T == T, "attention: mask is for (\(mask.B), \(mask.T)), batch is (\(B), \(T))")
     let group = NH / NKV
     let scale = 1 / S.sqrt(S(HD))
-    for b in 0..<B {
-        for h in 0..<NH {
+    // One task per (sequence, head); BLAS runs single-threaded inside each task so
+    // the cores split the heads instead of splitting each small product.
+    withSingleThreadedBLAS {
+        parallelChunks(B * NH) { tasks in for task in tasks {
+            let b = task / NH, h = task % NH
             let g = h / group
             let qbh = q + b * T * ldq + h * HD
             let kbg = k + b * T * ldk + g * HD
@@ -28,12 +31,10 @@ public func attentionForward<S: ComputeScalar>(
             let P = att + (b * NH + h) * T * T
             // S (T, T) = scale · Q_bh (T, HD) · K_bgᵀ (HD, T)
             gemm(.none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T)
-            parallelChunks(T, minimumPerThread: 16) { rows in
-                for i in rows { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: mask) }
-            }
+            for i in 0..<T { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: mask) }
             // out_bh (T, HD) = P (T, T) · V_bg (T, HD)
             gemm(.none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo)
-        }
+        } }
     }
 }
 
@@ -71,12 +72,12 @@ func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, 
 }
 
 /// Backward of `attentionForward`, accumulating into `dq`, `dk`, `dv` (same strides as
-/// the forward's `q`, `k`, `v`). `scratch` holds T·T scalars.
+/// the forward's `q`, `k`, `v`). `scratch` holds `attentionScratchCount(T:)` scalars.
 /// `dP = dO·Vᵀ`, `dV += Pᵀ·dO`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))`, `dQ += dS·K/√HD`, `dK += dSᵀ·Q/√HD`.
 @inlinable
 public func attentionBackward<S: ComputeScalar>(
     _ dq: UnsafeMutablePointer<S>, _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>,
-    _ scratch: UnsafeMutablePointer<S>,
+    _ scratch: UnsafeMutableBufferPointer<S>,
     _ dout: UnsafePointer<S>, ldo: Int,
     _ att: UnsafePointer<S>,
     _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
@@ -84,32 +85,42 @@ public func attentionBackward<S: ComputeScalar>(
 ) {
     let group = NH / NKV
     let scale = 1 / S.sqrt(S(HD))
-    for b in 0..<B {
-        for h in 0..<NH {
-            let g = h / group
-            let qbh = q + b * T * ldq + h * HD
-            let kbg = k + b * T * ldk + g * HD
-            let vbg = v + b * T * ldv + g * HD
-            let dqbh = dq + b * T * ldq + h * HD
-            let dkbg = dk + b * T * ldk + g * HD
-            let dvbg = dv + b * T * ldv + g * HD
-            let dobh = dout + b * T * ldo + h * HD
-            let P = att + (b * NH + h) * T * T
-            // dP (T, T) = dO (T, HD) · Vᵀ
-            gemm(.none, .transpose, m: T, n: T, k: HD, dobh, lda: ldo, vbg, ldb: ldv, scratch, ldc: T)
-            // dV (T, HD) += Pᵀ (T, T) · dO (T, HD)
-            gemm(.transpose, .none, m: T, n: HD, k: T, P, lda: T, dobh, ldb: ldo, beta: 1, dvbg, ldc: ldv)
-            // dS = P ⊙ (dP − Σⱼ dP⊙P), in place over dP
-            parallelChunks(T, minimumPerThread: 16) { rows in
-                for i in rows {
-                    let p = P + i * T, d = scratch + i * T
-                    let dot = S.dot(p, d, count: T)
-                    for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
+    // One task per (sequence, key/value head): the query heads of a group all add into
+    // the same dK/dV slice, so grouping by key/value head keeps tasks free of races.
+    let tasks = B * NKV
+    precondition(scratch.count >= min(tasks, ComputeThreads.count) * T * T, "attention: scratch holds \(scratch.count), needs attentionScratchCount(T:)")
+    withSingleThreadedBLAS {
+        parallelChunks(tasks) { chunk, range in
+            let dP = scratch.baseAddress! + chunk * T * T
+            for task in range {
+                let b = task / NKV, g = task % NKV
+                let kbg = k + b * T * ldk + g * HD
+                let vbg = v + b * T * ldv + g * HD
+                let dkbg = dk + b * T * ldk + g * HD
+                let dvbg = dv + b * T * ldv + g * HD
+                for h in (g * group)..<((g + 1) * group) {
+                    let qbh = q + b * T * ldq + h * HD
+                    let dqbh = dq + b * T * ldq + h * HD
+                    let dobh = dout + b * T * ldo + h * HD
+                    let P = att + (b * NH + h) * T * T
+                    // dP (T, T) = dO (T, HD) · Vᵀ
+                    gemm(.none, .transpose, m: T, n: T, k: HD, dobh, lda: ldo, vbg, ldb: ldv, dP, ldc: T)
+                    // dV (T, HD) += Pᵀ (T, T) · dO (T, HD)
+                    gemm(.transpose, .none, m: T, n: HD, k: T, P, lda: T, dobh, ldb: ldo, beta: 1, dvbg, ldc: ldv)
+                    // dS = P ⊙ (dP − Σⱼ dP⊙P), in place over dP
+                    for i in 0..<T {
+                        let p = P + i * T, d = dP + i * T
+                        let dot = S.dot(p, d, count: T)
+                        for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
+                    }
+                    // dQ (T, HD) += scale · dS · K ;  dK (T, HD) += scale · dSᵀ · Q
+                    gemm(.none, .none, m: T, n: HD, k: T, alpha: scale, dP, lda: T, kbg, ldb: ldk, beta: 1, dqbh, ldc: ldq)
+                    gemm(.transpose, .none, m: T, n: HD, k: T, alpha: scale, dP, lda: T, qbh, ldb: ldq, beta: 1, dkbg, ldc: ldk)
                 }
             }
-            // dQ (T, HD) += scale · dS · K ;  dK (T, HD) += scale · dSᵀ · Q
-            gemm(.none, .none, m: T, n: HD, k: T, alpha: scale, scratch, lda: T, kbg, ldb: ldk, beta: 1, dqbh, ldc: ldq)
-            gemm(.transpose, .none, m: T, n: HD, k: T, alpha: scale, scratch, lda: T, qbh, ldb: ldq, beta: 1, dkbg, ldc: ldk)
         }
     }
 }
+
+/// Scalars of scratch `attentionBackward` needs: one (T, T) matrix per thread.
+public func attentionScratchCount(T: Int) -> Int { ComputeThreads.count * T * T }

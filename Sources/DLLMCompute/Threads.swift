@@ -31,13 +31,30 @@ public enum ComputeThreads {
 /// Work below `minimumPerThread` items runs inline: a dispatch costs microseconds.
 @inlinable
 public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+    parallelChunks(count, minimumPerThread: minimumPerThread) { (_: Int, range: Range<Int>) in body(range) }
+}
+
+/// As `parallelChunks`, also passing the chunk's index (< `ComputeThreads.count`),
+/// so each chunk can use its own slice of a scratch buffer.
+@inlinable
+public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Int, Range<Int>) -> Void) {
     if count <= 0 { return }
     let threads = min(ComputeThreads.count, max(1, count / max(1, minimumPerThread)))
-    if threads <= 1 { body(0..<count); return }
+    if threads <= 1 { body(0, 0..<count); return }
     let chunk = (count + threads - 1) / threads
     DispatchQueue.concurrentPerform(iterations: threads) { t in
         let start = t * chunk
         let end = min(count, start + chunk)
-        if start < end { body(start..<end) }
+        if start < end { body(t, start..<end) }
     }
+}
+
+/// Runs `body` with OpenBLAS limited to one thread, for regions that parallelise
+/// over many small products themselves, then restores the configured count.
+@inlinable
+public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+    if ComputeThreads.count == 1 { return try body() }
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
+    return try body()
 }

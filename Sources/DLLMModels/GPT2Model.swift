@@ -117,7 +117,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
                            N: N, C: C, OC: C, layout: .inOut)
             d.qkv.zero()
             let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
-            attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.pointer, d.atty.pointer, ldo: C, a.att[l].pointer,
+            attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.atty.pointer, ldo: C, a.att[l].pointer,
                               qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
             d.ln.zero()
             linearBackward(d.ln.pointer, g + w.attnW, g + w.attnB, dqkv, a.ln1[l].pointer, p + w.attnW, N: N, C: C, OC: 3 * C, layout: .inOut)
@@ -209,7 +209,7 @@ final class GPT2Activations<S: ComputeScalar> {
         lnf = buf(N * C); lnfMean = buf(N); lnfRstd = buf(N)
         logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), atty: buf(N * C), qkv: buf(N * 3 * C),
-                      wide: buf(N * F), fc: buf(N * F), scores: buf(T * T))
+                      wide: buf(N * F), fc: buf(N * F), scores: buf(attentionScratchCount(T: T)))
     }
 
     func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }

@@ -91,7 +91,7 @@ final class LlamaActivations<S: ComputeScalar> {
         lse = buf(N); losses = buf(N)
         scratchC = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), wide: buf(N * I), gate: buf(N * I), up: buf(N * I),
-                      atty: buf(N * QD), q: buf(N * QD), k: buf(N * KVD), v: buf(N * KVD), scores: buf(T * T))
+                      atty: buf(N * QD), q: buf(N * QD), k: buf(N * KVD), v: buf(N * KVD), scores: buf(attentionScratchCount(T: T)))
     }
 
     func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }

@@ -138,7 +138,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 d.atty.zero()
                 linearBackward(d.atty.pointer, g + w.o, nil, d.residual.pointer, a.atty[l].pointer, p + w.o, N: N, C: QD, OC: C)
                 d.q.zero(); d.k.zero(); d.v.zero()
-                attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.pointer, d.atty.pointer, ldo: QD,
+                attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
                                   a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
                                   B: B, T: T, NH: NH, NKV: NKV, HD: HD)
                 rotary.apply(d.q.pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD, inverse: true)

@@ -49,7 +49,7 @@ struct KernelBench: ParsableCommand {
         let rope = RotaryTable<Float>(headDim: HD, maxPositions: T, theta: 10_000)
         let pos = (0..<N).map { Int32($0 % T) }
         time("rope fwd (q)") { rope.apply(x.pointer, positions: pos, N: N, heads: NH, ld: C) }
-        let q = buf(N * C), k = buf(N * C), v = buf(N * C), att = buf(B * NH * T * T), out = buf(N * C), scratch = buf(T * T)
+        let q = buf(N * C), k = buf(N * C), v = buf(N * C), att = buf(B * NH * T * T), out = buf(N * C), scratch = buf(attentionScratchCount(T: T))
         let mask = AttentionMask(.bidirectional, B: B, T: T)
         let attFlops = 4 * Double(B * T * T * C)
         time("attention fwd", flops: attFlops) {
@@ -57,7 +57,7 @@ struct KernelBench: ParsableCommand {
         }
         let dq = buf(N * C), dk = buf(N * C), dv = buf(N * C)
         time("attention bwd", flops: 2 * attFlops) {
-            attentionBackward(dq.pointer, dk.pointer, dv.pointer, scratch.pointer, out.pointer, ldo: C, att.pointer, q.pointer, ldq: C, k.pointer, ldk: C, v.pointer, ldv: C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+            attentionBackward(dq.pointer, dk.pointer, dv.pointer, scratch.buffer, out.pointer, ldo: C, att.pointer, q.pointer, ldq: C, k.pointer, ldk: C, v.pointer, ldv: C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
         }
         let logits = buf(N * V), lse = buf(N), losses = buf(N)
         let targets = (0..<N).map { Int32($0 % V) }

@@ -70,10 +70,10 @@ final class AttentionTests: XCTestCase {
                 backward: { x, g in
                     let att = self.run(x, mask: mask).att
                     var dq = [Double](repeating: 0, count: x[0].count), dk = [Double](repeating: 0, count: x[1].count), dv = dk
-                    var scratch = [Double](repeating: 0, count: self.T * self.T)
-                    attentionBackward(&dq, &dk, &dv, &scratch, g, ldo: self.NH * self.HD, att,
+                    var scratch = [Double](repeating: 0, count: attentionScratchCount(T: self.T))
+                    scratch.withUnsafeMutableBufferPointer { scratch in attentionBackward(&dq, &dk, &dv, scratch, g, ldo: self.NH * self.HD, att,
                                       x[0], ldq: self.NH * self.HD, x[1], ldk: self.NKV * self.HD, x[2], ldv: self.NKV * self.HD,
-                                      B: self.B, T: self.T, NH: self.NH, NKV: self.NKV, HD: self.HD)
+                                      B: self.B, T: self.T, NH: self.NH, NKV: self.NKV, HD: self.HD) }
                     return [dq, dk, dv]
                 })
         }
@@ -91,10 +91,10 @@ final class AttentionTests: XCTestCase {
         let padded = AttentionMask.padded(.bidirectional, lengths: [3, T], T: T)
         let (_, att) = run(x, mask: padded)
         var dq = [Double](repeating: 0, count: x[0].count), dk = [Double](repeating: 0, count: x[1].count), dv = dk
-        var scratch = [Double](repeating: 0, count: T * T)
+        var scratch = [Double](repeating: 0, count: attentionScratchCount(T: T))
         let g = gen.random(B * T * NH * HD)
-        attentionBackward(&dq, &dk, &dv, &scratch, g, ldo: NH * HD, att, x[0], ldq: NH * HD, x[1], ldk: NKV * HD,
-                          x[2], ldv: NKV * HD, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+        scratch.withUnsafeMutableBufferPointer { scratch in attentionBackward(&dq, &dk, &dv, scratch, g, ldo: NH * HD, att, x[0], ldq: NH * HD, x[1], ldk: NKV * HD,
+                          x[2], ldv: NKV * HD, B: B, T: T, NH: NH, NKV: NKV, HD: HD) }
         for j in 3..<T { for c in 0..<(NKV * HD) {
             XCTAssertEqual(dk[j * NKV * HD + c], 0)
             XCTAssertEqual(dv[j * NKV * HD + c], 0)
