@@ -23,7 +23,7 @@ Conventions shared by all cases (B=2, T=7):
   * loss = sum_{b,t: target != -100} weights[b, t] * CE(logits[b, t], targets[b, t]), in float32.
   * `grad.<name>` / `final.<name>` use the checkpoint's own tensor names and layouts.  With tied
     embeddings the lm_head tensor is absent and the embedding's gradient contains both contributions.
-  * AdamW: torch.optim.AdamW(lr=1e-2, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1) on every parameter
+  * AdamW: torch.optim.AdamW(lr=2e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1) on every parameter
     (every tensor decayed); each step = zero_grad, loss on the same batch, backward,
     clip_grad_norm_(1.0) (its return value, the pre-clip total norm, is `adamw_grad_norms`), step.
     `adamw_losses[k]` is the loss before step k (so adamw_losses[0] == loss).
@@ -72,7 +72,7 @@ OUT_ROOT = REPO_ROOT / "Tests" / "DLLMModelsTests" / "Fixtures"
 B, T, V = 2, 7, 67
 IGNORE = -100
 LOGIT_TOL = 1e-5
-ADAMW = dict(lr=1e-2, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, max_grad_norm=1.0, steps=10)
+ADAMW = dict(lr=2e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, max_grad_norm=1.0, steps=10)
 NEG = torch.finfo(torch.float32).min
 
 torch.use_deterministic_algorithms(True)

@@ -13,6 +13,9 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
     public var activationFunction: String?
     public var initializerRange: Double?
     public var maskTokenID: Int?
+    public var scaleAttnByInverseLayerIdx: Bool?
+    public var reorderAndUpcastAttn: Bool?
+    public var scaleAttnWeights: Bool?
 
     public init(vocabSize: Int, nEmbd: Int, nLayer: Int, nHead: Int, nPositions: Int, nInner: Int? = nil,
                 layerNormEpsilon: Double? = 1e-5, activationFunction: String? = "gelu_new",
@@ -34,6 +37,9 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
         case nPositions = "n_positions", nInner = "n_inner", layerNormEpsilon = "layer_norm_epsilon"
         case activationFunction = "activation_function", initializerRange = "initializer_range"
         case maskTokenID = "mask_token_id"
+        case scaleAttnByInverseLayerIdx = "scale_attn_by_inverse_layer_idx"
+        case reorderAndUpcastAttn = "reorder_and_upcast_attn"
+        case scaleAttnWeights = "scale_attn_weights"
     }
 
     public var inner: Int { nInner ?? 4 * nEmbd }
@@ -52,6 +58,10 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
         if nEmbd % nHead != 0 {
             throw ModelError.invalidValue(key: "n_embd", value: "\(nEmbd)", reason: "must divide by n_head = \(nHead)", path: path)
         }
+        if scaleAttnByInverseLayerIdx == true {
+            throw ModelError.unsupported(key: "scale_attn_by_inverse_layer_idx", value: "true", path: path)
+        }
+        if scaleAttnWeights == false { throw ModelError.unsupported(key: "scale_attn_weights", value: "false", path: path) }
         if let act = activationFunction, !["gelu_new", "gelu_pytorch_tanh", "gelu"].contains(act) {
             throw ModelError.unsupported(key: "activation_function", value: act, path: path)
         }

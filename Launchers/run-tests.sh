@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# README command two: set up (apt packages), build, and run every test.
+# PyTorch is never needed: the numerical fixtures it produced are committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Launchers/setup.sh --deps
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+swift build --build-tests
+swift test --skip-build

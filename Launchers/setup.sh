@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what dllm needs on a fresh Debian machine, then builds it.
+#
+#   Launchers/setup.sh            apt packages (if missing) + release build + PATH links
+#   Launchers/setup.sh --deps     apt packages only
+#
+# apt-get update runs once, and only when a package is missing. The Swift
+# toolchain itself is expected on PATH (or at /opt/swift/usr/bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: OpenBLAS (compute), OpenMPI (ranks), ZeroMQ (telemetry), pkg-config (SwiftPM).
+PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin libzmq3-dev pkg-config)
+
+install_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        echo "setup: installing ${missing[*]}" >&2
+        local sudo=""
+        [[ $(id -u) -eq 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+find_swift() {
+    if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+        export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+    command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain on PATH (install Swift 6)" >&2; exit 1; }
+}
+
+install_packages "${PACKAGES[@]}"
+[[ "${1:-}" == "--deps" ]] && exit 0
+
+find_swift
+swift build -c release --product dllm
+# Put the programs on PATH (root installs to /usr/local/bin; others to ~/.local/bin).
+bindir=/usr/local/bin
+[[ $(id -u) -eq 0 ]] || { bindir="$HOME/.local/bin"; mkdir -p "$bindir"; }
+for program in dllm; do
+    ln -sf "$PWD/.build/release/$program" "$bindir/$program"
+done
+echo "setup: built; $(ls "$bindir"/dllm) -> $(readlink "$bindir/dllm")" >&2
