@@ -134,3 +134,20 @@ final class ModelFolderTests: XCTestCase {
         XCTAssertEqual(loaded.model.parameters.array, reference.model.parameters.array)
     }
 }
+
+extension ModelFolderTests {
+    func testHalfPrecisionCheckpointsLoad() throws {
+        let loaded = try ModelFolder.load(fixture("llama_gqa"), as: Float.self)
+        for dtype in [SafeTensorsDType.BF16, .F16] {
+            let out = temporary.appendingPathComponent(dtype.rawValue)
+            try ModelFolder.save(loaded.model, config: loaded.config, to: out, dtype: dtype)
+            let file = try SafeTensorsFile(contentsOf: out.appendingPathComponent("model.safetensors"))
+            XCTAssertEqual(file.info("model.norm.weight")?.dtype, dtype)
+            let reloaded = try ModelFolder.load(out, as: Float.self)
+            let tolerance: Float = dtype == .BF16 ? 1 / 128 : 1 / 1024
+            for (a, b) in zip(reloaded.model.parameters.array, loaded.model.parameters.array) {
+                XCTAssertEqual(a, b, accuracy: abs(b) * tolerance + 1e-6)
+            }
+        }
+    }
+}
