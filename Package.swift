@@ -59,6 +59,11 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "DLLMTraining",
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers"],
+            swiftSettings: optimized),
 
         // MARK: Programs
         .executableTarget(
@@ -75,6 +80,8 @@ let package = Package(
         .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

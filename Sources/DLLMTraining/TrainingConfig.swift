@@ -1,0 +1,206 @@
+import DLLMConfig
+import Foundation
+
+/// One flat training configuration, with Hugging Face `TrainingArguments` and dLLM
+/// names, so the LLaDA tutorial's YAML files work with only their paths changed.
+/// Defaults follow `transformers.TrainingArguments` and dLLM's `MDLMConfig`.
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    // Model and data (dLLM's ModelArguments / DataArguments)
+    public var modelNameOrPath: String
+    public var tokenizerNameOrPath: String?
+    public var datasetArgs: String
+    public var textField: String = "text"
+    public var streaming: Bool = false
+    public var numProc: Int = 1
+    public var maxLength: Int = 512
+    public var insertEos: Bool = true
+    public var dropTail: Bool = true
+    public var randomLengthRatio: Double = 0
+    public var loadPreprocessedData: Bool = false
+    public var maskPromptLoss: Bool = true
+    public var truncation: String = "right"
+    public var task: String = "pt"
+
+    // TrainingArguments
+    public var outputDir: String
+    public var runName: String?
+    public var learningRate: Double = 5e-5
+    public var lrSchedulerType: String = "linear"
+    public var warmupSteps: Int = 0
+    public var warmupRatio: Double = 0
+    public var maxSteps: Int = -1
+    public var numTrainEpochs: Double = 3
+    public var perDeviceTrainBatchSize: Int = 8
+    public var perDeviceEvalBatchSize: Int = 8
+    public var gradientAccumulationSteps: Int = 1
+    public var weightDecay: Double = 0
+    public var adamBeta1: Double = 0.9
+    public var adamBeta2: Double = 0.999
+    public var adamEpsilon: Double = 1e-8
+    public var maxGradNorm: Double = 1
+    public var loggingSteps: Double = 500
+    public var evalStrategy: String = "no"
+    public var evalSteps: Double?
+    public var saveStrategy: String = "steps"
+    public var saveSteps: Double = 500
+    public var saveTotalLimit: Int?
+    public var seed: Int = 42
+    public var reportTo: [String] = ["none"]
+    public var resumeFromCheckpoint: String?
+    public var skipNonfiniteSteps: Bool = false
+
+    // The objective (dLLM's MDLMConfig and an autoregressive baseline)
+    public var objective: String = "mdlm"
+    public var timeEpsilon: Double = 1e-3
+    public var lossWeightType: String = "scheduler"
+    public var lossNormType: String = "token"
+    public var maskTokenId: Int?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
+        case datasetArgs = "dataset_args", textField = "text_field", streaming, numProc = "num_proc"
+        case maxLength = "max_length", insertEos = "insert_eos", dropTail = "drop_tail"
+        case randomLengthRatio = "random_length_ratio", loadPreprocessedData = "load_preprocessed_data"
+        case maskPromptLoss = "mask_prompt_loss", truncation, task
+        case outputDir = "output_dir", runName = "run_name", learningRate = "learning_rate"
+        case lrSchedulerType = "lr_scheduler_type", warmupSteps = "warmup_steps", warmupRatio = "warmup_ratio"
+        case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs"
+        case perDeviceTrainBatchSize = "per_device_train_batch_size", perDeviceEvalBatchSize = "per_device_eval_batch_size"
+        case gradientAccumulationSteps = "gradient_accumulation_steps", weightDecay = "weight_decay"
+        case adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", adamEpsilon = "adam_epsilon"
+        case maxGradNorm = "max_grad_norm", loggingSteps = "logging_steps", evalStrategy = "eval_strategy"
+        case evalSteps = "eval_steps", saveStrategy = "save_strategy", saveSteps = "save_steps"
+        case saveTotalLimit = "save_total_limit", seed, reportTo = "report_to"
+        case resumeFromCheckpoint = "resume_from_checkpoint", skipNonfiniteSteps = "skip_nonfinite_steps"
+        case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
+        case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
+    }
+
+    /// Keys HF and dLLM configs carry that mean nothing for a CPU run (precision,
+    /// GPU kernels, hub uploads, quantisation): accepted and reported once.
+    public static let ignoredKeys: Set<String> = [
+        "bf16", "fp16", "tf32", "bf16_full_eval", "fp16_full_eval", "gradient_checkpointing",
+        "gradient_checkpointing_kwargs", "dataloader_num_workers", "dataloader_pin_memory",
+        "ddp_find_unused_parameters", "push_to_hub", "hub_model_id", "torch_compile", "optim",
+        "load_in_4bit", "load_in_8bit", "lora", "attn_implementation", "dtype", "torch_dtype",
+        "overwrite_output_dir", "remove_unused_columns", "logging_dir", "logging_first_step",
+        "disable_tqdm", "deepspeed", "fsdp", "fsdp_config", "accelerator_config", "local_rank",
+    ]
+
+    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
+    public init(modelNameOrPath: String, datasetArgs: String, outputDir: String) {
+        self.modelNameOrPath = modelNameOrPath
+        self.datasetArgs = datasetArgs
+        self.outputDir = outputDir
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func v<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        modelNameOrPath = try c.decode(String.self, forKey: .modelNameOrPath)
+        tokenizerNameOrPath = try c.decodeIfPresent(String.self, forKey: .tokenizerNameOrPath)
+        datasetArgs = try c.decode(String.self, forKey: .datasetArgs)
+        outputDir = try c.decode(String.self, forKey: .outputDir)
+        let d = TrainingConfig(modelNameOrPath: "", datasetArgs: "", outputDir: "")
+        textField = try v(.textField, d.textField); streaming = try v(.streaming, d.streaming)
+        numProc = try v(.numProc, d.numProc); maxLength = try v(.maxLength, d.maxLength)
+        insertEos = try v(.insertEos, d.insertEos); dropTail = try v(.dropTail, d.dropTail)
+        randomLengthRatio = try v(.randomLengthRatio, d.randomLengthRatio)
+        loadPreprocessedData = try v(.loadPreprocessedData, d.loadPreprocessedData)
+        maskPromptLoss = try v(.maskPromptLoss, d.maskPromptLoss); truncation = try v(.truncation, d.truncation)
+        task = try v(.task, d.task)
+        runName = try c.decodeIfPresent(String.self, forKey: .runName)
+        learningRate = try v(.learningRate, d.learningRate); lrSchedulerType = try v(.lrSchedulerType, d.lrSchedulerType)
+        warmupSteps = try v(.warmupSteps, d.warmupSteps); warmupRatio = try v(.warmupRatio, d.warmupRatio)
+        maxSteps = try v(.maxSteps, d.maxSteps); numTrainEpochs = try v(.numTrainEpochs, d.numTrainEpochs)
+        perDeviceTrainBatchSize = try v(.perDeviceTrainBatchSize, d.perDeviceTrainBatchSize)
+        perDeviceEvalBatchSize = try v(.perDeviceEvalBatchSize, d.perDeviceEvalBatchSize)
+        gradientAccumulationSteps = try v(.gradientAccumulationSteps, d.gradientAccumulationSteps)
+        weightDecay = try v(.weightDecay, d.weightDecay)
+        adamBeta1 = try v(.adamBeta1, d.adamBeta1); adamBeta2 = try v(.adamBeta2, d.adamBeta2)
+        adamEpsilon = try v(.adamEpsilon, d.adamEpsilon); maxGradNorm = try v(.maxGradNorm, d.maxGradNorm)
+        loggingSteps = try v(.loggingSteps, d.loggingSteps); evalStrategy = try v(.evalStrategy, d.evalStrategy)
+        evalSteps = try c.decodeIfPresent(Double.self, forKey: .evalSteps)
+        saveStrategy = try v(.saveStrategy, d.saveStrategy); saveSteps = try v(.saveSteps, d.saveSteps)
+        saveTotalLimit = try c.decodeIfPresent(Int.self, forKey: .saveTotalLimit)
+        seed = try v(.seed, d.seed)
+        if let list = try? c.decodeIfPresent([String].self, forKey: .reportTo) {
+            reportTo = list
+        } else {
+            reportTo = [try v(.reportTo, "none")]
+        }
+        // `resume_from_checkpoint: true` means the latest checkpoint, as in HF.
+        if let flag = try? c.decodeIfPresent(Bool.self, forKey: .resumeFromCheckpoint) {
+            resumeFromCheckpoint = flag ? "latest" : nil
+        } else {
+            resumeFromCheckpoint = try c.decodeIfPresent(String.self, forKey: .resumeFromCheckpoint)
+        }
+        skipNonfiniteSteps = try v(.skipNonfiniteSteps, d.skipNonfiniteSteps)
+        objective = try v(.objective, d.objective); timeEpsilon = try v(.timeEpsilon, d.timeEpsilon)
+        lossWeightType = try v(.lossWeightType, d.lossWeightType); lossNormType = try v(.lossNormType, d.lossNormType)
+        maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
+    }
+}
+
+extension TrainingConfig {
+    /// Loads `path`, applies `--key value` overrides and validates every value,
+    /// before any work starts. Returns the config and the ignored keys' notice.
+    public static func load(path: String, overrides: [String] = []) throws -> (config: TrainingConfig, ignored: [String]) {
+        var file = try FlatYAMLConfig(contentsOf: path)
+        try file.validateKeys(known: knownKeys, ignored: ignoredKeys)
+        try file.applyOverrides(try FlatYAMLConfig.parseOverrides(overrides), known: knownKeys.union(ignoredKeys))
+        let config = try file.decode(TrainingConfig.self)
+        try config.validate(file: file)
+        return (config, file.ignored.map(\.key))
+    }
+
+    /// Rejects impossible values, naming the key and its line.
+    func validate(file: FlatYAMLConfig) throws {
+        func fail(_ key: CodingKeys, _ message: String) -> ConfigError {
+            ConfigError(file: file.file, line: file.line(of: key.rawValue), key: key.rawValue, message)
+        }
+        func oneOf(_ key: CodingKeys, _ value: String, _ allowed: [String]) throws {
+            if !allowed.contains(value) { throw fail(key, "\"\(value)\" is not one of \(allowed.joined(separator: ", "))") }
+        }
+        if learningRate <= 0 { throw fail(.learningRate, "must be positive") }
+        if maxLength < 2 { throw fail(.maxLength, "must be at least 2") }
+        if perDeviceTrainBatchSize < 1 { throw fail(.perDeviceTrainBatchSize, "must be at least 1") }
+        if perDeviceEvalBatchSize < 1 { throw fail(.perDeviceEvalBatchSize, "must be at least 1") }
+        if gradientAccumulationSteps < 1 { throw fail(.gradientAccumulationSteps, "must be at least 1") }
+        if maxSteps == 0 || maxSteps < -1 { throw fail(.maxSteps, "must be positive, or -1 to train num_train_epochs") }
+        if maxSteps < 0 && numTrainEpochs <= 0 { throw fail(.numTrainEpochs, "must be positive when max_steps is -1") }
+        if warmupSteps < 0 { throw fail(.warmupSteps, "must not be negative") }
+        if !(0...1).contains(warmupRatio) { throw fail(.warmupRatio, "must be in [0, 1]") }
+        if weightDecay < 0 { throw fail(.weightDecay, "must not be negative") }
+        if !(0..<1).contains(adamBeta1) { throw fail(.adamBeta1, "must be in [0, 1)") }
+        if !(0..<1).contains(adamBeta2) { throw fail(.adamBeta2, "must be in [0, 1)") }
+        if adamEpsilon <= 0 { throw fail(.adamEpsilon, "must be positive") }
+        if maxGradNorm < 0 { throw fail(.maxGradNorm, "must not be negative (0 disables clipping)") }
+        if !(0...1).contains(randomLengthRatio) { throw fail(.randomLengthRatio, "must be in [0, 1]") }
+        if !(timeEpsilon > 0 && timeEpsilon < 1) { throw fail(.timeEpsilon, "must be in the open interval (0, 1)") }
+        if loggingSteps <= 0 { throw fail(.loggingSteps, "must be positive") }
+        if saveSteps <= 0 { throw fail(.saveSteps, "must be positive") }
+        if let e = evalSteps, e <= 0 { throw fail(.evalSteps, "must be positive") }
+        if let limit = saveTotalLimit, limit < 1 { throw fail(.saveTotalLimit, "must be at least 1") }
+        if numProc < 1 { throw fail(.numProc, "must be at least 1") }
+        try oneOf(.lrSchedulerType, lrSchedulerType, LearningRateSchedule.Kind.allCases.map(\.rawValue))
+        try oneOf(.evalStrategy, evalStrategy, ["no", "steps", "epoch"])
+        try oneOf(.saveStrategy, saveStrategy, ["no", "steps", "epoch"])
+        try oneOf(.objective, objective, ["mdlm", "ar"])
+        try oneOf(.lossWeightType, lossWeightType, ["scheduler", "uniform"])
+        try oneOf(.lossNormType, lossNormType, ["token", "sequence", "batch"])
+        try oneOf(.truncation, truncation, ["right", "filter"])
+        try oneOf(.task, task, ["pt", "sft"])
+        for r in reportTo { try oneOf(.reportTo, r, ["none", "dllm", "tensorboard", "wandb", "all"]) }
+        if modelNameOrPath.isEmpty { throw fail(.modelNameOrPath, "must name a model folder") }
+        if outputDir.isEmpty { throw fail(.outputDir, "must name a folder") }
+    }
+
+    /// HF semantics: a value below 1 is a fraction of the total steps.
+    public static func resolveInterval(_ value: Double, totalSteps: Int) -> Int {
+        value < 1 ? max(1, Int((value * Double(totalSteps)).rounded(.up))) : Int(value)
+    }
+}

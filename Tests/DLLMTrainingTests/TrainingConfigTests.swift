@@ -1,0 +1,112 @@
+import DLLMConfig
+import DLLMTraining
+import Foundation
+import XCTest
+
+/// Every way a training config can be wrong is an error naming the file, line and key,
+/// raised before any work starts; overrides and HF conventions apply.
+final class TrainingConfigTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func write(_ text: String) throws -> String {
+        let path = directory.appendingPathComponent("config.yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    let valid = """
+    model_name_or_path: models/tiny-llada
+    dataset_args: data/shakespeare.jsonl[train:1_000,test:100]
+    output_dir: runs/tiny
+    learning_rate: 3.0e-4
+    max_steps: 200
+    per_device_train_batch_size: 4
+    gradient_accumulation_steps: 2
+    bf16: true
+    report_to: none
+    """
+
+    func assertFails(_ text: String, overrides: [String] = [], contains expected: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = try write(text)
+        XCTAssertThrowsError(try TrainingConfig.load(path: path, overrides: overrides), file: file, line: line) { error in
+            let message = "\(error)"
+            for e in expected { XCTAssertTrue(message.contains(e), "\"\(message)\" lacks \"\(e)\"", file: file, line: line) }
+        }
+    }
+
+    func testValidConfigLoadsWithDefaultsAndReportsIgnoredKeys() throws {
+        let (config, ignored) = try TrainingConfig.load(path: try write(valid))
+        XCTAssertEqual(config.learningRate, 3e-4)
+        XCTAssertEqual(config.maxSteps, 200)
+        XCTAssertEqual(config.objective, "mdlm")
+        XCTAssertEqual(config.lossNormType, "token")
+        XCTAssertEqual(config.timeEpsilon, 1e-3)
+        XCTAssertEqual(config.adamBeta2, 0.999)
+        XCTAssertEqual(ignored, ["bf16"])
+    }
+
+    func testOverridesReplaceAndAddKeys() throws {
+        let (config, _) = try TrainingConfig.load(path: try write(valid), overrides: ["--learning_rate", "1e-3", "--max-steps=7", "--objective", "ar"])
+        XCTAssertEqual(config.learningRate, 1e-3)
+        XCTAssertEqual(config.maxSteps, 7)
+        XCTAssertEqual(config.objective, "ar")
+    }
+
+    func testUnknownKeyNamesFileLineAndSuggestion() throws {
+        try assertFails(valid + "\nlearning_rat: 1.0e-3\n", contains: ["config.yaml:10", "\"learning_rat\"", "unknown key", "did you mean \"learning_rate\""])
+    }
+
+    func testUnknownOverrideIsNamed() throws {
+        try assertFails(valid, overrides: ["--max_stepz", "3"], contains: ["command line", "max_stepz", "did you mean \"max_steps\""])
+    }
+
+    func testWrongTypeNamesKeyAndLine() throws {
+        try assertFails(valid.replacingOccurrences(of: "max_steps: 200", with: "max_steps: lots"), contains: ["config.yaml:5", "\"max_steps\"", "integer"])
+    }
+
+    func testImpossibleValuesNameKeyAndLine() throws {
+        try assertFails(valid.replacingOccurrences(of: "learning_rate: 3.0e-4", with: "learning_rate: -1"), contains: ["config.yaml:4", "learning_rate", "positive"])
+        try assertFails(valid + "\nlr_scheduler_type: exponential\n", contains: ["lr_scheduler_type", "linear, cosine"])
+        try assertFails(valid + "\nloss_norm_type: tokens\n", contains: ["loss_norm_type", "token, sequence, batch"])
+        try assertFails(valid + "\ntime_epsilon: 1.5\n", contains: ["time_epsilon", "(0, 1)"])
+        try assertFails(valid.replacingOccurrences(of: "gradient_accumulation_steps: 2", with: "gradient_accumulation_steps: 0"), contains: ["gradient_accumulation_steps"])
+    }
+
+    func testMissingRequiredKeyAndMissingFile() throws {
+        try assertFails("dataset_args: x\noutput_dir: y\n", contains: ["model_name_or_path", "required"])
+        XCTAssertThrowsError(try TrainingConfig.load(path: directory.appendingPathComponent("nope.yaml").path)) { error in
+            XCTAssertTrue("\(error)".contains("nope.yaml: no such file"))
+        }
+        try assertFails("model_name_or_path: [unclosed\n", contains: ["config.yaml", "not valid YAML"])
+    }
+
+    func testResumeTrueMeansLatestAndIntervalsBelowOneAreFractions() throws {
+        let (config, _) = try TrainingConfig.load(path: try write(valid + "\nresume_from_checkpoint: true\n"))
+        XCTAssertEqual(config.resumeFromCheckpoint, "latest")
+        XCTAssertEqual(TrainingConfig.resolveInterval(0.05, totalSteps: 2000), 100)
+        XCTAssertEqual(TrainingConfig.resolveInterval(50, totalSteps: 2000), 50)
+    }
+
+    func testLearningRateSchedulesMatchTransformers() {
+        // Values of transformers.get_scheduler(...) for peak 1.0, 10 warm-up steps of 100.
+        let linear = LearningRateSchedule(kind: .linear, peak: 1, warmup: 10, total: 100)
+        XCTAssertEqual(linear.rate(at: 0), 0)
+        XCTAssertEqual(linear.rate(at: 5), 0.5)
+        XCTAssertEqual(linear.rate(at: 10), 1)
+        XCTAssertEqual(linear.rate(at: 55), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(linear.rate(at: 100), 0)
+        let cosine = LearningRateSchedule(kind: .cosine, peak: 1, warmup: 10, total: 100)
+        XCTAssertEqual(cosine.rate(at: 55), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(cosine.rate(at: 100), 0, accuracy: 1e-12)
+        XCTAssertEqual(LearningRateSchedule(kind: .constant, peak: 2, warmup: 10, total: 100).rate(at: 0), 2)
+        XCTAssertEqual(LearningRateSchedule(kind: .constantWithWarmup, peak: 2, warmup: 10, total: 100).rate(at: 5), 1)
+        XCTAssertEqual(LearningRateSchedule.warmupSteps(steps: 0, ratio: 0.03, total: 1000), 30)
+    }
+}
