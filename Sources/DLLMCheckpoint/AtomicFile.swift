@@ -10,7 +10,7 @@ import Darwin
 /// Crash-safe file replacement: write `<name>.tmp-<pid>` next to the target, fsync it,
 /// rename it over the target, then fsync the directory. Readers see either the old file or
 /// the complete new one; a failed write leaves the target untouched and no temporary behind.
-enum AtomicFile {
+public enum AtomicFile {
     /// An open temporary file that accepts bytes.
     struct Sink {
         fileprivate let descriptor: Int32
@@ -63,8 +63,22 @@ enum AtomicFile {
         try syncDirectory(of: url)
     }
 
+    /// Replaces the file at `url` with `data`, crash-safely.
+    public static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { try $0.write(data) }
+    }
+
+    /// Renames a directory over a name that must not exist yet, then makes it durable:
+    /// the way a checkpoint folder built under a temporary name becomes visible whole.
+    public static func commitDirectory(_ temporary: URL, as final: URL) throws {
+        guard rename(temporary.path, final.path) == 0 else {
+            throw SafeTensorsError.cannotWrite(file: final.path, reason: "rename: " + lastError())
+        }
+        try syncDirectory(of: final)
+    }
+
     /// Makes a rename in the directory of `url` durable.
-    private static func syncDirectory(of url: URL) throws {
+    public static func syncDirectory(of url: URL) throws {
         let directory = url.deletingLastPathComponent().path
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {

@@ -82,7 +82,7 @@ public enum ModelFolder {
                                               dtype: SafeTensorsDType = .F32, maxShardBytes: Int? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-        try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+        try AtomicFile.write(json, to: directory.appendingPathComponent("config.json"))
         let floats: [Float] = (0..<model.parameterCount).map { Float(model.parameters[$0]) }
         try floats.withUnsafeBufferPointer { all in
             let tensors = model.layout.slots.map { slot in

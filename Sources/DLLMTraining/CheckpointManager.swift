@@ -1,0 +1,135 @@
+import DLLMCheckpoint
+import DLLMCompute
+import DLLMModels
+import Foundation
+
+/// Checkpoints under `output_dir/checkpoint-STEP/` in Hugging Face layout
+/// (`config.json`, `model.safetensors`, tokenizer files) plus the training state
+/// (`optimizer.safetensors` with AdamW's moments, `trainer_state.json`,
+/// `training_args.json`).
+///
+/// A checkpoint is built under a hidden temporary name and renamed into place
+/// whole (every file fsynced first), so a crash during a save never leaves a
+/// `checkpoint-STEP` that looks complete; leftovers of an interrupted save are
+/// removed at the next start. `save_total_limit` deletes the oldest complete ones.
+public struct CheckpointManager {
+    public let outputDirectory: URL
+    public let totalLimit: Int?
+    static let prefix = "checkpoint-"
+
+    public init(outputDirectory: URL, totalLimit: Int?) {
+        self.outputDirectory = outputDirectory
+        self.totalLimit = totalLimit
+    }
+
+    /// Complete checkpoints, oldest first.
+    public func checkpoints() -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDirectory.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix(Self.prefix), let step = Int(name.dropFirst(Self.prefix.count)) else { return nil }
+            let url = outputDirectory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path) else { return nil }
+            return (step, url)
+        }.sorted { $0.0 < $1.0 }.map { (step: $0.0, url: $0.1) }
+    }
+
+    public func latest() -> URL? { checkpoints().last?.url }
+
+    /// Removes temporary folders left by saves that never completed.
+    public func removeIncompleteSaves() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDirectory.path)) ?? []
+        for name in names where name.hasPrefix(".\(Self.prefix)") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(at: outputDirectory.appendingPathComponent(name))
+        }
+    }
+
+    /// Writes a complete checkpoint for `state.globalStep` and rotates old ones.
+    @discardableResult
+    public func save(
+        model: any LanguageModel<Float>, modelConfig: [String: Any], optimizer: AdamWState,
+        state: TrainerState, trainingConfig: TrainingConfig, tokenizerFiles: [URL],
+        name: String? = nil
+    ) throws -> URL {
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let finalName = name ?? "\(Self.prefix)\(state.globalStep)"
+        let final = outputDirectory.appendingPathComponent(finalName)
+        let temporary = outputDirectory.appendingPathComponent(".\(finalName).tmp-\(getpid())")
+        try? FileManager.default.removeItem(at: temporary)
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        try ModelFolder.save(model, config: modelConfig, to: temporary)
+        for file in tokenizerFiles where FileManager.default.fileExists(atPath: file.path) {
+            try AtomicFile.write(try Data(contentsOf: file), to: temporary.appendingPathComponent(file.lastPathComponent))
+        }
+        try optimizer.write(to: temporary.appendingPathComponent("optimizer.safetensors"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(trainingConfig), to: temporary.appendingPathComponent("training_args.json"))
+        // trainer_state.json last: its presence marks a checkpoint as complete.
+        try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
+        if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
+        try AtomicFile.commitDirectory(temporary, as: final)
+        try rotate()
+        return final
+    }
+
+    /// Deletes the oldest checkpoints beyond `save_total_limit`.
+    func rotate() throws {
+        guard let limit = totalLimit else { return }
+        let all = checkpoints()
+        for old in all.dropLast(limit) { try FileManager.default.removeItem(at: old.url) }
+    }
+
+    /// Reads a checkpoint's training state.
+    public static func loadState(_ url: URL) throws -> TrainerState {
+        let file = url.appendingPathComponent("trainer_state.json")
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw TrainingError.badCheckpoint(path: url.path, reason: "no trainer_state.json (an incomplete or foreign checkpoint)")
+        }
+        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
+            throw TrainingError.badCheckpoint(path: file.path, reason: "unreadable: \(error)")
+        }
+    }
+}
+
+/// AdamW's moments over the flat layout, with the step count.
+public final class AdamWState {
+    public let m: Buffer<Float>
+    public let v: Buffer<Float>
+
+    public init(count: Int) {
+        m = Buffer(count: count)
+        v = Buffer(count: count)
+    }
+
+    func write(to url: URL) throws {
+        var writer = SafeTensorsWriter(metadata: ["format": "dllm-adamw"])
+        try writer.add("exp_avg", shape: [m.count], values: UnsafeBufferPointer(m.buffer), as: .F32)
+        try writer.add("exp_avg_sq", shape: [v.count], values: UnsafeBufferPointer(v.buffer), as: .F32)
+        try writer.write(to: url)
+    }
+
+    public func read(from url: URL) throws {
+        let file = try SafeTensorsFile(contentsOf: url)
+        try file.read("exp_avg", into: m.buffer)
+        try file.read("exp_avg_sq", into: v.buffer)
+    }
+}
+
+/// Training failures a user must act on.
+public enum TrainingError: Error, CustomStringConvertible {
+    case badCheckpoint(path: String, reason: String)
+    case nonFinite(step: Int, what: String)
+    case noMaskToken(model: String)
+    case noData(String)
+
+    public var description: String {
+        switch self {
+        case let .badCheckpoint(path, reason): return "\(path): cannot resume: \(reason)"
+        case let .nonFinite(step, what):
+            return "step \(step): \(what) is not finite; training stopped (set skip_nonfinite_steps: true to skip such steps, or lower learning_rate)"
+        case let .noMaskToken(model):
+            return "\(model): the masked-diffusion objective needs a mask token: set mask_token_id in config.json or the training config, or add a mask token to the tokenizer"
+        case let .noData(message): return message
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import DLLMCheckpoint
+import DLLMCompute
+import DLLMModels
+import DLLMOptim
+import Foundation
+
+/// Where training batches come from: this rank's micro-batches of every global
+/// batch, in a deterministic order that can be saved and restored.
+public protocol TrainingDataSource: AnyObject {
+    /// The next micro-batch, continuing into the next epoch at the end of one.
+    func nextMicroBatch() throws -> CleanBatch
+    /// Epochs seen, fractional.
+    var epoch: Double { get }
+    /// Micro-batches in one epoch for this rank.
+    var microBatchesPerEpoch: Int { get }
+    func position() throws -> Data
+    func restore(_ position: Data) throws
+}
+
+/// The single-process training loop of dLLM's `pt.py`/`sft.py` on top of HF's
+/// `Trainer`: gradient accumulation, warm-up plus schedule, global-norm clipping,
+/// AdamW, periodic logging, evaluation and checkpoints, resume.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let model: any LanguageModel<Float>
+    public let modelConfig: [String: Any]
+    public let objective: Objective
+    public let data: TrainingDataSource
+    public let evalBatches: [CleanBatch]
+    public let tokenizerFiles: [URL]
+    public let optimizer: AdamWState
+    public let checkpoints: CheckpointManager
+    public var state = TrainerState()
+    public let log: (String) -> Void
+    /// Called after every optimizer step (telemetry hooks in here).
+    public var onStep: ((StepReport) -> Void)?
+    /// Set from a signal handler: finish the current step, save, and stop.
+    public var stopRequested = false
+
+    public struct StepReport: Sendable {
+        public var step: Int, epoch: Double, loss: Double, learningRate: Double, gradNorm: Double
+        public var tokens: Int, seconds: Double
+    }
+
+    public init(config: TrainingConfig, model: any LanguageModel<Float>, modelConfig: [String: Any], objective: Objective,
+                data: TrainingDataSource, evalBatches: [CleanBatch] = [], tokenizerFiles: [URL] = [],
+                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.config = config
+        self.model = model
+        self.modelConfig = modelConfig
+        self.objective = objective
+        self.data = data
+        self.evalBatches = evalBatches
+        self.tokenizerFiles = tokenizerFiles
+        self.log = log
+        optimizer = AdamWState(count: model.parameterCount)
+        checkpoints = CheckpointManager(outputDirectory: URL(fileURLWithPath: config.outputDir), totalLimit: config.saveTotalLimit)
+    }
+
+    /// Optimizer steps the run will take: `max_steps`, or `num_train_epochs` worth of data.
+    public var totalSteps: Int {
+        if config.maxSteps > 0 { return config.maxSteps }
+        let perEpoch = max(1, data.microBatchesPerEpoch / config.gradientAccumulationSteps)
+        return max(1, Int((config.numTrainEpochs * Double(perEpoch)).rounded(.up)))
+    }
+
+    /// Restores weights, moments, state and data position from a checkpoint folder.
+    public func resume(from url: URL) throws {
+        state = try CheckpointManager.loadState(url)
+        try ModelFolder.loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: url), path: url.path)
+        try optimizer.read(from: url.appendingPathComponent("optimizer.safetensors"))
+        if let position = state.dataPosition { try data.restore(position) }
+        log("resumed from \(url.path) at step \(state.globalStep)")
+    }
+
+    /// Runs until `totalSteps` (or a stop request); returns the final state.
+    @discardableResult
+    public func train() throws -> TrainerState {
+        checkpoints.removeIncompleteSaves()
+        if let target = config.resumeFromCheckpoint {
+            let url = target == "latest" ? checkpoints.latest() : URL(fileURLWithPath: target)
+            if let url { try self.resume(from: url) } else { log("resume_from_checkpoint: no checkpoint in \(config.outputDir); starting fresh") }
+        }
+        let total = totalSteps
+        state.totalSteps = total
+        state.seed = config.seed
+        let warmup = LearningRateSchedule.warmupSteps(steps: config.warmupSteps, ratio: config.warmupRatio, total: total)
+        let schedule = LearningRateSchedule(kind: LearningRateSchedule.Kind(rawValue: config.lrSchedulerType)!,
+                                            peak: config.learningRate, warmup: warmup, total: total)
+        let adam = AdamWConfig(learningRate: config.learningRate, beta1: config.adamBeta1, beta2: config.adamBeta2,
+                               epsilon: config.adamEpsilon, weightDecay: config.weightDecay)
+        let loggingEvery = TrainingConfig.resolveInterval(config.loggingSteps, totalSteps: total)
+        let saveEvery = TrainingConfig.resolveInterval(config.saveSteps, totalSteps: total)
+        let evalEvery = TrainingConfig.resolveInterval(config.evalSteps ?? config.loggingSteps, totalSteps: total)
+        let progress = ProgressReporter(total: total, interactive: isatty(2) != 0, log: log)
+        let all = 0..<model.parameterCount
+        var window = (loss: 0.0, steps: 0, tokens: 0, seconds: 0.0)
+
+        while state.globalStep < total && !stopRequested {
+            let step = state.globalStep
+            let start = DispatchTime.now().uptimeNanoseconds
+            model.gradients.zero()
+            var loss = 0.0, tokens = 0
+            let GA = config.gradientAccumulationSteps
+            for _ in 0..<GA {
+                let clean = try data.nextMicroBatch()
+                let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
+                loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
+                                              weights: batch.weights, dloss: 1 / Float(GA)) / Double(GA)
+                tokens += clean.lengths?.reduce(0, +) ?? clean.B * clean.T
+            }
+            let norm = GradientClipping.sumOfSquares(model.gradients.pointer, range: all).squareRoot()
+            if !loss.isFinite || !norm.isFinite {
+                guard config.skipNonfiniteSteps else {
+                    throw TrainingError.nonFinite(step: step + 1, what: loss.isFinite ? "the gradient norm" : "the loss")
+                }
+                log("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
+                state.globalStep += 1
+                continue
+            }
+            if config.maxGradNorm > 0 { GradientClipping.clip(model.gradients.pointer, range: all, maxNorm: config.maxGradNorm) }
+            let lr = schedule.rate(at: step)
+            AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer),
+                       m: optimizer.m.pointer, v: optimizer.v.pointer, range: all, step: step + 1, config: adam, learningRate: lr)
+            state.globalStep = step + 1
+            state.epoch = data.epoch
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            window.loss += loss; window.steps += 1; window.tokens += tokens; window.seconds += seconds
+            onStep?(StepReport(step: state.globalStep, epoch: state.epoch, loss: loss, learningRate: lr, gradNorm: norm,
+                               tokens: tokens, seconds: seconds))
+            progress.update(step: state.globalStep, loss: loss, tokensPerSecond: Double(tokens) / seconds)
+
+            if state.globalStep % loggingEvery == 0 || state.globalStep == total {
+                let entry = TrainerState.LogEntry(step: state.globalStep, epoch: state.epoch, loss: window.loss / Double(window.steps),
+                                                  learningRate: lr, gradNorm: norm,
+                                                  tokensPerSecond: Double(window.tokens) / window.seconds)
+                state.logHistory.append(entry)
+                progress.log(entry)
+                window = (0, 0, 0, 0)
+            }
+            if config.evalStrategy == "steps" && !evalBatches.isEmpty && state.globalStep % evalEvery == 0 {
+                let evalLoss = evaluate()
+                state.logHistory.append(TrainerState.LogEntry(step: state.globalStep, epoch: state.epoch, evalLoss: evalLoss))
+                log(String(format: "step %d: eval_loss %.4f", state.globalStep, evalLoss))
+            }
+            if config.saveStrategy == "steps" && state.globalStep % saveEvery == 0 && state.globalStep < total {
+                try save()
+            }
+        }
+        if stopRequested && state.globalStep < total {
+            try save()
+            log("stopped at step \(state.globalStep) on request; checkpoint written")
+        } else {
+            if config.saveStrategy != "no" { try save() }
+            try save(name: "checkpoint-final")
+        }
+        progress.finish()
+        return state
+    }
+
+    /// Mean loss over the evaluation batches, with noise fixed across evaluations
+    /// (keyed by a reserved step) so successive evaluations are comparable.
+    public func evaluate() -> Double {
+        var total = 0.0
+        for clean in evalBatches {
+            let batch = objective.prepare(clean, step: Int(Int32.max), seed: UInt64(config.seed))
+            model.forward(batch.inputs, mask: batch.mask)
+            total += model.loss(targets: batch.targets, weights: batch.weights)
+        }
+        return total / Double(max(1, evalBatches.count))
+    }
+
+    func save(name: String? = nil) throws {
+        state.dataPosition = try data.position()
+        let url = try checkpoints.save(model: model, modelConfig: modelConfig, optimizer: optimizer, state: state,
+                                       trainingConfig: config, tokenizerFiles: tokenizerFiles, name: name)
+        log("saved \(url.path)")
+    }
+}
