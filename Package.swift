@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "DLLMCheckpoint", targets: ["DLLMCheckpoint"]),
         .library(name: "DLLMOptim", targets: ["DLLMOptim"]),
         .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
+        .library(name: "DLLMData", targets: ["DLLMData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,12 +47,13 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute"], swiftSettings: optimized),
 
         // MARK: Programs
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -62,6 +64,7 @@ let package = Package(
         .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"]),
+        .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]
