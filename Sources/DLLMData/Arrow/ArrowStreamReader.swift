@@ -34,8 +34,9 @@ public struct ArrowTable: Sendable {
 /// allocated. Compression, dictionary batches and big-endian data are refused with
 /// ``ArrowError/unsupportedFeature(file:detail:)``.
 public enum ArrowStreamReader {
-    /// Null arrays carry no buffers to bound their length; refuse absurd ones.
-    static let maximumNullArrayLength = 1 << 31
+    /// Null arrays carry no buffers to bound their length, so a corrupt length could ask for a
+    /// huge allocation; `datasets` writes record batches of 1000 rows, so this cap is generous.
+    static let maximumNullArrayLength = 1 << 24
 
     public static func read(path: String) throws -> ArrowTable {
         let data = try FileReading.read(path)
@@ -74,6 +75,11 @@ public enum ArrowStreamReader {
             if metadataLength == 0 { break }  // end-of-stream marker
             guard metadataLength > 0 else {
                 throw ArrowError.invalidMessage(file: file, offset: messageStart, detail: "negative metadata length \(metadataLength)")
+            }
+            if le(UInt32.self, messageStart) != 0xFFFF_FFFF && metadataLength > bytes.count - position {
+                throw ArrowError.invalidMessage(
+                    file: file, offset: messageStart,
+                    detail: "no 0xFFFFFFFF continuation marker and an impossible metadata length: not an Arrow IPC stream")
             }
             guard bytes.count - position >= metadataLength else {
                 throw ArrowError.truncated(

@@ -58,6 +58,11 @@ struct RecordBatchDecoder {
         var decoder = RecordBatchDecoder(body: body, file: file, nodes: nodes, buffers: buffers)
         var columns: [[DataValue]] = []
         for field in fields {
+            guard decoder.nodeIndex < nodes.count, nodes[decoder.nodeIndex].0 == Int(length) else {
+                throw ArrowError.invalidColumn(
+                    file: file, column: field.name,
+                    detail: "its field node does not match the record batch length \(length) (or is missing)")
+            }
             let values = try decoder.array(field, path: field.name)
             guard values.count == Int(length) else {
                 throw ArrowError.invalidColumn(
