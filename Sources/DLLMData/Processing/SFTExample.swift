@@ -115,6 +115,12 @@ public enum SFTProcessing {
         public var dropped = 0
         /// Rows cut to `maxLength` (`right`).
         public var truncated = 0
+
+        public init(kept: Int = 0, dropped: Int = 0, truncated: Int = 0) {
+            self.kept = kept
+            self.dropped = dropped
+            self.truncated = truncated
+        }
     }
 
     /// dLLM's `post_process_dataset`.

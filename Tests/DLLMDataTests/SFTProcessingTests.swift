@@ -1,0 +1,87 @@
+import DLLMData
+import XCTest
+
+final class SFTProcessingTests: XCTestCase {
+    let t = WordTokenizer(words: ["what", "is", "two", "plus", "four", "hi", "say", "Add", "1", "2", "3", "x"])
+    let origin = RowOrigin(file: "sft.jsonl", line: 1, row: 0)
+
+    func testAlpacaRowBecomesUserAndAssistantTurns() throws {
+        let row = DataRow(["instruction": .string("  Add "), "input": .string(" 1 2\n"), "output": .string(" 3 ")], origin: origin)
+        XCTAssertEqual(try SFTProcessing.messages(of: row), [
+            ChatMessage(role: "user", content: "Add\n\n1 2"), ChatMessage(role: "assistant", content: "3"),
+        ])
+        let noInput = DataRow(["instruction": .string("say hi"), "input": .string(""), "output": .string("hi")], origin: origin)
+        XCTAssertEqual(try SFTProcessing.messages(of: noInput).first?.content, "say hi")
+        let missing = DataRow(["instruction": .string("say hi")], origin: RowOrigin(file: "a.json", line: 4, row: 1))
+        assertThrows(["'output'", "a.json:4"]) { _ = try SFTProcessing.messages(of: missing) }
+        let neither = DataRow(["question": .string("?")], origin: origin)
+        assertThrows(["'messages'", "question"]) { _ = try SFTProcessing.messages(of: neither) }
+    }
+
+    func testPromptMaskingLabelsPromptWithMinus100() throws {
+        let messages = [ChatMessage(role: "user", content: "what is two plus two"), ChatMessage(role: "assistant", content: "four")]
+        let ex = try SFTProcessing.example(messages: messages, tokenizer: t, maskPromptLoss: true, origin: origin)
+        let full = t.ids("<|user|> what is two plus two <|end|> <|assistant|> four <|end|>")
+        XCTAssertEqual(ex.inputIDs, full)
+        XCTAssertEqual(ex.promptLength, 8)  // through the generation prompt
+        XCTAssertEqual(ex.labels, Array(repeating: -100, count: 8) + t.ids("four <|end|>"))
+        let unmasked = try SFTProcessing.example(messages: messages, tokenizer: t, maskPromptLoss: false, origin: origin)
+        XCTAssertEqual(unmasked.labels, full)
+        XCTAssertNil(unmasked.promptLength)
+    }
+
+    func testMultiTurnMasksAllButLastAnswer() throws {
+        let messages = [
+            ChatMessage(role: "user", content: "say hi"), ChatMessage(role: "assistant", content: "hi"),
+            ChatMessage(role: "user", content: "say x"), ChatMessage(role: "assistant", content: "x"),
+        ]
+        let ex = try SFTProcessing.example(messages: messages, tokenizer: t, maskPromptLoss: true, origin: origin)
+        XCTAssertEqual(ex.labels.filter { $0 != -100 }, t.ids("x <|end|>"))
+        assertThrows(["needs at least a prompt turn"]) {
+            _ = try SFTProcessing.example(messages: [messages[0]], tokenizer: self.t, maskPromptLoss: true, origin: self.origin)
+        }
+    }
+
+    func testMessagesRowsAndBadConversations() throws {
+        let row = DataRow(["messages": .list([
+            .object(["role": .string("user"), "content": .string("say hi")]),
+            .object(["role": .string("assistant"), "content": .string("hi")]),
+        ])], origin: origin)
+        let examples = try SFTProcessing.examples(Dataset(rows: [row], source: "m"), tokenizer: t)
+        XCTAssertEqual(examples.count, 1)
+        let bad = DataRow(["messages": .list([.object(["content": .string("x")])])], origin: origin)
+        assertThrows(["sft.jsonl:1", "lacks a string \"role\""]) { _ = try SFTProcessing.messages(of: bad) }
+    }
+
+    func example(_ n: Int, prompt: Int) -> SFTExample {
+        let ids = (0..<n).map { Int32(100 + $0) }
+        return SFTExample(inputIDs: ids, labels: ids.enumerated().map { $0.offset < prompt ? -100 : $0.element }, promptLength: prompt)
+    }
+
+    func testTruncationRightCutsAndDropsOverlongPrompts() throws {
+        let (kept, stats) = try SFTProcessing.postProcess([example(10, prompt: 3), example(4, prompt: 2), example(9, prompt: 7)],
+                                                          maxLength: 6, truncation: .right)
+        XCTAssertEqual(kept.map(\.inputIDs.count), [6, 4])
+        XCTAssertEqual(kept[0].labels.count, 6)
+        XCTAssertEqual(stats, .init(kept: 2, dropped: 1, truncated: 1))
+    }
+
+    func testTruncationFilterDropsLongRows() throws {
+        let (kept, stats) = try SFTProcessing.postProcess([example(10, prompt: 3), example(6, prompt: 2), example(2, prompt: 1)],
+                                                          maxLength: 6, truncation: .filter)
+        XCTAssertEqual(kept.map(\.inputIDs.count), [6, 2])
+        XCTAssertEqual(stats.dropped, 1)
+        XCTAssertEqual(stats.truncated, 0)
+    }
+
+    func testLLaDACollatorPadsWithEOSAsVisibleAnswerTokens() throws {
+        let noPad = WordTokenizer(words: ["a"], hasPad: false)
+        let pad = try XCTUnwrap(noPad.effectivePadTokenID)
+        XCTAssertEqual(pad, 2)  // EOS stands in for the missing pad token
+        let batch = BatchCollator.llada(padTokenID: pad).collate([example(3, prompt: 1), example(1, prompt: 1)])
+        XCTAssertEqual(batch.length, 3)
+        XCTAssertEqual(Array(batch.inputRow(1)), [100, 2, 2])
+        XCTAssertEqual(Array(batch.labelRow(1)), [-100, 2, 2])  // padded EOS are trained on
+        XCTAssertNil(batch.attentionMask)  // NoAttentionMaskWrapper: padding stays visible
+    }
+}
