@@ -74,6 +74,17 @@ final class SFTProcessingTests: XCTestCase {
         XCTAssertEqual(stats.truncated, 0)
     }
 
+    func testPreprocessedRowsFromArrow() throws {
+        let rows = try DatasetLoader.load("\(fixtures)/arrow_dataset").split("train").rows
+        let first = try SFTProcessing.preprocessedExamples(Dataset(rows: [rows[0]], source: "a"))
+        XCTAssertEqual(first, [SFTExample(inputIDs: [1, 2, 3], labels: [-100, 2, 3], promptLength: nil)])
+        // Row 2 has null input_ids; row 4 has labels of another length.
+        assertThrows(["'input_ids'", "null", "row 2"]) { _ = try SFTProcessing.preprocessedExamples(Dataset(rows: [rows[2]], source: "a")) }
+        assertThrows(["'labels'", "as long as input_ids (9)"]) {
+            _ = try SFTProcessing.preprocessedExamples(Dataset(rows: [rows[4]], source: "a"))
+        }
+    }
+
     func testLLaDACollatorPadsWithEOSAsVisibleAnswerTokens() throws {
         let noPad = WordTokenizer(words: ["a"], hasPad: false)
         let pad = try XCTUnwrap(noPad.effectivePadTokenID)

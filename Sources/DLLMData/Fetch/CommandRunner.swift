@@ -27,7 +27,7 @@ enum CommandRunner {
         let output = Pipe()
         // Standard error goes to a temporary file, so only one pipe needs draining.
         let errorPath = NSTemporaryDirectory() + "dllm-fetch-stderr-" + UUID().uuidString
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errorPath) }
         guard let errors = FileHandle(forWritingAtPath: errorPath) else {
             throw FetchError.cannotWrite(path: errorPath, reason: "cannot create a temporary file")

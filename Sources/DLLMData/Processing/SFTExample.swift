@@ -99,6 +99,29 @@ public enum SFTProcessing {
         return SFTExample(inputIDs: full, labels: labels, promptLength: prompt.count)
     }
 
+    /// Reads rows that are already tokenized (`input_ids`, optional `labels` and `prompt_len`), as
+    /// dLLM does with `load_preprocessed_data=True` on a `save_to_disk` folder written by its
+    /// preprocessing tools. Missing `labels` default to the input ids.
+    public static func preprocessedExamples(_ dataset: Dataset) throws -> [SFTExample] {
+        try dataset.rows.map { row in
+            let inputs = try row.tokenIDs("input_ids")
+            let labels = row["labels"] == nil ? inputs : try row.tokenIDs("labels")
+            guard labels.count == inputs.count else {
+                throw DataError.wrongFieldType(field: "labels", expected: "list as long as input_ids (\(inputs.count))",
+                                               found: "list of \(labels.count)", origin: row.origin)
+            }
+            var promptLength: Int? = nil
+            if let value = row["prompt_len"], !value.isNull {
+                guard let p = value.intValue, p >= 0 else {
+                    throw DataError.wrongFieldType(field: "prompt_len", expected: "non-negative integer",
+                                                   found: value.kindName, origin: row.origin)
+                }
+                promptLength = Int(p)
+            }
+            return SFTExample(inputIDs: inputs, labels: labels, promptLength: promptLength)
+        }
+    }
+
     /// Maps every row of `dataset` (messages or alpaca) to an ``SFTExample``.
     public static func examples(
         _ dataset: Dataset, tokenizer: some TextTokenizer, maskPromptLoss: Bool = true
