@@ -40,6 +40,17 @@ final class ArrowReaderTests: XCTestCase {
         }
     }
 
+    func testSingleArrowFilesInStreamAndFileFormat() throws {
+        let shard = try DatasetLoader.load("\(fixtures)/arrow_dataset/data-00001-of-00002.arrow")
+        XCTAssertEqual(shard["train"]?.rows.map { $0["small"] }, [.int(10), .int(-11)])
+        // IPC file format, written in two record batches of at most 2 rows.
+        let file = try ArrowStreamReader.read(path: fixtures + "/arrow_file_format.arrow")
+        XCTAssertEqual(file.rowCount, 3)
+        XCTAssertEqual(file.fields.map(\.type.description), ["string", "list<item: int64>"])
+        XCTAssertEqual(file.columns[0], [.string("first"), .null, .string("third")])
+        XCTAssertEqual(file.columns[1], [.list([.int(1), .int(2)]), .list([.int(3)]), .list([])])
+    }
+
     func testUnsupportedTypeNamesColumnAndType() throws {
         assertThrows(["column 'when'", "timestamp"]) { _ = try DatasetLoader.loadPath(fixtures + "/arrow_unsupported") }
     }

@@ -9,6 +9,7 @@ Writes, under Tests/DLLMDataTests/Fixtures/:
   arrow_dataset/      Dataset.save_to_disk, 2 shards, scalar, string, list, struct columns with nulls
   arrow_dict/         DatasetDict.save_to_disk with train/test splits of chat `messages`
   arrow_unsupported/  a timestamp column, which the Swift reader must refuse by name
+  arrow_file_format.arrow  the same kind of table in the Arrow IPC *file* format (ARROW1 magic)
   arrow_expected.json the rows each folder must yield, as plain JSON
 """
 import datetime
@@ -17,6 +18,7 @@ import os
 import shutil
 
 import datasets
+import pyarrow as pa
 from datasets import Dataset, DatasetDict, Features, List, Value
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "DLLMDataTests", "Fixtures")
@@ -84,6 +86,10 @@ def main():
         {"text": ["x"], "when": [datetime.datetime(2020, 1, 2, 3, 4, 5)]},
     )
     bad.save_to_disk(fresh("arrow_unsupported"))
+
+    table = pa.table({"text": ["first", None, "third"], "input_ids": [[1, 2], [3], []]})
+    with pa.ipc.new_file(os.path.join(OUT, "arrow_file_format.arrow"), table.schema) as writer:
+        writer.write_table(table, max_chunksize=2)
 
     expected = {
         "arrow_dataset": [dict(zip(rows, values)) for values in zip(*rows.values())],
