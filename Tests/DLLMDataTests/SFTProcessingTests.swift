@@ -96,3 +96,30 @@ final class SFTProcessingTests: XCTestCase {
         XCTAssertNil(batch.attentionMask)  // NoAttentionMaskWrapper: padding stays visible
     }
 }
+
+final class DataPipelinesTests: XCTestCase {
+    func testSFTPipelineFromAlpacaJSONWithSplitLimits() throws {
+        let dir = try temporaryDirectory(self)
+        let rows = (0..<6).map { "{\"instruction\": \"say \($0)\", \"input\": \"\", \"output\": \"\($0)\"}" }
+        let path = try write("[" + rows.joined(separator: ",\n") + "]", to: dir, "alpaca.json")
+        let out = try DataPipelines.sft(spec: "\(path)[train:4,test:2]", tokenizer: ByteLevelTokenizer(), maxLength: 64)
+        XCTAssertEqual(out["train"]?.examples.count, 4)
+        XCTAssertEqual(out["test"]?.examples.count, 2)
+        let first = try XCTUnwrap(out["test"]?.examples.first)
+        XCTAssertEqual(ByteLevelTokenizer().decode(first.inputIDs), "user: say 0\n\nassistant: 0\n\n")
+        XCTAssertEqual(first.promptLength, "user: say 0\n\nassistant: ".utf8.count)
+        let short = try DataPipelines.sft(spec: path, tokenizer: ByteLevelTokenizer(), maxLength: 20, truncation: .filter)
+        XCTAssertEqual(short["train"]?.stats.dropped, 6)
+    }
+
+    func testPretrainingPipelineCountsEmptyLines() throws {
+        let dir = try temporaryDirectory(self)
+        let path = try write("abcdef\n\nghij\n", to: dir, "t.txt")
+        let out = try DataPipelines.pretraining(spec: path, tokenizer: ByteLevelTokenizer(),
+                                                options: GroupingOptions(sequenceLength: 4))
+        let train = try XCTUnwrap(out["train"])
+        XCTAssertEqual(train.stats.emptyDocumentsSkipped, 1)
+        XCTAssertEqual(train.sequences.count, 3)  // abcdef<eos>ghij<eos> = 12 tokens
+        XCTAssertEqual(try train.sequences.example(at: 1).inputIDs, [101, 102, 256, 103])
+    }
+}
