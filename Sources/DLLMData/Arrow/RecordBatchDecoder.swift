@@ -214,6 +214,9 @@ struct RecordBatchDecoder {
                 out.append(isValid(i) ? .list(Array(values[bounds[i]..<bounds[i + 1]])) : .null)
             }
         case let .fixedSizeList(child, size):
+            guard size > 0 || length <= ArrowStreamReader.maximumNullArrayLength else {
+                throw fail(path, "\(length) empty fixed-size lists")
+            }
             guard nodeIndex < nodes.count else { throw fail(path, "the record batch has too few field nodes") }
             let (needed, overflow) = length.multipliedReportingOverflow(by: size)
             guard !overflow, nodes[nodeIndex].length >= needed else {
@@ -225,6 +228,9 @@ struct RecordBatchDecoder {
                 out.append(isValid(i) ? .list(Array(values[(i * size)..<((i + 1) * size)])) : .null)
             }
         case let .structType(children):
+            guard !children.isEmpty || length <= ArrowStreamReader.maximumNullArrayLength else {
+                throw fail(path, "a struct without fields of \(length) rows")
+            }
             var childValues: [[DataValue]] = []
             for child in children {
                 let values = try array(child, path: path + "." + child.name)
