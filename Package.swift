@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "DLLMCheckpoint", targets: ["DLLMCheckpoint"]),
         .library(name: "DLLMOptim", targets: ["DLLMOptim"]),
         .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
+        .library(name: "DLLMData", targets: ["DLLMData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -60,16 +61,17 @@ let package = Package(
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute"], swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
             swiftSettings: optimized),
 
         // MARK: Programs
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

