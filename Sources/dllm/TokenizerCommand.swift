@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLLMData
 import DLLMTokenizers
 import Foundation
 
@@ -106,19 +107,48 @@ extension TokenizerCommand {
         var minFrequency = 0
         @Option(name: .customLong("special-token"), help: "A special token (repeatable), ids from 0 in order.")
         var specialTokens: [String] = []
-        @Argument(help: "Corpus text files.")
+        @Option(name: .customLong("eos-token"), help: "End-of-text token: added as special and named eos_token (and pad) in tokenizer_config.json.")
+        var eosToken: String?
+        @Option(name: .customLong("mask-token"), help: "Diffusion mask token: added as special and named mask_token.")
+        var maskToken: String?
+        @Option(name: .customLong("text-field"), help: "Field holding the text in .jsonl/.json corpora.")
+        var textField = "text"
+        @Argument(help: "Corpus files: plain text, or .jsonl/.json rows whose --text-field is used.")
         var corpus: [String]
 
         func run() throws {
-            let trainer = BPETrainer(vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specialTokens)
+            var specials = specialTokens
+            for t in [eosToken, maskToken].compactMap({ $0 }) where !specials.contains(t) { specials.append(t) }
+            let trainer = BPETrainer(vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specials)
             do {
-                try trainer.feed(files: corpus)
+                for file in corpus {
+                    if file.hasSuffix(".jsonl") || file.hasSuffix(".json") {
+                        let data = try DatasetLoader.load(file)
+                        for split in data.splitNames {
+                            for row in try data.split(split).rows { trainer.feed(text: try row.string(textField)) }
+                        }
+                    } else {
+                        try trainer.feed(files: [file])
+                    }
+                }
                 let result = try trainer.train()
                 try result.save(to: output)
+                try nameSpecialTokens()
                 print("trained \(result.vocab.count) tokens, \(result.merges.count) merges -> \(output)/tokenizer.json")
             } catch let e as TokenizerError {
                 throw ValidationError(e.description)
             }
+        }
+
+        /// Records which special token is EOS/pad and which is the mask, as HF's
+        /// `tokenizer_config.json` does, so training and sampling find them.
+        func nameSpecialTokens() throws {
+            let url = URL(fileURLWithPath: output).appendingPathComponent("tokenizer_config.json")
+            guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else { return }
+            if let eosToken { config["eos_token"] = eosToken; config["pad_token"] = eosToken }
+            if let maskToken { config["mask_token"] = maskToken }
+            let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: url, options: .atomic)
         }
     }
 }

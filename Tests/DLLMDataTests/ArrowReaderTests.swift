@@ -1,3 +1,4 @@
+import DLLMTokenizers
 import DLLMData
 import Foundation
 import XCTest

@@ -1,3 +1,4 @@
+import DLLMTokenizers
 import Foundation
 
 /// Label value ignored by the loss (`-100`, PyTorch's `ignore_index`).

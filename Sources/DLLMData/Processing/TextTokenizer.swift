@@ -1,15 +1,8 @@
+import DLLMTokenizers
 import Foundation
 
-/// One turn of a conversation (`{"role": ..., "content": ...}` in a `messages` row).
-public struct ChatMessage: Codable, Equatable, Sendable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
+// Conversation turns (`{"role": ..., "content": ...}` in a `messages` row) are the
+// tokenizer library's `ChatMessage`, so rows go to chat templates unconverted.
 
 /// What the data pipeline needs from a tokenizer (the slice of a Hugging Face
 /// `PreTrainedTokenizer` that dLLM's data utilities call).

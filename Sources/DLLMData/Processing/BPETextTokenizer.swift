@@ -1,0 +1,74 @@
+import DLLMTokenizers
+import Foundation
+
+/// A model folder's real tokenizer (`tokenizer.json` or `vocab.json` + `merges.txt`)
+/// with its special tokens and chat template from `tokenizer_config.json`, as the
+/// data pipeline sees it (HF `AutoTokenizer.from_pretrained(folder)`).
+public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
+    public let tokenizer: Tokenizer
+    public let path: String
+    public let eosTokenID: Int32?
+    public let bosTokenID: Int32?
+    public let padTokenID: Int32?
+    public let maskTokenID: Int32?
+    let chatTemplate: Result<ChatTemplate, Error>
+
+    /// - Parameter path: a `tokenizer.json`, or a folder holding it (and `tokenizer_config.json`).
+    public init(path: String) throws {
+        self.path = path
+        let tokenizer = try Tokenizer.load(from: path)
+        self.tokenizer = tokenizer
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let folder = isDirectory.boolValue ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let config = Self.readConfig(folder)
+        func id(_ key: String, fallbacks: [String]) -> Int32? {
+            let named: String? = {
+                if let s = config[key] as? String { return s }
+                if let o = config[key] as? [String: Any] { return o["content"] as? String }
+                return nil
+            }()
+            for name in [named].compactMap({ $0 }) + fallbacks {
+                if let id = tokenizer.tokenToId(name) { return Int32(id) }
+            }
+            return nil
+        }
+        eosTokenID = id("eos_token", fallbacks: ["<|endoftext|>", "<|eot_id|>", "</s>"])
+        bosTokenID = id("bos_token", fallbacks: [])
+        padTokenID = id("pad_token", fallbacks: [])
+        maskTokenID = id("mask_token", fallbacks: ["<|mdm_mask|>", "<|mask|>", "[MASK]"])
+        chatTemplate = Result { try ChatTemplate.load(modelFolder: folder) }
+    }
+
+    static func readConfig(_ folder: String) -> [String: Any] {
+        let url = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer_config.json")
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object
+    }
+
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        tokenizer.encode(text, addSpecialTokens: addSpecialTokens).map { Int32(bitPattern: $0) }
+    }
+
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+        tokenizer.decode(ids.map { UInt32(bitPattern: $0) }, skipSpecialTokens: skipSpecialTokens)
+    }
+
+    /// Renders through the folder's recognised chat template; a folder without one is an error naming it.
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
+        let template = try chatTemplate.get()
+        return template.render(messages: messages,
+                               addGenerationPrompt: addGenerationPrompt)
+    }
+
+    /// The files a checkpoint copies so that it loads as a tokenizer too.
+    public var files: [URL] {
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let folder = URL(fileURLWithPath: isDirectory.boolValue ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"]
+            .map { folder.appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
+    }
+}

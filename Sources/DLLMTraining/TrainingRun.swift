@@ -1,0 +1,84 @@
+import DLLMCompute
+import DLLMData
+import DLLMModels
+import Foundation
+
+/// Builds everything a `dllm train` run needs from its config, the way dLLM's
+/// `pt.py`/`sft.py` do: the model folder (weights, or config-only for random
+/// initialisation), its tokenizer, the dataset (raw text through
+/// `tokenize_and_group`, SFT rows through the chat template, or prepared token
+/// shards), this rank's batches and the objective.
+public enum TrainingRun {
+    public static func makeTrainer(_ config: TrainingConfig, rank: Int = 0, worldSize: Int = 1,
+                                   log: @escaping (String) -> Void) throws -> Trainer {
+        let modelURL = URL(fileURLWithPath: config.modelNameOrPath)
+        let loaded = try ModelFolder.load(modelURL, as: Float.self, seed: UInt64(config.seed))
+        log("model: \(config.modelNameOrPath) (\(loaded.model.parameterCount) parameters\(loaded.randomlyInitialized ? ", randomly initialised, seed \(config.seed)" : ""))")
+        let tokenizer = try BPETextTokenizer(path: config.tokenizerNameOrPath ?? config.modelNameOrPath)
+        guard let pad = tokenizer.effectivePadTokenID else {
+            throw TrainingError.noData("\(tokenizer.path): the tokenizer names no EOS or pad token (tokenizer_config.json eos_token)")
+        }
+
+        let objective: Objective
+        if config.objective == "ar" {
+            objective = AutoregressiveObjective()
+        } else {
+            let fromModel: Int? = {
+                switch loaded.model.architecture {
+                case .llamaFamily(let s): return s.maskTokenID
+                case .gpt2(let c): return c.maskTokenID
+                }
+            }()
+            guard let mask = config.maskTokenId ?? fromModel ?? tokenizer.maskTokenID.map(Int.init) else {
+                throw TrainingError.noMaskToken(model: config.modelNameOrPath)
+            }
+            objective = MaskedDiffusionObjective(
+                maskTokenID: Int32(mask), timeEpsilon: config.timeEpsilon,
+                weighting: MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)!,
+                normalization: MaskedDiffusionObjective.Normalization(rawValue: config.lossNormType)!)
+        }
+
+        let plan = BatchPlan(perDeviceBatchSize: config.perDeviceTrainBatchSize, worldSize: worldSize,
+                             gradientAccumulationSteps: config.gradientAccumulationSteps, seed: UInt64(config.seed))
+        let truncation = config.randomLengthRatio > 0 ? RandomLengthTruncation(ratio: config.randomLengthRatio, seed: UInt64(config.seed)) : nil
+        let data: TrainingDataSource
+        var evalBatches: [CleanBatch] = []
+        if config.task == "sft" {
+            let collator = BatchCollator.llada(padTokenID: pad)
+            let splits = try DataPipelines.sft(spec: config.datasetArgs, tokenizer: tokenizer, maxLength: config.maxLength,
+                                               truncation: SFTTruncation(rawValue: config.truncation)!,
+                                               maskPromptLoss: config.maskPromptLoss, preprocessed: config.loadPreprocessedData)
+            guard let train = splits["train"] else { throw TrainingError.noData("\(config.datasetArgs): no train split") }
+            log("data: \(train.examples.count) SFT examples")
+            data = LoaderDataSource(loader: try TokenBatchLoader(source: train.examples, plan: plan, rank: rank, collator: collator,
+                                                                 randomTruncation: truncation),
+                                    gradientAccumulationSteps: config.gradientAccumulationSteps)
+            if let test = splits["test"] { evalBatches = try evaluationBatches(test.examples, batchSize: config.perDeviceEvalBatchSize, collator: collator) }
+        } else if config.loadPreprocessedData {
+            let collator = BatchCollator.pretraining(padTokenID: pad)
+            let train = try ShardedTokenDataset(directory: config.datasetArgs, split: "train")
+            log("data: \(train.count) prepared sequences from \(config.datasetArgs)")
+            data = LoaderDataSource(loader: try TokenBatchLoader(source: train, plan: plan, rank: rank, collator: collator,
+                                                                 randomTruncation: truncation),
+                                    gradientAccumulationSteps: config.gradientAccumulationSteps)
+            if let test = try? ShardedTokenDataset(directory: config.datasetArgs, split: "test") {
+                evalBatches = try evaluationBatches(test, batchSize: config.perDeviceEvalBatchSize, collator: collator)
+            }
+        } else {
+            let collator = BatchCollator.pretraining(padTokenID: pad)
+            let options = GroupingOptions(sequenceLength: config.maxLength, textField: config.textField,
+                                          insertEOS: config.insertEos, dropTail: config.dropTail)
+            let splits = try DataPipelines.pretraining(spec: config.datasetArgs, tokenizer: tokenizer, options: options)
+            guard let train = splits["train"] else { throw TrainingError.noData("\(config.datasetArgs): no train split") }
+            log("data: \(train.sequences.count) sequences of \(config.maxLength) tokens (\(train.stats.documents) documents)")
+            data = LoaderDataSource(loader: try TokenBatchLoader(source: train.sequences, plan: plan, rank: rank, collator: collator,
+                                                                 randomTruncation: truncation),
+                                    gradientAccumulationSteps: config.gradientAccumulationSteps)
+            if let test = splits["test"] {
+                evalBatches = try evaluationBatches(test.sequences, batchSize: config.perDeviceEvalBatchSize, collator: collator)
+            }
+        }
+        return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data,
+                       evalBatches: evalBatches, tokenizerFiles: tokenizer.files, log: log)
+    }
+}
