@@ -60,18 +60,21 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
+                swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
+                           "DLLMDistributed"],
             swiftSettings: optimized),
 
         // MARK: Programs
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),

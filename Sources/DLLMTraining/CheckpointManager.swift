@@ -15,7 +15,7 @@ import Foundation
 public struct CheckpointManager {
     public let outputDirectory: URL
     public let totalLimit: Int?
-    static let prefix = "checkpoint-"
+    public static let prefix = "checkpoint-"
 
     public init(outputDirectory: URL, totalLimit: Int?) {
         self.outputDirectory = outputDirectory
@@ -73,7 +73,7 @@ public struct CheckpointManager {
     }
 
     /// Deletes the oldest checkpoints beyond `save_total_limit`.
-    func rotate() throws {
+    public func rotate() throws {
         guard let limit = totalLimit else { return }
         let all = checkpoints()
         for old in all.dropLast(limit) { try FileManager.default.removeItem(at: old.url) }
