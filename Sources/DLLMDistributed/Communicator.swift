@@ -100,4 +100,9 @@ public struct RankEnvironment: Sendable, Equatable {
 
     /// True when a launcher (mpirun, srun) started this process as one of several ranks.
     public var isDistributed: Bool { worldSize > 1 }
+
+    /// True when an MPI launcher started this process, even as a single rank.
+    public static func launchedByMPI(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"].contains { env[$0] != nil }
+    }
 }

@@ -118,8 +118,10 @@ public final class Trainer {
         let all = 0..<model.parameterCount
         var window = (loss: 0.0, steps: 0, tokens: 0, seconds: 0.0)
 
+        let failure = Self.injectedFailure(rank: engine?.comm.rank ?? 0)
         while state.globalStep < total && !stopRequested {
             let step = state.globalStep
+            if failure == step + 1 { throw TrainingError.noData("injected failure at step \(step + 1) (DLLM_FAIL_AT_STEP)") }
             let start = DispatchTime.now().uptimeNanoseconds
             model.gradients.zero()
             var loss = 0.0, tokens = 0
@@ -191,6 +193,14 @@ public final class Trainer {
         }
         progress.finish()
         return state
+    }
+
+    /// Fault injection for the failure-handling tests: `DLLM_FAIL_AT_STEP=N` makes rank
+    /// `DLLM_FAIL_RANK` (default 0) fail when it reaches step N.
+    static func injectedFailure(rank: Int) -> Int? {
+        let env = ProcessInfo.processInfo.environment
+        guard let step = env["DLLM_FAIL_AT_STEP"].flatMap(Int.init) else { return nil }
+        return (env["DLLM_FAIL_RANK"].flatMap(Int.init) ?? 0) == rank ? step : nil
     }
 
     /// Mean loss over the evaluation batches, with noise fixed across evaluations

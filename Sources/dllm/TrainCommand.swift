@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let env = ProcessInfo.processInfo.environment
         let ranks = RankEnvironment.current()
-        let comm: Communicator? = ranks.isDistributed ? MPICommunicator() : nil
+        let comm: Communicator? = ranks.isDistributed || RankEnvironment.launchedByMPI() ? MPICommunicator() : nil
         let rank = comm?.rank ?? 0
         let log: (String) -> Void = { message in
             if rank == 0 || env["DLLM_TEE"] == "1" {
