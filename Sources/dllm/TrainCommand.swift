@@ -53,7 +53,7 @@ struct TrainCommand: ParsableCommand {
             }
             if let b = env["DLLM_REDUCE_BUCKET_SIZE"].flatMap(Int.init) { plan.bucketElements = b }
             ComputeThreads.configureBLAS()
-            log("threads: \(ComputeThreads.count)")
+            log("threads: \(ComputeThreads.count); \(BLASCoreSelection.description)")
             let trainer = try TrainingRun.makeTrainer(training, comm: comm, parallel: plan, log: log)
             // Preemption (SIGTERM from Slurm) and Ctrl-C: finish the step, checkpoint, exit.
             var sources: [DispatchSourceSignal] = []
