@@ -121,6 +121,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, what: String)
     case noMaskToken(model: String)
     case noData(String)
+    case configuration(String)
+    case injectedFailure(step: Int)
 
     public var description: String {
         switch self {
@@ -129,7 +131,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "step \(step): \(what) is not finite; training stopped (set skip_nonfinite_steps: true to skip such steps, or lower learning_rate)"
         case let .noMaskToken(model):
             return "\(model): the masked-diffusion objective needs a mask token: set mask_token_id in config.json or the training config, or add a mask token to the tokenizer"
-        case let .noData(message): return message
+        case let .noData(message), let .configuration(message): return message
+        case let .injectedFailure(step): return "injected failure at step \(step) (DLLM_FAIL_AT_STEP)"
         }
     }
 }

@@ -121,7 +121,7 @@ public final class Trainer {
         let failure = Self.injectedFailure(rank: engine?.comm.rank ?? 0)
         while state.globalStep < total && !stopRequested {
             let step = state.globalStep
-            if failure == step + 1 { throw TrainingError.noData("injected failure at step \(step + 1) (DLLM_FAIL_AT_STEP)") }
+            if failure == step + 1 { throw TrainingError.injectedFailure(step: step + 1) }
             let start = DispatchTime.now().uptimeNanoseconds
             model.gradients.zero()
             var loss = 0.0, tokens = 0

@@ -19,6 +19,10 @@ public enum TrainingRun {
         let modelURL = URL(fileURLWithPath: config.modelNameOrPath)
         let loaded = try ModelFolder.load(modelURL, as: Float.self, seed: UInt64(config.seed))
         log("model: \(config.modelNameOrPath) (\(loaded.model.parameterCount) parameters\(loaded.randomlyInitialized ? ", randomly initialised, seed \(config.seed)" : ""))")
+        if config.maxLength > loaded.model.maxPositions {
+            throw TrainingError.configuration("max_length \(config.maxLength) exceeds the \(loaded.model.maxPositions) positions of \(config.modelNameOrPath) "
+                + "(max_sequence_length / max_position_embeddings / n_positions in its config.json)")
+        }
         let tokenizer = try BPETextTokenizer(path: config.tokenizerNameOrPath ?? config.modelNameOrPath)
         guard let pad = tokenizer.effectivePadTokenID else {
             throw TrainingError.noData("\(tokenizer.path): the tokenizer names no EOS or pad token (tokenizer_config.json eos_token)")
