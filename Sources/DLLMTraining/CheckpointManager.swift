@@ -64,6 +64,10 @@ public struct CheckpointManager {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(trainingConfig), to: temporary.appendingPathComponent("training_args.json"))
+        // Fault injection for the crash-during-save test: hold the half-written checkpoint open.
+        if let pause = ProcessInfo.processInfo.environment["DLLM_SAVE_PAUSE_AT_STEP"].flatMap(Int.init), pause == state.globalStep {
+            Thread.sleep(forTimeInterval: 60)
+        }
         // trainer_state.json last: its presence marks a checkpoint as complete.
         try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
         if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
