@@ -36,6 +36,17 @@ public final class LaunchCoordinator {
     /// rank's status when it failed; 128 + the signal when it was stopped on request.
     public func run() throws -> Int32 {
         let logs = plan.logDirectory
+        if plan.numMachines > 1 && plan.slurm == nil {
+            // MPI starts every rank from machine 0 (over ssh, from a hostfile): the other machines run nothing themselves.
+            if plan.machineRank > 0 {
+                say("machine_rank \(plan.machineRank): with MPI, machine 0 starts the ranks of every machine (over ssh, from its hostfile); nothing to do here")
+                return 0
+            }
+            guard plan.options.hostfile != nil else {
+                throw LaunchError.badOption(name: "--num_machines", value: "\(plan.numMachines)",
+                                            expected: "a hostfile naming the machines (--hostfile FILE with 'host slots=N' lines, or mpirun_config.mpirun_hostfile), or a Slurm allocation")
+            }
+        }
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         for note in plan.notes { say(note) }
         let dllm = try findDLLM()

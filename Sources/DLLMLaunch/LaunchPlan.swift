@@ -26,6 +26,19 @@ public struct LaunchPlan: Sendable {
 
     public var logDirectory: URL { outputDirectory.appendingPathComponent("logs") }
 
+    /// The host names of an MPI hostfile (`host [slots=N]` lines, `#` comments).
+    public static func machines(inHostfile path: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw LaunchError.badOption(name: "--hostfile", value: path, expected: "a readable MPI hostfile ('host slots=N' lines)")
+        }
+        let hosts = text.split(separator: "\n").compactMap { line -> String? in
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            return content.split(separator: " ").first.map(String.init)
+        }
+        var seen = Set<String>()
+        return hosts.filter { seen.insert($0).inserted }
+    }
+
     public static func resolve(_ options: LaunchOptions, environment env: [String: String] = ProcessInfo.processInfo.environment,
                                coresPerMachine detectedCores: Int? = nil) throws -> LaunchPlan {
         let config = try options.launchConfigPath.map { try LaunchConfig.load(path: $0) } ?? LaunchConfig()
@@ -46,7 +59,10 @@ public struct LaunchPlan: Sendable {
         if let port = options.mainProcessPort, !(1...65535).contains(port) {
             throw LaunchError.badOption(name: "--main_process_port", value: "\(port)", expected: "a TCP port (1–65535)")
         }
-        let numMachines = options.numMachines ?? slurm?.nodes ?? config.numMachines
+        var options = options
+        if options.hostfile == nil, let file = config.mpirunHostfile { options.hostfile = file }
+        let hostfileMachines = try options.hostfile.map { try Self.machines(inHostfile: $0).count }
+        let numMachines = options.numMachines ?? slurm?.nodes ?? hostfileMachines ?? config.numMachines
         let worldSize = options.numProcesses ?? slurm?.tasks ?? config.numProcesses
         let machineRank = options.machineRank ?? (slurm != nil ? 0 : config.machineRank)
         guard machineRank >= 0 && machineRank < numMachines else {
