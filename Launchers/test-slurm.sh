@@ -115,8 +115,9 @@ cat "$tmp"/logs/*.out
 
 # 4. Checks.
 failures=0
+passes=0
 check() {
-    if eval "$2"; then echo "test-slurm: ok   $1"; else echo "test-slurm: FAIL $1"; failures=$((failures + 1)); fi
+    if eval "$2"; then echo "test-slurm: ok   $1"; passes=$((passes + 1)); else echo "test-slurm: FAIL $1"; failures=$((failures + 1)); fi
 }
 check "the job completed" '[[ "$jobstate" == COMPLETED ]]'
 check "a final checkpoint" '[[ -f "$tmp/out/checkpoint-final/trainer_state.json" && -f "$tmp/out/checkpoint-final/model.safetensors" ]]'
@@ -128,7 +129,7 @@ if [[ -x "$build/dllm-collector" ]]; then
 fi
 if ((failures)); then
     tail -30 "$tmp/slurmd.log" || true
-    echo "test-slurm: 0 passed, $failures failed"
+    echo "test-slurm: $passes passed, $failures failed"
     exit 1
 fi
-echo "test-slurm: all checks passed"
+echo "test-slurm: $passes passed, 0 failed"
