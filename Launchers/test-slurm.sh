@@ -60,7 +60,8 @@ SlurmdUser=root
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 AuthType=auth/munge
-AuthInfo=socket=$tmp/munge/munge.socket
+# cred_expire is also how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$tmp/munge/munge.socket,cred_expire=10
 CredType=cred/munge
 MpiDefault=pmix
 ProctrackType=proctrack/linuxproc
@@ -124,6 +125,31 @@ check "a final checkpoint" '[[ -f "$tmp/out/checkpoint-final/trainer_state.json"
 check "an intermediate checkpoint" '[[ -f "$tmp/out/checkpoint-3/trainer_state.json" ]]'
 check "one log per rank" '[[ -f "$tmp/out/logs/rank-0.log" && -f "$tmp/out/logs/rank-$((tasks - 1)).log" ]]'
 check "$tasks ranks trained" 'grep -q "over $tasks ranks" "$tmp/out/logs/rank-0.log"'
+
+# 5. Preemption: SIGTERM to the batch shell (what --signal=B:TERM@120 sends before the time
+# limit) makes every rank checkpoint; the job requeues itself and the rerun resumes.
+job2=$(DLLM_LAUNCH="$build/dllm-launch" sbatch --parsable --job-name=preempted --nodes=1 --ntasks-per-node=$tasks --cpus-per-task=1 \
+    --overcommit --time=5 --output="$tmp/logs/%x-%j.out" slurm/llada-pt.sbatch \
+    --model_name_or_path "$fixtures/model" --dataset_args "$fixtures/data" --max_length 32 --max_steps 60 \
+    --per_device_train_batch_size 2 --gradient_accumulation_steps 1 --save_strategy no --eval_strategy no --logging_steps 1 \
+    --warmup_steps 1 --output_dir "$tmp/out2")
+for _ in $(seq 120); do
+    grep -q "step 3/" "$tmp/out2/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.25
+done
+scancel --batch --signal=TERM "$job2"
+for _ in $(seq 240); do
+    info=$(scontrol show job "$job2" 2>/dev/null)
+    jobstate2=$(grep -o 'JobState=[A-Z_]*' <<<"$info" | cut -d= -f2)
+    restarts=$(grep -o 'Restarts=[0-9]*' <<<"$info" | cut -d= -f2)
+    [[ "$jobstate2" == COMPLETED || "$jobstate2" == FAILED || "$jobstate2" == CANCELLED ]] && break
+    sleep 0.5
+done
+echo "test-slurm: job $job2 $jobstate2 after $restarts requeue(s)"
+check "a preempted job checkpoints, requeues itself and completes" '[[ "$jobstate2" == COMPLETED && "${restarts:-0}" -ge 1 ]]'
+check "the requeued run resumed from the checkpoint" 'grep -q "resumed from $tmp/out2/checkpoint-" "$tmp/out2/logs/rank-0.log"'
+check "and wrote the final checkpoint" '[[ -f "$tmp/out2/checkpoint-final/trainer_state.json" ]]'
+
 if [[ -x "$build/dllm-collector" ]]; then
     check "metrics from the collector" '[[ -n "$(find "$tmp/out" -name metrics.jsonl -size +0 2>/dev/null)" ]]'
 fi
