@@ -13,14 +13,17 @@ struct LaunchCommand: ParsableCommand {
         discussion: """
             Examples:
               dllm-launch --num_processes 4 --config configs/zero2.yaml configs/llada-pt.yaml --max_steps 100
-              sbatch slurm/llada-pt.sbatch            (inside Slurm the allocation gives the ranks and machines)
+              sbatch slurm/llada-pt.sbatch
 
             Precedence: these flags, then the accelerate launch config, then the Slurm allocation, then defaults.
+
             Each rank's output is in OUTPUT_DIR/logs/rank-R.log; rank 0's is also shown here (every rank's with --tee).
-            When a rank fails the others are stopped and the cause (rank, host, exit code or signal, last lines) printed;
+
+            When a rank fails the others are stopped and the cause (rank, host, exit code or signal, last lines) is printed; \
             --max_restarts K restarts the whole job from the last complete checkpoint up to K times.
-            SIGTERM or Ctrl-C: every rank finishes its step, checkpoints and exits (a second one stops at once);
-            the next launch resumes from that checkpoint by itself.
+
+            SIGTERM or Ctrl-C: every rank finishes its step, checkpoints and exits (a second one stops at once); \
+            the next launch resumes from that checkpoint by itself. See docs/launch.md.
             """)
 
     @Option(name: [.customLong("config"), .customLong("config_file"), .customLong("config-file")],
