@@ -26,6 +26,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dllm", targets: ["dllm"]),
+        .executable(name: "dllm-launch", targets: ["dllm-launch"]),
         .library(name: "DLLMCompute", targets: ["DLLMCompute"]),
         .library(name: "DLLMModels", targets: ["DLLMModels"]),
         .library(name: "DLLMCheckpoint", targets: ["DLLMCheckpoint"]),
@@ -64,6 +65,8 @@ let package = Package(
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
+        // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
+        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
@@ -78,6 +81,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
+        .executableTarget(
+            name: "dllm-launch",
+            dependencies: ["DLLMLaunch", "DLLMConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
@@ -90,6 +96,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

@@ -25,6 +25,8 @@ public struct LaunchConfig: Sendable, Equatable {
     public var fsdpReshardAfterForward: Bool?
     public var fsdpVersion: Int?
     public var fsdpBackwardPrefetch: String?
+    /// `mpirun_config.mpirun_hostfile`: the machines of a multi-machine run without Slurm.
+    public var mpirunHostfile: String?
     /// Keys accepted without effect on CPU, for a single notice.
     public var ignored: [String] = []
 
@@ -33,16 +35,20 @@ public struct LaunchConfig: Sendable, Equatable {
         "main_process_ip", "main_process_port", "main_training_function", "rdzv_backend", "same_network",
         "deepspeed_config", "fsdp_config", "debug", "enable_cpu_affinity", "mpirun_config",
     ]
+    /// `mpirun_config` (accelerate's MULTI_CPU launches through mpirun).
+    public static let mpirunKeys: Set<String> = ["mpirun_hostfile", "mpirun_ccl"]
     /// Meaningless on CPU: accepted and reported.
     public static let ignoredTopLevelKeys: Set<String> = [
         "mixed_precision", "downcast_bf16", "use_cpu", "gpu_ids", "tpu_env", "tpu_use_cluster", "tpu_use_sudo",
-        "tpu_name", "tpu_zone", "dynamo_config", "ipex_config", "megatron_lm_config", "commands", "command_file",
+        "tpu_name", "tpu_zone", "tpu_vm", "dynamo_config", "dynamo_backend", "ipex_config", "megatron_lm_config", "commands",
+        "command_file", "fp8_config", "tp_config", "parallelism_config",
     ]
     public static let deepspeedKeys: Set<String> = [
         "zero_stage", "gradient_accumulation_steps", "gradient_clipping", "reduce_bucket_size",
         "offload_optimizer_device", "offload_param_device", "zero3_init_flag", "zero3_save_16bit_model",
         "deepspeed_multinode_launcher", "deepspeed_config_file", "deepspeed_hostfile", "offload_optimizer_nvme_path",
-        "offload_param_nvme_path",
+        "offload_param_nvme_path", "deepspeed_moe_layer_cls_names", "transformer_moe_cls_names", "deepspeed_exclusion_filter",
+        "deepspeed_inclusion_filter",
     ]
     public static let fsdpKeys: Set<String> = [
         "fsdp_sharding_strategy", "fsdp_reshard_after_forward", "fsdp_version", "fsdp_backward_prefetch",
@@ -56,7 +62,7 @@ public struct LaunchConfig: Sendable, Equatable {
     public static func load(path: String) throws -> LaunchConfig {
         var file = try FlatYAMLConfig(contentsOf: path)
         try file.validateKeys(known: topLevelKeys, ignored: ignoredTopLevelKeys,
-                              sections: ["deepspeed_config": deepspeedKeys, "fsdp_config": fsdpKeys])
+                              sections: ["deepspeed_config": deepspeedKeys, "fsdp_config": fsdpKeys, "mpirun_config": mpirunKeys])
         var config = LaunchConfig()
         config.ignored = file.ignored.map(\.key)
         guard let mapping = file.node.mapping else { return config }
@@ -66,6 +72,10 @@ public struct LaunchConfig: Sendable, Equatable {
         func int(_ key: String, _ node: Node) throws -> Int {
             guard let v = node.int else { throw fail(key, node, "expected an integer, found \(node.string ?? "a \(node)")") }
             return v
+        }
+        func isNull(_ node: Node) -> Bool {
+            guard let scalar = node.scalar else { return false }
+            return scalar.tag == Tag(.null) || ["null", "~", "Null", "NULL", ""].contains(scalar.string)
         }
         func bool(_ key: String, _ node: Node) throws -> Bool {
             guard let v = node.bool else { throw fail(key, node, "expected true or false") }
@@ -82,8 +92,16 @@ public struct LaunchConfig: Sendable, Equatable {
             case "num_processes": config.numProcesses = try int(key, v)
             case "num_machines": config.numMachines = try int(key, v)
             case "machine_rank": config.machineRank = try int(key, v)
-            case "main_process_ip": config.mainProcessIP = v.string
-            case "main_process_port": config.mainProcessPort = try int(key, v)
+            case "main_process_ip": config.mainProcessIP = isNull(v) ? nil : v.string
+            case "main_process_port": config.mainProcessPort = isNull(v) ? nil : try int(key, v)
+            case "mpirun_config":
+                for (sk, sv) in v.mapping ?? [:] {
+                    if sk.string == "mpirun_hostfile" {
+                        if !isNull(sv) { config.mpirunHostfile = sv.string }
+                    } else if let sub = sk.string {
+                        config.ignored.append("mpirun_config.\(sub)")
+                    }
+                }
             case "deepspeed_config":
                 for (sk, sv) in v.mapping ?? [:] {
                     guard let sub = sk.string else { continue }
@@ -121,7 +139,16 @@ public struct LaunchConfig: Sendable, Equatable {
                             throw fail(name, sv, "must be FULL_SHARD, SHARD_GRAD_OP or NO_SHARD")
                         }
                         config.fsdpShardingStrategy = ["1": "FULL_SHARD", "2": "SHARD_GRAD_OP", "3": "NO_SHARD"][raw] ?? raw
-                    case "fsdp_reshard_after_forward": config.fsdpReshardAfterForward = try bool(name, sv)
+                    case "fsdp_reshard_after_forward":
+                        // accelerate ≥ 1.6 names the FSDP1 sharding strategy here; FSDP2 takes a boolean.
+                        if let raw = sv.string, ["FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"].contains(raw) {
+                            config.fsdpShardingStrategy = raw
+                        } else {
+                            guard let flag = sv.bool else {
+                                throw fail(name, sv, "expected true or false (FSDP2) or FULL_SHARD, SHARD_GRAD_OP, NO_SHARD (FSDP1)")
+                            }
+                            config.fsdpReshardAfterForward = flag
+                        }
                     case "fsdp_version":
                         let version = try int(name, sv)
                         guard version == 1 || version == 2 else { throw fail(name, sv, "must be 1 or 2") }

@@ -119,7 +119,11 @@ public final class Trainer {
         var window = (loss: 0.0, steps: 0, tokens: 0, seconds: 0.0)
 
         let failure = Self.injectedFailure(rank: engine?.comm.rank ?? 0)
-        while state.globalStep < total && !stopRequested {
+        // Every rank must stop after the same step, or the others would wait forever in the
+        // next step's collectives: with several ranks the stop request is agreed on in the
+        // step's loss all-reduce (a signal may reach ranks on either side of a step boundary).
+        var stop = engine == nil ? stopRequested : false
+        while state.globalStep < total && !stop {
             let step = state.globalStep
             if failure == step + 1 { throw TrainingError.injectedFailure(step: step + 1) }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -137,7 +141,9 @@ public final class Trainer {
             }
             let norm: Double
             if let engine {
-                loss = engine.mean(loss)
+                let sums = engine.comm.allReduceSum([loss, stopRequested ? 1 : 0])
+                loss = sums[0] / Double(engine.comm.worldSize)
+                stop = sums[1] > 0
                 norm = engine.gradientNorm()
             } else {
                 norm = GradientClipping.sumOfSquares(model.gradients.pointer, range: all).squareRoot()
@@ -148,6 +154,7 @@ public final class Trainer {
                 }
                 log("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
                 state.globalStep += 1
+                if engine == nil { stop = stopRequested }
                 continue
             }
             let lr = schedule.rate(at: step)
@@ -183,8 +190,9 @@ public final class Trainer {
             if config.saveStrategy == "steps" && state.globalStep % saveEvery == 0 && state.globalStep < total {
                 try save()
             }
+            if engine == nil { stop = stopRequested }
         }
-        if stopRequested && state.globalStep < total {
+        if stop && state.globalStep < total {
             try save()
             log("stopped at step \(state.globalStep) on request; checkpoint written")
         } else {

@@ -14,7 +14,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a diffusion (or autoregressive) language model from a YAML config.",
         discussion: """
             Every config key can be overridden: dllm train configs/llada-pt.yaml --max_steps 50 --learning_rate 1e-3.
-            SIGTERM or SIGINT finish the current step, write a checkpoint and exit (resume with --resume_from_checkpoint true).
+            SIGTERM, SIGINT or SIGUSR1 finish the current step, write a checkpoint and exit (resume with --resume_from_checkpoint true).
             """)
 
     @Argument(help: "The training config (YAML).") var config: String
@@ -55,9 +55,10 @@ struct TrainCommand: ParsableCommand {
             ComputeThreads.configureBLAS()
             log("threads: \(ComputeThreads.count); \(BLASCoreSelection.description)")
             let trainer = try TrainingRun.makeTrainer(training, comm: comm, parallel: plan, log: log)
-            // Preemption (SIGTERM from Slurm) and Ctrl-C: finish the step, checkpoint, exit.
+            // Preemption (SIGTERM from Slurm), Ctrl-C, and SIGUSR1 (what dllm-launch sends through
+            // mpirun, which forwards SIGUSR1 but turns SIGTERM into a kill): finish the step, checkpoint, exit.
             var sources: [DispatchSourceSignal] = []
-            for sig in [SIGTERM, SIGINT] {
+            for sig in [SIGTERM, SIGINT, SIGUSR1] {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler {
