@@ -145,9 +145,10 @@ class LaunchTestCase: XCTestCase {
         XCTAssertFalse(a.isEmpty, what, file: file, line: line)
         for (name, x) in a {
             guard let y = b[name] else { continue }
-            let scale = max(y.map(abs).max() ?? 0, 1e-12)
-            let err = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThan(err / scale, tolerance, "\(what): \(name)", file: file, line: line)
+            // allclose(rtol = atol = tolerance), as DistributedTrainingTests explains: AdamW turns
+            // summation-order noise on a rarely seen embedding row into ~1e-6 absolute differences.
+            let worst = zip(x, y).map { abs($0 - $1) - tolerance * abs($1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, tolerance, "\(what): \(name)", file: file, line: line)
         }
     }
 
