@@ -214,13 +214,25 @@ public final class Trainer {
     /// Mean loss over the evaluation batches, with noise fixed across evaluations
     /// (keyed by a reserved step) so successive evaluations are comparable.
     public func evaluate() -> Double {
-        var total = 0.0
-        for clean in evalBatches {
+        // With several ranks each evaluates every W-th batch and the sums are combined.
+        // Every rank runs the same number of forwards (FSDP gathers inside them); a rank past
+        // the end repeats the first batch without counting it.
+        let rank = engine?.comm.rank ?? 0, world = engine?.comm.worldSize ?? 1
+        var total = 0.0, count = 0.0
+        let rounds = (evalBatches.count + world - 1) / world
+        for round in 0..<rounds {
+            let i = round * world + rank
+            let clean = evalBatches[i < evalBatches.count ? i : 0]
             let batch = objective.prepare(clean, step: Int(Int32.max), seed: UInt64(config.seed))
             model.forward(batch.inputs, mask: batch.mask)
-            total += model.loss(targets: batch.targets, weights: batch.weights)
+            let loss = model.loss(targets: batch.targets, weights: batch.weights)
+            if i < evalBatches.count { total += loss; count += 1 }
         }
-        return total / Double(max(1, evalBatches.count))
+        if let engine {
+            let sums = engine.comm.allReduceSum([total, count])
+            (total, count) = (sums[0], sums[1])
+        }
+        return total / max(1, count)
     }
 
     func save(name: String? = nil) throws {
