@@ -32,11 +32,17 @@ let package = Package(
         .library(name: "DLLMOptim", targets: ["DLLMOptim"]),
         .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
         .library(name: "DLLMData", targets: ["DLLMData"]),
+        .library(name: "DLLMTelemetry", targets: ["DLLMTelemetry"]),
+        .executable(name: "dllm-collector", targets: ["dllm-collector"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The telemetry collector's HTTP side: FlyingFox (BSD sockets + Swift concurrency,
+        // no NIO, so a fraction of hummingbird's build time) and the Prometheus text format.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: C system libraries
@@ -66,13 +72,26 @@ let package = Package(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
             swiftSettings: optimized),
+        // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
+        // `dllm` links none of the collector's server dependencies).
+        .target(name: "DLLMTelemetry", dependencies: ["CZMQ"], swiftSettings: optimized),
 
         // MARK: Programs
         .executableTarget(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining",
+                "DLLMTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimized),
+        .executableTarget(
+            name: "dllm-collector",
+            dependencies: [
+                "DLLMTelemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimized),
 
@@ -85,6 +104,7 @@ let package = Package(
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]
