@@ -315,7 +315,9 @@ public final class CollectorCore: @unchecked Sendable {
     private func atomicWrite(_ data: Data, to url: URL) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
         try data.write(to: temporary)
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            throw TelemetryError.file(path: url.path, reason: "cannot replace: \(String(cString: strerror(errno)))")
+        }
     }
 
     private func shutdown() {

@@ -4,6 +4,11 @@ public struct SequenceGap: Codable, Sendable, Equatable, CustomStringConvertible
     public var to: Int
     public var count: Int { to - from + 1 }
     public var description: String { from == to ? "\(from)" : "\(from)–\(to)" }
+
+    public init(from: Int, to: Int) {
+        self.from = from
+        self.to = to
+    }
 }
 
 /// What a collector knows about one rank of a run: the sequence numbers seen (and
