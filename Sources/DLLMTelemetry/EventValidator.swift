@@ -16,6 +16,8 @@ public struct EventValidator {
     /// When set, messages must carry `"token": <this>`.
     public var token: String?
 
+    private var members: [JSONScanner.Member] = []
+    private var slots = [Int](repeating: -1, count: Field.fieldCount)
     private var cachedRun: (bytes: [UInt8], string: String) = ([], "")
     private var cachedHost: (bytes: [UInt8], string: String) = ([], "")
 
@@ -28,20 +30,21 @@ public struct EventValidator {
     public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Result<Accepted, RejectionReason> {
         guard bytes.count <= maxMessageBytes else { return .failure(.oversized) }
         var scanner = JSONScanner(bytes)
-        let members: [JSONScanner.Member]
-        do { members = try scanner.topLevelMembers() } catch JSONScanner.Failure.tooManyMembers {
+        do { try scanner.topLevelMembers(into: &members) } catch JSONScanner.Failure.tooManyMembers {
             return .failure(.schema)
         } catch {
             return .failure(.malformed)
         }
 
-        // Index the known fields; a known field given twice is ambiguous, so refused.
-        var slots = [Int](repeating: -1, count: Field.allCases.count)
-        for (index, member) in members.enumerated() {
-            guard let field = Field.lookup(bytes, member) else { continue }
-            if slots[field.rawValue] >= 0 { return .failure(.schema) }
+        // Index the known fields and check their types; a known field given twice is
+        // ambiguous, so refused. (Buffers are reused across messages.)
+        for k in slots.indices { slots[k] = -1 }
+        for index in members.indices {
+            guard let field = Field.lookup(bytes, members[index]) else { continue }
+            if slots[field.rawValue] >= 0 || !field.accepts(members[index]) { return .failure(.schema) }
             slots[field.rawValue] = index
         }
+        let members = self.members, slots = self.slots
         func member(_ field: Field) -> JSONScanner.Member? {
             let index = slots[field.rawValue]
             return index >= 0 ? members[index] : nil
@@ -56,13 +59,7 @@ public struct EventValidator {
             else { return .failure(.unauthorized) }
         }
 
-        // Types of every known field present.
-        for field in Field.allCases {
-            guard let m = member(field) else { continue }
-            guard field.accepts(m) else { return .failure(.schema) }
-        }
-
-        guard let kindMember = member(.kind), let kind = EventKind(rawValue: string(bytes, kindMember)) else {
+        guard let kindMember = member(.kind), let kind = EventKind.match(bytes, kindMember) else {
             return .failure(.schema)
         }
         guard let runMember = member(.run), !runMember.valueEscaped,
@@ -72,13 +69,16 @@ public struct EventValidator {
               let seq = member(.seq)?.integer, seq >= 0,
               let timeMember = member(.time), timeMember.type == .number
         else { return .failure(.schema) }
+        let time = JSONScanner.double(bytes, timeMember)
+        guard time.isFinite else { return .failure(.schema) }
 
         var event = ReceivedEvent(kind: kind, run: cached(&cachedRun, bytes, runMember), rank: rank,
                                   host: hostMember.valueEscaped ? string(bytes, hostMember) : cached(&cachedHost, bytes, hostMember),
-                                  seq: seq, time: JSONScanner.double(bytes, timeMember))
+                                  seq: seq, time: time)
         func number(_ field: Field) -> Double? {
+            // 1e999 is valid JSON but no finite number: treated as null.
             guard let m = member(field), m.type == .number else { return nil }
-            return JSONScanner.double(bytes, m)
+            return finite(JSONScanner.double(bytes, m))
         }
         func integer(_ field: Field) -> Int? { member(field)?.integer }
         func text(_ field: Field) -> String? { member(field).map { string(bytes, $0) } }
@@ -156,7 +156,9 @@ public struct EventValidator {
     private func cached(_ cache: inout (bytes: [UInt8], string: String), _ bytes: UnsafeRawBufferPointer,
                         _ m: JSONScanner.Member) -> String {
         let slice = UnsafeRawBufferPointer(rebasing: bytes[m.value])
-        if slice.elementsEqual(cache.bytes) { return cache.string }
+        let same = cache.bytes.count == slice.count
+            && cache.bytes.withUnsafeBytes { memcmp($0.baseAddress!, slice.baseAddress!, slice.count) == 0 }
+        if same { return cache.string }
         cache = (Array(slice), String(decoding: slice, as: UTF8.self))
         return cache.string
     }
@@ -178,6 +180,8 @@ enum Field: Int, CaseIterable {
     case rssBytes, optimizerBytes
     case outputDir, worldSize, totalSteps, pid, resent, config
     case path, evalLoss, message, status, count, total
+
+    static let fieldCount = Field.allCases.count
 
     var name: String {
         switch self {
@@ -235,6 +239,7 @@ enum Field: Int, CaseIterable {
         return table
     }()
 
+    @inline(__always)
     static func lookup(_ message: UnsafeRawBufferPointer, _ m: JSONScanner.Member) -> Field? {
         if m.keyEscaped {
             let key = JSONScanner.string(message, m.key, escaped: true)
@@ -242,14 +247,25 @@ enum Field: Int, CaseIterable {
         }
         let n = m.key.count
         guard n < byLength.count else { return nil }
-        for candidate in byLength[n] {
-            var equal = true
-            var k = 0
-            for byte in candidate.bytes {
-                if message[m.key.lowerBound + k] != byte { equal = false; break }
-                k += 1
-            }
-            if equal { return candidate.field }
+        let key = message.baseAddress! + m.key.lowerBound
+        for candidate in byLength[n] where candidate.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, key, n) == 0 }) {
+            return candidate.field
+        }
+        return nil
+    }
+}
+
+extension EventKind {
+    private static let names: [(bytes: [UInt8], kind: EventKind)] = allCases.map { (Array($0.rawValue.utf8), $0) }
+
+    /// The kind a string member names, compared as bytes (no String is made).
+    static func match(_ message: UnsafeRawBufferPointer, _ m: JSONScanner.Member) -> EventKind? {
+        guard m.type == .string else { return nil }
+        if m.valueEscaped { return EventKind(rawValue: JSONScanner.string(message, m.value, escaped: true)) }
+        let n = m.value.count
+        let value = message.baseAddress! + m.value.lowerBound
+        for entry in names where entry.bytes.count == n {
+            if entry.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, value, n) == 0 }) { return entry.kind }
         }
         return nil
     }

@@ -20,6 +20,9 @@ struct JSONScanner {
         var whole: Range<Int>
         /// Exact integer value when the number has no fraction or exponent and fits.
         var integer: Int?
+        /// The number's value when it could be computed exactly while scanning
+        /// (short mantissa, small exponent); otherwise `double(_:_:)` calls strtod.
+        var number: Double?
         var bool: Bool
     }
 
@@ -44,7 +47,13 @@ struct JSONScanner {
     /// Reads a whole message that must be one object; returns its members in order.
     mutating func topLevelMembers() throws -> [Member] {
         var members: [Member] = []
-        members.reserveCapacity(24)
+        try topLevelMembers(into: &members)
+        return members
+    }
+
+    /// The same, into a buffer reused across messages (emptied first).
+    mutating func topLevelMembers(into members: inout [Member]) throws {
+        members.removeAll(keepingCapacity: true)
         skipWhitespace()
         try expect(UInt8(ascii: "{"), "an object")
         skipWhitespace()
@@ -60,7 +69,7 @@ struct JSONScanner {
                 try expect(UInt8(ascii: ":"), "':'")
                 skipWhitespace()
                 var member = Member(key: keyRange, keyEscaped: keyEscaped, type: .null, value: i..<i,
-                                    valueEscaped: false, whole: start..<start, integer: nil, bool: false)
+                                    valueEscaped: false, whole: start..<start, integer: nil, number: nil, bool: false)
                 try value(into: &member, depth: 1)
                 member.whole = start..<i
                 members.append(member)
@@ -73,7 +82,6 @@ struct JSONScanner {
         }
         skipWhitespace()
         guard i == bytes.count else { throw Failure.syntax(offset: i, expected: "the end of the message") }
-        return members
     }
 
     // MARK: Values
@@ -105,7 +113,7 @@ struct JSONScanner {
             try literal("null")
             member.type = .null
         default:
-            member.integer = try number()
+            (member.integer, member.number) = try number()
             member.type = .number
         }
         member.value = start..<i
@@ -206,22 +214,37 @@ struct JSONScanner {
         i += length
     }
 
-    /// A number per the JSON grammar; its exact value when it is a plain integer that fits.
-    private mutating func number() throws -> Int? {
+    /// A number per the JSON grammar: its exact integer value when it is a plain
+    /// integer that fits, and its value when a short mantissa and small power of ten
+    /// make it exact in double arithmetic (Clinger's fast path).
+    private mutating func number() throws -> (Int?, Double?) {
         let start = i
         var negative = false
         if peek() == UInt8(ascii: "-") { negative = true; i += 1 }
-        var magnitude: UInt64 = 0
-        var digits = 0
+        var mantissa: UInt64 = 0
+        var significant = 0     // digits accumulated into the mantissa
+        var dropped = false     // digits beyond what UInt64 holds
+        var fractionDigits = 0
+        var integerDigits = 0
+        @inline(__always) func accumulate(_ d: UInt8) {
+            if mantissa == 0 && d == 0x30 { return }  // leading zeros are not significant
+            if significant < 19 {
+                mantissa = mantissa &* 10 &+ UInt64(d - 0x30)
+                significant += 1
+            } else {
+                dropped = true
+            }
+        }
         guard let first = peek(), first >= 0x30 && first <= 0x39 else {
             throw Failure.syntax(offset: start, expected: "a value")
         }
         if first == 0x30 {
             i += 1
+            integerDigits = 1
         } else {
             while let d = peek(), d >= 0x30 && d <= 0x39 {
-                if digits < 18 { magnitude = magnitude * 10 + UInt64(d - 0x30) }
-                digits += 1
+                accumulate(d)
+                integerDigits += 1
                 i += 1
             }
         }
@@ -230,18 +253,36 @@ struct JSONScanner {
             integral = false
             i += 1
             guard let d = peek(), d >= 0x30 && d <= 0x39 else { throw Failure.syntax(offset: i, expected: "a digit after '.'") }
-            while let d = peek(), d >= 0x30 && d <= 0x39 { i += 1 }
+            while let d = peek(), d >= 0x30 && d <= 0x39 {
+                if !dropped { accumulate(d); if !dropped { fractionDigits += 1 } }
+                i += 1
+            }
         }
+        var exponent = 0
         if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
             integral = false
             i += 1
-            if let s = peek(), s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { i += 1 }
+            var exponentNegative = false
+            if let s = peek(), s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { exponentNegative = s == UInt8(ascii: "-"); i += 1 }
             guard let d = peek(), d >= 0x30 && d <= 0x39 else { throw Failure.syntax(offset: i, expected: "a digit in the exponent") }
-            while let d = peek(), d >= 0x30 && d <= 0x39 { i += 1 }
+            while let d = peek(), d >= 0x30 && d <= 0x39 {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(d - 0x30) }
+                i += 1
+            }
+            if exponentNegative { exponent = -exponent }
         }
-        guard integral, digits <= 18 else { return nil }
-        return negative ? -Int(magnitude) : Int(magnitude)
+        if integral && !dropped && integerDigits <= 18 {
+            let value = Int(mantissa)
+            return (negative ? -value : value, Double(negative ? -value : value))
+        }
+        let power = exponent - fractionDigits
+        guard !dropped, mantissa <= 1 << 53, (-22...22).contains(power) else { return (nil, nil) }
+        var value = Double(mantissa)
+        value = power < 0 ? value / Self.powersOfTen[-power] : value * Self.powersOfTen[power]
+        return (nil, negative ? -value : value)
     }
+
+    private static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { r, _ in r * 10 } }
 
     private mutating func literal(_ word: StaticString) throws {
         let n = word.utf8CodeUnitCount
@@ -332,6 +373,7 @@ struct JSONScanner {
 
     /// A number member's value.
     static func double(_ bytes: UnsafeRawBufferPointer, _ member: Member) -> Double {
+        if let number = member.number { return number }
         if let integer = member.integer { return Double(integer) }
         let range = member.value
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: range.count + 1) { buffer in

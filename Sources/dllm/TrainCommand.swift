@@ -40,7 +40,13 @@ struct TrainCommand: ParsableCommand {
             source.resume()
             sources.append(source)
         }
-        try trainer.train()
+        // Telemetry (DLLM_COLLECTOR / report_to: dllm): start, steps, checkpoints, evals, exit.
+        let telemetry = TrainTelemetry.attach(to: trainer, config: training, log: log)
+        do { try trainer.train() } catch {
+            telemetry?.failed(error, step: trainer.state.globalStep)
+            throw error
+        }
+        telemetry?.finished(step: trainer.state.globalStep, stopped: trainer.stopRequested)
         _ = sources
     }
 }
