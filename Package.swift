@@ -73,8 +73,11 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
-        // `dllm` links none of the collector's server dependencies).
-        .target(name: "DLLMTelemetry", dependencies: ["CZMQ"], swiftSettings: optimized),
+        // `dllm` links none of the collector's server dependencies). Optimised in debug
+        // builds too: a send's latency and the collector's throughput are part of its
+        // contract, and the tests measure them on debug builds.
+        .target(name: "DLLMTelemetry", dependencies: ["CZMQ"],
+                swiftSettings: optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // MARK: Programs
         .executableTarget(

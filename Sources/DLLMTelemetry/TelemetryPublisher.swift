@@ -42,6 +42,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
         public var unreported = 0
         /// Times the connection to the collector was (re)established.
         public var connections = 0
+        /// Sequence numbers used (0 ..< numbered): sent and dropped messages alike.
+        public var numbered = 0
     }
 
     public let configuration: Configuration
@@ -68,8 +70,10 @@ public final class TelemetryPublisher: @unchecked Sendable {
         socket = try ZMQSocket(context, type: ZMQ_PUSH)
         socket.set(ZMQ_SNDHWM, configuration.queueLimit)
         socket.set(ZMQ_LINGER, configuration.lingerMilliseconds)
+        // Retry a lost collector after 0.1 s, backing off to once a second: a restarted
+        // collector is found within a second, a dead one costs a connect attempt a second.
         socket.set(ZMQ_RECONNECT_IVL, Int32(100))
-        socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(2_000))
+        socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(1_000))
         // Keep the connection alive across idle stretches, and notice dead peers.
         socket.set(ZMQ_TCP_KEEPALIVE, Int32(1))
         monitor = try ZMQSocket(context, type: ZMQ_PAIR)
@@ -90,7 +94,9 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     public var statistics: Statistics {
         lock.lock(); defer { lock.unlock() }
-        return stats
+        var current = stats
+        current.numbered = nextSeq
+        return current
     }
 
     /// Queues `event` for the collector; false when it had to be dropped. Never blocks.

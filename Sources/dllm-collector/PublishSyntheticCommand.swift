@@ -77,7 +77,7 @@ struct PublishSyntheticCommand: ParsableCommand {
         let sorted = durations.sorted()
         func quantile(_ q: Double) -> Double { Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1_000 }
         let report: [String: Any] = [
-            "rank": rank, "events": durations.count, "sent": statistics.sent, "dropped": statistics.dropped,
+            "rank": rank, "events": durations.count, "sent": statistics.sent, "dropped": statistics.dropped, "numbered": statistics.numbered,
             "connections": statistics.connections, "elapsed_s": elapsed,
             "send_us": ["p50": quantile(0.5), "p99": quantile(0.99), "p999": quantile(0.999),
                         "max": Double(sorted.last ?? 0) / 1_000,

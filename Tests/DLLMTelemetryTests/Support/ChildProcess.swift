@@ -167,6 +167,7 @@ struct PublisherStats: Decodable {
     let events: Int
     let sent: Int
     let dropped: Int
+    let numbered: Int
     let connections: Int
     let elapsed_s: Double
     let send_us: Send
