@@ -30,15 +30,15 @@ public enum DashboardPage {
         <h1>dllm run <span id="run">—</span><select id="runs" title="run"></select></h1>
         <div id="status">waiting for the collector…</div>
         <div class="charts">
-          <div class="chart"><h2>loss (mean over ranks)</h2><svg id="loss" width="560" height="240"></svg></div>
-          <div class="chart"><h2>learning rate</h2><svg id="lr" width="560" height="240"></svg></div>
-          <div class="chart"><h2>tokens/s (all ranks)</h2><svg id="tps" width="560" height="240"></svg></div>
+          <div class="chart"><h2>loss (mean over ranks)</h2><svg id="loss" width="520" height="240"></svg></div>
+          <div class="chart"><h2>learning rate</h2><svg id="lr" width="520" height="240"></svg></div>
+          <div class="chart"><h2>tokens/s (all ranks)</h2><svg id="tps" width="520" height="240"></svg></div>
         </div>
         <table id="last"></table>
         <script>
         "use strict";
         let run = new URLSearchParams(location.search).get("run");
-        const W = 560, H = 240, L = 64, R = 12, T = 10, B = 26;
+        const W = 520, H = 240, L = 64, R = 12, T = 10, B = 26;
 
         function label(v) {
           if (v === 0) return "0";
@@ -117,7 +117,7 @@ public enum DashboardPage {
             showLast(s.last);
             document.getElementById("status").textContent =
               (s.finished ? "finished" : "running") + " · " + s.step.length + " points"
-              + (s.world_size ? " · " + s.world_size + " ranks" : "")
+              + (s.world_size ? " · " + s.world_size + (s.world_size === 1 ? " rank" : " ranks") : "")
               + (s.missing ? " · " + s.missing + " events missing" : "")
               + " · updated " + new Date().toLocaleTimeString();
           } catch (e) {
