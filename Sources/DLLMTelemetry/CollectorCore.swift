@@ -300,7 +300,7 @@ public final class CollectorCore: @unchecked Sendable {
         let summary = run.summary(endedBy: endedBy, lossCurve: RunSummary.curveFileName)
         do {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try atomicWrite(encoder.encode(summary), to: directory.appendingPathComponent(RunSummary.fileName))
             let svg = LossCurveSVG.render(run: run.id, rows: run.rows, evals: run.evals)
             try atomicWrite(Data(svg.utf8), to: directory.appendingPathComponent(RunSummary.curveFileName))

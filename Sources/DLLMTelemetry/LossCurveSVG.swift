@@ -36,7 +36,7 @@ public enum LossCurveSVG {
         for t in yTicks {
             svg += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(y(t) + 4))\" text-anchor=\"end\">\(label(t))</text>\n"
         }
-        for t in niceTicks(xLow, xHigh) where t >= xLow && t <= xHigh {
+        for t in niceTicks(xLow, xHigh, integers: true) where t >= xLow && t <= xHigh {
             svg += "<text x=\"\(fmt(x(t)))\" y=\"\(fmt(top + plotH + 18))\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
         svg += "<text x=\"\(fmt(left + plotW / 2))\" y=\"\(fmt(height - 6))\" text-anchor=\"middle\">step</text>\n</g>\n"
@@ -72,13 +72,14 @@ public enum LossCurveSVG {
         return lo...hi
     }
 
-    /// About five round tick values covering [low, high].
-    static func niceTicks(_ low: Double, _ high: Double) -> [Double] {
+    /// About five round tick values covering [low, high] (whole numbers only, for steps).
+    static func niceTicks(_ low: Double, _ high: Double, integers: Bool = false) -> [Double] {
         let span = high - low
         guard span > 0, span.isFinite else { return [low] }
         let raw = span / 5
         let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        var step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        if integers { step = max(1, step.rounded(.up)) }
         var ticks: [Double] = []
         var t = floor(low / step) * step
         while t <= high + step * 0.5 && ticks.count < 20 {
