@@ -99,6 +99,8 @@ public final class CollectorCore: @unchecked Sendable {
     /// summaries of runs still open and syncs their logs.
     public func run() {
         let message = ZMQMessage()
+        let cpuAtStart = Self.threadCPUSeconds()
+        defer { loopCPUSeconds = Self.threadCPUSeconds() - cpuAtStart }
         while true {
             let ready = pull.waitReadable(milliseconds: 100)
             lock.lock()
@@ -109,6 +111,15 @@ public final class CollectorCore: @unchecked Sendable {
         }
         shutdown()
         lock.unlock()
+    }
+
+    /// CPU time the receive loop's thread used, once `run()` returned (for benchmarks).
+    public private(set) var loopCPUSeconds = 0.0
+
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// Asks `run()` to finish (from any thread, or a signal handler's queue).
@@ -344,7 +355,7 @@ public final class CollectorCore: @unchecked Sendable {
                       finished: run.finished, events: run.eventCounts.values.reduce(0, +),
                       missing: run.ranks.values.reduce(0) { $0 + $1.missing }, lastRow: run.lastRow,
                       ranks: run.ranks.values.sorted { $0.rank < $1.rank },
-                      latest: run.latestSteps.values.map(RankLatest.init).sorted { $0.rank < $1.rank })
+                      latest: run.latestSteps.values.sorted { $0.rank < $1.rank })
         }
         return CollectorStatus(wireVersion: WireFormat.version, pull: pullEndpoint, pub: pubEndpoint, startedAt: startedAt,
                                accepted: acceptedByKind, rejected: rejectedByReason, bytesWritten: bytesWritten, runs: runList)

@@ -128,14 +128,14 @@ public struct EventValidator {
             event.total = total
         }
 
-        return .success(Accepted(event: event, rewritten: Self.storedLine(bytes, members, dropping: slots[Field.token.rawValue])))
+        let token = slots[Field.token.rawValue]
+        let rewritten = token >= 0 || scanner.sawLineBreak ? Self.storedLine(bytes, members, dropping: token) : nil
+        return .success(Accepted(event: event, rewritten: rewritten))
     }
 
-    /// The message rebuilt without the member at `dropping` and without raw line
-    /// breaks, or nil when the message can be stored as it is.
-    static func storedLine(_ bytes: UnsafeRawBufferPointer, _ members: [JSONScanner.Member], dropping: Int) -> [UInt8]? {
-        let hasBreak = bytes.contains(0x0A) || bytes.contains(0x0D)
-        guard dropping >= 0 || hasBreak else { return nil }
+    /// The message rebuilt without the member at `dropping` (-1: none) and with raw
+    /// line breaks (whitespace between tokens) turned into spaces.
+    static func storedLine(_ bytes: UnsafeRawBufferPointer, _ members: [JSONScanner.Member], dropping: Int) -> [UInt8] {
         var line: [UInt8] = [UInt8(ascii: "{")]
         line.reserveCapacity(bytes.count)
         var first = true

@@ -37,6 +37,8 @@ struct JSONScanner {
     let maxDepth: Int
     let maxMembers: Int
     private var i = 0
+    /// Whether whitespace between tokens included a line break (the only place one can be).
+    private(set) var sawLineBreak = false
 
     init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = WireFormat.maxDepth, maxMembers: Int = 256) {
         self.bytes = bytes
@@ -299,6 +301,7 @@ struct JSONScanner {
         while i < bytes.count {
             let b = bytes[i]
             guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
+            if b == 0x0A || b == 0x0D { sawLineBreak = true }
             i += 1
         }
     }

@@ -17,8 +17,8 @@ public final class RunState {
     public private(set) var checkpoints: [RunSummary.Checkpoint] = []
     public private(set) var errors: [RunSummary.Failure] = []
     public private(set) var eventCounts: [EventKind: Int] = [:]
-    /// The last `step` event of each rank.
-    public private(set) var latestSteps: [Int: ReceivedEvent] = [:]
+    /// The last step metrics of each rank.
+    public private(set) var latestSteps: [Int: RankLatest] = [:]
     public private(set) var firstTime: Double?
     public private(set) var lastTime: Double?
     private var aggregator = StepAggregator()
@@ -56,7 +56,7 @@ public final class RunState {
             if let o = event.outputDir { outputDir = o }
             if !event.resent { finished = false }
         case .step:
-            latestSteps[event.rank] = event
+            latestSteps[event.rank] = RankLatest(event)
             completed = aggregator.add(event)
         case .checkpoint:
             if let step = event.step, let path = event.path { checkpoints.append(.init(step: step, rank: event.rank, path: path)) }

@@ -64,7 +64,7 @@ public struct StepAggregator {
         // Mutated in place through the subscript, so the accumulator's set is never copied.
         guard pending[step, default: Accumulator(step: step)].add(event) else { return [] }
         var rows: [StepRow] = []
-        if pending[step]!.ranks.count >= worldSize {
+        if pending[step]!.rankCount >= worldSize {
             let accumulator = pending.removeValue(forKey: step)!
             emitted.insert(step)
             rows.append(accumulator.row(worldSize: worldSize))
@@ -86,7 +86,10 @@ public struct StepAggregator {
 
     struct Accumulator {
         let step: Int
-        var ranks = Set<Int>()
+        /// Ranks seen: a bit each below 64 (no allocation), a set beyond.
+        var lowRanks: UInt64 = 0
+        var highRanks: Set<Int>?
+        var rankCount = 0
         var epoch: Double?
         var loss = Statistic(), gradNorm = Statistic(), stepTime = Statistic()
         var learningRate: Double?
@@ -100,7 +103,15 @@ public struct StepAggregator {
 
         /// False when this rank already reported the step (a replayed or resumed step).
         mutating func add(_ e: ReceivedEvent) -> Bool {
-            guard ranks.insert(e.rank).inserted else { return false }
+            if e.rank < 64 {
+                let bit = UInt64(1) << UInt64(e.rank)
+                guard lowRanks & bit == 0 else { return false }
+                lowRanks |= bit
+            } else {
+                guard highRanks == nil || !highRanks!.contains(e.rank) else { return false }
+                highRanks = (highRanks ?? []).union([e.rank])
+            }
+            rankCount += 1
             if let v = e.epoch { epoch = max(epoch ?? v, v) }
             loss.add(e.loss)
             gradNorm.add(e.gradNorm)
@@ -119,7 +130,7 @@ public struct StepAggregator {
         }
 
         func row(worldSize: Int) -> StepRow {
-            StepRow(step: step, ranks: ranks.count, worldSize: worldSize, epoch: epoch,
+            StepRow(step: step, ranks: rankCount, worldSize: worldSize, epoch: epoch,
                     loss: loss.mean, lossMin: loss.min, lossMax: loss.max, learningRate: learningRate,
                     gradNorm: gradNorm.mean, tokensPerSecond: finite(tokensPerSecond),
                     stepTimeMin: stepTime.min, stepTimeMax: stepTime.max, stepTimeMean: stepTime.mean,

@@ -109,6 +109,7 @@ struct BenchCommand: ParsableCommand {
             "megabytes_per_second": Double(fileBytes) / 1e6 / seconds,
             "bytes_per_event": fileBytes / max(1, total), "stored_lines": stored,
             "rejected": status.rejectedTotal, "validate_only_per_second": validateRate,
+            "loop_cpu_us_per_event": core.loopCPUSeconds / Double(total) * 1e6,
             "cores": ProcessInfo.processInfo.activeProcessorCount, "cpu": Self.cpuModel(),
         ]
         if json {
@@ -119,6 +120,8 @@ struct BenchCommand: ParsableCommand {
                          Double(status.acceptedTotal) / seconds, total, publishers, seconds, Double(fileBytes) / 1e6 / seconds,
                          fileBytes / max(1, total)))
             print(String(format: "validation alone:     %.0f events/s (one thread)", validateRate))
+            print(String(format: "receive loop CPU:     %.2f µs/event (one core could take %.0f events/s)",
+                         core.loopCPUSeconds / Double(total) * 1e6, Double(total) / max(core.loopCPUSeconds, 1e-9)))
             print("stored lines: \(stored), rejected: \(status.rejectedTotal)")
             print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Self.cpuModel())")
         }
