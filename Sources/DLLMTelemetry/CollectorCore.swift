@@ -67,6 +67,8 @@ public final class CollectorCore: @unchecked Sendable {
     private var bytesWritten = 0
     private var stopRequested = false
     private var rowWriter = JSONObjectWriter()
+    /// Topic prefixes subscribed to on the PUB socket (XPUB reports each once).
+    private var subscriptions = Set<[UInt8]>()
     private let startedAt = Date().timeIntervalSince1970
     private static let kinds = EventKind.allCases
     private static let maxPendingBytes = 64 << 20
@@ -82,7 +84,9 @@ public final class CollectorCore: @unchecked Sendable {
         // sender's connection; those up to it are read, counted and refused.
         pull.set(ZMQ_MAXMSGSIZE, Int64(max(configuration.maxMessageBytes * 16, 64 << 20)))
         pull.set(ZMQ_LINGER, Int32(0))
-        pub = try ZMQSocket(context, type: ZMQ_PUB)
+        // XPUB: a PUB socket that also tells which topics are subscribed, so nothing is
+        // encoded or republished while no one listens.
+        pub = try ZMQSocket(context, type: ZMQ_XPUB)
         pub.set(ZMQ_SNDHWM, Int32(100_000))
         pub.set(ZMQ_LINGER, Int32(0))
         let host = configuration.bind
@@ -102,9 +106,10 @@ public final class CollectorCore: @unchecked Sendable {
         let cpuAtStart = Self.threadCPUSeconds()
         defer { loopCPUSeconds = Self.threadCPUSeconds() - cpuAtStart }
         while true {
-            let ready = pull.waitReadable(milliseconds: 100)
+            let (ready, subscribing) = ZMQSocket.waitReadable(pull, pub, milliseconds: 100)
             lock.lock()
             if stopRequested { break }
+            if subscribing { readSubscriptions(message) }
             if ready { receiveBatch(message) }
             housekeeping()
             lock.unlock()
@@ -115,6 +120,9 @@ public final class CollectorCore: @unchecked Sendable {
 
     /// CPU time the receive loop's thread used, once `run()` returned (for benchmarks).
     public private(set) var loopCPUSeconds = 0.0
+
+    /// CPU seconds the calling thread has used.
+    public static func threadCPU() -> Double { threadCPUSeconds() }
 
     static func threadCPUSeconds() -> Double {
         var t = timespec()
@@ -127,6 +135,17 @@ public final class CollectorCore: @unchecked Sendable {
         lock.lock()
         stopRequested = true
         lock.unlock()
+    }
+
+    /// XPUB delivers `1 + topic` when a topic gains its first subscriber, `0 + topic`
+    /// when it loses its last.
+    private func readSubscriptions(_ message: ZMQMessage) {
+        while pub.receive(message, dontWait: true) {
+            let bytes = message.bytes
+            guard let first = bytes.first else { continue }
+            let topic = Array(bytes.dropFirst())
+            if first == 1 { subscriptions.insert(topic) } else if first == 0 { subscriptions.remove(topic) }
+        }
     }
 
     private func receiveBatch(_ message: ZMQMessage) {
@@ -180,6 +199,7 @@ public final class CollectorCore: @unchecked Sendable {
         } else {
             queue(run, event, line)
         }
+        guard !subscriptions.isEmpty else { return }
         pub.send(run.topic(event.kind), dontWait: true, more: true)
         if let message {
             message.forward(to: pub)
@@ -195,6 +215,7 @@ public final class CollectorCore: @unchecked Sendable {
     }
 
     private func publish(_ row: StepRow, of run: RunState) {
+        guard !subscriptions.isEmpty else { return }
         let bytes = CollectorMessages.row(row, run: run.id, writer: &rowWriter)
         pub.send(run.topic(named: "row"), dontWait: true, more: true)
         pub.send(bytes, dontWait: true)

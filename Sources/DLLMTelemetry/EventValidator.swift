@@ -229,15 +229,19 @@ enum Field: Int, CaseIterable {
         }
     }
 
-    /// Wire names grouped by length, for a lookup that compares only same-length keys.
-    private static let byLength: [[(bytes: [UInt8], field: Field)]] = {
-        var table = [[(bytes: [UInt8], field: Field)]](repeating: [], count: 17)
-        for field in Field.allCases {
-            let bytes = Array(field.name.utf8)
-            table[bytes.count].append((bytes, field))
-        }
-        return table
-    }()
+    /// Every wire name as (length, first 8 bytes, next 8 bytes) — names are at most 16
+    /// bytes — so a lookup compares two words per candidate, with no allocation.
+    private static let keys: [(length: Int, low: UInt64, high: UInt64, field: Field)] = Field.allCases.map { field in
+        let bytes = Array(field.name.utf8)
+        precondition(bytes.count <= 16, "wire names fit in 16 bytes")
+        return (bytes.count, word(bytes, 0), word(bytes, 8), field)
+    }
+
+    private static func word(_ bytes: [UInt8], _ from: Int) -> UInt64 {
+        var w: UInt64 = 0
+        for k in 0..<8 where from + k < bytes.count { w |= UInt64(bytes[from + k]) << (8 * UInt64(k)) }
+        return w
+    }
 
     @inline(__always)
     static func lookup(_ message: UnsafeRawBufferPointer, _ m: JSONScanner.Member) -> Field? {
@@ -246,11 +250,12 @@ enum Field: Int, CaseIterable {
             return Field.allCases.first { $0.name == key }
         }
         let n = m.key.count
-        guard n < byLength.count else { return nil }
-        let key = message.baseAddress! + m.key.lowerBound
-        for candidate in byLength[n] where candidate.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, key, n) == 0 }) {
-            return candidate.field
-        }
+        guard n <= 16 else { return nil }
+        var low: UInt64 = 0, high: UInt64 = 0
+        let start = m.key.lowerBound
+        for k in 0..<min(n, 8) { low |= UInt64(message[start + k]) << (8 * UInt64(k)) }
+        if n > 8 { for k in 8..<n { high |= UInt64(message[start + k]) << (8 * UInt64(k - 8)) } }
+        for entry in keys where entry.low == low && entry.high == high && entry.length == n { return entry.field }
         return nil
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// are checked but not materialised. Strings must be valid UTF-8 with no raw control
 /// characters; nesting deeper than `maxDepth` is refused. Built for hostile input: it
 /// never reads past the buffer and never recurses more than `maxDepth` levels.
-struct JSONScanner {
+public struct JSONScanner {
     enum ValueType: Equatable { case string, number, object, array, bool, null }
 
     struct Member {
@@ -161,7 +161,17 @@ struct JSONScanner {
     private mutating func stringBody() throws -> (Range<Int>, Bool) {
         let start = i
         var escaped = false
-        while i < bytes.count {
+        let count = bytes.count
+        while i < count {
+            // Fast path: printable ASCII other than the quote and the backslash.
+            var k = i
+            while k < count {
+                let c = bytes[k]
+                guard c >= 0x20, c < 0x80, c != 0x22, c != 0x5C else { break }
+                k += 1
+            }
+            i = k
+            guard i < count else { break }
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
                 let range = start..<i
@@ -319,6 +329,10 @@ struct JSONScanner {
         default: return nil
         }
     }
+
+    /// For `dllm-collector bench --breakdown`: the scanner alone.
+    public static func forBenchmark(_ bytes: UnsafeRawBufferPointer) -> JSONScanner { JSONScanner(bytes) }
+    public mutating func scanForBenchmark() { _ = try? topLevelMembers() }
 
     // MARK: Decoding values
 

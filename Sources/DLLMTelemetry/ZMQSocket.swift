@@ -111,6 +111,14 @@ public final class ZMQSocket: @unchecked Sendable {
         return zmq_poll(&item, 1, milliseconds) > 0 && item.revents & Int16(ZMQ_POLLIN) != 0
     }
 
+    /// Waits up to `milliseconds` for either socket to have a message; which ones do.
+    public static func waitReadable(_ a: ZMQSocket, _ b: ZMQSocket, milliseconds: Int) -> (Bool, Bool) {
+        var items = [zmq_pollitem_t(socket: a.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+                     zmq_pollitem_t(socket: b.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)]
+        guard zmq_poll(&items, 2, milliseconds) > 0 else { return (false, false) }
+        return (items[0].revents & Int16(ZMQ_POLLIN) != 0, items[1].revents & Int16(ZMQ_POLLIN) != 0)
+    }
+
     /// Starts libzmq's socket monitor for `events`, published on an inproc PAIR endpoint.
     public func monitor(_ endpoint: String, events: Int32) throws {
         guard zmq_socket_monitor(handle, endpoint, events) == 0 else {

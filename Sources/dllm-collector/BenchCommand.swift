@@ -21,8 +21,13 @@ struct BenchCommand: ParsableCommand {
     var dir: String?
     @Flag(help: "Print the figures as one JSON object.")
     var json = false
+    @Flag(help: "Attach a subscriber that receives everything republished (as a live tail would).")
+    var subscriber = false
+    @Flag(help: "Only time the stages of handling one event (validate, aggregate, encode a row), in-process.")
+    var breakdown = false
 
     func run() throws {
+        if breakdown { return stages() }
         let folder = dir.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("dllm-collector-bench-\(getpid())")
         defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
@@ -68,6 +73,25 @@ struct BenchCommand: ParsableCommand {
             }
             return (bytes, ends)
         }
+        let drain = Drain()
+        if subscriber {
+            let endpoint = core.pubEndpoint
+            Thread {
+                let context = ZMQContext()
+                guard let sub = try? ZMQSocket(context, type: ZMQ_SUB) else { return }
+                sub.set(ZMQ_RCVHWM, Int32(0))
+                sub.set(ZMQ_SUBSCRIBE, bytes: [])
+                try? sub.connect(endpoint)
+                let message = ZMQMessage()
+                while !drain.stopping {
+                    guard sub.waitReadable(milliseconds: 50) else { continue }
+                    while sub.receive(message, dontWait: true) { if !message.more { drain.count() } }
+                }
+                sub.close()
+                drain.done.signal()
+            }.start()
+            usleep(300_000)  // the subscription reaches the collector
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         let group = DispatchGroup()
         let endpoint = core.pullEndpoint
@@ -97,6 +121,11 @@ struct BenchCommand: ParsableCommand {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         group.wait()
+        if subscriber {
+            usleep(300_000)
+            drain.stop()
+            drain.done.wait()
+        }
         core.stop()
         loopDone.wait()
         let status = core.status()
@@ -111,6 +140,7 @@ struct BenchCommand: ParsableCommand {
             "rejected": status.rejectedTotal, "validate_only_per_second": validateRate,
             "loop_cpu_us_per_event": core.loopCPUSeconds / Double(total) * 1e6,
             "cores": ProcessInfo.processInfo.activeProcessorCount, "cpu": Self.cpuModel(),
+            "subscriber_received": drain.received,
         ]
         if json {
             let data = try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys])
@@ -122,10 +152,57 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "validation alone:     %.0f events/s (one thread)", validateRate))
             print(String(format: "receive loop CPU:     %.2f µs/event (one core could take %.0f events/s)",
                          core.loopCPUSeconds / Double(total) * 1e6, Double(total) / max(core.loopCPUSeconds, 1e-9)))
-            print("stored lines: \(stored), rejected: \(status.rejectedTotal)")
+            print("stored lines: \(stored), rejected: \(status.rejectedTotal)"
+                  + (subscriber ? ", subscriber received \(drain.received) messages (events and rows)" : ""))
             print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Self.cpuModel())")
         }
         if stored != total { throw ValidationError("only \(stored) of \(total) events reached metrics.jsonl") }
+    }
+
+    /// CPU time per event of each stage of the collector's handling, on one thread.
+    func stages() {
+        let synthetic = SyntheticRun(totalSteps: events, worldSize: 2)
+        var encoder = EventEncoder(source: EventSource(runID: "bench", rank: 0, host: "bench-host"))
+        let messages = (0..<10_000).map { encoder.encode(.step(synthetic.metrics(step: $0 + 1, rank: 0)), seq: $0, time: 1.7e9) }
+        func time(_ name: String, _ body: () -> Void) {
+            let t0 = CollectorCore.threadCPU()
+            body()
+            let seconds = CollectorCore.threadCPU() - t0
+            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.2f µs/event", seconds / Double(events) * 1e6))
+        }
+        var validator = EventValidator()
+        var parsed: [ReceivedEvent] = []
+        parsed.reserveCapacity(messages.count)
+        for m in messages { if case .success(let a) = m.withUnsafeBytes({ validator.validate($0) }) { parsed.append(a.event) } }
+        time("scan (JSON only)") {
+            for k in 0..<events {
+                messages[k % messages.count].withUnsafeBytes { bytes in
+                    var scanner = JSONScanner.forBenchmark(bytes)
+                    scanner.scanForBenchmark()
+                }
+            }
+        }
+        time("validate (scan + schema)") {
+            for k in 0..<events { _ = messages[k % messages.count].withUnsafeBytes { validator.validate($0) } }
+        }
+        time("encode (publisher side)") {
+            for k in 0..<events { _ = encoder.encode(.step(synthetic.metrics(step: k, rank: 0)), seq: k, time: 1.7e9) }
+        }
+        let state = RunState(id: "bench")
+        time("aggregate (RunState.apply)") {
+            for k in 0..<events {
+                var e = parsed[k % parsed.count]
+                e.step = k / 2 + 1
+                e.rank = k % 2
+                e.seq = k / 2
+                state.apply(e)
+            }
+        }
+        var writer = JSONObjectWriter()
+        guard let row = state.rows.last else { return }
+        time("encode a row (per step)") {
+            for _ in 0..<events { _ = CollectorMessages.row(row, run: "bench", writer: &writer) }
+        }
     }
 
     static func cpuModel() -> String {
@@ -133,4 +210,17 @@ struct BenchCommand: ParsableCommand {
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }
         return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
     }
+}
+
+/// The benchmark subscriber's count and stop flag, shared across threads.
+final class Drain: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages = 0
+    private var stopped = false
+    let done = DispatchSemaphore(value: 0)
+
+    func count() { lock.lock(); messages += 1; lock.unlock() }
+    func stop() { lock.lock(); stopped = true; lock.unlock() }
+    var stopping: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+    var received: Int { lock.lock(); defer { lock.unlock() }; return messages }
 }

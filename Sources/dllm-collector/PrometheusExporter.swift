@@ -63,13 +63,18 @@ final class PrometheusExporter: @unchecked Sendable {
         return buffer
     }
 
+    /// The full metric name with no unit suffix added (the names carry theirs).
+    private func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
     private func key(_ name: String, _ labels: [(String, String)]) -> String {
         name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
     }
 
     private func counter(_ name: String, _ labels: [(String, String)], _ value: Int, _ help: String) {
         let k = key(name, labels)
-        let entry = counters[k] ?? (registry.makeCounter(name: name, labels: labels, help: help), 0)
+        let entry = counters[k] ?? (registry.makeCounter(descriptor: descriptor(name, help), labels: labels), 0)
         if value > entry.value { entry.counter.increment(by: Int64(value - entry.value)) }
         counters[k] = (entry.counter, max(value, entry.value))
     }
@@ -77,7 +82,7 @@ final class PrometheusExporter: @unchecked Sendable {
     private func gauge(_ name: String, _ labels: [(String, String)], _ value: Double?, _ help: String) {
         guard let value, value.isFinite else { return }
         let k = key(name, labels)
-        let g = gauges[k] ?? registry.makeGauge(name: name, labels: labels, help: help)
+        let g = gauges[k] ?? registry.makeGauge(descriptor: descriptor(name, help), labels: labels)
         gauges[k] = g
         g.set(value)
     }
