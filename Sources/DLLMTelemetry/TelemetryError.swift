@@ -7,6 +7,8 @@ public enum TelemetryError: Error, CustomStringConvertible, Equatable {
     case zeroMQ(call: String, endpoint: String, reason: String)
     /// An address that is not a ZeroMQ endpoint (`tcp://host:port`, `ipc://path`).
     case badAddress(String)
+    /// The HTTP server could not listen on `address`.
+    case listen(address: String, reason: String)
     /// A run id the wire format cannot carry.
     case badRunID(String)
     /// A file or folder of a run could not be written or read.
@@ -22,6 +24,8 @@ public enum TelemetryError: Error, CustomStringConvertible, Equatable {
                 hint = " (is another collector already bound there? pick another --port, or 0 for any free port)"
             }
             return "ZeroMQ \(call)(\(endpoint)) failed: \(reason)\(hint)"
+        case .listen(let address, let reason):
+            return "cannot serve HTTP on \(address): \(reason) (is the port taken? pick another --http-port, or 0 for any free port)"
         case .badAddress(let address):
             return "\"\(address)\" is not a ZeroMQ endpoint: write it as tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc:///path"
         case .badRunID(let id):

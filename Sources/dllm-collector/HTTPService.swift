@@ -57,15 +57,21 @@ final class HTTPService: Sendable {
             return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                                 body: try json.encode(series))
         }
-        let task = Task { try await server.run() }
-        do {
-            try await server.waitUntilListening(timeout: 10)
-        } catch {
-            task.cancel()
-            if let failure = try? await task.value { _ = failure }
-            throw TelemetryError.zeroMQ(call: "HTTP listen", endpoint: "\(host):\(port)", reason: "\(error) (is the port taken? pick another --http-port, or 0)")
+        // Wait until it listens, or report at once why it could not (e.g. the port is taken).
+        let failure = FailureBox()
+        let task = Task {
+            do { try await server.run() } catch {
+                failure.set(error)
+                throw error
+            }
         }
-        return HTTPService(server: server, task: task)
+        for _ in 0..<200 {
+            if await server.listeningAddress != nil { return HTTPService(server: server, task: task) }
+            if let error = failure.error { throw TelemetryError.listen(address: "\(host):\(port)", reason: "\(error)") }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        task.cancel()
+        throw TelemetryError.listen(address: "\(host):\(port)", reason: "not listening after 10 s")
     }
 
     /// `http://HOST:PORT` as actually bound.
@@ -84,4 +90,12 @@ final class HTTPService: Sendable {
         await server.stop(timeout: 1)
         task.cancel()
     }
+}
+
+/// The error the server task ended with, readable from another task.
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    func set(_ error: Error) { lock.lock(); stored = error; lock.unlock() }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return stored }
 }
