@@ -230,65 +230,75 @@ public struct JSONScanner {
     /// integer that fits, and its value when a short mantissa and small power of ten
     /// make it exact in double arithmetic (Clinger's fast path).
     private mutating func number() throws -> (Int?, Double?) {
-        let start = i
+        let count = bytes.count
+        var j = i
         var negative = false
-        if peek() == UInt8(ascii: "-") { negative = true; i += 1 }
+        if j < count && bytes[j] == UInt8(ascii: "-") { negative = true; j += 1 }
+        guard j < count, bytes[j] >= 0x30 && bytes[j] <= 0x39 else { throw Failure.syntax(offset: i, expected: "a value") }
         var mantissa: UInt64 = 0
-        var significant = 0     // digits accumulated into the mantissa
-        var dropped = false     // digits beyond what UInt64 holds
-        var fractionDigits = 0
+        var significant = 0     // digits accumulated into the mantissa (leading zeros excluded)
+        var dropped = false     // digits beyond the 19 a UInt64 holds
         var integerDigits = 0
-        @inline(__always) func accumulate(_ d: UInt8) {
-            if mantissa == 0 && d == 0x30 { return }  // leading zeros are not significant
-            if significant < 19 {
-                mantissa = mantissa &* 10 &+ UInt64(d - 0x30)
-                significant += 1
-            } else {
-                dropped = true
-            }
-        }
-        guard let first = peek(), first >= 0x30 && first <= 0x39 else {
-            throw Failure.syntax(offset: start, expected: "a value")
-        }
-        if first == 0x30 {
-            i += 1
+        var fractionDigits = 0
+        if bytes[j] == 0x30 {
+            j += 1
             integerDigits = 1
         } else {
-            while let d = peek(), d >= 0x30 && d <= 0x39 {
-                accumulate(d)
+            while j < count {
+                let d = bytes[j] &- 0x30
+                guard d < 10 else { break }
+                if significant < 19 { mantissa = mantissa &* 10 &+ UInt64(d); significant += 1 } else { dropped = true }
                 integerDigits += 1
-                i += 1
+                j += 1
             }
         }
         var integral = true
-        if peek() == UInt8(ascii: ".") {
+        if j < count && bytes[j] == UInt8(ascii: ".") {
             integral = false
-            i += 1
-            guard let d = peek(), d >= 0x30 && d <= 0x39 else { throw Failure.syntax(offset: i, expected: "a digit after '.'") }
-            while let d = peek(), d >= 0x30 && d <= 0x39 {
-                if !dropped { accumulate(d); if !dropped { fractionDigits += 1 } }
-                i += 1
+            j += 1
+            guard j < count, bytes[j] &- 0x30 < 10 else { throw Failure.syntax(offset: j, expected: "a digit after '.'") }
+            while j < count {
+                let d = bytes[j] &- 0x30
+                guard d < 10 else { break }
+                if !dropped {
+                    if mantissa == 0 && d == 0 {
+                        fractionDigits += 1           // a leading zero: not significant
+                    } else if significant < 19 {
+                        mantissa = mantissa &* 10 &+ UInt64(d)
+                        significant += 1
+                        fractionDigits += 1
+                    } else {
+                        dropped = true
+                    }
+                }
+                j += 1
             }
         }
         var exponent = 0
-        if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+        if j < count && (bytes[j] == UInt8(ascii: "e") || bytes[j] == UInt8(ascii: "E")) {
             integral = false
-            i += 1
+            j += 1
             var exponentNegative = false
-            if let s = peek(), s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { exponentNegative = s == UInt8(ascii: "-"); i += 1 }
-            guard let d = peek(), d >= 0x30 && d <= 0x39 else { throw Failure.syntax(offset: i, expected: "a digit in the exponent") }
-            while let d = peek(), d >= 0x30 && d <= 0x39 {
-                if exponent < 100_000 { exponent = exponent * 10 + Int(d - 0x30) }
-                i += 1
+            if j < count && (bytes[j] == UInt8(ascii: "+") || bytes[j] == UInt8(ascii: "-")) {
+                exponentNegative = bytes[j] == UInt8(ascii: "-")
+                j += 1
+            }
+            guard j < count, bytes[j] &- 0x30 < 10 else { throw Failure.syntax(offset: j, expected: "a digit in the exponent") }
+            while j < count {
+                let d = bytes[j] &- 0x30
+                guard d < 10 else { break }
+                if exponent < 100_000 { exponent = exponent * 10 + Int(d) }
+                j += 1
             }
             if exponentNegative { exponent = -exponent }
         }
+        i = j
         if integral && !dropped && integerDigits <= 18 {
-            let value = Int(mantissa)
-            return (negative ? -value : value, Double(negative ? -value : value))
+            let value = negative ? -Int(mantissa) : Int(mantissa)
+            return (value, negative ? -Double(mantissa) : Double(mantissa))
         }
         let power = exponent - fractionDigits
-        guard !dropped, mantissa <= 1 << 53, (-22...22).contains(power) else { return (nil, nil) }
+        guard !dropped, mantissa <= 1 << 53, power >= -22, power <= 22 else { return (nil, nil) }
         var value = Double(mantissa)
         value = power < 0 ? value / Self.powersOfTen[-power] : value * Self.powersOfTen[power]
         return (nil, negative ? -value : value)

@@ -103,6 +103,28 @@ final class ValidatorTests: XCTestCase {
         if case .success(let ok) = result { XCTAssertNil(ok.event.loss.flatMap { $0.isFinite ? nil : $0 }) }
     }
 
+    func testNumbersParseExactlyAsStrtodWould() {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0", "-0", "1", "0.5", "0.05", "1.05", "10.0", "1e-05", "1E+3", "-2.5e-3", "123456789012345678",
+                     "1234567890123456789", "0.1", "0.30000000000000004", "9007199254740993", "4.9e-324", "1.7976931348623157e308",
+                     "0.000000000000000000000000001", "100000000000000000000000", "3.14159265358979323846264338327950288"]
+        for _ in 0..<2_000 {
+            let value = Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &generator))
+            if value.isFinite { texts.append(value.description) }
+            texts.append(Double.random(in: -1e6...1e6, using: &generator).description)
+            texts.append(String(Int.random(in: Int.min...Int.max, using: &generator)))
+        }
+        var validator = EventValidator()
+        for text in texts {
+            let message = #"{"v":1,"kind":"step","run":"r","rank":0,"host":"h","seq":0,"time":1,"step":1,"loss":\#(text)}"#
+            guard case .success(let ok) = Array(message.utf8).withUnsafeBytes({ validator.validate($0) }) else {
+                return XCTFail("refused \(text)")
+            }
+            let expected = strtod(text, nil)
+            XCTAssertEqual(ok.event.loss?.bitPattern, expected.isFinite ? expected.bitPattern : nil, text)
+        }
+    }
+
     func testEscapedKeysAndStringsDecode() throws {
         var validator = EventValidator()
         let text = #"{"v":1,"k\u0069nd":"warning","run":"r","rank":0,"host":"h\u00e9","seq":0,"time":1,"message":"a\"b\\c\/d\u00e9\ud83d\ude80\ud800x"}"#
