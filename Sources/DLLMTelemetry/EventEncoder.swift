@@ -8,11 +8,19 @@ public struct EventSource: Sendable, Equatable {
     /// The shared secret a collector may require; sent as `token`, never stored.
     public var token: String?
 
-    public init(runID: String, rank: Int, host: String, token: String? = nil) {
+    public init(runID: String, rank: Int, host: String = EventSource.localHostName, token: String? = nil) {
         self.runID = runID
         self.rank = rank
         self.host = host
         self.token = token
+    }
+
+    /// This machine's name from `gethostname(2)`: no DNS lookup, so it cannot hang on a
+    /// cluster without reverse DNS (Foundation's `hostName` may).
+    public static var localHostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(cString: buffer)
     }
 }
 

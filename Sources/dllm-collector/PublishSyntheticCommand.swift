@@ -36,7 +36,7 @@ struct PublishSyntheticCommand: ParsableCommand {
     var noExit = false
 
     func run() throws {
-        var source = EventSource(runID: runID, rank: rank, host: ProcessInfo.processInfo.hostName,
+        var source = EventSource(runID: runID, rank: rank, host: EventSource.localHostName,
                                  token: token ?? ProcessInfo.processInfo.environment["DLLM_COLLECTOR_TOKEN"])
         if source.token?.isEmpty == true { source.token = nil }
         var configuration = TelemetryPublisher.Configuration(address: address, source: source)

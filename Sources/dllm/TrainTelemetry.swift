@@ -30,7 +30,7 @@ final class TrainTelemetry {
         let rank = Self.integer(environment, ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"]) ?? 0
         let worldSize = Self.integer(environment, ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"]) ?? 1
         let token = environment["DLLM_COLLECTOR_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        let source = EventSource(runID: runID, rank: rank, host: ProcessInfo.processInfo.hostName, token: token)
+        let source = EventSource(runID: runID, rank: rank, host: EventSource.localHostName, token: token)
         let publisher: TelemetryPublisher
         do {
             publisher = try TelemetryPublisher(.init(address: address, source: source))
