@@ -26,6 +26,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dllm", targets: ["dllm"]),
+        .executable(name: "dllm-launch", targets: ["dllm-launch"]),
         .library(name: "DLLMCompute", targets: ["DLLMCompute"]),
         .library(name: "DLLMModels", targets: ["DLLMModels"]),
         .library(name: "DLLMCheckpoint", targets: ["DLLMCheckpoint"]),
@@ -66,11 +67,16 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
+                swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
+        // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
+        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
         .target(
             name: "DLLMTraining",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
+                           "DLLMDistributed"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
         // `dllm` links none of the collector's server dependencies). Optimised in debug
@@ -83,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
                 "DLLMTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -97,6 +103,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimized),
+        .executableTarget(
+            name: "dllm-launch",
+            dependencies: ["DLLMLaunch", "DLLMConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
@@ -104,10 +113,13 @@ let package = Package(
         .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint"],
+        .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
+                                                       "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector"]),
+        .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector", "dllm", "dllm-launch"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

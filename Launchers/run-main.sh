@@ -2,7 +2,8 @@
 # README command one: set up, build, and run the main job — pretraining a small
 # LLaDA-style masked-diffusion model from scratch on Shakespeare (real text fetched
 # by `dllm data fetch`), with a falling loss and a final checkpoint in
-# runs/llada-tiny-pt/checkpoint-final (a Hugging Face model folder).
+# runs/llada-tiny-pt/checkpoint-final (a Hugging Face model folder), as 2 MPI ranks
+# started by dllm-launch.
 #
 # Extra arguments are training-config overrides, e.g. --max_steps 50.
 set -euo pipefail
@@ -21,5 +22,7 @@ if [[ ! -f "$model/tokenizer.json" ]]; then
 fi
 cp configs/models/llada-tiny/config.json "$model/config.json"
 
-# 3. Train (masked diffusion, dLLM's MDLM objective); resumable with --resume_from_checkpoint true.
-exec "$dllm" train configs/llada-pt.yaml "$@"
+# 3. Train (masked diffusion, dLLM's MDLM objective) as 2 MPI ranks under DDP, one per
+#    core, through the coordinator (per-rank logs in runs/llada-tiny-pt/logs; metrics
+#    through the collector when it is built). A rerun resumes from the last checkpoint.
+exec .build/release/dllm-launch --num_processes "${DLLM_MAIN_RANKS:-2}" --config configs/ddp.yaml configs/llada-pt.yaml "$@"

@@ -9,3 +9,5 @@ if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
 fi
 swift build --build-tests
 swift test --skip-build
+# A real single-node Slurm (slurm-wlm and munge from apt when missing) running slurm/llada-pt.sbatch.
+Launchers/test-slurm.sh .build/debug

@@ -44,12 +44,17 @@ install_packages "${PACKAGES[@]}"
 [[ "${1:-}" == "--test-deps" ]] && exit 0
 
 find_swift
-swift build -c release --product dllm
-swift build -c release --product dllm-collector
+# dllm (training, tools), dllm-launch (the coordinator), and dllm-collector (metrics)
+# when this checkout has that target.
+programs=(dllm dllm-launch)
+[[ -d Sources/dllm-collector ]] && programs+=(dllm-collector)
+for program in "${programs[@]}"; do
+    swift build -c release --product "$program"
+done
 # Put the programs on PATH (root installs to /usr/local/bin; others to ~/.local/bin).
 bindir=/usr/local/bin
 [[ $(id -u) -eq 0 ]] || { bindir="$HOME/.local/bin"; mkdir -p "$bindir"; }
-for program in dllm dllm-collector; do
+for program in "${programs[@]}"; do
     ln -sf "$PWD/.build/release/$program" "$bindir/$program"
 done
-echo "setup: built; $(ls "$bindir"/dllm) -> $(readlink "$bindir/dllm")" >&2
+echo "setup: built ${programs[*]}; linked into $bindir ($(readlink "$bindir/dllm-launch"))" >&2

@@ -1,3 +1,4 @@
+import Foundation
 import RealModule
 /// A contiguous, owned, zero-initialised array of scalars with pointer access.
 ///
@@ -11,7 +12,8 @@ public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
         precondition(count >= 0, "Buffer: negative count")
         self.count = count
         pointer = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        // All-zero bits are 0.0 for Float and Double; memset avoids a per-element generic loop.
+        memset(pointer, 0, max(count, 1) * MemoryLayout<S>.stride)
     }
 
     public convenience init(_ values: [S]) {
@@ -24,7 +26,7 @@ public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
     public var buffer: UnsafeMutableBufferPointer<S> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [S] { Array(buffer) }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    public func zero() { memset(pointer, 0, count * MemoryLayout<S>.stride) }
 
     public subscript(i: Int) -> S {
         get { pointer[i] }

@@ -15,6 +15,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     let offsets: GPT2Offsets
     var acts: GPT2Activations<S>?
     var lastBatch: TokenBatch?
+    public var hooks: BlockHooks?
 
     public var architecture: ModelArchitecture { .gpt2(config) }
     public var vocabularySize: Int { config.vocabSize }
@@ -45,13 +46,17 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         if acts == nil || !acts!.fits(B: B, T: T) { acts = GPT2Activations(config, B: B, T: T) }
         let a = acts!, p = parameters.pointer, o = offsets
         lastBatch = batch
+        hooks?.beforeForward?(0)
         batch.ids.withUnsafeBufferPointer { ids in
             batch.positions.withUnsafeBufferPointer { pos in
                 embeddingForward(a.residual[0].pointer, ids.baseAddress!, p + o.wte, N: N, C: C, V: V,
                                  positions: pos.baseAddress!, positionTable: p + o.wpe, P: config.nPositions)
             }
         }
+        hooks?.afterForward?(0)
         for l in 0..<L {
+            hooks?.beforeForward?(l + 1)
+            defer { hooks?.afterForward?(l + 1) }
             let w = o.layers[l]
             let x = a.residual[l].pointer
             layernormForward(a.ln1[l].pointer, a.ln1Mean[l].pointer, a.ln1Rstd[l].pointer, x, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
@@ -67,8 +72,10 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
             linearForward(a.scratchC.pointer, a.fcGelu[l].pointer, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C, layout: .inOut)
             residualForward(a.residual[l + 1].pointer, a.res2[l].pointer, a.scratchC.pointer, count: N * C)
         }
+        hooks?.beforeForward?(L + 1)
         layernormForward(a.lnf.pointer, a.lnfMean.pointer, a.lnfRstd.pointer, a.residual[L].pointer, p + o.lnfw, p + o.lnfb, N: N, C: C, eps: eps)
         linearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V)
+        hooks?.afterForward?(L + 1)
     }
 
     @_specialize(where S == Float)
@@ -96,12 +103,16 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
             }
         }
+        hooks?.beforeBackward?(L + 1)
         d.ln.zero()
         linearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: N, C: C, OC: V)
         d.residual.zero()
         layernormBackward(d.residual.pointer, g + o.lnfw, g + o.lnfb, d.ln.pointer, a.residual[L].pointer, p + o.lnfw,
                           a.lnfMean.pointer, a.lnfRstd.pointer, N: N, C: C)
+        hooks?.afterBackward?(L + 1)
         for l in stride(from: L - 1, through: 0, by: -1) {
+            hooks?.beforeBackward?(l + 1)
+            defer { hooks?.afterBackward?(l + 1) }
             let w = o.layers[l]
             d.wide.zero()
             linearBackward(d.wide.pointer, g + w.mlpProjW, g + w.mlpProjB, d.residual.pointer, a.fcGelu[l].pointer, p + w.mlpProjW,
@@ -124,6 +135,8 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
             layernormBackward(d.residual.pointer, g + w.ln1w, g + w.ln1b, d.ln.pointer, a.residual[l].pointer, p + w.ln1w,
                               a.ln1Mean[l].pointer, a.ln1Rstd[l].pointer, N: N, C: C)
         }
+        hooks?.beforeBackward?(0)
+        defer { hooks?.afterBackward?(0) }
         batch.ids.withUnsafeBufferPointer { ids in
             batch.positions.withUnsafeBufferPointer { pos in
                 embeddingBackward(g + o.wte, d.residual.pointer, ids.baseAddress!, N: N, C: C,

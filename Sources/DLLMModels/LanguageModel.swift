@@ -48,6 +48,8 @@ public protocol LanguageModel<Scalar>: AnyObject {
     func backward(targets: [Int32], weights: [Scalar]?, dloss: Scalar)
     /// Per-layer parameter ranges (embedding, each block, head), for block-wise sharding.
     var blockRanges: [Range<Int>] { get }
+    /// Called around each block's forward and backward (see `BlockHooks`).
+    var hooks: BlockHooks? { get set }
 }
 
 extension LanguageModel {

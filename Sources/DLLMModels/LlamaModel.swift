@@ -19,6 +19,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var acts: LlamaActivations<S>?
     var lastBatch: TokenBatch?
     var lastMask: AttentionMask?
+    public var hooks: BlockHooks?
 
     public var architecture: ModelArchitecture { .llamaFamily(spec) }
     public var vocabularySize: Int { spec.vocab }
@@ -55,11 +56,15 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         lastBatch = batch
         lastMask = mask
 
+        hooks?.beforeForward?(0)
         batch.ids.withUnsafeBufferPointer { ids in
             embeddingForward(a.residual[0].pointer, ids.baseAddress!, p + o.embedding, N: N, C: C, V: V)
         }
+        hooks?.afterForward?(0)
         batch.positions.withUnsafeBufferPointer { pos in
             for l in 0..<L {
+                hooks?.beforeForward?(l + 1)
+                defer { hooks?.afterForward?(l + 1) }
                 let w = o.layers[l]
                 let x = a.residual[l].pointer
                 rmsnormForward(a.ln1[l].pointer, a.ln1Rstd[l].pointer, x, p + w.attnNorm, N: N, C: C, eps: S(spec.rmsNormEps))
@@ -81,8 +86,10 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 residualForward(a.residual[l + 1].pointer, a.res2[l].pointer, a.scratchC.pointer, count: N * C)
             }
         }
+        hooks?.beforeForward?(L + 1)
         rmsnormForward(a.lnf.pointer, a.lnfRstd.pointer, a.residual[L].pointer, p + o.finalNorm, N: N, C: C, eps: S(spec.rmsNormEps))
         linearForward(a.logits.pointer, a.lnf.pointer, p + o.head, nil, N: N, C: C, OC: V)
+        hooks?.afterForward?(L + 1)
     }
 
     @_specialize(where S == Float)
@@ -117,13 +124,17 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
             }
         }
+        hooks?.beforeBackward?(L + 1)
         d.ln.zero()
         linearBackward(d.ln.pointer, g + o.head, nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
         d.residual.zero()
         rmsnormBackward(d.residual.pointer, g + o.finalNorm, d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
+        hooks?.afterBackward?(L + 1)
 
         batch.positions.withUnsafeBufferPointer { pos in
             for l in stride(from: L - 1, through: 0, by: -1) {
+                hooks?.beforeBackward?(l + 1)
+                defer { hooks?.afterBackward?(l + 1) }
                 let w = o.layers[l]
                 // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2)))
                 d.wide.zero()
@@ -150,9 +161,11 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 rmsnormBackward(d.residual.pointer, g + w.attnNorm, d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
             }
         }
+        hooks?.beforeBackward?(0)
         batch.ids.withUnsafeBufferPointer { ids in
             embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
         }
+        hooks?.afterBackward?(0)
     }
 }
 

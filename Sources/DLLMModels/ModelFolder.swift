@@ -76,6 +76,17 @@ public enum ModelFolder {
         }
     }
 
+    /// `generation_config.json` as `transformers` writes it beside a model: the special
+    /// token ids from `config.json` (and the mask token a diffusion sampler needs).
+    static func writeGenerationConfig(_ config: [String: Any], to directory: URL) throws {
+        var generation: [String: Any] = ["_from_model_config": true]
+        for key in ["bos_token_id", "eos_token_id", "pad_token_id", "mask_token_id"] {
+            if let value = config[key], !(value is NSNull) { generation[key] = value }
+        }
+        let data = try JSONSerialization.data(withJSONObject: generation, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(data, to: directory.appendingPathComponent("generation_config.json"))
+    }
+
     /// Writes `config.json` and `model.safetensors` (F32 by default, or shards) into
     /// `directory`, each atomically, in the names `transformers` and LLaDA use.
     public static func save<S: ComputeScalar>(_ model: any LanguageModel<S>, config: [String: Any], to directory: URL,
@@ -83,6 +94,7 @@ public enum ModelFolder {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(json, to: directory.appendingPathComponent("config.json"))
+        try writeGenerationConfig(config, to: directory)
         let floats: [Float] = (0..<model.parameterCount).map { Float(model.parameters[$0]) }
         try floats.withUnsafeBufferPointer { all in
             let tensors = model.layout.slots.map { slot in

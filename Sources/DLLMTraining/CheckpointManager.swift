@@ -15,7 +15,7 @@ import Foundation
 public struct CheckpointManager {
     public let outputDirectory: URL
     public let totalLimit: Int?
-    static let prefix = "checkpoint-"
+    public static let prefix = "checkpoint-"
 
     public init(outputDirectory: URL, totalLimit: Int?) {
         self.outputDirectory = outputDirectory
@@ -64,6 +64,10 @@ public struct CheckpointManager {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(trainingConfig), to: temporary.appendingPathComponent("training_args.json"))
+        // Fault injection for the crash-during-save test: hold the half-written checkpoint open.
+        if let pause = ProcessInfo.processInfo.environment["DLLM_SAVE_PAUSE_AT_STEP"].flatMap(Int.init), pause == state.globalStep {
+            Thread.sleep(forTimeInterval: 60)
+        }
         // trainer_state.json last: its presence marks a checkpoint as complete.
         try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
         if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
@@ -73,7 +77,7 @@ public struct CheckpointManager {
     }
 
     /// Deletes the oldest checkpoints beyond `save_total_limit`.
-    func rotate() throws {
+    public func rotate() throws {
         guard let limit = totalLimit else { return }
         let all = checkpoints()
         for old in all.dropLast(limit) { try FileManager.default.removeItem(at: old.url) }
@@ -121,6 +125,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, what: String)
     case noMaskToken(model: String)
     case noData(String)
+    case configuration(String)
+    case injectedFailure(step: Int)
 
     public var description: String {
         switch self {
@@ -129,7 +135,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "step \(step): \(what) is not finite; training stopped (set skip_nonfinite_steps: true to skip such steps, or lower learning_rate)"
         case let .noMaskToken(model):
             return "\(model): the masked-diffusion objective needs a mask token: set mask_token_id in config.json or the training config, or add a mask token to the tokenizer"
-        case let .noData(message): return message
+        case let .noData(message), let .configuration(message): return message
+        case let .injectedFailure(step): return "injected failure at step \(step) (DLLM_FAIL_AT_STEP)"
         }
     }
 }

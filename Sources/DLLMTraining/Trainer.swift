@@ -1,5 +1,6 @@
 import DLLMCheckpoint
 import DLLMCompute
+import DLLMDistributed
 import DLLMModels
 import DLLMOptim
 import Foundation
@@ -42,6 +43,9 @@ public final class Trainer {
     public var onWarning: ((String) -> Void)?
     /// Set from a signal handler: finish the current step, save, and stop.
     public var stopRequested = false
+    /// Data-parallel execution (DDP, ZeRO-1/2, FSDP) when running as several ranks.
+    public let engine: DistributedEngine?
+    var isMainRank: Bool { (engine?.comm.rank ?? 0) == 0 }
 
     public struct StepReport: Sendable {
         public var step: Int, epoch: Double, loss: Double, learningRate: Double, gradNorm: Double
@@ -52,7 +56,9 @@ public final class Trainer {
 
     public init(config: TrainingConfig, model: any LanguageModel<Float>, modelConfig: [String: Any], objective: Objective,
                 data: TrainingDataSource, evalBatches: [CleanBatch] = [], tokenizerFiles: [URL] = [],
+                engine: DistributedEngine? = nil,
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.engine = engine
         self.config = config
         self.model = model
         self.modelConfig = modelConfig
@@ -61,7 +67,8 @@ public final class Trainer {
         self.evalBatches = evalBatches
         self.tokenizerFiles = tokenizerFiles
         self.log = log
-        optimizer = AdamWState(count: model.parameterCount)
+        // With an engine the moments live there (sharded where the strategy shards them).
+        optimizer = AdamWState(count: engine == nil ? model.parameterCount : 0)
         checkpoints = CheckpointManager(outputDirectory: URL(fileURLWithPath: config.outputDir), totalLimit: config.saveTotalLimit)
     }
 
@@ -75,8 +82,22 @@ public final class Trainer {
     /// Restores weights, moments, state and data position from a checkpoint folder.
     public func resume(from url: URL) throws {
         state = try CheckpointManager.loadState(url)
-        try ModelFolder.loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: url), path: url.path)
-        try optimizer.read(from: url.appendingPathComponent("optimizer.safetensors"))
+        let hasWeights = FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path)
+            || FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors.index.json").path)
+        if hasWeights { try ModelFolder.loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: url), path: url.path) }
+        let full = try CheckpointManager.loadFullState(url, parameterCount: model.parameterCount)
+        if !hasWeights && full.params == nil {
+            throw TrainingError.badCheckpoint(path: url.path, reason: "no model.safetensors and no parameter shards")
+        }
+        if let engine {
+            engine.restore(params: full.params, m: full.m, v: full.v)
+        } else {
+            if let params = full.params {
+                params.withUnsafeBufferPointer { model.parameters.pointer.update(from: $0.baseAddress!, count: params.count) }
+            }
+            full.m.withUnsafeBufferPointer { optimizer.m.pointer.update(from: $0.baseAddress!, count: full.m.count) }
+            full.v.withUnsafeBufferPointer { optimizer.v.pointer.update(from: $0.baseAddress!, count: full.v.count) }
+        }
         if let position = state.dataPosition { try data.restore(position) }
         log("resumed from \(url.path) at step \(state.globalStep)")
     }
@@ -84,7 +105,8 @@ public final class Trainer {
     /// Runs until `totalSteps` (or a stop request); returns the final state.
     @discardableResult
     public func train() throws -> TrainerState {
-        checkpoints.removeIncompleteSaves()
+        if isMainRank { checkpoints.removeIncompleteSaves() }
+        engine?.comm.barrier()
         if let target = config.resumeFromCheckpoint {
             let url = target == "latest" ? checkpoints.latest() : URL(fileURLWithPath: target)
             if let url { try self.resume(from: url) } else { log("resume_from_checkpoint: no checkpoint in \(config.outputDir); starting fresh") }
@@ -100,27 +122,43 @@ public final class Trainer {
         let loggingEvery = TrainingConfig.resolveInterval(config.loggingSteps, totalSteps: total)
         let saveEvery = TrainingConfig.resolveInterval(config.saveSteps, totalSteps: total)
         let evalEvery = TrainingConfig.resolveInterval(config.evalSteps ?? config.loggingSteps, totalSteps: total)
-        let progress = ProgressReporter(total: total, interactive: isatty(2) != 0, log: log)
+        let progress = ProgressReporter(total: total, interactive: isMainRank && isatty(2) != 0, log: log)
         let all = 0..<model.parameterCount
         var window = (loss: 0.0, steps: 0, tokens: 0, seconds: 0.0)
 
-        while state.globalStep < total && !stopRequested {
+        let failure = Self.injectedFailure(rank: engine?.comm.rank ?? 0)
+        // Every rank must stop after the same step, or the others would wait forever in the
+        // next step's collectives: with several ranks the stop request is agreed on in the
+        // step's loss all-reduce (a signal may reach ranks on either side of a step boundary).
+        var stop = engine == nil ? stopRequested : false
+        while state.globalStep < total && !stop {
             let step = state.globalStep
+            if failure == step + 1 { throw TrainingError.injectedFailure(step: step + 1) }
             let start = DispatchTime.now().uptimeNanoseconds
             model.gradients.zero()
             var loss = 0.0, tokens = 0
             var dataNanoseconds: UInt64 = 0
             let GA = config.gradientAccumulationSteps
-            for _ in 0..<GA {
+            for micro in 0..<GA {
                 let fetchStart = DispatchTime.now().uptimeNanoseconds
                 let clean = try data.nextMicroBatch()
                 dataNanoseconds += DispatchTime.now().uptimeNanoseconds - fetchStart
                 let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
+                engine?.beginMicroBatch(isLast: micro == GA - 1, isFirst: micro == 0)
                 loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
                                               weights: batch.weights, dloss: 1 / Float(GA)) / Double(GA)
+                engine?.endMicroBatch()
                 tokens += clean.lengths?.reduce(0, +) ?? clean.B * clean.T
             }
-            let norm = GradientClipping.sumOfSquares(model.gradients.pointer, range: all).squareRoot()
+            let norm: Double
+            if let engine {
+                let sums = engine.comm.allReduceSum([loss, stopRequested ? 1 : 0])
+                loss = sums[0] / Double(engine.comm.worldSize)
+                stop = sums[1] > 0
+                norm = engine.gradientNorm()
+            } else {
+                norm = GradientClipping.sumOfSquares(model.gradients.pointer, range: all).squareRoot()
+            }
             if !loss.isFinite || !norm.isFinite {
                 guard config.skipNonfiniteSteps else {
                     throw TrainingError.nonFinite(step: step + 1, what: loss.isFinite ? "the gradient norm" : "the loss")
@@ -128,18 +166,25 @@ public final class Trainer {
                 log("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
                 onWarning?("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
                 state.globalStep += 1
+                if engine == nil { stop = stopRequested }
                 continue
             }
-            if config.maxGradNorm > 0 { GradientClipping.clip(model.gradients.pointer, range: all, maxNorm: config.maxGradNorm) }
             let lr = schedule.rate(at: step)
-            AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer),
-                       m: optimizer.m.pointer, v: optimizer.v.pointer, range: all, step: step + 1, config: adam, learningRate: lr)
+            if let engine {
+                let clip = config.maxGradNorm > 0 ? GradientClipping.clipCoefficient(norm: norm, maxNorm: config.maxGradNorm) : 1
+                engine.optimizerStep(step: step + 1, learningRate: lr, config: adam, clip: clip)
+            } else {
+                if config.maxGradNorm > 0 { GradientClipping.clip(model.gradients.pointer, range: all, maxNorm: config.maxGradNorm) }
+                AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer),
+                           m: optimizer.m.pointer, v: optimizer.v.pointer, range: all, step: step + 1, config: adam, learningRate: lr)
+            }
             state.globalStep = step + 1
             state.epoch = data.epoch
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             window.loss += loss; window.steps += 1; window.tokens += tokens; window.seconds += seconds
             onStep?(StepReport(step: state.globalStep, epoch: state.epoch, loss: loss, learningRate: lr, gradNorm: norm,
-                               tokens: tokens, seconds: seconds, dataSeconds: Double(dataNanoseconds) / 1e9))
+                               tokens: tokens, seconds: seconds, dataSeconds: Double(dataNanoseconds) / 1e9,
+                               communicationSeconds: engine?.stats.waitSeconds ?? 0))
             progress.update(step: state.globalStep, loss: loss, tokensPerSecond: Double(tokens) / seconds)
 
             if state.globalStep % loggingEvery == 0 || state.globalStep == total {
@@ -159,8 +204,9 @@ public final class Trainer {
             if config.saveStrategy == "steps" && state.globalStep % saveEvery == 0 && state.globalStep < total {
                 try save()
             }
+            if engine == nil { stop = stopRequested }
         }
-        if stopRequested && state.globalStep < total {
+        if stop && state.globalStep < total {
             try save()
             log("stopped at step \(state.globalStep) on request; checkpoint written")
         } else {
@@ -169,6 +215,14 @@ public final class Trainer {
         }
         progress.finish()
         return state
+    }
+
+    /// Fault injection for the failure-handling tests: `DLLM_FAIL_AT_STEP=N` makes rank
+    /// `DLLM_FAIL_RANK` (default 0) fail when it reaches step N.
+    static func injectedFailure(rank: Int) -> Int? {
+        let env = ProcessInfo.processInfo.environment
+        guard let step = env["DLLM_FAIL_AT_STEP"].flatMap(Int.init) else { return nil }
+        return (env["DLLM_FAIL_RANK"].flatMap(Int.init) ?? 0) == rank ? step : nil
     }
 
     /// Mean loss over the evaluation batches, with noise fixed across evaluations
@@ -185,9 +239,15 @@ public final class Trainer {
 
     func save(name: String? = nil) throws {
         state.dataPosition = try data.position()
-        let url = try checkpoints.save(model: model, modelConfig: modelConfig, optimizer: optimizer, state: state,
+        let url: URL
+        if let engine {
+            url = try checkpoints.saveSharded(engine: engine, modelConfig: modelConfig, state: state, trainingConfig: config,
+                                              tokenizerFiles: tokenizerFiles, name: name)
+        } else {
+            url = try checkpoints.save(model: model, modelConfig: modelConfig, optimizer: optimizer, state: state,
                                        trainingConfig: config, tokenizerFiles: tokenizerFiles, name: name)
-        log("saved \(url.path)")
+        }
+        if isMainRank { log("saved \(url.path)") }
         onCheckpoint?(state.globalStep, url)
     }
 }

@@ -1,5 +1,6 @@
 import DLLMCompute
 import DLLMData
+import DLLMDistributed
 import DLLMModels
 import Foundation
 
@@ -9,11 +10,19 @@ import Foundation
 /// `tokenize_and_group`, SFT rows through the chat template, or prepared token
 /// shards), this rank's batches and the objective.
 public enum TrainingRun {
-    public static func makeTrainer(_ config: TrainingConfig, rank: Int = 0, worldSize: Int = 1,
+    /// - Parameters:
+    ///   - comm: the ranks; nil for a single process.
+    ///   - parallel: the sharding strategy when `comm` is given.
+    public static func makeTrainer(_ config: TrainingConfig, comm: Communicator? = nil, parallel: ParallelPlan? = nil,
                                    log: @escaping (String) -> Void) throws -> Trainer {
+        let rank = comm?.rank ?? 0, worldSize = comm?.worldSize ?? 1
         let modelURL = URL(fileURLWithPath: config.modelNameOrPath)
         let loaded = try ModelFolder.load(modelURL, as: Float.self, seed: UInt64(config.seed))
         log("model: \(config.modelNameOrPath) (\(loaded.model.parameterCount) parameters\(loaded.randomlyInitialized ? ", randomly initialised, seed \(config.seed)" : ""))")
+        if config.maxLength > loaded.model.maxPositions {
+            throw TrainingError.configuration("max_length \(config.maxLength) exceeds the \(loaded.model.maxPositions) positions of \(config.modelNameOrPath) "
+                + "(max_sequence_length / max_position_embeddings / n_positions in its config.json)")
+        }
         let tokenizer = try BPETextTokenizer(path: config.tokenizerNameOrPath ?? config.modelNameOrPath)
         guard let pad = tokenizer.effectivePadTokenID else {
             throw TrainingError.noData("\(tokenizer.path): the tokenizer names no EOS or pad token (tokenizer_config.json eos_token)")
@@ -78,7 +87,16 @@ public enum TrainingRun {
                 evalBatches = try evaluationBatches(test.sequences, batchSize: config.perDeviceEvalBatchSize, collator: collator)
             }
         }
+        var engine: DistributedEngine?
+        if let comm {
+            let e = DistributedEngine(model: loaded.model, comm: comm, plan: parallel ?? ParallelPlan(stage: .ddp))
+            e.shardParameters()
+            let memory = e.memoryReport()
+            log("parallel: \(e.plan.stage.rawValue) over \(comm.worldSize) ranks; per rank: parameters \(memory.parameters) B, "
+                + "gradients \(memory.gradients) B, optimizer state \(memory.optimizerState) B, transient \(memory.transient) B")
+            engine = e
+        }
         return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data,
-                       evalBatches: evalBatches, tokenizerFiles: tokenizer.files, log: log)
+                       evalBatches: evalBatches, tokenizerFiles: tokenizer.files, engine: engine, log: log)
     }
 }

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (prints figures; never a pass/fail test).",
-        subcommands: [TrainStepBench.self, KernelBench.self])
+        subcommands: [TrainStepBench.self, KernelBench.self, ParallelBench.self])
 }
 
 /// One training step (forward, loss, backward, AdamW) of a LLaMA-style model with
@@ -69,7 +69,7 @@ struct TrainStepBench: ParsableCommand {
         let flops = 6 * params * Double(N) + 12 * Double(layers * batch * seq * seq * hidden)
         let swift = (tokensPerSecond: Double(N) / mean, gflops: flops / mean / 1e9)
         print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(kvHeads), intermediate \(intermediate), vocab \(vocab), batch \(batch)x\(seq), bidirectional, \(threads) threads")
-        print("parameters: \(model.parameterCount)")
+        print("parameters: \(model.parameterCount); \(BLASCoreSelection.description)")
         print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
         print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
                      mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))

@@ -3,8 +3,13 @@ import ArgumentParser
 /// `dllm`: the command line for training and sampling diffusion language models.
 @main
 struct DLLM: ParsableCommand {
+    static func main() {
+        BLASCoreSelection.reexecIfBeneficial()
+        Self.main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "dllm",
         abstract: "Train and sample diffusion language models on CPU clusters.",
-        subcommands: [TrainCommand.self, TokenizerCommand.self, DataCommand.self, PrepareCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, TokenizerCommand.self, DataCommand.self, PrepareCommand.self, CheckpointCommand.self, BenchCommand.self])
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import DLLMCompute
+import DLLMConfig
+import DLLMDistributed
 import DLLMTraining
 import Dispatch
 import Foundation
@@ -12,41 +14,73 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a diffusion (or autoregressive) language model from a YAML config.",
         discussion: """
             Every config key can be overridden: dllm train configs/llada-pt.yaml --max_steps 50 --learning_rate 1e-3.
-            SIGTERM or SIGINT finish the current step, write a checkpoint and exit (resume with --resume_from_checkpoint true).
+            SIGTERM, SIGINT or SIGUSR1 finish the current step, write a checkpoint and exit (resume with --resume_from_checkpoint true).
             """)
 
     @Argument(help: "The training config (YAML).") var config: String
+    @Option(name: .customLong("launch-config"), help: "An accelerate launch config (ddp.yaml, zero2.yaml, fsdp.yaml, …) choosing the sharding; also DLLM_LAUNCH_CONFIG.")
+    var launchConfig: String?
     @Argument(parsing: .allUnrecognized, help: "--key value overrides.") var overrides: [String] = []
 
     func run() throws {
-        let log: (String) -> Void = { FileHandle.standardError.write(Data(("[dllm] " + $0 + "\n").utf8)) }
-        let (training, ignored): (TrainingConfig, [String])
-        do { (training, ignored) = try TrainingConfig.load(path: config, overrides: overrides) } catch {
-            throw ValidationError("\(error)")
-        }
-        if !ignored.isEmpty { log("ignored on CPU: \(ignored.joined(separator: ", "))") }
-        ComputeThreads.configureBLAS()
-        log("threads: \(ComputeThreads.count)")
-        let trainer = try TrainingRun.makeTrainer(training, log: log)
-        // Preemption (SIGTERM from Slurm) and Ctrl-C: finish the step, checkpoint, exit.
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                log("signal \(sig): finishing the current step, then checkpointing")
-                trainer.stopRequested = true
+        let env = ProcessInfo.processInfo.environment
+        let ranks = RankEnvironment.current()
+        let comm: Communicator? = ranks.isDistributed || RankEnvironment.launchedByMPI() ? MPICommunicator() : nil
+        let rank = comm?.rank ?? 0
+        let log: (String) -> Void = { message in
+            if rank == 0 || env["DLLM_TEE"] == "1" {
+                FileHandle.standardError.write(Data(("[dllm\(comm == nil ? "" : " rank \(rank)")] " + message + "\n").utf8))
             }
-            source.resume()
-            sources.append(source)
         }
-        // Telemetry (DLLM_COLLECTOR / report_to: dllm): start, steps, checkpoints, evals, exit.
-        let telemetry = TrainTelemetry.attach(to: trainer, config: training, log: log)
-        do { try trainer.train() } catch {
-            telemetry?.failed(error, step: trainer.state.globalStep)
+        do {
+            let (training, ignored): (TrainingConfig, [String])
+            do { (training, ignored) = try TrainingConfig.load(path: config, overrides: overrides) } catch {
+                throw ValidationError("\(error)")
+            }
+            if !ignored.isEmpty { log("ignored on CPU: \(ignored.joined(separator: ", "))") }
+            var plan = ParallelPlan(stage: .ddp)
+            if let path = launchConfig ?? env["DLLM_LAUNCH_CONFIG"] {
+                let launch = try LaunchConfig.load(path: path)
+                plan.stage = ShardingStage(rawValue: launch.shardingName) ?? .ddp
+                if let b = launch.reduceBucketSize { plan.bucketElements = b }
+                if let r = launch.fsdpReshardAfterForward { plan.reshardAfterForward = r }
+            }
+            if let s = env["DLLM_SHARDING"] {
+                guard let stage = ShardingStage(rawValue: s) else {
+                    throw ValidationError("DLLM_SHARDING=\(s) is not one of \(ShardingStage.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                plan.stage = stage
+            }
+            if let b = env["DLLM_REDUCE_BUCKET_SIZE"].flatMap(Int.init) { plan.bucketElements = b }
+            ComputeThreads.configureBLAS()
+            log("threads: \(ComputeThreads.count); \(BLASCoreSelection.description)")
+            let trainer = try TrainingRun.makeTrainer(training, comm: comm, parallel: plan, log: log)
+            // Preemption (SIGTERM from Slurm), Ctrl-C, and SIGUSR1 (what dllm-launch sends through
+            // mpirun, which forwards SIGUSR1 but turns SIGTERM into a kill): finish the step, checkpoint, exit.
+            var sources: [DispatchSourceSignal] = []
+            for sig in [SIGTERM, SIGINT, SIGUSR1] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    log("signal \(sig): finishing the current step, then checkpointing")
+                    trainer.stopRequested = true
+                }
+                source.resume()
+                sources.append(source)
+            }
+            // Telemetry (DLLM_COLLECTOR / report_to: dllm): start, steps, checkpoints, evals, exit.
+            let telemetry = TrainTelemetry.attach(to: trainer, config: training, rank: comm?.rank, worldSize: comm?.worldSize, log: log)
+            do { try trainer.train() } catch {
+                telemetry?.failed(error, step: trainer.state.globalStep)
+                throw error
+            }
+            telemetry?.finished(step: trainer.state.globalStep, stopped: trainer.stopRequested)
+            _ = sources
+            (comm as? MPICommunicator)?.finalize()
+        } catch {
+            // One failing rank ends the whole job, naming itself and the cause.
+            if let comm, comm.worldSize > 1 { comm.abort("\(error)", code: 1) }
             throw error
         }
-        telemetry?.finished(step: trainer.state.globalStep, stopped: trainer.stopRequested)
-        _ = sources
     }
 }

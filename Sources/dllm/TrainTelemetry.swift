@@ -1,3 +1,4 @@
+import DLLMDistributed
 import DLLMTelemetry
 import DLLMTraining
 import Foundation
@@ -19,7 +20,10 @@ final class TrainTelemetry {
     }
 
     /// Publishes the start event and hooks the trainer; nil when telemetry is off.
-    static func attach(to trainer: Trainer, config: TrainingConfig, log: @escaping (String) -> Void,
+    /// `rank` and `worldSize` are the communicator's when there is one, else read from
+    /// the MPI or Slurm environment.
+    static func attach(to trainer: Trainer, config: TrainingConfig, rank: Int? = nil, worldSize: Int? = nil,
+                       log: @escaping (String) -> Void,
                        environment: [String: String] = ProcessInfo.processInfo.environment) -> TrainTelemetry? {
         let wanted = config.reportTo.contains("dllm") || config.reportTo.contains("all")
         guard let address = environment["DLLM_COLLECTOR"].flatMap({ $0.isEmpty ? nil : $0 })
@@ -27,8 +31,8 @@ final class TrainTelemetry {
         let outputDir = URL(fileURLWithPath: config.outputDir).standardizedFileURL.path
         let runID = WireFormat.sanitizedRunID(environment["DLLM_RUN_ID"] ?? config.runName
                                               ?? URL(fileURLWithPath: outputDir).lastPathComponent)
-        let rank = Self.integer(environment, ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"]) ?? 0
-        let worldSize = Self.integer(environment, ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"]) ?? 1
+        let rank = rank ?? Self.integer(environment, ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"]) ?? 0
+        let worldSize = worldSize ?? Self.integer(environment, ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"]) ?? 1
         let token = environment["DLLM_COLLECTOR_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         let source = EventSource(runID: runID, rank: rank, host: EventSource.localHostName, token: token)
         let publisher: TelemetryPublisher
@@ -43,7 +47,8 @@ final class TrainTelemetry {
         encoder.outputFormatting = [.sortedKeys]
         publisher.publish(.start(RunStart(outputDir: outputDir, worldSize: worldSize, totalSteps: trainer.totalSteps,
                                           config: try? encoder.encode(config))))
-        let optimizerBytes = 2 * trainer.model.parameterCount * MemoryLayout<Float>.size
+        // This rank's AdamW state: its shard under ZeRO/FSDP, all of it otherwise.
+        let optimizerBytes = trainer.engine?.memoryReport().optimizerState ?? 2 * trainer.model.parameterCount * MemoryLayout<Float>.size
         let previous = trainer.onStep
         trainer.onStep = { report in
             previous?(report)

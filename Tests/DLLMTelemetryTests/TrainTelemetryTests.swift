@@ -102,6 +102,31 @@ final class TrainTelemetryTests: XCTestCase {
         collector.stop()
     }
 
+    func testDLLMLaunchStartsTheCollectorAndTwoRanksReportToIt() throws {
+        let launcher = Binaries.directory.appendingPathComponent("dllm-launch")
+        guard FileManager.default.isExecutableFile(atPath: launcher.path) else { throw XCTSkip("dllm-launch is not built") }
+        let launch = try ChildProcess.run(launcher, ["--num_processes", "2", "train.yaml"], in: folder, name: "launch",
+                                          environment: ["DLLM_RUN_ID": "launched"], timeout: 180)
+        XCTAssertEqual(launch.status, 0, launch.stdout + launch.stderr)
+        let runDir = folder.appendingPathComponent("out")
+        // The launcher stops its collector (SIGTERM) after the job: the summary is there.
+        let summary = try RunSummary.load(runDirectory: runDir.path)
+        XCTAssertTrue(summary.complete, "both ranks exited")
+        XCTAssertEqual(summary.worldSize, 2)
+        XCTAssertEqual(summary.stepsAggregated, 12)
+        XCTAssertEqual(summary.missingEvents, 0)
+        let events = try EventLogReader.readAll(runDir.path)
+        for rank in 0..<2 {
+            let mine = events.filter { $0.rank == rank }
+            XCTAssertEqual(mine.map(\.seq), Array(0..<mine.count), "rank \(rank) in order")
+            XCTAssertEqual(mine.filter { $0.kind == .step }.count, 12)
+            XCTAssertEqual(mine.last?.kind, .exit)
+        }
+        let communication = events.compactMap(\.communicationTime)
+        XCTAssertTrue(communication.contains { $0 > 0 }, "DDP's all-reduce wait is reported as communication time")
+        XCTAssertGreaterThan(summary.meanCommunicationShare ?? 0, 0)
+    }
+
     func testTrainingWithNoCollectorListeningIsUnaffected() throws {
         let started = Date()
         let train = try ChildProcess.run(Binaries.dllm, ["train", "train.yaml"], in: folder, name: "train",

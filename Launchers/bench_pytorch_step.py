@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""PyTorch side of the dllm training-step benchmark.
+
+Times one full training step of a LLaMA-style model with *bidirectional* attention (LLaDA/MDLM style):
+forward, cross-entropy over all B*T tokens, backward, AdamW step.  Float32, CPU.
+
+    python3 Launchers/bench_pytorch_step.py                      # reference config, 2 threads
+    python3 Launchers/bench_pytorch_step.py --threads 4 --steps 5
+    python3 Launchers/bench_pytorch_step.py --hidden 256 --layers 4 --heads 4 --kv-heads 4 \
+        --intermediate 704 --vocab 8000 --batch 4 --seq 256
+
+Reference config: hidden 512, 8 layers, 8 heads (8 kv heads), intermediate 1408 (SwiGLU), vocab 32000,
+untied embeddings, batch 8 x 512 tokens.
+
+Attention: transformers' `sdpa` backend (torch.nn.functional.scaled_dot_product_attention) with the model
+config's `is_causal = False`.  In transformers 5.x that flag makes `create_causal_mask` build a bidirectional
+mask, and with no padding the mask is skipped entirely, so SDPA is called with attn_mask=None, is_causal=False,
+which lets it use its fused flash-attention CPU kernel (no materialised T x T scores).  Measured on the 2-vCPU
+dev box (torch 2.15, idle machine), attention forward+backward for one layer at B=8, 8 heads, T=512,
+head_dim 64: sdpa without mask 0.103 s, sdpa with an all-zeros 4D float mask 0.110 s, eager (matmul + softmax)
+0.232 s, so sdpa/no-mask is the default.  In the full step the difference (~1 s of ~7 s) is of the same order
+as the run-to-run noise on a shared machine.  Use --attn eager / --mask zeros4d to time the alternatives.
+Before timing, the script asserts that attention really is bidirectional (changing the last token changes
+the logits at position 0).
+
+Output: progress on stderr, ONE JSON line on stdout.
+
+FLOP accounting (per step; "gflops" is achieved GFLOP/s = flops_per_step / mean step time / 1e9):
+    flops_per_step = 6 * params * tokens  +  12 * L * B * T^2 * hidden
+  * 6*N*D: forward 2*N*D + backward 4*N*D, the usual convention; N counts ALL parameters, including the
+    input embedding (whose "matmul" is really a gather, so this slightly overstates the work) and the
+    untied lm_head.
+  * attention: QK^T and PV are each 2*B*T^2*hidden FLOPs per layer in the forward (summed over heads,
+    heads*head_dim = hidden), i.e. 4*B*T^2*hidden forward, x3 for forward+backward = 12*B*T^2*hidden per
+    layer.  Bidirectional attention computes the full T x T square (no causal halving).
+  * Not counted: norms, RoPE, SiLU, softmax, cross-entropy, the optimizer (all O(N) or O(B*T*hidden)).
+  `params_non_embedding` = params - vocab*hidden (the input embedding table only; the lm_head is a real
+  matmul and stays in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--kv-heads", type=int, default=8)
+    p.add_argument("--intermediate", type=int, default=1408)
+    p.add_argument("--vocab", type=int, default=32000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=512)
+    p.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa", help="transformers attention backend")
+    p.add_argument("--mask", choices=["config", "zeros4d"], default="config",
+                   help="how attention is made bidirectional: config.is_causal=False with no mask (default), "
+                        "or an all-zeros (B,1,T,T) float mask passed as attention_mask")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    load_before = os.getloadavg()[0]
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    import transformers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    transformers.logging.set_verbosity_error()
+
+    config = LlamaConfig(
+        vocab_size=args.vocab,
+        hidden_size=args.hidden,
+        intermediate_size=args.intermediate,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads,
+        hidden_act="silu",
+        max_position_embeddings=max(args.seq, 2048),
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+        tie_word_embeddings=False,
+        attention_bias=False,
+        mlp_bias=False,
+        pad_token_id=None,
+        use_cache=False,
+    )
+    if args.mask == "config":
+        config.is_causal = False  # transformers 5.x: bidirectional mask instead of the causal one
+    model = LlamaForCausalLM._from_config(config, attn_implementation=args.attn, dtype=torch.float32)
+    model.train()  # dropout is 0.0 in this config, train() only matters for bookkeeping
+
+    params = sum(p.numel() for p in model.parameters())
+    params_embedding = model.get_input_embeddings().weight.numel()
+    B, T, H, L = args.batch, args.seq, args.hidden, args.layers
+    tokens = B * T
+    flops_per_step = 6 * params * tokens + 12 * L * B * T * T * H
+
+    def attention_mask(b, t):
+        if args.mask == "zeros4d":
+            return torch.zeros(b, 1, t, t, dtype=torch.float32)
+        return None
+
+    # Bidirectionality check on the real model (cheap: one sequence of 16 tokens, no grad).
+    with torch.no_grad():
+        ids = torch.randint(0, args.vocab, (1, 16))
+        ids2 = ids.clone()
+        ids2[0, -1] = (ids2[0, -1] + 1) % args.vocab
+        a = model(input_ids=ids, attention_mask=attention_mask(1, 16)).logits[0, 0]
+        b = model(input_ids=ids2, attention_mask=attention_mask(1, 16)).logits[0, 0]
+        assert (a - b).abs().max().item() > 0, "attention is not bidirectional"
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    input_ids = torch.randint(0, args.vocab, (B, T))
+    targets = torch.randint(0, args.vocab, (B, T))
+    mask = attention_mask(B, T)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    log(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {torch.get_num_threads()}, "
+        f"attn {args.attn}/{args.mask}, params {params:,}, tokens/step {tokens}, "
+        f"GFLOP/step {flops_per_step / 1e9:.1f}")
+    for i in range(args.warmup):
+        t0 = time.perf_counter()
+        loss = step()
+        log(f"warmup {i}: {time.perf_counter() - t0:.3f} s (loss {loss:.4f})")
+    times, cpu = [], []
+    for i in range(args.steps):
+        c0, t0 = time.process_time(), time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        log(f"step {i}: {times[-1]:.3f} s, cpu {cpu[-1]:.3f} s (loss {loss:.4f})")
+
+    mean = statistics.fmean(times)
+    result = {
+        "impl": "pytorch",
+        "torch": torch.__version__.split("+")[0],
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+        "attention": f"{args.attn}, bidirectional ({'config.is_causal=False, no mask' if args.mask == 'config' else 'all-zeros 4D float mask'})",
+        "config": {"hidden": H, "layers": L, "heads": args.heads, "kv_heads": args.kv_heads,
+                   "intermediate": args.intermediate, "vocab": args.vocab, "batch": B, "seq": T,
+                   "dtype": "float32", "tied_embeddings": False},
+        "params": params,
+        "params_non_embedding": params - params_embedding,
+        "tokens_per_step": tokens,
+        "flops_per_step": flops_per_step,
+        "flops_formula": "6*params*tokens + 12*layers*batch*seq^2*hidden",
+        "step_seconds": [round(t, 4) for t in times],
+        "mean_step_seconds": round(mean, 4),
+        "min_step_seconds": round(min(times), 4),
+        # CPU time of this process (all threads) per step; cpu_utilization = cpu / (wall * threads).
+        # Well below 1.0 means the threads were waiting (often: other processes competing for the cores).
+        "step_cpu_seconds": [round(c, 4) for c in cpu],
+        "cpu_utilization": round(sum(cpu) / (sum(times) * torch.get_num_threads()), 3),
+        "tokens_per_s": round(tokens / mean, 2),
+        "gflops": round(flops_per_step / mean / 1e9, 2),
+        # 1-minute load average before the run (other processes) and after it (includes this run's threads):
+        # anything much above `threads` means the timings were taken on a busy machine.
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+import CMPI
+import Foundation
+
+/// OpenMPI behind `Communicator`. MPI is initialised with thread support
+/// (`MPI_THREAD_SERIALIZED` at least: the compute threads never call MPI, the
+/// training thread does); errors return codes instead of aborting silently, and
+/// any failure ends the job through `MPI_Abort`, naming the rank and the cause.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let worldSize: Int
+    public let localRank: Int
+    public let localSize: Int
+    public let host: String
+    public private(set) var bytesSent = 0
+    let world: MPI_Comm
+
+    /// Initialises MPI (once per process). A singleton start (no mpirun) is world size 1.
+    public init() {
+        var provided: Int32 = 0
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        if initialized == 0 {
+            MPI_Init_thread(nil, nil, dllm_mpi_thread_serialized(), &provided)
+        }
+        world = dllm_mpi_comm_world()
+        MPI_Comm_set_errhandler(world, dllm_mpi_errors_return())
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(world, &r)
+        MPI_Comm_size(world, &s)
+        rank = Int(r)
+        worldSize = Int(s)
+        let env = RankEnvironment.current()
+        localRank = env.localRank
+        localSize = env.localSize
+        var name = [CChar](repeating: 0, count: Int(MPI_MAX_PROCESSOR_NAME))
+        var length: Int32 = 0
+        MPI_Get_processor_name(&name, &length)
+        host = String(cString: name)
+    }
+
+    /// Finalises MPI; call once at normal exit.
+    public func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
+
+    func check(_ code: Int32, _ what: String) {
+        guard code != dllm_mpi_success() else { return }
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING))
+        var length: Int32 = 0
+        MPI_Error_string(code, &text, &length)
+        abort("MPI error in \(what): \(String(cString: text))", code: 3)
+    }
+
+    /// Ring all-reduce sends 2·(N−1)/N of the buffer; reduce-scatter and all-gather (N−1)/N each.
+    func account(_ count: Int, factor: Double) {
+        bytesSent += Int(Double(count * 4) * factor * Double(worldSize - 1) / Double(worldSize))
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        account(count, factor: 2)
+        check(MPI_Allreduce(dllm_mpi_in_place(), buffer, Int32(count), dllm_mpi_float(), dllm_mpi_sum(), world), "MPI_Allreduce")
+    }
+
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> CommunicationRequest {
+        account(count, factor: 2)
+        let request = MPIRequest(owner: self, what: "MPI_Iallreduce")
+        check(MPI_Iallreduce(dllm_mpi_in_place(), buffer, Int32(count), dllm_mpi_float(), dllm_mpi_sum(), world, &request.handle), "MPI_Iallreduce")
+        return request
+    }
+
+    public func allReduceSum(_ values: [Double]) -> [Double] {
+        var v = values
+        check(MPI_Allreduce(dllm_mpi_in_place(), &v, Int32(v.count), dllm_mpi_double(), dllm_mpi_sum(), world), "MPI_Allreduce")
+        return v
+    }
+
+    public func reduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) {
+        account(countPerRank * worldSize, factor: 1)
+        check(MPI_Reduce_scatter_block(send, receive, Int32(countPerRank), dllm_mpi_float(), dllm_mpi_sum(), world), "MPI_Reduce_scatter_block")
+    }
+
+    public func startReduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest {
+        account(countPerRank * worldSize, factor: 1)
+        let request = MPIRequest(owner: self, what: "MPI_Ireduce_scatter_block")
+        check(MPI_Ireduce_scatter_block(send, receive, Int32(countPerRank), dllm_mpi_float(), dllm_mpi_sum(), world, &request.handle),
+              "MPI_Ireduce_scatter_block")
+        return request
+    }
+
+    public func allGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) {
+        account(countPerRank * worldSize, factor: 1)
+        let inPlace = Int(bitPattern: send) == Int(bitPattern: receive) + rank * countPerRank * MemoryLayout<Float>.stride
+        check(MPI_Allgather(inPlace ? dllm_mpi_in_place() : UnsafeMutableRawPointer(mutating: send), Int32(countPerRank), dllm_mpi_float(),
+                            receive, Int32(countPerRank), dllm_mpi_float(), world), "MPI_Allgather")
+    }
+
+    public func startAllGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest {
+        account(countPerRank * worldSize, factor: 1)
+        let request = MPIRequest(owner: self, what: "MPI_Iallgather")
+        let inPlace = Int(bitPattern: send) == Int(bitPattern: receive) + rank * countPerRank * MemoryLayout<Float>.stride
+        check(MPI_Iallgather(inPlace ? dllm_mpi_in_place() : UnsafeMutableRawPointer(mutating: send), Int32(countPerRank), dllm_mpi_float(),
+                             receive, Int32(countPerRank), dllm_mpi_float(), world, &request.handle), "MPI_Iallgather")
+        return request
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) {
+        check(MPI_Bcast(buffer, Int32(bytes), dllm_mpi_byte(), Int32(root), world), "MPI_Bcast")
+    }
+
+    public func barrier() { check(MPI_Barrier(world), "MPI_Barrier") }
+
+    public func abort(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("[dllm] rank \(rank) on \(host): \(message); aborting the job\n".utf8))
+        MPI_Abort(world, code)
+        exit(code)
+    }
+}
+
+final class MPIRequest: CommunicationRequest {
+    var handle: MPI_Request? = dllm_mpi_request_null()
+    let owner: MPICommunicator
+    let what: String
+    var done = false
+
+    init(owner: MPICommunicator, what: String) {
+        self.owner = owner
+        self.what = what
+    }
+
+    func wait() {
+        guard !done else { return }
+        owner.check(MPI_Wait(&handle, dllm_mpi_status_ignore()), what)
+        done = true
+    }
+
+    func test() -> Bool {
+        guard !done else { return true }
+        var flag: Int32 = 0
+        owner.check(MPI_Test(&handle, &flag, dllm_mpi_status_ignore()), what)
+        done = flag != 0
+        return done
+    }
+}

@@ -1,0 +1,279 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a launch from start to end: the collector, every attempt of the job (the
+/// first, then up to `max_restarts` restarts from the last complete checkpoint),
+/// signals, and the failure report.
+///
+/// Signals: the first SIGTERM, SIGINT or SIGHUP asks every rank to finish its step,
+/// checkpoint and exit (through SIGUSR1, which `mpirun` and `srun` forward), within
+/// `--stop_timeout` seconds; a second one, or the timeout, stops the ranks at once.
+/// A rank that dies or exits non-zero makes `mpirun`/`srun` stop the others; should
+/// they linger, the launcher kills them after `failureGrace` seconds.
+public final class LaunchCoordinator {
+    public let plan: LaunchPlan
+    public let environment: [String: String]
+    /// Seconds between noticing a failed rank and killing whatever still runs.
+    public var failureGrace = 5.0
+    let say: (String) -> Void
+
+    public init(plan: LaunchPlan, environment: [String: String] = ProcessInfo.processInfo.environment,
+                say: @escaping (String) -> Void = { RankAgent.write(2, "[dllm-launch] \($0)\n") }) {
+        self.plan = plan
+        self.environment = environment
+        self.say = say
+    }
+
+    enum Outcome {
+        case succeeded
+        case stopped(signal: Int32)
+        case failed(FailureReport)
+    }
+
+    /// Returns the exit status for the launcher: 0 when training finished; the failing
+    /// rank's status when it failed; 128 + the signal when it was stopped on request.
+    public func run() throws -> Int32 {
+        let logs = plan.logDirectory
+        if plan.numMachines > 1 && plan.slurm == nil {
+            // MPI starts every rank from machine 0 (over ssh, from a hostfile): the other machines run nothing themselves.
+            if plan.machineRank > 0 {
+                say("machine_rank \(plan.machineRank): with MPI, machine 0 starts the ranks of every machine (over ssh, from its hostfile); nothing to do here")
+                return 0
+            }
+            guard plan.options.hostfile != nil else {
+                throw LaunchError.badOption(name: "--num_machines", value: "\(plan.numMachines)",
+                                            expected: "a hostfile naming the machines (--hostfile FILE with 'host slots=N' lines, or mpirun_config.mpirun_hostfile), or a Slurm allocation")
+            }
+        }
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        for note in plan.notes { say(note) }
+        let dllm = try findDLLM()
+        let tool = try RankStarter.choose(plan.options.starter, slurm: plan.slurm, srunSupportsPMIx: RankStarter.srunSupportsPMIx)
+        let starter = try starterPath(tool)
+        if plan.slurm != nil && tool == .mpirun && plan.options.starter == .auto {
+            say("srun has no PMIx plugin here (srun --mpi=list): starting the ranks with mpirun inside the allocation")
+        }
+        let inbox = SignalInbox([SIGINT, SIGTERM, SIGHUP])
+        let runID = Self.runID(environment: environment, slurm: plan.slurm, config: plan.options.trainingConfig)
+        let collector = startCollector(runID: runID)
+        defer { collector?.stop() }
+
+        say("\(plan.worldSize) rank(s) on \(plan.numMachines) machine(s) through \(tool.rawValue), \(plan.sharding), "
+            + "\(plan.threadsPerRank) thread(s) per rank; run \(runID); logs in \(logs.path)")
+        var attempt = 1
+        while true {
+            var arguments = plan.trainingArguments
+            if let latest = OutputDirectory.latestCheckpoint(in: plan.outputDirectory), attempt > 1 || !OutputDirectory.resumeChosen(arguments) {
+                arguments = OutputDirectory.resumingLatest(arguments)
+                say("resuming from \(latest.url.path) (step \(latest.step))")
+            }
+            let outcome = try runAttempt(attempt, tool: tool, starter: starter, dllm: dllm, arguments: arguments,
+                                         runID: runID, collector: collector?.address, inbox: inbox)
+            switch outcome {
+            case .succeeded:
+                say("done: training finished (\(plan.outputDirectory.path))")
+                return 0
+            case let .stopped(signal):
+                let latest = OutputDirectory.latestCheckpoint(in: plan.outputDirectory)
+                say("stopped on \(Signals.name(signal))" + (latest.map { "; checkpoint \($0.url.path) (step \($0.step)): run the same command again to resume" } ?? ""))
+                return 128 + signal
+            case let .failed(report):
+                for line in report.lines() { say(line) }
+                guard attempt <= plan.options.maxRestarts else {
+                    if plan.options.maxRestarts > 0 { say("no restarts left (--max_restarts \(plan.options.maxRestarts))") }
+                    return report.exitCode
+                }
+                attempt += 1
+                say("restarting the whole job (restart \(attempt - 1) of \(plan.options.maxRestarts))")
+            }
+        }
+    }
+
+    /// One start of every rank, supervised to its end.
+    func runAttempt(_ attempt: Int, tool: RankStarter.Tool, starter: String, dllm: String, arguments: [String],
+                    runID: String, collector: String?, inbox: SignalInbox) throws -> Outcome {
+        let logs = plan.logDirectory
+        RankRecord.clear(in: logs)
+        var env = environment
+        env["DLLM_RUN_ID"] = runID
+        if let collector { env["DLLM_COLLECTOR"] = collector }
+        env["DLLM_NUM_THREADS"] = "\(plan.threadsPerRank)"
+        env["OMP_NUM_THREADS"] = "\(plan.threadsPerRank)"
+        env["DLLM_TEE"] = "1"  // every rank logs into its own file; the agents choose what reaches the console
+        env["DLLM_SHARDING"] = plan.sharding
+        if let path = plan.options.launchConfigPath { env["DLLM_LAUNCH_CONFIG"] = OutputDirectory.absolute(path).path }
+        env["DLLM_WORLD_SIZE"] = "\(plan.worldSize)"
+        env["DLLM_NUM_MACHINES"] = "\(plan.numMachines)"
+        env["DLLM_RANKS_PER_MACHINE"] = "\(plan.ranksPerMachine)"
+        env["DLLM_LAUNCH_ATTEMPT"] = "\(attempt)"
+        env["DLLM_LOG_DIR"] = logs.path
+
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var rank = [me, "agent", "--log-dir", logs.path, "--kill-grace", "\(Int(plan.options.stopTimeout))"]
+        if plan.options.tee { rank.append("--tee") }
+        rank += ["--", dllm, "train", plan.options.trainingConfig] + arguments
+        let argv: [String]
+        switch tool {
+        case .mpirun:
+            argv = RankStarter.mpirunArguments(mpirun: starter, plan: plan, rank: rank, environment: env,
+                                               hostfile: plan.options.hostfile, isRoot: getuid() == 0)
+        case .srun:
+            argv = RankStarter.srunArguments(srun: starter, plan: plan, rank: rank, environment: env)
+        }
+        let launcherLog = open(logs.appendingPathComponent("launcher.log").path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        defer { close(launcherLog) }
+        RankAgent.write(launcherLog, "----- attempt \(attempt), \(Date()): \(argv.joined(separator: " "))\n")
+
+        let output = try OutputPipe()
+        let job = try ChildProcess(arguments: argv, environment: env, newProcessGroup: true, output: output.write)
+        close(output.write)
+        let reader = LineReader(fd: output.read) { line in
+            RankAgent.write(launcherLog, line + "\n")
+            RankAgent.write(2, line + "\n")
+        }
+
+        var stopSignal: Int32?
+        var stopDeadline: Date?
+        var failureNoticed: Date?
+        var killedHard = false
+        var ended: Termination?
+        while ended == nil {
+            for sig in inbox.take() {
+                if stopSignal == nil {
+                    stopSignal = sig
+                    stopDeadline = Date().addingTimeInterval(plan.options.stopTimeout)
+                    say("\(Signals.name(sig)): every rank finishes its step, writes a checkpoint and exits (again to stop at once)")
+                    job.signal(SIGUSR1)
+                } else if !killedHard {
+                    say("\(Signals.name(sig)) again: stopping every rank now")
+                    hardStop(job, tool: tool)
+                    killedHard = true
+                }
+            }
+            if failureNoticed == nil, FailureReport.rootCause(in: logs) != nil { failureNoticed = Date() }
+            if !killedHard, let noticed = failureNoticed, Date().timeIntervalSince(noticed) > failureGrace {
+                say("ranks still running \(Int(failureGrace)) s after a failure: killing them")
+                hardStop(job, tool: tool)
+                killedHard = true
+            }
+            if !killedHard, let deadline = stopDeadline, Date() >= deadline {
+                say("the ranks did not stop within --stop_timeout \(Int(plan.options.stopTimeout)) s: killing them")
+                hardStop(job, tool: tool)
+                killedHard = true
+            }
+            ended = job.poll()
+            if ended == nil { usleep(50_000) }
+        }
+        reader.finish(within: 3)
+        killLeftovers()
+        let status = ended!
+        let cause = FailureReport.rootCause(in: logs)
+        if status.succeeded && cause == nil {
+            if let stopSignal, !finishedThisAttempt(logs) { return .stopped(signal: stopSignal) }
+            return .succeeded
+        }
+        if let stopSignal, cause == nil { return .stopped(signal: stopSignal) }
+        return .failed(FailureReport(cause: cause, starter: status, starterName: tool.rawValue, logDirectory: logs, worldSize: plan.worldSize))
+    }
+
+    /// True when rank 0 wrote the final checkpoint during this attempt (the run reached its end
+    /// although a stop was asked for).
+    func finishedThisAttempt(_ logs: URL) -> Bool {
+        let lines = RankRecord.tail(of: RankRecord.logFile(0, in: logs), lines: 200)
+        let current = lines.lastIndex { $0.hasPrefix("----- dllm-launch: rank 0") }.map { lines[$0...] } ?? lines[...]
+        return current.contains { $0.contains("saved") && $0.contains("checkpoint-final") }
+    }
+
+    /// Ends the job now: the starter tears the ranks down; whatever survives is killed.
+    func hardStop(_ job: ChildProcess, tool: RankStarter.Tool) {
+        switch tool {
+        case .mpirun: job.signal(SIGTERM)
+        case .srun:
+            // Two interrupts within a second make srun cancel the step.
+            job.signal(SIGINT)
+            usleep(200_000)
+            job.signal(SIGINT)
+        }
+        if job.wait(seconds: 4) == nil {
+            job.signalGroup(SIGKILL)
+            killLeftovers()
+        }
+    }
+
+    /// SIGKILL for any rank or agent of this machine still alive after its job ended.
+    func killLeftovers() {
+        let host = shortHostName()
+        for record in RankRecord.all(in: plan.logDirectory, suffix: ".pid") where record.host == host {
+            for pid in [record.pid, record.agentPID] where pid > 0 && Self.isOurs(pid) {
+                kill(pid, SIGKILL)
+            }
+        }
+    }
+
+    /// A live process running dllm (so a recycled pid is never killed).
+    static func isOurs(_ pid: Int32) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        if stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") == true { return false }
+        return String(decoding: data, as: UTF8.self).contains("dllm")
+    }
+
+    func findDLLM() throws -> String {
+        if let path = plan.options.dllmPath {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw LaunchError.missingProgram(name: path, hint: "--dllm must name the dllm executable")
+            }
+            return OutputDirectory.absolute(path).path
+        }
+        let beside = ChildProcess.executableDirectory.appendingPathComponent("dllm").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        if let found = ChildProcess.which("dllm") { return found }
+        throw LaunchError.missingProgram(name: "dllm", hint: "build it (swift build --product dllm), run Launchers/setup.sh, or pass --dllm PATH")
+    }
+
+    func starterPath(_ tool: RankStarter.Tool) throws -> String {
+        guard let path = ChildProcess.which(tool.rawValue) else {
+            throw LaunchError.missingProgram(name: tool.rawValue, hint: tool == .mpirun
+                ? "install OpenMPI (apt-get install openmpi-bin libopenmpi-dev, or Launchers/setup.sh)"
+                : "srun comes with Slurm; outside an allocation use --launcher mpirun")
+        }
+        return path
+    }
+
+    func startCollector(runID: String) -> Collector? {
+        if let address = plan.options.collector {
+            if address == "none" { return nil }
+            say("metrics go to the collector at \(address)")
+            return Collector.external(address)
+        }
+        guard let executable = Collector.findExecutable() else {
+            say("no dllm-collector beside dllm-launch or on PATH: running without live metrics")
+            return nil
+        }
+        do {
+            let collector = try Collector.start(executable: executable, multiMachine: plan.numMachines > 1, advertise: shortHostName(),
+                                                runDirectory: plan.outputDirectory, logFile: plan.logDirectory.appendingPathComponent("collector.log"),
+                                                environment: environment)
+            say("collector at \(collector.address) (log: \(plan.logDirectory.appendingPathComponent("collector.log").path))")
+            return collector
+        } catch {
+            say("\(error): running without live metrics")
+            return nil
+        }
+    }
+
+    /// `DLLM_RUN_ID` if set; in Slurm `slurm-JOBID` (a requeued job keeps it); else the
+    /// config's name and the start time.
+    public static func runID(environment: [String: String], slurm: SlurmAllocation?, config: String, now: Date = Date()) -> String {
+        if let id = environment["DLLM_RUN_ID"], !id.isEmpty { return id }
+        if let slurm { return "slurm-\(slurm.jobID)" }
+        let stem = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+        let safe = String(stem.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "-" }.prefix(64))
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        return "\(safe.isEmpty ? "run" : safe)-\(formatter.string(from: now))"
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// The command line that starts every rank: OpenMPI's `mpirun` on one machine, over a
+/// hostfile, or inside a Slurm allocation; or Slurm's own `srun --mpi=pmix`. Each rank
+/// is `dllm-launch agent … -- dllm train CONFIG …` (see `RankAgent`).
+public enum RankStarter {
+    public enum Tool: String, Sendable { case mpirun, srun }
+
+    /// `auto` is srun inside an allocation when its PMIx plugin is available, else mpirun.
+    public static func choose(_ requested: RankStarterKind, slurm: SlurmAllocation?, srunSupportsPMIx: () -> Bool) throws -> Tool {
+        switch requested {
+        case .mpirun: return .mpirun
+        case .srun:
+            guard slurm != nil else {
+                throw LaunchError.badOption(name: "--launcher", value: "srun", expected: "a Slurm allocation (sbatch or salloc); outside one use mpirun")
+            }
+            return .srun
+        case .auto:
+            return slurm != nil && srunSupportsPMIx() ? .srun : .mpirun
+        }
+    }
+
+    /// True when `srun --mpi=list` names a PMIx plugin.
+    public static func srunSupportsPMIx() -> Bool {
+        guard let srun = ChildProcess.which("srun") else { return false }
+        let (status, output) = capture([srun, "--mpi=list"])
+        return status == 0 && output.contains("pmix")
+    }
+
+    /// Environment names handed to remote ranks explicitly (`mpirun -x`).
+    public static func exportedNames(_ env: [String: String]) -> [String] {
+        env.keys.filter { $0.hasPrefix("DLLM_") || $0 == "OMP_NUM_THREADS" || $0 == "OPENBLAS_NUM_THREADS" || $0 == "PATH" || $0 == "LD_LIBRARY_PATH" }.sorted()
+    }
+
+    public static func mpirunArguments(mpirun: String, plan: LaunchPlan, rank: [String], environment: [String: String],
+                                       hostfile: String?, isRoot: Bool) -> [String] {
+        var args = [mpirun]
+        if isRoot { args.append("--allow-run-as-root") }
+        // Ranks run their own compute threads: never pin a rank to one core.
+        args += ["--bind-to", "none", "-np", "\(plan.worldSize)"]
+        if plan.ranksPerMachine > plan.coresPerMachine || plan.ranksPerMachine * plan.threadsPerRank > plan.coresPerMachine {
+            args.append("--oversubscribe")
+        }
+        if let hostfile { args += ["--hostfile", hostfile] }
+        if plan.numMachines > 1 { args += ["--map-by", "ppr:\(plan.ranksPerMachine):node"] }
+        for name in exportedNames(environment) { args += ["-x", name] }
+        if let extra = environment["DLLM_MPIRUN_ARGS"] { args += extra.split(separator: " ").map(String.init) }
+        return args + rank
+    }
+
+    public static func srunArguments(srun: String, plan: LaunchPlan, rank: [String], environment: [String: String]) -> [String] {
+        var args = [srun, "--mpi=pmix", "--kill-on-bad-exit=1", "--ntasks=\(plan.worldSize)", "--nodes=\(plan.numMachines)",
+                    "--ntasks-per-node=\(plan.ranksPerMachine)", "--cpu-bind=none"]
+        if let extra = environment["DLLM_SRUN_ARGS"] { args += extra.split(separator: " ").map(String.init) }
+        return args + rank
+    }
+
+    /// Runs a short command and returns its status and combined output.
+    public static func capture(_ arguments: [String]) -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (127, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

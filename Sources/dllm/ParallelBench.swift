@@ -1,0 +1,75 @@
+import ArgumentParser
+import DLLMCompute
+import DLLMDistributed
+import DLLMModels
+import DLLMOptim
+import Foundation
+
+/// `mpirun -np 2 dllm bench parallel --stage ddp|zero2|fsdp`: per optimizer step, the
+/// compute time, the time blocked in communication, the bytes each rank sent against
+/// the theory (2Ψ(N−1)/N for DDP and ZeRO-2, 3Ψ(N−1)/N for FSDP, Ψ in bytes), and how
+/// many collectives were started during backward (overlapping compute).
+struct ParallelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parallel", abstract: "Communication of DDP / ZeRO / FSDP on the reference config (run under mpirun).")
+
+    @Option var stage: ShardingStage = .ddp
+    @Option var hidden = 512
+    @Option var layers = 8
+    @Option var heads = 8
+    @Option var intermediate = 1408
+    @Option var vocab = 32000
+    @Option(help: "Sequences per rank per step.") var batch = 4
+    @Option var seq = 512
+    @Option var steps = 2
+    @Option(name: .customLong("bucket-elements")) var bucketElements = 6_553_600
+
+    func run() throws {
+        let comm: Communicator = RankEnvironment.launchedByMPI() ? MPICommunicator() : SingleProcessCommunicator()
+        ComputeThreads.configureBLAS()
+        let spec = LlamaSpec(modelType: "llama", naming: .huggingFace, hidden: hidden, layers: layers, heads: heads, kvHeads: heads,
+                             headDim: hidden / heads, intermediate: intermediate, vocab: vocab, rmsNormEps: 1e-5, ropeTheta: 10_000,
+                             maxPositions: max(seq, 2048), tiedEmbeddings: false, qkvBias: false)
+        let model = LlamaModel<Float>(spec: spec)
+        Initialization.initialize(model, seed: 0)
+        let engine = DistributedEngine(model: model, comm: comm, plan: ParallelPlan(stage: stage, bucketElements: bucketElements))
+        engine.shardParameters()
+        var rng = SeededGenerator(seed: UInt64(1 + comm.rank))
+        let N = batch * seq
+        let ids = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        let targets = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        let weights = [Float](repeating: 1 / Float(N), count: N)
+        let input = TokenBatch(ids: ids, B: batch, T: seq)
+        let mask = AttentionMask(.bidirectional, B: batch, T: seq)
+        let adam = AdamWConfig(learningRate: 1e-4, weightDecay: 0.1)
+        var rows: [(total: Double, wait: Double, bytes: Int, overlapped: Int)] = []
+        for step in 1...(steps + 1) {
+            comm.barrier()
+            let before = comm.bytesSent
+            let start = DispatchTime.now().uptimeNanoseconds
+            model.gradients.zero()
+            engine.beginMicroBatch(isLast: true, isFirst: true)
+            model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
+            engine.endMicroBatch()
+            let norm = engine.gradientNorm()
+            engine.optimizerStep(step: step, learningRate: 1e-4, config: adam, clip: GradientClipping.clipCoefficient(norm: norm, maxNorm: 1))
+            let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if step > 1 { rows.append((total, engine.stats.waitSeconds, comm.bytesSent - before, engine.stats.overlappedCollectives)) }
+        }
+        guard comm.rank == 0 else { (comm as? MPICommunicator)?.finalize(); return }
+        let W = Double(comm.worldSize), psiBytes = Double(model.parameterCount * 4)
+        let theory = (stage == .fsdp ? 3 : 2) * psiBytes * (W - 1) / W
+        let mean = { (f: ((total: Double, wait: Double, bytes: Int, overlapped: Int)) -> Double) in rows.map(f).reduce(0, +) / Double(rows.count) }
+        let memory = engine.memoryReport()
+        print("stage \(stage.rawValue), \(comm.worldSize) ranks, \(model.parameterCount) parameters, \(batch)x\(seq) tokens per rank, \(ComputeThreads.count) thread(s) per rank")
+        print(String(format: "step %.2f s = compute %.2f s + blocked in communication %.2f s", mean { $0.total }, mean { $0.total - $0.wait }, mean { $0.wait }))
+        print(String(format: "bytes sent per rank per step: %.1f MB (theory %.1f MB, ratio %.3f)", mean { Double($0.bytes) } / 1e6, theory / 1e6,
+                     mean { Double($0.bytes) } / max(theory, 1)))
+        print(String(format: "collectives started during backward: %.0f per step (%@)", mean { Double($0.overlapped) },
+                     stage == .fsdp ? "block reduce-scatters; gathers prefetched" : "bucket \(bucketElements) elements"))
+        print("memory per rank (bytes): parameters \(memory.parameters), gradients \(memory.gradients), optimizer \(memory.optimizerState), transient \(memory.transient); resident now \(MemoryRelease.residentBytes())")
+        (comm as? MPICommunicator)?.finalize()
+    }
+}
+
+extension ShardingStage: ExpressibleByArgument {}

@@ -1,0 +1,212 @@
+import DLLMCheckpoint
+import Foundation
+import XCTest
+
+/// `dllm train` as N real OpenMPI ranks (`mpirun --oversubscribe`): every sharding
+/// strategy at world sizes 1, 2 and 4 reproduces the single-process run with the same
+/// global batch; memory per rank follows the ZeRO/FSDP formulas; a checkpoint saved at
+/// 4 ranks resumes at 2 and 1 on the same trajectory; a failing rank ends the job.
+final class DistributedTrainingTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    /// The `dllm` built beside this test bundle.
+    static let dllm: URL = {
+        var dir = Bundle(for: DistributedTrainingTests.self).bundleURL
+        while dir.path != "/" {
+            let candidate = dir.deletingLastPathComponent().appendingPathComponent("dllm")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/dllm")
+    }()
+
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-dist-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let config = """
+        model_name_or_path: \(Self.fixtures.appendingPathComponent("model").path)
+        dataset_args: \(Self.fixtures.appendingPathComponent("data").path)
+        max_length: 32
+        learning_rate: 3.0e-3
+        max_steps: 10
+        per_device_train_batch_size: 2
+        gradient_accumulation_steps: 2
+        max_grad_norm: 0.5
+        weight_decay: 0.1
+        logging_steps: 1
+        save_strategy: "no"
+        lr_scheduler_type: cosine
+        warmup_steps: 2
+        seed: 7
+        output_dir: unused
+        """
+        try config.write(to: work.appendingPathComponent("train.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+    struct Run {
+        let status: Int32
+        let output: String
+        let seconds: Double
+    }
+
+    /// Runs `dllm train` (under mpirun when `ranks` is given).
+    @discardableResult
+    func train(ranks: Int?, stage: String = "ddp", output: String, _ overrides: [String] = [], environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        var args = [Self.dllm.path, "train", work.appendingPathComponent("train.yaml").path, "--output_dir", work.appendingPathComponent(output).path] + overrides
+        var env = ProcessInfo.processInfo.environment
+        env["DLLM_SHARDING"] = stage
+        env["DLLM_NUM_THREADS"] = "1"
+        for (k, v) in environment { env[k] = v }
+        if let ranks {
+            var mpi = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)"]
+            for key in ["DLLM_SHARDING", "DLLM_NUM_THREADS"] + environment.keys.sorted() { mpi += ["-x", key] }
+            args = mpi + args
+        }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = args
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let start = Date()
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    }
+
+    func losses(_ output: String, checkpoint: String = "checkpoint-final") throws -> [Double] {
+        let url = work.appendingPathComponent(output).appendingPathComponent(checkpoint).appendingPathComponent("trainer_state.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        return (json["log_history"] as! [[String: Any]]).compactMap { $0["loss"] as? Double }
+    }
+
+    func weights(_ output: String, checkpoint: String = "checkpoint-final") throws -> [String: [Float]] {
+        let file = try SafeTensorsFile(contentsOf: work.appendingPathComponent(output).appendingPathComponent(checkpoint)
+            .appendingPathComponent("model.safetensors"))
+        var out: [String: [Float]] = [:]
+        for name in file.tensorNames { out[name] = try file.floats(name) }
+        return out
+    }
+
+    func assertClose(_ a: [Double], _ b: [Double], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, "\(what): step counts differ", file: file, line: line)
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            XCTAssertEqual(x, y, accuracy: 1e-5 * abs(y), "\(what): loss at step \(i + 1)", file: file, line: line)
+        }
+    }
+
+    /// `torch.allclose(a, b, rtol=1e-5, atol=1e-5)` per tensor. A purely relative bound
+    /// would be at the mercy of AdamW on near-zero gradients: a token seen once in ten
+    /// steps has an embedding row whose update turns float32 summation-order noise
+    /// (ranks add micro-batch gradients in a different order than one process does)
+    /// into ~1e-6 absolute differences.
+    func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(Set(a.keys), Set(b.keys), what, file: file, line: line)
+        for (name, x) in a {
+            guard let y = b[name] else { continue }
+            let worst = zip(x, y).map { abs($0 - $1) - 1e-5 * abs($1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(what): \(name)", file: file, line: line)
+        }
+    }
+
+    func testEveryStrategyAtOneTwoAndFourRanksMatchesOneProcess() throws {
+        for ranks in [1, 2, 4] {
+            // One process with the same global batch: per-device 2 × gradient accumulation 2·ranks.
+            let reference = "reference-\(ranks)"
+            let r = try train(ranks: nil, output: reference, ["--gradient_accumulation_steps", "\(2 * ranks)"])
+            XCTAssertEqual(r.status, 0, r.output)
+            let expectedLosses = try losses(reference), expectedWeights = try weights(reference)
+            XCTAssertEqual(expectedLosses.count, 10)
+            for stage in ["ddp", "zero1", "zero2", "fsdp"] {
+                let name = "\(stage)-\(ranks)"
+                let run = try train(ranks: ranks, stage: stage, output: name)
+                XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+                guard run.status == 0 else { continue }
+                assertClose(try losses(name), expectedLosses, name)
+                assertClose(try weights(name), expectedWeights, name)
+                try checkMemoryLine(run.output, stage: stage, ranks: ranks)
+            }
+        }
+    }
+
+    /// The per-rank bytes the run reports against the formulas: with Ψ parameters in fp32,
+    /// DDP 16Ψ, ZeRO-1 8Ψ + 8Ψ/N, ZeRO-2 4Ψ + 12Ψ/N, FSDP 16Ψ/N (+ the largest gathered block),
+    /// each within the padding that makes every rank's chunks equal.
+    func checkMemoryLine(_ output: String, stage: String, ranks: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard let text = output.split(separator: "\n").first(where: { $0.contains("parallel: \(stage)") }) else {
+            return XCTFail("no memory report in the \(stage) output", file: file, line: line)
+        }
+        func number(after label: String) -> Double {
+            let rest = text.components(separatedBy: label + " ")[1]
+            return Double(rest.prefix { $0.isNumber })!
+        }
+        let params = number(after: "parameters"), grads = number(after: "gradients"), optimizer = number(after: "optimizer state")
+        let model = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent("model/config.json"))) as! [String: Any]
+        _ = model
+        let psi = params / (stage == "fsdp" ? 1 : 4)  // replicated parameter bytes / 4 = Ψ (not for FSDP)
+        let N = Double(ranks)
+        let padding = 4.0 * N * 64  // at most one element of padding per segment and rank, 64 segments at most
+        switch stage {
+        case "ddp":
+            XCTAssertEqual(grads, 4 * psi, file: file, line: line)
+            XCTAssertEqual(optimizer, 8 * psi, file: file, line: line)
+        case "zero1":
+            XCTAssertEqual(grads, 4 * psi, file: file, line: line)
+            XCTAssertEqual(optimizer, 8 * psi / N, accuracy: 2 * padding, file: file, line: line)
+        case "zero2":
+            XCTAssertEqual(params + grads + optimizer, 4 * psi + 12 * psi / N, accuracy: 3 * padding, file: file, line: line)
+        default:
+            XCTAssertEqual(grads, params, file: file, line: line)
+            XCTAssertEqual(optimizer, 2 * params, file: file, line: line)
+        }
+    }
+
+    func testCheckpointSavedAtFourRanksResumesAtTwoAndOne() throws {
+        // Uninterrupted reference (one process, global batch 16).
+        XCTAssertEqual(try train(ranks: nil, output: "straight", ["--gradient_accumulation_steps", "8"]).status, 0)
+        let straight = try losses("straight")
+        // 4 ranks × 2 micro-batches, checkpoint at step 5.
+        let four = try train(ranks: 4, stage: "fsdp", output: "four", ["--save_strategy", "steps", "--save_steps", "5"])
+        XCTAssertEqual(four.status, 0, four.output)
+        let checkpoint = work.appendingPathComponent("four/checkpoint-5")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("sharding.json").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("shard-00003-of-00004.safetensors").path))
+        for (ranks, accumulation, stage) in [(2, 4, "zero2"), (1, 8, "ddp")] {
+            let name = "resumed-\(ranks)"
+            let run = try train(ranks: ranks, stage: stage, output: name,
+                                ["--gradient_accumulation_steps", "\(accumulation)", "--resume_from_checkpoint", checkpoint.path])
+            XCTAssertEqual(run.status, 0, run.output)
+            let resumed = try losses(name)
+            assertClose(Array(resumed.suffix(5)), Array(straight.suffix(5)), "resumed at \(ranks) ranks")
+        }
+    }
+
+    func testConsolidateWritesAHuggingFaceModelFromFSDPShards() throws {
+        let run = try train(ranks: 2, stage: "fsdp", output: "fsdp", ["--save_strategy", "steps", "--save_steps", "10", "--max_steps", "10"])
+        XCTAssertEqual(run.status, 0, run.output)
+        let checkpoint = work.appendingPathComponent("fsdp/checkpoint-10")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors").path),
+                       "an FSDP checkpoint holds parameters only in shards")
+        let process = Process()
+        process.executableURL = Self.dllm
+        process.arguments = ["checkpoint", "consolidate", checkpoint.path]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        assertClose(try weights("fsdp", checkpoint: "checkpoint-10"), try weights("fsdp"), "consolidated vs final")
+    }
+
+    func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
+        let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
+                            environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertLessThan(run.seconds, 20, "the job took \(run.seconds) s to end (the failure comes ~2 s in)")
+        XCTAssertTrue(run.output.contains("rank 2"), run.output)
+        XCTAssertTrue(run.output.contains("injected failure at step 3"), run.output)
+    }
+}

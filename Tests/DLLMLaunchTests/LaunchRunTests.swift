@@ -1,0 +1,93 @@
+import DLLMLaunch
+import Foundation
+import XCTest
+
+/// `dllm-launch` at world sizes 1, 2 and 4 with each strategy's accelerate config: the
+/// same final weights as one process with the same global batch, a log per rank, rank
+/// 0's output on the console (every rank's with --tee), and the run's environment.
+final class LaunchRunTests: LaunchTestCase {
+    func testWorldSizesOneTwoAndFourWithEachStrategyMatchOneProcess() throws {
+        let cases: [(ranks: Int, config: String, sharding: String)] = [
+            (1, "cpu", "ddp"), (2, "ddp", "ddp"), (2, "zero1", "zero1"), (2, "fsdp2", "fsdp"), (4, "zero2", "zero2"), (4, "zero3", "fsdp"), (4, "fsdp", "fsdp"),
+        ]
+        var references: [Int: [String: [Float]]] = [:]
+        for ranks in Set(cases.map(\.ranks)) {
+            try trainAlone(output: "reference-\(ranks)", ["--gradient_accumulation_steps", "\(2 * ranks)"])
+            references[ranks] = try weights("reference-\(ranks)")
+        }
+        for (ranks, config, sharding) in cases {
+            let name = "\(config)-\(ranks)"
+            let run = try launch(["--num_processes", "\(ranks)", "--config", Self.repository.appendingPathComponent("configs/\(config).yaml").path,
+                                  trainConfig.path, "--output_dir", work.appendingPathComponent(name).path])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            XCTAssertTrue(run.output.contains("parallel: \(sharding) over \(ranks) rank"), "\(name): \(run.output)")
+            XCTAssertTrue(run.output.contains("ignored on CPU: "), "\(name): the GPU-only keys are reported")
+            assertClose(try weights(name), references[ranks]!, name)
+            for rank in 0..<ranks {
+                let log = work.appendingPathComponent("\(name)/logs/rank-\(rank).log")
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                XCTAssertTrue(text.contains("[dllm rank \(rank)]") || ranks == 1, "\(name): rank \(rank)'s own log")
+            }
+            XCTAssertFalse(run.output.contains("[dllm rank 1]"), "\(name): only rank 0 reaches the console without --tee")
+            XCTAssertEqual(ourProcesses(), [], "\(name): nothing left running")
+        }
+    }
+
+    func testTeeShowsEveryRankPrefixed() throws {
+        let run = try launch(["--num-processes", "2", "--tee", trainConfig.path, "--max_steps", "2"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("[rank 1] [dllm rank 1]"), run.output)
+        XCTAssertTrue(run.output.contains("[rank 0] [dllm rank 0]"), run.output)
+    }
+
+    /// A stand-in `dllm` that prints the environment the launcher gives every rank, and a
+    /// stand-in `dllm-collector` that announces an address: the address, run id, thread
+    /// counts and sharding reach every rank, and the collector is stopped at the end.
+    func testRanksGetTheRunEnvironmentAndTheCollectorIsStartedAndStopped() throws {
+        let bin = work.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let fakeDLLM = bin.appendingPathComponent("fake-dllm")
+        try """
+        #!/bin/sh
+        echo "rank=$OMPI_COMM_WORLD_RANK collector=$DLLM_COLLECTOR run=$DLLM_RUN_ID threads=$DLLM_NUM_THREADS omp=$OMP_NUM_THREADS sharding=$DLLM_SHARDING world=$DLLM_WORLD_SIZE args=$*"
+        """.write(to: fakeDLLM, atomically: true, encoding: .utf8)
+        let fakeCollector = bin.appendingPathComponent("dllm-collector")
+        try """
+        #!/bin/sh
+        trap 'echo stopped > "\(work.path)/collector-stopped"; exit 0' TERM
+        echo "args: $*" > "\(work.path)/collector-args"
+        echo '{"pull":"tcp://127.0.0.1:45999","pub":"tcp://127.0.0.1:46000"}'
+        while true; do sleep 0.1; done
+        """.write(to: fakeCollector, atomically: true, encoding: .utf8)
+        for file in [fakeDLLM, fakeCollector] { chmod(file.path, 0o755) }
+
+        let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let run = try launch(["--num_processes", "2", "--tee", "--zero_stage", "2", "--dllm", fakeDLLM.path, trainConfig.path, "--seed", "3"],
+                             environment: ["PATH": path, "DLLM_RUN_ID": "test-run", "DLLM_NUM_THREADS": "1"])
+        XCTAssertEqual(run.status, 0, run.output)
+        if FileManager.default.fileExists(atPath: LaunchTestCase.launcher.deletingLastPathComponent().appendingPathComponent("dllm-collector").path) {
+            throw XCTSkip("a real dllm-collector is built beside dllm-launch; the stand-in is not used")
+        }
+        for rank in 0..<2 {
+            XCTAssertTrue(run.output.contains("rank=\(rank) collector=tcp://127.0.0.1:45999 run=test-run threads=1 omp=1 sharding=zero2 world=2 args=train \(trainConfig.path) --seed 3"),
+                          run.output)
+        }
+        let args = try String(contentsOf: work.appendingPathComponent("collector-args"), encoding: .utf8)
+        XCTAssertTrue(args.contains("run --bind 127.0.0.1 --port 0 --run-dir \(work.appendingPathComponent("out").path)"), args)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work.appendingPathComponent("collector-stopped").path), "the collector got SIGTERM")
+        XCTAssertEqual(ourProcesses(), [])
+
+        let without = try launch(["--num_processes", "1", "--collector", "none", "--dllm", fakeDLLM.path, trainConfig.path])
+        XCTAssertTrue(without.output.contains("collector= "), without.output)
+        let external = try launch(["--num_processes", "1", "--collector", "tcp://10.1.2.3:5555", "--dllm", fakeDLLM.path, trainConfig.path])
+        XCTAssertTrue(external.output.contains("collector=tcp://10.1.2.3:5555"), external.output)
+    }
+
+    func testWithoutACollectorTheLauncherSaysSoOnceAndContinues() throws {
+        guard Collector.findExecutable() == nil else { throw XCTSkip("dllm-collector is installed") }
+        let run = try launch(["--num_processes", "1", trainConfig.path, "--max_steps", "1"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertEqual(run.output.components(separatedBy: "no dllm-collector").count - 1, 1, run.output)
+    }
+}

@@ -1,0 +1,200 @@
+import DLLMCheckpoint
+import Foundation
+import XCTest
+
+/// Runs the built `dllm-launch` (and `dllm`) on the tiny fixture model of the
+/// distributed tests, each test in its own temporary folder.
+class LaunchTestCase: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("DLLMDistributedTests/Fixtures")
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The programs built beside this test bundle.
+    static func built(_ name: String) -> URL {
+        var dir = Bundle(for: LaunchTestCase.self).bundleURL
+        while dir.path != "/" {
+            let candidate = dir.deletingLastPathComponent().appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/\(name)")
+    }
+
+    static let launcher = built("dllm-launch")
+    static let dllm = built("dllm")
+
+    var work: URL!
+    var trainConfig: URL { work.appendingPathComponent("train.yaml") }
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-launch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let config = """
+        model_name_or_path: \(Self.fixtures.appendingPathComponent("model").path)
+        dataset_args: \(Self.fixtures.appendingPathComponent("data").path)
+        max_length: 32
+        learning_rate: 3.0e-3
+        max_steps: 10
+        per_device_train_batch_size: 2
+        gradient_accumulation_steps: 2
+        max_grad_norm: 0.5
+        weight_decay: 0.1
+        logging_steps: 1
+        save_strategy: "no"
+        lr_scheduler_type: cosine
+        warmup_steps: 2
+        seed: 7
+        output_dir: \(work.appendingPathComponent("out").path)
+        """
+        try config.write(to: trainConfig, atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        killOurs()
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    struct Run {
+        let status: Int32
+        let output: String
+        let seconds: Double
+    }
+
+    /// A started launcher, for tests that act on it while it runs.
+    final class Running {
+        let process: Process
+        let started = Date()
+        private let collected = Collected()
+        init(_ process: Process, pipe: Pipe) {
+            self.process = process
+            pipe.fileHandleForReading.readabilityHandler = { [collected] handle in
+                let data = handle.availableData
+                if !data.isEmpty { collected.append(data) }
+            }
+        }
+        func finish(timeout: Double = 120) -> Run {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning { process.interrupt(); process.waitUntilExit() }
+            usleep(200_000)
+            return Run(status: process.terminationStatus, output: collected.text, seconds: Date().timeIntervalSince(started))
+        }
+        var output: String { collected.text }
+    }
+
+    final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        func append(_ more: Data) { lock.lock(); data.append(more); lock.unlock() }
+        var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+    }
+
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        let process = Process()
+        process.executableURL = Self.launcher
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["DLLM_NUM_THREADS"] = "1"
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.currentDirectoryURL = work
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        return Running(process, pipe: pipe)
+    }
+
+    /// Runs `dllm-launch ARGS` to its end.
+    @discardableResult
+    func launch(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Run {
+        try start(arguments, environment: environment).finish(timeout: timeout)
+    }
+
+    /// Runs plain `dllm train` (one process, no launcher) as the reference.
+    func trainAlone(output: String, _ overrides: [String] = []) throws {
+        let process = Process()
+        process.executableURL = Self.dllm
+        process.arguments = ["train", trainConfig.path, "--output_dir", work.appendingPathComponent(output).path] + overrides
+        var env = ProcessInfo.processInfo.environment
+        env["DLLM_NUM_THREADS"] = "1"
+        process.environment = env
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "reference run")
+    }
+
+    func weights(_ output: String, checkpoint: String = "checkpoint-final") throws -> [String: [Float]] {
+        let file = try SafeTensorsFile(contentsOf: work.appendingPathComponent(output).appendingPathComponent(checkpoint)
+            .appendingPathComponent("model.safetensors"))
+        var out: [String: [Float]] = [:]
+        for name in file.tensorNames { out[name] = try file.floats(name) }
+        return out
+    }
+
+    func losses(_ output: String, checkpoint: String = "checkpoint-final") throws -> [Double] {
+        let url = work.appendingPathComponent(output).appendingPathComponent(checkpoint).appendingPathComponent("trainer_state.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        return (json["log_history"] as! [[String: Any]]).compactMap { $0["loss"] as? Double }
+    }
+
+    func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], _ what: String, tolerance: Float = 1e-5,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(Set(a.keys), Set(b.keys), what, file: file, line: line)
+        XCTAssertFalse(a.isEmpty, what, file: file, line: line)
+        for (name, x) in a {
+            guard let y = b[name] else { continue }
+            // allclose(rtol = atol = tolerance), as DistributedTrainingTests explains: AdamW turns
+            // summation-order noise on a rarely seen embedding row into ~1e-6 absolute differences.
+            let worst = zip(x, y).map { abs($0 - $1) - tolerance * abs($1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, tolerance, "\(what): \(name)", file: file, line: line)
+        }
+    }
+
+    // MARK: Processes
+
+    /// Live (not zombie) processes whose command line mentions this test's folder, as `pgrep -f` finds them.
+    func ourProcesses() -> [Int32] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        process.arguments = ["-f", work.lastPathComponent]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try? process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") == false
+        }
+    }
+
+    /// The `dllm train` process (not its agent) of one rank.
+    func trainingProcess(rank: Int) -> Int32? {
+        ourProcesses().first { pid in
+            guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            let argv = cmd.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let vars = env.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return argv.first?.hasSuffix("/dllm") == true && argv.dropFirst().first == "train" && vars.contains("OMPI_COMM_WORLD_RANK=\(rank)")
+        }
+    }
+
+    func waitFor(_ what: String, timeout: Double = 60, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            if Date() > deadline { throw Timeout(what: what) }
+            usleep(50_000)
+        }
+    }
+
+    func killOurs() {
+        for pid in ourProcesses() { kill(pid, SIGKILL) }
+    }
+}
+
+struct Timeout: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}

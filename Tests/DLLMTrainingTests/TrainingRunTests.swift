@@ -1,0 +1,87 @@
+import DLLMCheckpoint
+import DLLMData
+import DLLMTokenizers
+@testable import DLLMTraining
+import Foundation
+import XCTest
+
+/// `dllm train`'s assembly from a config, end to end on real (tiny) data: raw text
+/// pretraining, SFT through a chat template, and prepared token shards.
+final class TrainingRunTests: XCTestCase {
+    static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let pretraining = tests.appendingPathComponent("DLLMDistributedTests/Fixtures")
+    static let sft = tests.appendingPathComponent("DLLMTrainingTests/Fixtures/sft")
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+    func config(model: URL, data: String, _ edit: (inout TrainingConfig) -> Void = { _ in }) -> TrainingConfig {
+        var c = TrainingConfig(modelNameOrPath: model.path, datasetArgs: data, outputDir: work.appendingPathComponent("out").path)
+        c.maxLength = 32
+        c.maxSteps = 4
+        c.perDeviceTrainBatchSize = 2
+        c.loggingSteps = 1
+        c.learningRate = 1e-3
+        c.evalStrategy = "steps"
+        c.evalSteps = 2
+        edit(&c)
+        return c
+    }
+
+    func testPretrainingOnRawText() throws {
+        let trainer = try TrainingRun.makeTrainer(config(model: Self.pretraining.appendingPathComponent("model"),
+                                                         data: Self.pretraining.appendingPathComponent("data").path), log: { _ in })
+        XCTAssertFalse(trainer.evalBatches.isEmpty, "the test split becomes evaluation batches")
+        let state = try trainer.train()
+        XCTAssertEqual(state.logHistory.compactMap(\.loss).count, 4)
+        XCTAssertEqual(state.logHistory.compactMap(\.evalLoss).count, 2)
+        XCTAssertTrue(state.logHistory.compactMap(\.loss).allSatisfy(\.isFinite))
+        let final = work.appendingPathComponent("out/checkpoint-final")
+        for file in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "trainer_state.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: final.appendingPathComponent(file).path), file)
+        }
+    }
+
+    func testSFTMasksOnlyTheResponse() throws {
+        let trainer = try TrainingRun.makeTrainer(config(model: Self.sft.appendingPathComponent("model"),
+                                                         data: Self.sft.appendingPathComponent("data").path) {
+            $0.task = "sft"; $0.maxLength = 256; $0.lossNormType = "sequence"
+        }, log: { _ in })
+        // The prompt (the rendered user turn) carries -100 labels, so it is never masked or scored.
+        let batch = try trainer.data.nextMicroBatch()
+        XCTAssertTrue(batch.labels.contains(-100), "prompt positions are ignored")
+        XCTAssertTrue(batch.labels.contains { $0 >= 0 }, "response positions are trained")
+        let prepared = trainer.objective.prepare(batch, t: [0.999, 0.999] as [Double], masked: [Bool](repeating: true, count: batch.B * batch.T))
+        for n in 0..<(batch.B * batch.T) where batch.labels[n] == -100 {
+            XCTAssertEqual(prepared.inputs.ids[n], batch.inputIDs[n])
+            XCTAssertEqual(prepared.weights[n], 0)
+        }
+        try trainer.data.restore(try trainer.data.position())
+        let state = try trainer.train()
+        XCTAssertTrue(state.logHistory.compactMap(\.loss).allSatisfy(\.isFinite))
+    }
+
+    func testPreparedTokenShards() throws {
+        let tokenizer = try BPETextTokenizer(path: Self.pretraining.appendingPathComponent("model").path)
+        let shards = work.appendingPathComponent("shards").path
+        let data = try DatasetLoader.load(Self.pretraining.appendingPathComponent("data").path)
+        _ = try TokenShardPreparation.prepare(data, tokenizer: tokenizer, tokenizerName: "fixture", datasetSpec: "fixture",
+                                              options: .init(grouping: GroupingOptions(sequenceLength: 32)), output: shards)
+        let trainer = try TrainingRun.makeTrainer(config(model: Self.pretraining.appendingPathComponent("model"), data: shards) {
+            $0.loadPreprocessedData = true
+        }, log: { _ in })
+        let state = try trainer.train()
+        XCTAssertEqual(state.globalStep, 4)
+    }
+}
+
+extension Objective {
+    func prepare(_ batch: CleanBatch, t: [Double], masked: [Bool]) -> ObjectiveBatch {
+        (self as! MaskedDiffusionObjective).prepare(batch, t: t, masked: masked)
+    }
+}
