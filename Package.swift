@@ -33,11 +33,17 @@ let package = Package(
         .library(name: "DLLMOptim", targets: ["DLLMOptim"]),
         .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
         .library(name: "DLLMData", targets: ["DLLMData"]),
+        .library(name: "DLLMTelemetry", targets: ["DLLMTelemetry"]),
+        .executable(name: "dllm-collector", targets: ["dllm-collector"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The telemetry collector's HTTP side: FlyingFox (BSD sockets + Swift concurrency,
+        // no NIO, so a fraction of hummingbird's build time) and the Prometheus text format.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: C system libraries
@@ -72,13 +78,29 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
                            "DLLMDistributed"],
             swiftSettings: optimized),
+        // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
+        // `dllm` links none of the collector's server dependencies). Optimised in debug
+        // builds too: a send's latency and the collector's throughput are part of its
+        // contract, and the tests measure them on debug builds.
+        .target(name: "DLLMTelemetry", dependencies: ["CZMQ"],
+                swiftSettings: optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // MARK: Programs
         .executableTarget(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
+                "DLLMTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimized),
+        .executableTarget(
+            name: "dllm-collector",
+            dependencies: [
+                "DLLMTelemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimized),
         .executableTarget(
@@ -97,6 +119,7 @@ let package = Package(
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector", "dllm", "dllm-launch"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]

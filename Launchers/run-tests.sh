@@ -3,7 +3,7 @@
 # PyTorch is never needed: the numerical fixtures it produced are committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Launchers/setup.sh --deps
+Launchers/setup.sh --test-deps
 if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
     export PATH="/opt/swift/usr/bin:$PATH"
 fi

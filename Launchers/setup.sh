@@ -3,6 +3,7 @@
 #
 #   Launchers/setup.sh            apt packages (if missing) + release build + PATH links
 #   Launchers/setup.sh --deps     apt packages only
+#   Launchers/setup.sh --test-deps  apt packages plus the tests' (python3-zmq, chromium)
 #
 # apt-get update runs once, and only when a package is missing. The Swift
 # toolchain itself is expected on PATH (or at /opt/swift/usr/bin).
@@ -33,8 +34,14 @@ find_swift() {
     command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain on PATH (install Swift 6)" >&2; exit 1; }
 }
 
+# Test-only packages (Launchers/run-tests.sh passes --test-deps): pyzmq for the telemetry
+# interop test (Debian's /usr/bin/python3), Chromium for the dashboard screenshot test.
+TEST_PACKAGES=(python3-zmq chromium)
+[[ "${1:-}" == "--test-deps" ]] && PACKAGES+=("${TEST_PACKAGES[@]}")
+
 install_packages "${PACKAGES[@]}"
 [[ "${1:-}" == "--deps" ]] && exit 0
+[[ "${1:-}" == "--test-deps" ]] && exit 0
 
 find_swift
 # dllm (training, tools), dllm-launch (the coordinator), and dllm-collector (metrics)

@@ -35,6 +35,12 @@ public final class Trainer {
     public let log: (String) -> Void
     /// Called after every optimizer step (telemetry hooks in here).
     public var onStep: ((StepReport) -> Void)?
+    /// Called after a checkpoint folder is written: (global step, folder).
+    public var onCheckpoint: ((Int, URL) -> Void)?
+    /// Called after an evaluation: (global step, eval loss).
+    public var onEval: ((Int, Double) -> Void)?
+    /// Called with each warning the loop logs (e.g. a skipped non-finite step).
+    public var onWarning: ((String) -> Void)?
     /// Set from a signal handler: finish the current step, save, and stop.
     public var stopRequested = false
     /// Data-parallel execution (DDP, ZeRO-1/2, FSDP) when running as several ranks.
@@ -44,6 +50,8 @@ public final class Trainer {
     public struct StepReport: Sendable {
         public var step: Int, epoch: Double, loss: Double, learningRate: Double, gradNorm: Double
         public var tokens: Int, seconds: Double
+        /// Of `seconds`: waiting for batches, and (parallel strategies) in collectives.
+        public var dataSeconds = 0.0, communicationSeconds = 0.0
     }
 
     public init(config: TrainingConfig, model: any LanguageModel<Float>, modelConfig: [String: Any], objective: Objective,
@@ -129,9 +137,12 @@ public final class Trainer {
             let start = DispatchTime.now().uptimeNanoseconds
             model.gradients.zero()
             var loss = 0.0, tokens = 0
+            var dataNanoseconds: UInt64 = 0
             let GA = config.gradientAccumulationSteps
             for micro in 0..<GA {
+                let fetchStart = DispatchTime.now().uptimeNanoseconds
                 let clean = try data.nextMicroBatch()
+                dataNanoseconds += DispatchTime.now().uptimeNanoseconds - fetchStart
                 let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
                 engine?.beginMicroBatch(isLast: micro == GA - 1, isFirst: micro == 0)
                 loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
@@ -153,6 +164,7 @@ public final class Trainer {
                     throw TrainingError.nonFinite(step: step + 1, what: loss.isFinite ? "the gradient norm" : "the loss")
                 }
                 log("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
+                onWarning?("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
                 state.globalStep += 1
                 if engine == nil { stop = stopRequested }
                 continue
@@ -171,7 +183,8 @@ public final class Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             window.loss += loss; window.steps += 1; window.tokens += tokens; window.seconds += seconds
             onStep?(StepReport(step: state.globalStep, epoch: state.epoch, loss: loss, learningRate: lr, gradNorm: norm,
-                               tokens: tokens, seconds: seconds))
+                               tokens: tokens, seconds: seconds, dataSeconds: Double(dataNanoseconds) / 1e9,
+                               communicationSeconds: engine?.stats.waitSeconds ?? 0))
             progress.update(step: state.globalStep, loss: loss, tokensPerSecond: Double(tokens) / seconds)
 
             if state.globalStep % loggingEvery == 0 || state.globalStep == total {
@@ -186,6 +199,7 @@ public final class Trainer {
                 let evalLoss = evaluate()
                 state.logHistory.append(TrainerState.LogEntry(step: state.globalStep, epoch: state.epoch, evalLoss: evalLoss))
                 log(String(format: "step %d: eval_loss %.4f", state.globalStep, evalLoss))
+                onEval?(state.globalStep, evalLoss)
             }
             if config.saveStrategy == "steps" && state.globalStep % saveEvery == 0 && state.globalStep < total {
                 try save()
@@ -246,5 +260,6 @@ public final class Trainer {
                                        trainingConfig: config, tokenizerFiles: tokenizerFiles, name: name)
         }
         if isMainRank { log("saved \(url.path)") }
+        onCheckpoint?(state.globalStep, url)
     }
 }

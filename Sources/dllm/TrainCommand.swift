@@ -68,7 +68,13 @@ struct TrainCommand: ParsableCommand {
                 source.resume()
                 sources.append(source)
             }
-            try trainer.train()
+            // Telemetry (DLLM_COLLECTOR / report_to: dllm): start, steps, checkpoints, evals, exit.
+            let telemetry = TrainTelemetry.attach(to: trainer, config: training, rank: comm?.rank, worldSize: comm?.worldSize, log: log)
+            do { try trainer.train() } catch {
+                telemetry?.failed(error, step: trainer.state.globalStep)
+                throw error
+            }
+            telemetry?.finished(step: trainer.state.globalStep, stopped: trainer.stopRequested)
             _ = sources
             (comm as? MPICommunicator)?.finalize()
         } catch {
