@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "DLLMOptim", targets: ["DLLMOptim"]),
         .library(name: "DLLMTokenizers", targets: ["DLLMTokenizers"]),
         .library(name: "DLLMData", targets: ["DLLMData"]),
+        .library(name: "DLLMSampling", targets: ["DLLMSampling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +64,10 @@ let package = Package(
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
         .target(
+            name: "DLLMSampling",
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers"],
+            swiftSettings: optimized),
+        .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData"],
             swiftSettings: optimized),
@@ -71,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "dllm",
             dependencies: [
-                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining",
+                "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMSampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -83,6 +88,8 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
