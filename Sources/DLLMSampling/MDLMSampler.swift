@@ -84,8 +84,9 @@ public final class MDLMSampler<S: ComputeScalar> {
             }
         }
         var canvas = DiffusionCanvas(prompts: prompts, genLength: config.genLength, maskID: maskID, padID: eosID ?? maskID)
+        let answers = canvas.answers
         let windows: (Int, Int) -> Range<Int> = { block, b in
-            let start = canvas.answers[b].lowerBound + block * plan.blockLength
+            let start = answers[b].lowerBound + block * plan.blockLength
             return start..<(start + plan.blockLength)
         }
         let stats = run(&canvas, blocks: plan.blocks, stepsPerBlock: plan.stepsPerBlock, window: windows, config: config,
