@@ -3,7 +3,7 @@ import DLLMModels
 import Foundation
 
 /// The parameters of autoregressive sampling (Hugging Face `generate` names in comments).
-public struct ARSamplerConfig: Sendable, Equatable {
+public struct ARSamplerConfig: Sendable, Hashable {
     /// `max_new_tokens`.
     public var maxNewTokens: Int
     /// `temperature`: 0 is greedy.
@@ -138,9 +138,9 @@ public final class ARSampler<S: ComputeScalar> {
     /// cumulative probability after temperature, top-k and top-p exceeds `uniform`
     /// (HF's `TemperatureLogitsWarper`, `TopKLogitsWarper`, `TopPLogitsWarper`, then `multinomial`).
     func sampleToken(_ logits: UnsafeMutablePointer<S>, V: Int, config: ARSamplerConfig, uniform: Double) -> Int {
-        for t in config.suppressTokens { logits[Int(t)] = -S.infinity }
+        suppress(logits, tokens: config.suppressTokens.map(Int.init))
         if config.temperature == 0 { return gumbelArgmax(logits, V: V, temperature: 0, noise: nil) }
-        return sampleFromWarpedLogits((0..<V).map { Double(logits[$0]) / config.temperature },
+        return sampleFromWarpedLogits(scaledScores(logits, count: V, temperature: config.temperature),
                                       topK: config.topK, topP: config.topP, uniform: uniform)
     }
 }
@@ -174,6 +174,13 @@ public func sampleFromWarpedLogits(_ scores: [Double], topK: Int?, topP: Double?
         if cumulative > uniform { return v }
     }
     return last
+}
+
+/// `logits / temperature` in Float64 (HF's `TemperatureLogitsWarper`).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+func scaledScores<S: ComputeScalar>(_ logits: UnsafePointer<S>, count: Int, temperature: Double) -> [Double] {
+    (0..<count).map { Double(logits[$0]) / temperature }
 }
 
 /// Softmax in Float64 (−∞ scores get probability 0).

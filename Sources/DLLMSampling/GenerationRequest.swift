@@ -5,6 +5,8 @@ import Foundation
 /// LLaDA's parameter names: `steps`, `gen_length`, `block_length`, `temperature`,
 /// `remasking`, `cfg_scale`, `threshold`, `cache`, `seed`, `top_k`, `top_p`.
 public struct GenerationRequest: Sendable, Equatable {
+    /// An optional `id` (string or number), copied to the output row.
+    public var id: String?
     public var prompt: String?
     public var messages: [ChatTurn]?
     public var infill: String?
@@ -23,6 +25,10 @@ public struct GenerationRequest: Sendable, Equatable {
     public struct ChatTurn: Sendable, Equatable {
         public var role: String
         public var content: String
+        public init(role: String, content: String) {
+            self.role = role
+            self.content = content
+        }
     }
 
     public static let knownKeys: Set<String> = ["prompt", "messages", "infill", "steps", "gen_length", "block_length",
@@ -34,12 +40,10 @@ public struct GenerationRequest: Sendable, Equatable {
     /// Parses one JSON line; `line` (1-based) names it in errors. Unknown keys are
     /// errors, so a misspelt override never silently falls back to the default.
     public init(jsonLine: String, line: Int) throws {
-        func bad(_ key: String, _ reason: String) -> SamplingError {
-            .invalidValue(parameter: "line \(line) \(key)", value: "", reason: reason)
-        }
+        func bad(_ key: String, _ reason: String) -> SamplingError { .badRequest(line: line, field: key, reason: reason) }
         guard let data = jsonLine.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw SamplingError.invalidValue(parameter: "line \(line)", value: String(jsonLine.prefix(40)), reason: "not a JSON object")
+            throw bad("", "not a JSON object")
         }
         for key in object.keys where !Self.knownKeys.contains(key) {
             throw bad(key, "unknown field; known: \(Self.knownKeys.sorted().joined(separator: ", "))")
@@ -59,6 +63,7 @@ public struct GenerationRequest: Sendable, Equatable {
             guard let s = v as? String else { throw bad(key, "must be a string") }
             return s
         }
+        if let v = object["id"] { id = (v as? String) ?? "\(v)" }
         prompt = try string("prompt")
         infill = try string("infill")
         if let raw = object["messages"] {

@@ -257,9 +257,7 @@ public final class MDLMSampler<S: ComputeScalar> {
         if guided {
             // logits = un + (cfg + 1)·(cond − un)   (LLaDA, in the model's dtype)
             let R = logitRows.count / 2, V = model.vocabularySize
-            let w = S(cfgScale + 1)
-            let cond = logits, un = logits + R * V
-            for n in 0..<(R * V) { cond[n] = un[n] + w * (cond[n] - un[n]) }
+            classifierFreeGuidance(logits, logits + R * V, count: R * V, scale: cfgScale)
         }
         return logits
     }
@@ -276,7 +274,7 @@ public final class MDLMSampler<S: ComputeScalar> {
                     for r in range {
                         let (b, pos) = rows[r]
                         let row = logits + r * V
-                        for v in suppress { row[v] = -S.infinity }
+                        DLLMSampling.suppress(row, tokens: suppress)
                         if config.temperature > 0 { noise.gumbelUniforms(step: step, sample: keys[b], position: pos, into: u) }
                         let token = gumbelArgmax(row, V: V, temperature: config.temperature, noise: config.temperature > 0 ? u : nil)
                         let confidence: Double

@@ -22,7 +22,7 @@ public enum CacheMode: String, Sendable, CaseIterable, Codable {
 
 /// The parameters of masked-diffusion sampling, in LLaDA's `generate()` terms
 /// (command-line spellings in the comments; errors name them so).
-public struct MDLMSamplerConfig: Sendable, Equatable {
+public struct MDLMSamplerConfig: Sendable, Hashable {
     /// `steps`: sampling steps over the whole generation, split evenly over the blocks.
     public var steps: Int
     /// `gen_length`: tokens to generate (mask tokens appended to the prompt).

@@ -13,6 +13,8 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
     case invalidValue(parameter: String, value: String, reason: String)
     /// Nothing to sample from: no prompts, or an infill text without a mask.
     case emptyInput(parameter: String, reason: String)
+    /// A bad field in line `line` of a batch-generation JSONL file.
+    case badRequest(line: Int, field: String, reason: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
             return "\(parameter) = \(value): \(reason)."
         case let .emptyInput(parameter, reason):
             return "\(parameter): \(reason)."
+        case let .badRequest(line, field, reason):
+            return "input line \(line), field \"\(field)\": \(reason)."
         }
     }
 }

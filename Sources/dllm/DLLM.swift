@@ -6,5 +6,6 @@ struct DLLM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dllm",
         abstract: "Train and sample diffusion language models on CPU clusters.",
-        subcommands: [TrainCommand.self, TokenizerCommand.self, DataCommand.self, PrepareCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, TokenizerCommand.self, DataCommand.self, PrepareCommand.self, BenchCommand.self,
+                      GenerateCommand.self, ChatCommand.self])
 }

@@ -44,6 +44,10 @@ Conventions shared with the Swift sampler (and documented there):
   * Early stop (stop_at_eos): after a step, a row whose answer holds an EOS with every position before
     it committed is finished; the rest of its answer becomes EOS and it commits nothing more.
 
+It also writes Tests/DLLMSamplingTests/Fixtures/text-llada: a tiny LLaDA config (no weights: it loads randomly
+initialised) with a small byte-level BPE tokenizer, LLaDA's special tokens and LLaDA-8B-Instruct's chat template,
+so that text-in/text-out paths (prompts, chat, infill placeholders, decoding) can be tested without Python.
+
 Everything runs in float64 (model.double()); each case is re-run in float32 and `float32_agrees` records
 whether it gives the same tokens with comfortable margins (the Swift Float test runs only those).
 """
@@ -68,6 +72,8 @@ import generate_model_fixtures as gmf  # noqa: E402  (the model fixtures' config
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_FIXTURES = REPO_ROOT / "Tests" / "DLLMModelsTests" / "Fixtures"
 OUT = REPO_ROOT / "Tests" / "DLLMSamplingTests" / "Fixtures" / "sampler_reference.json"
+TEXT_MODEL = REPO_ROOT / "Tests" / "DLLMSamplingTests" / "Fixtures" / "text-llada"
+LLADA_CHAT = REPO_ROOT / "Tests" / "DLLMTokenizersTests" / "Fixtures" / "chat" / "llada" / "tokenizer_config.json"
 MIN_MARGIN_F64 = 1e-5
 MIN_MARGIN_F32 = 1e-4
 
@@ -462,6 +468,51 @@ def run_ar_case(case):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# A text model folder: tokenizer + LLaDA config, no weights
+# ----------------------------------------------------------------------------------------------------------
+
+TEXT = """When forty winters shall besiege thy brow, and dig deep trenches in thy beauty's field,
+thy youth's proud livery so gazed on now, will be a tattered weed of small worth held.
+Shall I compare thee to a summer's day? Thou art more lovely and more temperate.
+The king said he would ride at dawn, and the queen said nothing and left the hall.
+Now is the winter of our discontent made glorious summer by this sun of York.
+"""
+
+
+def write_text_model():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    specials = ["<|startoftext|>", "<|endoftext|>", "<|mdm_mask|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(TEXT.splitlines() * 4, trainer)
+    bos = tok.token_to_id("<|startoftext|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|startoftext|> $A", pair="<|startoftext|> $A $B",
+                                                       special_tokens=[("<|startoftext|>", bos)])
+    TEXT_MODEL.mkdir(parents=True, exist_ok=True)
+    tok.save(str(TEXT_MODEL / "tokenizer.json"))
+    chat = json.loads(LLADA_CHAT.read_text())
+    (TEXT_MODEL / "tokenizer_config.json").write_text(json.dumps(dict(
+        chat_template=chat["chat_template"], bos_token="<|startoftext|>", eos_token="<|endoftext|>",
+        mask_token="<|mdm_mask|>", tokenizer_class="PreTrainedTokenizerFast"), indent=2) + "\n")
+    V = tok.get_vocab_size()
+    config = {
+        "architectures": ["LLaDAModelLM"], "model_type": "llada", "d_model": 32, "n_heads": 4, "n_kv_heads": 4,
+        "n_layers": 2, "mlp_hidden_size": 64, "vocab_size": V, "embedding_size": V,
+        "mask_token_id": tok.token_to_id("<|mdm_mask|>"), "eos_token_id": tok.token_to_id("<|endoftext|>"),
+        "pad_token_id": tok.token_to_id("<|endoftext|>"), "rope_theta": 10000.0, "rms_norm_eps": 1e-5,
+        "max_sequence_length": 128, "weight_tying": False, "include_bias": False, "layer_norm_type": "rms",
+        "block_type": "llama", "activation_type": "silu", "init_std": 0.02,
+    }
+    (TEXT_MODEL / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    ids = tok.encode("The king said he would ride").ids
+    print(f"text model: vocab {V}, 'The king said he would ride' -> {ids}")
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Cases
 # ----------------------------------------------------------------------------------------------------------
 
@@ -471,6 +522,7 @@ def prompts(gen, lengths, V_ok):
 
 def main():
     os.chdir(REPO_ROOT)
+    write_text_model()
     hf, case = load_llada_hf(torch.float64)
     mask_id, eos_id, V = case["mask_token_id"], case["pad_token_id"], gmf.V
     gen = torch.Generator().manual_seed(20250601)
