@@ -35,18 +35,18 @@ extension GPT2Model: InferenceModel {
         for l in 0..<L {
             let w = o.layers[l]
             layernormForward(ln, mean, rstd, x, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
-            linearForward(qkv, ln, p + w.attnW, p + w.attnB, N: N, C: C, OC: 3 * C, layout: .inOut)
+            inferenceLinear(qkv, ln, p + w.attnW, p + w.attnB, N: N, C: C, OC: 3 * C, layout: .inOut)
             cache.store(cache.keys, layer: l, qkv, ld: 3 * C, column: C, B: B, Tq: Tq, queryStart: step.queryStart)
             cache.store(cache.values, layer: l, qkv, ld: 3 * C, column: 2 * C, B: B, Tq: Tq, queryStart: step.queryStart)
             cachedAttentionForward(atty, ldo: C, qkv, ldq: 3 * C, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                                    capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
                                    keyLength: step.keyLength, causal: step.causal, B: B, Tq: Tq, NH: NH, NKV: NH, HD: HD)
-            linearForward(proj, atty, p + w.projW, p + w.projB, N: N, C: C, OC: C, layout: .inOut)
+            inferenceLinear(proj, atty, p + w.projW, p + w.projB, N: N, C: C, OC: C, layout: .inOut)
             residualForward(x, x, proj, count: N * C)
             layernormForward(ln, mean, rstd, x, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
-            linearForward(fc, ln, p + w.fcW, p + w.fcB, N: N, C: C, OC: F, layout: .inOut)
+            inferenceLinear(fc, ln, p + w.fcW, p + w.fcB, N: N, C: C, OC: F, layout: .inOut)
             geluForward(fc, fc, count: N * F, kind: config.gelu)
-            linearForward(proj, fc, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C, layout: .inOut)
+            inferenceLinear(proj, fc, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C, layout: .inOut)
             residualForward(x, x, proj, count: N * C)
         }
         let R = step.logitCount
@@ -54,7 +54,7 @@ extension GPT2Model: InferenceModel {
         let rowMean = ws(.rowMean, R), rowRstd = ws(.rowRstd, R)
         let selected = gatherRows(step.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
         layernormForward(rows, rowMean, rowRstd, selected, p + o.lnfw, p + o.lnfb, N: R, C: C, eps: eps)
-        linearForward(logits, rows, p + o.wte, nil, N: R, C: C, OC: V)
+        inferenceLinear(logits, rows, p + o.wte, nil, N: R, C: C, OC: V)
         return logits
     }
 }

@@ -41,9 +41,9 @@ extension LlamaModel: InferenceModel {
             for l in 0..<L {
                 let w = o.layers[l]
                 rmsnormForward(ln, rstd, x, p + w.attnNorm, N: N, C: C, eps: eps)
-                linearForward(q, ln, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
-                linearForward(k, ln, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
-                linearForward(v, ln, p + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                inferenceLinear(q, ln, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
+                inferenceLinear(k, ln, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                inferenceLinear(v, ln, p + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
                 rotary.apply(q, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
                 rotary.apply(k, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
                 cache.store(cache.keys, layer: l, k, ld: KVD, B: B, Tq: Tq, queryStart: step.queryStart)
@@ -51,13 +51,13 @@ extension LlamaModel: InferenceModel {
                 cachedAttentionForward(atty, ldo: QD, q, ldq: QD, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                                        capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
                                        keyLength: step.keyLength, causal: step.causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD)
-                linearForward(proj, atty, p + w.o, nil, N: N, C: QD, OC: C)
+                inferenceLinear(proj, atty, p + w.o, nil, N: N, C: QD, OC: C)
                 residualForward(x, x, proj, count: N * C)
                 rmsnormForward(ln, rstd, x, p + w.mlpNorm, N: N, C: C, eps: eps)
-                linearForward(gate, ln, p + w.gate, nil, N: N, C: C, OC: I)
-                linearForward(up, ln, p + w.up, nil, N: N, C: C, OC: I)
+                inferenceLinear(gate, ln, p + w.gate, nil, N: N, C: C, OC: I)
+                inferenceLinear(up, ln, p + w.up, nil, N: N, C: C, OC: I)
                 swigluForward(gate, gate, up, count: N * I)
-                linearForward(proj, gate, p + w.down, nil, N: N, C: I, OC: C)
+                inferenceLinear(proj, gate, p + w.down, nil, N: N, C: I, OC: C)
                 residualForward(x, x, proj, count: N * C)
             }
         }
@@ -65,7 +65,7 @@ extension LlamaModel: InferenceModel {
         let rows = ws(.rows, R * C), logits = ws(.logits, R * V), rowRstd = ws(.rowRstd, R)
         let selected = gatherRows(step.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
         rmsnormForward(rows, rowRstd, selected, p + o.finalNorm, N: R, C: C, eps: eps)
-        linearForward(logits, rows, p + o.head, nil, N: R, C: C, OC: V)
+        inferenceLinear(logits, rows, p + o.head, nil, N: R, C: C, OC: V)
         return logits
     }
 }
