@@ -54,7 +54,12 @@ extension GPT2Model: InferenceModel {
         let rowMean = ws(.rowMean, R), rowRstd = ws(.rowRstd, R)
         let selected = gatherRows(step.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
         layernormForward(rows, rowMean, rowRstd, selected, p + o.lnfw, p + o.lnfb, N: R, C: C, eps: eps)
-        inferenceLinear(logits, rows, p + o.wte, nil, N: R, C: C, OC: V)
+        if cache.transposedWeights.isEmpty {
+            let head = Buffer<S>(count: V * C)  // the tied head as (C, V)
+            transpose(head.pointer, p + o.wte, rows: V, cols: C)
+            cache.transposedWeights = [head]
+        }
+        inferenceLinear(logits, rows, cache.transposedWeights[0].pointer, nil, N: R, C: C, OC: V, layout: .inOut)
         return logits
     }
 }

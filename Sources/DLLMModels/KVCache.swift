@@ -20,6 +20,10 @@ public final class KVCache<S: ComputeScalar>: @unchecked Sendable {
     let values: [Buffer<S>]
     /// Reusable per-call buffers, grown on demand.
     var scratch: [Buffer<S>] = []
+    /// The model's matrices transposed to (C, OC), the layout sgemm multiplies fastest when
+    /// few rows share a product; built by the first forward (a snapshot of the weights then:
+    /// make a new cache after changing parameters).
+    var transposedWeights: [Buffer<S>] = []
 
     public init(layers: Int, batch: Int, capacity: Int, width: Int) {
         precondition(layers > 0 && batch > 0 && capacity > 0 && width > 0, "KVCache: sizes must be positive")
@@ -58,6 +62,22 @@ public final class KVCache<S: ComputeScalar>: @unchecked Sendable {
                          "KVCache: slots \(queryStart[b])..<\(queryStart[b] + Tq) beyond capacity \(capacity)")
             for i in 0..<Tq {
                 (base + (b * capacity + queryStart[b] + i) * width).update(from: rows + (b * Tq + i) * ld + column, count: width)
+            }
+        }
+    }
+}
+
+/// `dst (cols, rows) = srcᵀ` for a row-major `src (rows, cols)`, in cache-sized tiles.
+func transpose<S: ComputeScalar>(_ dst: UnsafeMutablePointer<S>, _ src: UnsafePointer<S>, rows: Int, cols: Int) {
+    let tile = 32
+    parallelChunks((rows + tile - 1) / tile) { blocks in
+        for rb in blocks {
+            let r0 = rb * tile, r1 = min(rows, r0 + tile)
+            for c0 in stride(from: 0, to: cols, by: tile) {
+                let c1 = min(cols, c0 + tile)
+                for r in r0..<r1 {
+                    for c in c0..<c1 { dst[c * rows + r] = src[r * cols + c] }
+                }
             }
         }
     }

@@ -23,6 +23,7 @@ extension LlamaModel: InferenceModel {
         let I = spec.intermediate, V = spec.vocab, QD = NH * HD, KVD = NKV * HD
         precondition(cache.B == B && cache.layers == L && cache.width == KVD, "LlamaModel: cache does not fit this model and batch")
         let p = parameters.pointer, o = offsets, eps = S(spec.rmsNormEps)
+        let t = transposedWeights(cache)  // every matrix as (C, OC), the head separately
         func ws(_ b: InferenceBuffer, _ count: Int) -> UnsafeMutablePointer<S> { cache.workspace(b.rawValue, count: count) }
         let x = ws(.residual, N * C), ln = ws(.normed, N * C), rstd = ws(.rstd, N)
         let q = ws(.query, N * QD), k = ws(.key, N * KVD), v = ws(.value, N * KVD)
@@ -41,9 +42,9 @@ extension LlamaModel: InferenceModel {
             for l in 0..<L {
                 let w = o.layers[l]
                 rmsnormForward(ln, rstd, x, p + w.attnNorm, N: N, C: C, eps: eps)
-                inferenceLinear(q, ln, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
-                inferenceLinear(k, ln, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
-                inferenceLinear(v, ln, p + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                inferenceLinear(q, ln, t.layers + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD, layout: .inOut)
+                inferenceLinear(k, ln, t.layers + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
+                inferenceLinear(v, ln, t.layers + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
                 rotary.apply(q, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
                 rotary.apply(k, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
                 cache.store(cache.keys, layer: l, k, ld: KVD, B: B, Tq: Tq, queryStart: step.queryStart)
@@ -51,13 +52,13 @@ extension LlamaModel: InferenceModel {
                 cachedAttentionForward(atty, ldo: QD, q, ldq: QD, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                                        capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
                                        keyLength: step.keyLength, causal: step.causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD)
-                inferenceLinear(proj, atty, p + w.o, nil, N: N, C: QD, OC: C)
+                inferenceLinear(proj, atty, t.layers + w.o, nil, N: N, C: QD, OC: C, layout: .inOut)
                 residualForward(x, x, proj, count: N * C)
                 rmsnormForward(ln, rstd, x, p + w.mlpNorm, N: N, C: C, eps: eps)
-                inferenceLinear(gate, ln, p + w.gate, nil, N: N, C: C, OC: I)
-                inferenceLinear(up, ln, p + w.up, nil, N: N, C: C, OC: I)
+                inferenceLinear(gate, ln, t.layers + w.gate, nil, N: N, C: C, OC: I, layout: .inOut)
+                inferenceLinear(up, ln, t.layers + w.up, nil, N: N, C: C, OC: I, layout: .inOut)
                 swigluForward(gate, gate, up, count: N * I)
-                inferenceLinear(proj, gate, p + w.down, nil, N: N, C: I, OC: C)
+                inferenceLinear(proj, gate, t.layers + w.down, nil, N: N, C: I, OC: C, layout: .inOut)
                 residualForward(x, x, proj, count: N * C)
             }
         }
@@ -65,8 +66,34 @@ extension LlamaModel: InferenceModel {
         let rows = ws(.rows, R * C), logits = ws(.logits, R * V), rowRstd = ws(.rowRstd, R)
         let selected = gatherRows(step.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
         rmsnormForward(rows, rowRstd, selected, p + o.finalNorm, N: R, C: C, eps: eps)
-        inferenceLinear(logits, rows, p + o.head, nil, N: R, C: C, OC: V)
+        inferenceLinear(logits, rows, t.head, nil, N: R, C: C, OC: V, layout: .inOut)
         return logits
+    }
+}
+
+extension LlamaModel {
+    /// The cache's transposed copies of the weights, built on first use: `layers` mirrors the
+    /// blocks of the flat buffer with every matrix stored (C, OC) at its own offset, `head` is (C, V).
+    /// (Norm weights and biases are read from `parameters`.)
+    func transposedWeights(_ cache: KVCache<S>) -> (layers: UnsafePointer<S>, head: UnsafePointer<S>) {
+        if cache.transposedWeights.isEmpty {
+            let p = parameters.pointer
+            // Only the blocks' span is stored; the returned pointer is offset back so that
+            // `layers + w.q` addresses it with the flat buffer's offsets.
+            let base = blockRanges[1].lowerBound, end = blockRanges[spec.layers].upperBound
+            let layers = Buffer<S>(count: end - base), head = Buffer<S>(count: spec.vocab * spec.hidden)
+            let C = spec.hidden, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim, I = spec.intermediate
+            for w in offsets.layers {
+                for (offset, OC, IC) in [(w.q, QD, C), (w.k, KVD, C), (w.v, KVD, C), (w.o, C, QD),
+                                         (w.gate, I, C), (w.up, I, C), (w.down, C, I)] {
+                    transpose(layers.pointer + (offset - base), p + offset, rows: OC, cols: IC)
+                }
+            }
+            transpose(head.pointer, p + offsets.head, rows: spec.vocab, cols: C)
+            cache.transposedWeights = [layers, head]
+        }
+        let base = blockRanges[1].lowerBound
+        return (UnsafePointer(cache.transposedWeights[0].pointer - base), UnsafePointer(cache.transposedWeights[1].pointer))
     }
 }
 
