@@ -210,6 +210,12 @@ public final class MDLMSampler<S: ComputeScalar> {
 
     /// Runs the model for one step and returns the (Σ candidates, V) logits of the
     /// candidate positions, row by row, guided when `cfgScale > 0`.
+    ///
+    /// `.full` is LLaDA's `model(x)` (and Fast-dLLM's block-opening `model(x, use_cache=True)`,
+    /// which fills the cache); `.prefix` is `model(x[:, start:], past_key_values=prefix)` of
+    /// `generate_with_prefix_cache`; `.dual` is `model(x[:, start:end], past_key_values,
+    /// replace_position)` of `generate_with_dual_cache`. With CFG the unconditional rows are
+    /// appended to the batch, as LLaDA concatenates them.
     func evaluate(_ canvas: DiffusionCanvas, candidates: [[Int]], windows: [Range<Int>], phase: Phase, cache: KVCache<S>,
                   cfgScale: Double, stats: inout SamplingStats) -> UnsafeMutablePointer<S> {
         let B = canvas.B, T = canvas.T

@@ -75,6 +75,7 @@ struct ChatCommand: ParsableCommand {
             stats = out.stats
         }
         print(text)
+        fflush(stdout)
         if visualize || !terminal {
             log(String(format: "(%d model evaluations, %.1f tokens/s)", stats.modelEvaluations, stats.tokensPerSecond))
         }
@@ -95,6 +96,9 @@ final class CanvasView {
         self.ansi = ansi
     }
 
+    /// Tokens as text, special tokens shown (an EOS in the answer is worth seeing).
+    func text(_ ids: [Int32]) -> String { generator.tokenizer.decode(ids, skipSpecialTokens: false) }
+
     func show(_ event: MDLMStepEvent) {
         let canvas = event.canvas
         let answer = canvas.answers[0]
@@ -110,20 +114,21 @@ final class CanvasView {
         for (kind, ids) in segments {
             switch kind {
             case .mask: body += ansi ? "\u{1B}[2m" + String(repeating: "░", count: ids.count) + "\u{1B}[0m" : String(repeating: "_", count: ids.count)
-            case .fresh: body += ansi ? "\u{1B}[1;33m" + generator.decode(ids) + "\u{1B}[0m" : generator.decode(ids)
-            case .old: body += generator.decode(ids)
+            case .fresh: body += ansi ? "\u{1B}[1;33m" + text(ids) + "\u{1B}[0m" : text(ids)
+            case .old: body += text(ids)
             }
         }
         let header = "[step \(event.step + 1), block \(event.block + 1)] "
         if !ansi {
             print(header + body.replacingOccurrences(of: "\n", with: "⏎"))
+            fflush(stdout)
             return
         }
         clear()
-        let text = header + body
-        print(text)
+        let frame = header + body
+        print(frame)
         fflush(stdout)
-        linesShown = Self.visibleLines(text, columns: Self.columns())
+        linesShown = Self.visibleLines(frame, columns: Self.columns())
     }
 
     /// Erases what the last `show` drew (terminal mode).

@@ -96,21 +96,29 @@ struct GenerateBench: ParsableCommand {
         print("model: \(describe)")
         print("prompt \(promptIDs.count) tokens, gen_length \(genLength), block_length \(blockLength), steps \(totalSteps), "
               + "temperature \(temperature), \(threads) threads, \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print("mode                          seconds  tokens/s  model evals  positions  speed-up  agreement with exact")
+        print("mode                          seconds   CPU s  tokens/s  model evals  positions  speed-up (wall, CPU)  agreement with exact")
         let noise = CounterNoise(seed: seed)
-        var results: [(answer: [Int32], stats: SamplingStats)] = []
+        var results: [(answer: [Int32], stats: SamplingStats, cpu: Double)] = []
         for round in 0..<max(1, repeats) {
             for (i, mode) in modes.enumerated() {
+                let cpu0 = processCPUSeconds()
                 let r = try measure(mode, net: net, maskID: maskID, eosID: eosID, prompt: promptIDs, steps: totalSteps, noise: noise)
-                if round == 0 { results.append(r) } else if r.stats.seconds < results[i].stats.seconds { results[i] = r }
-                if round > 0 && r.answer != results[i].answer { log("warning: \(mode.name) gave different tokens in round \(round + 1)") }
-                log("round \(round + 1), \(mode.name): \(String(format: "%.2f", r.stats.seconds)) s")
+                let cpu = processCPUSeconds() - cpu0
+                if round == 0 {
+                    results.append((r.answer, r.stats, cpu))
+                } else {
+                    if r.answer != results[i].answer { log("warning: \(mode.name) gave different tokens in round \(round + 1)") }
+                    if r.stats.seconds < results[i].stats.seconds { results[i].stats = r.stats }
+                    results[i].cpu = min(results[i].cpu, cpu)
+                }
+                log("round \(round + 1), \(mode.name): \(String(format: "%.2f s wall, %.2f s CPU", r.stats.seconds, cpu))")
             }
         }
-        let exact = zip(modes, results).first { !$0.0.autoregressive && $0.0.cache == .none && !$0.0.threshold }.map { (answer: $0.1.answer, seconds: $0.1.stats.seconds) }
+        let exact = zip(modes, results).first { !$0.0.autoregressive && $0.0.cache == .none && !$0.0.threshold }
+            .map { (answer: $0.1.answer, seconds: $0.1.stats.seconds, cpu: $0.1.cpu) }
         for (mode, result) in zip(modes, results) {
-            let (answer, stats) = result
-            let speedup = exact.map { String(format: "%7.2fx", $0.seconds / stats.seconds) } ?? "      - "
+            let (answer, stats, cpu) = result
+            let speedup = exact.map { String(format: "%7.2fx %7.2fx", $0.seconds / stats.seconds, $0.cpu / cpu) } ?? "      -        - "
             let agreement: String
             if mode.autoregressive {
                 agreement = "n/a (causal decoding)"
@@ -121,10 +129,17 @@ struct GenerateBench: ParsableCommand {
                 agreement = "-"
             }
             print(mode.name.padding(toLength: 28, withPad: " ", startingAt: 0)
-                  + String(format: " %8.2f  %8.1f  %11d  %9d  ", stats.seconds, stats.tokensPerSecond,
-                           stats.modelEvaluations, stats.evaluatedPositions) + speedup + "  " + agreement)
+                  + String(format: " %8.2f %7.2f  %8.1f  %11d  %9d  ", stats.seconds, cpu, stats.tokensPerSecond,
+                           stats.modelEvaluations, stats.evaluatedPositions) + speedup + "      " + agreement)
             fflush(stdout)
         }
+    }
+
+    /// CPU time of the whole process (all threads), steadier than wall time on a shared machine.
+    func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// One sampling run of `mode`.
