@@ -170,7 +170,7 @@ struct BatchRunner {
             let kind: Kind = r.infill != nil ? .infill : .generate
             if kind == .infill {
                 guard generator.mode == .diffusion else {
-                    throw SamplingError.invalidValue(parameter: "infill", value: "", reason: "infilling needs a diffusion model (mode ar cannot fill masks)")
+                    throw SamplingError.invalidValue(parameter: "mode", value: "ar", reason: "infilling needs a diffusion model with a mask token")
                 }
                 tokens.append(try generator.infillTokens(r.infill!))
             } else if let messages = r.messages {
