@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "DLLMData", targets: ["DLLMData"]),
         .library(name: "DLLMTelemetry", targets: ["DLLMTelemetry"]),
         .executable(name: "dllm-collector", targets: ["dllm-collector"]),
+        .library(name: "DLLMSampling", targets: ["DLLMSampling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,6 +75,10 @@ let package = Package(
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
         .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
         .target(
+            name: "DLLMSampling",
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers"],
+            swiftSettings: optimized),
+        .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
                            "DLLMDistributed"],
@@ -90,7 +95,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry",
+                "DLLMTelemetry", "DLLMSampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -115,6 +120,8 @@ let package = Package(
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
                                                        "DLLMData", "DLLMTokenizers"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),

@@ -11,5 +11,6 @@ struct DLLM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dllm",
         abstract: "Train and sample diffusion language models on CPU clusters.",
-        subcommands: [TrainCommand.self, TokenizerCommand.self, DataCommand.self, PrepareCommand.self, CheckpointCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, GenerateCommand.self, ChatCommand.self, TokenizerCommand.self, DataCommand.self,
+                      PrepareCommand.self, CheckpointCommand.self, BenchCommand.self])
 }

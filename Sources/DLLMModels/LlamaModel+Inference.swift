@@ -1,0 +1,112 @@
+import DLLMCompute
+
+/// Scratch buffers of the inference forwards, by index into `KVCache.workspace`.
+enum InferenceBuffer: Int {
+    case residual, normed, query, key, value, attention, projection, wideA, wideB, mean, rstd, scores, rows, rowMean, rowRstd, logits
+}
+
+extension LlamaModel: InferenceModel {
+    public func makeCache(batch: Int, capacity: Int) -> KVCache<S> {
+        precondition(capacity <= spec.maxPositions, "LlamaModel: cache of \(capacity) slots exceeds \(spec.maxPositions) positions")
+        return KVCache(layers: spec.layers, batch: batch, capacity: capacity, width: spec.kvHeads * spec.headDim)
+    }
+
+    /// The training forward's arithmetic (same kernels, same order per layer) without
+    /// saved activations, over `step`'s queries only, with keys/values from `cache`;
+    /// the final norm and head run on `step.logitRows` only. Mirrors LLaDA's
+    /// `LLaDAModel.forward(..., past_key_values, use_cache=True)` as Fast-dLLM calls it.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func inferenceForward(_ step: InferenceStep, cache: KVCache<S>) -> UnsafeMutablePointer<S> {
+        let B = step.B, Tq = step.Tq, N = B * Tq
+        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
+        let I = spec.intermediate, V = spec.vocab, QD = NH * HD, KVD = NKV * HD
+        precondition(cache.B == B && cache.layers == L && cache.width == KVD, "LlamaModel: cache does not fit this model and batch")
+        let p = parameters.pointer, o = offsets, eps = S(spec.rmsNormEps)
+        let t = transposedWeights(cache)  // every matrix as (C, OC), the head separately
+        func ws(_ b: InferenceBuffer, _ count: Int) -> UnsafeMutablePointer<S> { cache.workspace(b.rawValue, count: count) }
+        let x = ws(.residual, N * C), ln = ws(.normed, N * C), rstd = ws(.rstd, N)
+        let q = ws(.query, N * QD), k = ws(.key, N * KVD), v = ws(.value, N * KVD)
+        let atty = ws(.attention, N * QD), proj = ws(.projection, N * C)
+        let gate = ws(.wideA, N * I), up = ws(.wideB, N * I)
+        let scores = ws(.scores, cachedAttentionScratchCount(Tq: Tq, capacity: cache.capacity))
+        var positions = [Int32](repeating: 0, count: N)
+        for b in 0..<B {
+            for i in 0..<Tq { positions[b * Tq + i] = Int32(step.queryStart[b] + i) }
+        }
+
+        step.ids.withUnsafeBufferPointer { ids in
+            embeddingForward(x, ids.baseAddress!, p + o.embedding, N: N, C: C, V: V)
+        }
+        positions.withUnsafeBufferPointer { pos in
+            for l in 0..<L {
+                let w = o.layers[l]
+                rmsnormForward(ln, rstd, x, p + w.attnNorm, N: N, C: C, eps: eps)
+                inferenceLinear(q, ln, t.layers + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD, layout: .inOut)
+                inferenceLinear(k, ln, t.layers + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
+                inferenceLinear(v, ln, t.layers + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
+                rotary.apply(q, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
+                rotary.apply(k, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
+                cache.store(cache.keys, layer: l, k, ld: KVD, B: B, Tq: Tq, queryStart: step.queryStart)
+                cache.store(cache.values, layer: l, v, ld: KVD, B: B, Tq: Tq, queryStart: step.queryStart)
+                cachedAttentionForward(atty, ldo: QD, q, ldq: QD, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
+                                       capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
+                                       keyLength: step.keyLength, causal: step.causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD)
+                inferenceLinear(proj, atty, t.layers + w.o, nil, N: N, C: QD, OC: C, layout: .inOut)
+                residualForward(x, x, proj, count: N * C)
+                rmsnormForward(ln, rstd, x, p + w.mlpNorm, N: N, C: C, eps: eps)
+                inferenceLinear(gate, ln, t.layers + w.gate, nil, N: N, C: C, OC: I, layout: .inOut)
+                inferenceLinear(up, ln, t.layers + w.up, nil, N: N, C: C, OC: I, layout: .inOut)
+                swigluForward(gate, gate, up, count: N * I)
+                inferenceLinear(proj, gate, t.layers + w.down, nil, N: N, C: I, OC: C, layout: .inOut)
+                residualForward(x, x, proj, count: N * C)
+            }
+        }
+        let R = step.logitCount
+        let rows = ws(.rows, R * C), logits = ws(.logits, R * V), rowRstd = ws(.rowRstd, R)
+        let selected = gatherRows(step.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
+        rmsnormForward(rows, rowRstd, selected, p + o.finalNorm, N: R, C: C, eps: eps)
+        inferenceLinear(logits, rows, t.head, nil, N: R, C: C, OC: V, layout: .inOut)
+        return logits
+    }
+}
+
+extension LlamaModel {
+    /// The cache's transposed copies of the weights, built on first use: `layers` mirrors the
+    /// blocks of the flat buffer with every matrix stored (C, OC) at its own offset, `head` is (C, V).
+    /// (Norm weights and biases are read from `parameters`.)
+    func transposedWeights(_ cache: KVCache<S>) -> (layers: UnsafePointer<S>, head: UnsafePointer<S>) {
+        if cache.transposedWeights.isEmpty {
+            let p = parameters.pointer
+            // Only the blocks' span is stored; the returned pointer is offset back so that
+            // `layers + w.q` addresses it with the flat buffer's offsets.
+            let base = blockRanges[1].lowerBound, end = blockRanges[spec.layers].upperBound
+            let layers = Buffer<S>(count: end - base), head = Buffer<S>(count: spec.vocab * spec.hidden)
+            let C = spec.hidden, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim, I = spec.intermediate
+            for w in offsets.layers {
+                for (offset, OC, IC) in [(w.q, QD, C), (w.k, KVD, C), (w.v, KVD, C), (w.o, C, QD),
+                                         (w.gate, I, C), (w.up, I, C), (w.down, C, I)] {
+                    transpose(layers.pointer + (offset - base), p + offset, rows: OC, cols: IC)
+                }
+            }
+            transpose(head.pointer, p + offsets.head, rows: spec.vocab, cols: C)
+            cache.transposedWeights = [layers, head]
+        }
+        let base = blockRanges[1].lowerBound
+        return (UnsafePointer(cache.transposedWeights[0].pointer - base), UnsafePointer(cache.transposedWeights[1].pointer))
+    }
+}
+
+/// The rows of `source` (N, width) that `selection` names, gathered into workspace
+/// buffer `buffer`, or `source` itself when there is no selection.
+func gatherRows<S: ComputeScalar>(_ selection: [Int]?, of source: UnsafeMutablePointer<S>, N: Int, width: Int,
+                                  workspace cache: KVCache<S>, buffer: InferenceBuffer) -> UnsafeMutablePointer<S> {
+    guard let selection else { return source }
+    let target = cache.workspace(buffer.rawValue, count: max(selection.count, N) * width)
+    precondition(target != source, "gatherRows: the gather buffer is the source")
+    for (r, n) in selection.enumerated() {
+        precondition(n >= 0 && n < N, "gatherRows: row \(n) outside 0..<\(N)")
+        (target + r * width).update(from: source + n * width, count: width)
+    }
+    return target
+}

@@ -1,0 +1,104 @@
+import DLLMCompute
+import DLLMData
+import DLLMModels
+import DLLMTokenizers
+import Foundation
+
+/// A model folder ready to turn text into text: the model (inference path), its
+/// tokenizer, its special tokens and the sampler its kind calls for. What
+/// `dllm generate` and `dllm chat` stand on.
+public final class TextGenerator {
+    /// Which sampler runs: `auto` is diffusion when the model has a mask token, else autoregressive.
+    public enum Mode: String, Sendable, CaseIterable {
+        case auto, diffusion, ar
+    }
+
+    public let folder: String
+    public let model: any InferenceModel<Float>
+    public let modelType: String
+    public let tokenizer: BPETextTokenizer
+    public let maskID: Int32?
+    public let eosID: Int32?
+    /// The resolved sampler kind (never `auto`).
+    public let mode: Mode
+    /// Ids that end an answer when decoding: EOS and the chat templates' end-of-turn tokens.
+    public let stopIDs: Set<Int32>
+    /// True when the folder had no weights (random initialisation).
+    public let randomlyInitialized: Bool
+
+    /// Loads `folder` (config.json, weights, tokenizer files); `tokenizerPath` overrides
+    /// where the tokenizer is read from.
+    public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0) throws {
+        self.folder = folder
+        let loaded = try ModelFolder.load(URL(fileURLWithPath: folder), as: Float.self, seed: seed)
+        model = inferenceModel(loaded.model)
+        randomlyInitialized = loaded.randomlyInitialized
+        modelType = loaded.config["model_type"] as? String ?? "?"
+        tokenizer = try BPETextTokenizer(path: tokenizerPath ?? folder)
+        let V = loaded.model.vocabularySize
+        func configID(_ key: String) -> Int32? {
+            if let n = loaded.config[key] as? Int { return Int32(n) }
+            if let list = loaded.config[key] as? [Int], let first = list.first { return Int32(first) }
+            return nil
+        }
+        var mask = configID("mask_token_id") ?? tokenizer.maskTokenID
+        if mask == nil, modelType == "llada", V > 126_336 { mask = 126_336 }  // LLaDA's default
+        if let m = mask, m < 0 || Int(m) >= V { mask = nil }
+        maskID = mask
+        eosID = tokenizer.eosTokenID ?? configID("eos_token_id")
+        switch mode {
+        case .auto: self.mode = mask == nil ? .ar : .diffusion
+        case .diffusion:
+            guard mask != nil else { throw SamplingError.noMaskToken(model: folder) }
+            self.mode = .diffusion
+        case .ar: self.mode = .ar
+        }
+        var stops = Set<Int32>()
+        if let eosID { stops.insert(eosID) }
+        for name in ["<|eot_id|>", "<|im_end|>", "<|endoftext|>"] {
+            if let id = tokenizer.tokenizer.tokenToId(name) { stops.insert(Int32(id)) }
+        }
+        stopIDs = stops
+    }
+
+    /// The mask token's text, for `InfillTemplate`.
+    public var maskToken: String? { maskID.flatMap { tokenizer.tokenizer.idToToken(UInt32($0)) } }
+
+    /// A plain prompt's ids (with the tokenizer's special tokens, as `tokenizer(prompt)` gives them),
+    /// or, with `chat`, the prompt as one user turn through the chat template.
+    public func promptTokens(_ text: String, chat: Bool) throws -> [Int32] {
+        if chat { return try chatTokens([ChatMessage(role: "user", content: text)]) }
+        return tokenizer.encode(text, addSpecialTokens: true)
+    }
+
+    /// A conversation rendered by the folder's chat template with the assistant's
+    /// generation prompt, then tokenized without adding special tokens again.
+    public func chatTokens(_ messages: [ChatMessage]) throws -> [Int32] {
+        tokenizer.encode(try tokenizer.renderChat(messages, addGenerationPrompt: true), addSpecialTokens: false)
+    }
+
+    /// An infill text's ids: BOS when the tokenizer adds one, then the pieces and masks.
+    public func infillTokens(_ text: String) throws -> [Int32] {
+        guard let maskID else { throw SamplingError.noMaskToken(model: folder) }
+        let template = try InfillTemplate(parsing: text, maskToken: maskToken)
+        var prefix: [Int32] = []
+        if let bos = tokenizer.bosTokenID, tokenizer.encode("a", addSpecialTokens: true).first == bos { prefix = [bos] }
+        return template.tokens(prefix: prefix, maskID: maskID) { tokenizer.encode($0, addSpecialTokens: false) }
+    }
+
+    /// The answer's text: up to the first stop token, special tokens skipped.
+    public func decodeAnswer(_ ids: [Int32]) -> String {
+        let end = ids.firstIndex(where: { stopIDs.contains($0) }) ?? ids.count
+        return tokenizer.decode(Array(ids[..<end]), skipSpecialTokens: true)
+    }
+
+    /// Whole-text decoding (infill results), special tokens skipped.
+    public func decode(_ ids: [Int32]) -> String { tokenizer.decode(ids, skipSpecialTokens: true) }
+
+    public func diffusionSampler() throws -> MDLMSampler<Float> {
+        guard let maskID else { throw SamplingError.noMaskToken(model: folder) }
+        return try MDLMSampler(model: model, maskID: maskID, eosID: eosID)
+    }
+
+    public func arSampler() -> ARSampler<Float> { ARSampler(model: model, eosID: eosID) }
+}
