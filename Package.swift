@@ -36,6 +36,9 @@ let package = Package(
         .library(name: "DLLMTelemetry", targets: ["DLLMTelemetry"]),
         .executable(name: "dllm-collector", targets: ["dllm-collector"]),
         .library(name: "DLLMSampling", targets: ["DLLMSampling"]),
+        .library(name: "DLLMGGUF", targets: ["DLLMGGUF"]),
+        .library(name: "DLLMJinja", targets: ["DLLMJinja"]),
+        .library(name: "DLLMImport", targets: ["DLLMImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -68,6 +71,12 @@ let package = Package(
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
+        .target(name: "DLLMGGUF"),
+        // Jinja chat templates.
+        .target(name: "DLLMJinja"),
+        // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
+        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute"]),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -127,6 +136,11 @@ let package = Package(
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
         .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
+                                                       "DLLMCheckpoint", "DLLMSampling"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v5]
