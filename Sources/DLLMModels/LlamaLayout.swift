@@ -4,6 +4,7 @@ import DLLMCompute
 struct LlamaLayerOffsets {
     var attnNorm = 0, q = 0, k = 0, v = 0, o = 0, mlpNorm = 0, gate = 0, up = 0, down = 0
     var qBias: Int?, kBias: Int?, vBias: Int?
+    var qNorm: Int?, kNorm: Int?   // (HD) each, Qwen3's per-head query/key norms
 }
 
 /// Where every LLaMA-family tensor lives: embedding, then each block contiguously
@@ -20,6 +21,7 @@ struct LlamaOffsets {
         var o = LlamaOffsets()
         var blocks: [Range<Int>] = []
         let n = s.names, C = s.hidden, QD = s.heads * s.headDim, KVD = s.kvHeads * s.headDim
+        precondition(!s.qkNorm || (n.qNorm != nil && n.kNorm != nil), "LlamaSpec: \(s.naming) checkpoints have no query/key norms")
         o.embedding = layout.append(n.embedding, [s.vocab, C])
         blocks.append(0..<layout.count)
         for l in 0..<s.layers {
@@ -28,8 +30,10 @@ struct LlamaOffsets {
             w.attnNorm = layout.append(n.attnNorm.layer(l), [C])
             w.q = layout.append(n.q.layer(l) + ".weight", [QD, C])
             if s.qkvBias { w.qBias = layout.append(n.q.layer(l) + ".bias", [QD]) }
+            if s.qkNorm { w.qNorm = layout.append(n.qNorm!.layer(l), [s.headDim]) }
             w.k = layout.append(n.k.layer(l) + ".weight", [KVD, C])
             if s.qkvBias { w.kBias = layout.append(n.k.layer(l) + ".bias", [KVD]) }
+            if s.qkNorm { w.kNorm = layout.append(n.kNorm!.layer(l), [s.headDim]) }
             w.v = layout.append(n.v.layer(l) + ".weight", [KVD, C])
             if s.qkvBias { w.vBias = layout.append(n.v.layer(l) + ".bias", [KVD]) }
             w.o = layout.append(n.o.layer(l), [C, QD])
@@ -54,6 +58,8 @@ final class LlamaActivations<S: ComputeScalar> {
     var residual: [Buffer<S>] = []     // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []   // (N, C), (N)
     var q: [Buffer<S>] = [], k: [Buffer<S>] = [], v: [Buffer<S>] = []  // (N, NH·HD), (N, NKV·HD) ×2, after rotary
+    // qkNorm only (else empty): projections before the per-head norm, and its (N·NH), (N·NKV) rstd.
+    var qRaw: [Buffer<S>] = [], kRaw: [Buffer<S>] = [], qRstd: [Buffer<S>] = [], kRstd: [Buffer<S>] = []
     var att: [Buffer<S>] = []          // (B, NH, T, T)
     var atty: [Buffer<S>] = []         // (N, NH·HD)
     var res2: [Buffer<S>] = []         // (N, C)
@@ -82,6 +88,10 @@ final class LlamaActivations<S: ComputeScalar> {
         for _ in 0..<s.layers {
             ln1.append(buf(N * C)); ln1Rstd.append(buf(N))
             q.append(buf(N * QD)); k.append(buf(N * KVD)); v.append(buf(N * KVD))
+            if s.qkNorm {
+                qRaw.append(buf(N * QD)); kRaw.append(buf(N * KVD))
+                qRstd.append(buf(N * s.heads)); kRstd.append(buf(N * s.kvHeads))
+            }
             att.append(buf(B * s.heads * T * T)); atty.append(buf(N * QD))
             res2.append(buf(N * C)); ln2.append(buf(N * C)); ln2Rstd.append(buf(N))
             gate.append(buf(N * I)); up.append(buf(N * I)); swiglu.append(buf(N * I))

@@ -25,7 +25,7 @@ extension LlamaModel: InferenceModel {
         let p = parameters.pointer, o = offsets, eps = S(spec.rmsNormEps)
         let t = transposedWeights(cache)  // every matrix as (C, OC), the head separately
         func ws(_ b: InferenceBuffer, _ count: Int) -> UnsafeMutablePointer<S> { cache.workspace(b.rawValue, count: count) }
-        let x = ws(.residual, N * C), ln = ws(.normed, N * C), rstd = ws(.rstd, N)
+        let x = ws(.residual, N * C), ln = ws(.normed, N * C), rstd = ws(.rstd, N * NH)  // NH ≥ NKV rows for qkNorm
         let q = ws(.query, N * QD), k = ws(.key, N * KVD), v = ws(.value, N * KVD)
         let atty = ws(.attention, N * QD), proj = ws(.projection, N * C)
         let gate = ws(.wideA, N * I), up = ws(.wideB, N * I)
@@ -45,6 +45,10 @@ extension LlamaModel: InferenceModel {
                 inferenceLinear(q, ln, t.layers + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD, layout: .inOut)
                 inferenceLinear(k, ln, t.layers + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
                 inferenceLinear(v, ln, t.layers + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
+                if let qn = w.qNorm, let kn = w.kNorm {  // Qwen3: per-head norms, in place
+                    rmsnormForward(q, rstd, q, p + qn, N: N * NH, C: HD, eps: eps)
+                    rmsnormForward(k, rstd, k, p + kn, N: N * NKV, C: HD, eps: eps)
+                }
                 rotary.apply(q, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
                 rotary.apply(k, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
                 cache.store(cache.keys, layer: l, k, ld: KVD, B: B, Tq: Tq, queryStart: step.queryStart)

@@ -1,8 +1,9 @@
 import DLLMCompute
 
-/// A LLaMA-family decoder (LLaMA, Qwen2, LLaDA) over one flat parameter buffer.
+/// A LLaMA-family decoder (LLaMA, Qwen2, Qwen3, LLaDA) over one flat parameter buffer.
 ///
-/// Per layer: RMSNorm → Q/K/V projections (+bias for Qwen2) → rotary → attention
+/// Per layer: RMSNorm → Q/K/V projections (+bias for Qwen2) → per-head Q/K RMSNorm
+/// (Qwen3, HF `Qwen3Attention`) → rotary → attention
 /// (mask chosen by the caller) → output projection → residual → RMSNorm →
 /// SwiGLU MLP → residual; then a final RMSNorm and the output head (tied to the
 /// embedding when the checkpoint says so). Mirrors HF `LlamaForCausalLM` and
@@ -68,9 +69,17 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 let w = o.layers[l]
                 let x = a.residual[l].pointer
                 rmsnormForward(a.ln1[l].pointer, a.ln1Rstd[l].pointer, x, p + w.attnNorm, N: N, C: C, eps: S(spec.rmsNormEps))
-                linearForward(a.q[l].pointer, a.ln1[l].pointer, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
-                linearForward(a.k[l].pointer, a.ln1[l].pointer, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                // With qkNorm the projections land in qRaw/kRaw and their per-head norms in q/k.
+                let qProj = spec.qkNorm ? a.qRaw[l].pointer : a.q[l].pointer
+                let kProj = spec.qkNorm ? a.kRaw[l].pointer : a.k[l].pointer
+                linearForward(qProj, a.ln1[l].pointer, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
+                linearForward(kProj, a.ln1[l].pointer, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
                 linearForward(a.v[l].pointer, a.ln1[l].pointer, p + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                if let qn = w.qNorm, let kn = w.kNorm {
+                    // Each head's HD values are one row: (N·NH, HD) and (N·NKV, HD).
+                    rmsnormForward(a.q[l].pointer, a.qRstd[l].pointer, qProj, p + qn, N: N * NH, C: HD, eps: S(spec.rmsNormEps))
+                    rmsnormForward(a.k[l].pointer, a.kRstd[l].pointer, kProj, p + kn, N: N * NKV, C: HD, eps: S(spec.rmsNormEps))
+                }
                 rotary.apply(a.q[l].pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
                 rotary.apply(a.k[l].pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
                 attentionForward(a.atty[l].pointer, ldo: QD, a.att[l].pointer,
@@ -154,6 +163,16 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                                   B: B, T: T, NH: NH, NKV: NKV, HD: HD)
                 rotary.apply(d.q.pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD, inverse: true)
                 rotary.apply(d.k.pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD, inverse: true)
+                if let qn = w.qNorm, let kn = w.kNorm {
+                    // Through the per-head norms (d.atty, now free, is the scratch): d.q, d.k become
+                    // gradients of the raw projections.
+                    d.atty.zero()
+                    rmsnormBackward(d.atty.pointer, g + qn, d.q.pointer, a.qRaw[l].pointer, p + qn, a.qRstd[l].pointer, N: N * NH, C: HD)
+                    d.q.pointer.update(from: d.atty.pointer, count: N * QD)
+                    d.atty.zero()
+                    rmsnormBackward(d.atty.pointer, g + kn, d.k.pointer, a.kRaw[l].pointer, p + kn, a.kRstd[l].pointer, N: N * NKV, C: HD)
+                    d.k.pointer.update(from: d.atty.pointer, count: N * KVD)
+                }
                 d.ln.zero()
                 linearBackward(d.ln.pointer, g + w.q, w.qBias.map { g + $0 }, d.q.pointer, a.ln1[l].pointer, p + w.q, N: N, C: C, OC: QD)
                 linearBackward(d.ln.pointer, g + w.k, w.kBias.map { g + $0 }, d.k.pointer, a.ln1[l].pointer, p + w.k, N: N, C: C, OC: KVD)

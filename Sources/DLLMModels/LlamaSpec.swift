@@ -1,5 +1,5 @@
 /// The shape of a LLaMA-family decoder, whichever checkpoint dialect it came from
-/// (`llama`, `qwen2` with Hugging Face keys, `llada` with LLaDA's own keys).
+/// (`llama`, `qwen2`, `qwen3` with Hugging Face keys, `llada` with LLaDA's own keys).
 public struct LlamaSpec: Sendable, Equatable {
     public enum Naming: String, Sendable { case huggingFace, llada }
 
@@ -17,12 +17,15 @@ public struct LlamaSpec: Sendable, Equatable {
     public var maxPositions: Int
     public var tiedEmbeddings: Bool
     public var qkvBias: Bool
+    /// Qwen3's per-head RMSNorm of queries and keys (weights of width HD), applied after
+    /// the projections and before rotary embedding (HF `Qwen3Attention.q_norm`/`k_norm`).
+    public var qkNorm: Bool
     public var maskTokenID: Int?
     public var initializerRange: Double
 
     public init(modelType: String, naming: Naming, hidden: Int, layers: Int, heads: Int, kvHeads: Int,
                 headDim: Int, intermediate: Int, vocab: Int, rmsNormEps: Double, ropeTheta: Double,
-                maxPositions: Int, tiedEmbeddings: Bool, qkvBias: Bool, maskTokenID: Int? = nil,
+                maxPositions: Int, tiedEmbeddings: Bool, qkvBias: Bool, qkNorm: Bool = false, maskTokenID: Int? = nil,
                 initializerRange: Double = 0.02) {
         self.modelType = modelType
         self.naming = naming
@@ -38,6 +41,7 @@ public struct LlamaSpec: Sendable, Equatable {
         self.maxPositions = maxPositions
         self.tiedEmbeddings = tiedEmbeddings
         self.qkvBias = qkvBias
+        self.qkNorm = qkNorm
         self.maskTokenID = maskTokenID
         self.initializerRange = initializerRange
     }
@@ -46,6 +50,8 @@ public struct LlamaSpec: Sendable, Equatable {
     /// (torchtitan's `state_dict_adapter` idea, applied at the name level).
     public struct TensorNames: Sendable {
         public let embedding, attnNorm, q, k, v, o, mlpNorm, gate, up, down, finalNorm, head: String
+        /// Per-head query/key norms (`qkNorm` only; LLaDA checkpoints have none).
+        public let qNorm, kNorm: String?
     }
 
     public var names: TensorNames {
@@ -59,7 +65,8 @@ public struct LlamaSpec: Sendable, Equatable {
                 mlpNorm: "model.layers.{}.post_attention_layernorm.weight",
                 gate: "model.layers.{}.mlp.gate_proj.weight", up: "model.layers.{}.mlp.up_proj.weight",
                 down: "model.layers.{}.mlp.down_proj.weight",
-                finalNorm: "model.norm.weight", head: "lm_head.weight")
+                finalNorm: "model.norm.weight", head: "lm_head.weight",
+                qNorm: "model.layers.{}.self_attn.q_norm.weight", kNorm: "model.layers.{}.self_attn.k_norm.weight")
         case .llada:
             return TensorNames(
                 embedding: "model.transformer.wte.weight",
@@ -69,7 +76,8 @@ public struct LlamaSpec: Sendable, Equatable {
                 mlpNorm: "model.transformer.blocks.{}.ff_norm.weight",
                 gate: "model.transformer.blocks.{}.ff_proj.weight", up: "model.transformer.blocks.{}.up_proj.weight",
                 down: "model.transformer.blocks.{}.ff_out.weight",
-                finalNorm: "model.transformer.ln_f.weight", head: "model.transformer.ff_out.weight")
+                finalNorm: "model.transformer.ln_f.weight", head: "model.transformer.ff_out.weight",
+                qNorm: nil, kNorm: nil)
         }
     }
 }

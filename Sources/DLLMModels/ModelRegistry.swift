@@ -4,7 +4,7 @@ import Foundation
 /// Maps `config.json`'s `model_type` to a configuration decoder and a model
 /// constructor (mlx-swift-lm's registry idea).
 public enum ModelRegistry {
-    public static let supportedTypes = ["gpt2", "llada", "llama", "qwen2"]
+    public static let supportedTypes = ["gpt2", "llada", "llama", "qwen2", "qwen3"]
 
     /// Decodes a `config.json` into an architecture; `path` names the file in errors.
     public static func architecture(configJSON data: Data, path: String) throws -> ModelArchitecture {
@@ -20,7 +20,7 @@ public enum ModelRegistry {
         }
         do {
             switch type {
-            case "llama", "qwen2":
+            case "llama", "qwen2", "qwen3":
                 return .llamaFamily(try JSONDecoder().decode(LlamaConfiguration.self, from: data).spec(path: path))
             case "llada":
                 return .llamaFamily(try JSONDecoder().decode(LLaDAConfiguration.self, from: data).spec(path: path))

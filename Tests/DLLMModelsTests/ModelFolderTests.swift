@@ -20,7 +20,7 @@ final class ModelFolderTests: XCTestCase {
     /// A folder saved here holds the very bytes `transformers`' `save_pretrained` wrote
     /// (same names, order, dtype and header), so `transformers` loads it as its own.
     func testSaveReproducesTheTransformersFileByteForByte() throws {
-        for name in ["llada", "llama_gqa", "qwen2", "gpt2"] {
+        for name in ["llada", "llama_gqa", "qwen2", "gpt2", "qwen3"] {
             let loaded = try ModelFolder.load(fixture(name), as: Float.self)
             let out = temporary.appendingPathComponent(name)
             try ModelFolder.save(loaded.model, config: loaded.config, to: out)
@@ -91,6 +91,33 @@ final class ModelFolderTests: XCTestCase {
         assertLoadFails("rope_scaling")
         try writeConfig("{not json")
         assertLoadFails("not valid JSON")
+    }
+
+    func testQwen3ConfigsThatCannotRunAreRejected() throws {
+        let base = #""model_type": "qwen3", "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 8, "vocab_size": 10"#
+        try writeConfig("{\(base), \"head_dim\": 7}")
+        assertLoadFails("key \"head_dim\" = 7 is invalid")
+        try writeConfig("{\(base), \"layer_types\": [\"full_attention\", \"sliding_attention\"]}")
+        assertLoadFails("key \"layer_types\" = sliding_attention is not supported")
+        try writeConfig("{\(base), \"use_sliding_window\": true, \"sliding_window\": 4, \"max_window_layers\": 1}")
+        assertLoadFails("use_sliding_window")
+        try writeConfig("{\(base), \"attention_bias\": true}")
+        assertLoadFails("attention_bias")
+    }
+
+    /// Without `head_dim`, Qwen3 (unlike LLaMA) uses 128, as HF `Qwen3Config` does.
+    func testQwen3DefaultHeadDimIs128() throws {
+        let json = #"{"model_type": "qwen3", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 8, "vocab_size": 10}"#
+        guard case .llamaFamily(let spec) = try ModelRegistry.architecture(configJSON: Data(json.utf8), path: "config.json") else {
+            return XCTFail("qwen3 is not a LLaMA-family architecture")
+        }
+        XCTAssertEqual(spec.headDim, 128)
+        XCTAssertTrue(spec.qkNorm)
+        XCTAssertFalse(spec.qkvBias)
+        let model = LlamaModel<Float>(spec: spec)
+        XCTAssertEqual(model.layout.slot("model.layers.0.self_attn.q_proj.weight")?.shape, [256, 16])
+        XCTAssertEqual(model.layout.slot("model.layers.0.self_attn.o_proj.weight")?.shape, [16, 256])
+        XCTAssertEqual(model.layout.slot("model.layers.0.self_attn.k_norm.weight")?.shape, [128])
     }
 
     func copyFixture(_ name: String, editing edit: (inout [(name: String, shape: [Int], values: [Float])]) -> Void) throws {

@@ -79,6 +79,25 @@ final class ModelGradientTests: XCTestCase {
         check(model, mask: AttentionMask(.causal, B: 2, T: 4), name: "tied llama")
     }
 
+    /// Qwen3's per-head query/key norms, with head_dim (6) ≠ hidden / heads (2).
+    func testQwen3QueryKeyNormGradientsForEveryMask() {
+        var spec = Self.tinyLLaDA
+        spec.naming = .huggingFace
+        spec.qkvBias = false
+        spec.qkNorm = true
+        spec.headDim = 6
+        spec.tiedEmbeddings = true
+        for (name, mask) in masks(B: 2, T: 5) {
+            let model = LlamaModel<Double>(spec: spec)
+            Initialization.initialize(model, seed: 5)
+            // Norm weights start at 1; vary them so a wrong weight gradient or index shows.
+            for slot in model.layout.slots where slot.name.hasSuffix("_norm.weight") {
+                for i in slot.range { model.parameters[i] = 0.7 + 0.1 * Double((i * 5) % 7) }
+            }
+            check(model, mask: mask, name: "qwen3 \(name)")
+        }
+    }
+
     func testGPT2GradientsForEveryMask() {
         for (name, mask) in masks(B: 2, T: 5) {
             let model = GPT2Model<Double>(config: Self.tinyGPT2)

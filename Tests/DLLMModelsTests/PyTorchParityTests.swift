@@ -8,7 +8,8 @@ import XCTest
 /// Logits, loss, every parameter gradient and ten AdamW steps against PyTorch and
 /// `transformers` (fixtures from Tests/Fixtures/generate_model_fixtures.py), for a
 /// bidirectional LLaDA, a causal grouped-query LLaMA, a Qwen2 with QKV biases and
-/// tied embeddings, and a GPT-2 — each loaded from its Hugging Face-layout folder.
+/// tied embeddings, a Qwen3 with per-head query/key norms and head_dim ≠ hidden/heads,
+/// and a GPT-2 — each loaded from its Hugging Face-layout folder.
 final class PyTorchParityTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -115,9 +116,11 @@ final class PyTorchParityTests: XCTestCase {
     func testLlamaCausalGroupedQuery() throws { try checkForwardAndGradients("llama_gqa") }
     func testQwen2BiasesAndTiedEmbeddings() throws { try checkForwardAndGradients("qwen2") }
     func testGPT2Conv1DLayout() throws { try checkForwardAndGradients("gpt2") }
+    func testQwen3QueryKeyNormsAndWideHeads() throws { try checkForwardAndGradients("qwen3") }
 
     func testLLaDAAdamWSteps() throws { try checkAdamWSteps("llada") }
     func testLlamaAdamWSteps() throws { try checkAdamWSteps("llama_gqa") }
     func testQwen2AdamWSteps() throws { try checkAdamWSteps("qwen2") }
     func testGPT2AdamWSteps() throws { try checkAdamWSteps("gpt2") }
+    func testQwen3AdamWSteps() throws { try checkAdamWSteps("qwen3") }
 }

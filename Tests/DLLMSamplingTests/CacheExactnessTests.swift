@@ -103,6 +103,11 @@ final class CacheExactnessTests: XCTestCase {
         checkCachedForward(Fixtures.randomLlama(Double.self, layers: 1), expectExactAfterChange: true)
     }
 
+    /// Qwen3's per-head query/key norms on the cached path (prefix and dual steps).
+    func testCachedForwardOnQwen3() throws {
+        checkCachedForward(try Fixtures.model("qwen3", as: Double.self), expectExactAfterChange: false)
+    }
+
     func testCachedForwardOnGPT2() throws {
         checkCachedForward(try Fixtures.model("gpt2", as: Double.self), expectExactAfterChange: false)
     }
@@ -110,7 +115,7 @@ final class CacheExactnessTests: XCTestCase {
     /// The inference path computes the training forward's logits (all fixture models,
     /// with right padding, bidirectional and causal).
     func testInferenceForwardMatchesTrainingForward() throws {
-        for (name, causal) in [("llada", false), ("llama_gqa", true), ("qwen2", true), ("gpt2", true)] {
+        for (name, causal) in [("llada", false), ("llama_gqa", true), ("qwen2", true), ("gpt2", true), ("qwen3", true), ("qwen3", false)] {
             let loaded = try ModelFolder.load(Fixtures.models.appendingPathComponent(name), as: Float.self).model
             let B = 2, T = 9, V = loaded.vocabularySize
             let lengths = [9, 6]

@@ -3,7 +3,8 @@
 
 Run from the repository root:
 
-    python3 Tests/Fixtures/generate_model_fixtures.py
+    python3 Tests/Fixtures/generate_model_fixtures.py            # every case
+    python3 Tests/Fixtures/generate_model_fixtures.py qwen3      # only the named cases (same seeds)
 
 For every case this writes Tests/DLLMModelsTests/Fixtures/<case>/ with
 
@@ -64,6 +65,8 @@ from transformers import (
     LlamaForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -145,9 +148,11 @@ def merge_heads(x):
 
 
 def ref_llama_family(p, names, cfg, input_ids, position_ids, allowed):
-    """LLaMA arithmetic (pre-norm RMSNorm, RoPE, GQA, SwiGLU), used for llada, llama_gqa and qwen2.
+    """LLaMA arithmetic (pre-norm RMSNorm, RoPE, GQA, SwiGLU), used for llada, llama_gqa, qwen2 and qwen3.
 
     `names` maps roles to checkpoint tensor names, so the same arithmetic reads LLaDA- and HF-named files.
+    With `q_norm`/`k_norm` roles (qwen3), each head's query and key vectors are RMS-normalised (weight of
+    width head_dim) after the projection and before the rotary embedding.
     """
     H, KV, d, eps = cfg["heads"], cfg["kv_heads"], cfg["head_dim"], cfg["eps"]
     x = p[names["embed"]][input_ids]
@@ -159,6 +164,8 @@ def ref_llama_family(p, names, cfg, input_ids, position_ids, allowed):
         q = split_heads(linear(h, p[n("q")], bias("q")), H, d)
         k = split_heads(linear(h, p[n("k")], bias("k")), KV, d)
         v = split_heads(linear(h, p[n("v")], bias("v")), KV, d)
+        if "q_norm" in names:
+            q, k = rms_norm(q, p[n("q_norm")], eps), rms_norm(k, p[n("k_norm")], eps)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         x = x + linear(merge_heads(attention(q, k, v, allowed)), p[n("o")])
         h = rms_norm(x, p[n("ffn_norm")], eps)
@@ -201,6 +208,8 @@ HF_LLAMA_NAMES = dict(
     final_norm="model.norm.weight",
     lm_head="lm_head.weight",
 )
+
+HF_QWEN3_NAMES = dict(HF_LLAMA_NAMES, q_norm="self_attn.q_norm.weight", k_norm="self_attn.k_norm.weight")
 
 LLADA_NAMES = dict(
     embed="model.transformer.wte.weight",
@@ -317,6 +326,23 @@ def case_qwen2():
     return dict(
         name="qwen2", attention="causal", model_cls=Qwen2ForCausalLM, hf_config=hf, dims=c, pad_lens=[0, 2],
         ref=lambda p, ids, pos, allowed: ref_llama_family(p, HF_LLAMA_NAMES, c, ids, pos, allowed),
+    )
+
+
+def case_qwen3():
+    # Per-head q/k RMSNorm, no biases, tied head; head_dim 8 * 4 heads = 32 != hidden 16, so q_proj is
+    # (32, 16) and o_proj (16, 32), and the norms' width (8) differs from hidden / heads (4).
+    c = dict(hidden=16, layers=2, heads=4, kv_heads=2, head_dim=8, inter=40, rope_theta=1000000.0, eps=1e-6)
+    hf = Qwen3Config(
+        vocab_size=V, hidden_size=c["hidden"], intermediate_size=c["inter"], num_hidden_layers=c["layers"],
+        num_attention_heads=c["heads"], num_key_value_heads=c["kv_heads"], head_dim=c["head_dim"],
+        hidden_act="silu", rms_norm_eps=c["eps"], rope_parameters={"rope_type": "default", "rope_theta": c["rope_theta"]},
+        attention_bias=False, tie_word_embeddings=True, use_sliding_window=False, max_position_embeddings=64,
+        pad_token_id=None, bos_token_id=None, eos_token_id=66, use_cache=False,
+    )
+    return dict(
+        name="qwen3", attention="causal", model_cls=Qwen3ForCausalLM, hf_config=hf, dims=c, pad_lens=[0, 2],
+        ref=lambda p, ids, pos, allowed: ref_llama_family(p, HF_QWEN3_NAMES, c, ids, pos, allowed),
     )
 
 
@@ -594,11 +620,18 @@ def build_case(case, seed):
     return sum(sizes.values())
 
 
+CASES = (case_llada, case_llama_gqa, case_qwen2, case_gpt2, case_qwen3)  # seed = 1234 + index
+
+
 def main():
     os.chdir(REPO_ROOT)
-    total = 0
-    for seed, make in enumerate((case_llada, case_llama_gqa, case_qwen2, case_gpt2), start=1234):
-        total += build_case(make(), seed)
+    wanted = set(sys.argv[1:])
+    known = {make.__name__.removeprefix("case_") for make in CASES}
+    assert wanted <= known, f"unknown case(s) {sorted(wanted - known)}; known: {sorted(known)}"
+    for seed, make in enumerate(CASES, start=1234):
+        if not wanted or make.__name__.removeprefix("case_") in wanted:
+            build_case(make(), seed)
+    total = sum(f.stat().st_size for f in OUT_ROOT.rglob("*") if f.is_file())
     print(f"total fixture size: {total} bytes ({total / 1024:.1f} KiB) in {OUT_ROOT.relative_to(REPO_ROOT)}")
     assert total < 1_000_000, "fixtures should stay well under 1 MB"
 

@@ -8,7 +8,7 @@ Run from the repository root (needs torch and transformers; the Swift tests do n
 It writes Tests/DLLMSamplingTests/Fixtures/sampler_reference.json with, for several settings, the
 prompt (or infill text) token ids and the tokens the reference algorithm commits, on the tiny `llada`
 fixture model of Tests/DLLMModelsTests/Fixtures/llada (and, for autoregressive sampling, the `llama_gqa`,
-`qwen2` and `gpt2` fixtures).
+`qwen2`, `gpt2` and `qwen3` fixtures).
 
 The reference masked-diffusion sampler below is written from LLaDA's published `generate()`
 (ML-GSAI/LLaDA generate.py): a canvas of prompt + gen_length mask tokens, `block_length` blocks
@@ -420,7 +420,7 @@ def run_mdlm_case(case, mask_id, eos_id, V):
 def load_ar(name):
     folder = MODEL_FIXTURES / name
     cls = {"llama_gqa": transformers.LlamaForCausalLM, "qwen2": transformers.Qwen2ForCausalLM,
-           "gpt2": transformers.GPT2LMHeadModel}[name]
+           "gpt2": transformers.GPT2LMHeadModel, "qwen3": transformers.Qwen3ForCausalLM}[name]
     return cls.from_pretrained(str(folder), attn_implementation="eager", dtype=torch.float64).eval()
 
 
@@ -594,6 +594,9 @@ def main():
         dict(name="ar_sample_llama_gqa", model="llama_gqa", inputs=ar_prompts,
              config=dict(max_new_tokens=8, temperature=0.8, top_k=10, top_p=0.9, seed=6)),
         dict(name="ar_sample_gpt2", model="gpt2", inputs=ar_prompts[:2], config=dict(max_new_tokens=6, temperature=1.3, seed=1)),
+        dict(name="ar_greedy_qwen3", model="qwen3", inputs=ar_prompts, config=dict(max_new_tokens=8)),
+        dict(name="ar_sample_qwen3", model="qwen3", inputs=ar_prompts,
+             config=dict(max_new_tokens=8, temperature=0.9, top_k=12, top_p=0.9, seed=3)),
     ]
     print("autoregressive:")
     ar = [run_ar_case(c) for c in ar_cases]

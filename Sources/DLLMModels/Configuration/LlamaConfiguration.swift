@@ -1,7 +1,8 @@
 import Foundation
 
-/// `config.json` of a Hugging Face `llama` or `qwen2` checkpoint (HF key names).
+/// `config.json` of a Hugging Face `llama`, `qwen2` or `qwen3` checkpoint (HF key names).
 /// Keys dllm does not use are ignored, as `transformers` ignores unknown keys.
+/// `qwen3` adds per-head query/key RMSNorms and defaults `head_dim` to 128 (HF `Qwen3Config`).
 public struct LlamaConfiguration: Codable, Sendable {
     public var modelType: String
     public var hiddenSize: Int
@@ -22,6 +23,11 @@ public struct LlamaConfiguration: Codable, Sendable {
     public var hiddenAct: String?
     public var maskTokenID: Int?
     public var initializerRange: Double?
+    /// Qwen2/Qwen3 sliding-window attention (HF `layer_types`); only full attention is supported.
+    public var useSlidingWindow: Bool?
+    public var slidingWindow: Int?
+    public var maxWindowLayers: Int?
+    public var layerTypes: [String]?
 
     /// `rope_parameters` (transformers ≥ 5) or `rope_scaling`; only the default type is supported.
     public struct RopeParameters: Codable, Sendable {
@@ -53,34 +59,55 @@ public struct LlamaConfiguration: Codable, Sendable {
         case hiddenAct = "hidden_act"
         case maskTokenID = "mask_token_id"
         case initializerRange = "initializer_range"
+        case useSlidingWindow = "use_sliding_window"
+        case slidingWindow = "sliding_window"
+        case maxWindowLayers = "max_window_layers"
+        case layerTypes = "layer_types"
     }
 
     /// The decoder shape, after rejecting what dllm cannot run.
     public func spec(path: String) throws -> LlamaSpec {
-        let isQwen = modelType == "qwen2"
+        let isQwen2 = modelType == "qwen2", isQwen3 = modelType == "qwen3"
         for rope in [ropeParameters, ropeScaling].compactMap({ $0 }) {
             let kind = rope.ropeType ?? rope.type ?? "default"
             if kind != "default" { throw ModelError.unsupported(key: "rope_scaling.rope_type", value: kind, path: path) }
         }
         if let act = hiddenAct, act != "silu" { throw ModelError.unsupported(key: "hidden_act", value: act, path: path) }
         if mlpBias == true { throw ModelError.unsupported(key: "mlp_bias", value: "true", path: path) }
+        try rejectSlidingWindow(path: path)
+        if let d = headDim, d <= 0 || d % 2 != 0 {
+            throw ModelError.invalidValue(key: "head_dim", value: "\(d)", reason: "must be positive and even for rotary embeddings", path: path)
+        }
+        let defaultHeadDim = isQwen3 ? 128 : (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0)
         let spec = LlamaSpec(
             modelType: modelType, naming: .huggingFace,
             hidden: hiddenSize, layers: numHiddenLayers, heads: numAttentionHeads,
             kvHeads: numKeyValueHeads ?? numAttentionHeads,
-            headDim: headDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0),
+            headDim: headDim ?? defaultHeadDim,
             intermediate: intermediateSize, vocab: vocabSize,
             rmsNormEps: rmsNormEps ?? 1e-6,
             ropeTheta: ropeTheta ?? ropeParameters?.ropeTheta ?? 10_000,
             maxPositions: maxPositionEmbeddings ?? 2048,
             tiedEmbeddings: tieWordEmbeddings ?? false,
-            qkvBias: isQwen ? true : (attentionBias ?? false),
+            qkvBias: isQwen2 ? true : (attentionBias ?? false), qkNorm: isQwen3,
             maskTokenID: maskTokenID, initializerRange: initializerRange ?? 0.02)
-        if attentionBias == true && !isQwen {
+        if attentionBias == true && !isQwen2 {
             throw ModelError.unsupported(key: "attention_bias", value: "true (o_proj bias)", path: path)
         }
         try spec.validate(path: path)
         return spec
+    }
+
+    /// Throws when any layer would use sliding-window attention, deriving the layer types
+    /// as HF `Qwen2Config`/`Qwen3Config.__post_init__` do when `layer_types` is absent.
+    func rejectSlidingWindow(path: String) throws {
+        if let types = layerTypes {
+            if let other = types.first(where: { $0 != "full_attention" }) {
+                throw ModelError.unsupported(key: "layer_types", value: other, path: path)
+            }
+        } else if useSlidingWindow == true, slidingWindow != nil, (maxWindowLayers ?? 28) < numHiddenLayers {
+            throw ModelError.unsupported(key: "use_sliding_window", value: "true (layers from max_window_layers = \(maxWindowLayers ?? 28) on)", path: path)
+        }
     }
 }
 
