@@ -39,6 +39,7 @@ let package = Package(
         .library(name: "DLLMGGUF", targets: ["DLLMGGUF"]),
         .library(name: "DLLMJinja", targets: ["DLLMJinja"]),
         .library(name: "DLLMImport", targets: ["DLLMImport"]),
+        .library(name: "DLLMJSON", targets: ["DLLMJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -65,12 +66,15 @@ let package = Package(
             name: "DLLMOptim",
             dependencies: ["DLLMCompute", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: optimized),
-        .target(name: "DLLMCheckpoint", swiftSettings: optimized),
+        // The one JSON reader/writer (ordered values, located errors, Codable bridge). Reads
+        // untrusted input, so it keeps its checks (no -Ounchecked).
+        .target(name: "DLLMJSON"),
+        .target(name: "DLLMCheckpoint", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "DLLMJSON"],
             swiftSettings: optimized),
-        .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
         .target(name: "DLLMGGUF"),
         // Jinja chat templates.
@@ -80,12 +84,12 @@ let package = Package(
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMJSON"], swiftSettings: optimized),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
         .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
         .target(
             name: "DLLMSampling",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMJSON"],
             swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
@@ -104,7 +108,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling",
+                "DLLMTelemetry", "DLLMSampling", "DLLMJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -123,10 +127,11 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
+        .testTarget(name: "DLLMJSONTests", dependencies: ["DLLMJSON"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
                                                        "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),

@@ -1,5 +1,6 @@
 import DLLMCompute
 import DLLMData
+import DLLMJSON
 import DLLMModels
 import DLLMTokenizers
 import Foundation
@@ -33,13 +34,12 @@ public final class TextGenerator {
         let loaded = try ModelFolder.load(URL(fileURLWithPath: folder), as: Float.self, seed: seed)
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
-        modelType = loaded.config["model_type"] as? String ?? "?"
+        modelType = loaded.configJSON["model_type"]?.stringValue ?? "?"
         tokenizer = try BPETextTokenizer(path: tokenizerPath ?? folder)
         let V = loaded.model.vocabularySize
         func configID(_ key: String) -> Int32? {
-            if let n = loaded.config[key] as? Int { return Int32(n) }
-            if let list = loaded.config[key] as? [Int], let first = list.first { return Int32(first) }
-            return nil
+            let value = loaded.configJSON[key]
+            return (value?.intValue ?? value?.arrayValue?.first?.intValue).flatMap { Int32(exactly: $0) }
         }
         var mask = configID("mask_token_id") ?? tokenizer.maskTokenID
         if mask == nil, modelType == "llada", V > 126_336 { mask = 126_336 }  // LLaDA's default

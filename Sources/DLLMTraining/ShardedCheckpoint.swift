@@ -80,8 +80,8 @@ extension CheckpointManager {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(meta), to: temporary.appendingPathComponent(ShardingMetadata.fileName))
-            try AtomicFile.write(try JSONSerialization.data(withJSONObject: modelConfig, options: [.prettyPrinted, .sortedKeys]),
-                                 to: temporary.appendingPathComponent("config.json"))
+            let configURL = temporary.appendingPathComponent("config.json")
+            try AtomicFile.write(try ConfigJSON.text(modelConfig, path: configURL.path), to: configURL)
             if engine.paramShard == nil || name != nil {
                 try ModelFolder.save(model, config: modelConfig, to: temporary)
             }

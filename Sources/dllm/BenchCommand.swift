@@ -2,6 +2,7 @@ import ArgumentParser
 import DLLMCompute
 import DLLMModels
 import DLLMOptim
+import DLLMJSON
 import Foundation
 
 /// `dllm bench`: benchmarks that print the comparison they claim, measured in the same run.
@@ -116,8 +117,8 @@ struct TrainStepBench: ParsableCommand {
         process.waitUntilExit()
         guard process.terminationStatus == 0,
               let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let tps = json["tokens_per_s"] as? Double else { return nil }
-        return ((json["torch"] as? String) ?? "?", tps, (json["gflops"] as? Double) ?? 0)
+              let json = try? JSONParser.parse(String(line)),
+              let tps = json["tokens_per_s"]?.doubleValue else { return nil }
+        return (json["torch"]?.stringValue ?? "?", tps, json["gflops"]?.doubleValue ?? 0)
     }
 }
