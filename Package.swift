@@ -100,7 +100,7 @@ let package = Package(
         // `dllm` links none of the collector's server dependencies). Optimised in debug
         // builds too: a send's latency and the collector's throughput are part of its
         // contract, and the tests measure them on debug builds.
-        .target(name: "DLLMTelemetry", dependencies: ["CZMQ"],
+        .target(name: "DLLMTelemetry", dependencies: ["CZMQ", "DLLMJSON"],
                 swiftSettings: optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // MARK: Programs
@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "dllm-collector",
             dependencies: [
-                "DLLMTelemetry",
+                "DLLMTelemetry", "DLLMJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CZMQ
+import DLLMJSON
 import DLLMTelemetry
 import Foundation
 
@@ -180,6 +181,14 @@ struct BenchCommand: ParsableCommand {
                     var scanner = JSONScanner.forBenchmark(bytes)
                     scanner.scanForBenchmark()
                 }
+            }
+        }
+        // What a tree costs on this path: the whole message parsed into a JSONValue, as
+        // every other JSON reader in the package does (the reason the scanner stays).
+        let treeOptions = JSONParser.Options(maximumDepth: WireFormat.maxDepth)
+        time("parse (DLLMJSON tree)") {
+            for k in 0..<events {
+                _ = messages[k % messages.count].withUnsafeBytes { try? JSONParser.parse($0, options: treeOptions) }
             }
         }
         time("validate (scan + schema)") {
