@@ -98,6 +98,20 @@ func checkAgainstTransformers(_ imported: ImportedTokenizer, record: [String: An
     XCTAssertEqual(imported.vocabularySize, vocabSize, "\(label): len(tokenizer)", file: file, line: line)
     XCTAssertEqual(tok.vocabSize, vocabSize, "\(label): Tokenizer.vocabSize", file: file, line: line)
 
+    // tokenizer.json: every section equal to transformers' (vocabulary and merges by count;
+    // their content is what the ids above test).
+    var ours = try GGUFTokenizerFixtures.any(JSONParser.parse(Data(imported.tokenizerJSON.utf8))) as! [String: Any]
+    var model = ours["model"] as! [String: Any]
+    model["vocab"] = NSNumber(value: (model["vocab"] as! [String: Any]).count)
+    model["merges"] = NSNumber(value: (model["merges"] as! [Any]).count)
+    ours["model"] = model
+    let theirs = record["tokenizer_json"] as! [String: Any]
+    XCTAssertEqual(Set(ours.keys), Set(theirs.keys), "\(label): tokenizer.json keys", file: file, line: line)
+    for (key, value) in theirs {
+        XCTAssert(NSDictionary(dictionary: ["v": ours[key] ?? NSNull()]).isEqual(to: ["v": value]),
+                  "\(label): tokenizer.json \(key): \(ours[key] ?? "absent") vs transformers' \(value)", file: file, line: line)
+    }
+
     // tokenizer_config.json: transformers' keys and values, plus the chat template it
     // writes beside (chat_template.jinja) and the importer keeps inline.
     let config = try GGUFTokenizerFixtures.any(JSONParser.parse(Data(imported.tokenizerConfigJSON.utf8))) as! [String: Any]

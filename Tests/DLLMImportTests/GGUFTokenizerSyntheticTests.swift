@@ -10,7 +10,7 @@ final class GGUFTokenizerSyntheticTests: XCTestCase {
     static let fixture = try! GGUFTokenizerFixtures.json("gguf-tokenizer-synthetic.json")
 
     /// The case's metadata with the shared base vocabulary and merges put back.
-    func metadata(_ record: [String: Any]) -> GGUFMetadata {
+    static func metadata(_ record: [String: Any]) -> GGUFMetadata {
         var entries = record["metadata"] as! [String: Any]
         let baseTokens = Self.fixture["base_tokens"] as! [Any]
         var tokens = entries["tokenizer.ggml.tokens"] as! [Any]
@@ -29,7 +29,7 @@ final class GGUFTokenizerSyntheticTests: XCTestCase {
 
     func check(_ name: String) throws -> ImportedTokenizer {
         let r = record(name)
-        let imported = try GGUFTokenizerImport.convert(metadata(r), source: name)
+        let imported = try GGUFTokenizerImport.convert(Self.metadata(r), source: name)
         try checkAgainstTransformers(imported, record: r, label: name)
         let pair = r["pair"] as! [String: Any]
         let tok = try imported.makeTokenizer()
@@ -63,7 +63,7 @@ final class GGUFTokenizerSyntheticTests: XCTestCase {
     /// `write(to:)` writes files that load back to the same tokenizer, chat template included.
     func testWrittenFolderLoadsBack() throws {
         let r = record("qwen2")
-        var entries = metadata(r)
+        var entries = Self.metadata(r)
         entries.append("tokenizer.chat_template", .string("{% for m in messages %}{{ m['content'] }}{% endfor %}"))
         let imported = try GGUFTokenizerImport.convert(entries, source: "qwen2")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-gguf-tok-\(UUID().uuidString)")

@@ -19,7 +19,8 @@ by `save_pretrained`. What it writes into Tests/DLLMImportTests/Fixtures/:
   the empty string), their ids, their decodings (with and without special
   tokens), the special token ids, the saved `tokenizer_config.json` (without
   `is_local`/`local_files_only`, which only describe where it was loaded from)
-  and the saved chat template.
+  the saved chat template, and the saved `tokenizer.json` with its vocabulary and
+  merges replaced by their counts.
 * gguf-tokenizer-synthetic.json: small synthetic GGUFs (a byte-level BPE trained
   here) covering what SmolLM2 does not: the regex pre-tokenizers chosen by
   `tokenizer.ggml.pre` (llama-bpe, qwen2), BOS/EOS post-processing, USER_DEFINED
@@ -108,9 +109,14 @@ def saved_files(tok, name):
         config = json.load(f)
     for key in ("is_local", "local_files_only"):  # where it was loaded from, not what it is
         config.pop(key, None)
+    with open(os.path.join(folder, "tokenizer.json"), encoding="utf-8") as f:
+        pipeline = json.load(f)
+    # Everything but the (large) vocabulary and merges, which the ids test anyway.
+    pipeline["model"]["vocab"] = len(pipeline["model"]["vocab"])
+    pipeline["model"]["merges"] = len(pipeline["model"]["merges"])
     template_path = os.path.join(folder, "chat_template.jinja")
     template = open(template_path, encoding="utf-8").read() if os.path.exists(template_path) else None
-    return config, template
+    return config, template, pipeline
 
 
 def smollm2_fixture(gguf_path):
@@ -118,7 +124,7 @@ def smollm2_fixture(gguf_path):
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     texts = hand_written_texts() + sampled_texts(260)
     record = tokenizer_record(tok, texts)
-    record["tokenizer_config"], record["chat_template"] = saved_files(tok, "smollm2")
+    record["tokenizer_config"], record["chat_template"], record["tokenizer_json"] = saved_files(tok, "smollm2")
     write_json(os.path.join(OUT, "gguf-tokenizer-smollm2.json"), record)
 
 
@@ -206,7 +212,7 @@ def synthetic_fixture():
         w.close()
         tok = AutoTokenizer.from_pretrained(folder, gguf_file="tiny.gguf")
         record = tokenizer_record(tok, synthetic_texts())
-        record["tokenizer_config"], record["chat_template"] = saved_files(tok, name)
+        record["tokenizer_config"], record["chat_template"], record["tokenizer_json"] = saved_files(tok, name)
         record["name"] = name
         record["metadata"] = metadata
         record["pair"] = {"a": "Hello world", "b": "second part",
