@@ -3,6 +3,9 @@
 /// Every case names the source (the GGUF file, or a label given by the caller) and the
 /// metadata key involved.
 public enum GGUFTokenizerError: Error, CustomStringConvertible, Equatable {
+    /// A SentencePiece vocabulary of an architecture transformers builds differently
+    /// (Gemma respells and reorders it, Phi-3 normalizes instead of pre-tokenizing).
+    case unsupportedArchitecture(architecture: String, model: String, source: String)
     /// A key the tokenizer needs is absent.
     case missingKey(key: String, source: String)
     /// A key holds a value of another type than the GGUF convention gives it.
@@ -26,7 +29,9 @@ public enum GGUFTokenizerError: Error, CustomStringConvertible, Equatable {
         case let .wrongType(key, expected, found, source):
             return "GGUF tokenizer: metadata key '\(key)' of '\(source)' is \(found), expected \(expected). Hint: the file does not follow llama.cpp's tokenizer conventions."
         case let .unsupportedModel(model, source):
-            return "GGUF tokenizer: tokenizer.ggml.model '\(model)' of '\(source)' is not supported. Supported: 'gpt2' (byte-level BPE: GPT-2, SmolLM, LLaMA-3, Qwen2). SentencePiece ('llama'), WordPiece ('bert'), Unigram ('t5') and RWKV vocabularies are not converted."
+            return "GGUF tokenizer: tokenizer.ggml.model '\(model)' of '\(source)' is not supported. Supported: 'gpt2' (byte-level BPE: GPT-2, SmolLM, LLaMA-3, Qwen2) and 'llama' (SentencePiece BPE with byte fallback: LLaMA-2, Mistral, TinyLlama). WordPiece ('bert'), Unigram ('t5'), RWKV and Gemma-4 vocabularies are not converted."
+        case let .unsupportedArchitecture(architecture, model, source):
+            return "GGUF tokenizer: the '\(model)' vocabulary of '\(source)' belongs to architecture '\(architecture)', whose tokenizer transformers builds its own way; it is not supported (Gemma, Gemma-2/3 and Phi-3 SentencePiece vocabularies)."
         case let .tokenIdOutOfRange(key, id, size, source):
             return "GGUF tokenizer: metadata key '\(key)' of '\(source)' is \(id), outside the vocabulary of \(size) tokens."
         case let .lengthMismatch(key, count, expected, source):

@@ -6,10 +6,12 @@ import DLLMGGUF
 /// what transformers reads (`integrations/gguf/gguf_tokenizer_mapping.py`,
 /// `GGUF_TOKENIZER_MAPPING` and `get_gguf_tokenizer`).
 public struct GGUFTokenizerMetadata: Sendable, Equatable {
+    public static let architectureKey = "general.architecture"
     public static let modelKey = "tokenizer.ggml.model"
     public static let preKey = "tokenizer.ggml.pre"
     public static let tokensKey = "tokenizer.ggml.tokens"
     public static let tokenTypeKey = "tokenizer.ggml.token_type"
+    public static let scoresKey = "tokenizer.ggml.scores"
     public static let mergesKey = "tokenizer.ggml.merges"
     public static let bosKey = "tokenizer.ggml.bos_token_id"
     public static let eosKey = "tokenizer.ggml.eos_token_id"
@@ -24,6 +26,8 @@ public struct GGUFTokenizerMetadata: Sendable, Equatable {
         case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
     }
 
+    /// `general.architecture` ("llama", "qwen2", "gemma", …): picks SentencePiece variants.
+    public var architecture: String?
     /// `tokenizer.ggml.model`: "gpt2", "llama", "bert", "t5", …
     public var model: String
     /// `tokenizer.ggml.pre`: the pre-tokenizer's name ("smollm", "llama-bpe", "qwen2", …).
@@ -32,6 +36,8 @@ public struct GGUFTokenizerMetadata: Sendable, Equatable {
     /// One llama.cpp token type per token (raw values; unknown values are kept).
     public var tokenTypes: [Int]?
     public var merges: [String]?
+    /// SentencePiece scores, one per token (merges are derived from them when absent).
+    public var scores: [Double]?
     public var bosTokenId: Int?
     public var eosTokenId: Int?
     public var padTokenId: Int?
@@ -67,6 +73,7 @@ public struct GGUFTokenizerMetadata: Sendable, Equatable {
             guard let b = v.bool else { throw GGUFTokenizerError.wrongType(key: key, expected: "BOOL", found: v.typeName, source: source) }
             return b
         }
+        architecture = try string(Self.architectureKey)
         guard let model = try string(Self.modelKey) else { throw GGUFTokenizerError.missingKey(key: Self.modelKey, source: source) }
         self.model = model
         pre = try string(Self.preKey)
@@ -77,6 +84,15 @@ public struct GGUFTokenizerMetadata: Sendable, Equatable {
             throw GGUFTokenizerError.lengthMismatch(key: Self.tokenTypeKey, count: tokenTypes.count, expected: tokens.count, source: source)
         }
         merges = try strings(Self.mergesKey)
+        if let v = value(Self.scoresKey) {
+            guard let items = v.array, case let numbers = items.compactMap(\.double), numbers.count == items.count else {
+                throw GGUFTokenizerError.wrongType(key: Self.scoresKey, expected: "ARRAY of FLOAT32", found: Self.describe(v), source: source)
+            }
+            guard numbers.count == tokens.count else {
+                throw GGUFTokenizerError.lengthMismatch(key: Self.scoresKey, count: numbers.count, expected: tokens.count, source: source)
+            }
+            scores = numbers
+        }
         func tokenId(_ key: String) throws -> Int? {
             guard let v = value(key) else { return nil }
             guard let id = v.int else { throw GGUFTokenizerError.wrongType(key: key, expected: "an integer", found: v.typeName, source: source) }

@@ -60,10 +60,32 @@ final class GGUFTokenizerErrorTests: XCTestCase {
     }
 
     func testUnsupportedTokenizerModel() {
-        expectError(tinyMetadata(replacing: ["tokenizer.ggml.model": .string("llama")]),
-                    .unsupportedModel(model: "llama", source: "tiny.gguf"), mentioning: ["'llama'", "gpt2"])
+        expectError(tinyMetadata(replacing: ["tokenizer.ggml.model": .string("t5")]),
+                    .unsupportedModel(model: "t5", source: "tiny.gguf"), mentioning: ["'t5'", "gpt2", "llama"])
         expectError(tinyMetadata(replacing: ["tokenizer.ggml.model": .string("bert")]),
                     .unsupportedModel(model: "bert", source: "tiny.gguf"), mentioning: ["'bert'"])
+    }
+
+    /// Gemma's and Phi-3's SentencePiece vocabularies get their own builders in transformers.
+    func testUnsupportedSentencePieceArchitecture() {
+        expectError(tinyMetadata(replacing: ["tokenizer.ggml.model": .string("llama"), "general.architecture": .string("gemma2")]),
+                    .unsupportedArchitecture(architecture: "gemma2", model: "llama", source: "tiny.gguf"), mentioning: ["'gemma2'"])
+    }
+
+    /// A SentencePiece vocabulary with neither merges nor scores to derive them from.
+    func testSentencePieceWithoutMergesOrScores() {
+        expectError(tinyMetadata(dropping: ["tokenizer.ggml.merges"], replacing: ["tokenizer.ggml.model": .string("llama")]),
+                    .missingKey(key: "tokenizer.ggml.merges or tokenizer.ggml.scores", source: "tiny.gguf"),
+                    mentioning: ["tokenizer.ggml.scores"])
+    }
+
+    func testScoresOfWrongTypeOrLength() {
+        expectError(tinyMetadata(replacing: ["tokenizer.ggml.scores": .array([.string("x")])]),
+                    .wrongType(key: "tokenizer.ggml.scores", expected: "ARRAY of FLOAT32", found: "ARRAY of STRING", source: "tiny.gguf"),
+                    mentioning: ["tokenizer.ggml.scores"])
+        expectError(tinyMetadata(replacing: ["tokenizer.ggml.scores": .array([.float32(0)])]),
+                    .lengthMismatch(key: "tokenizer.ggml.scores", count: 1, expected: 5, source: "tiny.gguf"),
+                    mentioning: ["tokenizer.ggml.scores"])
     }
 
     func testMissingModelKey() {

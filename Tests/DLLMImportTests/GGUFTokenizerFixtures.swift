@@ -31,7 +31,7 @@ enum GGUFTokenizerFixtures {
         }
     }
 
-    /// `{"key": [kind, value]}` (kinds "string", "strings", "int32s", "uint32", "bool") as GGUF metadata.
+    /// `{"key": [kind, value]}` (kinds "string", "strings", "int32s", "float32s", "uint32", "bool") as GGUF metadata.
     static func metadata(_ entries: [String: Any]) -> GGUFMetadata {
         var m = GGUFMetadata()
         for key in entries.keys.sorted() {
@@ -42,6 +42,7 @@ enum GGUFTokenizerFixtures {
             case "string": value = .string(pair[1] as! String)
             case "strings": value = .array((pair[1] as! [Any]).map { .string($0 as! String) })
             case "int32s": value = .array((pair[1] as! [Any]).map { .int32(($0 as! NSNumber).int32Value) })
+            case "float32s": value = .array((pair[1] as! [Any]).map { .float32(($0 as! NSNumber).floatValue) })
             case "uint32": value = .uint32((pair[1] as! NSNumber).uint32Value)
             case "bool": value = .bool(pair[1] as! Bool)
             default: fatalError("fixture kind \(kind)")

@@ -9,17 +9,16 @@ import XCTest
 final class GGUFTokenizerSyntheticTests: XCTestCase {
     static let fixture = try! GGUFTokenizerFixtures.json("gguf-tokenizer-synthetic.json")
 
-    /// The case's metadata with the shared base vocabulary and merges put back.
+    /// The case's metadata with its base (vocabulary, types, merges, scores) put back in front.
     static func metadata(_ record: [String: Any]) -> GGUFMetadata {
         var entries = record["metadata"] as! [String: Any]
-        let baseTokens = Self.fixture["base_tokens"] as! [Any]
-        var tokens = entries["tokenizer.ggml.tokens"] as! [Any]
-        tokens[1] = baseTokens + (tokens[1] as! [Any])
-        entries["tokenizer.ggml.tokens"] = tokens
-        var types = entries["tokenizer.ggml.token_type"] as! [Any]
-        types[1] = Array(repeating: NSNumber(value: 1), count: baseTokens.count) + (types[1] as! [Any])
-        entries["tokenizer.ggml.token_type"] = types
-        entries["tokenizer.ggml.merges"] = ["strings", Self.fixture["base_merges"]!]
+        let base = (fixture["bases"] as! [String: Any])[record["base"] as! String] as! [String: Any]
+        for (key, baseKey) in [("tokenizer.ggml.tokens", "tokens"), ("tokenizer.ggml.token_type", "token_type"),
+                               ("tokenizer.ggml.merges", "merges"), ("tokenizer.ggml.scores", "scores")] {
+            guard var entry = entries[key] as? [Any] else { continue }
+            entry[1] = (base[baseKey] as! [Any]) + (entry[1] as! [Any])
+            entries[key] = entry
+        }
         return GGUFTokenizerFixtures.metadata(entries)
     }
 
@@ -58,6 +57,35 @@ final class GGUFTokenizerSyntheticTests: XCTestCase {
     func testUnknownPreKeepsByteLevel() throws {
         let imported = try check("default-pre")
         XCTAssertFalse(imported.tokenizerJSON.contains(#""type": "Split""#))
+    }
+
+    /// SentencePiece (`tokenizer.ggml.model` "llama"): merges derived from the scores,
+    /// byte fallback, `Metaspace`, BOS added by default.
+    func testSentencePieceMergesFromScores() throws {
+        let imported = try check("spm-scores")
+        XCTAssertTrue(imported.addsBOSToken)
+        XCTAssertTrue(imported.tokenizerJSON.contains(#""byte_fallback": true"#))
+    }
+
+    /// The merges derived from a SentencePiece vocabulary's scores, in full, equal
+    /// transformers' `generate_merges` (ties included).
+    func testMergesDerivedFromScoresEqualTransformers() throws {
+        let r = record("spm-scores")
+        let keys = try GGUFTokenizerMetadata(Self.metadata(r), source: "spm-scores")
+        XCTAssertNil(keys.merges)
+        var vocabIds: [[UInt8]: UInt32] = [:]
+        for (i, t) in keys.tokens.enumerated() { vocabIds[Array(t.utf8)] = UInt32(i) }
+        let derived = GGUFTokenizerImport.mergesFromScores(tokens: keys.tokens, scores: keys.scores!, vocabIds: vocabIds)
+        let want = r["derived_merges"] as! [String]
+        XCTAssertGreaterThan(want.count, 100)
+        XCTAssertEqual(derived.map { "\($0.0) \($0.1)" }, want)
+    }
+
+    /// SentencePiece with the file's merges, EOS added and BOS not.
+    func testSentencePieceFileMerges() throws {
+        let imported = try check("spm-merges")
+        XCTAssertFalse(imported.addsBOSToken)
+        XCTAssertTrue(imported.addsEOSToken)
     }
 
     /// `write(to:)` writes files that load back to the same tokenizer, chat template included.

@@ -21,8 +21,10 @@ by `save_pretrained`. What it writes into Tests/DLLMImportTests/Fixtures/:
   `is_local`/`local_files_only`, which only describe where it was loaded from)
   the saved chat template, and the saved `tokenizer.json` with its vocabulary and
   merges replaced by their counts.
-* gguf-tokenizer-synthetic.json: small synthetic GGUFs (a byte-level BPE trained
-  here) covering what SmolLM2 does not: the regex pre-tokenizers chosen by
+* gguf-tokenizer-synthetic.json: small synthetic GGUFs (a byte-level BPE and a
+  SentencePiece-style BPE trained here) covering what SmolLM2 does not: SentencePiece
+  vocabularies (`tokenizer.ggml.model` "llama": byte fallback, merges from the file
+  or derived from the scores), the regex pre-tokenizers chosen by
   `tokenizer.ggml.pre` (llama-bpe, qwen2), BOS/EOS post-processing, USER_DEFINED
   tokens, tokens that are not spelled in the byte-level alphabet, a vocabulary
   without `<|endoftext|>` (which transformers then appends), `add_space_prefix`
@@ -130,14 +132,13 @@ def smollm2_fixture(gguf_path):
 
 # ---------------------------------------------------------------- synthetic GGUFs
 
-def small_bpe():
-    corpus = []
+def training_corpus():
     with open(TEXTS, encoding="utf-8") as f:
-        corpus = [json.loads(line)["text"] for line in f][:1500]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=420, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(corpus, trainer=trainer)
+        return [json.loads(line)["text"] for line in f][:1500]
+
+
+def trained(tok, trainer):
+    tok.train_from_iterator(training_corpus(), trainer=trainer)
     d = json.loads(tok.to_str())
     tokens = [None] * len(d["model"]["vocab"])
     for t, i in d["model"]["vocab"].items():
@@ -145,35 +146,64 @@ def small_bpe():
     return tokens, [" ".join(m) if isinstance(m, list) else m for m in d["model"]["merges"]]
 
 
+def byte_level_base():
+    """A 420-token byte-level BPE: tokens (all NORMAL) and merges."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokens, merges = trained(tok, trainers.BpeTrainer(
+        vocab_size=420, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return {"tokens": tokens, "token_type": [1] * len(tokens), "merges": merges}
+
+
+def sentencepiece_base():
+    """A SentencePiece-style vocabulary as llama.cpp writes one: <unk>, <s>, </s>, the 256
+    <0xXX> byte tokens (type BYTE), then a small "▁"-BPE with decreasing scores."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
+    pieces, merges = trained(tok, trainers.BpeTrainer(vocab_size=360, show_progress=False, limit_alphabet=100))
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + pieces
+    types = [2, 3, 3] + [6] * 256 + [1] * len(pieces)
+    scores = [0.0] * 259 + [-float(i) for i in range(len(pieces))]
+    return {"tokens": tokens, "token_type": types, "merges": merges, "scores": scores}
+
+
+# name, base, model, pre, extra tokens (content, type), add_bos, add_eos, (bos, eos, pad, unk) contents, with merges
 SYNTHETIC_CASES = [
-    # name, pre, extra tokens (content, type), add_bos, add_eos, (bos, eos, pad, unk) contents
-    ("llama-bpe", "llama-bpe", [("<|begin_of_text|>", 3), ("<|end_of_text|>", 3), ("<think>", 4), ("two words", 4), ("ctl spaced", 3)],
-     True, False, ("<|begin_of_text|>", "<|end_of_text|>", "<|end_of_text|>", None)),
-    ("qwen2", "qwen2", [("<|endoftext|>", 3), ("<|im_start|>", 3), ("<|im_end|>", 3), ("<tool_call>", 4)],
-     False, True, (None, "<|im_end|>", "<|endoftext|>", None)),
-    ("default-pre", "smollm", [("<|endoftext|>", 3), ("<s>", 3), ("</s>", 3)],
-     None, None, ("<s>", "</s>", None, "<|endoftext|>")),
+    ("llama-bpe", "byte_level", "gpt2", "llama-bpe",
+     [("<|begin_of_text|>", 3), ("<|end_of_text|>", 3), ("<think>", 4), ("two words", 4), ("ctl spaced", 3)],
+     True, False, ("<|begin_of_text|>", "<|end_of_text|>", "<|end_of_text|>", None), True),
+    ("qwen2", "byte_level", "gpt2", "qwen2", [("<|endoftext|>", 3), ("<|im_start|>", 3), ("<|im_end|>", 3), ("<tool_call>", 4)],
+     False, True, (None, "<|im_end|>", "<|endoftext|>", None), True),
+    ("default-pre", "byte_level", "gpt2", "smollm", [("<|endoftext|>", 3), ("<s>", 3), ("</s>", 3)],
+     None, None, ("<s>", "</s>", None, "<|endoftext|>"), True),
+    # SentencePiece: merges derived from the scores (llama.cpp writes none), BOS by default.
+    ("spm-scores", "sentencepiece", "llama", None, [("<|im_start|>", 3), ("<think>", 4)],
+     None, None, ("<s>", "</s>", None, "<unk>"), False),
+    # SentencePiece with the file's merges, EOS added, BOS not.
+    ("spm-merges", "sentencepiece", "llama", None, [("<|im_end|>", 3)],
+     False, True, ("<s>", "<|im_end|>", "</s>", "<unk>"), True),
 ]
 
 
 def synthetic_texts():
     return hand_written_texts() + [
         "<|begin_of_text|>Hello<|end_of_text|>", "I <think>maybe</think> two words here", "ctl spaced and ctlĠspaced",
-        "<tool_call>{\"a\": 1}<|im_end|>", "<s>x</s> <|endoftext|>", "123456789 ١٢٣ 3.5", "HELLO'S WORLD'LL", "a\r\n\r\nb  \n c",
-    ] + sampled_texts(25)
+        "<tool_call>{\"a\": 1}<|im_end|>", "<s>x</s> <|endoftext|>", "123456789 ١٢٣ 3.5", "HELLO'S WORLD'LL",
+        "a\r\n\r\nb  \n c", "<s>Hello", "<s> Hello", "▁Hello ▁▁x", "<0x41><0xC3>", "<unk>x<unk>",
+    ] + sampled_texts(12)
 
 
 def synthetic_fixture():
-    base_tokens, merges = small_bpe()
+    bases = {"byte_level": byte_level_base(), "sentencepiece": sentencepiece_base()}
     cases = []
-    for name, pre, extra, add_bos, add_eos, specials in SYNTHETIC_CASES:
-        tokens = list(base_tokens) + [t for t, _ in extra]
-        types = [1] * len(base_tokens) + [ty for _, ty in extra]
+    for name, base_name, model, pre, extra, add_bos, add_eos, specials, with_merges in SYNTHETIC_CASES:
+        base = bases[base_name]
+        tokens = base["tokens"] + [t for t, _ in extra]
+        types = base["token_type"] + [ty for _, ty in extra]
         folder = os.path.join(SCRATCH, "gguf-" + name)
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
-        path = os.path.join(folder, "tiny.gguf")
-        w = GGUFWriter(path, "llama")
+        w = GGUFWriter(os.path.join(folder, "tiny.gguf"), "llama")
         w.add_block_count(1)
         w.add_context_length(64)
         w.add_embedding_length(8)
@@ -183,14 +213,21 @@ def synthetic_fixture():
         w.add_layer_norm_rms_eps(1e-5)
         w.add_rope_dimension_count(4)
         w.add_vocab_size(len(tokens))
-        metadata = {"tokenizer.ggml.model": ["string", "gpt2"], "tokenizer.ggml.pre": ["string", pre],
-                    "tokenizer.ggml.tokens": ["strings", tokens], "tokenizer.ggml.token_type": ["int32s", types],
-                    "tokenizer.ggml.merges": ["strings", merges]}
-        w.add_tokenizer_model("gpt2")
-        w.add_tokenizer_pre(pre)
+        # Only what the case adds to its base; the Swift test puts the base back.
+        metadata = {"tokenizer.ggml.model": ["string", model], "tokenizer.ggml.tokens": ["strings", [t for t, _ in extra]],
+                    "tokenizer.ggml.token_type": ["int32s", [ty for _, ty in extra]]}
+        w.add_tokenizer_model(model)
+        if pre is not None:
+            w.add_tokenizer_pre(pre)
+            metadata["tokenizer.ggml.pre"] = ["string", pre]
         w.add_token_list(tokens)
         w.add_token_types(types)
-        w.add_token_merges(merges)
+        if "scores" in base:
+            w.add_token_scores(base["scores"] + [0.0] * len(extra))
+            metadata["tokenizer.ggml.scores"] = ["float32s", [0.0] * len(extra)]
+        if with_merges:
+            w.add_token_merges(base["merges"])
+            metadata["tokenizer.ggml.merges"] = ["strings", []]
         for key, content, add in zip(("bos", "eos", "padding", "unknown"), specials,
                                      (w.add_bos_token_id, w.add_eos_token_id, w.add_pad_token_id, w.add_unk_token_id)):
             if content is not None:
@@ -202,9 +239,9 @@ def synthetic_fixture():
         if add_eos is not None:
             w.add_add_eos_token(add_eos)
             metadata["tokenizer.ggml.add_eos_token"] = ["bool", add_eos]
-        if name == "default-pre":  # transformers ignores it for byte-level vocabularies
-            w.add_add_space_prefix(True)
-            metadata["tokenizer.ggml.add_space_prefix"] = ["bool", True]
+        if name in ("default-pre", "spm-merges"):  # transformers ignores it for these vocabularies
+            w.add_add_space_prefix(name == "default-pre")
+            metadata["tokenizer.ggml.add_space_prefix"] = ["bool", name == "default-pre"]
         w.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float32))
         w.write_header_to_file()
         w.write_kv_data_to_file()
@@ -214,17 +251,15 @@ def synthetic_fixture():
         record = tokenizer_record(tok, synthetic_texts())
         record["tokenizer_config"], record["chat_template"], record["tokenizer_json"] = saved_files(tok, name)
         record["name"] = name
+        record["base"] = base_name
         record["metadata"] = metadata
+        if not with_merges:  # the merges transformers derived (`generate_merges`), in full
+            with open(os.path.join(SCRATCH, name, "tokenizer.json"), encoding="utf-8") as f:
+                record["derived_merges"] = [" ".join(m) for m in json.load(f)["model"]["merges"]]
         record["pair"] = {"a": "Hello world", "b": "second part",
                           "ids": tok("Hello world", "second part")["input_ids"]}
         cases.append(record)
-    # The base merges/tokens are shared: store them once.
-    for c in cases:
-        c["metadata"]["tokenizer.ggml.tokens"][1] = c["metadata"]["tokenizer.ggml.tokens"][1][len(base_tokens):]
-        del c["metadata"]["tokenizer.ggml.merges"]
-        c["metadata"]["tokenizer.ggml.token_type"][1] = c["metadata"]["tokenizer.ggml.token_type"][1][len(base_tokens):]
-    write_json(os.path.join(OUT, "gguf-tokenizer-synthetic.json"),
-               {"base_tokens": base_tokens, "base_merges": merges, "cases": cases})
+    write_json(os.path.join(OUT, "gguf-tokenizer-synthetic.json"), {"bases": bases, "cases": cases})
 
 
 def main():
