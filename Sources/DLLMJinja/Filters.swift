@@ -17,7 +17,7 @@ enum Filters {
         func str(_ v: JinjaValue) -> String { PythonFormatting.str(v) }
         switch name {
         case "trim":
-            let p = try bind([("chars", .none)])
+            let p = try bind([("chars", JinjaValue.none)])
             return .string(PythonString.strip(str(value), chars: p[0].isNone ? nil : str(p[0]), leading: true, trailing: true))
         case "length", "count":
             _ = try bind([])
@@ -29,7 +29,7 @@ enum Filters {
             default: throw interpreter.fail("object of type '\(value.typeName)' has no len()")
             }
         case "tojson":
-            let p = try bind([("ensure_ascii", .bool(false)), ("indent", .none), ("separators", .none), ("sort_keys", .bool(false))])
+            let p = try bind([("ensure_ascii", .bool(false)), ("indent", JinjaValue.none), ("separators", JinjaValue.none), ("sort_keys", .bool(false))])
             var indent: String?
             switch p[1] {
             case .none: indent = nil
@@ -60,7 +60,7 @@ enum Filters {
             _ = try bind([])
             return try interpreter.iterate(value).last ?? .undefined(hint: "No last item, sequence was empty.")
         case "join":
-            let p = try bind([("d", .string("")), ("attribute", .none)])
+            let p = try bind([("d", .string("")), ("attribute", JinjaValue.none)])
             var items = try interpreter.iterate(value)
             if !p[1].isNone { items = try items.map { try attributeGetter(p[1], interpreter)($0) } }
             return .string(items.map(str).joined(separator: str(p[0])))
@@ -115,7 +115,7 @@ enum Filters {
             default: throw interpreter.fail("can only get item pairs from a mapping, not \(value.typeName)")
             }
         case "replace":
-            let p = try bind([("old", nil), ("new", nil), ("count", .none)])
+            let p = try bind([("old", nil), ("new", nil), ("count", JinjaValue.none)])
             var count = -1
             if case .int(let c) = p[2] { count = c }
             return .string(PythonString.replace(str(value), str(p[0]), str(p[1]), count: count))
@@ -155,7 +155,7 @@ enum Filters {
             if case .string(let s) = value { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
             return .list(try interpreter.iterate(value).reversed())
         case "sort":
-            let p = try bind([("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", .none)])
+            let p = try bind([("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let getter: (JinjaValue) throws -> JinjaValue = p[2].isNone ? { $0 } : try attributeGetter(p[2], interpreter)
             let items = try interpreter.iterate(value)
             let keys = try items.map { item -> JinjaValue in
@@ -174,7 +174,7 @@ enum Filters {
             if let failure { throw failure }
             return .list(order.map { items[$0] })
         case "unique":
-            let p = try bind([("case_sensitive", .bool(false)), ("attribute", .none)])
+            let p = try bind([("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let getter: (JinjaValue) throws -> JinjaValue = p[1].isNone ? { $0 } : try attributeGetter(p[1], interpreter)
             var seen: [JinjaValue] = [], out: [JinjaValue] = []
             for item in try interpreter.iterate(value) {
@@ -184,7 +184,7 @@ enum Filters {
             }
             return .list(out)
         case "sum":
-            let p = try bind([("attribute", .none), ("start", .int(0))])
+            let p = try bind([("attribute", JinjaValue.none), ("start", .int(0))])
             let getter: (JinjaValue) throws -> JinjaValue = p[0].isNone ? { $0 } : try attributeGetter(p[0], interpreter)
             var total = p[1]
             for item in try interpreter.iterate(value) { total = try Operators.binary("+", total, try getter(item), interpreter) }

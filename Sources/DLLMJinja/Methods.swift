@@ -20,12 +20,19 @@ enum Methods {
             return .callable(JinjaCallable(name: "dict.\(name)") { args, kwargs, interpreter in
                 try dictMethod(d, name, args, kwargs, interpreter)
             })
-        case .dict, .list where mutatingMethods.contains(name):
+        case _ where mutatingMethods.contains(name) && isContainer(receiver):
             return .callable(JinjaCallable(name: "\(receiver.typeName).\(name)") { _, _, interpreter in
                 throw interpreter.fail("access to attribute '\(name)' of '\(receiver.typeName)' object is unsafe (the sandbox is immutable)")
             })
         default:
             return nil
+        }
+    }
+
+    private static func isContainer(_ v: JinjaValue) -> Bool {
+        switch v {
+        case .dict, .list: return true
+        default: return false
         }
     }
 
@@ -99,12 +106,12 @@ enum Methods {
     }
 
     private static let parameters: [String: [(String, JinjaValue?)]] = [
-        "strip": [("chars", .none)], "lstrip": [("chars", .none)], "rstrip": [("chars", .none)],
-        "split": [("sep", .none), ("maxsplit", .int(-1))], "rsplit": [("sep", .none), ("maxsplit", .int(-1))],
+        "strip": [("chars", JinjaValue.none)], "lstrip": [("chars", JinjaValue.none)], "rstrip": [("chars", JinjaValue.none)],
+        "split": [("sep", JinjaValue.none), ("maxsplit", .int(-1))], "rsplit": [("sep", JinjaValue.none), ("maxsplit", .int(-1))],
         "startswith": [("prefix", nil)], "endswith": [("suffix", nil)],
         "replace": [("old", nil), ("new", nil), ("count", .int(-1))],
         "find": [("sub", nil)], "count": [("sub", nil)], "join": [("iterable", nil)],
-        "get": [("key", nil), ("default", .none)],
+        "get": [("key", nil), ("default", JinjaValue.none)],
     ]
 
     private static func dictMethod(_ d: JinjaDict, _ name: String, _ args: [JinjaValue], _ kwargs: JinjaDict,

@@ -4,6 +4,8 @@
 struct Parser {
     private let tokens: [Token]
     private var index = 0
+    /// Blocks being parsed, innermost last (for "unclosed"/"unexpected end tag" messages).
+    private var openBlocks: [(tag: String, position: SourcePosition, expects: Set<String>)] = []
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -82,7 +84,7 @@ struct Parser {
                     _ = advance()
                     return (nodes, tag)
                 }
-                nodes.append(try parseStatement(tag))
+                nodes.append(try parseStatement(tag, opened: token.position))
             default:
                 throw syntax("unexpected \(token.describe)", at: token.position)
             }
@@ -90,6 +92,8 @@ struct Parser {
     }
 
     private mutating func parseBlock(tag: String, opened at: SourcePosition, until: Set<String>) throws -> ([Node], String) {
+        openBlocks.append((tag, at, until))
+        defer { openBlocks.removeLast() }
         let (body, end) = try parseBody(until: until)
         guard let end else {
             let expected = until.sorted().map { "'\($0)'" }.joined(separator: " or ")
@@ -104,8 +108,11 @@ struct Parser {
         "pluralize", "endcall", "endfilter", "endwith", "endblock", "endautoescape", "endtrans",
     ]
 
-    private mutating func parseStatement(_ tag: String) throws -> Node {
-        let start = current.position
+    private static let closingTags: Set<String> = [
+        "elif", "else", "endif", "endfor", "endset", "endmacro", "endgeneration", "endraw",
+    ]
+
+    private mutating func parseStatement(_ tag: String, opened start: SourcePosition) throws -> Node {
         _ = advance()
         switch tag {
         case "if":
@@ -202,6 +209,13 @@ struct Parser {
             try expectBlockEnd()
             return .generation(body)
         default:
+            if Self.closingTags.contains(tag) {
+                if let block = openBlocks.last {
+                    let expected = block.expects.sorted().map { "'\($0)'" }.joined(separator: " or ")
+                    throw syntax("unexpected '{% \(tag) %}': the innermost open block is '{% \(block.tag) %}' opened at line \(block.position.line), column \(block.position.column), which needs \(expected)", at: start)
+                }
+                throw syntax("unexpected '{% \(tag) %}' outside any block", at: start)
+            }
             if Self.unsupportedTags.contains(tag) {
                 throw JinjaError.unsupported(feature: "the '{% \(tag) %}' tag", line: start.line, column: start.column)
             }
@@ -225,6 +239,7 @@ struct Parser {
                 targets.append(.name(name))
             }
         } while isOp(",")
+        if targets.isEmpty { throw syntax("expected a variable name to assign to, found \(current.describe)", at: current.position) }
         if targets.count == 1 && !sawComma { return targets[0] }
         return .tuple(targets)
     }
