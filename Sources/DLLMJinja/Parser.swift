@@ -455,7 +455,10 @@ struct Parser {
                 e = .at(p, try parseSubscript(e))
                 try expectOp("]")
             } else if isOp("(") {
-                e = .at(p, try parseCall(e))
+                // A call is reported where its callee starts (`raise_exception(…)`).
+                var start = p
+                if case .at(let q, _) = e { start = q }
+                e = .at(start, try parseCall(e))
             } else {
                 return e
             }
