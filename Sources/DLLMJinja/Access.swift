@@ -39,7 +39,7 @@ enum Access {
             break
         }
         if case .string(let name) = index { return try attribute(base, name, interpreter) }
-        return .undefined(hint: "'\(base.typeName) object' has no element \(PythonFormatting.repr(index))")
+        return .undefined(hint: "'\(base.typeName) object' has no element \((try? PythonFormatting.repr(index)) ?? "?")")
     }
 
     private static func integerIndex(_ v: JinjaValue) -> Int? {

@@ -14,11 +14,11 @@ enum Filters {
         func bind(_ parameters: [(String, JinjaValue?)]) throws -> [JinjaValue] {
             try Arguments.bind(name, args, kwargs, parameters, interpreter)
         }
-        func str(_ v: JinjaValue) -> String { PythonFormatting.str(v) }
+        func str(_ v: JinjaValue) throws -> String { try PythonFormatting.str(v) }
         switch name {
         case "trim":
             let p = try bind([("chars", JinjaValue.none)])
-            return .string(PythonString.strip(str(value), chars: p[0].isNone ? nil : str(p[0]), leading: true, trailing: true))
+            return .string(try PythonString.strip(str(value), chars: p[0].isNone ? nil : try str(p[0]), leading: true, trailing: true))
         case "length", "count":
             _ = try bind([])
             switch value {
@@ -40,15 +40,15 @@ enum Filters {
             var separators: (String, String)?
             switch p[2] {
             case .none: separators = nil
-            case .list(let a) where a.count == 2, .tuple(let a) where a.count == 2: separators = (str(a[0]), str(a[1]))
+            case .list(let a) where a.count == 2, .tuple(let a) where a.count == 2: separators = (try str(a[0]), try str(a[1]))
             default: throw interpreter.fail("tojson: separators must be a pair of strings")
             }
             let dumper = JSONDumps(ensureASCII: p[0].truthy, indent: indent, separators: separators, sortKeys: p[3].truthy)
             do { return .string(try dumper.dumps(value)) } catch let e as JSONDumpsError { throw interpreter.fail(e.message) }
-        case "upper": _ = try bind([]); return .string(PythonString.upper(str(value)))
-        case "lower": _ = try bind([]); return .string(PythonString.lower(str(value)))
-        case "capitalize": _ = try bind([]); return .string(PythonString.capitalize(str(value)))
-        case "title": _ = try bind([]); return .string(PythonString.title(str(value)))
+        case "upper": _ = try bind([]); return .string(try PythonString.upper(str(value)))
+        case "lower": _ = try bind([]); return .string(try PythonString.lower(str(value)))
+        case "capitalize": _ = try bind([]); return .string(try PythonString.capitalize(str(value)))
+        case "title": _ = try bind([]); return .string(try PythonString.title(str(value)))
         case "default", "d":
             let p = try bind([("default_value", .string("")), ("boolean", .bool(false))])
             if value.isUndefined || (p[1].truthy && !value.truthy) { return p[0] }
@@ -63,7 +63,7 @@ enum Filters {
             let p = try bind([("d", .string("")), ("attribute", JinjaValue.none)])
             var items = try interpreter.iterate(value)
             if !p[1].isNone { items = try items.map { try attributeGetter(p[1], interpreter)($0) } }
-            return .string(items.map(str).joined(separator: str(p[0])))
+            return .string(try items.map(str).joined(separator: try str(p[0])))
         case "list":
             _ = try bind([])
             return .list(try interpreter.iterate(value))
@@ -118,10 +118,10 @@ enum Filters {
             let p = try bind([("old", nil), ("new", nil), ("count", JinjaValue.none)])
             var count = -1
             if case .int(let c) = p[2] { count = c }
-            return .string(PythonString.replace(str(value), str(p[0]), str(p[1]), count: count))
+            return .string(try PythonString.replace(str(value), str(p[0]), str(p[1]), count: count))
         case "string", "safe":
             _ = try bind([])
-            return .string(str(value))
+            return .string(try str(value))
         case "int":
             let p = try bind([("default", .int(0)), ("base", .int(10))])
             guard case .int(let base) = p[1] else { throw interpreter.fail("int: base must be an integer") }
@@ -149,7 +149,7 @@ enum Filters {
             case .int(let n): indention = String(repeating: " ", count: Swift.max(0, n))
             default: throw interpreter.fail("indent: width must be an int or a string")
             }
-            return .string(indent(str(value) + "\n", indention, first: p[1].truthy, blank: p[2].truthy))
+            return .string(try indent(str(value) + "\n", indention, first: p[1].truthy, blank: p[2].truthy))
         case "reverse":
             _ = try bind([])
             if case .string(let s) = value { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }

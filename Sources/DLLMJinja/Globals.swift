@@ -38,6 +38,7 @@ enum Globals {
                 for (k, v) in d.items { attributes[k] = v }
             }
             for (k, v) in kwargs.items { attributes[k] = v }
+            for k in attributes.keys where k.hasPrefix("_") { throw Globals.underscoreError(k, interpreter) }
             return .namespace(JinjaNamespace(attributes))
         })
         g["dict"] = .callable(JinjaCallable(name: "dict") { args, kwargs, interpreter in
@@ -50,7 +51,7 @@ enum Globals {
             return .dict(d)
         })
         g["raise_exception"] = .callable(JinjaCallable(name: "raise_exception") { args, _, interpreter in
-            let message = args.first.map(PythonFormatting.str) ?? ""
+            let message = try args.first.map(PythonFormatting.str) ?? ""
             throw JinjaError.raised(message: message, line: interpreter.position.line, column: interpreter.position.column)
         })
         let now = options.now
@@ -59,6 +60,11 @@ enum Globals {
             return .string(strftime(format, now()))
         })
         return g
+    }
+
+    /// transformers' `TemplateNamespace._check_name`: no underscore-prefixed attributes.
+    static func underscoreError(_ name: String, _ interpreter: Interpreter) -> JinjaError {
+        interpreter.fail("chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(name)'")
     }
 
     /// C `strftime` in the local time zone (Python's `datetime.now().strftime`).

@@ -8,6 +8,9 @@ final class Interpreter {
     /// Where the expression being evaluated starts, for error messages.
     var position = SourcePosition(line: 1, column: 1)
     let globals: [String: JinjaValue]
+    /// Macro calls in progress; bounded (Python stops runaway recursion with RecursionError).
+    var callDepth = 0
+    static let maximumCallDepth = 100
 
     init(options: RenderOptions) {
         self.options = options
@@ -48,7 +51,7 @@ final class Interpreter {
                 buffer += t
             case .output(let e):
                 position = e.position
-                buffer += PythonFormatting.str(try evaluate(e.expr, scope))
+                buffer += try PythonFormatting.str(try evaluate(e.expr, scope))
             case .ifChain(let branches, let otherwise):
                 var taken = false
                 for branch in branches {
@@ -97,6 +100,11 @@ final class Interpreter {
     }
 
     private func assign(_ target: Target, _ value: JinjaValue, scope: Scope) throws {
+        // Values that outlive a statement are bounded here, so a loop cannot build one nested
+        // deeper than the stack can print, compare or release.
+        if case .tuple = target {} else if !value.nestingIsBounded() {
+            throw fail("value nested deeper than \(JinjaValue.maximumNesting) levels (or too large) to assign")
+        }
         switch target {
         case .name(let n):
             scope.variables[n] = value
@@ -104,6 +112,7 @@ final class Interpreter {
             guard case .namespace(let ns)? = scope.lookup(n) ?? globals[n] else {
                 throw fail("cannot assign attribute on non-namespace object '\(n)'")
             }
+            if attribute.hasPrefix("_") { throw Globals.underscoreError(attribute, self) }
             ns.attributes[attribute] = value
         case .tuple(let targets):
             let items = try iterate(value)
@@ -179,8 +188,12 @@ final class Interpreter {
             for key in kwargs.keys where !macro.parameters.contains(where: { $0.0 == key }) {
                 throw interpreter.fail("macro '\(macro.name)' takes no keyword argument '\(key)'")
             }
+            guard interpreter.callDepth < Interpreter.maximumCallDepth else {
+                throw interpreter.fail("macro '\(macro.name)' recursed deeper than \(Interpreter.maximumCallDepth) calls")
+            }
+            interpreter.callDepth += 1
             let savedPosition = interpreter.position
-            defer { interpreter.position = savedPosition }
+            defer { interpreter.position = savedPosition; interpreter.callDepth -= 1 }
             return .string(try interpreter.capture(macro.body, scope: s))
         })
     }
@@ -262,7 +275,7 @@ final class Interpreter {
         case .binary(let op, let l, let r):
             return try Operators.binary(op, try evaluate(l, scope), try evaluate(r, scope), self)
         case .concat(let parts):
-            return .string(try parts.map { PythonFormatting.str(try evaluate($0, scope)) }.joined())
+            return .string(try parts.map { try PythonFormatting.str(try evaluate($0, scope)) }.joined())
         case .compare(let first, let ops):
             var left = try evaluate(first, scope)
             for (op, e) in ops {

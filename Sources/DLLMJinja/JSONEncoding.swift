@@ -26,6 +26,7 @@ struct JSONDumps {
     }
 
     private func encode(_ v: JinjaValue, level: Int, into out: inout String) throws {
+        guard level < JinjaValue.maximumNesting else { throw NestingError() }
         switch v {
         case .none: out += "null"
         case .bool(let b): out += b ? "true" : "false"

@@ -28,6 +28,28 @@ public indirect enum JinjaValue: Sendable {
         return try parser.parseDocument()
     }
 
+    /// Printing, comparing and `tojson` recurse into containers at most this deep (Python
+    /// would stop with RecursionError), so a template building a very deep or cyclic value
+    /// (a namespace holding itself) gets an error, not a stack overflow.
+    public static let maximumNesting = 256
+
+    /// Whether the value nests at most `maximumNesting` containers deep, visiting at most
+    /// `budget` values (a value built by doubling a shared list is refused rather than walked).
+    func nestingIsBounded(budget: Int = 1_000_000) -> Bool {
+        var remaining = budget
+        func walk(_ v: JinjaValue, _ depth: Int) -> Bool {
+            remaining -= 1
+            guard remaining >= 0, depth <= JinjaValue.maximumNesting else { return false }
+            switch v {
+            case .list(let a), .tuple(let a): return a.allSatisfy { walk($0, depth + 1) }
+            case .dict(let d): return d.items.allSatisfy { walk($0.1, depth + 1) }
+            case .namespace(let n): return n.attributes.items.allSatisfy { walk($0.1, depth + 1) }
+            default: return true
+            }
+        }
+        return walk(self, 0)
+    }
+
     public var isUndefined: Bool { if case .undefined = self { return true } else { return false } }
     public var isNone: Bool { if case .none = self { return true } else { return false } }
 
@@ -96,10 +118,12 @@ public struct JinjaDict: Sendable, Equatable {
         }
     }
     public var items: [(String, JinjaValue)] { keys.map { ($0, storage[$0]!) } }
-    public static func == (a: JinjaDict, b: JinjaDict) -> Bool {
-        guard a.count == b.count else { return false }
-        for (k, v) in a.items {
-            guard let w = b[k], pythonEquals(v, w) else { return false }
+    public static func == (a: JinjaDict, b: JinjaDict) -> Bool { a.equals(b, depth: 0) }
+
+    func equals(_ b: JinjaDict, depth: Int) -> Bool {
+        guard count == b.count else { return false }
+        for (k, v) in items {
+            guard let w = b[k], pythonEquals(v, w, depth: depth) else { return false }
         }
         return true
     }
@@ -123,13 +147,14 @@ public struct JinjaCallable: @unchecked Sendable {
 
 /// Python `==` between template values (1 == 1.0 == True; lists and dicts by content;
 /// strings by code points).
-func pythonEquals(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
+func pythonEquals(_ a: JinjaValue, _ b: JinjaValue, depth: Int = 0) -> Bool {
+    guard depth < JinjaValue.maximumNesting else { return false }
     switch (a, b) {
     case (.undefined, .undefined), (.none, .none): return true
     case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
     case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
-        return x.count == y.count && zip(x, y).allSatisfy { pythonEquals($0, $1) }
-    case (.dict(let x), .dict(let y)): return x == y
+        return x.count == y.count && zip(x, y).allSatisfy { pythonEquals($0, $1, depth: depth + 1) }
+    case (.dict(let x), .dict(let y)): return x.equals(y, depth: depth + 1)
     case (.namespace(let x), .namespace(let y)): return x === y
     default:
         if let x = a.numeric, let y = b.numeric {

@@ -23,7 +23,7 @@ struct OrderedJSONParser {
     }
 
     private mutating func parseValue(depth: Int) throws -> JinjaValue {
-        guard depth < 512 else { throw fail("nesting deeper than 512") }
+        guard depth < JinjaValue.maximumNesting else { throw fail("nesting deeper than \(JinjaValue.maximumNesting)") }
         skipSpace()
         guard position < scalars.count else { throw fail("unexpected end") }
         switch scalars[position] {

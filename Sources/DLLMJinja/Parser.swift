@@ -6,6 +6,9 @@ struct Parser {
     private var index = 0
     /// Blocks being parsed, innermost last (for "unclosed"/"unexpected end tag" messages).
     private var openBlocks: [(tag: String, position: SourcePosition, expects: Set<String>)] = []
+    /// Current expression nesting; bounded so a hostile template cannot exhaust the stack.
+    private var expressionDepth = 0
+    static let maximumNesting = 200
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -92,6 +95,9 @@ struct Parser {
     }
 
     private mutating func parseBlock(tag: String, opened at: SourcePosition, until: Set<String>) throws -> ([Node], String) {
+        guard openBlocks.count < Self.maximumNesting else {
+            throw syntax("blocks nested deeper than \(Self.maximumNesting)", at: at)
+        }
         openBlocks.append((tag, at, until))
         defer { openBlocks.removeLast() }
         let (body, end) = try parseBody(until: until)
@@ -267,7 +273,16 @@ struct Parser {
         return ExprNode(.tuple(items), p)
     }
 
+    private mutating func enterExpression() throws {
+        expressionDepth += 1
+        if expressionDepth > Self.maximumNesting {
+            throw syntax("expression nested deeper than \(Self.maximumNesting)", at: current.position)
+        }
+    }
+
     mutating func parseExpression() throws -> Expr {
+        try enterExpression()
+        defer { expressionDepth -= 1 }
         var e = try parseOr()
         while isName("if") {
             let p = current.position
@@ -296,6 +311,8 @@ struct Parser {
     }
 
     private mutating func parseNot() throws -> Expr {
+        try enterExpression()
+        defer { expressionDepth -= 1 }
         if isName("not") {
             _ = advance()
             return .not(try parseNot())
@@ -364,6 +381,8 @@ struct Parser {
     }
 
     private mutating func parseUnary(withFilter: Bool) throws -> Expr {
+        try enterExpression()
+        defer { expressionDepth -= 1 }
         let p = current.position
         var e: Expr
         if isOp("-") || isOp("+") {

@@ -3,15 +3,16 @@ import Foundation
 /// Python's `str()` and `repr()` of template values, which jinja2 uses to print them.
 enum PythonFormatting {
     /// `str(value)`; jinja2 prints Undefined as "".
-    static func str(_ v: JinjaValue) -> String {
+    static func str(_ v: JinjaValue) throws -> String {
         switch v {
         case .undefined: return ""
         case .string(let s): return s
-        default: return repr(v)
+        default: return try repr(v)
         }
     }
 
-    static func repr(_ v: JinjaValue) -> String {
+    static func repr(_ v: JinjaValue, depth: Int = 0) throws -> String {
+        guard depth < JinjaValue.maximumNesting else { throw NestingError() }
         switch v {
         case .undefined: return ""
         case .none: return "None"
@@ -19,10 +20,12 @@ enum PythonFormatting {
         case .int(let i): return String(i)
         case .double(let d): return floatRepr(d)
         case .string(let s): return stringRepr(s)
-        case .list(let a): return "[" + a.map(repr).joined(separator: ", ") + "]"
-        case .tuple(let a): return "(" + a.map(repr).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
-        case .dict(let d): return "{" + d.items.map { stringRepr($0.0) + ": " + repr($0.1) }.joined(separator: ", ") + "}"
-        case .namespace(let n): return "<Namespace " + repr(.dict(n.attributes)) + ">"
+        case .list(let a): return "[" + (try a.map { try repr($0, depth: depth + 1) }).joined(separator: ", ") + "]"
+        case .tuple(let a):
+            return "(" + (try a.map { try repr($0, depth: depth + 1) }).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
+        case .dict(let d):
+            return "{" + (try d.items.map { stringRepr($0.0) + ": " + (try repr($0.1, depth: depth + 1)) }).joined(separator: ", ") + "}"
+        case .namespace(let n): return "<Namespace " + (try repr(.dict(n.attributes), depth: depth + 1)) + ">"
         case .callable(let c): return "<function \(c.name)>"
         }
     }
@@ -107,6 +110,11 @@ enum PythonFormatting {
             return true
         }
     }
+}
+
+/// A value nested deeper than `JinjaValue.maximumNesting` (Python: RecursionError).
+struct NestingError: Error {
+    var message: String { "maximum recursion depth exceeded: a value is nested deeper than \(JinjaValue.maximumNesting) levels" }
 }
 
 /// Python string operations on code points (jinja2 strings are Python `str`).

@@ -33,7 +33,11 @@ public struct Template: @unchecked Sendable {
         let interpreter = Interpreter(options: options)
         let root = Scope(parent: nil)
         root.variables = context
-        return try interpreter.render(nodes, scope: root)
+        do {
+            return try interpreter.render(nodes, scope: root)
+        } catch let e as NestingError {
+            throw JinjaError.runtime(message: e.message, line: interpreter.position.line, column: interpreter.position.column)
+        }
     }
 
     /// Renders a conversation as transformers' `render_jinja_template` does for one chat

@@ -56,8 +56,8 @@ enum TestFunctions {
         case "divisibleby":
             guard case .int(let d)? = try arg().numeric, d != 0 else { throw interpreter.fail("divisibleby needs a non-zero integer") }
             return try integer() % d == 0
-        case "lower": return PythonFormatting.str(v) == PythonFormatting.str(v).lowercased()
-        case "upper": return PythonFormatting.str(v) == PythonFormatting.str(v).uppercased()
+        case "lower": let s = try PythonFormatting.str(v); return s == s.lowercased()
+        case "upper": let s = try PythonFormatting.str(v); return s == s.uppercased()
         default: throw interpreter.unsupported("the '\(name)' test")
         }
     }

@@ -82,4 +82,33 @@ final class ErrorTests: XCTestCase {
             XCTAssertEqual(offset, 11)
         }
     }
+
+    /// Hostile templates get errors, never a stack overflow or a hang.
+    func testNestingAndRecursionAreBounded() throws {
+        guard case .syntax(let m, 1, _)? = parseError("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}") else {
+            return XCTFail()
+        }
+        XCTAssertTrue(m.contains("nested deeper"), m)
+        let blocks = String(repeating: "{% if true %}", count: 1000) + String(repeating: "{% endif %}", count: 1000)
+        guard case .syntax? = parseError(blocks) else { return XCTFail() }
+        let recursive = try Template("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+        XCTAssertThrowsError(try recursive.render([:])) { error in
+            guard case JinjaError.runtime(let message, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("recursed deeper"), message)
+        }
+        let cyclic = try Template("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}")
+        XCTAssertThrowsError(try cyclic.render([:])) { error in
+            guard case JinjaError.runtime(let message, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("recursion"), message)
+        }
+        let deep = try Template("{% set ns = namespace(x=0) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | tojson }}")
+        XCTAssertThrowsError(try deep.render([:]))
+        let doubling = try Template("{% set ns = namespace(x=0) %}{% for i in range(100) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}")
+        XCTAssertThrowsError(try doubling.render([:]))
+        let fine = try Template("{% set ns = namespace(x=0) %}{% for i in range(200) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | tojson | length }}")
+        XCTAssertEqual(try fine.render([:]), "401")
+        XCTAssertThrowsError(try Template("{% set ns = namespace() %}{% set ns._secret = 1 %}").render([:]))
+        XCTAssertThrowsError(try Template("{{ namespace(_x=1) }}").render([:]))
+        XCTAssertThrowsError(try JinjaValue.parseJSON(String(repeating: "[", count: 10000)))
+    }
 }
