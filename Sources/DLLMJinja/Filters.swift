@@ -48,7 +48,7 @@ enum Filters {
         case "upper": _ = try bind([]); return .string(try PythonString.upper(str(value)))
         case "lower": _ = try bind([]); return .string(try PythonString.lower(str(value)))
         case "capitalize": _ = try bind([]); return .string(try PythonString.capitalize(str(value)))
-        case "title": _ = try bind([]); return .string(try PythonString.title(str(value)))
+        case "title": _ = try bind([]); return .string(try titleFilter(str(value)))
         case "default", "d":
             let p = try bind([("default_value", .string("")), ("boolean", .bool(false))])
             if value.isUndefined || (p[1].truthy && !value.truthy) { return p[0] }
@@ -132,6 +132,8 @@ enum Filters {
         case "round":
             let p = try bind([("precision", .int(0)), ("method", .string("common"))])
             guard case .int(let precision) = p[0] else { throw interpreter.fail("round: precision must be an integer") }
+            // Python's round(int, n) stays an int.
+            if try str(p[1]) == "common", case .int(let i)? = value.numeric, precision >= 0 { return .int(i) }
             guard let x = value.numeric?.asDouble else { throw interpreter.fail("round: \(value.typeName) is not a number") }
             return .double(try round(x, precision: precision, method: str(p[1]), interpreter))
         case "abs":
@@ -192,6 +194,24 @@ enum Filters {
         default:
             throw interpreter.unsupported("the '\(name)' filter")
         }
+    }
+
+    /// jinja2's `do_title`: words begin after `-`, whitespace, `(`, `{`, `[` or `<`; each word's
+    /// first character is upper-cased and the rest lower-cased (unlike `str.title`).
+    static func titleFilter(_ s: String) -> String {
+        func isBoundary(_ c: Unicode.Scalar) -> Bool { c == "-" || c == "(" || c == "{" || c == "[" || c == "<" || isPythonSpace(c) }
+        var out = ""
+        var word = String.UnicodeScalarView()
+        func flush() {
+            guard let first = word.first else { return }
+            out += String(first).uppercased() + String(String.UnicodeScalarView(word.dropFirst())).lowercased()
+            word = String.UnicodeScalarView()
+        }
+        for c in s.unicodeScalars {
+            if isBoundary(c) { flush(); out.unicodeScalars.append(c) } else { word.append(c) }
+        }
+        flush()
+        return out
     }
 
     /// jinja2's `make_attrgetter`: "a.b.0" looks up each part with subscription rules.

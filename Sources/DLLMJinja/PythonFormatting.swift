@@ -141,9 +141,8 @@ enum PythonString {
                 while i < a.count && isPythonSpace(a[i]) { i += 1 }
                 if i >= a.count { break }
                 if maxSplit >= 0 && splits >= maxSplit {
-                    var end = a.count
-                    while end > i && isPythonSpace(a[end - 1]) { end -= 1 }
-                    out.append(make(a[i..<end]))
+                    // The remainder keeps its trailing whitespace, as Python's does.
+                    out.append(make(a[i..<a.count]))
                     return out
                 }
                 var j = i
@@ -236,7 +235,8 @@ enum PythonString {
 
     static func capitalize(_ s: String) -> String {
         guard let first = s.unicodeScalars.first else { return s }
-        return String(first).uppercased() + String(String.UnicodeScalarView(s.unicodeScalars.dropFirst())).lowercased()
+        // Python upper-cases the first character with its title-case mapping (ǆ → ǅ).
+        return first.properties.titlecaseMapping + String(String.UnicodeScalarView(s.unicodeScalars.dropFirst())).lowercased()
     }
 
     /// `str.title()`: a letter after a non-letter is upper-cased, other letters lower-cased.
@@ -245,7 +245,7 @@ enum PythonString {
         var previousIsCased = false
         for c in s.unicodeScalars {
             let cased = c.properties.isCased
-            out += previousIsCased ? String(c).lowercased() : String(c).uppercased()
+            out += previousIsCased ? c.properties.lowercaseMapping : (cased ? c.properties.titlecaseMapping : String(c))
             previousIsCased = cased
         }
         return out

@@ -257,6 +257,27 @@ UNIT = [
     ("undefined_print", "[{{ nothing }}][{{ nothing | trim }}][{{ d.missing }}][{{ none.attr }}][{{ l[5] }}][{{ nothing is defined }}]", {"d": {}, "l": []}),
     ("strftime", "{{ strftime_now('%d %b %Y %H:%M') }}", {}),
     ("generation_block", "a{% generation %}b{{ 1 }}{% endgeneration %}c", {}),
+    # more edge semantics
+    ("nested_loops", "{% for a in [1, 2] %}{% set outer = loop %}{% for b in 'xy' %}{{ outer.index }}{{ loop.index }}{{ a }}{{ b }}{{ loop.last }} {% endfor %}{% endfor %}", {}),
+    ("items_loop_last", "{% for k, v in d.items() %}{{ k }}{% if not loop.last %}, {% endif %}{% endfor %}", {"d": {"one": 1, "two": 2, "three": 3}}),
+    ("lstrip_not_after_text", "x {% if true %}y{% endif %}\n\t {% if true %}z{% endif %}\n  {# c #}\nw", {}),
+    ("whitespace_mid_line", "a {%- if true -%} b {%- endif -%} c\n  {{- ' d ' -}}  \n e", {}),
+    ("split_whitespace_maxsplit", "{{ ' a b  c '.split(none, 1) }} {{ ' a b c '.rsplit(none, 1) }} {{ 'a\u3000b\x1cc'.split() }} {{ ''.split() }} {{ 'x'.split('x') }}", {}),
+    ("unicode_case", "{{ 'straße' | upper }} {{ 'ÀÉÎ' | lower }} {{ 'ǅemal' | capitalize }} {{ \"it's a dog-eat-dog\" | title }}", {}),
+    ("tojson_html", "{{ '</script><b>&amp;\\'' | tojson }} {{ {'k': 'v'} | tojson(indent='\t') }}", {}),
+    ("int_float_edge", "{{ '  12  ' | int }} {{ '1e3' | int }} {{ '-7' | int }} {{ true | int }} {{ 10 | round }} {{ '2.5e-3' | float }} {{ none | int }}", {}),
+    ("map_string_join", "{{ [1, 2.5, none, true] | map('string') | join(',') }} {{ ['b', 'a'] | map('upper') | sort | join }}", {}),
+    ("not_defined", "{{ x is not defined }} {{ not x is defined }} {{ (x is defined) and x }} {{ y is not none }}", {"y": None}),
+    ("equality_types", "{{ '1' == 1 }} {{ [1] == [1.0] }} {{ {'a': 1} == {'a': 1} }} {{ none == none }} {{ 'a' != 'b' }} {{ 0 == false }}", {}),
+    ("slices_edge", "{{ l[-2:] }} {{ l[:-1] }} {{ l[5:] }} {{ l[::2] }} {{ l[-1:-3:-1] }} {{ 'hello'[1:-1] }} {{ l[1:1] }}", {"l": [1, 2, 3, 4]}),
+    ("first_last_strings", "{{ 'abc' | first }} {{ 'abc' | last }} {{ {'k': 1, 'j': 2} | first }} {{ 'abc' | list }}", {}),
+    ("filter_precedence", "{{ 1 + 2 | string ~ 'x' }} {{ -2 | abs }} {{ 'a' ~ 1 + 2 }} {{ [3, 1] | sort | first + 10 }}", {}),
+    ("string_in_list_of_dicts", "{{ {'role': 'tool'} in msgs }} {{ 'tool' in msgs | map(attribute='role') }}", {"msgs": [{"role": "tool"}]}),
+    ("default_chain", "{{ d.get('x') or 'fallback' }} {{ d.y | default(d.z | default('deep')) }}", {"d": {}}),
+    ("raw_with_minus", "a  {%- raw -%}  {{ x }}  {%- endraw -%}  b", {}),
+    ("set_in_if_inside_loop", "{% set ns = namespace(found=none) %}{% for m in msgs %}{% if m.role == 'user' %}{% set ns.found = loop.index0 %}{% set local = 1 %}{% endif %}{% endfor %}{{ ns.found }}|{{ local }}", {"msgs": [{"role": "system"}, {"role": "user"}, {"role": "user"}]}),
+    ("macro_outer_scope", "{% set greeting = 'Hi' %}{% macro g(n) %}{{ greeting }} {{ n }}{% endmacro %}{% for x in ['a'] %}{{ g(x) }}{% endfor %}", {}),
+    ("loop_cycle_and_revindex", "{% for x in 'abcd' if x != 'b' %}{{ loop.cycle('-', '+') }}{{ x }}{{ loop.revindex }}{% endfor %}", {}),
     # errors (jinja2 raises)
     ("err_undefined_attr", "{{ nothing.attr }}", {}),
     ("err_undefined_add", "{{ nothing + 'x' }}", {}),
@@ -264,6 +285,10 @@ UNIT = [
     ("err_type_add", "{{ 'a' + 1 }}", {}),
     ("err_tojson_undefined", "{{ nothing | tojson }}", {}),
     ("err_undefined_item", "{{ d.missing.deeper }}", {"d": {}}),
+    ("err_division", "{{ 1 / 0 }}", {}),
+    ("err_not_iterable", "{% for x in 5 %}{% endfor %}", {}),
+    ("err_unpack", "{% for a, b in [[1, 2, 3]] %}{% endfor %}", {}),
+    ("err_raise_in_macro", "{% macro check(x) %}{% if not x %}{{ raise_exception('empty: ' ~ x | string) }}{% endif %}{% endmacro %}{{ check('') }}", {}),
 ]
 
 
