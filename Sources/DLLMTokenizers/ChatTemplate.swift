@@ -102,17 +102,30 @@ public struct ChatTemplate: Equatable, @unchecked Sendable {
 
     static let specialTokenKeys = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"]
 
-    /// Reads `tokenizer_config.json` of a model folder: its `chat_template` (a string, or
-    /// the entry named "default" of a list of named templates) and special tokens. A missing
-    /// template, or one that does not parse, is an error naming the folder.
+    /// Reads a model folder's chat template as `transformers` loads it: `chat_template.jinja`
+    /// when present (it takes priority), else `tokenizer_config.json`'s `chat_template` (a
+    /// string, or the entry named "default" of a list of named templates); special tokens come
+    /// from `tokenizer_config.json`. A missing template, or one that does not parse, is an error
+    /// naming the folder.
     public static func load(modelFolder: String) throws -> ChatTemplate {
-        let path = URL(fileURLWithPath: modelFolder).appendingPathComponent("tokenizer_config.json").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TokenizerError.unknownChatTemplate(folder: modelFolder, detail: "no tokenizer_config.json")
+        let folder = URL(fileURLWithPath: modelFolder)
+        let configPath = folder.appendingPathComponent("tokenizer_config.json").path
+        let jinjaPath = folder.appendingPathComponent("chat_template.jinja").path
+        let hasConfig = FileManager.default.fileExists(atPath: configPath)
+        let hasJinja = FileManager.default.fileExists(atPath: jinjaPath)
+        guard hasConfig || hasJinja else {
+            throw TokenizerError.unknownChatTemplate(folder: modelFolder, detail: "no tokenizer_config.json or chat_template.jinja")
         }
-        let config = try JSONFile.object(at: path)
-        var source = config["chat_template"]?.stringValue
-        if source == nil, let named = config["chat_template"]?.arrayValue {
+        let config = hasConfig ? try JSONFile.object(at: configPath) : JSONObject(.object([]), file: configPath)
+        var source: String?
+        if hasJinja {
+            guard let data = FileManager.default.contents(atPath: jinjaPath), let text = String(data: data, encoding: .utf8) else {
+                throw TokenizerError.unknownChatTemplate(folder: modelFolder, detail: "chat_template.jinja is not readable UTF-8")
+            }
+            source = text
+        } else if let text = config["chat_template"]?.stringValue {
+            source = text
+        } else if let named = config["chat_template"]?.arrayValue {
             source = named.first { $0["name"]?.stringValue == "default" }?["template"]?.stringValue
         }
         guard let source else {

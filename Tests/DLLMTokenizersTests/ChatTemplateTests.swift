@@ -63,6 +63,20 @@ final class ChatTemplateTests: XCTestCase {
                        "<s><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
     }
 
+    /// transformers prefers a folder's chat_template.jinja to tokenizer_config.json's template,
+    /// and reads a list of named templates by its "default" entry.
+    func testTemplateFileAndNamedTemplates() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = #"{"bos_token": {"content": "<s>"}, "eos_token": "</s>", "chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D{{ bos_token }}{{ messages | length }}"}]}"#
+        try Data(config.utf8).write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        let hi = [ChatMessage(role: "user", content: "Hi")]
+        XCTAssertEqual(try ChatTemplate.load(modelFolder: folder.path).render(messages: hi, addGenerationPrompt: false), "D<s>1")
+        try Data("J{{ eos_token }}\n".utf8).write(to: folder.appendingPathComponent("chat_template.jinja"))
+        XCTAssertEqual(try ChatTemplate.load(modelFolder: folder.path).render(messages: hi, addGenerationPrompt: false), "J</s>")
+    }
+
     func testUnknownTemplateIsAnErrorNamingTheFolder() {
         let folder = Fixtures.path("chat/unknown")
         XCTAssertThrowsError(try ChatTemplate.load(modelFolder: folder)) { error in

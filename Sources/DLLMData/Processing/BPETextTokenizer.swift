@@ -67,7 +67,7 @@ public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
         var isDirectory: ObjCBool = false
         FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let folder = URL(fileURLWithPath: isDirectory.boolValue ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path)
-        return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"]
+        return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "chat_template.jinja"]
             .map { folder.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
     }
