@@ -123,6 +123,37 @@ QWEN3_THINKING = [
      {"role": "assistant", "content": "ok", "thinking": "older field name"}],
 ]
 
+TYPED_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "plot",
+        "description": "  Plot series.  ",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "points": {"type": "array", "items": {"type": "number"}, "description": "Y values"},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Names"},
+                "style": {"type": ["string", "integer"], "description": "Line style"},
+                "meta": {"type": "object", "description": "Anything"},
+                "when": {"description": "untyped"},
+            },
+        },
+        "return": {"type": "boolean", "description": "Whether it worked."},
+    },
+}
+MISTRAL_TOOL_CONVERSATIONS = [
+    [{"role": "system", "content": "Be brief."},
+     {"role": "user", "content": "Weather in Zürich?"},
+     {"role": "assistant", "tool_calls": [{"id": "abcDEF123", "type": "function",
+                                            "function": {"name": "get_weather", "arguments": {"city": "Zürich"}}}]},
+     {"role": "tool", "tool_call_id": "abcDEF123", "content": {"content": {"temp": 21.5, "ok": True}}},
+     {"role": "tool", "tool_call_id": "xyzXYZ789", "content": "plain"},
+     {"role": "assistant", "content": "21.5 °C."},
+     {"role": "user", "content": "Thanks"}],
+    [{"role": "user", "content": "Call it"},
+     {"role": "assistant", "tool_calls": [{"id": "short", "function": {"name": "f", "arguments": {}}}]}],
+]
+
 # Templates: (file, bos_token, eos_token, conversation groups, extra kwargs variants)
 PLAIN_TEMPLATES = [
     ("HuggingFaceTB-SmolLM2-135M-Instruct.jinja", "<|im_start|>", "<|im_end|>"),
@@ -161,6 +192,19 @@ def cases():
         # Errors raised by the template itself (raise_exception):
         yield llama, bos, eos, TOOL_CONVERSATIONS[1], TOOLS, {}  # two tool calls at once
         yield llama, bos, eos, [{"role": "system", "content": "only system"}], TOOLS, {}  # tools without a user message
+    # Further templates exercising macros, recursion, loop.previtem/nextitem, filtered
+    # loops over items(), repr of dicts and raise_exception.
+    gemma = "google-gemma-2-2b-it.jinja"
+    for conv in PLAIN:
+        yield gemma, "<bos>", "<eos>", conv, None, {}
+    hermes = "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja"
+    for conv in PLAIN[:3] + TOOL_CONVERSATIONS:
+        yield hermes, "<|begin_of_text|>", "<|im_end|>", conv, TOOLS + [TYPED_TOOL], {}
+    mistral = "mistralai-Mistral-Nemo-Instruct-2407.jinja"
+    for conv in PLAIN + MISTRAL_TOOL_CONVERSATIONS:
+        yield mistral, "<s>", "</s>", conv, None, {}
+    for conv in MISTRAL_TOOL_CONVERSATIONS + PLAIN[:3]:
+        yield mistral, "<s>", "</s>", conv, TOOLS, {}
     llama33 = "meta-llama-Llama-3.3-70B-Instruct.jinja"
     yield llama33, "<|begin_of_text|>", "<|eot_id|>", LLAMA_TOOL_CONVERSATIONS[1], None, \
         {"builtin_tools": ["brave_search", "wolfram_alpha", "code_interpreter"]}
