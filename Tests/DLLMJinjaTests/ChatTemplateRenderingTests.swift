@@ -3,7 +3,8 @@ import XCTest
 @testable import DLLMJinja
 
 /// Real chat templates (SmolLM2, Qwen2, Qwen2.5 with tools, Qwen3 with thinking and tools,
-/// LLaMA-3, 3.2 and 3.3 with tools and dates, LLaDA) against transformers' `render_jinja_template`.
+/// LLaMA-3, 3.2 and 3.3 with tools and dates, LLaDA; Gemma-2, Hermes-3, Mistral-Nemo,
+/// DeepSeek-R1-Distill, Granite-3.3 with documents) against transformers' `render_jinja_template`.
 final class ChatTemplateRenderingTests: XCTestCase {
     func testEveryRenderingEqualsTransformers() throws {
         let fixture = try Fixtures.json("chat_renderings.json")
@@ -18,6 +19,7 @@ final class ChatTemplateRenderingTests: XCTestCase {
             if templates[name] == nil { templates[name] = try Template(try Fixtures.text("templates/" + name)) }
             let messages = try XCTUnwrap(c["messages"]?.array)
             let tools = c["tools"]?.array
+            let documents = c["documents"]?.array
             guard case .bool(let generation)? = c["add_generation_prompt"], case .dict(let kwargs)? = c["kwargs"] else {
                 return XCTFail("case \(i) is malformed")
             }
@@ -26,7 +28,7 @@ final class ChatTemplateRenderingTests: XCTestCase {
             let label = "case \(i) (\(name), generation prompt \(generation))"
             do {
                 let got = try templates[name]!.renderChat(messages: messages, addGenerationPrompt: generation, tools: tools,
-                                                          extra: extra, options: options)
+                                                          documents: documents, extra: extra, options: options)
                 guard let want = c["text"]?.string else {
                     XCTFail("\(label): rendered \(got.debugDescription) but transformers raised \(c["message"]?.string ?? "?")")
                     continue

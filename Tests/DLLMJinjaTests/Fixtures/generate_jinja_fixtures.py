@@ -154,7 +154,24 @@ MISTRAL_TOOL_CONVERSATIONS = [
      {"role": "assistant", "tool_calls": [{"id": "short", "function": {"name": "f", "arguments": {}}}]}],
 ]
 
-# Templates: (file, bos_token, eos_token, conversation groups, extra kwargs variants)
+DEEPSEEK_TOOL_CONVERSATIONS = [
+    [{"role": "system", "content": "You think first."},
+     {"role": "user", "content": "Weather in Zürich and Rome?"},
+     {"role": "assistant", "content": None, "tool_calls": [
+         {"type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Zürich\"}"}},
+         {"type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Rome\"}"}}]},
+     {"role": "tool", "content": "21"},
+     {"role": "tool", "content": "25"},
+     {"role": "assistant", "content": "<think>\nBoth warm.\n</think>\n\nZürich 21, Rome 25."},
+     {"role": "user", "content": "Thanks"}],
+    [{"role": "user", "content": "Just tools"},
+     {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+     {"role": "tool", "content": "done"}],
+]
+DOCUMENTS = [{"doc_id": 1, "text": "Elsinore is a castle in Denmark."},
+             {"doc_id": "b", "text": "Hamlet is set there — mostly."}]
+
+# Templates: (file, bos_token, eos_token, conversation, tools, extra kwargs[, documents])
 PLAIN_TEMPLATES = [
     ("HuggingFaceTB-SmolLM2-135M-Instruct.jinja", "<|im_start|>", "<|im_end|>"),
     ("Qwen-Qwen2-7B-Instruct.jinja", None, "<|im_end|>"),
@@ -205,6 +222,16 @@ def cases():
         yield mistral, "<s>", "</s>", conv, None, {}
     for conv in MISTRAL_TOOL_CONVERSATIONS + PLAIN[:3]:
         yield mistral, "<s>", "</s>", conv, TOOLS, {}
+    deepseek = "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"
+    for conv in PLAIN + DEEPSEEK_TOOL_CONVERSATIONS:
+        yield deepseek, "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", conv, None, {}
+    granite = "ibm-granite-granite-3.3-2B-Instruct.jinja"
+    for conv in PLAIN:
+        yield granite, "<|end_of_text|>", "<|end_of_text|>", conv, None, {}
+    yield granite, None, None, PLAIN[0], TOOLS, {}
+    yield granite, None, None, PLAIN[2], None, {"thinking": True}
+    yield granite, None, None, PLAIN[0], None, {"controls": {"citations": True, "length": "short"}}, DOCUMENTS
+    yield granite, None, None, PLAIN[2], TOOLS, {"controls": {"hallucinations": True}}, DOCUMENTS
     llama33 = "meta-llama-Llama-3.3-70B-Instruct.jinja"
     yield llama33, "<|begin_of_text|>", "<|eot_id|>", LLAMA_TOOL_CONVERSATIONS[1], None, \
         {"builtin_tools": ["brave_search", "wolfram_alpha", "code_interpreter"]}
@@ -214,7 +241,8 @@ def cases():
 
 def chat_fixture():
     out = []
-    for name, bos, eos, conv, tools, extra in cases():
+    for name, bos, eos, conv, tools, extra, *documents in cases():
+        documents = documents[0] if documents else None
         source = read_template(name)
         kwargs = dict(extra)
         # apply_chat_template passes the tokenizer's special tokens (None ones are absent).
@@ -223,10 +251,11 @@ def chat_fixture():
         if eos is not None:
             kwargs["eos_token"] = eos
         for gen in (False, True):
-            case = {"template": name, "messages": conv, "tools": tools, "add_generation_prompt": gen, "kwargs": kwargs}
+            case = {"template": name, "messages": conv, "tools": tools, "documents": documents,
+                    "add_generation_prompt": gen, "kwargs": kwargs}
             try:
                 rendered, _ = ctu.render_jinja_template(
-                    conversations=[json.loads(json.dumps(conv))], tools=tools, chat_template=source,
+                    conversations=[json.loads(json.dumps(conv))], tools=tools, documents=documents, chat_template=source,
                     add_generation_prompt=gen, **kwargs)
                 case["text"] = rendered[0]
             except jinja2.exceptions.TemplateError as e:
