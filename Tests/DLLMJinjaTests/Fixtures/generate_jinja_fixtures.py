@@ -168,6 +168,43 @@ DEEPSEEK_TOOL_CONVERSATIONS = [
      {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]},
      {"role": "tool", "content": "done"}],
 ]
+RICH_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "book",
+        "description": "Book a trip.",
+        "parameters": {
+            "type": "object",
+            "required": ["where", "legs"],
+            "properties": {
+                "where": {"type": "string", "enum": ["Paris", "Rome"], "default": "Paris", "description": "City"},
+                "legs": {"type": "array", "items": {"type": "object", "properties": {"from": {"type": "string"}, "n": {"type": "integer"}}, "required": ["from"]}},
+                "tags": {"type": "array", "items": {"type": "string"}, "nullable": True},
+                "seats": {"type": "integer", "default": 2},
+                "note": {"type": "string", "nullable": True, "default": None},
+                "mode": {"oneOf": [{"type": "string", "description": "by name"}, {"type": "integer", "default": 1}], "default": "train"},
+                "extra": {"oneOf": [{"type": "object"}, {"type": "string"}]},
+                "either": {"type": ["object", "array"]},
+                "matrix": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                "opaque": {},
+            },
+        },
+    },
+}
+GPT_OSS_CONVERSATIONS = [
+    [{"role": "system", "content": "Answer in French."},
+     {"role": "user", "content": "Weather in Zürich?"},
+     {"role": "assistant", "content": "", "reasoning_content": "I will call the tool.", "tool_calls": [TOOL_CALL]},
+     {"role": "tool", "content": "{\"temp\": 21.5}"},
+     {"role": "assistant", "content": "Il fait 21,5 °C.", "thinking": "Translate."}],
+    [{"role": "user", "content": "Search twice"},
+     {"role": "assistant", "content": "Searching", "tool_calls": [{"function": {"name": "search", "arguments": {"query": "a"}}}]},
+     {"role": "tool", "content": "r1"},
+     {"role": "assistant", "tool_calls": [{"function": {"name": "search", "arguments": {"query": "b"}, "content_type": "code"}}]},
+     {"role": "tool", "content": "r2"}],
+    [{"role": "user", "content": "x"}, {"role": "assistant", "content": "<|channel|>final<|message|>bad"}],
+    [{"role": "tool", "content": "orphan"}],
+]
 DOCUMENTS = [{"doc_id": 1, "text": "Elsinore is a castle in Denmark."},
              {"doc_id": "b", "text": "Hamlet is set there — mostly."}]
 
@@ -232,6 +269,13 @@ def cases():
     yield granite, None, None, PLAIN[2], None, {"thinking": True}
     yield granite, None, None, PLAIN[0], None, {"controls": {"citations": True, "length": "short"}}, DOCUMENTS
     yield granite, None, None, PLAIN[2], TOOLS, {"controls": {"hallucinations": True}}, DOCUMENTS
+    oss = "openai-gpt-oss-120b.jinja"
+    for conv in PLAIN + GPT_OSS_CONVERSATIONS:
+        yield oss, "<|startoftext|>", "<|return|>", conv, None, {}
+    for conv in GPT_OSS_CONVERSATIONS[:2]:
+        yield oss, "<|startoftext|>", "<|return|>", conv, TOOLS + [TYPED_TOOL, RICH_TOOL], \
+            {"reasoning_effort": "high", "builtin_tools": ["browser", "python"], "model_identity": "You are Ω."}
+    yield oss, None, None, PLAIN[1], [RICH_TOOL], {"builtin_tools": ["python"]}
     llama33 = "meta-llama-Llama-3.3-70B-Instruct.jinja"
     yield llama33, "<|begin_of_text|>", "<|eot_id|>", LLAMA_TOOL_CONVERSATIONS[1], None, \
         {"builtin_tools": ["brave_search", "wolfram_alpha", "code_interpreter"]}
