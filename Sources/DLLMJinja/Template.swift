@@ -51,8 +51,8 @@ public struct Template: @unchecked Sendable {
                            options: RenderOptions = RenderOptions()) throws -> String {
         var context = extra
         context["messages"] = .list(messages.map(Self.aliasReasoning))
-        context["tools"] = tools.map { .list($0) } ?? .none
-        context["documents"] = documents.map { .list($0) } ?? .none
+        context["tools"] = tools.map { .list($0) } ?? JinjaValue.none
+        context["documents"] = documents.map { .list($0) } ?? JinjaValue.none
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
         return try render(context, options: options)
     }

@@ -43,6 +43,12 @@ final class ChatTemplateRenderingTests: XCTestCase {
         XCTAssertEqual(checkedErrors, cases.filter { $0["error"] != nil }.count)
     }
 
+    /// transformers passes `tools=None` and `documents=None` (defined, none) when there are none.
+    func testAbsentToolsAndDocumentsAreNone() throws {
+        let t = try Template("{{ tools is defined }} {{ tools is none }} {{ documents is none }} {{ add_generation_prompt }} {{ bos_token is defined }}")
+        XCTAssertEqual(try t.renderChat(messages: [], addGenerationPrompt: true), "True True True True False")
+    }
+
     /// transformers copies a message's reasoning under `thinking` and `reasoning_content`.
     func testReasoningFieldsAreAliasedAsTransformersDoes() throws {
         let t = try Template("{% for m in messages %}{{ m | tojson }}{% endfor %}")
