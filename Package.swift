@@ -70,7 +70,7 @@ let package = Package(
             name: "DLLMModels",
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
-        .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMTokenizers", dependencies: ["DLLMJinja"], swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
         .target(name: "DLLMGGUF"),
         // Jinja chat templates.

@@ -19,7 +19,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case badMergesLine(line: Int, file: String)
     /// A regular expression in a `Split` pre-tokenizer did not compile.
     case badRegex(pattern: String, file: String)
-    /// The chat template of a model folder is not one of the known templates.
+    /// A model folder's chat template is missing or does not parse (unsupported Jinja or bad syntax).
     case unknownChatTemplate(folder: String, detail: String)
     /// Input that a command could not parse (for example a non-numeric id).
     case invalidInput(detail: String)
@@ -45,7 +45,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .badRegex(let pattern, let file):
             return "tokenizer: the Split regex \(pattern.debugDescription) in '\(file)' does not compile. Hint: check the pattern's escaping in the JSON."
         case .unknownChatTemplate(let folder, let detail):
-            return "chat template: the chat_template of '\(folder)' is not one this package renders (\(detail)). Hint: known are ChatML (SmolLM2, Qwen2), LLaMA-3 and LLaDA; add a renderer in ChatTemplate.swift for others."
+            return "chat template: the chat_template of '\(folder)' cannot be used (\(detail)). Hint: DLLMJinja interprets the Jinja subset that chat templates use; docs/data-and-tokenizers.md lists it."
         case .invalidInput(let detail):
             return "tokenizer: invalid input: \(detail)"
         case .invalidTrainingConfiguration(let detail):
