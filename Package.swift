@@ -74,13 +74,13 @@ let package = Package(
             name: "DLLMModels",
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "DLLMJSON"],
             swiftSettings: optimized),
-        .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON"], swiftSettings: optimized),
+        .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja"], swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
         .target(name: "DLLMGGUF"),
         // Jinja chat templates.
-        .target(name: "DLLMJinja"),
+        .target(name: "DLLMJinja", dependencies: ["DLLMJSON"]),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
-        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute"]),
+        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON"]),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
-                                                       "DLLMCheckpoint", "DLLMSampling"],
+                                                       "DLLMCheckpoint", "DLLMSampling", "DLLMJSON"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],

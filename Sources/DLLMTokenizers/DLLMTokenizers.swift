@@ -9,7 +9,7 @@
 /// - `Tokenizer.swift`, `TokenizerLoader.swift`: the pipeline and its loading from
 ///   `tokenizer.json` or `vocab.json` + `merges.txt`.
 /// - `BPETrainer.swift`, `TokenizerWriter.swift`: training and saving.
-/// - `ChatTemplate.swift`: hand-written chat template renderers.
+/// - `ChatTemplate.swift`: chat templates, interpreted by DLLMJinja as transformers renders them.
 ///
 /// Usage:
 /// ```swift

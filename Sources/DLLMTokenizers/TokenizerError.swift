@@ -19,7 +19,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case badMergesLine(line: Int, file: String)
     /// A regular expression in a `Split` pre-tokenizer did not compile.
     case badRegex(pattern: String, file: String)
-    /// The chat template of a model folder is not one of the known templates.
+    /// A model folder's chat template is missing or does not parse (unsupported Jinja or bad syntax).
     case unknownChatTemplate(folder: String, detail: String)
     /// Input that a command could not parse (for example a non-numeric id).
     case invalidInput(detail: String)
@@ -33,7 +33,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .malformedJSON(let file, let detail):
             return "tokenizer: '\(file)' is not valid tokenizer JSON (\(detail)). Hint: re-export it with the Python `tokenizers` package (`Tokenizer.save`)."
         case .unsupportedComponent(let kind, let type, let file):
-            return "tokenizer: \(kind) type '\(type)' in '\(file)' is not supported. Hint: supported are normalizers NFC/Sequence, pre-tokenizers ByteLevel/Split/Digits/Sequence, model BPE, decoders ByteLevel/Sequence, post-processors TemplateProcessing/ByteLevel/Sequence."
+            return "tokenizer: \(kind) type '\(type)' in '\(file)' is not supported. Hint: supported are normalizers NFC/Sequence, pre-tokenizers ByteLevel/Split/Digits/Metaspace/Sequence, model BPE, decoders ByteLevel/Replace/ByteFallback/Fuse/Strip/Sequence, post-processors TemplateProcessing/ByteLevel/Sequence."
         case .unsupportedOption(let component, let option, let file):
             return "tokenizer: \(component) option \(option) in '\(file)' is not supported. Hint: only byte-level BPE tokenizers (GPT-2, LLaMA-3, Qwen2 style) are handled."
         case .missingField(let field, let file):
@@ -45,7 +45,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .badRegex(let pattern, let file):
             return "tokenizer: the Split regex \(pattern.debugDescription) in '\(file)' does not compile. Hint: check the pattern's escaping in the JSON."
         case .unknownChatTemplate(let folder, let detail):
-            return "chat template: the chat_template of '\(folder)' is not one this package renders (\(detail)). Hint: known are ChatML (SmolLM2, Qwen2), LLaMA-3 and LLaDA; add a renderer in ChatTemplate.swift for others."
+            return "chat template: the chat_template of '\(folder)' cannot be used (\(detail)). Hint: DLLMJinja interprets the Jinja subset that chat templates use; docs/data-and-tokenizers.md lists it."
         case .invalidInput(let detail):
             return "tokenizer: invalid input: \(detail)"
         case .invalidTrainingConfiguration(let detail):

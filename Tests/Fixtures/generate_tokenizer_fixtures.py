@@ -363,9 +363,10 @@ def chat_fixture():
                 renders.append({"template": name, "conversation": i, "add_generation_prompt": gen, "text": text})
     write_json(os.path.join(OUT, "chat", "conversations.json"), CONVERSATIONS, indent=1)
     write_json(os.path.join(OUT, "chat", "renderings.json"), renders, indent=1)
-    # An unknown template, for the error test.
+    # A template using Jinja that DLLMJinja does not implement ({% filter %}), for the error test.
     write_json(os.path.join(OUT, "chat", "unknown", "tokenizer_config.json"),
-               {"chat_template": "{{ messages[0]['content'] }}", "bos_token": "<s>"}, indent=2)
+               {"chat_template": "{% for m in messages %}{% filter upper %}{{ m['content'] }}{% endfilter %}{% endfor %}",
+                "bos_token": "<s>"}, indent=2)
 
 
 def main():

@@ -56,10 +56,10 @@ public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
         tokenizer.decode(ids.map { UInt32(bitPattern: $0) }, skipSpecialTokens: skipSpecialTokens)
     }
 
-    /// Renders through the folder's recognised chat template; a folder without one is an error naming it.
+    /// Renders through the folder's chat template; a folder without one is an error naming it.
     public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
         let template = try chatTemplate.get()
-        return template.render(messages: messages,
+        return try template.render(messages: messages,
                                addGenerationPrompt: addGenerationPrompt)
     }
 
@@ -68,7 +68,7 @@ public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
         var isDirectory: ObjCBool = false
         FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let folder = URL(fileURLWithPath: isDirectory.boolValue ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path)
-        return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"]
+        return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "chat_template.jinja"]
             .map { folder.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
     }
