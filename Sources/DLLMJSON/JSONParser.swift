@@ -164,7 +164,10 @@ public struct JSONParser {
         guard depth <= options.maximumDepth else { throw error(.tooDeep(limit: options.maximumDepth)) }
         position += 1  // {
         var members: [(key: String, value: JSONValue)] = []
-        var index: [ByteKey: Int] = [:]
+        // Duplicate detection: a linear scan while the object is small, a hash index
+        // (built once it grows past `linearLimit` members) after that.
+        var index: [ByteKey: Int]?
+        let linearLimit = 8
         let tracksKeys = options.duplicateKeys != .keepAll
         skipWhitespace()
         if current == UInt8(ascii: "}") { position += 1; return .object(members) }
@@ -182,13 +185,21 @@ public struct JSONParser {
             position += 1
             let value = try parseValue(depth: depth)
             if tracksKeys {
-                let slot = ByteKey(key)
-                if let earlier = index[slot] {
+                let earlier = index.map { $0[ByteKey(key)] }
+                    ?? members.firstIndex { $0.key.utf8.elementsEqual(key.utf8) }
+                if let earlier {
                     if options.duplicateKeys == .reject { throw error(.duplicateKey(key, depth: depth), at: keyOffset) }
                     members[earlier].value = value
                 } else {
-                    index[slot] = members.count
                     members.append((key, value))
+                    if index != nil {
+                        index![ByteKey(key)] = members.count - 1
+                    } else if members.count > linearLimit {
+                        var built: [ByteKey: Int] = [:]
+                        built.reserveCapacity(members.count * 2)
+                        for (i, member) in members.enumerated() { built[ByteKey(member.key)] = i }
+                        index = built
+                    }
                 }
             } else {
                 members.append((key, value))

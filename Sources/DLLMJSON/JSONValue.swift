@@ -5,7 +5,7 @@
 /// - Numbers written without fraction or exponent are integers: ``integer(_:)`` when they
 ///   fit in `Int64`, else ``bigInteger(_:)`` holding the exact decimal text (sign and
 ///   digits as written). Every other number is a ``double(_:)``, rounded as `strtod` does.
-public indirect enum JSONValue: Sendable {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case integer(Int64)
