@@ -86,7 +86,7 @@ let package = Package(
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMJSON"], swiftSettings: optimized),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
-        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
+        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMJSON"]),
         .target(
             name: "DLLMSampling",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMJSON"],
