@@ -121,6 +121,30 @@ final class ParallelStrategyTests: XCTestCase {
         }
     }
 
+    /// A damaged `sharding.json` (a segment that would send the reader out of bounds) is
+    /// a typed error naming the file, not a crash.
+    func testADamagedShardMapIsAnErrorNamingTheFile() throws {
+        let first = try makeTrainer(tied: false, strategy: .some(ParallelPlan(stage: .fsdp)), output: "damaged")
+        first.onStep = { report in if report.step == 2 { first.stopRequested = true } }
+        try first.train()
+        let checkpoint = try XCTUnwrap(first.checkpoints.latest())
+        let metaURL = checkpoint.appendingPathComponent("sharding.json")
+        var meta = try JSONSerialization.jsonObject(with: Data(contentsOf: metaURL)) as! [String: Any]
+        var map = meta["shardMap"] as! [String: Any]
+        var segments = map["segments"] as! [[String: Any]]
+        segments[1]["chunk"] = -5
+        map["segments"] = segments
+        meta["shardMap"] = map
+        try JSONSerialization.data(withJSONObject: meta).write(to: metaURL)
+        let second = try makeTrainer(tied: false, strategy: .some(ParallelPlan(stage: .zero2)), output: "damaged") {
+            $0.resumeFromCheckpoint = "latest"
+        }
+        XCTAssertThrowsError(try second.train()) { error in
+            XCTAssertTrue("\(error)".contains("sharding.json: cannot resume"), "\(error)")
+            XCTAssertTrue("\(error)".contains("segment 1"), "\(error)")
+        }
+    }
+
     /// A checkpoint written under each strategy resumes under another (the sharded ones
     /// under the single-process strategy, the single-process one under FSDP) on the
     /// uninterrupted trajectory.
