@@ -133,7 +133,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
-                                                       "DLLMData", "DLLMTokenizers"],
+                                                       "DLLMData", "DLLMTokenizers", "DLLMDistributed"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),

@@ -92,6 +92,24 @@ public struct SafeTensorsFile: Sendable {
         }
     }
 
+    /// Converts the flattened tensor's `elements` into `destination` (which holds
+    /// `elements.count`), touching only those bytes of the mapping: a rank resuming
+    /// from a sharded checkpoint reads its own slice of a shard this way.
+    public func read<S: BinaryFloatingPoint>(_ name: String, elements: Range<Int>, into destination: UnsafeMutableBufferPointer<S>) throws {
+        let info = try existing(name)
+        guard elements.lowerBound >= 0, elements.upperBound <= info.elementCount else {
+            throw SafeTensorsError.countMismatch(file: origin, tensor: name, expected: info.elementCount, actual: elements.upperBound)
+        }
+        guard destination.count == elements.count else {
+            throw SafeTensorsError.countMismatch(file: origin, tensor: name, expected: elements.count, actual: destination.count)
+        }
+        guard !elements.isEmpty else { return }
+        storage.withUnsafeBytes { raw in
+            let start = raw.baseAddress! + info.byteRange.lowerBound + elements.lowerBound * info.dtype.byteSize
+            TensorConversion.convert(start, dtype: info.dtype, into: destination)
+        }
+    }
+
     /// The tensor's elements as `Float` (flattened, row-major).
     public func floats(_ name: String) throws -> [Float] {
         let count = try existing(name).elementCount

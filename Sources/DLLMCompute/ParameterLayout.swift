@@ -15,6 +15,8 @@ public struct ParameterLayout: Sendable, Equatable {
     public private(set) var slots: [TensorSlot] = []
     private var index: [String: Int] = [:]
     public private(set) var count: Int = 0
+    /// Tensors without storage of their own (tied weights); see `tie(_:to:)`.
+    public internal(set) var ties: [TiedTensor] = []
 
     public init() {}
 

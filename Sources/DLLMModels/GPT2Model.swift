@@ -181,6 +181,7 @@ struct GPT2Offsets {
         let start = layout.count
         o.lnfw = layout.append("transformer.ln_f.weight", [C])
         o.lnfb = layout.append("transformer.ln_f.bias", [C])
+        layout.tie("lm_head.weight", to: "transformer.wte.weight")
         blocks.append(start..<layout.count)
         return (layout, o, blocks)
     }

@@ -47,6 +47,7 @@ struct LlamaOffsets {
         let start = layout.count
         o.finalNorm = layout.append(n.finalNorm, [C])
         o.head = s.tiedEmbeddings ? o.embedding : layout.append(n.head, [s.vocab, C])
+        if s.tiedEmbeddings { layout.tie(n.head, to: n.embedding) }
         blocks.append(start..<layout.count)
         return (layout, o, blocks)
     }

@@ -1,12 +1,14 @@
 import DLLMCheckpoint
 import DLLMCompute
+import DLLMDistributed
 import DLLMModels
 import Foundation
 
 /// Checkpoints under `output_dir/checkpoint-STEP/` in Hugging Face layout
 /// (`config.json`, `model.safetensors`, tokenizer files) plus the training state
-/// (`optimizer.safetensors` with AdamW's moments, `trainer_state.json`,
-/// `training_args.json`).
+/// (`trainer_state.json`, `training_args.json`, and AdamW's moments as the strategy
+/// keeps them: `optimizer.safetensors` for one process, per-rank shards and
+/// `sharding.json` for DDP, ZeRO and FSDP; see `ShardedCheckpointState`).
 ///
 /// A checkpoint is built under a hidden temporary name and renamed into place
 /// whole (every file fsynced first), so a crash during a save never leaves a
@@ -43,36 +45,49 @@ public struct CheckpointManager {
         }
     }
 
-    /// Writes a complete checkpoint for `state.globalStep` and rotates old ones.
+    /// Writes a complete checkpoint for `state.globalStep` and rotates old ones. Every
+    /// rank calls it together: each writes its share through the strategy into one
+    /// temporary folder (named after rank 0's process), they meet at a barrier, and
+    /// rank 0 writes the tokenizer files, `training_args.json` and, last,
+    /// `trainer_state.json`, then renames the folder into place.
     @discardableResult
     public func save(
-        model: any LanguageModel<Float>, modelConfig: [String: Any], optimizer: AdamWState,
-        state: TrainerState, trainingConfig: TrainingConfig, tokenizerFiles: [URL],
-        name: String? = nil
+        strategy: any ParallelStrategy, modelConfig: [String: Any], state: TrainerState,
+        trainingConfig: TrainingConfig, tokenizerFiles: [URL], name: String? = nil
     ) throws -> URL {
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let comm = strategy.comm
         let finalName = name ?? "\(Self.prefix)\(state.globalStep)"
         let final = outputDirectory.appendingPathComponent(finalName)
-        let temporary = outputDirectory.appendingPathComponent(".\(finalName).tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: temporary)
-        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-        try ModelFolder.save(model, config: modelConfig, to: temporary)
-        for file in tokenizerFiles where FileManager.default.fileExists(atPath: file.path) {
-            try AtomicFile.write(try Data(contentsOf: file), to: temporary.appendingPathComponent(file.lastPathComponent))
+        var job = Int64(getpid())
+        comm.broadcast(&job, bytes: MemoryLayout<Int64>.size, root: 0)
+        let temporary = outputDirectory.appendingPathComponent(".\(finalName).tmp-\(job)")
+        if comm.rank == 0 {
+            try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(at: temporary)
+            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         }
-        try optimizer.write(to: temporary.appendingPathComponent("optimizer.safetensors"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(trainingConfig), to: temporary.appendingPathComponent("training_args.json"))
-        // Fault injection for the crash-during-save test: hold the half-written checkpoint open.
-        if let pause = ProcessInfo.processInfo.environment["DLLM_SAVE_PAUSE_AT_STEP"].flatMap(Int.init), pause == state.globalStep {
-            Thread.sleep(forTimeInterval: 60)
+        comm.barrier()
+        // A named (final) checkpoint holds the whole model even when parameters are sharded.
+        try strategy.saveState(to: temporary, modelConfig: modelConfig, consolidated: name != nil)
+        comm.barrier()
+        if comm.rank == 0 {
+            for file in tokenizerFiles where FileManager.default.fileExists(atPath: file.path) {
+                try AtomicFile.write(try Data(contentsOf: file), to: temporary.appendingPathComponent(file.lastPathComponent))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(trainingConfig), to: temporary.appendingPathComponent("training_args.json"))
+            // Fault injection for the crash-during-save test: hold the half-written checkpoint open.
+            if let pause = ProcessInfo.processInfo.environment["DLLM_SAVE_PAUSE_AT_STEP"].flatMap(Int.init), pause == state.globalStep {
+                Thread.sleep(forTimeInterval: 60)
+            }
+            // trainer_state.json last: its presence marks a checkpoint as complete.
+            try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
+            if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
+            try AtomicFile.commitDirectory(temporary, as: final)
+            try rotate()
         }
-        // trainer_state.json last: its presence marks a checkpoint as complete.
-        try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
-        if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
-        try AtomicFile.commitDirectory(temporary, as: final)
-        try rotate()
+        comm.barrier()
         return final
     }
 
@@ -92,30 +107,6 @@ public struct CheckpointManager {
         do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
             throw TrainingError.badCheckpoint(path: file.path, reason: "unreadable: \(error)")
         }
-    }
-}
-
-/// AdamW's moments over the flat layout, with the step count.
-public final class AdamWState {
-    public let m: Buffer<Float>
-    public let v: Buffer<Float>
-
-    public init(count: Int) {
-        m = Buffer(count: count)
-        v = Buffer(count: count)
-    }
-
-    func write(to url: URL) throws {
-        var writer = SafeTensorsWriter(metadata: ["format": "dllm-adamw"])
-        try writer.add("exp_avg", shape: [m.count], values: UnsafeBufferPointer(m.buffer), as: .F32)
-        try writer.add("exp_avg_sq", shape: [v.count], values: UnsafeBufferPointer(v.buffer), as: .F32)
-        try writer.write(to: url)
-    }
-
-    public func read(from url: URL) throws {
-        let file = try SafeTensorsFile(contentsOf: url)
-        try file.read("exp_avg", into: m.buffer)
-        try file.read("exp_avg_sq", into: v.buffer)
     }
 }
 

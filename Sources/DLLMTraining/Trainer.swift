@@ -29,7 +29,6 @@ public final class Trainer {
     public let data: TrainingDataSource
     public let evalBatches: [CleanBatch]
     public let tokenizerFiles: [URL]
-    public let optimizer: AdamWState
     public let checkpoints: CheckpointManager
     public var state = TrainerState()
     public let log: (String) -> Void
@@ -43,9 +42,10 @@ public final class Trainer {
     public var onWarning: ((String) -> Void)?
     /// Set from a signal handler: finish the current step, save, and stop.
     public var stopRequested = false
-    /// Data-parallel execution (DDP, ZeRO-1/2, FSDP) when running as several ranks.
-    public let engine: DistributedEngine?
-    var isMainRank: Bool { (engine?.comm.rank ?? 0) == 0 }
+    /// How this rank takes part in each step: a single process, or DDP, ZeRO-1/2 or
+    /// FSDP over several ranks. The loop calls it the same way whichever it is.
+    public let strategy: any ParallelStrategy
+    var isMainRank: Bool { strategy.rank == 0 }
 
     public struct StepReport: Sendable {
         public var step: Int, epoch: Double, loss: Double, learningRate: Double, gradNorm: Double
@@ -56,9 +56,9 @@ public final class Trainer {
 
     public init(config: TrainingConfig, model: any LanguageModel<Float>, modelConfig: [String: Any], objective: Objective,
                 data: TrainingDataSource, evalBatches: [CleanBatch] = [], tokenizerFiles: [URL] = [],
-                engine: DistributedEngine? = nil,
+                strategy: (any ParallelStrategy)? = nil,
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
-        self.engine = engine
+        self.strategy = strategy ?? SingleProcessStrategy(model: model)
         self.config = config
         self.model = model
         self.modelConfig = modelConfig
@@ -67,8 +67,6 @@ public final class Trainer {
         self.evalBatches = evalBatches
         self.tokenizerFiles = tokenizerFiles
         self.log = log
-        // With an engine the moments live there (sharded where the strategy shards them).
-        optimizer = AdamWState(count: engine == nil ? model.parameterCount : 0)
         checkpoints = CheckpointManager(outputDirectory: URL(fileURLWithPath: config.outputDir), totalLimit: config.saveTotalLimit)
     }
 
@@ -79,25 +77,11 @@ public final class Trainer {
         return max(1, Int((config.numTrainEpochs * Double(perEpoch)).rounded(.up)))
     }
 
-    /// Restores weights, moments, state and data position from a checkpoint folder.
+    /// Restores weights, moments, state and data position from a checkpoint folder
+    /// (written by any strategy at any world size; each rank reads what it holds).
     public func resume(from url: URL) throws {
         state = try CheckpointManager.loadState(url)
-        let hasWeights = FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path)
-            || FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors.index.json").path)
-        if hasWeights { try ModelFolder.loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: url), path: url.path) }
-        let full = try CheckpointManager.loadFullState(url, parameterCount: model.parameterCount)
-        if !hasWeights && full.params == nil {
-            throw TrainingError.badCheckpoint(path: url.path, reason: "no model.safetensors and no parameter shards")
-        }
-        if let engine {
-            engine.restore(params: full.params, m: full.m, v: full.v)
-        } else {
-            if let params = full.params {
-                params.withUnsafeBufferPointer { model.parameters.pointer.update(from: $0.baseAddress!, count: params.count) }
-            }
-            full.m.withUnsafeBufferPointer { optimizer.m.pointer.update(from: $0.baseAddress!, count: full.m.count) }
-            full.v.withUnsafeBufferPointer { optimizer.v.pointer.update(from: $0.baseAddress!, count: full.v.count) }
-        }
+        try strategy.loadState(from: url)
         if let position = state.dataPosition { try data.restore(position) }
         log("resumed from \(url.path) at step \(state.globalStep)")
     }
@@ -106,7 +90,7 @@ public final class Trainer {
     @discardableResult
     public func train() throws -> TrainerState {
         if isMainRank { checkpoints.removeIncompleteSaves() }
-        engine?.comm.barrier()
+        strategy.comm.barrier()
         if let target = config.resumeFromCheckpoint {
             let url = target == "latest" ? checkpoints.latest() : URL(fileURLWithPath: target)
             if let url { try self.resume(from: url) } else { log("resume_from_checkpoint: no checkpoint in \(config.outputDir); starting fresh") }
@@ -123,19 +107,16 @@ public final class Trainer {
         let saveEvery = TrainingConfig.resolveInterval(config.saveSteps, totalSteps: total)
         let evalEvery = TrainingConfig.resolveInterval(config.evalSteps ?? config.loggingSteps, totalSteps: total)
         let progress = ProgressReporter(total: total, interactive: isMainRank && isatty(2) != 0, log: log)
-        let all = 0..<model.parameterCount
         var window = (loss: 0.0, steps: 0, tokens: 0, seconds: 0.0)
 
-        let failure = Self.injectedFailure(rank: engine?.comm.rank ?? 0)
-        // Every rank must stop after the same step, or the others would wait forever in the
-        // next step's collectives: with several ranks the stop request is agreed on in the
-        // step's loss all-reduce (a signal may reach ranks on either side of a step boundary).
-        var stop = engine == nil ? stopRequested : false
+        let failure = Self.injectedFailure(rank: strategy.rank)
+        // Every rank stops after the same step: the request is agreed on between steps.
+        var stop = strategy.agreeToStop(stopRequested)
         while state.globalStep < total && !stop {
             let step = state.globalStep
             if failure == step + 1 { throw TrainingError.injectedFailure(step: step + 1) }
             let start = DispatchTime.now().uptimeNanoseconds
-            model.gradients.zero()
+            strategy.beginStep()
             var loss = 0.0, tokens = 0
             var dataNanoseconds: UInt64 = 0
             let GA = config.gradientAccumulationSteps
@@ -144,21 +125,14 @@ public final class Trainer {
                 let clean = try data.nextMicroBatch()
                 dataNanoseconds += DispatchTime.now().uptimeNanoseconds - fetchStart
                 let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
-                engine?.beginMicroBatch(isLast: micro == GA - 1, isFirst: micro == 0)
+                strategy.beginMicroBatch(isLast: micro == GA - 1)
                 loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
                                               weights: batch.weights, dloss: 1 / Float(GA)) / Double(GA)
-                engine?.endMicroBatch()
+                strategy.endMicroBatch()
                 tokens += clean.lengths?.reduce(0, +) ?? clean.B * clean.T
             }
-            let norm: Double
-            if let engine {
-                let sums = engine.comm.allReduceSum([loss, stopRequested ? 1 : 0])
-                loss = sums[0] / Double(engine.comm.worldSize)
-                stop = sums[1] > 0
-                norm = engine.gradientNorm()
-            } else {
-                norm = GradientClipping.sumOfSquares(model.gradients.pointer, range: all).squareRoot()
-            }
+            loss = strategy.mean(loss)
+            let norm = strategy.gradientNorm()
             if !loss.isFinite || !norm.isFinite {
                 guard config.skipNonfiniteSteps else {
                     throw TrainingError.nonFinite(step: step + 1, what: loss.isFinite ? "the gradient norm" : "the loss")
@@ -166,25 +140,19 @@ public final class Trainer {
                 log("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
                 onWarning?("step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss"); step skipped")
                 state.globalStep += 1
-                if engine == nil { stop = stopRequested }
+                stop = strategy.agreeToStop(stopRequested)
                 continue
             }
             let lr = schedule.rate(at: step)
-            if let engine {
-                let clip = config.maxGradNorm > 0 ? GradientClipping.clipCoefficient(norm: norm, maxNorm: config.maxGradNorm) : 1
-                engine.optimizerStep(step: step + 1, learningRate: lr, config: adam, clip: clip)
-            } else {
-                if config.maxGradNorm > 0 { GradientClipping.clip(model.gradients.pointer, range: all, maxNorm: config.maxGradNorm) }
-                AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer),
-                           m: optimizer.m.pointer, v: optimizer.v.pointer, range: all, step: step + 1, config: adam, learningRate: lr)
-            }
+            let clip = config.maxGradNorm > 0 ? GradientClipping.clipCoefficient(norm: norm, maxNorm: config.maxGradNorm) : 1
+            strategy.optimizerStep(step: step + 1, learningRate: lr, config: adam, clip: clip)
             state.globalStep = step + 1
             state.epoch = data.epoch
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             window.loss += loss; window.steps += 1; window.tokens += tokens; window.seconds += seconds
             onStep?(StepReport(step: state.globalStep, epoch: state.epoch, loss: loss, learningRate: lr, gradNorm: norm,
                                tokens: tokens, seconds: seconds, dataSeconds: Double(dataNanoseconds) / 1e9,
-                               communicationSeconds: engine?.stats.waitSeconds ?? 0))
+                               communicationSeconds: strategy.stats.waitSeconds))
             progress.update(step: state.globalStep, loss: loss, tokensPerSecond: Double(tokens) / seconds)
 
             if state.globalStep % loggingEvery == 0 || state.globalStep == total {
@@ -204,7 +172,7 @@ public final class Trainer {
             if config.saveStrategy == "steps" && state.globalStep % saveEvery == 0 && state.globalStep < total {
                 try save()
             }
-            if engine == nil { stop = stopRequested }
+            stop = strategy.agreeToStop(stopRequested)
         }
         if stop && state.globalStep < total {
             try save()
@@ -231,7 +199,7 @@ public final class Trainer {
         // With several ranks each evaluates every W-th batch and the sums are combined.
         // Every rank runs the same number of forwards (FSDP gathers inside them); a rank past
         // the end repeats the first batch without counting it.
-        let rank = engine?.comm.rank ?? 0, world = engine?.comm.worldSize ?? 1
+        let rank = strategy.rank, world = strategy.worldSize
         var total = 0.0, count = 0.0
         let rounds = (evalBatches.count + world - 1) / world
         for round in 0..<rounds {
@@ -242,23 +210,14 @@ public final class Trainer {
             let loss = model.loss(targets: batch.targets, weights: batch.weights)
             if i < evalBatches.count { total += loss; count += 1 }
         }
-        if let engine {
-            let sums = engine.comm.allReduceSum([total, count])
-            (total, count) = (sums[0], sums[1])
-        }
-        return total / max(1, count)
+        let sums = strategy.sum([total, count])
+        return sums[0] / max(1, sums[1])
     }
 
     func save(name: String? = nil) throws {
         state.dataPosition = try data.position()
-        let url: URL
-        if let engine {
-            url = try checkpoints.saveSharded(engine: engine, modelConfig: modelConfig, state: state, trainingConfig: config,
-                                              tokenizerFiles: tokenizerFiles, name: name)
-        } else {
-            url = try checkpoints.save(model: model, modelConfig: modelConfig, optimizer: optimizer, state: state,
-                                       trainingConfig: config, tokenizerFiles: tokenizerFiles, name: name)
-        }
+        let url = try checkpoints.save(strategy: strategy, modelConfig: modelConfig, state: state, trainingConfig: config,
+                                       tokenizerFiles: tokenizerFiles, name: name)
         if isMainRank { log("saved \(url.path)") }
         onCheckpoint?(state.globalStep, url)
     }

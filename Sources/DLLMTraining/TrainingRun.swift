@@ -11,8 +11,8 @@ import Foundation
 /// shards), this rank's batches and the objective.
 public enum TrainingRun {
     /// - Parameters:
-    ///   - comm: the ranks; nil for a single process.
-    ///   - parallel: the sharding strategy when `comm` is given.
+    ///   - comm: the ranks; nil for a single process (`SingleProcessStrategy`).
+    ///   - parallel: the sharding strategy when `comm` is given (DDP if nil).
     public static func makeTrainer(_ config: TrainingConfig, comm: Communicator? = nil, parallel: ParallelPlan? = nil,
                                    log: @escaping (String) -> Void) throws -> Trainer {
         let rank = comm?.rank ?? 0, worldSize = comm?.worldSize ?? 1
@@ -87,16 +87,14 @@ public enum TrainingRun {
                 evalBatches = try evaluationBatches(test.sequences, batchSize: config.perDeviceEvalBatchSize, collator: collator)
             }
         }
-        var engine: DistributedEngine?
-        if let comm {
-            let e = DistributedEngine(model: loaded.model, comm: comm, plan: parallel ?? ParallelPlan(stage: .ddp))
-            e.shardParameters()
-            let memory = e.memoryReport()
-            log("parallel: \(e.plan.stage.rawValue) over \(comm.worldSize) ranks; per rank: parameters \(memory.parameters) B, "
+        let strategy = ParallelStrategies.make(model: loaded.model, comm: comm ?? SingleProcessCommunicator(),
+                                               plan: comm == nil ? nil : parallel ?? ParallelPlan(stage: .ddp))
+        if comm != nil {
+            let memory = strategy.memoryReport()
+            log("parallel: \(strategy.name) over \(strategy.worldSize) ranks; per rank: parameters \(memory.parameters) B, "
                 + "gradients \(memory.gradients) B, optimizer state \(memory.optimizerState) B, transient \(memory.transient) B")
-            engine = e
         }
         return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data,
-                       evalBatches: evalBatches, tokenizerFiles: tokenizer.files, engine: engine, log: log)
+                       evalBatches: evalBatches, tokenizerFiles: tokenizer.files, strategy: strategy, log: log)
     }
 }

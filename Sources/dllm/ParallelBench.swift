@@ -32,8 +32,7 @@ struct ParallelBench: ParsableCommand {
                              maxPositions: max(seq, 2048), tiedEmbeddings: false, qkvBias: false)
         let model = LlamaModel<Float>(spec: spec)
         Initialization.initialize(model, seed: 0)
-        let engine = DistributedEngine(model: model, comm: comm, plan: ParallelPlan(stage: stage, bucketElements: bucketElements))
-        engine.shardParameters()
+        let strategy = ParallelStrategies.make(model: model, comm: comm, plan: ParallelPlan(stage: stage, bucketElements: bucketElements))
         var rng = SeededGenerator(seed: UInt64(1 + comm.rank))
         let N = batch * seq
         let ids = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
@@ -47,20 +46,20 @@ struct ParallelBench: ParsableCommand {
             comm.barrier()
             let before = comm.bytesSent
             let start = DispatchTime.now().uptimeNanoseconds
-            model.gradients.zero()
-            engine.beginMicroBatch(isLast: true, isFirst: true)
+            strategy.beginStep()
+            strategy.beginMicroBatch(isLast: true)
             model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
-            engine.endMicroBatch()
-            let norm = engine.gradientNorm()
-            engine.optimizerStep(step: step, learningRate: 1e-4, config: adam, clip: GradientClipping.clipCoefficient(norm: norm, maxNorm: 1))
+            strategy.endMicroBatch()
+            let norm = strategy.gradientNorm()
+            strategy.optimizerStep(step: step, learningRate: 1e-4, config: adam, clip: GradientClipping.clipCoefficient(norm: norm, maxNorm: 1))
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if step > 1 { rows.append((total, engine.stats.waitSeconds, comm.bytesSent - before, engine.stats.overlappedCollectives)) }
+            if step > 1 { rows.append((total, strategy.stats.waitSeconds, comm.bytesSent - before, strategy.stats.overlappedCollectives)) }
         }
         guard comm.rank == 0 else { (comm as? MPICommunicator)?.finalize(); return }
         let W = Double(comm.worldSize), psiBytes = Double(model.parameterCount * 4)
         let theory = (stage == .fsdp ? 3 : 2) * psiBytes * (W - 1) / W
         let mean = { (f: ((total: Double, wait: Double, bytes: Int, overlapped: Int)) -> Double) in rows.map(f).reduce(0, +) / Double(rows.count) }
-        let memory = engine.memoryReport()
+        let memory = strategy.memoryReport()
         print("stage \(stage.rawValue), \(comm.worldSize) ranks, \(model.parameterCount) parameters, \(batch)x\(seq) tokens per rank, \(ComputeThreads.count) thread(s) per rank")
         print(String(format: "step %.2f s = compute %.2f s + blocked in communication %.2f s", mean { $0.total }, mean { $0.total - $0.wait }, mean { $0.wait }))
         print(String(format: "bytes sent per rank per step: %.1f MB (theory %.1f MB, ratio %.3f)", mean { Double($0.bytes) } / 1e6, theory / 1e6,

@@ -48,7 +48,7 @@ final class TrainTelemetry {
         publisher.publish(.start(RunStart(outputDir: outputDir, worldSize: worldSize, totalSteps: trainer.totalSteps,
                                           config: try? encoder.encode(config))))
         // This rank's AdamW state: its shard under ZeRO/FSDP, all of it otherwise.
-        let optimizerBytes = trainer.engine?.memoryReport().optimizerState ?? 2 * trainer.model.parameterCount * MemoryLayout<Float>.size
+        let optimizerBytes = trainer.strategy.memoryReport().optimizerState
         let previous = trainer.onStep
         trainer.onStep = { report in
             previous?(report)

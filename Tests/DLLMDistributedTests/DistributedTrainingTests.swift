@@ -134,6 +134,34 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// A tied output head reaches the strategies only through the parameter layout (its
+    /// tie to the embedding): FSDP must keep the embedding gathered from the forward to
+    /// the end of backward, and the buckets must wait for the head's gradient. Every
+    /// strategy at 2 ranks against one process with the same global batch.
+    func testTiedEmbeddingsUnderEveryStrategyAtTwoRanks() throws {
+        let model = work.appendingPathComponent("tied-model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        let source = Self.fixtures.appendingPathComponent("model")
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: model.appendingPathComponent(file))
+        }
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as! [String: Any]
+        config["weight_tying"] = true
+        try JSONSerialization.data(withJSONObject: config).write(to: model.appendingPathComponent("config.json"))
+        let reference = try train(ranks: nil, output: "tied-reference", ["--model_name_or_path", model.path, "--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expectedLosses = try losses("tied-reference"), expectedWeights = try weights("tied-reference")
+        XCTAssertFalse(expectedWeights.keys.contains("model.transformer.ff_out.weight"), "a tied head is not stored")
+        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
+            let name = "tied-\(stage)"
+            let run = try train(ranks: 2, stage: stage, output: name, ["--model_name_or_path", model.path])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            assertClose(try losses(name), expectedLosses, name)
+            assertClose(try weights(name), expectedWeights, name)
+        }
+    }
+
     /// The per-rank bytes the run reports against the formulas: with Ψ parameters in fp32,
     /// DDP 16Ψ, ZeRO-1 8Ψ + 8Ψ/N, ZeRO-2 4Ψ + 12Ψ/N, FSDP 16Ψ/N (+ the largest gathered block),
     /// each within the padding that makes every rank's chunks equal.
