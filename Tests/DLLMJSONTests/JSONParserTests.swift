@@ -190,4 +190,33 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(offsets, [3, 15, 20])
         XCTAssertNil(try Array("{}".utf8).withUnsafeBytes { try JSONParser.parseDocument($0) }.elementOffsets)
     }
+
+    /// Hostile input: random byte edits of a valid document either parse or throw a
+    /// located error; the parser never traps or reads out of bounds.
+    func testMutatedDocumentsNeverCrash() throws {
+        let seed = Array(#"{"a": [1, -2.5e3, "x\u00e9\ud83d\ude80", {"b": null}], "c": true, "d": "é"}"#.utf8)
+        var generator = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x65, 0x2D, 0x75, 0xC3, 0xED, 0xF4, 0xFF, 0x00]
+        var parsed = 0
+        for _ in 0..<20_000 {
+            var bytes = seed
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let position = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes[position] = interesting.randomElement(using: &generator)!
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(interesting.randomElement(using: &generator)!, at: position)
+                }
+                if bytes.isEmpty { bytes = [0x20] }
+            }
+            do {
+                _ = try JSONParser.parse(bytes, options: .init(loneSurrogates: Bool.random(using: &generator) ? .replace : .reject))
+                parsed += 1
+            } catch let error as JSONError {
+                XCTAssert(error.offset >= 0 && error.offset <= bytes.count, "\(error)")
+                XCTAssert(error.line >= 1 && error.column >= 1, "\(error)")
+            }
+        }
+        XCTAssertLessThan(parsed, 20_000, "some mutations must be rejected")
+    }
 }
