@@ -76,20 +76,21 @@ let package = Package(
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja"], swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
-        .target(name: "DLLMGGUF"),
+        .target(name: "DLLMGGUF", swiftSettings: optimized),
         // Jinja chat templates.
         .target(name: "DLLMJinja", dependencies: ["DLLMJSON"]),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
-        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON"]),
+        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON"],
+                swiftSettings: optimized),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMJSON"], swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMGGUF", "DLLMJSON"], swiftSettings: optimized),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
         .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMJSON"]),
         .target(
             name: "DLLMSampling",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMJSON"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMImport", "DLLMJSON"],
             swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
@@ -108,7 +109,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling", "DLLMJSON",
+                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),

@@ -67,12 +67,11 @@ extension JSONValue {
             default: self = .integer(number.int64Value)
             }
         case let b as Bool: self = .bool(b)
-        case let n as Int: self = .integer(Int64(n))
-        case let n as Int64: self = .integer(n)
-        case let n as Int32: self = .integer(Int64(n))
-        case let n as UInt32: self = .integer(Int64(n))
+        case let n as any BinaryInteger:
+            guard let exact = Int64(exactly: n) else { return nil }
+            self = .integer(exact)
         case let d as Double: self = .double(d)
-        case let f as Float: self = .double(Double(f))
+        case let f as any BinaryFloatingPoint: self = .double(Double(f))
         case let s as String: self = .string(s)
         case let items as [Any]:
             var values: [JSONValue] = []

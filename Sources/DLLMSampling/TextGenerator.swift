@@ -1,5 +1,7 @@
 import DLLMCompute
 import DLLMData
+import DLLMGGUF
+import DLLMImport
 import DLLMJSON
 import DLLMModels
 import DLLMTokenizers
@@ -27,18 +29,19 @@ public final class TextGenerator {
     /// True when the folder had no weights (random initialisation).
     public let randomlyInitialized: Bool
 
-    /// Loads `folder` (config.json, weights, tokenizer files); `tokenizerPath` overrides
-    /// where the tokenizer is read from.
+    /// Loads `folder` (config.json, weights, tokenizer files) or a llama/qwen2 `.gguf`
+    /// file (dequantised by `GGUFModelImport`); `tokenizerPath` overrides where the
+    /// tokenizer is read from.
     public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0) throws {
         self.folder = folder
-        let loaded = try ModelFolder.load(URL(fileURLWithPath: folder), as: Float.self, seed: seed)
+        let loaded = try Self.loadModel(folder, seed: seed)
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
-        modelType = loaded.configJSON["model_type"]?.stringValue ?? "?"
-        tokenizer = try BPETextTokenizer(path: tokenizerPath ?? folder)
+        modelType = loaded.config["model_type"]?.stringValue ?? "?"
+        tokenizer = try Self.loadTokenizer(model: folder, gguf: loaded.gguf, override: tokenizerPath)
         let V = loaded.model.vocabularySize
         func configID(_ key: String) -> Int32? {
-            let value = loaded.configJSON[key]
+            let value = loaded.config[key]
             return (value?.intValue ?? value?.arrayValue?.first?.intValue).flatMap { Int32(exactly: $0) }
         }
         var mask = configID("mask_token_id") ?? tokenizer.maskTokenID
@@ -101,4 +104,37 @@ public final class TextGenerator {
     }
 
     public func arSampler() -> ARSampler<Float> { ARSampler(model: model, eosID: eosID) }
+
+    /// A model folder, or a `.gguf` file (kept open for its tokenizer).
+    static func loadModel(_ path: String, seed: UInt64)
+        throws -> (model: any LanguageModel<Float>, config: JSONValue, randomlyInitialized: Bool, gguf: GGUFFile?) {
+        if isGGUF(path) {
+            let file = try GGUFFile(path: path)
+            let imported = try GGUFModelImport.load(file)
+            return (imported.model, JSONValue(foundationObject: imported.config) ?? .object([]), false, file)
+        }
+        let loaded = try ModelFolder.load(URL(fileURLWithPath: path), as: Float.self, seed: seed)
+        return (loaded.model, loaded.configJSON, loaded.randomlyInitialized, nil)
+    }
+
+    /// A path names a GGUF file when it is a regular file ending in `.gguf`.
+    public static func isGGUF(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return path.lowercased().hasSuffix(".gguf") && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && !isDirectory.boolValue
+    }
+
+    /// The tokenizer: `override` when given, else the folder's files, else (a GGUF file)
+    /// the file's tokenizer metadata converted by `GGUFTokenizerImport`.
+    static func loadTokenizer(model: String, gguf: GGUFFile?, override: String?) throws -> BPETextTokenizer {
+        if let override { return try BPETextTokenizer(path: override) }
+        guard let gguf else { return try BPETextTokenizer(path: model) }
+        // BPETextTokenizer reads tokenizer.json and tokenizer_config.json (chat template,
+        // special tokens) from a folder at init; a scratch folder serves and is removed.
+        let imported = try GGUFTokenizerImport.convert(gguf.metadata, source: gguf.path)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-gguf-tokenizer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try imported.write(to: scratch)
+        return try BPETextTokenizer(path: scratch.path)
+    }
 }
