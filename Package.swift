@@ -48,6 +48,8 @@ let package = Package(
         // no NIO, so a fraction of hummingbird's build time) and the Prometheus text format.
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // SHA-256 of fetched packages (DLLMData).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: C system libraries
@@ -80,7 +82,9 @@ let package = Package(
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers",
+                                                 .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimized),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
         .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
         .target(
