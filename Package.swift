@@ -50,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // SHA-256 of fetched packages (DLLMData).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `Heap` for the BPE merge queues (DLLMTokenizers).
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // MARK: C system libraries
@@ -72,7 +74,8 @@ let package = Package(
             name: "DLLMModels",
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
             swiftSettings: optimized),
-        .target(name: "DLLMTokenizers", swiftSettings: optimized),
+        .target(name: "DLLMTokenizers", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+                swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
         .target(name: "DLLMGGUF"),
         // Jinja chat templates.
