@@ -21,6 +21,9 @@ public final class DistributedEngine {
     /// AdamW moments: full-size for DDP, this rank's shard otherwise.
     public let m: Buffer<Float>
     public let v: Buffer<Float>
+    /// AdamW's decay mask (HF Trainer's default grouping), laid out like `m` and `v`:
+    /// full-size for DDP, this rank's shard otherwise.
+    let decayMask: [UInt8]
     /// ZeRO-2/FSDP: this rank's reduced gradient chunks.
     let gradShard: Buffer<Float>?
     /// FSDP: this rank's parameter chunks.
@@ -72,6 +75,14 @@ public final class DistributedEngine {
         let shardSized = plan.stage != .ddp
         m = Buffer(count: shardSized ? map.shardCount : model.parameterCount)
         v = Buffer(count: shardSized ? map.shardCount : model.parameterCount)
+        let fullMask = model.weightDecayMask()
+        if shardSized {
+            let rank = comm.rank
+            decayMask = WeightDecayGroups.shardMask(fullMask, segments: map.segments.map { ($0.owned(by: rank), $0.shardOffset) },
+                                                    shardCount: map.shardCount)
+        } else {
+            decayMask = fullMask
+        }
         gradShard = (plan.stage == .zero2 || plan.stage == .fsdp) ? Buffer(count: map.shardCount) : nil
         paramShard = plan.stage == .fsdp ? Buffer(count: map.shardCount) : nil
         // A padded segment (W chunks) plus one chunk to receive a reduce-scatter into.
@@ -185,8 +196,10 @@ public final class DistributedEngine {
         switch plan.stage {
         case .ddp:
             if scale != 1 { for i in 0..<model.parameterCount { g[i] *= scale } }
-            AdamW.step(params: p, grads: UnsafePointer(g), m: m.pointer, v: v.pointer, range: 0..<model.parameterCount,
-                       step: step, config: config, learningRate: learningRate)
+            decayMask.withUnsafeBufferPointer { mask in
+                AdamW.step(params: p, grads: UnsafePointer(g), m: m.pointer, v: v.pointer, range: 0..<model.parameterCount,
+                           step: step, config: config, learningRate: learningRate, decayMask: mask.baseAddress)
+            }
         case .zero1, .zero2, .fsdp:
             for seg in map.segments {
                 let owned = seg.owned(by: comm.rank)
@@ -194,8 +207,11 @@ public final class DistributedEngine {
                 let grads: UnsafeMutablePointer<Float> = gradShard.map { $0.pointer + seg.shardOffset } ?? (g + owned.lowerBound)
                 if scale != 1 { for i in 0..<n { grads[i] *= scale } }
                 let params = paramShard.map { $0.pointer + seg.shardOffset } ?? (p + owned.lowerBound)
-                AdamW.step(params: params, grads: UnsafePointer(grads), m: m.pointer + seg.shardOffset, v: v.pointer + seg.shardOffset,
-                           range: 0..<n, step: step, config: config, learningRate: learningRate)
+                decayMask.withUnsafeBufferPointer { mask in
+                    AdamW.step(params: params, grads: UnsafePointer(grads), m: m.pointer + seg.shardOffset, v: v.pointer + seg.shardOffset,
+                               range: 0..<n, step: step, config: config, learningRate: learningRate,
+                               decayMask: mask.baseAddress.map { $0 + seg.shardOffset })
+                }
             }
             if plan.stage != .fsdp { gatherReplicatedParameters() }
         }

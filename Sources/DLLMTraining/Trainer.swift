@@ -30,6 +30,9 @@ public final class Trainer {
     public let evalBatches: [CleanBatch]
     public let tokenizerFiles: [URL]
     public let optimizer: AdamWState
+    /// Single process: AdamW's decay mask over the flat layout (HF Trainer's default
+    /// grouping: no decay on biases and normalisation weights). The engine keeps its own.
+    let decayMask: [UInt8]
     public let checkpoints: CheckpointManager
     public var state = TrainerState()
     public let log: (String) -> Void
@@ -69,6 +72,7 @@ public final class Trainer {
         self.log = log
         // With an engine the moments live there (sharded where the strategy shards them).
         optimizer = AdamWState(count: engine == nil ? model.parameterCount : 0)
+        decayMask = engine == nil ? model.weightDecayMask() : []
         checkpoints = CheckpointManager(outputDirectory: URL(fileURLWithPath: config.outputDir), totalLimit: config.saveTotalLimit)
     }
 
@@ -175,8 +179,11 @@ public final class Trainer {
                 engine.optimizerStep(step: step + 1, learningRate: lr, config: adam, clip: clip)
             } else {
                 if config.maxGradNorm > 0 { GradientClipping.clip(model.gradients.pointer, range: all, maxNorm: config.maxGradNorm) }
-                AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer),
-                           m: optimizer.m.pointer, v: optimizer.v.pointer, range: all, step: step + 1, config: adam, learningRate: lr)
+                decayMask.withUnsafeBufferPointer { mask in
+                    AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer),
+                               m: optimizer.m.pointer, v: optimizer.v.pointer, range: all, step: step + 1, config: adam,
+                               learningRate: lr, decayMask: mask.baseAddress)
+                }
             }
             state.globalStep = step + 1
             state.epoch = data.epoch
