@@ -85,11 +85,14 @@ let package = Package(
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers",
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMProcess",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
+        // Child processes (posix_spawn): the one runner the launcher, the data fetcher, the
+        // benchmarks and the tests share.
+        .target(name: "DLLMProcess"),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
-        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
+        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMProcess"]),
         .target(
             name: "DLLMSampling",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers"],
@@ -111,7 +114,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling",
+                "DLLMTelemetry", "DLLMSampling", "DLLMProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -140,9 +143,9 @@ let package = Package(
         .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
-        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "DLLMProcess", "dllm"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMProcess", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "DLLMProcess", "dllm-collector", "dllm", "dllm-launch"]),
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
