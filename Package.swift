@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // dllm: training and sampling diffusion language models on CPU clusters.
 // One target per concern; C libraries are wrapped as system-library targets
 // (apt providers listed), everything else is Swift.
@@ -17,9 +17,22 @@ let defaultCPU = "generic"
 let targetCPU = ProcessInfo.processInfo.environment["DLLM_TARGET_CPU"] ?? defaultCPU
 let cpuFlags = targetCPU == "generic" ? [] : ["-target-cpu", targetCPU]
 
-let optimized: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release)),
-]
+// Release builds are SwiftPM's -O with whole-module optimisation: every check stays
+// (overflow, bounds, `precondition`), which matters most for the parsers of untrusted
+// input (safetensors, GGUF, JSON, tokenizer files, Arrow, YAML).
+let optimized: [SwiftSetting] = cpuFlags.isEmpty ? [] : [.unsafeFlags(cpuFlags, .when(configuration: .release))]
+// No target builds with -Ounchecked: `dllm bench train-step` (release) showed no
+// difference beyond noise between -Ounchecked and -O on the numeric kernels (about 75 %
+// of a step is OpenBLAS sgemm, which the flag does not touch); docs/benchmarks.md
+// ("Build flags") has the same-session figures. DLLM_UNCHECKED_KERNELS=1 builds
+// DLLMCompute and DLLMOptim with -Ounchecked, to repeat that measurement.
+let uncheckedKernels = ProcessInfo.processInfo.environment["DLLM_UNCHECKED_KERNELS"] == "1"
+let kernels: [SwiftSetting] = uncheckedKernels
+    ? [.unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release))] : optimized
+// unsafeFlags and library products: since SwiftPM 6.2 a package whose manifest declares
+// tools version 6.2 or later may use unsafeFlags and still be a versioned dependency of
+// another package (checked with Swift 6.3.1: the same manifest at tools version 6.0 is
+// refused with "contains unsafe build flags"). Hence the tools version above.
 
 let package = Package(
     name: "dllm",
@@ -49,6 +62,10 @@ let package = Package(
         // no NIO, so a fraction of hummingbird's build time) and the Prometheus text format.
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // SHA-256 of fetched packages (DLLMData).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `Heap` for the BPE merge queues (DLLMTokenizers).
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // MARK: C system libraries
@@ -61,22 +78,23 @@ let package = Package(
         .target(
             name: "DLLMCompute",
             dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: optimized),
+            swiftSettings: kernels),
         .target(
             name: "DLLMOptim",
             dependencies: ["DLLMCompute", .product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: optimized),
-        // The one JSON reader/writer (ordered values, located errors, Codable bridge). Reads
-        // untrusted input, so it keeps its checks (no -Ounchecked).
+            swiftSettings: kernels),
+        // The one JSON reader/writer (ordered values, located errors, Decodable bridge). Reads
+        // untrusted input, so it keeps its checks.
         .target(name: "DLLMJSON"),
         .target(name: "DLLMCheckpoint", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         .target(
             name: "DLLMModels",
             dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "DLLMJSON"],
             swiftSettings: optimized),
-        .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja"], swiftSettings: optimized),
+        .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
+                swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
-        .target(name: "DLLMGGUF", swiftSettings: optimized),
+        .target(name: "DLLMGGUF"),
         // Jinja chat templates.
         .target(name: "DLLMJinja", dependencies: ["DLLMJSON"]),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
@@ -85,9 +103,14 @@ let package = Package(
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMGGUF", "DLLMJSON"], swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF", "DLLMJSON",
+                                                 .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimized),
+        // Child processes (posix_spawn): the one runner the launcher, the data fetcher, the
+        // benchmarks and the tests share.
+        .target(name: "DLLMProcess"),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
-        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMJSON"]),
+        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMProcess", "DLLMJSON"]),
         .target(
             name: "DLLMSampling",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMImport", "DLLMJSON"],
@@ -109,7 +132,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMJSON",
+                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess", "DLLMJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -139,9 +162,9 @@ let package = Package(
         .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "dllm"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
-        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "dllm-collector", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "DLLMProcess", "dllm"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMProcess", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "DLLMProcess", "dllm-collector", "dllm", "dllm-launch"]),
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",

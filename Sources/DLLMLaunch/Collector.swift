@@ -1,4 +1,5 @@
 import DLLMJSON
+import DLLMProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 
 /// The root cause of a failed attempt: the first rank that ended badly on its own (not

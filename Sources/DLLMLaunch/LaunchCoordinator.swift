@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc

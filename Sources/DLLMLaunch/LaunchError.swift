@@ -1,3 +1,8 @@
+/// The child-process types (`ChildProcess`, `Termination`, `Signals`, `LineReader`,
+/// `OutputPipe`) live in DLLMProcess, the lowest target that runs programs; the
+/// launcher's users see them through this module as before.
+@_exported import DLLMProcess
+
 /// A launch that cannot start or did not finish, with what to do about it.
 public enum LaunchError: Error, CustomStringConvertible, Equatable {
     /// A command-line value that is out of range or inconsistent with another.

@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 
 /// What a rank's agent leaves in the log folder for the launcher: `rank-R.pid` when

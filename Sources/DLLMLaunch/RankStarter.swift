@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 
 /// The command line that starts every rank: OpenMPI's `mpirun` on one machine, over a
@@ -57,15 +58,11 @@ public enum RankStarter {
 
     /// Runs a short command and returns its status and combined output.
     public static func capture(_ arguments: [String]) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (127, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        do {
+            let result = try ChildProcess.run(arguments, mergingErrors: true)
+            return (result.status, result.output)
+        } catch {
+            return (127, "\(error)")
+        }
     }
 }

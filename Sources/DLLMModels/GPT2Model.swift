@@ -21,6 +21,14 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     public var vocabularySize: Int { config.vocabSize }
     public var maxPositions: Int { config.nPositions }
 
+    /// `ln_1`, `ln_2` and `ln_f` are `nn.LayerNorm` in HF's GPT-2, so the Trainer skips
+    /// their weights and biases by module type (their names match no pattern).
+    public var normalizationParameterNames: Set<String> {
+        Set(layout.names.filter { name in
+            name.hasPrefix("transformer.ln_f.") || name.contains(".ln_1.") || name.contains(".ln_2.")
+        })
+    }
+
     public init(config: GPT2Configuration) {
         self.config = config
         let (layout, offsets, blocks) = GPT2Offsets.build(config)

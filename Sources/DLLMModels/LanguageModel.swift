@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMOptim
 
 /// A batch of token sequences, (B, T), row-major.
 public struct TokenBatch: Sendable {
@@ -50,6 +51,10 @@ public protocol LanguageModel<Scalar>: AnyObject {
     var blockRanges: [Range<Int>] { get }
     /// Called around each block's forward and backward (see `BlockHooks`).
     var hooks: BlockHooks? { get set }
+    /// The tensors of normalisation layers (weights and biases), which weight decay
+    /// skips as HF's Trainer skips `nn.LayerNorm` modules (see `WeightDecayGroups`).
+    /// The default is none: HF's name patterns alone then decide.
+    var normalizationParameterNames: Set<String> { get }
 }
 
 extension LanguageModel {
@@ -64,6 +69,14 @@ extension LanguageModel {
     }
 
     public var parameterCount: Int { layout.count }
+
+    public var normalizationParameterNames: Set<String> { [] }
+
+    /// (layout.count) AdamW decay mask, HF Trainer's default grouping: 1 where weight
+    /// decay applies, 0 for biases and normalisation weights (`WeightDecayGroups`).
+    public func weightDecayMask() -> [UInt8] {
+        WeightDecayGroups.mask(layout: layout, normalizationParameters: normalizationParameterNames)
+    }
 }
 
 /// What a model folder's `config.json` describes.

@@ -26,6 +26,13 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public var vocabularySize: Int { spec.vocab }
     public var maxPositions: Int { spec.maxPositions }
 
+    /// Every RMSNorm weight. HF's name patterns catch them under HF naming; under
+    /// LLaDA's, `model.transformer.ln_f.weight` needs this list.
+    public var normalizationParameterNames: Set<String> {
+        let n = spec.names
+        return Set((0..<spec.layers).flatMap { [n.attnNorm.layer($0), n.mlpNorm.layer($0)] } + [n.finalNorm])
+    }
+
     public init(spec: LlamaSpec) {
         self.spec = spec
         let (layout, offsets, blocks) = LlamaOffsets.build(spec)

@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 /// A tokenization model: turns one pre-tokenized word into token ids.
 public protocol TokenizerModel: AnyObject {
@@ -261,12 +262,12 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
             prev[i] = i - 1
             next[i] = i + 1 < n ? i + 1 : -1
         }
-        var heap = MinHeap()
+        var heap = Heap<MergeCandidate>()
         for i in 0..<(n - 1) {
             let v = merges.get(ids[i], ids[i + 1])
-            if v != UInt64.max { heap.push(rank: UInt32(v >> 32), pos: i, newId: UInt32(truncatingIfNeeded: v)) }
+            if v != UInt64.max { heap.insert(MergeCandidate(rank: UInt32(v >> 32), pos: i, newId: UInt32(truncatingIfNeeded: v))) }
         }
-        while let top = heap.pop() {
+        while let top = heap.popMin() {
             let pos = top.pos
             guard alive[pos], next[pos] >= 0 else { continue }
             let right = next[pos]
@@ -280,11 +281,11 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
             if prev[pos] >= 0 {
                 let p = prev[pos]
                 let pv = merges.get(ids[p], ids[pos])
-                if pv != UInt64.max { heap.push(rank: UInt32(pv >> 32), pos: p, newId: UInt32(truncatingIfNeeded: pv)) }
+                if pv != UInt64.max { heap.insert(MergeCandidate(rank: UInt32(pv >> 32), pos: p, newId: UInt32(truncatingIfNeeded: pv))) }
             }
             if next[pos] >= 0 {
                 let nv = merges.get(ids[pos], ids[next[pos]])
-                if nv != UInt64.max { heap.push(rank: UInt32(nv >> 32), pos: pos, newId: UInt32(truncatingIfNeeded: nv)) }
+                if nv != UInt64.max { heap.insert(MergeCandidate(rank: UInt32(nv >> 32), pos: pos, newId: UInt32(truncatingIfNeeded: nv))) }
             }
         }
         var out: [UInt32] = []
@@ -294,39 +295,19 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
     }
 }
 
-/// A binary min-heap of merge candidates ordered by (rank, position).
-struct MinHeap {
-    struct Entry { let key: UInt64; let newId: UInt32; var pos: Int { Int(key & 0xFFFF_FFFF) } }
-    private var items: [Entry] = []
+/// A queued merge, ordered by (rank, position): the smallest comes out of the
+/// `Heap` first, as in `Word::merge_all`'s queue. Equal keys carry the same
+/// `newId` (the rank fixes it), so the order among equals does not matter.
+struct MergeCandidate: Comparable {
+    let key: UInt64
+    let newId: UInt32
+    var pos: Int { Int(key & 0xFFFF_FFFF) }
 
-    mutating func push(rank: UInt32, pos: Int, newId: UInt32) {
-        items.append(Entry(key: UInt64(rank) << 32 | UInt64(pos), newId: newId))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if items[parent].key <= items[i].key { break }
-            items.swapAt(parent, i)
-            i = parent
-        }
+    init(rank: UInt32, pos: Int, newId: UInt32) {
+        key = UInt64(rank) << 32 | UInt64(pos)
+        self.newId = newId
     }
 
-    mutating func pop() -> Entry? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && items[l].key < items[m].key { m = l }
-                if r < items.count && items[r].key < items[m].key { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return top
-    }
+    static func < (a: MergeCandidate, b: MergeCandidate) -> Bool { a.key < b.key }
+    static func == (a: MergeCandidate, b: MergeCandidate) -> Bool { a.key == b.key }
 }

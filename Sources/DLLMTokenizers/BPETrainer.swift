@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 /// Learns a byte-level BPE the way the Rust crate's `BpeTrainer` does, so that
 /// on the same corpus the vocabulary and merges equal the Python trainer's
@@ -68,12 +69,15 @@ public final class BPETrainer {
         public let specialTokens: [String]
     }
 
-    private struct Merge {
+    /// A queued merge. `<` is the reference's heap order reversed for `Heap.popMin`:
+    /// higher count first, then the smaller pair; `pos` takes no part in the order.
+    private struct Merge: Comparable {
         let pair: UInt64
         var count: Int
         let pos: Set<Int>
-        /// Heap order of `Merge` in the reference: higher count first, then the smaller pair.
-        func before(_ o: Merge) -> Bool { count != o.count ? count > o.count : pair < o.pair }
+
+        static func < (a: Merge, b: Merge) -> Bool { a.count != b.count ? a.count > b.count : a.pair < b.pair }
+        static func == (a: Merge, b: Merge) -> Bool { a.count == b.count && a.pair == b.pair }
     }
 
     /// Runs the merges (`BpeTrainer::do_train`).
@@ -107,18 +111,18 @@ public final class BPETrainer {
                 whereToUpdate[p, default: []].insert(i)
             }
         }
-        var queue = Heap<Merge>(before: { $0.before($1) })
+        var queue = Heap<Merge>()
         for (pair, pos) in whereToUpdate where pairCounts[pair]! > 0 {
-            queue.push(Merge(pair: pair, count: pairCounts[pair]!, pos: pos))
+            queue.insert(Merge(pair: pair, count: pairCounts[pair]!, pos: pos))
         }
         whereToUpdate.removeAll()
         // 5. Merges.
         var merges: [(UInt64, UInt32)] = []
-        while wordToId.count < vocabSize, var top = queue.pop() {
+        while wordToId.count < vocabSize, var top = queue.popMin() {
             let current = pairCounts[top.pair] ?? 0
             if top.count != current {
                 top.count = current
-                queue.push(top)
+                queue.insert(top)
                 continue
             }
             if top.count < 1 || minFrequency > top.count { break }
@@ -135,7 +139,7 @@ public final class BPETrainer {
             }
             for (pair, pos) in whereToUpdate {
                 let c = pairCounts[pair] ?? 0
-                if c > 0 { queue.push(Merge(pair: pair, count: c, pos: pos)) }
+                if c > 0 { queue.insert(Merge(pair: pair, count: c, pos: pos)) }
             }
             whereToUpdate.removeAll(keepingCapacity: true)
         }
@@ -172,46 +176,5 @@ public final class BPETrainer {
             i += 1
         }
         return changes
-    }
-}
-
-/// A binary heap with a caller-given order (`before(x, y)`: x comes out first).
-struct Heap<Element> {
-    private var items: [Element] = []
-    let before: (Element, Element) -> Bool
-
-    init(before: @escaping (Element, Element) -> Bool) { self.before = before }
-
-    var isEmpty: Bool { items.isEmpty }
-
-    mutating func push(_ e: Element) {
-        items.append(e)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if !before(items[i], items[parent]) { break }
-            items.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> Element? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && before(items[l], items[m]) { m = l }
-                if r < items.count && before(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return top
     }
 }

@@ -3,6 +3,7 @@ import DLLMCompute
 import DLLMModels
 import DLLMOptim
 import DLLMJSON
+import DLLMProcess
 import Foundation
 
 /// `dllm bench`: benchmarks that print the comparison they claim, measured in the same run.
@@ -103,20 +104,13 @@ struct TrainStepBench: ParsableCommand {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
         guard FileManager.default.fileExists(atPath: script) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script, "--threads", "\(threads)", "--hidden", "\(hidden)", "--layers", "\(layers)",
-                             "--heads", "\(heads)", "--kv-heads", "\(kvHeads)", "--intermediate", "\(intermediate)",
-                             "--vocab", "\(vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
-                             "--warmup", "\(warmup)", "--steps", "\(steps)"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+        let arguments = [python, script, "--threads", "\(threads)", "--hidden", "\(hidden)", "--layers", "\(layers)",
+                         "--heads", "\(heads)", "--kv-heads", "\(kvHeads)", "--intermediate", "\(intermediate)",
+                         "--vocab", "\(vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
+                         "--warmup", "\(warmup)", "--steps", "\(steps)"]
+        guard let result = try? ChildProcess.run(["/usr/bin/env"] + arguments) else { return nil }
+        guard result.termination.succeeded,
+              let line = result.output.split(separator: "\n").last,
               let json = try? JSONParser.parse(String(line)),
               let tps = json["tokens_per_s"]?.doubleValue else { return nil }
         return (json["torch"]?.stringValue ?? "?", tps, json["gflops"]?.doubleValue ?? 0)

@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 import XCTest
 
@@ -5,19 +6,8 @@ import XCTest
 /// and the exit status of bad input.
 final class CommandLineTests: XCTestCase {
     func run(_ arguments: [String], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = DistributedTrainingTests.dllm
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inp
-        try process.run()
-        if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let result = try ChildProcess.run([DistributedTrainingTests.dllm.path] + arguments, input: Data((input ?? "").utf8))
+        return (result.status, result.output, result.errors)
     }
 
     func testTokenizerEncodeThenDecodeRoundTrips() throws {

@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 import XCTest
 
@@ -22,14 +23,12 @@ final class CrashDuringSaveTests: XCTestCase {
         let yaml = work.appendingPathComponent("train.yaml")
         try config.write(to: yaml, atomically: true, encoding: .utf8)
 
-        let process = Process()
-        process.executableURL = DistributedTrainingTests.dllm
-        process.arguments = ["train", yaml.path]
         var env = ProcessInfo.processInfo.environment
         env["DLLM_SAVE_PAUSE_AT_STEP"] = "4"
-        process.environment = env
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        let process = try ChildProcess(arguments: [DistributedTrainingTests.dllm.path, "train", yaml.path], environment: env,
+                                       errors: devNull)
         // Wait until the step-4 save has written its weights and is paused before completing.
         let out = work.appendingPathComponent("out")
         let deadline = Date().addingTimeInterval(60)
@@ -43,21 +42,15 @@ final class CrashDuringSaveTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.05)
         }
         XCTAssertNotNil(partial, "the save of step 4 never started")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        process.signal(SIGKILL)
+        XCTAssertEqual(process.wait(), .signaled(SIGKILL))
 
         let complete = ((try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []).filter { $0.hasPrefix("checkpoint-") }
         XCTAssertEqual(complete, ["checkpoint-2"], "only the step-2 checkpoint is complete")
 
         // Resuming starts from step 2, cleans the leftover and finishes.
-        let resume = Process()
-        resume.executableURL = DistributedTrainingTests.dllm
-        resume.arguments = ["train", yaml.path, "--resume_from_checkpoint", "true"]
-        resume.standardError = FileHandle.nullDevice
-        try resume.run()
-        resume.waitUntilExit()
-        XCTAssertEqual(resume.terminationStatus, 0)
+        let resume = try ChildProcess.run([DistributedTrainingTests.dllm.path, "train", yaml.path, "--resume_from_checkpoint", "true"])
+        XCTAssertEqual(resume.status, 0, resume.errors)
         let after = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
         XCTAssertFalse(after.contains { $0.contains(".tmp-") }, "the interrupted save's folder was removed: \(after)")
         XCTAssertTrue(after.contains("checkpoint-final"))

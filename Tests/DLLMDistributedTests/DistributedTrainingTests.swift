@@ -1,4 +1,5 @@
 import DLLMCheckpoint
+import DLLMProcess
 import Foundation
 import XCTest
 
@@ -55,7 +56,6 @@ final class DistributedTrainingTests: XCTestCase {
     /// Runs `dllm train` (under mpirun when `ranks` is given).
     @discardableResult
     func train(ranks: Int?, stage: String = "ddp", output: String, _ overrides: [String] = [], environment: [String: String] = [:]) throws -> Run {
-        let process = Process()
         var args = [Self.dllm.path, "train", work.appendingPathComponent("train.yaml").path, "--output_dir", work.appendingPathComponent(output).path] + overrides
         var env = ProcessInfo.processInfo.environment
         env["DLLM_SHARDING"] = stage
@@ -66,17 +66,9 @@ final class DistributedTrainingTests: XCTestCase {
             for key in ["DLLM_SHARDING", "DLLM_NUM_THREADS"] + environment.keys.sorted() { mpi += ["-x", key] }
             args = mpi + args
         }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = args
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
         let start = Date()
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+        let result = try ChildProcess.run(["/usr/bin/env"] + args, environment: env, mergingErrors: true)
+        return Run(status: result.status, output: result.output, seconds: Date().timeIntervalSince(start))
     }
 
     func losses(_ output: String, checkpoint: String = "checkpoint-final") throws -> [Double] {
@@ -220,12 +212,8 @@ final class DistributedTrainingTests: XCTestCase {
         let checkpoint = work.appendingPathComponent("fsdp/checkpoint-10")
         XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors").path),
                        "an FSDP checkpoint holds parameters only in shards")
-        let process = Process()
-        process.executableURL = Self.dllm
-        process.arguments = ["checkpoint", "consolidate", checkpoint.path]
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        let consolidate = try ChildProcess.run([Self.dllm.path, "checkpoint", "consolidate", checkpoint.path], mergingErrors: true)
+        XCTAssertEqual(consolidate.status, 0, consolidate.output)
         assertClose(try weights("fsdp", checkpoint: "checkpoint-10"), try weights("fsdp"), "consolidated vs final")
     }
 

@@ -66,7 +66,7 @@ final class LaunchFaultTests: LaunchTestCase {
                          trainConfig.path, "--max_steps", "100000"]
         let running = try start(arguments)
         try waitFor("step 3") { running.output.contains("step 3/") }
-        running.process.terminate()
+        running.process.signal(SIGTERM)
         let run = running.finish(timeout: 60)
         XCTAssertEqual(run.status, 128 + SIGTERM, run.output)
         XCTAssertTrue(run.output.contains("stopped at step"), run.output)

@@ -1,4 +1,5 @@
 import DLLMCheckpoint
+import DLLMProcess
 import Foundation
 import XCTest
 
@@ -62,22 +63,22 @@ class LaunchTestCase: XCTestCase {
 
     /// A started launcher, for tests that act on it while it runs.
     final class Running {
-        let process: Process
+        let process: ChildProcess
         let started = Date()
         private let collected = Collected()
-        init(_ process: Process, pipe: Pipe) {
+        private let reader: LineReader
+        init(_ process: ChildProcess, output: Int32) {
             self.process = process
-            pipe.fileHandleForReading.readabilityHandler = { [collected] handle in
-                let data = handle.availableData
-                if !data.isEmpty { collected.append(data) }
-            }
+            reader = LineReader(fd: output) { [collected] line in collected.append(Data((line + "\n").utf8)) }
         }
         func finish(timeout: Double = 120) -> Run {
-            let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning { process.interrupt(); process.waitUntilExit() }
-            usleep(200_000)
-            return Run(status: process.terminationStatus, output: collected.text, seconds: Date().timeIntervalSince(started))
+            var termination = process.wait(seconds: timeout)
+            if termination == nil {
+                process.signal(SIGINT)
+                termination = process.wait()
+            }
+            reader.finish(within: 2)
+            return Run(status: termination!.exitCode, output: collected.text, seconds: Date().timeIntervalSince(started))
         }
         var output: String { collected.text }
     }
@@ -90,19 +91,14 @@ class LaunchTestCase: XCTestCase {
     }
 
     func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
-        let process = Process()
-        process.executableURL = Self.launcher
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["DLLM_NUM_THREADS"] = "1"
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.currentDirectoryURL = work
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        return Running(process, pipe: pipe)
+        let pipe = try OutputPipe()
+        let process = try ChildProcess(arguments: [Self.launcher.path] + arguments, environment: env, output: pipe.write,
+                                       directory: work.path)
+        close(pipe.write)
+        return Running(process, output: pipe.read)
     }
 
     /// Runs `dllm-launch ARGS` to its end.
@@ -113,16 +109,11 @@ class LaunchTestCase: XCTestCase {
 
     /// Runs plain `dllm train` (one process, no launcher) as the reference.
     func trainAlone(output: String, _ overrides: [String] = []) throws {
-        let process = Process()
-        process.executableURL = Self.dllm
-        process.arguments = ["train", trainConfig.path, "--output_dir", work.appendingPathComponent(output).path] + overrides
         var env = ProcessInfo.processInfo.environment
         env["DLLM_NUM_THREADS"] = "1"
-        process.environment = env
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "reference run")
+        let result = try ChildProcess.run([Self.dllm.path, "train", trainConfig.path, "--output_dir", work.appendingPathComponent(output).path]
+                                          + overrides, environment: env)
+        XCTAssertEqual(result.status, 0, "reference run")
     }
 
     func weights(_ output: String, checkpoint: String = "checkpoint-final") throws -> [String: [Float]] {
@@ -156,15 +147,8 @@ class LaunchTestCase: XCTestCase {
 
     /// Live (not zombie) processes whose command line mentions this test's folder, as `pgrep -f` finds them.
     func ourProcesses() -> [Int32] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-        process.arguments = ["-f", work.lastPathComponent]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try? process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }.filter { pid in
+        let listed = (try? ChildProcess.run(["/usr/bin/pgrep", "-f", work.lastPathComponent]))?.output ?? ""
+        return listed.split(separator: "\n").compactMap { Int32($0) }.filter { pid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
             return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") == false
         }

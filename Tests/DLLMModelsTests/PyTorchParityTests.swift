@@ -84,12 +84,20 @@ final class PyTorchParityTests: XCTestCase {
         let refLosses = try ref.file.floats("adamw_losses"), refNorms = try ref.file.floats("adamw_grad_norms")
         let m = Buffer<Float>(count: model.parameterCount), v = Buffer<Float>(count: model.parameterCount)
         let all = 0..<model.parameterCount
+        // HF Trainer's default grouping: the tensors our mask leaves undecayed are the ones the fixture's
+        // `Trainer.get_decay_parameter_names` left out.
+        let decayMask = model.weightDecayMask()
+        let undecayed = model.layout.slots.filter { decayMask[$0.offset] == 0 }.map(\.name)
+        XCTAssertEqual(undecayed.sorted(), (ref.json["no_decay"] as! [String]).sorted(), "\(name): weight decay groups")
+        for slot in model.layout.slots {
+            XCTAssertEqual(Set(decayMask[slot.range]).count, 1, "\(name): \(slot.name) is decayed in part")
+        }
         for step in 1...(adam["steps"] as! Int) {
             model.gradients.zero()
             let loss = model.forwardBackward(ref.batch, mask: ref.mask, targets: ref.targets, weights: ref.weights)
             let norm = GradientClipping.clip(model.gradients.pointer, range: all, maxNorm: maxNorm)
             AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer), m: m.pointer, v: v.pointer,
-                       range: all, step: step, config: config)
+                       range: all, step: step, config: config, decayMask: decayMask)
             let r = Double(refLosses[step - 1])
             XCTAssertEqual(loss, r, accuracy: 1e-5 * abs(r), "\(name): loss before step \(step)")
             XCTAssertEqual(norm, Double(refNorms[step - 1]), accuracy: 1e-4 * Double(refNorms[step - 1]), "\(name): grad norm at step \(step)")

@@ -11,14 +11,14 @@ final class CollectorProcessTests: XCTestCase {
     override func tearDown() { removeTemporaryDirectory(folder) }
 
     func publisher(_ collector: String, run: String, rank: Int, worldSize: Int, steps: Int, interval: Double,
-                   outputDir: URL, extra: [String] = [], environment: [String: String] = [:]) throws -> ChildProcess {
-        try ChildProcess(Binaries.collector, ["publish-synthetic", "--address", collector, "--run", run, "--rank", "\(rank)",
+                   outputDir: URL, extra: [String] = [], environment: [String: String] = [:]) throws -> TestProgram {
+        try TestProgram(Binaries.collector, ["publish-synthetic", "--address", collector, "--run", run, "--rank", "\(rank)",
                                               "--world-size", "\(worldSize)", "--steps", "\(steps)", "--interval", "\(interval)",
                                               "--output-dir", outputDir.path] + extra,
                          in: folder, name: "publisher-\(run)-\(rank)", environment: environment)
     }
 
-    func finish(_ publishers: [ChildProcess], timeout: Double = 120) throws -> [PublisherStats] {
+    func finish(_ publishers: [TestProgram], timeout: Double = 120) throws -> [PublisherStats] {
         try publishers.map { p in
             XCTAssertEqual(p.wait(timeout: timeout), 0, p.stderr)
             return try PublisherStats.parse(p.stdout)
@@ -42,7 +42,7 @@ final class CollectorProcessTests: XCTestCase {
     func testEveryEventOfATenThousandStepRunArrivesInOrderPerRank() throws {
         let collector = try CollectorFixture(in: folder)
         let runDir = folder.appendingPathComponent("ten-k")
-        let tail = try ChildProcess(Binaries.collector, ["tail", "--run", "ten-k", "--address", collector.pub, "--timeout", "90"],
+        let tail = try TestProgram(Binaries.collector, ["tail", "--run", "ten-k", "--address", collector.pub, "--timeout", "90"],
                                     in: folder, name: "tail")
         usleep(400_000)  // let the subscription reach the collector before the first event
         let steps = 10_000, ranks = 3
@@ -99,10 +99,10 @@ final class CollectorProcessTests: XCTestCase {
         XCTAssertTrue(metrics.contains(#"dllm_rank_missing_events_total{run="ten-k",rank="2"} 0"#), metrics)
 
         // Reading the finished run's folder gives the same table, and --json the raw events.
-        let fromFile = try ChildProcess.run(Binaries.collector, ["tail", runDir.path], in: folder, name: "tail-file")
+        let fromFile = try TestProgram.run(Binaries.collector, ["tail", runDir.path], in: folder, name: "tail-file")
         XCTAssertEqual(fromFile.status, 0, fromFile.stderr)
         XCTAssertTrue(fromFile.stdout.contains("[summary] ten-k: complete, last step 10000"), String(fromFile.stdout.suffix(300)))
-        let raw = try ChildProcess.run(Binaries.collector, ["tail", runDir.path, "--json"], in: folder, name: "tail-json")
+        let raw = try TestProgram.run(Binaries.collector, ["tail", runDir.path, "--json"], in: folder, name: "tail-json")
         XCTAssertEqual(raw.stdout.split(separator: "\n").count, stats.reduce(0) { $0 + $1.events })
         XCTAssertEqual(collector.stop(), 0)
     }
@@ -202,7 +202,7 @@ final class CollectorProcessTests: XCTestCase {
     }
 
     func testBenchmarkStoresEveryEvent() throws {
-        let result = try ChildProcess.run(Binaries.collector, ["bench", "--events", "10000", "--publishers", "2", "--json"],
+        let result = try TestProgram.run(Binaries.collector, ["bench", "--events", "10000", "--publishers", "2", "--json"],
                                           in: folder, name: "bench")
         XCTAssertEqual(result.status, 0, result.stderr)
         let figures = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]

@@ -72,7 +72,7 @@ final class InteropTests: XCTestCase {
         """#
 
     func testPyZMQSubscriberAndPusher() throws {
-        let probe = try ChildProcess.run(Self.python, ["-c", "import zmq"], in: folder, name: "probe")
+        let probe = try TestProgram.run(Self.python, ["-c", "import zmq"], in: folder, name: "probe")
         guard probe.status == 0 else {
             throw XCTSkip("/usr/bin/python3 has no zmq module (apt-get install python3-zmq; Launchers/run-tests.sh does)")
         }
@@ -80,7 +80,7 @@ final class InteropTests: XCTestCase {
         let runDir = folder.appendingPathComponent("py-run")
         let scriptURL = folder.appendingPathComponent("interop.py")
         try Self.script.write(to: scriptURL, atomically: true, encoding: .utf8)
-        let result = try ChildProcess.run(Self.python, [scriptURL.path, collector.pull, collector.pub, runDir.path],
+        let result = try TestProgram.run(Self.python, [scriptURL.path, collector.pull, collector.pub, runDir.path],
                                           in: folder, name: "python", timeout: 60)
         XCTAssertEqual(result.status, 0, result.stderr)
         let output = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
@@ -117,7 +117,7 @@ final class InteropTests: XCTestCase {
         }
         let collector = try CollectorFixture(in: folder)
         let runDir = folder.appendingPathComponent("dash")
-        let publish = try ChildProcess.run(Binaries.collector, ["publish-synthetic", "--address", collector.pull, "--run", "dash",
+        let publish = try TestProgram.run(Binaries.collector, ["publish-synthetic", "--address", collector.pull, "--run", "dash",
                                                                 "--steps", "400", "--output-dir", runDir.path], in: folder, name: "publisher")
         XCTAssertEqual(publish.status, 0, publish.stderr)
         let deadline = Date().addingTimeInterval(20)
@@ -130,7 +130,7 @@ final class InteropTests: XCTestCase {
                       "--no-first-run", "--user-data-dir=\(folder.appendingPathComponent("chromium-profile").path)",
                       "--virtual-time-budget=5000", "--window-size=1200,800"]
         // The DOM after the page fetched the series and drew it.
-        let dom = try ChildProcess.run(URL(fileURLWithPath: chromium), common + ["--dump-dom", page], in: folder, name: "chromium-dom",
+        let dom = try TestProgram.run(URL(fileURLWithPath: chromium), common + ["--dump-dom", page], in: folder, name: "chromium-dom",
                                        timeout: 90)
         XCTAssertEqual(dom.status, 0, dom.stderr)
         let curve = try XCTUnwrap(dom.stdout.components(separatedBy: "<path class=\"curve\"").dropFirst().first,
@@ -141,7 +141,7 @@ final class InteropTests: XCTestCase {
 
         // The screenshot has pixels of the loss colour where the curve is drawn.
         let shot = folder.appendingPathComponent("dashboard.png")
-        let capture = try ChildProcess.run(URL(fileURLWithPath: chromium), common + ["--screenshot=\(shot.path)", page],
+        let capture = try TestProgram.run(URL(fileURLWithPath: chromium), common + ["--screenshot=\(shot.path)", page],
                                            in: folder, name: "chromium-shot", timeout: 90)
         XCTAssertEqual(capture.status, 0, capture.stderr)
         let image = try PNGImage(data: Data(contentsOf: shot))

@@ -27,7 +27,7 @@ final class TrainTelemetryTests: XCTestCase {
         }
         try lines(0..<120).write(to: data.appendingPathComponent("train.jsonl"), atomically: true, encoding: .utf8)
         try lines(120..<130).write(to: data.appendingPathComponent("test.jsonl"), atomically: true, encoding: .utf8)
-        let tokenizer = try ChildProcess.run(Binaries.dllm, ["tokenizer", "train", "--vocab-size", "300", "--eos-token", "<|endoftext|>",
+        let tokenizer = try TestProgram.run(Binaries.dllm, ["tokenizer", "train", "--vocab-size", "300", "--eos-token", "<|endoftext|>",
                                                              "--mask-token", "<|mdm_mask|>", "--output", "model",
                                                              data.appendingPathComponent("train.jsonl").path],
                                              in: folder, name: "tokenizer")
@@ -56,7 +56,7 @@ final class TrainTelemetryTests: XCTestCase {
 
     func testDLLMTrainReportsEveryStepAndLifecycleEvent() throws {
         let collector = try CollectorFixture(in: folder)
-        let train = try ChildProcess.run(Binaries.dllm, ["train", "train.yaml"], in: folder, name: "train",
+        let train = try TestProgram.run(Binaries.dllm, ["train", "train.yaml"], in: folder, name: "train",
                                          environment: ["DLLM_COLLECTOR": collector.pull, "DLLM_RUN_ID": "tiny-e2e"])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stderr.contains("telemetry: run tiny-e2e, rank 0 of 1"), train.stderr)
@@ -105,7 +105,7 @@ final class TrainTelemetryTests: XCTestCase {
     func testDLLMLaunchStartsTheCollectorAndTwoRanksReportToIt() throws {
         let launcher = Binaries.directory.appendingPathComponent("dllm-launch")
         guard FileManager.default.isExecutableFile(atPath: launcher.path) else { throw XCTSkip("dllm-launch is not built") }
-        let launch = try ChildProcess.run(launcher, ["--num_processes", "2", "train.yaml"], in: folder, name: "launch",
+        let launch = try TestProgram.run(launcher, ["--num_processes", "2", "train.yaml"], in: folder, name: "launch",
                                           environment: ["DLLM_RUN_ID": "launched"], timeout: 180)
         XCTAssertEqual(launch.status, 0, launch.stdout + launch.stderr)
         let runDir = folder.appendingPathComponent("out")
@@ -129,12 +129,12 @@ final class TrainTelemetryTests: XCTestCase {
 
     func testTrainingWithNoCollectorListeningIsUnaffected() throws {
         let started = Date()
-        let train = try ChildProcess.run(Binaries.dllm, ["train", "train.yaml"], in: folder, name: "train",
+        let train = try TestProgram.run(Binaries.dllm, ["train", "train.yaml"], in: folder, name: "train",
                                          environment: ["DLLM_COLLECTOR": "tcp://127.0.0.1:9"])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 30)
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("out/checkpoint-final/model.safetensors").path))
-        let bad = try ChildProcess.run(Binaries.dllm, ["train", "train.yaml", "--output_dir", "out2"], in: folder, name: "train-bad",
+        let bad = try TestProgram.run(Binaries.dllm, ["train", "train.yaml", "--output_dir", "out2"], in: folder, name: "train-bad",
                                        environment: ["DLLM_COLLECTOR": "not-an-address"])
         XCTAssertEqual(bad.status, 0, "a wrong address turns telemetry off, never training")
         XCTAssertTrue(bad.stderr.contains("telemetry off"), bad.stderr)

@@ -24,8 +24,12 @@ Conventions shared by all cases (B=2, T=7):
   * loss = sum_{b,t: target != -100} weights[b, t] * CE(logits[b, t], targets[b, t]), in float32.
   * `grad.<name>` / `final.<name>` use the checkpoint's own tensor names and layouts.  With tied
     embeddings the lm_head tensor is absent and the embedding's gradient contains both contributions.
-  * AdamW: torch.optim.AdamW(lr=2e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1) on every parameter
-    (every tensor decayed); each step = zero_grad, loss on the same batch, backward,
+  * AdamW: torch.optim.AdamW(lr=2e-3, betas=(0.9, 0.95), eps=1e-8) with Hugging Face Trainer's default
+    parameter groups (`Trainer.create_optimizer`): weight_decay=0.1 on the names
+    `Trainer.get_decay_parameter_names` returns, 0.0 on the rest (biases, `nn.LayerNorm` modules and names
+    matching its norm patterns); reference.json's `no_decay` lists the latter by checkpoint name, and the
+    script checks that decaying everything would have ended elsewhere.  Each step = zero_grad, loss on the
+    same batch, backward,
     clip_grad_norm_(1.0) (its return value, the pre-clip total norm, is `adamw_grad_norms`), step.
     `adamw_losses[k]` is the loss before step k (so adamw_losses[0] == loss).
 
@@ -67,6 +71,7 @@ from transformers import (
     Qwen2ForCausalLM,
     Qwen3Config,
     Qwen3ForCausalLM,
+    Trainer,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -478,6 +483,28 @@ def llada_names(case):
     return names
 
 
+def hf_param_groups(model, decay_names):
+    """The two groups `Trainer.create_optimizer` builds: decayed names, and the rest with weight_decay 0."""
+    params = list(model.named_parameters())
+    return [{"params": [p for n, p in params if n in decay_names], "weight_decay": ADAMW["weight_decay"]},
+            {"params": [p for n, p in params if n not in decay_names], "weight_decay": 0.0}]
+
+
+def adamw_run(model, batch, mask4d, groups):
+    """ADAMW["steps"] steps on the same batch; returns (loss before each step, pre-clip grad norm of each step)."""
+    opt = torch.optim.AdamW(groups, lr=ADAMW["lr"], betas=(ADAMW["beta1"], ADAMW["beta2"]), eps=ADAMW["eps"])
+    losses, norms = [], []
+    for _ in range(ADAMW["steps"]):
+        opt.zero_grad(set_to_none=True)
+        step_loss = weighted_ce(hf_logits(model, batch, mask4d), batch["targets"], batch["weights"])
+        step_loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=ADAMW["max_grad_norm"])
+        opt.step()
+        losses.append(step_loss.item())
+        norms.append(norm.item())
+    return losses, norms
+
+
 def checkpoint_to_parameter(case, model, ckpt_names):
     """Map every checkpoint tensor name to the (unique) model Parameter it holds."""
     all_params = dict(model.named_parameters(remove_duplicate=False))
@@ -558,20 +585,21 @@ def build_case(case, seed):
             causal = hf_logits(model, batch, batch["key_padding"])  # plain Llama config: causal
             assert (causal - logits).abs().max() > 1e-3, "bidirectional and causal logits should differ"
 
-    # 5. AdamW trajectory
-    opt = torch.optim.AdamW(model.parameters(), lr=ADAMW["lr"], betas=(ADAMW["beta1"], ADAMW["beta2"]),
-                            eps=ADAMW["eps"], weight_decay=ADAMW["weight_decay"])
-    losses, norms = [], []
-    for _ in range(ADAMW["steps"]):
-        opt.zero_grad(set_to_none=True)
-        step_loss = weighted_ce(hf_logits(model, batch, mask4d), batch["targets"], batch["weights"])
-        step_loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=ADAMW["max_grad_norm"])
-        opt.step()
-        losses.append(step_loss.item())
-        norms.append(norm.item())
+    # 5. AdamW trajectory, with HF Trainer's default decay grouping
+    decay_names = set(Trainer.get_decay_parameter_names(None, model))
+    no_decay = sorted(k for k in ckpt if not any(param_of[k] is p for n, p in model.named_parameters() if n in decay_names))
+    assert no_decay and len(no_decay) < len(ckpt), f"{name}: the grouping should split the parameters {no_decay}"
+    start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    losses, norms = adamw_run(model, batch, mask4d, hf_param_groups(model, decay_names))
     assert losses[0] == loss.item(), "first AdamW loss must equal the reference loss"
     assert losses[-1] < losses[0], f"{name}: AdamW did not reduce the loss {losses}"
+    final = {k: param_of[k].detach().float().clone() for k in sorted(ckpt)}
+    # The old behaviour (decay on every tensor) must end measurably elsewhere, so the Swift test can tell.
+    model.load_state_dict(start_state)
+    adamw_run(model, batch, mask4d, [{"params": list(model.parameters()), "weight_decay": ADAMW["weight_decay"]}])
+    all_decay_diff = max((param_of[k].detach() - final[k]).abs().max().item() / max(final[k].abs().max().item(), 1e-12)
+                         for k in no_decay)
+    assert all_decay_diff > 1e-4, f"{name}: decaying every tensor changes the result by only {all_decay_diff}"
 
     # 6. write reference tensors
     ref = dict(batch)
@@ -579,7 +607,7 @@ def build_case(case, seed):
     ref["loss"] = loss.detach().float().reshape(1)
     for k in sorted(ckpt):
         ref[f"grad.{k}"] = grads[k].float().contiguous()
-        ref[f"final.{k}"] = param_of[k].detach().float().clone().contiguous()
+        ref[f"final.{k}"] = final[k].contiguous()
     ref["adamw_losses"] = torch.tensor(losses, dtype=torch.float32)
     ref["adamw_grad_norms"] = torch.tensor(norms, dtype=torch.float32)
     save_file({k: v.contiguous() for k, v in ref.items()}, str(out / "reference.safetensors"),
@@ -600,8 +628,11 @@ def build_case(case, seed):
         "num_parameters": int(sum(t.numel() for t in ckpt.values())),
         "tied_embeddings": bool(case["hf_config"].tie_word_embeddings),
         "adamw": ADAMW,
-        "adamw_note": "torch.optim.AdamW (decoupled decay p -= lr*wd*p, bias-corrected moments); every tensor decayed; "
+        "adamw_note": "torch.optim.AdamW (decoupled decay p -= lr*wd*p, bias-corrected moments) with HF Trainer's "
+                      "default groups: weight_decay on Trainer.get_decay_parameter_names, 0 on `no_decay`; "
                       "clip_grad_norm_(max_norm) before each step; adamw_losses[k] = loss before step k",
+        "no_decay": no_decay,
+        "all_decay_max_rel_diff_on_no_decay": all_decay_diff,
         "seed": seed,
         "self_check": {"max_abs_logit_diff_vs_pure_torch": d_logits, "max_abs_grad_diff_vs_pure_torch": d_grad},
         "torch": torch.__version__,

@@ -1,7 +1,8 @@
+import DLLMProcess
 import Foundation
 
 /// Runs the ordinary package clients (`pip`, `apt-get`, `dpkg-deb`, `tar`, `unzip`) as child
-/// processes.
+/// processes, through DLLMProcess's `ChildProcess.run`.
 enum CommandRunner {
     /// The absolute path of `tool` on `PATH`, or nil.
     static func find(_ tool: String) -> String? {
@@ -20,35 +21,18 @@ enum CommandRunner {
     static func run(_ tool: String, _ arguments: [String], in directory: String? = nil, purpose: String,
                     install: String) throws -> Data {
         guard let executable = find(tool) else { throw FetchError.toolMissing(tool: tool, purpose: purpose, install: install) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let output = Pipe()
-        // Standard error goes to a temporary file, so only one pipe needs draining.
-        let errorPath = NSTemporaryDirectory() + "dllm-fetch-stderr-" + UUID().uuidString
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
-        guard let errors = FileHandle(forWritingAtPath: errorPath) else {
-            throw FetchError.cannotWrite(path: errorPath, reason: "cannot create a temporary file")
-        }
-        defer { try? errors.close() }
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
+        let command = ([tool] + arguments).joined(separator: " ")
+        let result: CommandResult
         do {
-            try process.run()
+            result = try ChildProcess.run([executable] + arguments, directory: directory)
         } catch {
-            throw FetchError.commandFailed(command: ([tool] + arguments).joined(separator: " "), status: -1,
-                                           output: error.localizedDescription)
+            throw FetchError.commandFailed(command: command, status: -1, output: "\(error)")
         }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = FileManager.default.contents(atPath: errorPath) ?? Data()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errorData.suffix(4000), as: UTF8.self) + String(decoding: outputData.suffix(2000), as: UTF8.self)
-            throw FetchError.commandFailed(command: ([tool] + arguments).joined(separator: " "),
-                                           status: process.terminationStatus, output: text)
+        let outputData = result.standardOutput
+        guard result.termination.succeeded else {
+            let text = String(decoding: result.standardError.suffix(4000), as: UTF8.self)
+                + String(decoding: outputData.suffix(2000), as: UTF8.self)
+            throw FetchError.commandFailed(command: command, status: result.status, output: text)
         }
         return outputData
     }

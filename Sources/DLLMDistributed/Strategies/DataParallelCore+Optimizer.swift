@@ -27,8 +27,10 @@ extension DataParallelCore {
         let g = model.gradients.pointer
         let scale = Float(clip / Double(comm.worldSize))
         if scale != 1 { for i in 0..<n { g[i] *= scale } }
-        AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(g), m: m.pointer, v: v.pointer, range: 0..<n,
-                   step: step, config: config, learningRate: learningRate)
+        decayMask.withUnsafeBufferPointer { mask in
+            AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(g), m: m.pointer, v: v.pointer, range: 0..<n,
+                       step: step, config: config, learningRate: learningRate, decayMask: mask.baseAddress)
+        }
     }
 
     /// AdamW on the chunks this rank owns, with sharded moments; gradients come from
@@ -43,8 +45,11 @@ extension DataParallelCore {
             let grads = gradShard.map { $0.pointer + seg.shardOffset } ?? (g + owned.lowerBound)
             if scale != 1 { for i in 0..<n { grads[i] *= scale } }
             let params = paramShard.map { $0.pointer + seg.shardOffset } ?? (p + owned.lowerBound)
-            AdamW.step(params: params, grads: UnsafePointer(grads), m: m.pointer + seg.shardOffset, v: v.pointer + seg.shardOffset,
-                       range: 0..<n, step: step, config: config, learningRate: learningRate)
+            decayMask.withUnsafeBufferPointer { mask in
+                AdamW.step(params: params, grads: UnsafePointer(grads), m: m.pointer + seg.shardOffset, v: v.pointer + seg.shardOffset,
+                           range: 0..<n, step: step, config: config, learningRate: learningRate,
+                           decayMask: mask.baseAddress.map { $0 + seg.shardOffset })
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import DLLMCompute
 import DLLMModels
+import DLLMOptim
 import Dispatch
 
 /// What DDP, ZeRO-1, ZeRO-2 and FSDP share for one rank: the shard map, the AdamW
@@ -17,6 +18,8 @@ public final class DataParallelCore {
     public let m: Buffer<Float>
     public let v: Buffer<Float>
     let momentsAreFull: Bool
+    /// AdamW's decay mask (HF Trainer's default groups), laid out like `m` and `v`.
+    let decayMask: [UInt8]
     /// ZeRO-2 and FSDP: this rank's reduced gradient chunks, (shardCount).
     let gradShard: Buffer<Float>?
     /// FSDP: this rank's parameter chunks, (shardCount).
@@ -40,6 +43,11 @@ public final class DataParallelCore {
         let momentCount = fullMoments ? model.parameterCount : map.shardCount
         m = Buffer(count: momentCount)
         v = Buffer(count: momentCount)
+        let fullMask = model.weightDecayMask()
+        let rank = comm.rank
+        decayMask = fullMoments ? fullMask
+            : WeightDecayGroups.shardMask(fullMask, segments: map.segments.map { ($0.owned(by: rank), $0.shardOffset) },
+                                          shardCount: map.shardCount)
         gradShard = shardGradients ? Buffer(count: map.shardCount) : nil
         paramShard = shardParameters ? Buffer(count: map.shardCount) : nil
         let largest = (map.segments.map(\.chunk).max() ?? 0) * (comm.worldSize + 1)

@@ -14,6 +14,8 @@ public final class SingleProcessStrategy: ParallelStrategy {
     public let m: Buffer<Float>
     public let v: Buffer<Float>
     public let stats = CommunicationStats()
+    /// AdamW's decay mask over the flat layout (HF Trainer's default groups).
+    let decayMask: [UInt8]
 
     public init(model: any LanguageModel<Float>, comm: Communicator = SingleProcessCommunicator()) {
         precondition(comm.worldSize == 1, "SingleProcessStrategy runs on one rank; use a data-parallel strategy for \(comm.worldSize)")
@@ -21,6 +23,7 @@ public final class SingleProcessStrategy: ParallelStrategy {
         self.comm = comm
         m = Buffer(count: model.parameterCount)
         v = Buffer(count: model.parameterCount)
+        decayMask = model.weightDecayMask()
         model.hooks = nil
     }
 
@@ -42,8 +45,10 @@ public final class SingleProcessStrategy: ParallelStrategy {
         let g = model.gradients.pointer
         let scale = Float(clip)
         if scale != 1 { for i in 0..<n { g[i] *= scale } }
-        AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(g), m: m.pointer, v: v.pointer, range: 0..<n,
-                   step: step, config: config, learningRate: learningRate)
+        decayMask.withUnsafeBufferPointer { mask in
+            AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(g), m: m.pointer, v: v.pointer, range: 0..<n,
+                       step: step, config: config, learningRate: learningRate, decayMask: mask.baseAddress)
+        }
     }
 
     public func withFullParameters<T>(_ body: () throws -> T) rethrows -> T { try body() }

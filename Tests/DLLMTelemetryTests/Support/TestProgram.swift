@@ -1,3 +1,4 @@
+import DLLMProcess
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -11,10 +12,11 @@ enum Binaries {
     static var dllm: URL { directory.appendingPathComponent("dllm") }
 }
 
-/// A program started by a test, its output captured in files (so a chatty child can
-/// never block on a full pipe). Killed on deinit if still running.
-final class ChildProcess {
-    let process = Process()
+/// A program started by a test (through DLLMProcess's `ChildProcess`), its output
+/// captured in files (so a chatty child can never block on a full pipe). Killed on
+/// deinit if still running.
+final class TestProgram {
+    let child: ChildProcess
     let stdoutURL: URL
     let stderrURL: URL
 
@@ -22,24 +24,20 @@ final class ChildProcess {
          environment: [String: String] = [:]) throws {
         stdoutURL = directory.appendingPathComponent("\(name).out")
         stderrURL = directory.appendingPathComponent("\(name).err")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
+        let out = open(stdoutURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let err = open(stderrURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(out); close(err) }
+        guard out >= 0, err >= 0 else { throw TestFailure("cannot create \(stdoutURL.path) or \(stderrURL.path)") }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        child = try ChildProcess(arguments: [executable.path] + arguments, environment: env, output: out, errors: err,
+                                 directory: directory.path)
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        if child.poll() == nil {
+            child.signal(SIGKILL)
+            _ = child.wait()
         }
     }
 
@@ -52,39 +50,38 @@ final class ChildProcess {
         while Date() < deadline {
             let text = stdout
             if let newline = text.firstIndex(of: "\n") { return String(text[..<newline]) }
-            if !process.isRunning { return nil }
+            if child.poll() != nil { return nil }
             usleep(20_000)
         }
         return nil
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    func signal(_ sig: Int32) { child.signal(sig) }
 
-    /// Waits for the exit; nil on timeout (the process is then killed).
+    /// Waits for the exit; nil on timeout (the process is then killed). The status is
+    /// the exit code, or 128 + the signal for a killed child.
     @discardableResult
     func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        guard let termination = child.wait(seconds: timeout) else {
+            child.signal(SIGKILL)
+            _ = child.wait()
             return nil
         }
-        return process.terminationStatus
+        return termination.exitCode
     }
 
     /// Runs a program to completion.
     static func run(_ executable: URL, _ arguments: [String], in directory: URL, name: String,
                     environment: [String: String] = [:], timeout: Double = 120) throws -> (status: Int32?, stdout: String, stderr: String) {
-        let child = try ChildProcess(executable, arguments, in: directory, name: name, environment: environment)
-        let status = child.wait(timeout: timeout)
-        return (status, child.stdout, child.stderr)
+        let program = try TestProgram(executable, arguments, in: directory, name: name, environment: environment)
+        let status = program.wait(timeout: timeout)
+        return (status, program.stdout, program.stderr)
     }
 }
 
 /// A `dllm-collector run` started on free loopback ports.
 final class CollectorFixture {
-    let child: ChildProcess
+    let child: TestProgram
     let pull: String
     let pub: String
     let http: String?
@@ -92,7 +89,7 @@ final class CollectorFixture {
     init(in directory: URL, name: String = "collector", arguments: [String] = [], environment: [String: String] = [:]) throws {
         var args = ["run", "--state-dir", directory.appendingPathComponent("state").path, "--idle-timeout", "60"]
         if !arguments.contains("--port") { args += ["--port", "0"] }
-        child = try ChildProcess(Binaries.collector, args + arguments, in: directory, name: name, environment: environment)
+        child = try TestProgram(Binaries.collector, args + arguments, in: directory, name: name, environment: environment)
         guard let line = child.firstLine(timeout: 20),
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
               let pull = object["pull"], let pub = object["pub"] else {

@@ -37,26 +37,64 @@ public enum Signals {
     }
 }
 
+/// glibc's `posix_spawn_file_actions_addchdir_np` (glibc 2.29 and later), looked up at run
+/// time because Swift's Glibc module does not declare it (it sits behind `_GNU_SOURCE`).
+private typealias SpawnAddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+private let spawnAddChdir: SpawnAddChdir? = dlsym(nil, "posix_spawn_file_actions_addchdir_np")
+    .map { unsafeBitCast($0, to: SpawnAddChdir.self) }
+
 /// A child started with `posix_spawnp`: default signal dispositions and an empty mask
 /// whatever the parent ignores, optionally its own process group (so a terminal's
 /// Ctrl-C reaches only the launcher, which decides what the job gets), stdin from
-/// /dev/null, stdout and stderr to a given descriptor or inherited.
+/// /dev/null (or a given descriptor), stdout and stderr to a given descriptor or
+/// inherited.
+///
+/// The one process runner of the package (`run` below captures a short command's
+/// output). It stays hand-written rather than Foundation's `Process` or
+/// swift-subprocess because `dllm-launch`'s supervision needs exactly this: a
+/// non-blocking `waitpid` poll from its own loop, signals to the child or its whole
+/// process group, and signal dispositions reset in the child (a launcher that
+/// ignores SIGINT must not pass that on to the ranks). swift-subprocess 1.0.2's API
+/// is `async` only, which none of the callers (fetching, the launcher's loop, tests)
+/// are, and `Process` offers neither process groups nor the signal reset.
+///
+/// `@unchecked Sendable`: `pid` and `program` are immutable; `finished` is read and
+/// written under `lock` only.
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     public let program: String
     private let lock = NSLock()
     private var finished: Termination?
 
-    public init(arguments: [String], environment: [String: String], newProcessGroup: Bool = false, output: Int32? = nil) throws {
+    /// - Parameters:
+    ///   - output: where stdout (and stderr, unless `errors` is given) goes; inherited when nil.
+    ///   - errors: where stderr goes, when it must be kept apart from `output`.
+    ///   - input: where stdin comes from; /dev/null when nil.
+    ///   - directory: the child's working directory; the parent's when nil.
+    public init(arguments: [String], environment: [String: String], newProcessGroup: Bool = false, output: Int32? = nil,
+                errors: Int32? = nil, input: Int32? = nil, directory: String? = nil) throws {
         precondition(!arguments.isEmpty)
         program = arguments[0]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         if let output {
             posix_spawn_file_actions_adddup2(&actions, output, 1)
-            posix_spawn_file_actions_adddup2(&actions, output, 2)
+            posix_spawn_file_actions_adddup2(&actions, errors ?? output, 2)
+        } else if let errors {
+            posix_spawn_file_actions_adddup2(&actions, errors, 2)
+        }
+        if let directory {
+            guard let addChdir = spawnAddChdir else {
+                throw ProcessError.cannotStart(program: arguments[0], reason: "this C library cannot start a child in another directory")
+            }
+            let status = addChdir(&actions, directory)
+            guard status == 0 else { throw ProcessError.cannotStart(program: arguments[0], reason: String(cString: strerror(status))) }
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -84,7 +122,7 @@ public final class ChildProcess: @unchecked Sendable {
         var child: pid_t = 0
         let status = posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
         guard status == 0 else {
-            throw LaunchError.cannotStart(program: arguments[0], reason: String(cString: strerror(status)))
+            throw ProcessError.cannotStart(program: arguments[0], reason: String(cString: strerror(status)))
         }
         pid = child
     }
@@ -191,7 +229,7 @@ public struct OutputPipe {
 
     public init() throws {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw LaunchError.cannotStart(program: "pipe", reason: String(cString: strerror(errno))) }
+        guard pipe(&fds) == 0 else { throw ProcessError.cannotStart(program: "pipe", reason: String(cString: strerror(errno))) }
         // Neither end leaks into children other than through dup2.
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
