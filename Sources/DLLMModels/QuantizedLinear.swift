@@ -74,3 +74,51 @@ func quantizedLinear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
         }
     }
 }
+
+/// Which quantizable matrix of a LLaMA-family model a parameter slot holds.
+public enum LlamaMatrixRole: Hashable, Sendable {
+    case embedding, head
+    case q(layer: Int), k(layer: Int), v(layer: Int), o(layer: Int), gate(layer: Int), up(layer: Int), down(layer: Int)
+}
+
+extension QuantizedLlamaWeights {
+    /// An empty set (every matrix fp32) for `layers` blocks.
+    public init(layers: Int) { self.init(layers: Array(repeating: Layer(), count: layers)) }
+
+    /// Stores `matrix` as the matrix `role`.
+    public mutating func set(_ matrix: QuantizedMatrix, for role: LlamaMatrixRole) {
+        switch role {
+        case .embedding: embedding = matrix
+        case .head: head = matrix
+        case let .q(l): layers[l].q = matrix
+        case let .k(l): layers[l].k = matrix
+        case let .v(l): layers[l].v = matrix
+        case let .o(l): layers[l].o = matrix
+        case let .gate(l): layers[l].gate = matrix
+        case let .up(l): layers[l].up = matrix
+        case let .down(l): layers[l].down = matrix
+        }
+    }
+}
+
+extension LlamaModel {
+    /// The matrix the layout slot at `offset` holds, or nil (norms, biases); with tied embeddings
+    /// the embedding slot is also the head (see ``LlamaSpec/tiedEmbeddings``).
+    public func matrixRole(ofSlotAt offset: Int) -> LlamaMatrixRole? {
+        if offset == offsets.embedding { return .embedding }
+        if !spec.tiedEmbeddings && offset == offsets.head { return .head }
+        for (l, w) in offsets.layers.enumerated() {
+            switch offset {
+            case w.q: return .q(layer: l)
+            case w.k: return .k(layer: l)
+            case w.v: return .v(layer: l)
+            case w.o: return .o(layer: l)
+            case w.gate: return .gate(layer: l)
+            case w.up: return .up(layer: l)
+            case w.down: return .down(layer: l)
+            default: continue
+            }
+        }
+        return nil
+    }
+}
