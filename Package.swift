@@ -75,20 +75,21 @@ let package = Package(
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
-        .target(name: "DLLMGGUF"),
+        .target(name: "DLLMGGUF", swiftSettings: optimized),
         // Jinja chat templates.
         .target(name: "DLLMJinja"),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
-        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute"]),
+        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute"],
+                swiftSettings: optimized),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers"], swiftSettings: optimized),
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMGGUF"], swiftSettings: optimized),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
         .target(name: "DLLMLaunch", dependencies: ["DLLMConfig"]),
         .target(
             name: "DLLMSampling",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMImport"],
             swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
@@ -107,7 +108,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling",
+                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),

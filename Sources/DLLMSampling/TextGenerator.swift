@@ -1,5 +1,7 @@
 import DLLMCompute
 import DLLMData
+import DLLMGGUF
+import DLLMImport
 import DLLMModels
 import DLLMTokenizers
 import Foundation
@@ -26,15 +28,16 @@ public final class TextGenerator {
     /// True when the folder had no weights (random initialisation).
     public let randomlyInitialized: Bool
 
-    /// Loads `folder` (config.json, weights, tokenizer files); `tokenizerPath` overrides
-    /// where the tokenizer is read from.
+    /// Loads `folder` (config.json, weights, tokenizer files) or a llama/qwen2 `.gguf`
+    /// file (dequantised by `GGUFModelImport`); `tokenizerPath` overrides where the
+    /// tokenizer is read from.
     public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0) throws {
         self.folder = folder
-        let loaded = try ModelFolder.load(URL(fileURLWithPath: folder), as: Float.self, seed: seed)
+        let loaded = try Self.loadModel(folder, seed: seed)
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
         modelType = loaded.config["model_type"] as? String ?? "?"
-        tokenizer = try BPETextTokenizer(path: tokenizerPath ?? folder)
+        tokenizer = try Self.loadTokenizer(model: folder, gguf: loaded.gguf, override: tokenizerPath)
         let V = loaded.model.vocabularySize
         func configID(_ key: String) -> Int32? {
             if let n = loaded.config[key] as? Int { return Int32(n) }
@@ -101,4 +104,30 @@ public final class TextGenerator {
     }
 
     public func arSampler() -> ARSampler<Float> { ARSampler(model: model, eosID: eosID) }
+
+    /// A model folder, or a `.gguf` file (kept open for its tokenizer).
+    static func loadModel(_ path: String, seed: UInt64)
+        throws -> (model: any LanguageModel<Float>, config: [String: Any], randomlyInitialized: Bool, gguf: GGUFFile?) {
+        if isGGUF(path) {
+            let file = try GGUFFile(path: path)
+            let imported = try GGUFModelImport.load(file)
+            return (imported.model, imported.config, false, file)
+        }
+        let loaded = try ModelFolder.load(URL(fileURLWithPath: path), as: Float.self, seed: seed)
+        return (loaded.model, loaded.config, loaded.randomlyInitialized, nil)
+    }
+
+    /// A path names a GGUF file when it is a regular file ending in `.gguf`.
+    public static func isGGUF(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return path.lowercased().hasSuffix(".gguf") && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && !isDirectory.boolValue
+    }
+
+    /// The tokenizer: `override` when given, else the folder's files; a GGUF file needs `override`.
+    static func loadTokenizer(model: String, gguf: GGUFFile?, override: String?) throws -> BPETextTokenizer {
+        if let override { return try BPETextTokenizer(path: override) }
+        if gguf != nil { throw SamplingError.noTokenizer(model: model) }
+        return try BPETextTokenizer(path: model)
+    }
 }

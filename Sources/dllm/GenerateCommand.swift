@@ -10,7 +10,7 @@ extension TextGenerator.Mode: ExpressibleByArgument {}
 /// Model and sampling options shared by `dllm generate` and `dllm chat` (LLaDA's and
 /// Fast-dLLM's parameter names, dashed).
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Model folder (config.json, model.safetensors, tokenizer files).") var model: String
+    @Option(help: "Model folder (config.json, model.safetensors, tokenizer files) or a llama/qwen2 .gguf file.") var model: String
     @Option(help: "tokenizer.json or a folder holding it, if not in the model folder.") var tokenizer: String?
     @Option(help: "auto (diffusion when the model has a mask token), diffusion or ar.") var mode: TextGenerator.Mode = .auto
     @Option(help: "Sampling steps over the whole answer (diffusion).") var steps = 128

