@@ -48,13 +48,14 @@ def bench_llama_cpp(args):
     first = None
     for r in range(args.repeats):
         llm.reset()
-        llm._ctx.kv_cache_clear() if hasattr(llm._ctx, "kv_cache_clear") else None
         t0 = time.perf_counter()
         llm.eval(prompt)
         t1 = time.perf_counter()
         tokens = []
         for step in range(args.new_tokens):
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            # Llama.eval no longer copies logits unless logits_all; read the last row from the context.
+            last = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(vocab,))
+            tok = int(np.argmax(last))
             tokens.append(tok)
             if step == args.new_tokens - 1:
                 break

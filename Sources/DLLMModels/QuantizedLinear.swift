@@ -62,7 +62,7 @@ func quantizedLinear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
     let activationType = cqk_activation_type(m.type.rawValue)
     cqk_quantize_rows(activationType, inp, C, scratch, Int32(N), Int32(C))
     let isa = QuantizedKernels.isa
-    parallelChunks(OC, minimumPerThread: 64) { rows in
+    parallelRows(OC, minimumPerThread: 64) { rows in
         let status = cqk_matmul_rows(isa, m.type.rawValue, m.data, m.rowBytes, Int32(rows.lowerBound), Int32(rows.upperBound),
                                      Int32(C), scratch, Int32(N), out, OC)
         precondition(status == 0, "quantizedLinear: kernel path \(isa) cannot multiply \(m.type)")

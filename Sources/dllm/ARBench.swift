@@ -26,11 +26,17 @@ struct ARBench: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
     @Option(help: "Runs; each figure is the fastest run's (a shared machine drifts).") var repeats = 1
     @Option(help: "Seed of the random weights.") var seed: UInt64 = 0
+    @Option(help: "Threads of the quantized products: spin (spinning workers) or dispatch (parallelChunks); default DLLM_QUANT_POOL or dispatch.")
+    var pool: String?
 
     func run() throws {
         guard mode == "ar" else { throw ValidationError("--mode: only ar is benchmarked here") }
         ComputeThreads.set(threads)
-        print("quantized kernels: \(QuantizedKernels.name)")
+        if let pool {
+            guard let choice = QuantizedThreading(rawValue: pool) else { throw ValidationError("--pool: spin or dispatch") }
+            QuantizedThreading.current = choice
+        }
+        print("quantized kernels: \(QuantizedKernels.name), threads: \(QuantizedThreading.current.rawValue)")
         let loadStart = monotonicNow()
         let (net, describe) = try loadModel()
         let loadSeconds = monotonicNow() - loadStart
