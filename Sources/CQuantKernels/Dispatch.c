@@ -49,6 +49,28 @@ static cqk_dot_fn dot_kernel(int isa, int wtype) {
     }
 }
 
+/// The four-row kernel of `wtype` on `isa`, or NULL (only the AVX-512 paths have one).
+static cqk_rows4_fn rows4_kernel(int isa, int wtype) {
+#if defined(__x86_64__)
+    if (isa == CQK_ISA_AVX512VNNI) {
+        switch (wtype) {
+        case CQK_TYPE_Q4_0: return cqk_vnni_rows4_q4_0_q8_0;
+        case CQK_TYPE_Q4_1: return cqk_vnni_rows4_q4_1_q8_1;
+        case CQK_TYPE_Q8_0: return cqk_vnni_rows4_q8_0_q8_0;
+        }
+    } else if (isa == CQK_ISA_AVX512) {
+        switch (wtype) {
+        case CQK_TYPE_Q4_0: return cqk_avx512_rows4_q4_0_q8_0;
+        case CQK_TYPE_Q4_1: return cqk_avx512_rows4_q4_1_q8_1;
+        case CQK_TYPE_Q8_0: return cqk_avx512_rows4_q8_0_q8_0;
+        }
+    }
+#endif
+    (void)isa;
+    (void)wtype;
+    return 0;
+}
+
 static float dot_or_nan(int isa, int wtype, const void *w, const void *a, int nb) {
     cqk_dot_fn f = dot_kernel(isa, wtype);
     return f ? f(w, a, nb) : __builtin_nanf("");
@@ -67,7 +89,19 @@ int cqk_matmul_rows(int isa, int wtype, const void *w, size_t row_bytes, int r0,
     size_t act_row_bytes = (size_t)nb * cqk_block_bytes(atype);
     const char *base = (const char *)w;
     const char *act = (const char *)acts;
-    for (int r = r0; r < r1; r++) {
+    cqk_rows4_fn rows4 = rows4_kernel(isa, wtype);
+    int r = r0;
+    if (rows4) {
+        // Groups of four rows share each activation load; the results equal the one-row kernel's.
+        float four[4];
+        for (; r + 4 <= r1; r += 4) {
+            for (int n = 0; n < N; n++) {
+                rows4(base + (size_t)r * row_bytes, row_bytes, act + (size_t)n * act_row_bytes, nb, four);
+                for (int k = 0; k < 4; k++) out[(size_t)n * ldo + r + k] = four[k];
+            }
+        }
+    }
+    for (; r < r1; r++) {
         const void *row = base + (size_t)r * row_bytes;
         for (int n = 0; n < N; n++) out[(size_t)n * ldo + r] = dot(row, act + (size_t)n * act_row_bytes, nb);
     }

@@ -101,6 +101,82 @@ VNNI float cqk_vnni_dot_q4_0_q8_0(const void *w, const void *a, int nb) { DOT_Q4
 VNNI float cqk_vnni_dot_q4_1_q8_1(const void *w, const void *a, int nb) { DOT_Q4_1_Q8_1(udot_vnni) }
 VNNI float cqk_vnni_dot_q8_0_q8_0(const void *w, const void *a, int nb) { DOT_Q8_0_Q8_0(udot_vnni) }
 
+// Four weight rows against one activation row: the activation pair and its scales are loaded once
+// for all four; each row's arithmetic is the single-row kernel's, in the same order, so the results
+// are identical to four calls of it.
+
+#define ROWS4_Q4_0_Q8_0(UDOT)                                                                     \
+    const cqk_block_q8_0 *y = (const cqk_block_q8_0 *)a;                                          \
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
+    int i = 0;                                                                                    \
+    for (; i + 1 < nb; i += 2) {                                                                  \
+        __m512i v = load_pair(y[i].qs, y[i + 1].qs);                                              \
+        float da0 = _cvtsh_ss(y[i].d), da1 = _cvtsh_ss(y[i + 1].d);                               \
+        for (int r = 0; r < 4; r++) {                                                             \
+            const cqk_block_q4_0 *x = (const cqk_block_q4_0 *)(w + r * row_bytes);               \
+            __m512i q = _mm512_sub_epi8(pair(nibbles(x[i].qs), nibbles(x[i + 1].qs)), _mm512_set1_epi8(8)); \
+            __m512i p = UDOT(_mm512_abs_epi8(q), sign_of(v, q));                                 \
+            __m512 d = scales(_cvtsh_ss(x[i].d) * da0, _cvtsh_ss(x[i + 1].d) * da1);             \
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, acc[r]);                           \
+        }                                                                                         \
+    }                                                                                             \
+    for (int r = 0; r < 4; r++) {                                                                 \
+        const cqk_block_q4_0 *x = (const cqk_block_q4_0 *)(w + r * row_bytes);                   \
+        out[r] = _mm512_reduce_add_ps(acc[r]);                                                    \
+        if (i < nb) out[r] += cqk_avx2_dot_q4_0_q8_0(x + i, y + i, 1);                           \
+    }
+
+#define ROWS4_Q4_1_Q8_1(UDOT)                                                                     \
+    const cqk_block_q8_1 *y = (const cqk_block_q8_1 *)a;                                          \
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
+    float offsets[4] = {0, 0, 0, 0};                                                              \
+    int i = 0;                                                                                    \
+    for (; i + 1 < nb; i += 2) {                                                                  \
+        __m512i v = load_pair(y[i].qs, y[i + 1].qs);                                              \
+        float da0 = y[i].d, da1 = y[i + 1].d, s0 = y[i].s, s1 = y[i + 1].s;                       \
+        for (int r = 0; r < 4; r++) {                                                             \
+            const cqk_block_q4_1 *x = (const cqk_block_q4_1 *)(w + r * row_bytes);               \
+            __m512i p = UDOT(pair(nibbles(x[i].qs), nibbles(x[i + 1].qs)), v);                    \
+            __m512 d = scales(_cvtsh_ss(x[i].d) * da0, _cvtsh_ss(x[i + 1].d) * da1);             \
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, acc[r]);                           \
+            offsets[r] += _cvtsh_ss(x[i].m) * s0 + _cvtsh_ss(x[i + 1].m) * s1;                   \
+        }                                                                                         \
+    }                                                                                             \
+    for (int r = 0; r < 4; r++) {                                                                 \
+        const cqk_block_q4_1 *x = (const cqk_block_q4_1 *)(w + r * row_bytes);                   \
+        out[r] = _mm512_reduce_add_ps(acc[r]) + offsets[r];                                       \
+        if (i < nb) out[r] += cqk_avx2_dot_q4_1_q8_1(x + i, y + i, 1);                           \
+    }
+
+#define ROWS4_Q8_0_Q8_0(UDOT)                                                                     \
+    const cqk_block_q8_0 *y = (const cqk_block_q8_0 *)a;                                          \
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
+    int i = 0;                                                                                    \
+    for (; i + 1 < nb; i += 2) {                                                                  \
+        __m512i v = load_pair(y[i].qs, y[i + 1].qs);                                              \
+        float da0 = _cvtsh_ss(y[i].d), da1 = _cvtsh_ss(y[i + 1].d);                               \
+        for (int r = 0; r < 4; r++) {                                                             \
+            const cqk_block_q8_0 *x = (const cqk_block_q8_0 *)(w + r * row_bytes);               \
+            __m512i q = load_pair(x[i].qs, x[i + 1].qs);                                          \
+            __m512i p = UDOT(_mm512_abs_epi8(q), sign_of(v, q));                                 \
+            __m512 d = scales(_cvtsh_ss(x[i].d) * da0, _cvtsh_ss(x[i + 1].d) * da1);             \
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, acc[r]);                           \
+        }                                                                                         \
+    }                                                                                             \
+    for (int r = 0; r < 4; r++) {                                                                 \
+        const cqk_block_q8_0 *x = (const cqk_block_q8_0 *)(w + r * row_bytes);                   \
+        out[r] = _mm512_reduce_add_ps(acc[r]);                                                    \
+        if (i < nb) out[r] += cqk_avx2_dot_q8_0_q8_0(x + i, y + i, 1);                           \
+    }
+
+#define ROWS4_ARGS const char *w, size_t row_bytes, const void *a, int nb, float *out
+AVX512 void cqk_avx512_rows4_q4_0_q8_0(ROWS4_ARGS) { ROWS4_Q4_0_Q8_0(udot) }
+AVX512 void cqk_avx512_rows4_q4_1_q8_1(ROWS4_ARGS) { ROWS4_Q4_1_Q8_1(udot) }
+AVX512 void cqk_avx512_rows4_q8_0_q8_0(ROWS4_ARGS) { ROWS4_Q8_0_Q8_0(udot) }
+VNNI void cqk_vnni_rows4_q4_0_q8_0(ROWS4_ARGS) { ROWS4_Q4_0_Q8_0(udot_vnni) }
+VNNI void cqk_vnni_rows4_q4_1_q8_1(ROWS4_ARGS) { ROWS4_Q4_1_Q8_1(udot_vnni) }
+VNNI void cqk_vnni_rows4_q8_0_q8_0(ROWS4_ARGS) { ROWS4_Q8_0_Q8_0(udot_vnni) }
+
 #else
 float cqk_avx512_dot_q4_0_q8_0(const void *w, const void *a, int nb) { return cqk_scalar_dot_q4_0_q8_0(w, a, nb); }
 float cqk_avx512_dot_q4_1_q8_1(const void *w, const void *a, int nb) { return cqk_scalar_dot_q4_1_q8_1(w, a, nb); }

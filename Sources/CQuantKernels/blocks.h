@@ -33,4 +33,13 @@ float cqk_vnni_dot_q4_0_q8_0(const void *w, const void *a, int nb);
 float cqk_vnni_dot_q4_1_q8_1(const void *w, const void *a, int nb);
 float cqk_vnni_dot_q8_0_q8_0(const void *w, const void *a, int nb);
 
+/// Four rows (`row_bytes` apart from `w`) against one activation row, into out[0..3]; AVX-512 paths only.
+typedef void (*cqk_rows4_fn)(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+void cqk_avx512_rows4_q4_0_q8_0(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+void cqk_avx512_rows4_q4_1_q8_1(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+void cqk_avx512_rows4_q8_0_q8_0(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+void cqk_vnni_rows4_q4_0_q8_0(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+void cqk_vnni_rows4_q4_1_q8_1(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+void cqk_vnni_rows4_q8_0_q8_0(const char *w, size_t row_bytes, const void *a, int nb, float *out);
+
 #endif
