@@ -8,6 +8,8 @@ if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
     export PATH="/opt/swift/usr/bin:$PATH"
 fi
 swift build --build-tests
+# The real SmolLM2-135M-Instruct GGUF the import tests compare against transformers (idempotent).
+.build/debug/dllm data fetch smollm2-135m-instruct
 swift test --skip-build
 # A real single-node Slurm (slurm-wlm and munge from apt when missing) running slurm/llada-pt.sbatch.
 Launchers/test-slurm.sh .build/debug

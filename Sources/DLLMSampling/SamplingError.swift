@@ -15,8 +15,6 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
     case emptyInput(parameter: String, reason: String)
     /// A bad field in line `line` of a batch-generation JSONL file.
     case badRequest(line: Int, field: String, reason: String)
-    /// A `.gguf` model given without a tokenizer this build can read from it.
-    case noTokenizer(model: String)
 
     public var description: String {
         switch self {
@@ -37,9 +35,6 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
             return "\(parameter): \(reason)."
         case let .badRequest(line, field, reason):
             return "input line \(line), field \"\(field)\": \(reason)."
-        case let .noTokenizer(model):
-            return "\(model): no tokenizer for this GGUF file; pass --tokenizer with a tokenizer.json or model folder "
-                + "(e.g. the folder `dllm convert gguf` wrote)."
         }
     }
 }

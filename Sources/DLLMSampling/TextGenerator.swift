@@ -126,10 +126,17 @@ public final class TextGenerator {
             && !isDirectory.boolValue
     }
 
-    /// The tokenizer: `override` when given, else the folder's files; a GGUF file needs `override`.
+    /// The tokenizer: `override` when given, else the folder's files, else (a GGUF file)
+    /// the file's tokenizer metadata converted by `GGUFTokenizerImport`.
     static func loadTokenizer(model: String, gguf: GGUFFile?, override: String?) throws -> BPETextTokenizer {
         if let override { return try BPETextTokenizer(path: override) }
-        if gguf != nil { throw SamplingError.noTokenizer(model: model) }
-        return try BPETextTokenizer(path: model)
+        guard let gguf else { return try BPETextTokenizer(path: model) }
+        // BPETextTokenizer reads tokenizer.json and tokenizer_config.json (chat template,
+        // special tokens) from a folder at init; a scratch folder serves and is removed.
+        let imported = try GGUFTokenizerImport.convert(gguf.metadata, source: gguf.path)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-gguf-tokenizer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try imported.write(to: scratch)
+        return try BPETextTokenizer(path: scratch.path)
     }
 }

@@ -29,6 +29,10 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
     let unkId: UInt32?
     public let fuseUnk: Bool
     public let ignoreMerges: Bool
+    /// Unknown characters become their UTF-8 bytes' `<0xXX>` tokens (SentencePiece style).
+    public let byteFallback: Bool
+    /// The id of `<0xXX>` for each byte, or `UInt32.max` (used with `byteFallback`).
+    let byteFallbackIds: [UInt32]
 
     private let cacheLock = NSLock()
     private var cache: [RawString: [UInt32]] = [:]
@@ -37,14 +41,16 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
 
     /// Builds a model from a vocabulary and merges given as token strings, in rank order.
     public convenience init(vocab: [String: UInt32], merges: [(String, String)], unkToken: String? = nil,
-                            fuseUnk: Bool = false, ignoreMerges: Bool = false, file: String = "<memory>") throws {
+                            fuseUnk: Bool = false, ignoreMerges: Bool = false, byteFallback: Bool = false,
+                            file: String = "<memory>") throws {
         try self.init(vocab: vocab.map { ($0.key, $0.value) }, merges: merges, unkToken: unkToken,
-                      fuseUnk: fuseUnk, ignoreMerges: ignoreMerges, file: file)
+                      fuseUnk: fuseUnk, ignoreMerges: ignoreMerges, byteFallback: byteFallback, file: file)
     }
 
     /// Builds a model from `(token, id)` pairs (tokens compared byte-wise) and merges in rank order.
     public init(vocab: [(String, UInt32)], merges: [(String, String)], unkToken: String? = nil,
-                fuseUnk: Bool = false, ignoreMerges: Bool = false, file: String = "<memory>") throws {
+                fuseUnk: Bool = false, ignoreMerges: Bool = false, byteFallback: Bool = false,
+                file: String = "<memory>") throws {
         var v: [RawString: UInt32] = [:]
         v.reserveCapacity(vocab.count)
         var maxId: UInt32 = 0
@@ -78,6 +84,14 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
             if let id = v[RawString(String(ByteLevelAlphabet.scalars[b]))] { bytes[b] = id }
         }
         self.byteIds = bytes
+        var fallback = [UInt32](repeating: UInt32.max, count: 256)
+        if byteFallback {
+            for b in 0..<256 {
+                if let id = v[RawString(Self.byteFallbackToken(UInt8(b)))] { fallback[b] = id }
+            }
+        }
+        self.byteFallback = byteFallback
+        self.byteFallbackIds = fallback
         self.unkToken = unkToken
         if let unkToken {
             guard let id = v[RawString(unkToken)] else {
@@ -151,7 +165,9 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
             symbols.append(unkId)
             pendingUnk = true
         }
-        if byteMode {
+        if byteFallback && !byteMode {
+            symbols = initialSymbolsWithByteFallback(word)
+        } else if byteMode {
             for b in word.utf8 {
                 let id = byteIds[Int(b)]
                 if id != UInt32.max {
@@ -174,6 +190,42 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
         if symbols.count > 1 {
             if symbols.count <= 48 { mergeByScanning(&symbols) } else { mergeWithHeap(&symbols) }
         }
+        return symbols
+    }
+
+    /// `<0xXX>`, the token SentencePiece vocabularies hold for a raw byte.
+    static func byteFallbackToken(_ b: UInt8) -> String {
+        let hex = String(b, radix: 16, uppercase: true)
+        return "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
+    }
+
+    /// The word's characters as ids, an unknown character as its bytes' `<0xXX>` ids
+    /// when all exist, else as the unknown token (a run of them fused with `fuseUnk`).
+    /// Mirrors `BPE::merge_word`: a pending unknown is emitted only when a known
+    /// character (or the end) follows, so byte tokens can precede it.
+    func initialSymbolsWithByteFallback(_ word: Substring) -> [UInt32] {
+        var symbols: [UInt32] = []
+        symbols.reserveCapacity(word.utf8.count)
+        var pendingUnk = false
+        for s in word.unicodeScalars {
+            if let id = vocab[RawString(String(s))] {
+                if pendingUnk, let unkId { symbols.append(unkId) }
+                pendingUnk = false
+                symbols.append(id)
+                continue
+            }
+            var utf8: [UInt8] = []
+            utf8.append(contentsOf: String(s).utf8)
+            let ids = utf8.map { byteFallbackIds[Int($0)] }
+            if !ids.contains(UInt32.max) {
+                symbols.append(contentsOf: ids)
+                continue
+            }
+            guard let unkId else { continue }
+            if pendingUnk && !fuseUnk { symbols.append(unkId) }
+            pendingUnk = true
+        }
+        if pendingUnk, let unkId { symbols.append(unkId) }
         return symbols
     }
 

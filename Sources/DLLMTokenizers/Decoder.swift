@@ -13,6 +13,10 @@ extension TokenDecoder {
 public enum DecoderType: String {
     case byteLevel = "ByteLevel"
     case sequence = "Sequence"
+    case replace = "Replace"
+    case byteFallback = "ByteFallback"
+    case fuse = "Fuse"
+    case strip = "Strip"
 }
 
 enum DecoderFactory {
@@ -24,6 +28,10 @@ enum DecoderFactory {
         switch type {
         case .byteLevel: return ByteLevelDecoder()
         case .sequence: return SequenceDecoder(decoders: try json.objects("decoders").map(make))
+        case .replace: return try ReplaceDecoder(json: json)
+        case .byteFallback: return ByteFallbackDecoder()
+        case .fuse: return FuseDecoder()
+        case .strip: return try StripDecoder(json: json)
         }
     }
 }

@@ -13,6 +13,7 @@ public enum PreTokenizerType: String {
     case split = "Split"
     case digits = "Digits"
     case sequence = "Sequence"
+    case metaspace = "Metaspace"
 }
 
 /// `SplitDelimiterBehavior` of the Rust crate.
@@ -42,6 +43,8 @@ enum PreTokenizerFactory {
             return DigitsPreTokenizer(individualDigits: json.bool("individual_digits", default: false))
         case .sequence:
             return SequencePreTokenizer(preTokenizers: try json.objects("pretokenizers").map(make))
+        case .metaspace:
+            return try MetaspacePreTokenizer(json: json)
         }
     }
 }

@@ -58,9 +58,6 @@ extension Tokenizer {
         if let dropout = json["dropout"]?.numberValue, dropout > 0 {
             throw TokenizerError.unsupportedOption(component: "BPE", option: "dropout=\(dropout)", file: json.file)
         }
-        if json.bool("byte_fallback", default: false) {
-            throw TokenizerError.unsupportedOption(component: "BPE", option: "byte_fallback=true", file: json.file)
-        }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let s = json.optionalString(key), !s.isEmpty {
                 throw TokenizerError.unsupportedOption(component: "BPE", option: "\(key)=\(s.debugDescription)", file: json.file)
@@ -86,7 +83,8 @@ extension Tokenizer {
         }
         return try BPEModel(vocab: vocab, merges: merges, unkToken: json.optionalString("unk_token"),
                             fuseUnk: json.bool("fuse_unk", default: false),
-                            ignoreMerges: json.bool("ignore_merges", default: false), file: json.file)
+                            ignoreMerges: json.bool("ignore_merges", default: false),
+                            byteFallback: json.bool("byte_fallback", default: false), file: json.file)
     }
 
     /// A `{"token": id, …}` vocabulary.

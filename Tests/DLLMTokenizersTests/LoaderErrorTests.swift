@@ -31,8 +31,8 @@ final class LoaderErrorTests: XCTestCase {
         assertError(tokenizerJSON(normalizer: #"{"type": "Lowercase"}"#)) {
             if case .unsupportedComponent("normalizer", "Lowercase", "t.json") = $0 { return true } else { return false }
         }
-        assertError(tokenizerJSON(preTokenizer: #"{"type": "Metaspace", "replacement": "▁"}"#)) {
-            if case .unsupportedComponent("pre-tokenizer", "Metaspace", _) = $0 { return true } else { return false }
+        assertError(tokenizerJSON(preTokenizer: #"{"type": "Whitespace"}"#)) {
+            if case .unsupportedComponent("pre-tokenizer", "Whitespace", _) = $0 { return true } else { return false }
         }
         assertError(tokenizerJSON(decoder: #"{"type": "WordPiece"}"#)) {
             if case .unsupportedComponent("decoder", "WordPiece", _) = $0 { return true } else { return false }
@@ -40,7 +40,7 @@ final class LoaderErrorTests: XCTestCase {
         assertError(tokenizerJSON(model: #"{"type": "Unigram", "vocab": []}"#)) {
             if case .unsupportedComponent("model", "Unigram", _) = $0 { return true } else { return false }
         }
-        assertError(tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}"#)) {
+        assertError(tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0}, "merges": [], "end_of_word_suffix": "</w>"}"#)) {
             if case .unsupportedOption("BPE", _, _) = $0 { return true } else { return false }
         }
     }
