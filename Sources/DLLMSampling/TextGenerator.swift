@@ -29,8 +29,7 @@ public final class TextGenerator {
     public let randomlyInitialized: Bool
 
     /// Loads `folder` (config.json, weights, tokenizer files) or a llama/qwen2 `.gguf`
-    /// file (dequantised by `GGUFModelImport`); `tokenizerPath` overrides where the
-    /// tokenizer is read from.
+    /// file; `tokenizerPath` overrides where the tokenizer is read from.
     /// A GGUF file's Q4_0/Q4_1/Q8_0 matrices stay quantized (``GGUFQuantizedImport``) unless
     /// `dequantizeGGUF` asks for the fp32 model.
     public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0, dequantizeGGUF: Bool = false) throws {
