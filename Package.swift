@@ -73,6 +73,9 @@ let package = Package(
         // libzmq.pc carries an -isystem flag SwiftPM rejects, so no pkgConfig here.
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
 
+        // Quantized (ggml block format) dot-product kernels, scalar/AVX2/AVX-512 chosen at run time.
+        .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // MARK: Swift libraries
         .target(
             name: "DLLMCompute",
@@ -85,7 +88,7 @@ let package = Package(
         .target(name: "DLLMCheckpoint", swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", dependencies: ["DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: optimized),
@@ -148,7 +151,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
+        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
