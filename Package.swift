@@ -74,6 +74,9 @@ let package = Package(
         // libzmq.pc carries an -isystem flag SwiftPM rejects, so no pkgConfig here.
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
 
+        // Quantized (ggml block format) dot-product kernels, scalar/AVX2/AVX-512 chosen at run time.
+        .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // MARK: Swift libraries
         .target(
             name: "DLLMCompute",
@@ -89,7 +92,7 @@ let package = Package(
         .target(name: "DLLMCheckpoint", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "DLLMJSON"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMJSON"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: optimized),
@@ -153,7 +156,7 @@ let package = Package(
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
         .testTarget(name: "DLLMJSONTests", dependencies: ["DLLMJSON"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim"],
+        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",

@@ -11,9 +11,11 @@ public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
     public init(count: Int) {
         precondition(count >= 0, "Buffer: negative count")
         self.count = count
-        pointer = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
-        // All-zero bits are 0.0 for Float and Double; memset avoids a per-element generic loop.
-        memset(pointer, 0, max(count, 1) * MemoryLayout<S>.stride)
+        // All-zero bits are 0.0 for Float and Double. calloc hands large buffers over as fresh
+        // zero pages without writing them, so a buffer that is never filled (a quantized model's
+        // fp32 slots) costs no resident memory.
+        guard let raw = calloc(max(count, 1), MemoryLayout<S>.stride) else { fatalError("Buffer: out of memory for \(count) scalars") }
+        pointer = raw.bindMemory(to: S.self, capacity: max(count, 1))
     }
 
     public convenience init(_ values: [S]) {
@@ -21,7 +23,7 @@ public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 
     public var buffer: UnsafeMutableBufferPointer<S> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [S] { Array(buffer) }

@@ -3,6 +3,8 @@ import DLLMCompute
 /// Scratch buffers of the inference forwards, by index into `KVCache.workspace`.
 enum InferenceBuffer: Int {
     case residual, normed, query, key, value, attention, projection, wideA, wideB, mean, rstd, scores, rows, rowMean, rowRstd, logits
+    /// Quantised activation rows or a dequantised matrix (``quantizedLinear``).
+    case quantizedScratch
 }
 
 extension LlamaModel: InferenceModel {
@@ -23,8 +25,27 @@ extension LlamaModel: InferenceModel {
         let I = spec.intermediate, V = spec.vocab, QD = NH * HD, KVD = NKV * HD
         precondition(cache.B == B && cache.layers == L && cache.width == KVD, "LlamaModel: cache does not fit this model and batch")
         let p = parameters.pointer, o = offsets, eps = S(spec.rmsNormEps)
-        let t = transposedWeights(cache)  // every matrix as (C, OC), the head separately
+        let quantized = quantizedWeights
+        // Every matrix as (C, OC), the head separately; with quantized weights the fp32 matrices
+        // that remain are read in place (.outIn), so no transposed copy is made.
+        let t = quantized == nil ? transposedWeights(cache) : nil
         func ws(_ b: InferenceBuffer, _ count: Int) -> UnsafeMutablePointer<S> { cache.workspace(b.rawValue, count: count) }
+        /// out (N, OC) = inp (N, C) · W + bias for the matrix at `offset` of the flat buffer (`transposed`
+        /// its (C, OC) copy), or its quantized form.
+        func linear(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ matrix: QuantizedMatrix?, offset: Int,
+                    transposed: UnsafePointer<S>?, _ bias: UnsafePointer<S>?, N: Int, C: Int, OC: Int) {
+            if let matrix {
+                precondition(matrix.rows == OC && matrix.cols == C, "LlamaModel: quantized matrix (\(matrix.rows), \(matrix.cols)) for (\(OC), \(C))")
+                let scratch = UnsafeMutableRawPointer(ws(.quantizedScratch, quantizedLinearScratchBytes(matrix, N: N) / MemoryLayout<S>.stride + 1))
+                quantizedLinear(UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self),
+                                UnsafeRawPointer(inp).assumingMemoryBound(to: Float.self), matrix,
+                                bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) }, N: N, scratch: scratch)
+            } else if let transposed {
+                inferenceLinear(out, inp, transposed, bias, N: N, C: C, OC: OC, layout: .inOut)
+            } else {
+                inferenceLinear(out, inp, p + offset, bias, N: N, C: C, OC: OC, layout: .outIn)
+            }
+        }
         let x = ws(.residual, N * C), ln = ws(.normed, N * C), rstd = ws(.rstd, N * NH)  // NH ≥ NKV rows for qkNorm
         let q = ws(.query, N * QD), k = ws(.key, N * KVD), v = ws(.value, N * KVD)
         let atty = ws(.attention, N * QD), proj = ws(.projection, N * C)
@@ -35,16 +56,26 @@ extension LlamaModel: InferenceModel {
             for i in 0..<Tq { positions[b * Tq + i] = Int32(step.queryStart[b] + i) }
         }
 
-        step.ids.withUnsafeBufferPointer { ids in
-            embeddingForward(x, ids.baseAddress!, p + o.embedding, N: N, C: C, V: V)
+        if let table = quantized?.embedding {
+            // Only the looked-up rows are dequantised.
+            let out = UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self)
+            for (n, id) in step.ids.enumerated() {
+                precondition(id >= 0 && Int(id) < V, "LlamaModel: token id \(id) outside the vocabulary of \(V)")
+                table.dequantizeRows(Int(id)..<Int(id) + 1, into: out + n * C)
+            }
+        } else {
+            step.ids.withUnsafeBufferPointer { ids in
+                embeddingForward(x, ids.baseAddress!, p + o.embedding, N: N, C: C, V: V)
+            }
         }
         positions.withUnsafeBufferPointer { pos in
             for l in 0..<L {
-                let w = o.layers[l]
+                let w = o.layers[l], qw = quantized?.layers[l]
+                func tw(_ offset: Int) -> UnsafePointer<S>? { t.map { $0.layers + offset } }
                 rmsnormForward(ln, rstd, x, p + w.attnNorm, N: N, C: C, eps: eps)
-                inferenceLinear(q, ln, t.layers + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD, layout: .inOut)
-                inferenceLinear(k, ln, t.layers + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
-                inferenceLinear(v, ln, t.layers + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD, layout: .inOut)
+                linear(q, ln, qw?.q, offset: w.q, transposed: tw(w.q), w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
+                linear(k, ln, qw?.k, offset: w.k, transposed: tw(w.k), w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                linear(v, ln, qw?.v, offset: w.v, transposed: tw(w.v), w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
                 if let qn = w.qNorm, let kn = w.kNorm {  // Qwen3: per-head norms, in place
                     rmsnormForward(q, rstd, q, p + qn, N: N * NH, C: HD, eps: eps)
                     rmsnormForward(k, rstd, k, p + kn, N: N * NKV, C: HD, eps: eps)
@@ -56,13 +87,13 @@ extension LlamaModel: InferenceModel {
                 cachedAttentionForward(atty, ldo: QD, q, ldq: QD, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                                        capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
                                        keyLength: step.keyLength, causal: step.causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD)
-                inferenceLinear(proj, atty, t.layers + w.o, nil, N: N, C: QD, OC: C, layout: .inOut)
+                linear(proj, atty, qw?.o, offset: w.o, transposed: tw(w.o), nil, N: N, C: QD, OC: C)
                 residualForward(x, x, proj, count: N * C)
                 rmsnormForward(ln, rstd, x, p + w.mlpNorm, N: N, C: C, eps: eps)
-                inferenceLinear(gate, ln, t.layers + w.gate, nil, N: N, C: C, OC: I, layout: .inOut)
-                inferenceLinear(up, ln, t.layers + w.up, nil, N: N, C: C, OC: I, layout: .inOut)
+                linear(gate, ln, qw?.gate, offset: w.gate, transposed: tw(w.gate), nil, N: N, C: C, OC: I)
+                linear(up, ln, qw?.up, offset: w.up, transposed: tw(w.up), nil, N: N, C: C, OC: I)
                 swigluForward(gate, gate, up, count: N * I)
-                inferenceLinear(proj, gate, t.layers + w.down, nil, N: N, C: I, OC: C, layout: .inOut)
+                linear(proj, gate, qw?.down, offset: w.down, transposed: tw(w.down), nil, N: N, C: I, OC: C)
                 residualForward(x, x, proj, count: N * C)
             }
         }
@@ -70,7 +101,7 @@ extension LlamaModel: InferenceModel {
         let rows = ws(.rows, R * C), logits = ws(.logits, R * V), rowRstd = ws(.rowRstd, R)
         let selected = gatherRows(step.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
         rmsnormForward(rows, rowRstd, selected, p + o.finalNorm, N: R, C: C, eps: eps)
-        inferenceLinear(logits, rows, t.head, nil, N: R, C: C, OC: V, layout: .inOut)
+        linear(logits, rows, quantized?.head, offset: o.head, transposed: t?.head, nil, N: R, C: C, OC: V)
         return logits
     }
 }

@@ -21,6 +21,14 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var lastBatch: TokenBatch?
     var lastMask: AttentionMask?
     public var hooks: BlockHooks?
+    /// Matrices the inference path reads in a ggml block format instead of from `parameters`
+    /// (whose slots for them are then never filled). Float models only.
+    public var quantizedWeights: QuantizedLlamaWeights? {
+        didSet {
+            precondition(quantizedWeights == nil || S.self == Float.self, "LlamaModel: quantized weights need a Float model")
+            precondition(quantizedWeights.map { $0.layers.count == spec.layers } ?? true, "LlamaModel: one quantized entry per layer")
+        }
+    }
 
     public var architecture: ModelArchitecture { .llamaFamily(spec) }
     public var vocabularySize: Int { spec.vocab }

@@ -30,11 +30,12 @@ public final class TextGenerator {
     public let randomlyInitialized: Bool
 
     /// Loads `folder` (config.json, weights, tokenizer files) or a llama/qwen2 `.gguf`
-    /// file (dequantised by `GGUFModelImport`); `tokenizerPath` overrides where the
-    /// tokenizer is read from.
-    public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0) throws {
+    /// file; `tokenizerPath` overrides where the tokenizer is read from.
+    /// A GGUF file's Q4_0/Q4_1/Q8_0 matrices stay quantized (``GGUFQuantizedImport``) unless
+    /// `dequantizeGGUF` asks for the fp32 model.
+    public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0, dequantizeGGUF: Bool = false) throws {
         self.folder = folder
-        let loaded = try Self.loadModel(folder, seed: seed)
+        let loaded = try Self.loadModel(folder, seed: seed, dequantizeGGUF: dequantizeGGUF)
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
         modelType = loaded.config["model_type"]?.stringValue ?? "?"
@@ -106,11 +107,11 @@ public final class TextGenerator {
     public func arSampler() -> ARSampler<Float> { ARSampler(model: model, eosID: eosID) }
 
     /// A model folder, or a `.gguf` file (kept open for its tokenizer).
-    static func loadModel(_ path: String, seed: UInt64)
+    static func loadModel(_ path: String, seed: UInt64, dequantizeGGUF: Bool = false)
         throws -> (model: any LanguageModel<Float>, config: JSONValue, randomlyInitialized: Bool, gguf: GGUFFile?) {
         if isGGUF(path) {
             let file = try GGUFFile(path: path)
-            let imported = try GGUFModelImport.load(file)
+            let imported = dequantizeGGUF ? try GGUFModelImport.load(file) : try GGUFQuantizedImport.load(file)
             return (imported.model, JSONValue(foundationObject: imported.config) ?? .object([]), false, file)
         }
         let loaded = try ModelFolder.load(URL(fileURLWithPath: path), as: Float.self, seed: seed)

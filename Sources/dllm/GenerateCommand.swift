@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLLMCompute
+import DLLMModels
 import DLLMSampling
 import DLLMJSON
 import Foundation
@@ -31,6 +32,8 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("top-p"), help: "Top-p (nucleus) filtering (ar).") var topP: Double?
     @Option(help: "Noise seed (and initialisation seed for a folder without weights).") var seed: UInt64 = 0
     @Option(help: "Threads for OpenBLAS and the kernels (default: DLLM_NUM_THREADS, OMP_NUM_THREADS or all cores).") var threads: Int?
+    @Flag(name: .customLong("dequantize"), help: "Load a GGUF's quantized matrices as fp32 instead of running the quantized kernels.")
+    var dequantize = false
 
     var diffusionConfig: MDLMSamplerConfig {
         MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength, temperature: temperature,
@@ -45,8 +48,11 @@ struct SamplingOptions: ParsableArguments {
 
     func load() throws -> TextGenerator {
         if let threads { ComputeThreads.set(threads) } else { ComputeThreads.configureBLAS() }
-        let generator = try TextGenerator(folder: model, tokenizerPath: tokenizer, mode: mode, seed: seed)
+        let generator = try TextGenerator(folder: model, tokenizerPath: tokenizer, mode: mode, seed: seed, dequantizeGGUF: dequantize)
         if generator.randomlyInitialized { log("\(model): no weights, randomly initialised (seed \(seed))") }
+        if let llama = generator.model as? LlamaModel<Float>, let weights = llama.quantizedWeights {
+            log("quantized kernels: \(QuantizedKernels.name) (\(weights.byteCount / 1_048_576) MiB of quantized matrices)")
+        }
         return generator
     }
 }

@@ -1,0 +1,80 @@
+import DLLMCompute
+import DLLMGGUF
+import DLLMModels
+import Foundation
+
+/// A llama/qwen2 GGUF file as a `LlamaModel<Float>` whose Q4_0, Q4_1 and Q8_0 matrices stay
+/// quantized, pointing into the mapped file (``QuantizedMatrix`` with the ``GGUFFile`` as owner),
+/// for the quantized inference kernels. Everything else (norms, F32/F16 or other block types)
+/// is dequantised into the model's flat buffer as ``GGUFModelImport`` does; the flat buffer's
+/// slots of quantized matrices are never written, so they cost no memory.
+///
+/// llama q/k matrices are stored with llama.cpp's rotary row permutation; they are un-permuted by
+/// copying whole block rows (``GGUFRotaryPermutation``), which is exact. A tied model's embedding
+/// is also its head.
+public enum GGUFQuantizedImport {
+    /// The block formats kept quantized (the kernels' weight types).
+    public static func quantizedType(_ type: GGMLType) -> QuantizedType? {
+        switch type {
+        case .q4_0: return .q4_0
+        case .q4_1: return .q4_1
+        case .q8_0: return .q8_0
+        default: return nil
+        }
+    }
+
+    public static func load(_ file: GGUFFile) throws -> (model: LlamaModel<Float>, config: [String: Any]) {
+        let config = try GGUFModelConfig.huggingFaceConfig(file)
+        let model = try GGUFModelImport.emptyModel(config: config, file: file)
+        let arch = try GGUFModelConfig.architecture(of: file)
+        let spec = model.spec
+        var weights = QuantizedLlamaWeights(layers: spec.layers)
+        var used = Set<String>()
+        for slot in model.layout.slots {
+            guard let ggufName = GGUFTensorNames.ggufName(ofHuggingFace: slot.name) else {
+                preconditionFailure("no GGUF name for layout slot \(slot.name)")
+            }
+            guard let tensor = file.tensor(named: ggufName) else {
+                throw GGUFImportError.missingTensor(file: file.path, tensor: ggufName, huggingFaceName: slot.name)
+            }
+            guard tensor.shape == slot.shape else {
+                throw GGUFImportError.shapeMismatch(file: file.path, tensor: ggufName, expected: slot.shape, found: tensor.shape)
+            }
+            guard tensor.type.canDequantize else {
+                throw GGUFError.unsupportedTensorType(file: file.path, tensor: ggufName, type: tensor.type)
+            }
+            used.insert(ggufName)
+            var headDim: Int? = nil
+            if GGUFRotaryPermutation.isPermuted(architecture: arch), tensor.dims.count == 2,
+               ggufName.hasSuffix(".attn_q.weight") || ggufName.hasSuffix(".attn_k.weight") {
+                headDim = spec.headDim
+            }
+            let bytes = file.data(of: tensor)
+            if let role = model.matrixRole(ofSlotAt: slot.offset), let type = quantizedType(tensor.type),
+               tensor.dims.count == 2, tensor.rowLength % quantizedBlockSize == 0, let base = bytes.baseAddress {
+                var matrix = try QuantizedMatrix(type: type, rows: tensor.rowCount, cols: tensor.rowLength, data: base,
+                                                 byteCount: bytes.count, owner: file, name: "\(file.path): \(ggufName)")
+                if let headDim {
+                    matrix = matrix.permutingRows((0..<matrix.rows).map {
+                        GGUFRotaryPermutation.ggufRow(forHuggingFaceRow: $0, headDim: headDim)
+                    })
+                }
+                weights.set(matrix, for: role)
+                if role == .embedding && spec.tiedEmbeddings { weights.set(matrix, for: .head) }
+            } else {
+                GGUFModelImport.copyRows(of: tensor, in: file, into: model.parameters.pointer + slot.offset, headDim: headDim)
+            }
+        }
+        for tensor in file.tensors where !used.contains(tensor.name) {
+            if tensor.name == "output.weight" && spec.tiedEmbeddings { continue }
+            throw GGUFImportError.unexpectedTensor(file: file.path, tensor: tensor.name)
+        }
+        model.quantizedWeights = weights
+        return (model, config)
+    }
+
+    /// Opens `path` and loads it (see ``load(_:)``).
+    public static func load(path: String) throws -> (model: LlamaModel<Float>, config: [String: Any]) {
+        try load(try GGUFFile(path: path))
+    }
+}

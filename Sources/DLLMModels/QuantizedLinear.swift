@@ -1,0 +1,124 @@
+import CQuantKernels
+import DLLMCompute
+
+/// Quantized weights of a LLaMA-family model for the inference path; a matrix left nil
+/// is read from the model's fp32 buffer. Shapes follow the flat buffer's (out, in) matrices.
+public struct QuantizedLlamaWeights: @unchecked Sendable {
+    public struct Layer: Sendable {
+        public var q, k, v, o, gate, up, down: QuantizedMatrix?
+        public init(q: QuantizedMatrix? = nil, k: QuantizedMatrix? = nil, v: QuantizedMatrix? = nil, o: QuantizedMatrix? = nil,
+                    gate: QuantizedMatrix? = nil, up: QuantizedMatrix? = nil, down: QuantizedMatrix? = nil) {
+            self.q = q; self.k = k; self.v = v; self.o = o; self.gate = gate; self.up = up; self.down = down
+        }
+    }
+
+    /// One entry per block.
+    public var layers: [Layer]
+    /// Token embedding (vocab, hidden): rows are looked up and dequantised one by one.
+    public var embedding: QuantizedMatrix?
+    /// Output head (vocab, hidden); the embedding itself for tied models.
+    public var head: QuantizedMatrix?
+
+    public init(layers: [Layer], embedding: QuantizedMatrix? = nil, head: QuantizedMatrix? = nil) {
+        self.layers = layers
+        self.embedding = embedding
+        self.head = head
+    }
+
+    /// Bytes of every distinct matrix (the tied head counted once).
+    public var byteCount: Int {
+        var total = layers.reduce(0) { sum, l in
+            sum + [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce(0) { $0 + ($1?.byteCount ?? 0) }
+        }
+        total += embedding?.byteCount ?? 0
+        if let head, head.data != embedding?.data { total += head.byteCount }
+        return total
+    }
+}
+
+/// Scratch of ``quantizedLinear``: room for the quantised activation rows (decode) or the
+/// dequantised matrix (prefill).
+func quantizedLinearScratchBytes(_ m: QuantizedMatrix, N: Int) -> Int {
+    if N > fewRowsLimit { return m.rows * m.cols * MemoryLayout<Float>.stride }
+    return N * (m.cols / quantizedBlockSize) * Int(cqk_block_bytes(cqk_activation_type(m.type.rawValue)))
+}
+
+/// `out (N, M.rows) = inp (N, M.cols) · Mᵀ + bias` with a quantized `M`.
+///
+/// Few rows (decoding): the input rows are quantised to Q8_0/Q8_1 blocks and multiplied block
+/// against block by the CQuantKernels dot products, the matrix rows split across threads (as
+/// ggml's `ggml_compute_forward_mul_mat` does with `vec_dot`). Many rows (prefill): the matrix is
+/// dequantised into `scratch` and multiplied by sgemm, which is faster once its packing is shared by
+/// enough rows.
+func quantizedLinear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ m: QuantizedMatrix,
+                     _ bias: UnsafePointer<Float>?, N: Int, scratch: UnsafeMutableRawPointer) {
+    let OC = m.rows, C = m.cols
+    if N > fewRowsLimit {
+        let w = scratch.assumingMemoryBound(to: Float.self)  // (OC, C)
+        m.dequantize(into: w)
+        linearForward(out, inp, w, bias, N: N, C: C, OC: OC, layout: .outIn)
+        return
+    }
+    let activationType = cqk_activation_type(m.type.rawValue)
+    cqk_quantize_rows(activationType, inp, C, scratch, Int32(N), Int32(C))
+    let isa = QuantizedKernels.isa
+    parallelRows(OC, minimumPerThread: 64) { rows in
+        let status = cqk_matmul_rows(isa, m.type.rawValue, m.data, m.rowBytes, Int32(rows.lowerBound), Int32(rows.upperBound),
+                                     Int32(C), scratch, Int32(N), out, OC)
+        precondition(status == 0, "quantizedLinear: kernel path \(isa) cannot multiply \(m.type)")
+    }
+    if let bias {
+        for n in 0..<N {
+            let y = out + n * OC
+            for o in 0..<OC { y[o] += bias[o] }
+        }
+    }
+}
+
+/// Which quantizable matrix of a LLaMA-family model a parameter slot holds.
+public enum LlamaMatrixRole: Hashable, Sendable {
+    case embedding, head
+    case q(layer: Int), k(layer: Int), v(layer: Int), o(layer: Int), gate(layer: Int), up(layer: Int), down(layer: Int)
+}
+
+extension QuantizedLlamaWeights {
+    /// An empty set (every matrix fp32) for `layers` blocks.
+    public init(layers: Int) { self.init(layers: Array(repeating: Layer(), count: layers)) }
+
+    /// Stores `matrix` as the matrix `role`.
+    public mutating func set(_ matrix: QuantizedMatrix, for role: LlamaMatrixRole) {
+        switch role {
+        case .embedding: embedding = matrix
+        case .head: head = matrix
+        case let .q(l): layers[l].q = matrix
+        case let .k(l): layers[l].k = matrix
+        case let .v(l): layers[l].v = matrix
+        case let .o(l): layers[l].o = matrix
+        case let .gate(l): layers[l].gate = matrix
+        case let .up(l): layers[l].up = matrix
+        case let .down(l): layers[l].down = matrix
+        }
+    }
+}
+
+extension LlamaModel {
+    /// The matrix the layout slot at `offset` holds, or nil (norms, biases); with tied embeddings
+    /// the embedding slot is also the head (see ``LlamaSpec/tiedEmbeddings``).
+    public func matrixRole(ofSlotAt offset: Int) -> LlamaMatrixRole? {
+        if offset == offsets.embedding { return .embedding }
+        if !spec.tiedEmbeddings && offset == offsets.head { return .head }
+        for (l, w) in offsets.layers.enumerated() {
+            switch offset {
+            case w.q: return .q(layer: l)
+            case w.k: return .k(layer: l)
+            case w.v: return .v(layer: l)
+            case w.o: return .o(layer: l)
+            case w.gate: return .gate(layer: l)
+            case w.up: return .up(layer: l)
+            case w.down: return .down(layer: l)
+            default: continue
+            }
+        }
+        return nil
+    }
+}
