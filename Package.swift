@@ -52,6 +52,7 @@ let package = Package(
         .library(name: "DLLMGGUF", targets: ["DLLMGGUF"]),
         .library(name: "DLLMJinja", targets: ["DLLMJinja"]),
         .library(name: "DLLMImport", targets: ["DLLMImport"]),
+        .library(name: "DLLMJSON", targets: ["DLLMJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,34 +86,37 @@ let package = Package(
             name: "DLLMOptim",
             dependencies: ["DLLMCompute", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernels),
-        .target(name: "DLLMCheckpoint", swiftSettings: optimized),
+        // The one JSON reader/writer (ordered values, located errors, Decodable bridge). Reads
+        // untrusted input, so it keeps its checks.
+        .target(name: "DLLMJSON"),
+        .target(name: "DLLMCheckpoint", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMJSON"],
             swiftSettings: optimized),
-        .target(name: "DLLMTokenizers", dependencies: ["DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
+        .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
         .target(name: "DLLMGGUF"),
         // Jinja chat templates.
-        .target(name: "DLLMJinja"),
+        .target(name: "DLLMJinja", dependencies: ["DLLMJSON"]),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
-        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute"],
+        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON"],
                 swiftSettings: optimized),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF",
+        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF", "DLLMJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
         // Child processes (posix_spawn): the one runner the launcher, the data fetcher, the
         // benchmarks and the tests share.
         .target(name: "DLLMProcess"),
         // The launcher's logic (no MPI: it starts ranks through mpirun/srun and supervises them).
-        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMProcess"]),
+        .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMProcess", "DLLMJSON"]),
         .target(
             name: "DLLMSampling",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMImport"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMImport", "DLLMJSON"],
             swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
@@ -123,7 +127,7 @@ let package = Package(
         // `dllm` links none of the collector's server dependencies). Optimised in debug
         // builds too: a send's latency and the collector's throughput are part of its
         // contract, and the tests measure them on debug builds.
-        .target(name: "DLLMTelemetry", dependencies: ["CZMQ"],
+        .target(name: "DLLMTelemetry", dependencies: ["CZMQ", "DLLMJSON"],
                 swiftSettings: optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // MARK: Programs
@@ -131,14 +135,14 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess",
+                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess", "DLLMJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
         .executableTarget(
             name: "dllm-collector",
             dependencies: [
-                "DLLMTelemetry",
+                "DLLMTelemetry", "DLLMJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -150,10 +154,11 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
+        .testTarget(name: "DLLMJSONTests", dependencies: ["DLLMJSON"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
                                                        "DLLMData", "DLLMTokenizers", "DLLMDistributed"],
                     exclude: ["Fixtures"]),
@@ -166,7 +171,7 @@ let package = Package(
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
-                                                       "DLLMCheckpoint", "DLLMSampling"],
+                                                       "DLLMCheckpoint", "DLLMSampling", "DLLMJSON"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],

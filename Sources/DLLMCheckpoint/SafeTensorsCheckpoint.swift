@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// The weights of a model folder: a single `model.safetensors`, or
@@ -75,9 +76,9 @@ public struct SafeTensorsCheckpoint: Sendable {
         do {
             root = try data.withUnsafeBytes { bytes in
                 guard SafeTensorsHeader.isValidUTF8(bytes) else { throw invalid("it is not UTF-8 text") }
-                return try JSONParser.parse(bytes)
+                return try JSONParser.parse(bytes, options: SafeTensorsHeader.headerJSONOptions)
             }
-        } catch let error as JSONParseError {
+        } catch let error as JSONError {
             throw invalid("not valid JSON (\(error.detail))")
         }
         guard case .object = root else { throw invalid("the top level is not a JSON object") }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 extension SafeTensorsCheckpoint {
@@ -71,10 +72,10 @@ extension SafeTensorsCheckpoint {
         }
         weightMap.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         let json = JSONValue.object([
-            ("metadata", .object([("total_size", .number(String(sizes.reduce(0, +))))])),
+            ("metadata", .object([("total_size", .integer(Int64(sizes.reduce(0, +))))])),
             ("weight_map", .object(weightMap)),
         ])
-        let text = JSONWriter.serialize(json, indent: 2) + [0x0A]
+        let text = JSONWriter.bytes(json, style: .indented(2)) + [0x0A]
         try AtomicFile.write(to: index) { sink in try text.withUnsafeBytes { try sink.write($0) } }
         try removeIfPresent(single)
     }

@@ -1,3 +1,5 @@
+import DLLMJSON
+
 /// The parsed and validated header of a safetensors file.
 ///
 /// Validation follows the Python package: the 8-byte little-endian length, a JSON object of
@@ -7,6 +9,12 @@
 struct SafeTensorsHeader {
     /// Largest accepted header, as in the Python package (`MAX_HEADER_SIZE`).
     static let maximumHeaderLength = 100_000_000
+
+    /// How headers and shard indexes are read: the `safetensors` Rust crate's serde rules
+    /// (no byte order mark, duplicate keys and lone surrogates refused), with nesting
+    /// bounded far below what a hostile header would need to exhaust the stack.
+    static let headerJSONOptions = JSONParser.Options(duplicateKeys: .reject, loneSurrogates: .reject,
+                                                      maximumDepth: 64, allowsByteOrderMark: false)
 
     /// Length N of the JSON header; the data blob starts at `8 + N`.
     let headerLength: Int
@@ -30,10 +38,11 @@ struct SafeTensorsHeader {
 
         let root: JSONValue
         do {
-            root = try JSONParser.parse(json)
-        } catch let JSONParseError.duplicateKey(key, depth) where depth == 1 {
-            throw SafeTensorsError.duplicateTensor(file: origin, tensor: key)
-        } catch let error as JSONParseError {
+            root = try JSONParser.parse(json, options: headerJSONOptions)
+        } catch let error as JSONError {
+            if case let .duplicateKey(key, depth) = error.kind, depth == 1 {
+                throw SafeTensorsError.duplicateTensor(file: origin, tensor: key)
+            }
             throw SafeTensorsError.headerNotJSON(file: origin, detail: error.detail)
         }
         guard case let .object(members) = root else { throw SafeTensorsError.headerNotObject(file: origin) }
@@ -103,7 +112,7 @@ struct SafeTensorsHeader {
                 throw invalid("\"\(key)\" is a \(field.typeName), expected an array of integers")
             }
             return try elements.enumerated().map { index, element in
-                guard let integer = element.integer else {
+                guard let integer = element.intValue else {
                     throw invalid("\"\(key)\"[\(index)] is a \(element.typeName), expected an integer that fits in 64 bits")
                 }
                 return integer

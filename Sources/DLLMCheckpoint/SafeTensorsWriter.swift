@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 #if canImport(Glibc)
 import Glibc

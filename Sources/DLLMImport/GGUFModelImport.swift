@@ -1,6 +1,7 @@
 import DLLMCheckpoint
 import DLLMCompute
 import DLLMGGUF
+import DLLMJSON
 import DLLMModels
 import Foundation
 
@@ -27,8 +28,11 @@ public enum GGUFModelImport {
 
     /// A zeroed model of the configuration's shape, through the same decoder `config.json` goes through.
     static func emptyModel(config: [String: Any], file: GGUFFile) throws -> LlamaModel<Float> {
-        let json = try JSONSerialization.data(withJSONObject: config)
-        guard case let .llamaFamily(spec) = try ModelRegistry.architecture(configJSON: json, path: file.path + " (config from metadata)") else {
+        let path = file.path + " (config from metadata)"
+        guard let json = JSONValue(foundationObject: config) else {
+            throw ModelError.unreadableConfig(path: path, reason: "the configuration holds a value JSON cannot represent")
+        }
+        guard case let .llamaFamily(spec) = try ModelRegistry.architecture(config: json, path: path) else {
             preconditionFailure("llama/qwen2 configs decode to the llama family")
         }
         return LlamaModel<Float>(spec: spec)

@@ -9,7 +9,7 @@
 ///   with Python semantics; `Filters.swift`, `TestFunctions.swift`, `Methods.swift`,
 ///   `Globals.swift`: the built-ins; `PythonFormatting.swift`, `JSONEncoding.swift`:
 ///   Python's `str`/`repr` and transformers' `tojson`.
-/// - `JinjaValue.swift`, `OrderedJSONParser.swift`: the values a template sees.
+/// - `JinjaValue.swift`: the values a template sees (JSON context parsed by DLLMJSON).
 /// - `Template.swift`: the public entry points; `JinjaError.swift`: errors with positions.
 ///
 /// Usage:

@@ -19,7 +19,7 @@ public enum JinjaError: Error, CustomStringConvertible, Equatable {
             return "jinja: unsupported feature at line \(l), column \(c): \(f) (DLLMJinja implements the subset chat templates use; see docs/data-and-tokenizers.md)"
         case .runtime(let m, let l, let c): return "jinja: error at line \(l), column \(c): \(m)"
         case .raised(let m, let l, let c): return "jinja: template raised an exception at line \(l), column \(c): \(m)"
-        case .invalidJSON(let m, let o): return "jinja: invalid JSON context at character \(o): \(m)"
+        case .invalidJSON(let m, let o): return "jinja: invalid JSON context at byte \(o): \(m)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// A value a template sees: the JSON-like data `transformers` passes to jinja2
@@ -22,10 +23,33 @@ public indirect enum JinjaValue: Sendable {
 
     public static func undefined(_ name: String) -> JinjaValue { .undefined(hint: "'\(name)' is undefined") }
 
-    /// Parses JSON text keeping the key order of objects (Python's `json.loads`).
+    /// Parses JSON text as Python's `json.loads` does, through DLLMJSON: object key order
+    /// kept, the last of duplicate keys wins, integers that fit in `Int` become `.int` and
+    /// other numbers `.double`. Errors carry the byte offset.
     public static func parseJSON(_ text: String) throws -> JinjaValue {
-        var parser = OrderedJSONParser(scalars: Array(text.unicodeScalars))
-        return try parser.parseDocument()
+        let options = JSONParser.Options(duplicateKeys: .keepLast, maximumDepth: maximumNesting, allowsByteOrderMark: false)
+        do {
+            return JinjaValue(json: try JSONParser.parse(text, options: options))
+        } catch let error as JSONError {
+            throw JinjaError.invalidJSON(message: error.message, offset: error.offset)
+        }
+    }
+
+    /// The template value of a parsed JSON value.
+    init(json: JSONValue) {
+        switch json {
+        case .null: self = .none
+        case .bool(let b): self = .bool(b)
+        case .integer(let n): self = Int(exactly: n).map(JinjaValue.int) ?? .double(Double(n))
+        case .bigInteger: self = .double(json.doubleValue ?? .nan)
+        case .double(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .list(items.map(JinjaValue.init(json:)))
+        case .object(let members):
+            var dict = JinjaDict()
+            for member in members { dict[member.key] = JinjaValue(json: member.value) }
+            self = .dict(dict)
+        }
     }
 
     /// Printing, comparing and `tojson` recurse into containers at most this deep (Python

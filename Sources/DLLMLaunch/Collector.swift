@@ -1,3 +1,4 @@
+import DLLMJSON
 import DLLMProcess
 import Foundation
 #if canImport(Glibc)
@@ -64,9 +65,8 @@ public final class Collector: @unchecked Sendable {
 
     /// The `pull` endpoint of the collector's ready line, if this is it.
     static func pullEndpoint(_ line: String) -> String? {
-        guard line.hasPrefix("{"), let data = line.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        return object["pull"] as? String
+        guard line.hasPrefix("{"), let object = try? JSONParser.parse(line) else { return nil }
+        return object["pull"]?.stringValue
     }
 
     /// `tcp://0.0.0.0:PORT` (or `*`) rewritten with the host ranks should use.

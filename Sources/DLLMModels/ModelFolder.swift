@@ -1,5 +1,6 @@
 import DLLMCheckpoint
 import DLLMCompute
+import DLLMJSON
 import Foundation
 
 /// A Hugging Face-style model folder: `config.json` plus `model.safetensors`
@@ -9,8 +10,10 @@ public enum ModelFolder {
     /// What loading a folder produced.
     public struct Loaded<S: ComputeScalar> {
         public let model: any LanguageModel<S>
-        /// The folder's `config.json` as a JSON object, kept so a save writes it back unchanged.
-        public let config: [String: Any]
+        /// The folder's `config.json`, parsed once, kept so a save writes it back.
+        public let configJSON: JSONValue
+        /// The same as a dictionary, for callers that pass configurations around that way.
+        public var config: [String: Any] { configJSON.foundationObject as? [String: Any] ?? [:] }
         /// True when the folder had no weights and the model was randomly initialised.
         public let randomlyInitialized: Bool
     }
@@ -26,8 +29,8 @@ public enum ModelFolder {
         do { data = try Data(contentsOf: configURL) } catch {
             throw ModelError.unreadableConfig(path: configURL.path, reason: error.localizedDescription)
         }
-        let architecture = try ModelRegistry.architecture(configJSON: data, path: configURL.path)
-        let config = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        let config = try ConfigJSON.parse(data, path: configURL.path)
+        let architecture = try ModelRegistry.architecture(config: config, path: configURL.path)
         let model: any LanguageModel<S> = ModelRegistry.makeModel(architecture)
         let fm = FileManager.default
         let hasWeights = fm.fileExists(atPath: directory.appendingPathComponent(SafeTensorsCheckpoint.singleFileName).path)
@@ -37,7 +40,7 @@ public enum ModelFolder {
         } else {
             Initialization.initialize(model, seed: seed)
         }
-        return Loaded(model: model, config: config, randomlyInitialized: !hasWeights)
+        return Loaded(model: model, configJSON: config, randomlyInitialized: !hasWeights)
     }
 
     /// Copies every tensor of `checkpoint` into the model's flat buffer, after checking
@@ -78,22 +81,31 @@ public enum ModelFolder {
 
     /// `generation_config.json` as `transformers` writes it beside a model: the special
     /// token ids from `config.json` (and the mask token a diffusion sampler needs).
-    static func writeGenerationConfig(_ config: [String: Any], to directory: URL) throws {
-        var generation: [String: Any] = ["_from_model_config": true]
+    static func writeGenerationConfig(_ config: JSONValue, to directory: URL) throws {
+        var generation: [(key: String, value: JSONValue)] = [("_from_model_config", .bool(true))]
         for key in ["bos_token_id", "eos_token_id", "pad_token_id", "mask_token_id"] {
-            if let value = config[key], !(value is NSNull) { generation[key] = value }
+            if let value = config[key], !value.isNull { generation.append((key, value)) }
         }
-        let data = try JSONSerialization.data(withJSONObject: generation, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(data, to: directory.appendingPathComponent("generation_config.json"))
+        try AtomicFile.write(ConfigJSON.text(.object(generation)), to: directory.appendingPathComponent("generation_config.json"))
     }
 
     /// Writes `config.json` and `model.safetensors` (F32 by default, or shards) into
-    /// `directory`, each atomically, in the names `transformers` and LLaDA use.
+    /// `directory`, each atomically, in the names `transformers` and LLaDA use. `config` is
+    /// a dictionary of JSON-compatible values (see ``JSONValue/init(foundationObject:)``).
     public static func save<S: ComputeScalar>(_ model: any LanguageModel<S>, config: [String: Any], to directory: URL,
                                               dtype: SafeTensorsDType = .F32, maxShardBytes: Int? = nil) throws {
+        let path = directory.appendingPathComponent("config.json").path
+        guard let json = JSONValue(foundationObject: config) else {
+            throw ModelError.unreadableConfig(path: path, reason: "the configuration holds a value JSON cannot represent")
+        }
+        try save(model, config: json, to: directory, dtype: dtype, maxShardBytes: maxShardBytes)
+    }
+
+    /// The same, from a parsed configuration (``Loaded/configJSON``).
+    public static func save<S: ComputeScalar>(_ model: any LanguageModel<S>, config: JSONValue, to directory: URL,
+                                              dtype: SafeTensorsDType = .F32, maxShardBytes: Int? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(json, to: directory.appendingPathComponent("config.json"))
+        try AtomicFile.write(ConfigJSON.text(config), to: directory.appendingPathComponent("config.json"))
         try writeGenerationConfig(config, to: directory)
         let floats: [Float] = (0..<model.parameterCount).map { Float(model.parameters[$0]) }
         try floats.withUnsafeBufferPointer { all in

@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMJSON
 import Foundation
 
 /// Maps `config.json`'s `model_type` to a configuration decoder and a model
@@ -8,26 +9,28 @@ public enum ModelRegistry {
 
     /// Decodes a `config.json` into an architecture; `path` names the file in errors.
     public static func architecture(configJSON data: Data, path: String) throws -> ModelArchitecture {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ModelError.unreadableConfig(path: path, reason: "not valid JSON (\(error.localizedDescription))")
-        }
-        guard let dict = object as? [String: Any] else {
+        try architecture(config: try ConfigJSON.parse(data, path: path), path: path)
+    }
+
+    /// Decodes an already parsed `config.json` into an architecture (the file is parsed once).
+    public static func architecture(config: JSONValue, path: String) throws -> ModelArchitecture {
+        guard case .object = config else {
             throw ModelError.unreadableConfig(path: path, reason: "the top level is not a JSON object")
         }
-        guard let type = dict["model_type"] as? String else {
+        guard let type = config["model_type"]?.stringValue else {
             throw ModelError.unreadableConfig(path: path, reason: "no \"model_type\" string")
         }
+        let decoder = JSONValueDecoder()
         do {
             switch type {
             case "llama", "qwen2", "qwen3":
-                return .llamaFamily(try JSONDecoder().decode(LlamaConfiguration.self, from: data).spec(path: path))
+                return .llamaFamily(try decoder.decode(LlamaConfiguration.self, from: config).spec(path: path))
             case "llada":
-                return .llamaFamily(try JSONDecoder().decode(LLaDAConfiguration.self, from: data).spec(path: path))
+                return .llamaFamily(try decoder.decode(LLaDAConfiguration.self, from: config).spec(path: path))
             case "gpt2":
-                let config = try JSONDecoder().decode(GPT2Configuration.self, from: data)
-                try config.validate(path: path)
-                return .gpt2(config)
+                let gpt2 = try decoder.decode(GPT2Configuration.self, from: config)
+                try gpt2.validate(path: path)
+                return .gpt2(gpt2)
             default:
                 throw ModelError.unknownModelType(type, path: path)
             }

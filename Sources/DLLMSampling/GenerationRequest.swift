@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// One row of a batch-generation JSONL file: a `prompt` (or `messages` for a chat
@@ -41,35 +42,41 @@ public struct GenerationRequest: Sendable, Equatable {
     /// errors, so a misspelt override never silently falls back to the default.
     public init(jsonLine: String, line: Int) throws {
         func bad(_ key: String, _ reason: String) -> SamplingError { .badRequest(line: line, field: key, reason: reason) }
-        guard let data = jsonLine.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw bad("", "not a JSON object")
+        let object: [(key: String, value: JSONValue)]
+        do {
+            guard let members = try JSONParser.parse(jsonLine).objectMembers else { throw bad("", "not a JSON object") }
+            object = members
+        } catch let error as JSONError {
+            throw bad("", "not a JSON object (\(error.detail))")
         }
-        for key in object.keys where !Self.knownKeys.contains(key) {
+        func value(_ key: String) -> JSONValue? { object.first { $0.key == key }?.value }
+        for (key, _) in object where !Self.knownKeys.contains(key) {
             throw bad(key, "unknown field; known: \(Self.knownKeys.sorted().joined(separator: ", "))")
         }
         func int(_ key: String) throws -> Int? {
-            guard let v = object[key] else { return nil }
-            guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) else { throw bad(key, "must be an integer") }
+            guard let v = value(key) else { return nil }
+            guard let d = v.doubleValue, let i = v.intValue ?? Int(exactly: d) else { throw bad(key, "must be an integer") }
             return i
         }
         func double(_ key: String) throws -> Double? {
-            guard let v = object[key] else { return nil }
-            guard let n = v as? NSNumber else { throw bad(key, "must be a number") }
-            return n.doubleValue
+            guard let v = value(key) else { return nil }
+            guard let d = v.doubleValue else { throw bad(key, "must be a number") }
+            return d
         }
         func string(_ key: String) throws -> String? {
-            guard let v = object[key] else { return nil }
-            guard let s = v as? String else { throw bad(key, "must be a string") }
+            guard let v = value(key) else { return nil }
+            guard let s = v.stringValue else { throw bad(key, "must be a string") }
             return s
         }
-        if let v = object["id"] { id = (v as? String) ?? "\(v)" }
+        if let v = value("id") { id = v.stringValue ?? JSONWriter.string(v) }
         prompt = try string("prompt")
         infill = try string("infill")
-        if let raw = object["messages"] {
-            guard let turns = raw as? [[String: Any]] else { throw bad("messages", "must be a list of {role, content}") }
+        if let raw = value("messages") {
+            guard let turns = raw.arrayValue, turns.allSatisfy({ $0.objectMembers != nil }) else {
+                throw bad("messages", "must be a list of {role, content}")
+            }
             messages = try turns.map { turn in
-                guard let role = turn["role"] as? String, let content = turn["content"] as? String else {
+                guard let role = turn["role"]?.stringValue, let content = turn["content"]?.stringValue else {
                     throw bad("messages", "every turn needs string role and content")
                 }
                 return ChatTurn(role: role, content: content)

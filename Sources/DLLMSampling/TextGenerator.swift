@@ -2,6 +2,7 @@ import DLLMCompute
 import DLLMData
 import DLLMGGUF
 import DLLMImport
+import DLLMJSON
 import DLLMModels
 import DLLMTokenizers
 import Foundation
@@ -37,13 +38,12 @@ public final class TextGenerator {
         let loaded = try Self.loadModel(folder, seed: seed, dequantizeGGUF: dequantizeGGUF)
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
-        modelType = loaded.config["model_type"] as? String ?? "?"
+        modelType = loaded.config["model_type"]?.stringValue ?? "?"
         tokenizer = try Self.loadTokenizer(model: folder, gguf: loaded.gguf, override: tokenizerPath)
         let V = loaded.model.vocabularySize
         func configID(_ key: String) -> Int32? {
-            if let n = loaded.config[key] as? Int { return Int32(n) }
-            if let list = loaded.config[key] as? [Int], let first = list.first { return Int32(first) }
-            return nil
+            let value = loaded.config[key]
+            return (value?.intValue ?? value?.arrayValue?.first?.intValue).flatMap { Int32(exactly: $0) }
         }
         var mask = configID("mask_token_id") ?? tokenizer.maskTokenID
         if mask == nil, modelType == "llada", V > 126_336 { mask = 126_336 }  // LLaDA's default
@@ -108,14 +108,14 @@ public final class TextGenerator {
 
     /// A model folder, or a `.gguf` file (kept open for its tokenizer).
     static func loadModel(_ path: String, seed: UInt64, dequantizeGGUF: Bool = false)
-        throws -> (model: any LanguageModel<Float>, config: [String: Any], randomlyInitialized: Bool, gguf: GGUFFile?) {
+        throws -> (model: any LanguageModel<Float>, config: JSONValue, randomlyInitialized: Bool, gguf: GGUFFile?) {
         if isGGUF(path) {
             let file = try GGUFFile(path: path)
             let imported = dequantizeGGUF ? try GGUFModelImport.load(file) : try GGUFQuantizedImport.load(file)
-            return (imported.model, imported.config, false, file)
+            return (imported.model, JSONValue(foundationObject: imported.config) ?? .object([]), false, file)
         }
         let loaded = try ModelFolder.load(URL(fileURLWithPath: path), as: Float.self, seed: seed)
-        return (loaded.model, loaded.config, loaded.randomlyInitialized, nil)
+        return (loaded.model, loaded.configJSON, loaded.randomlyInitialized, nil)
     }
 
     /// A path names a GGUF file when it is a regular file ending in `.gguf`.

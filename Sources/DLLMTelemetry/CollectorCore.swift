@@ -1,4 +1,5 @@
 import CZMQ
+import DLLMJSON
 import Foundation
 
 /// The collector's engine: a PULL socket every rank pushes to, validation of every

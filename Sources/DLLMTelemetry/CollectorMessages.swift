@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// The messages a collector publishes itself on its PUB socket, next to the ranks'
@@ -46,5 +47,8 @@ public enum CollectorMessages {
     }
 
     /// Decodes a `row` message (also accepts any JSON object with `StepRow`'s fields).
-    public static func decodeRow(_ bytes: Data) -> StepRow? { try? JSONDecoder().decode(StepRow.self, from: bytes) }
+    public static func decodeRow(_ bytes: Data) -> StepRow? {
+        guard let value = try? JSONParser.parse(bytes, options: .init(maximumDepth: WireFormat.maxDepth)) else { return nil }
+        return try? JSONValueDecoder().decode(StepRow.self, from: value)
+    }
 }

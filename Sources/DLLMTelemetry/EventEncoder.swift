@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// Who is sending: the envelope every message carries.

@@ -1,3 +1,4 @@
+import DLLMJSON
 /// Adds special tokens around encoded sequences (the Rust crate's `processors`).
 public protocol PostProcessor {
     /// Mirrors `PostProcessor::process`: `pair` is the second sequence, if any.
@@ -58,7 +59,7 @@ public struct TemplateProcessing: PostProcessor {
             guard let ids = value["ids"]?.arrayValue else {
                 throw TokenizerError.malformedJSON(file: json.file, detail: "special token '\(name)' lacks ids")
             }
-            specials[name] = ids.compactMap { $0.numberValue.map { UInt32($0) } }
+            specials[name] = ids.compactMap { $0.doubleValue.flatMap { UInt32(exactly: $0.rounded(.towardZero)) } }
         }
         specialTokens = specials
     }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 extension Tokenizer {
@@ -55,7 +56,7 @@ extension Tokenizer {
         guard ModelType(rawValue: typeName) != nil else {
             throw TokenizerError.unsupportedComponent(kind: "model", type: typeName.isEmpty ? "<none>" : typeName, file: json.file)
         }
-        if let dropout = json["dropout"]?.numberValue, dropout > 0 {
+        if let dropout = json["dropout"]?.doubleValue, dropout > 0 {
             throw TokenizerError.unsupportedOption(component: "BPE", option: "dropout=\(dropout)", file: json.file)
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
@@ -88,11 +89,11 @@ extension Tokenizer {
     }
 
     /// A `{"token": id, …}` vocabulary.
-    static func vocabulary(_ members: [(String, JSONValue)], file: String) throws -> [(String, UInt32)] {
+    static func vocabulary(_ members: [(key: String, value: JSONValue)], file: String) throws -> [(String, UInt32)] {
         var vocab: [(String, UInt32)] = []
         vocab.reserveCapacity(members.count)
         for (token, id) in members {
-            guard let n = id.numberValue, n >= 0, n < 4_294_967_295 else {
+            guard let n = id.doubleValue, n >= 0, n < 4_294_967_295 else {
                 throw TokenizerError.malformedJSON(file: file, detail: "vocab id of '\(token)' is not a token id")
             }
             vocab.append((token, UInt32(n)))

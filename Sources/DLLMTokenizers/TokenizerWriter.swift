@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 extension BPETrainer.Result {
@@ -43,19 +44,9 @@ extension BPETrainer.Result {
     }
 }
 
-/// A JSON string literal (escapes quotes, backslashes and control characters).
+/// A JSON string literal, escaped as `serde_json` writes it (DLLMJSON's writer).
 func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
+    var out: [UInt8] = []
+    JSONWriter.appendString(s, to: &out)
+    return String(decoding: out, as: UTF8.self)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLLMJSON
 import DLLMTelemetry
 import Foundation
 
@@ -76,14 +77,16 @@ struct PublishSyntheticCommand: ParsableCommand {
 
         let sorted = durations.sorted()
         func quantile(_ q: Double) -> Double { Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1_000 }
-        let report: [String: Any] = [
-            "rank": rank, "events": durations.count, "sent": statistics.sent, "dropped": statistics.dropped, "numbered": statistics.numbered,
-            "connections": statistics.connections, "elapsed_s": elapsed,
-            "send_us": ["p50": quantile(0.5), "p99": quantile(0.99), "p999": quantile(0.999),
-                        "max": Double(sorted.last ?? 0) / 1_000,
-                        "mean": Double(durations.reduce(0, +)) / Double(max(1, durations.count)) / 1_000],
-        ]
-        let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+        func int(_ n: some BinaryInteger) -> JSONValue { .integer(Int64(n)) }
+        let report: JSONValue = .object([
+            ("rank", int(rank)), ("events", int(durations.count)), ("sent", int(statistics.sent)),
+            ("dropped", int(statistics.dropped)), ("numbered", int(statistics.numbered)),
+            ("connections", int(statistics.connections)), ("elapsed_s", .double(elapsed)),
+            ("send_us", .object([("p50", .double(quantile(0.5))), ("p99", .double(quantile(0.99))), ("p999", .double(quantile(0.999))),
+                                 ("max", .double(Double(sorted.last ?? 0) / 1_000)),
+                                 ("mean", .double(Double(durations.reduce(0, +)) / Double(max(1, durations.count)) / 1_000))])),
+        ])
+        let data = Data(JSONWriter.bytes(report, sortedKeys: true))
         if let stats {
             try data.write(to: URL(fileURLWithPath: stats))
         } else {

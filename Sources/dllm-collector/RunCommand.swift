@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLLMJSON
 import DLLMTelemetry
 import Dispatch
 import Foundation
@@ -79,11 +80,10 @@ struct RunCommand: AsyncParsableCommand {
             http = service
             httpURL = await service.url
         }
-        var ready = ["pull": core.pullEndpoint, "pub": core.pubEndpoint]
-        if let httpURL { ready["http"] = httpURL }
+        var ready: JSONValue = .object([("pull", .string(core.pullEndpoint)), ("pub", .string(core.pubEndpoint))])
+        if let httpURL { ready["http"] = .string(httpURL) }
         if configuration.token != nil { ready["token"] = "required" }
-        let line = try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys])
-        FileHandle.standardOutput.write(line + Data("\n".utf8))
+        FileHandle.standardOutput.write(Data(JSONWriter.bytes(ready, sortedKeys: true) + [0x0A]))
         if bind != "127.0.0.1" && bind != "::1" && configuration.token == nil {
             core.diagnostics("bound to \(bind) without a token: anyone who can reach it can write to your runs (use --token-file)")
         }

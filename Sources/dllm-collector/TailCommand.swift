@@ -1,5 +1,6 @@
 import ArgumentParser
 import CZMQ
+import DLLMJSON
 import DLLMTelemetry
 import Foundation
 
@@ -114,9 +115,8 @@ struct TailCommand: ParsableCommand {
                 let runID = topic.split(separator: "/").dropLast().joined(separator: "/")
                 out(formatter.row(row, run: runID))
             case "summary":
-                if !json, let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
-                   let inner = object["summary"], let data = try? JSONSerialization.data(withJSONObject: inner),
-                   let summary = try? JSONDecoder().decode(RunSummary.self, from: data) {
+                if !json, let inner = (try? JSONParser.parse(payload))?["summary"],
+                   let summary = try? JSONValueDecoder().decode(RunSummary.self, from: inner) {
                     out(formatter.summary(summary))
                 }
                 if !follow { return }

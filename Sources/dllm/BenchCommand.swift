@@ -2,6 +2,7 @@ import ArgumentParser
 import DLLMCompute
 import DLLMModels
 import DLLMOptim
+import DLLMJSON
 import DLLMProcess
 import Foundation
 
@@ -110,8 +111,8 @@ struct TrainStepBench: ParsableCommand {
         guard let result = try? ChildProcess.run(["/usr/bin/env"] + arguments) else { return nil }
         guard result.termination.succeeded,
               let line = result.output.split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let tps = json["tokens_per_s"] as? Double else { return nil }
-        return ((json["torch"] as? String) ?? "?", tps, (json["gflops"] as? Double) ?? 0)
+              let json = try? JSONParser.parse(String(line)),
+              let tps = json["tokens_per_s"]?.doubleValue else { return nil }
+        return (json["torch"]?.stringValue ?? "?", tps, json["gflops"]?.doubleValue ?? 0)
     }
 }

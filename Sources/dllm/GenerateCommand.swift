@@ -2,6 +2,7 @@ import ArgumentParser
 import DLLMCompute
 import DLLMModels
 import DLLMSampling
+import DLLMJSON
 import Foundation
 
 extension Remasking: ExpressibleByArgument {}
@@ -118,14 +119,17 @@ struct GenerateCommand: ParsableCommand {
         let results = try BatchRunner(generator: generator, options: options).run(requests, batchSize: batchSize)
         var lines: [String] = []
         for (i, r) in results.enumerated() {
-            var row: [String: Any] = ["index": i, "completion": r.text, "tokens": r.tokens.map(Int.init),
-                                      "model_evaluations": r.stats.modelEvaluations, "seconds": r.stats.seconds]
-            if let id = requests[i].id { row["id"] = id }
-            if let p = requests[i].prompt { row["prompt"] = p }
-            if let p = requests[i].infill { row["infill"] = p }
-            if let m = requests[i].messages { row["messages"] = m.map { ["role": $0.role, "content": $0.content] } }
-            let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys, .withoutEscapingSlashes])
-            lines.append(String(decoding: data, as: UTF8.self))
+            var row: JSONValue = .object([
+                ("index", .integer(Int64(i))), ("completion", .string(r.text)), ("tokens", .array(r.tokens.map { .integer(Int64($0)) })),
+                ("model_evaluations", .integer(Int64(r.stats.modelEvaluations))), ("seconds", .double(r.stats.seconds)),
+            ])
+            if let id = requests[i].id { row["id"] = .string(id) }
+            if let p = requests[i].prompt { row["prompt"] = .string(p) }
+            if let p = requests[i].infill { row["infill"] = .string(p) }
+            if let m = requests[i].messages {
+                row["messages"] = .array(m.map { .object([("role", .string($0.role)), ("content", .string($0.content))]) })
+            }
+            lines.append(JSONWriter.string(row, sortedKeys: true))
         }
         let text = lines.joined(separator: "\n") + "\n"
         if let output {

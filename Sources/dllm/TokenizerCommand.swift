@@ -1,5 +1,7 @@
 import ArgumentParser
 import DLLMData
+import DLLMJSON
+import DLLMModels
 import DLLMTokenizers
 import Foundation
 
@@ -144,11 +146,11 @@ extension TokenizerCommand {
         /// `tokenizer_config.json` does, so training and sampling find them.
         func nameSpecialTokens() throws {
             let url = URL(fileURLWithPath: output).appendingPathComponent("tokenizer_config.json")
-            guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else { return }
-            if let eosToken { config["eos_token"] = eosToken; config["pad_token"] = eosToken }
-            if let maskToken { config["mask_token"] = maskToken }
-            let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: url, options: .atomic)
+            var config = try ConfigJSON.parse(Data(contentsOf: url), path: url.path)
+            guard config.objectMembers != nil else { return }
+            if let eosToken { config["eos_token"] = .string(eosToken); config["pad_token"] = .string(eosToken) }
+            if let maskToken { config["mask_token"] = .string(maskToken) }
+            try ConfigJSON.text(config).write(to: url, options: .atomic)
         }
     }
 }

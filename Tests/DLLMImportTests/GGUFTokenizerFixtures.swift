@@ -1,4 +1,5 @@
 import DLLMGGUF
+import DLLMJSON
 @testable import DLLMImport
 @testable import DLLMTokenizers
 import Foundation
@@ -8,20 +9,22 @@ import XCTest
 enum GGUFTokenizerFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    /// A fixture file parsed with DLLMTokenizers' parser (Foundation's drops a leading U+FEFF in strings).
+    /// A fixture file parsed with DLLMJSON as the tokenizer loader reads it (Foundation's drops a leading U+FEFF in strings).
     static func json(_ name: String) throws -> [String: Any] {
         let path = root.appendingPathComponent(name).path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError.fileNotFound(path: path)
         }
-        return any(try JSONParser.parse(data)) as! [String: Any]
+        return any(try JSONParser.parse(data, options: JSONFile.options)) as! [String: Any]
     }
 
     static func any(_ v: JSONValue) -> Any {
         switch v {
         case .null: return NSNull()
         case .bool(let b): return b
-        case .number(let n): return NSNumber(value: n)
+        case .integer(let n): return NSNumber(value: n)
+        case .bigInteger: return NSNumber(value: v.doubleValue!)
+        case .double(let n): return NSNumber(value: n)
         case .string(let s): return s
         case .array(let a): return a.map(any)
         case .object(let o):
@@ -101,7 +104,7 @@ func checkAgainstTransformers(_ imported: ImportedTokenizer, record: [String: An
 
     // tokenizer.json: every section equal to transformers' (vocabulary and merges by count;
     // their content is what the ids above test).
-    var ours = try GGUFTokenizerFixtures.any(JSONParser.parse(Data(imported.tokenizerJSON.utf8))) as! [String: Any]
+    var ours = try GGUFTokenizerFixtures.any(JSONParser.parse(Data(imported.tokenizerJSON.utf8), options: JSONFile.options)) as! [String: Any]
     var model = ours["model"] as! [String: Any]
     model["vocab"] = NSNumber(value: (model["vocab"] as! [String: Any]).count)
     model["merges"] = NSNumber(value: (model["merges"] as! [Any]).count)
@@ -115,7 +118,7 @@ func checkAgainstTransformers(_ imported: ImportedTokenizer, record: [String: An
 
     // tokenizer_config.json: transformers' keys and values, plus the chat template it
     // writes beside (chat_template.jinja) and the importer keeps inline.
-    let config = try GGUFTokenizerFixtures.any(JSONParser.parse(Data(imported.tokenizerConfigJSON.utf8))) as! [String: Any]
+    let config = try GGUFTokenizerFixtures.any(JSONParser.parse(Data(imported.tokenizerConfigJSON.utf8), options: JSONFile.options)) as! [String: Any]
     var want = record["tokenizer_config"] as! [String: Any]
     if let template = record["chat_template"] as? String { want["chat_template"] = template }
     XCTAssertEqual(Set(config.keys), Set(want.keys), "\(label): tokenizer_config keys", file: file, line: line)

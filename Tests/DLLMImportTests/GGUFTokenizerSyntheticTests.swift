@@ -1,4 +1,5 @@
 import DLLMGGUF
+import DLLMJSON
 @testable import DLLMImport
 @testable import DLLMTokenizers
 import Foundation

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 import XCTest
 @testable import DLLMTokenizers
@@ -17,14 +18,14 @@ enum Fixtures {
 
     /// Parsed with the package's own parser: Foundation's drops a leading U+FEFF in strings.
     static func json(_ name: String) throws -> Any {
-        any(try JSONParser.parse(data(name)))
+        any(try JSONParser.parse(data(name), options: JSONFile.options))
     }
 
     /// One JSON object per line.
     static func jsonLines(_ name: String) throws -> [[String: Any]] {
         let text = String(decoding: try data(name), as: UTF8.self)
         return try text.split(separator: "\n").map {
-            any(try JSONParser.parse(Data($0.utf8))) as! [String: Any]
+            any(try JSONParser.parse(Data($0.utf8), options: JSONFile.options)) as! [String: Any]
         }
     }
 
@@ -32,7 +33,9 @@ enum Fixtures {
         switch v {
         case .null: return NSNull()
         case .bool(let b): return b
-        case .number(let n): return NSNumber(value: n)
+        case .integer(let n): return NSNumber(value: n)
+        case .bigInteger: return NSNumber(value: v.doubleValue!)
+        case .double(let n): return NSNumber(value: n)
         case .string(let s): return s
         case .array(let a): return a.map(any)
         case .object(let o):

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// Reads folders written by Hugging Face `datasets`' `save_to_disk` (the role of
@@ -70,10 +71,9 @@ public enum ArrowDatasetFolder {
         return try data.withUnsafeBytes { bytes in
             do {
                 try FileReading.validateUTF8(bytes, file: file)
-                return try JSONValueParser.parse(bytes)
-            } catch let e as JSONSyntaxError {
-                let (line, column) = JSONValueParser.lineAndColumn(of: e.offset, in: bytes)
-                throw DataError.invalidJSON(file: file, line: line, column: column, detail: e.detail)
+                return try DataJSON.parse(bytes)
+            } catch let e as JSONError {
+                throw DataError.invalidJSON(file: file, line: e.line, column: e.column, detail: e.message)
             }
         }
     }

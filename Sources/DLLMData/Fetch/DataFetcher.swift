@@ -1,4 +1,5 @@
 import DLLMGGUF
+import DLLMJSON
 import Foundation
 
 /// What a completed fetch produced; stored as `.complete.json` in the dataset's cache folder (hidden, so the folder loads as a dataset).
@@ -263,8 +264,8 @@ public struct DataFetcher {
         let vocabPath = output + "/vocab.json"
         let data = try FileReading.read(vocabPath)
         let value = try data.withUnsafeBytes { bytes -> DataValue in
-            do { return try JSONValueParser.parse(bytes) } catch {
-                throw FetchError.unexpectedContent(file: vocabPath, detail: "not valid JSON")
+            do { return try DataJSON.parse(bytes) } catch let e as JSONError {
+                throw FetchError.unexpectedContent(file: vocabPath, detail: "not valid JSON (\(e.detail))")
             }
         }
         guard case let .object(vocab) = value else {

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// Reads newline-delimited JSON (`.jsonl`), one object per line: the `json` builder of
@@ -19,9 +20,9 @@ public enum JSONLinesLoader {
             _ = try FileReading.decodeUTF8(content, file: file, line: line)
             let value: DataValue
             do {
-                value = try JSONValueParser.parse(content)
-            } catch let e as JSONSyntaxError {
-                throw DataError.invalidJSON(file: file, line: line, column: e.offset + 1, detail: e.detail)
+                value = try DataJSON.parse(content)
+            } catch let e as JSONError {
+                throw DataError.invalidJSON(file: file, line: line, column: e.column, detail: e.message)
             }
             guard case let .object(fields) = value else {
                 throw DataError.unexpectedJSONShape(

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// Reads a whole-file JSON dataset, as the `json` builder of Hugging Face `datasets` does:
@@ -18,10 +19,9 @@ public enum JSONLoader {
         try FileReading.validateUTF8(bytes, file: file)
         let parsed: (value: DataValue, elementOffsets: [Int]?)
         do {
-            parsed = try JSONValueParser.parseDocument(bytes)
-        } catch let e as JSONSyntaxError {
-            let (line, column) = JSONValueParser.lineAndColumn(of: e.offset, in: bytes)
-            throw DataError.invalidJSON(file: file, line: line, column: column, detail: e.detail)
+            parsed = try DataJSON.parseDocument(bytes)
+        } catch let e as JSONError {
+            throw DataError.invalidJSON(file: file, line: e.line, column: e.column, detail: e.message)
         }
         var value = parsed.value
         var offsets = parsed.elementOffsets
@@ -43,7 +43,7 @@ public enum JSONLoader {
             var rows: [DataRow] = []
             rows.reserveCapacity(items.count)
             for (index, item) in items.enumerated() {
-                let line = offsets.map { JSONValueParser.lineAndColumn(of: $0[index], in: bytes).line }
+                let line = offsets.map { JSONParser.lineAndColumn(of: $0[index], in: bytes).line }
                 guard case let .object(fields) = item else {
                     throw DataError.unexpectedJSONShape(
                         file: file, line: line, detail: "element \(index) of the array is a \(item.kindName), not an object")

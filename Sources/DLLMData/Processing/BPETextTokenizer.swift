@@ -1,3 +1,4 @@
+import DLLMJSON
 import DLLMTokenizers
 import Foundation
 
@@ -24,9 +25,8 @@ public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
         let config = Self.readConfig(folder)
         func id(_ key: String, fallbacks: [String]) -> Int32? {
             let named: String? = {
-                if let s = config[key] as? String { return s }
-                if let o = config[key] as? [String: Any] { return o["content"] as? String }
-                return nil
+                if let s = config[key]?.stringValue { return s }
+                return config[key]?["content"]?.stringValue
             }()
             for name in [named].compactMap({ $0 }) + fallbacks {
                 if let id = tokenizer.tokenToId(name) { return Int32(id) }
@@ -40,11 +40,12 @@ public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
         chatTemplate = Result { try ChatTemplate.load(modelFolder: folder) }
     }
 
-    static func readConfig(_ folder: String) -> [String: Any] {
+    /// `tokenizer_config.json`, or an empty object when the folder has none or it is not JSON.
+    static func readConfig(_ folder: String) -> JSONValue {
         let url = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer_config.json")
         guard let data = FileManager.default.contents(atPath: url.path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return object
+              let value = try? JSONParser.parse(data, options: .init(duplicateKeys: .keepLast)) else { return .object([]) }
+        return value
     }
 
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {

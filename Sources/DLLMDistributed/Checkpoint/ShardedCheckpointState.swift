@@ -33,8 +33,8 @@ public enum ShardedCheckpointState {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(meta), to: folder.appendingPathComponent(ShardingMetadata.fileName))
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: modelConfig, options: [.prettyPrinted, .sortedKeys]),
-                             to: folder.appendingPathComponent("config.json"))
+        let configURL = folder.appendingPathComponent("config.json")
+        try AtomicFile.write(try ConfigJSON.text(modelConfig, path: configURL.path), to: configURL)
         if writesModel { try ModelFolder.save(model, config: modelConfig, to: folder) }
     }
 
