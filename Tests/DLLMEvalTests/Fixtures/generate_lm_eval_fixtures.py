@@ -107,6 +107,11 @@ def main():
             "version": out["versions"][task], "n_samples": out["n-samples"][task],
             "acc": res["acc,none"], "acc_stderr": res["acc_stderr,none"],
             "acc_norm": res["acc_norm,none"], "acc_norm_stderr": res["acc_norm_stderr,none"], "documents": docs}
+    # datasets' map() caches next to the saved folders; those files are not fixtures.
+    for root, _, files in os.walk(os.path.join(HERE, "hf_datasets")):
+        for name in files:
+            if name.startswith("cache-") and name.endswith(".arrow"):
+                os.remove(os.path.join(root, name))
     with open(os.path.join(HERE, "lm_eval_reference.json"), "w") as f:
         json.dump(reference, f, indent=1, ensure_ascii=False)
         f.write("\n")
