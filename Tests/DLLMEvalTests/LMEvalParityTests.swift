@@ -32,8 +32,15 @@ final class LMEvalParityTests: XCTestCase {
             var acc_norm_stderr: Double
             var documents: [Document]
         }
+        struct EncodePair: Decodable {
+            var context: String
+            var continuation: String
+            var context_ids: [Int32]
+            var continuation_ids: [Int32]
+        }
         var max_length: Int
         var tasks: [String: Task]
+        var encode_pairs: [EncodePair]
     }
 
     static func loadReference() throws -> Reference {
@@ -85,6 +92,19 @@ final class LMEvalParityTests: XCTestCase {
             XCTAssertEqual(e.accStderr, expected.acc_stderr, task.name)
             XCTAssertEqual(e.accNorm, expected.acc_norm, task.name)
             XCTAssertEqual(e.accNormStderr, expected.acc_norm_stderr, task.name)
+        }
+    }
+
+    /// lm-eval `_encode_pair`: trailing whitespace moves to the continuation; an empty
+    /// context is `[prefix_token_id]`.
+    func testRequestEncodingMatchesLMEval() throws {
+        let reference = try Self.loadReference()
+        let encoder = try Self.makeEvaluator().encoder
+        XCTAssertEqual(reference.encode_pairs.count, 5)
+        for pair in reference.encode_pairs {
+            let encoded = encoder.encode(LoglikelihoodRequest(context: pair.context, continuation: pair.continuation))
+            XCTAssertEqual(encoded.context, pair.context_ids, pair.context.debugDescription)
+            XCTAssertEqual(encoded.continuation, pair.continuation_ids, pair.context.debugDescription)
         }
     }
 

@@ -107,6 +107,19 @@ def main():
             "version": out["versions"][task], "n_samples": out["n-samples"][task],
             "acc": res["acc,none"], "acc_stderr": res["acc_stderr,none"],
             "acc_norm": res["acc_norm,none"], "acc_norm_stderr": res["acc_norm_stderr,none"], "documents": docs}
+    # _encode_pair on contexts ending in whitespace (moved to the continuation) and on an
+    # empty context ([prefix_token_id]), which the task documents do not exercise.
+    pairs = [("Question: where is it? ", "Answer"), ("The end.\n\n", "Next"), ("two  ", " spaces"),
+             ("tab\t", "x"), ("", "alone")]
+    reference["encode_pairs"] = []
+    for context, continuation in pairs:
+        if context:
+            ctx_ids, cont_ids = lm._encode_pair(context, continuation)
+        else:
+            ctx_ids, cont_ids = [lm.prefix_token_id], lm.tok_encode(continuation)
+        reference["encode_pairs"].append({"context": context, "continuation": continuation,
+                                          "context_ids": ctx_ids, "continuation_ids": cont_ids})
+
     # datasets' map() caches next to the saved folders; those files are not fixtures.
     for root, _, files in os.walk(os.path.join(HERE, "hf_datasets")):
         for name in files:
