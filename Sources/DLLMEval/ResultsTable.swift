@@ -24,6 +24,9 @@ public enum ResultsTable {
                           row.higherIsBetter, format4(row.value), row.stderr == nil ? "" : "±",
                           row.stderr.map(format4) ?? "   N/A"])
         }
+        // pytablewriter re-reads the "%.4f" strings as numbers and prints a column with the
+        // most decimals any of its values needs (0.4200 and 0.4800 print as 0.42 and 0.48).
+        for column in [6, 8] { trimDecimals(&cells, column: column) }
         let rightAligned: Set<Int> = [1, 3, 6, 8]
         let widths = headers.indices.map { c in max(3, headers[c].count, cells.map { $0[c].count }.max() ?? 0) }
         var lines = ["|" + headers.indices.map { center(headers[$0], widths[$0]) }.joined(separator: "|") + "|"]
@@ -37,6 +40,22 @@ public enum ResultsTable {
             }.joined(separator: "|") + "|")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Drops the trailing zeros a whole column does not need from its "%.4f" numbers.
+    static func trimDecimals(_ cells: inout [[String]], column: Int) {
+        func decimals(_ s: String) -> Int? {
+            guard Double(s) != nil, let dot = s.firstIndex(of: ".") else { return nil }
+            let fraction = s[s.index(after: dot)...]
+            return fraction.count - fraction.reversed().prefix { $0 == "0" }.count
+        }
+        let needed = cells.compactMap { decimals($0[column]) }.max() ?? 4
+        for r in cells.indices {
+            let s = cells[r][column]
+            guard decimals(s) != nil, let dot = s.firstIndex(of: ".") else { continue }
+            let fraction = s.distance(from: s.index(after: dot), to: s.endIndex)
+            cells[r][column] = String(s.dropLast(fraction - needed + (needed == 0 ? 1 : 0)))
+        }
     }
 
     /// Python's `f"{v:.4f}"`.

@@ -43,3 +43,32 @@ final class TaskDefinitionTests: XCTestCase {
         XCTAssertNil(MeanAggregation.stderr([1]))
     }
 }
+
+/// The table as lm-eval 0.4.13 printed it (`make_table`, pytablewriter) for SmolLM2 on 50
+/// HellaSwag documents, and (ARC-Easy rows alone) for the tiny fixture model.
+final class ResultsTableTests: XCTestCase {
+    func testMarkdownMatchesLMEvalLayout() {
+        let smol = ResultsTable.markdown([
+            .init(task: "hellaswag", version: "1", metric: "acc", value: 0.42, stderr: 0.07051210265572),
+            .init(task: "hellaswag", version: "1", metric: "acc_norm", value: 0.48, stderr: 0.07137161526165),
+        ])
+        XCTAssertEqual(smol, """
+        |  Tasks  |Version|Filter|n-shot| Metric |   |Value|   |Stderr|
+        |---------|------:|------|-----:|--------|---|----:|---|-----:|
+        |hellaswag|      1|none  |     0|acc     |↑  | 0.42|±  |0.0705|
+        |         |       |none  |     0|acc_norm|↑  | 0.48|±  |0.0714|
+
+        """)
+        let tiny = ResultsTable.markdown([
+            .init(task: "arc_easy", version: "1", metric: "acc", value: 1.0 / 6.0, stderr: 1.0 / 6.0),
+            .init(task: "arc_easy", version: "1", metric: "acc_norm", value: 0.5, stderr: 0.22360679774997896),
+        ])
+        XCTAssertEqual(tiny, """
+        | Tasks  |Version|Filter|n-shot| Metric |   |Value |   |Stderr|
+        |--------|------:|------|-----:|--------|---|-----:|---|-----:|
+        |arc_easy|      1|none  |     0|acc     |↑  |0.1667|±  |0.1667|
+        |        |       |none  |     0|acc_norm|↑  |0.5000|±  |0.2236|
+
+        """)
+    }
+}
