@@ -86,7 +86,12 @@ struct EvalCommand: ParsableCommand {
         let loadedDocs = try taskList.map { try location.documents(of: $0, limit: limit) }
         let path = try modelPath()
         if let threads { ComputeThreads.set(threads) } else { ComputeThreads.configureBLAS() }
-        let generator = try TextGenerator(folder: path, mode: .ar, seed: UInt64(max(seed, 0)))
+        let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)))
+        // A model with a mask token is a diffusion model: its causal forward is not its likelihood.
+        guard generator.mode == .ar else {
+            throw EvalError.unsupportedOption(name: "diffusion model \(path) (model_type \(generator.modelType))",
+                                              detail: "diffusion log-likelihood (Monte Carlo) is not implemented yet")
+        }
         let tokenizer = generator.tokenizer
         let evaluator = Evaluator(scorer: ARLoglikelihoodScorer(model: generator.model),
                                   encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID))
