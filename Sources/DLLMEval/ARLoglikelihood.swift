@@ -1,0 +1,118 @@
+import DLLMModels
+import Foundation
+
+/// The answer to one `loglikelihood` request: lm-eval's `(logprob, is_greedy)`.
+public struct LoglikelihoodResult: Equatable, Sendable {
+    /// Sum over the continuation's tokens of log p(token | everything before it).
+    public var logLikelihood: Double
+    /// True when every continuation token is the argmax of its position's logits.
+    public var isGreedy: Bool
+    /// True when the request was longer than the model's positions and lost tokens on the left.
+    public var truncated: Bool
+}
+
+/// Exact log-likelihoods from an autoregressive model's causal forward, in batches.
+///
+/// Mirrors lm-eval `HFLM._loglikelihood_tokens`: the input is
+/// `(context + continuation)[-(max_length + 1):][:-1]`; the logits of its last
+/// `len(continuation)` positions predict the continuation; each position contributes
+/// `log_softmax(logits)[token]`, and the request is greedy when every token is its
+/// position's argmax (first maximum on ties, as `torch.argmax`).
+///
+/// Batches hold requests sorted by length (longest first, ties by position), right-padded
+/// to the batch's longest; a row attends only to its own slots (`keyLength`), so padding
+/// never reaches the scores.
+public final class ARLoglikelihoodScorer {
+    public let model: any InferenceModel<Float>
+    /// lm-eval's `max_length`: the most tokens one forward sees.
+    public let maxLength: Int
+
+    public init(model: any InferenceModel<Float>, maxLength: Int? = nil) {
+        self.model = model
+        self.maxLength = min(maxLength ?? model.maxPositions, model.maxPositions)
+    }
+
+    /// Scores `requests` (results in the same order), `batchSize` sequences per forward;
+    /// `progress` is called with the number of requests done after each batch.
+    public func score(_ requests: [EncodedRequest], batchSize: Int, progress: ((Int) -> Void)? = nil) -> [LoglikelihoodResult] {
+        precondition(batchSize >= 1, "batch size must be positive")
+        let order = requests.indices.sorted { a, b in
+            let la = requests[a].context.count + requests[a].continuation.count
+            let lb = requests[b].context.count + requests[b].continuation.count
+            return la != lb ? la > lb : a < b
+        }
+        var results = [LoglikelihoodResult?](repeating: nil, count: requests.count)
+        var done = 0
+        var start = 0
+        while start < order.count {
+            let chunk = Array(order[start..<min(start + batchSize, order.count)])
+            let scored = scoreBatch(chunk.map { requests[$0] })
+            for (slot, result) in zip(chunk, scored) { results[slot] = result }
+            start += chunk.count
+            done += chunk.count
+            progress?(done)
+        }
+        return results.map { $0! }
+    }
+
+    /// One forward over up to `batchSize` requests.
+    func scoreBatch(_ batch: [EncodedRequest]) -> [LoglikelihoodResult] {
+        let V = model.vocabularySize
+        var inputs: [[Int32]] = []
+        var targets: [[Int32]] = []
+        var continuationLengths: [Int] = []
+        var truncated: [Bool] = []
+        for request in batch {
+            let whole = request.context + request.continuation
+            let kept = Array(whole.suffix(maxLength + 1))
+            // An empty continuation scores 0 (lm-eval asserts it never happens for its tasks).
+            let continuationLength = min(request.continuation.count, max(kept.count - 1, 0))
+            inputs.append(Array(kept.dropLast()))
+            targets.append(Array(kept.suffix(continuationLength)))
+            continuationLengths.append(continuationLength)
+            truncated.append(whole.count > maxLength + 1)
+        }
+        let B = batch.count
+        let T = max(inputs.map(\.count).max() ?? 1, 1)
+        var ids = [Int32](repeating: 0, count: B * T)  // (B, T) right-padded
+        var logitRows: [Int] = []
+        for b in 0..<B {
+            for (t, id) in inputs[b].enumerated() { ids[b * T + t] = id }
+            let length = inputs[b].count
+            for t in (length - continuationLengths[b])..<length { logitRows.append(b * T + t) }
+        }
+        var results: [LoglikelihoodResult] = []
+        if logitRows.isEmpty {
+            return (0..<B).map { LoglikelihoodResult(logLikelihood: 0, isGreedy: true, truncated: truncated[$0]) }
+        }
+        let cache = model.makeCache(batch: B, capacity: T)
+        let step = InferenceStep.full(ids: ids, B: B, T: T, lengths: inputs.map { max($0.count, 1) }, causal: true,
+                                      logitRows: logitRows)
+        let logits = model.inferenceForward(step, cache: cache)  // (logitRows.count, V)
+        var row = 0
+        for b in 0..<B {
+            var total = 0.0
+            var greedy = true
+            for target in targets[b] {
+                let scores = logits + row * V
+                let (logProb, isArgmax) = Self.logSoftmax(scores, count: V, at: Int(target))
+                total += logProb
+                greedy = greedy && isArgmax
+                row += 1
+            }
+            results.append(LoglikelihoodResult(logLikelihood: total, isGreedy: greedy, truncated: truncated[b]))
+        }
+        return results
+    }
+
+    /// log_softmax(scores)[target] in double precision, and whether `target` is the first argmax.
+    static func logSoftmax(_ scores: UnsafeMutablePointer<Float>, count V: Int, at target: Int) -> (Double, Bool) {
+        var best = 0
+        for v in 1..<V where scores[v] > scores[best] { best = v }
+        let maxScore = Double(scores[best])
+        var sum = 0.0
+        for v in 0..<V { sum += Foundation.exp(Double(scores[v]) - maxScore) }
+        let logProb = Double(scores[target]) - maxScore - Foundation.log(sum)
+        return (logProb, best == target)
+    }
+}

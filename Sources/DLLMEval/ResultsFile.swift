@@ -1,0 +1,115 @@
+import DLLMData
+import DLLMJSON
+import DLLMModels
+import Foundation
+
+/// lm-eval's output files: the results JSON (`results`, `configs`, `versions`, `n-shot`,
+/// `higher_is_better`, `n-samples`, `config`) and the `--log_samples` JSONL, one line per document.
+public enum ResultsFile {
+    /// The results dictionary in lm-eval's shape (`EvaluationTracker.save_results_aggregated`).
+    public static func results(_ evaluations: [TaskEvaluation], config: [String: Any]) -> [String: Any] {
+        var results: [String: Any] = [:], configs: [String: Any] = [:], versions: [String: Any] = [:]
+        var nShot: [String: Any] = [:], higher: [String: Any] = [:], nSamples: [String: Any] = [:]
+        for e in evaluations {
+            let name = e.task.name
+            var metrics: [String: Any] = [
+                "alias": name,
+                "acc,none": e.acc, "acc_stderr,none": e.accStderr ?? "N/A",
+                "acc_norm,none": e.accNorm, "acc_norm_stderr,none": e.accNormStderr ?? "N/A",
+            ]
+            // Left-truncated requests (context longer than the model's positions), counted.
+            if e.truncations > 0 { metrics["dllm_truncated_requests,none"] = e.truncations }
+            results[name] = metrics
+            var taskConfig: [String: Any] = [
+                "task": name, "dataset_path": e.task.datasetPath,
+                "doc_to_text": e.task.docToTextSource, "doc_to_target": e.task.docToTargetSource,
+                "doc_to_choice": e.task.docToChoiceSource, "target_delimiter": e.task.targetDelimiter,
+                "fewshot_delimiter": e.task.fewshotDelimiter, "num_fewshot": 0, "output_type": "multiple_choice",
+                "metric_list": [["metric": "acc", "aggregation": "mean", "higher_is_better": true],
+                                ["metric": "acc_norm", "aggregation": "mean", "higher_is_better": true]],
+                "metadata": ["version": e.task.version],
+                "dllm_split_read": e.task.split, "dllm_mirrors": e.task.reference,
+            ]
+            taskConfig[e.task.lmEvalSplit == "test" ? "test_split" : "validation_split"] = e.task.lmEvalSplit
+            if let dn = e.task.datasetName { taskConfig["dataset_name"] = dn }
+            configs[name] = taskConfig
+            versions[name] = e.task.version
+            nShot[name] = 0
+            higher[name] = ["acc": true, "acc_norm": true]
+            nSamples[name] = ["original": e.originalCount, "effective": e.documents.count]
+        }
+        return ["results": results, "group_subtasks": Dictionary(uniqueKeysWithValues: evaluations.map { ($0.task.name, [String]()) }),
+                "configs": configs, "versions": versions, "n-shot": nShot, "higher_is_better": higher,
+                "n-samples": nSamples, "config": config]
+    }
+
+    /// One `--log_samples` line per document (lm-eval's sample record: `doc_id`, `doc`,
+    /// `target`, `arguments`, `resps`, `filtered_resps`, `filter`, `metrics`, and the metrics).
+    public static func samples(_ e: TaskEvaluation) -> [[String: Any]] {
+        e.documents.indices.map { i in
+            let doc = e.documents[i]
+            let arguments = e.requests[i].map { [$0.context, $0.continuation] }
+            let resps = e.answers[i].map { [[String(describing: $0.logLikelihood), $0.isGreedy ? "True" : "False"]] }
+            let filtered = e.answers[i].map { [String(describing: $0.logLikelihood), $0.isGreedy ? "True" : "False"] }
+            return [
+                "doc_id": doc.index, "doc": jsonObject(.object(doc.fields)), "target": doc.gold,
+                "arguments": arguments, "resps": resps, "filtered_resps": filtered, "filter": "none",
+                "metrics": ["acc", "acc_norm"], "acc": e.scores[i].acc, "acc_norm": e.scores[i].accNorm,
+                "loglikelihoods": e.answers[i].map(\.logLikelihood), "is_greedy": e.answers[i].map(\.isGreedy),
+            ] as [String: Any]
+        }
+    }
+
+    public static func jsonObject(_ value: DataValue) -> Any {
+        switch value {
+        case .null: return NSNull()
+        case let .bool(b): return b
+        case let .int(i): return i
+        case let .double(d): return d
+        case let .string(s): return s
+        case let .list(l): return l.map(jsonObject)
+        case let .object(o): return o.mapValues(jsonObject)
+        }
+    }
+
+    /// Writes `object` as indented JSON with sorted keys (`json.dumps(indent=2, sort_keys=True)`,
+    /// as lm-eval's results files), through DLLMJSON.
+    public static func writeJSON(_ object: Any, to path: String) throws {
+        guard let value = JSONValue(foundationObject: object) else {
+            throw EvalError.cannotWrite(path: path, reason: "a value JSON cannot represent")
+        }
+        do {
+            try Data(JSONWriter.bytes(value, style: .indented(2), sortedKeys: true) + [0x0A]).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw EvalError.cannotWrite(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Writes one compact JSON object per line, through DLLMJSON.
+    public static func writeJSONLines(_ objects: [[String: Any]], to path: String) throws {
+        var bytes: [UInt8] = []
+        for object in objects {
+            guard let value = JSONValue(foundationObject: object) else {
+                throw EvalError.cannotWrite(path: path, reason: "a value JSON cannot represent")
+            }
+            JSONWriter.append(value, to: &bytes, style: .compact, sortedKeys: true)
+            bytes.append(0x0A)
+        }
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw EvalError.cannotWrite(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// The table rows of `evaluations`, acc then acc_norm per task (lm-eval sorts metric keys).
+    public static func tableRows(_ evaluations: [TaskEvaluation]) -> [ResultsTable.Row] {
+        // lm-eval lists tasks by name.
+        evaluations.sorted { $0.task.name < $1.task.name }.flatMap { e in
+            [ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), metric: "acc",
+                              value: e.acc, stderr: e.accStderr),
+             ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), metric: "acc_norm",
+                              value: e.accNorm, stderr: e.accNormStderr)]
+        }
+    }
+}

