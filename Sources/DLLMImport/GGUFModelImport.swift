@@ -44,29 +44,39 @@ public enum GGUFModelImport {
         let spec = model.spec
         var used = Set<String>()
         for slot in model.layout.slots {
-            guard let ggufName = GGUFTensorNames.ggufName(ofHuggingFace: slot.name) else {
-                preconditionFailure("no GGUF name for layout slot \(slot.name)")
-            }
-            guard let tensor = file.tensor(named: ggufName) else {
-                throw GGUFImportError.missingTensor(file: file.path, tensor: ggufName, huggingFaceName: slot.name)
-            }
-            guard tensor.shape == slot.shape else {
-                throw GGUFImportError.shapeMismatch(file: file.path, tensor: ggufName, expected: slot.shape, found: tensor.shape)
-            }
-            guard tensor.type.canDequantize else {
-                throw GGUFError.unsupportedTensorType(file: file.path, tensor: ggufName, type: tensor.type)
-            }
-            used.insert(ggufName)
-            let destination = model.parameters.pointer + slot.offset
-            var headDim: Int? = nil
-            if GGUFRotaryPermutation.isPermuted(architecture: arch), tensor.dims.count == 2 {
-                if ggufName.hasSuffix(".attn_q.weight") || ggufName.hasSuffix(".attn_k.weight") { headDim = spec.headDim }
-            }
-            copyRows(of: tensor, in: file, into: destination, headDim: headDim)
+            let source = try sourceTensor(for: slot, in: file, architecture: arch, headDim: spec.headDim)
+            used.insert(source.tensor.name)
+            copyRows(of: source.tensor, in: file, into: model.parameters.pointer + slot.offset, headDim: source.permutedHeadDim)
         }
+        try rejectUnused(file, used: used, tiedEmbeddings: spec.tiedEmbeddings)
+    }
+
+    /// The GGUF tensor that fills a layout slot, after checking it is present, has the slot's
+    /// shape and a type this project reads; `permutedHeadDim` is the head dimension when its rows
+    /// carry llama.cpp's rotary permutation (llama q/k projections), else nil.
+    static func sourceTensor(for slot: TensorSlot, in file: GGUFFile, architecture: String,
+                             headDim: Int) throws -> (tensor: GGUFTensorInfo, permutedHeadDim: Int?) {
+        guard let ggufName = GGUFTensorNames.ggufName(ofHuggingFace: slot.name) else {
+            preconditionFailure("no GGUF name for layout slot \(slot.name)")
+        }
+        guard let tensor = file.tensor(named: ggufName) else {
+            throw GGUFImportError.missingTensor(file: file.path, tensor: ggufName, huggingFaceName: slot.name)
+        }
+        guard tensor.shape == slot.shape else {
+            throw GGUFImportError.shapeMismatch(file: file.path, tensor: ggufName, expected: slot.shape, found: tensor.shape)
+        }
+        guard tensor.type.canDequantize else {
+            throw GGUFError.unsupportedTensorType(file: file.path, tensor: ggufName, type: tensor.type)
+        }
+        let permuted = GGUFRotaryPermutation.isPermuted(architecture: architecture) && tensor.dims.count == 2
+            && (ggufName.hasSuffix(".attn_q.weight") || ggufName.hasSuffix(".attn_k.weight"))
+        return (tensor, permuted ? headDim : nil)
+    }
+
+    /// Every tensor of the file must have filled a slot; a tied model may still carry the head.
+    static func rejectUnused(_ file: GGUFFile, used: Set<String>, tiedEmbeddings: Bool) throws {
         for tensor in file.tensors where !used.contains(tensor.name) {
-            // A tied model may still carry the head; anything else has no slot.
-            if tensor.name == "output.weight" && spec.tiedEmbeddings { continue }
+            if tensor.name == "output.weight" && tiedEmbeddings { continue }
             throw GGUFImportError.unexpectedTensor(file: file.path, tensor: tensor.name)
         }
     }

@@ -31,24 +31,9 @@ public enum GGUFQuantizedImport {
         var weights = QuantizedLlamaWeights(layers: spec.layers)
         var used = Set<String>()
         for slot in model.layout.slots {
-            guard let ggufName = GGUFTensorNames.ggufName(ofHuggingFace: slot.name) else {
-                preconditionFailure("no GGUF name for layout slot \(slot.name)")
-            }
-            guard let tensor = file.tensor(named: ggufName) else {
-                throw GGUFImportError.missingTensor(file: file.path, tensor: ggufName, huggingFaceName: slot.name)
-            }
-            guard tensor.shape == slot.shape else {
-                throw GGUFImportError.shapeMismatch(file: file.path, tensor: ggufName, expected: slot.shape, found: tensor.shape)
-            }
-            guard tensor.type.canDequantize else {
-                throw GGUFError.unsupportedTensorType(file: file.path, tensor: ggufName, type: tensor.type)
-            }
+            let (tensor, headDim) = try GGUFModelImport.sourceTensor(for: slot, in: file, architecture: arch, headDim: spec.headDim)
+            let ggufName = tensor.name
             used.insert(ggufName)
-            var headDim: Int? = nil
-            if GGUFRotaryPermutation.isPermuted(architecture: arch), tensor.dims.count == 2,
-               ggufName.hasSuffix(".attn_q.weight") || ggufName.hasSuffix(".attn_k.weight") {
-                headDim = spec.headDim
-            }
             let bytes = file.data(of: tensor)
             if let role = model.matrixRole(ofSlotAt: slot.offset), let type = quantizedType(tensor.type),
                tensor.dims.count == 2, tensor.rowLength % quantizedBlockSize == 0, let base = bytes.baseAddress {
@@ -65,10 +50,7 @@ public enum GGUFQuantizedImport {
                 GGUFModelImport.copyRows(of: tensor, in: file, into: model.parameters.pointer + slot.offset, headDim: headDim)
             }
         }
-        for tensor in file.tensors where !used.contains(tensor.name) {
-            if tensor.name == "output.weight" && spec.tiedEmbeddings { continue }
-            throw GGUFImportError.unexpectedTensor(file: file.path, tensor: tensor.name)
-        }
+        try GGUFModelImport.rejectUnused(file, used: used, tiedEmbeddings: spec.tiedEmbeddings)
         model.quantizedWeights = weights
         return (model, config)
     }
