@@ -15,12 +15,7 @@ public final class DDPStrategy: DataParallelStrategy {
         let segments = SegmentPlan.buckets(model: model, worldSize: comm.worldSize, bucketElements: plan.bucketElements)
         core = DataParallelCore(model: model, comm: comm, plan: plan, segments: segments,
                                 fullMoments: true, shardGradients: false, shardParameters: false, stagingBuffers: 1)
-        let hooks = BlockHooks()
-        hooks.afterBackward = { [unowned self] b in
-            if reduceThisMicroBatch { for s in core.segments.completedAfterBackward[b] ?? [] { core.startAllReduce(segment: s) } }
-            core.progress()
-        }
-        model.hooks = hooks
+        core.installBucketAllReduce { [unowned self] in reduceThisMicroBatch }
     }
 
     public func memoryReport() -> MemoryReport {

@@ -54,6 +54,17 @@ public final class DataParallelCore {
         staging = (0..<stagingBuffers).map { _ in Buffer(count: max(1, largest)) }
     }
 
+    /// DDP's and ZeRO-1's hooks: each bucket's all-reduce starts as soon as backward has
+    /// finished its blocks, on the micro-batches for which `reduces()` is true.
+    func installBucketAllReduce(reduces: @escaping () -> Bool) {
+        let hooks = BlockHooks()
+        hooks.afterBackward = { [unowned self] b in
+            if reduces() { for s in segments.completedAfterBackward[b] ?? [] { startAllReduce(segment: s) } }
+            progress()
+        }
+        model.hooks = hooks
+    }
+
     /// Starts a step: gradients read as zero (a sharding strategy returns their pages
     /// instead of writing zeros into them), statistics reset.
     func beginStep(releaseGradients: Bool) {
