@@ -25,6 +25,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/// Bytes ahead of the current step each weight row is prefetched (prefetches never fault).
+#define PREFETCH_AHEAD 384
+
 #define VNNI_BW __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define VNNI_VBMI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 
@@ -135,6 +138,7 @@ VNNI_VBMI static void rows4_q4_1_panel(const char *w, size_t row_bytes, const vo
         const __m512 da = _mm512_loadu_ps(p->d);
         const __m512 sa = _mm512_loadu_ps(p->s);
         const char *x = w + (size_t)g * 4 * sizeof(cqk_block_q4_1);
+        for (int r = 0; r < 4; r++) _mm_prefetch(x + r * row_bytes + PREFETCH_AHEAD, _MM_HINT_T0);
         Q4_1_STEP(acc0, x);
         Q4_1_STEP(acc1, x + row_bytes);
         Q4_1_STEP(acc2, x + 2 * row_bytes);
@@ -169,6 +173,7 @@ VNNI_BW static void rows4_q8_0_panel(const char *w, size_t row_bytes, const void
         const __m512i corr = _mm512_loadu_si512((const void *)p->corr);
         const __m512 da = _mm512_loadu_ps(p->d);
         const char *x = w + (size_t)g * 2 * sizeof(cqk_block_q8_0);
+        for (int r = 0; r < 4; r++) _mm_prefetch(x + r * row_bytes + PREFETCH_AHEAD, _MM_HINT_T0);
         Q8_0_STEP(acc0, x);
         Q8_0_STEP(acc1, x + row_bytes);
         Q8_0_STEP(acc2, x + 2 * row_bytes);
