@@ -42,7 +42,7 @@ _Static_assert(sizeof(panel_q8_1x4) == 256, "Q8_1 panel step is 256 bytes");
 _Static_assert(sizeof(panel_q8_0x2) == 192, "Q8_0 panel step is 192 bytes");
 
 size_t cqk_panel_bytes(int wtype, int nb) {
-    if (wtype == CQK_TYPE_Q4_1) return (size_t)(nb / 4) * sizeof(panel_q8_1x4);
+    if (wtype == CQK_TYPE_Q4_1) return (size_t)((nb + 3) / 4) * sizeof(panel_q8_1x4);
     if (wtype == CQK_TYPE_Q8_0) return (size_t)(nb / 2) * sizeof(panel_q8_0x2);
     return 0;
 }
@@ -57,8 +57,9 @@ void cqk_panel_pack(int wtype, const void *act, int nb, void *panel) {
     if (wtype == CQK_TYPE_Q4_1) {
         const cqk_block_q8_1 *y = (const cqk_block_q8_1 *)act;
         panel_q8_1x4 *p = (panel_q8_1x4 *)panel;
-        for (int g = 0; g < nb / 4; g++, y += 4, p++) {
-            for (int k = 0; k < 4; k++) {
+        memset(panel, 0, cqk_panel_bytes(wtype, nb));  // a last partial step: zeros for the missing blocks
+        for (int g = 0; g < (nb + 3) / 4; g++, y += 4, p++) {
+            for (int k = 0; k < 4 && 4 * g + k < nb; k++) {
                 memcpy(p->lo + 16 * k, y[k].qs, 16);
                 memcpy(p->hi + 16 * k, y[k].qs + 16, 16);
                 for (int j = 0; j < 4; j++) {
@@ -106,10 +107,15 @@ static inline void q4_1_gather_index(uint8_t idx[64]) {
 }
 
 /// One Q4_1 row against a panel step: Σ (d·dₐ·Σ q·qₐ + m·s) over 4 blocks, added lane-wise to acc.
-#define Q4_1_STEP(ACC, X)                                                                            \
+#define Q4_1_STEP(ACC, X) Q4_1_MATH(ACC, _mm512_loadu_si512((const void *)(X)), _mm512_loadu_si512((const void *)((const char *)(X) + 16)))
+/// As Q4_1_STEP for the last `rem` (1..3) blocks of a row: masked loads read only those (a masked-off
+/// byte is zero and cannot fault), so the missing blocks have d = m = 0 and zero nibbles.
+#define Q4_1_STEP_TAIL(ACC, X) Q4_1_MATH(ACC, _mm512_maskz_loadu_epi8(mask_a, (const void *)(X)), \
+                                         _mm512_maskz_loadu_epi8(mask_b, (const void *)((const char *)(X) + 16)))
+#define Q4_1_MATH(ACC, LOAD_A, LOAD_B)                                                               \
     do {                                                                                             \
-        __m512i a = _mm512_loadu_si512((const void *)(X));                                          \
-        __m512i b = _mm512_loadu_si512((const void *)((const char *)(X) + 16));                     \
+        __m512i a = LOAD_A;                                                                          \
+        __m512i b = LOAD_B;                                                                          \
         __m512i q = _mm512_permutex2var_epi8(a, gather, b);                                         \
         __m512i lo = _mm512_and_si512(q, low4);                                                      \
         __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);                                \
@@ -121,7 +127,7 @@ static inline void q4_1_gather_index(uint8_t idx[64]) {
         ACC = _mm512_fmadd_ps(mw, sa, ACC);                                                          \
     } while (0)
 
-VNNI_VBMI static void rows4_q4_1_panel(const char *w, size_t row_bytes, const void *panel, int groups, float *out) {
+VNNI_VBMI static void rows4_q4_1_panel(const char *w, size_t row_bytes, const void *panel, int groups, int rem, float *out) {
     uint8_t idx[64];
     q4_1_gather_index(idx);
     const __m512i gather = _mm512_loadu_si512((const void *)idx);
@@ -143,6 +149,18 @@ VNNI_VBMI static void rows4_q4_1_panel(const char *w, size_t row_bytes, const vo
         Q4_1_STEP(acc1, x + row_bytes);
         Q4_1_STEP(acc2, x + 2 * row_bytes);
         Q4_1_STEP(acc3, x + 3 * row_bytes);
+    }
+    if (rem > 0) {  // the panel's last step holds the rem blocks and zeros
+        const __mmask64 mask_a = (1ULL << (20 * rem)) - 1, mask_b = (1ULL << (20 * rem - 16)) - 1;
+        const __m512i vlo = _mm512_loadu_si512((const void *)p->lo);
+        const __m512i vhi = _mm512_loadu_si512((const void *)p->hi);
+        const __m512 da = _mm512_loadu_ps(p->d);
+        const __m512 sa = _mm512_loadu_ps(p->s);
+        const char *x = w + (size_t)groups * 4 * sizeof(cqk_block_q4_1);
+        Q4_1_STEP_TAIL(acc0, x);
+        Q4_1_STEP_TAIL(acc1, x + row_bytes);
+        Q4_1_STEP_TAIL(acc2, x + 2 * row_bytes);
+        Q4_1_STEP_TAIL(acc3, x + 3 * row_bytes);
     }
     reduce4(acc0, acc1, acc2, acc3, out);
 }
@@ -185,12 +203,7 @@ VNNI_BW static void rows4_q8_0_panel(const char *w, size_t row_bytes, const void
 void cqk_panel_rows4(int wtype, const char *w, size_t row_bytes, const void *act, const void *panel, int nb, float *out) {
     float tail[4] = {0, 0, 0, 0};
     if (wtype == CQK_TYPE_Q4_1) {
-        int groups = nb / 4, done = groups * 4;
-        rows4_q4_1_panel(w, row_bytes, panel, groups, out);
-        if (done < nb) {
-            cqk_vnni_rows4_q4_1_q8_1(w + (size_t)done * sizeof(cqk_block_q4_1), row_bytes,
-                                     (const cqk_block_q8_1 *)act + done, nb - done, tail);
-        }
+        rows4_q4_1_panel(w, row_bytes, panel, nb / 4, nb % 4, out);
     } else {
         int pairs = nb / 2, done = pairs * 2;
         rows4_q8_0_panel(w, row_bytes, panel, pairs, out);

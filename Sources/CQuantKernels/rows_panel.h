@@ -7,7 +7,7 @@
 
 /// True when `isa` has panel kernels for weight type `wtype` on this CPU (VNNI: Q8_0; VNNI + VBMI: Q4_1).
 int cqk_panel_supported(int isa, int wtype);
-/// Bytes of the panel of one activation row of `nb` blocks (whole steps only; the rest stays in `act`).
+/// Bytes of the panel of one activation row of `nb` blocks (Q4_1: a last partial step zero-padded; Q8_0: whole pairs, an odd block stays in `act`).
 size_t cqk_panel_bytes(int wtype, int nb);
 /// Packs one activation row `act` (nb blocks of cqk_activation_type(wtype)) into `panel`.
 void cqk_panel_pack(int wtype, const void *act, int nb, void *panel);
