@@ -1,6 +1,8 @@
 // Run-time choice of the kernel path and the matrix-times-few-rows entry point.
 #include "CQuantKernels.h"
 #include "blocks.h"
+#include "rows_panel.h"
+#include <stdlib.h>
 
 int cqk_isa_supported(int isa) {
     switch (isa) {
@@ -91,8 +93,28 @@ int cqk_matmul_rows(int isa, int wtype, const void *w, size_t row_bytes, int r0,
     const char *act = (const char *)acts;
     cqk_rows4_fn rows4 = rows4_kernel(isa, wtype);
     int r = r0;
+    size_t panel_bytes = cqk_panel_supported(isa, wtype) ? cqk_panel_bytes(wtype, nb) : 0;
+    if (panel_bytes > 0 && r0 + 4 <= r1) {
+        // Each activation row rearranged once, then read by every group of four weight rows.
+        char stack[16384];
+        size_t total = panel_bytes * (size_t)N;
+        char *panels = total <= sizeof(stack) ? stack : (char *)malloc(total);
+        if (panels) {
+            for (int n = 0; n < N; n++) cqk_panel_pack(wtype, act + (size_t)n * act_row_bytes, nb, panels + (size_t)n * panel_bytes);
+            float four[4];
+            for (; r + 4 <= r1; r += 4) {
+                for (int n = 0; n < N; n++) {
+                    cqk_panel_rows4(wtype, base + (size_t)r * row_bytes, row_bytes, act + (size_t)n * act_row_bytes,
+                                    panels + (size_t)n * panel_bytes, nb, four);
+                    for (int k = 0; k < 4; k++) out[(size_t)n * ldo + r + k] = four[k];
+                }
+            }
+            if (panels != stack) free(panels);
+        }
+    }
     if (rows4) {
         // Groups of four rows share each activation load; the results equal the one-row kernel's.
+        // (Paths with panel kernels reach here only for rows the panel loop left.)
         float four[4];
         for (; r + 4 <= r1; r += 4) {
             for (int n = 0; n < N; n++) {

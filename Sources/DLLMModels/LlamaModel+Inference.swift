@@ -46,6 +46,16 @@ extension LlamaModel: InferenceModel {
                 inferenceLinear(out, inp, p + offset, bias, N: N, C: C, OC: OC, layout: .outIn)
             }
         }
+        /// Quantized products sharing the input `inp` (N, C): (output, matrix, bias offset) each.
+        func group(_ items: [(UnsafeMutablePointer<S>, QuantizedMatrix, Int?)], _ inp: UnsafePointer<S>, N: Int, C: Int) {
+            let parts = items.map { out, matrix, bias in
+                precondition(matrix.cols == C, "LlamaModel: quantized matrix (\(matrix.rows), \(matrix.cols)) for input width \(C)")
+                return QuantizedProduct(out: UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), matrix: matrix,
+                                        bias: bias.map { UnsafeRawPointer(p + $0).assumingMemoryBound(to: Float.self) })
+            }
+            let scratch = UnsafeMutableRawPointer(ws(.quantizedScratch, quantizedLinearGroupScratchBytes(parts, N: N) / MemoryLayout<S>.stride + 1))
+            quantizedLinearGroup(parts, UnsafeRawPointer(inp).assumingMemoryBound(to: Float.self), N: N, scratch: scratch)
+        }
         let x = ws(.residual, N * C), ln = ws(.normed, N * C), rstd = ws(.rstd, N * NH)  // NH ≥ NKV rows for qkNorm
         let q = ws(.query, N * QD), k = ws(.key, N * KVD), v = ws(.value, N * KVD)
         let atty = ws(.attention, N * QD), proj = ws(.projection, N * C)
@@ -73,9 +83,13 @@ extension LlamaModel: InferenceModel {
                 let w = o.layers[l], qw = quantized?.layers[l]
                 func tw(_ offset: Int) -> UnsafePointer<S>? { t.map { $0.layers + offset } }
                 rmsnormForward(ln, rstd, x, p + w.attnNorm, N: N, C: C, eps: eps)
-                linear(q, ln, qw?.q, offset: w.q, transposed: tw(w.q), w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
-                linear(k, ln, qw?.k, offset: w.k, transposed: tw(w.k), w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
-                linear(v, ln, qw?.v, offset: w.v, transposed: tw(w.v), w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                if let mq = qw?.q, let mk = qw?.k, let mv = qw?.v {
+                    group([(q, mq, w.qBias), (k, mk, w.kBias), (v, mv, w.vBias)], ln, N: N, C: C)
+                } else {
+                    linear(q, ln, qw?.q, offset: w.q, transposed: tw(w.q), w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
+                    linear(k, ln, qw?.k, offset: w.k, transposed: tw(w.k), w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                    linear(v, ln, qw?.v, offset: w.v, transposed: tw(w.v), w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
+                }
                 if let qn = w.qNorm, let kn = w.kNorm {  // Qwen3: per-head norms, in place
                     rmsnormForward(q, rstd, q, p + qn, N: N * NH, C: HD, eps: eps)
                     rmsnormForward(k, rstd, k, p + kn, N: N * NKV, C: HD, eps: eps)
@@ -90,8 +104,12 @@ extension LlamaModel: InferenceModel {
                 linear(proj, atty, qw?.o, offset: w.o, transposed: tw(w.o), nil, N: N, C: QD, OC: C)
                 residualForward(x, x, proj, count: N * C)
                 rmsnormForward(ln, rstd, x, p + w.mlpNorm, N: N, C: C, eps: eps)
-                linear(gate, ln, qw?.gate, offset: w.gate, transposed: tw(w.gate), nil, N: N, C: C, OC: I)
-                linear(up, ln, qw?.up, offset: w.up, transposed: tw(w.up), nil, N: N, C: C, OC: I)
+                if let mg = qw?.gate, let mu = qw?.up {
+                    group([(gate, mg, nil), (up, mu, nil)], ln, N: N, C: C)
+                } else {
+                    linear(gate, ln, qw?.gate, offset: w.gate, transposed: tw(w.gate), nil, N: N, C: C, OC: I)
+                    linear(up, ln, qw?.up, offset: w.up, transposed: tw(w.up), nil, N: N, C: C, OC: I)
+                }
                 swigluForward(gate, gate, up, count: N * I)
                 linear(proj, gate, qw?.down, offset: w.down, transposed: tw(w.down), nil, N: N, C: I, OC: C)
                 residualForward(x, x, proj, count: N * C)

@@ -75,6 +75,54 @@ func quantizedLinear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
     }
 }
 
+/// One product of a ``quantizedLinearGroup``: `out (N, matrix.rows) = inp · matrixᵀ + bias`.
+struct QuantizedProduct {
+    var out: UnsafeMutablePointer<Float>
+    var matrix: QuantizedMatrix
+    var bias: UnsafePointer<Float>?
+}
+
+/// Scratch of ``quantizedLinearGroup``: the largest of its products'.
+func quantizedLinearGroupScratchBytes(_ parts: [QuantizedProduct], N: Int) -> Int {
+    parts.map { quantizedLinearScratchBytes($0.matrix, N: N) }.max() ?? 0
+}
+
+/// Several products of one input (Q, K, V; gate, up) as ``quantizedLinear`` each, but for few rows
+/// the input is quantised once and the matrices' rows are split across threads as one range, so a
+/// single parallel region serves them all (decoding runs ~210 products per token; each region costs
+/// a wake-up and a join). Products whose matrices differ in type or width run one by one.
+func quantizedLinearGroup(_ parts: [QuantizedProduct], _ inp: UnsafePointer<Float>, N: Int, scratch: UnsafeMutableRawPointer) {
+    guard let first = parts.first?.matrix else { return }
+    guard N <= fewRowsLimit, parts.allSatisfy({ $0.matrix.type == first.type && $0.matrix.cols == first.cols }) else {
+        for p in parts { quantizedLinear(p.out, inp, p.matrix, p.bias, N: N, scratch: scratch) }
+        return
+    }
+    let C = first.cols, wtype = first.type.rawValue
+    cqk_quantize_rows(cqk_activation_type(wtype), inp, C, scratch, Int32(N), Int32(C))
+    let total = parts.reduce(0) { $0 + $1.matrix.rows }
+    let isa = QuantizedKernels.isa
+    parallelRows(total, minimumPerThread: 64) { range in
+        var start = 0
+        for p in parts {
+            let lo = max(range.lowerBound - start, 0), hi = min(range.upperBound - start, p.matrix.rows)
+            if lo < hi {
+                let status = cqk_matmul_rows(isa, wtype, p.matrix.data, p.matrix.rowBytes, Int32(lo), Int32(hi),
+                                             Int32(C), scratch, Int32(N), p.out, p.matrix.rows)
+                precondition(status == 0, "quantizedLinearGroup: kernel path \(isa) cannot multiply \(p.matrix.type)")
+            }
+            start += p.matrix.rows
+        }
+    }
+    for p in parts {
+        guard let bias = p.bias else { continue }
+        let OC = p.matrix.rows
+        for n in 0..<N {
+            let y = p.out + n * OC
+            for o in 0..<OC { y[o] += bias[o] }
+        }
+    }
+}
+
 /// Which quantizable matrix of a LLaMA-family model a parameter slot holds.
 public enum LlamaMatrixRole: Hashable, Sendable {
     case embedding, head

@@ -98,21 +98,24 @@ public enum QuantizedThreading: String, Sendable, CaseIterable {
 @available(macOS 15, *)
 nonisolated(unsafe) private var sharedPool: SpinningThreadPool?
 
-/// `body(range)` over `0 ..< count` split into one contiguous chunk per compute thread (ranges of
-/// the same size), on the spinning pool or through `parallelChunks`.
+/// `body(range)` over `0 ..< count` split into one contiguous chunk per compute thread (chunks of
+/// the same size, a multiple of 4 rows so the four-row kernels rarely meet a remainder), on the
+/// spinning pool or through `DispatchQueue.concurrentPerform`.
 func parallelRows(_ count: Int, minimumPerThread: Int, _ body: (Range<Int>) -> Void) {
     let threads = min(ComputeThreads.count, max(1, count / max(1, minimumPerThread)))
-    guard threads > 1, QuantizedThreading.current == .spin, #available(macOS 15, *) else {
-        parallelChunks(count, minimumPerThread: minimumPerThread, body)
+    if threads <= 1 { if count > 0 { body(0..<count) }; return }
+    let chunk = ((count + threads - 1) / threads + 3) / 4 * 4
+    func run(_ t: Int) {
+        let start = t * chunk, end = min(count, start + chunk)
+        if start < end { body(start..<end) }
+    }
+    guard QuantizedThreading.current == .spin, #available(macOS 15, *) else {
+        DispatchQueue.concurrentPerform(iterations: threads) { run($0) }
         return
     }
     if sharedPool == nil || sharedPool!.workers != ComputeThreads.count - 1 {
         sharedPool = SpinningThreadPool(workers: ComputeThreads.count - 1)
     }
     let pool = sharedPool!
-    let chunk = (count + pool.workers) / (pool.workers + 1)
-    pool.run { t in
-        let start = t * chunk, end = min(count, start + chunk)
-        if start < end { body(start..<end) }
-    }
+    pool.run { t in if t < threads { run(t) } }  // fewer chunks than pool threads: the others idle
 }
