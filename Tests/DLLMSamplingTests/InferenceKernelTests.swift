@@ -47,6 +47,25 @@ final class InferenceKernelTests: XCTestCase {
                     }
                 }
             }
+            guard causal else { continue }
+            // Decoding (Tq = 1, the grouped-query path): the query at slot s of each row, keys up to s.
+            for s in 0..<T {
+                if lengths.contains(where: { $0 <= s }) { continue }
+                var q1: [Double] = []
+                for b in 0..<B {
+                    let start = (b * T + s) * QD
+                    q1 += q[start..<(start + QD)]
+                }
+                var one = [Double](repeating: 0, count: B * QD)
+                var scratch1 = [Double](repeating: 0, count: cachedAttentionScratchCount(Tq: 1, capacity: T, group: NH / NKV))
+                cachedAttentionForward(&one, ldo: QD, q1, ldq: QD, keys: k, values: v, capacity: T, scratch: &scratch1,
+                                       queryStart: [s, s], keyLength: lengths, causal: true, B: B, Tq: 1, NH: NH, NKV: NKV, HD: HD)
+                for b in 0..<B {
+                    for c in 0..<QD {
+                        XCTAssertEqual(one[b * QD + c], expected[(b * T + s) * QD + c], accuracy: 1e-12, "decode slot \(s)")
+                    }
+                }
+            }
         }
     }
 }
