@@ -21,29 +21,6 @@ public func cachedAttentionForward<S: ComputeScalar>(
     let group = NH / NKV, KVD = NKV * HD
     let scale = 1 / S(HD).squareRoot()
     withSingleThreadedBLAS {
-        if Tq == 1 && group > 1 {
-            // Decoding: the `group` query heads that share a key/value head are one (group, HD)
-            // block of q (heads are HD apart), so K and V are read once per group, in one product each.
-            parallelChunks(B * NKV) { chunk, tasks in
-                let P = scratch + chunk * group * capacity  // (group, n)
-                for task in tasks {
-                    let b = task / NKV, g = task % NKV
-                    let n = keyLength[b]
-                    precondition(n > 0 && n <= capacity, "cached attention: key length \(n) outside 1...\(capacity)")
-                    let end = causal ? min(n, queryStart[b] + 1) : n
-                    let kbg = keys + b * capacity * KVD + g * HD
-                    let vbg = values + b * capacity * KVD + g * HD
-                    // P (group, n) = scale · Q_bg (group, HD) · K_bgᵀ (HD, n)
-                    gemm(.none, .transpose, m: group, n: n, k: HD, alpha: scale, q + b * ldq + g * group * HD, lda: HD,
-                         kbg, ldb: KVD, P, ldc: n)
-                    for r in 0..<group { softmaxPrefix(P + r * n, count: end, total: n) }
-                    // out_bg (group, HD) = P (group, n) · V_bg (n, HD)
-                    gemm(.none, .none, m: group, n: HD, k: n, P, lda: n, vbg, ldb: KVD,
-                         out + b * ldo + g * group * HD, ldc: HD)
-                }
-            }
-            return
-        }
         parallelChunks(B * NH) { chunk, tasks in
             let P = scratch + chunk * Tq * capacity
             for task in tasks {
@@ -66,11 +43,8 @@ public func cachedAttentionForward<S: ComputeScalar>(
     }
 }
 
-/// Scalars of scratch `cachedAttentionForward` needs: one (max(Tq, group), capacity) score matrix
-/// per thread, where `group` = query heads per key/value head (decoding scores a whole group at once).
-public func cachedAttentionScratchCount(Tq: Int, capacity: Int, group: Int = 1) -> Int {
-    ComputeThreads.count * max(Tq, group) * capacity
-}
+/// Scalars of scratch `cachedAttentionForward` needs: one (Tq, capacity) score matrix per thread.
+public func cachedAttentionScratchCount(Tq: Int, capacity: Int) -> Int { ComputeThreads.count * Tq * capacity }
 
 /// Softmax of `row[0 ..< count]` in place, `row[count ..< total]` set to 0
 /// (an empty prefix gives all zeros).

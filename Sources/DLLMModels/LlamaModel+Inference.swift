@@ -60,7 +60,7 @@ extension LlamaModel: InferenceModel {
         let q = ws(.query, N * QD), k = ws(.key, N * KVD), v = ws(.value, N * KVD)
         let atty = ws(.attention, N * QD), proj = ws(.projection, N * C)
         let gate = ws(.wideA, N * I), up = ws(.wideB, N * I)
-        let scores = ws(.scores, cachedAttentionScratchCount(Tq: Tq, capacity: cache.capacity, group: NH / NKV))
+        let scores = ws(.scores, cachedAttentionScratchCount(Tq: Tq, capacity: cache.capacity))
         var positions = [Int32](repeating: 0, count: N)
         for b in 0..<B {
             for i in 0..<Tq { positions[b * Tq + i] = Int32(step.queryStart[b] + i) }

@@ -48,7 +48,7 @@ final class InferenceKernelTests: XCTestCase {
                 }
             }
             guard causal else { continue }
-            // Decoding (Tq = 1, the grouped-query path): the query at slot s of each row, keys up to s.
+            // Decoding (Tq = 1): the query at slot s of each row, keys up to s.
             for s in 0..<T {
                 if lengths.contains(where: { $0 <= s }) { continue }
                 var q1: [Double] = []
@@ -57,7 +57,7 @@ final class InferenceKernelTests: XCTestCase {
                     q1 += q[start..<(start + QD)]
                 }
                 var one = [Double](repeating: 0, count: B * QD)
-                var scratch1 = [Double](repeating: 0, count: cachedAttentionScratchCount(Tq: 1, capacity: T, group: NH / NKV))
+                var scratch1 = [Double](repeating: 0, count: cachedAttentionScratchCount(Tq: 1, capacity: T))
                 cachedAttentionForward(&one, ldo: QD, q1, ldq: QD, keys: k, values: v, capacity: T, scratch: &scratch1,
                                        queryStart: [s, s], keyLength: lengths, causal: true, B: B, Tq: 1, NH: NH, NKV: NKV, HD: HD)
                 for b in 0..<B {
