@@ -98,7 +98,7 @@ let package = Package(
         .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: optimized),
         // GGUF files (llama.cpp): metadata, tensor infos, dequantisation. Reads untrusted input.
-        .target(name: "DLLMGGUF"),
+        .target(name: "DLLMGGUF", dependencies: ["DLLMCheckpoint"]),
         // Jinja chat templates.
         .target(name: "DLLMJinja", dependencies: ["DLLMJSON"]),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.

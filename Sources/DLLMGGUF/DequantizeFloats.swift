@@ -1,3 +1,4 @@
+import DLLMCheckpoint
 extension GGMLDequantize {
     /// F32: a copy (gguf-py `quants.dequantize`, `data.view(np.float32)`).
     static func dequantizeF32(_ source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
@@ -11,6 +12,6 @@ extension GGMLDequantize {
 
     /// BF16 → F32 (mirrors gguf-py `quants.BF16.dequantize_blocks`).
     static func dequantizeBF16(_ source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
-        for i in 0 ..< count { out[i] = HalfFloat.float(fromBFloat16: source.littleEndianUInt16(at: 2 * i)) }
+        for i in 0 ..< count { out[i] = HalfPrecision.float(fromBF16: source.littleEndianUInt16(at: 2 * i)) }
     }
 }
