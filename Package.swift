@@ -79,6 +79,9 @@ let package = Package(
         .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // MARK: Swift libraries
+        // The seeded SplitMix64 generator every source of randomness draws from (data order,
+        // initialisation, masking noise, sampling).
+        .target(name: "DLLMRandom", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         .target(
             name: "DLLMCompute",
             dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
@@ -93,7 +96,7 @@ let package = Package(
         .target(name: "DLLMCheckpoint", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMJSON"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMJSON", "DLLMRandom"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: optimized),
@@ -110,7 +113,7 @@ let package = Package(
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "DLLMData", dependencies: ["DLLMCompute", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF", "DLLMJSON",
+        .target(name: "DLLMData", dependencies: ["DLLMRandom", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF", "DLLMJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
         // Child processes (posix_spawn): the one runner the launcher, the data fetcher, the
@@ -120,12 +123,12 @@ let package = Package(
         .target(name: "DLLMLaunch", dependencies: ["DLLMConfig", "DLLMProcess", "DLLMJSON"]),
         .target(
             name: "DLLMSampling",
-            dependencies: ["DLLMCompute", "DLLMModels", "DLLMData", "DLLMTokenizers", "DLLMImport", "DLLMJSON"],
+            dependencies: ["DLLMCompute", "DLLMModels", "DLLMTokenizers", "DLLMImport", "DLLMGGUF", "DLLMJSON"],
             swiftSettings: optimized),
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
-                           "DLLMDistributed"],
+                           "DLLMDistributed", "DLLMRandom"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
         // `dllm` links none of the collector's server dependencies). Optimised in debug
@@ -139,16 +142,17 @@ let package = Package(
             name: "dllm",
             dependencies: [
                 "DLLMCompute", "DLLMModels", "DLLMCheckpoint", "DLLMOptim", "DLLMTokenizers", "DLLMData", "DLLMTraining", "DLLMDistributed", "DLLMConfig",
-                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess", "DLLMJSON", "DLLMEval",
+                "DLLMTelemetry", "DLLMSampling", "DLLMGGUF", "DLLMImport", "DLLMProcess", "DLLMJSON", "DLLMEval", "DLLMRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
         .executableTarget(
             name: "dllm-collector",
             dependencies: [
-                "DLLMTelemetry", "DLLMJSON",
+                "DLLMTelemetry", "DLLMJSON", "CZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimized),
@@ -160,13 +164,13 @@ let package = Package(
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
         .testTarget(name: "DLLMJSONTests", dependencies: ["DLLMJSON"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels"],
+        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMRandom"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
                                                        "DLLMData", "DLLMTokenizers", "DLLMDistributed"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers"],
+        .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers", "DLLMRandom"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "DLLMProcess", "dllm"], exclude: ["Fixtures"]),

@@ -1,4 +1,5 @@
 import DLLMData
+import DLLMTokenizers
 
 /// lm-eval's `loglikelihood` request: the log-probability of `continuation` after `context`.
 public struct LoglikelihoodRequest: Equatable, Sendable {

@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMRandom
 
 /// Random initialisation for pretraining from scratch (a model folder with only
 /// `config.json`), as HF's `_init_weights` does for these architectures:

@@ -1,5 +1,4 @@
 import DLLMCompute
-import DLLMData
 import DLLMGGUF
 import DLLMImport
 import DLLMJSON

@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMRandom
 import Foundation
 
 /// Fixed-length sequences held in memory, served as micro-batches in a seeded

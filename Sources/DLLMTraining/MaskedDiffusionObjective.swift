@@ -1,5 +1,6 @@
 import DLLMCompute
 import DLLMModels
+import DLLMRandom
 import Foundation
 
 /// Masked diffusion (MDLM, Sahoo et al. 2024; LLaDA, Nie et al. 2025), as dLLM's

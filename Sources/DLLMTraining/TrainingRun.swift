@@ -2,6 +2,7 @@ import DLLMCompute
 import DLLMData
 import DLLMDistributed
 import DLLMModels
+import DLLMTokenizers
 import Foundation
 
 /// Builds everything a `dllm train` run needs from its config, the way dLLM's

@@ -1,9 +1,10 @@
 import ArgumentParser
 import DLLMCompute
+import DLLMJSON
 import DLLMModels
 import DLLMOptim
-import DLLMJSON
 import DLLMProcess
+import DLLMRandom
 import Foundation
 
 /// `dllm bench`: benchmarks that print the comparison they claim, measured in the same run.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLLMCompute
 import DLLMModels
+import DLLMRandom
 import DLLMSampling
 import Foundation
 

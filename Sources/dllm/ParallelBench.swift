@@ -3,6 +3,7 @@ import DLLMCompute
 import DLLMDistributed
 import DLLMModels
 import DLLMOptim
+import DLLMRandom
 import Foundation
 
 /// `mpirun -np 2 dllm bench parallel --stage ddp|zero2|fsdp`: per optimizer step, the

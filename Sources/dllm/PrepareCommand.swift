@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLLMData
+import DLLMTokenizers
 import Foundation
 
 /// `dllm prepare`: pre-tokenize a pretraining dataset into memory-mappable token shards.

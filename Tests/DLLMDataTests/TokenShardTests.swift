@@ -1,4 +1,5 @@
 import DLLMData
+import DLLMTokenizers
 import Foundation
 import XCTest
 

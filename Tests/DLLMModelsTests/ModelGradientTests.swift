@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMRandom
 @testable import DLLMModels
 import XCTest
 

@@ -1,5 +1,6 @@
 import CQuantKernels
 import DLLMCompute
+import DLLMRandom
 @testable import DLLMModels
 import XCTest
 

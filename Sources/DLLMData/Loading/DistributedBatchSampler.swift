@@ -1,4 +1,4 @@
-import DLLMCompute
+import DLLMRandom
 
 /// How batches are formed across ranks (the HF `TrainingArguments` that shape accelerate's
 /// data loader).

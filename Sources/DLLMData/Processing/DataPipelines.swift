@@ -1,3 +1,5 @@
+import DLLMTokenizers
+
 /// The data sections of dLLM's example training scripts, end to end: a spec string in, per-split
 /// training examples out.
 public enum DataPipelines {

@@ -1,3 +1,5 @@
+import DLLMTokenizers
+
 /// Settings of pretraining grouping (dLLM's `DataArguments` fields fed to `tokenize_and_group`).
 public struct GroupingOptions: Codable, Equatable, Sendable {
     /// Tokens per sequence (`max_length` / `seq_length`).

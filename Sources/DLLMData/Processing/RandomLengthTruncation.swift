@@ -1,4 +1,4 @@
-import DLLMCompute
+import DLLMRandom
 
 /// LLaDA's variable-length pretraining: with probability `ratio` a batch is cut to a random
 /// length drawn uniformly from `1...length` (dLLM's `RandomTruncateWrapper`, default ratio 0.01;

@@ -1,3 +1,4 @@
+import DLLMTokenizers
 import Foundation
 
 /// Pre-tokenizes a dataset into token shards: the library side of `dllm prepare` (the role of

@@ -1,4 +1,3 @@
-import DLLMTokenizers
 import Foundation
 
 // Conversation turns (`{"role": ..., "content": ...}` in a `messages` row) are the

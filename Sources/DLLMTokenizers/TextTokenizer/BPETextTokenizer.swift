@@ -1,5 +1,4 @@
 import DLLMJSON
-import DLLMTokenizers
 import Foundation
 
 /// A model folder's real tokenizer (`tokenizer.json` or `vocab.json` + `merges.txt`)
