@@ -147,6 +147,7 @@ public final class Trainer {
             let clip = config.maxGradNorm > 0 ? GradientClipping.clipCoefficient(norm: norm, maxNorm: config.maxGradNorm) : 1
             strategy.optimizerStep(step: step + 1, learningRate: lr, config: adam, clip: clip)
             state.globalStep = step + 1
+            let epochBefore = state.epoch
             state.epoch = data.epoch
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             window.loss += loss; window.steps += 1; window.tokens += tokens; window.seconds += seconds
@@ -163,13 +164,17 @@ public final class Trainer {
                 progress.log(entry)
                 window = (0, 0, 0, 0)
             }
-            if config.evalStrategy == "steps" && !evalBatches.isEmpty && state.globalStep % evalEvery == 0 {
+            // HF's IntervalStrategy: "steps" every N optimizer steps, "epoch" when a pass over the data ends.
+            let epochEnded = state.epoch.rounded(.down) > epochBefore.rounded(.down)
+            let evalNow = config.evalStrategy == "steps" ? state.globalStep % evalEvery == 0 : config.evalStrategy == "epoch" && epochEnded
+            let saveNow = config.saveStrategy == "steps" ? state.globalStep % saveEvery == 0 : config.saveStrategy == "epoch" && epochEnded
+            if evalNow && !evalBatches.isEmpty {
                 let evalLoss = evaluate()
                 state.logHistory.append(TrainerState.LogEntry(step: state.globalStep, epoch: state.epoch, evalLoss: evalLoss))
                 log(String(format: "step %d: eval_loss %.4f", state.globalStep, evalLoss))
                 onEval?(state.globalStep, evalLoss)
             }
-            if config.saveStrategy == "steps" && state.globalStep % saveEvery == 0 && state.globalStep < total {
+            if saveNow && state.globalStep < total {
                 try save()
             }
             stop = strategy.agreeToStop(stopRequested)

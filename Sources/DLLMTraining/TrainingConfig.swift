@@ -10,8 +10,6 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var tokenizerNameOrPath: String?
     public var datasetArgs: String
     public var textField: String = "text"
-    public var streaming: Bool = false
-    public var numProc: Int = 1
     public var maxLength: Int = 512
     public var insertEos: Bool = true
     public var dropTail: Bool = true
@@ -58,7 +56,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
-        case datasetArgs = "dataset_args", textField = "text_field", streaming, numProc = "num_proc"
+        case datasetArgs = "dataset_args", textField = "text_field"
         case maxLength = "max_length", insertEos = "insert_eos", dropTail = "drop_tail"
         case randomLengthRatio = "random_length_ratio", loadPreprocessedData = "load_preprocessed_data"
         case maskPromptLoss = "mask_prompt_loss", truncation, task
@@ -75,17 +73,6 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
     }
-
-    /// Keys HF and dLLM configs carry that mean nothing for a CPU run (precision,
-    /// GPU kernels, hub uploads, quantisation): accepted and reported once.
-    public static let ignoredKeys: Set<String> = [
-        "bf16", "fp16", "tf32", "bf16_full_eval", "fp16_full_eval", "gradient_checkpointing",
-        "gradient_checkpointing_kwargs", "dataloader_num_workers", "dataloader_pin_memory",
-        "ddp_find_unused_parameters", "push_to_hub", "hub_model_id", "torch_compile", "optim",
-        "load_in_4bit", "load_in_8bit", "lora", "attn_implementation", "dtype", "torch_dtype",
-        "overwrite_output_dir", "remove_unused_columns", "logging_dir", "logging_first_step",
-        "disable_tqdm", "deepspeed", "fsdp", "fsdp_config", "accelerator_config", "local_rank",
-    ]
 
     public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
 
@@ -105,8 +92,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         datasetArgs = try c.decode(String.self, forKey: .datasetArgs)
         outputDir = try c.decode(String.self, forKey: .outputDir)
         let d = TrainingConfig(modelNameOrPath: "", datasetArgs: "", outputDir: "")
-        textField = try v(.textField, d.textField); streaming = try v(.streaming, d.streaming)
-        numProc = try v(.numProc, d.numProc); maxLength = try v(.maxLength, d.maxLength)
+        textField = try v(.textField, d.textField); maxLength = try v(.maxLength, d.maxLength)
         insertEos = try v(.insertEos, d.insertEos); dropTail = try v(.dropTail, d.dropTail)
         randomLengthRatio = try v(.randomLengthRatio, d.randomLengthRatio)
         loadPreprocessedData = try v(.loadPreprocessedData, d.loadPreprocessedData)
@@ -147,14 +133,20 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
 extension TrainingConfig {
     /// Loads `path`, applies `--key value` overrides and validates every value,
-    /// before any work starts. Returns the config and the ignored keys' notice.
+    /// before any work starts. Returns the config and the ignored keys, each with its
+    /// reason (`ignoredKeyReasons`), for one notice; a key asking for an unavailable
+    /// feature is refused (`unavailableFeatureKeys`).
     public static func load(path: String, overrides: [String] = []) throws -> (config: TrainingConfig, ignored: [String]) {
         var file = try FlatYAMLConfig(contentsOf: path)
-        try file.validateKeys(known: knownKeys, ignored: ignoredKeys)
-        try file.applyOverrides(try FlatYAMLConfig.parseOverrides(overrides), known: knownKeys.union(ignoredKeys))
+        let ignorable = Set(ignoredKeyReasons.keys)
+        try file.validateKeys(known: acceptedKeys.subtracting(ignorable), ignored: ignorable)
+        let overrideList = try FlatYAMLConfig.parseOverrides(overrides)
+        try file.applyOverrides(overrideList.filter { !ignorable.contains($0.key) }, known: acceptedKeys)
+        try refuseUnavailableFeatures(in: file)
         let config = try file.decode(TrainingConfig.self)
         try config.validate(file: file)
-        return (config, file.ignored.map(\.key))
+        let ignored = file.ignored.map(\.key) + overrideList.map(\.key).filter(ignorable.contains)
+        return (config, ignored.map { "\($0) (\(ignoredKeyReasons[$0]!))" })
     }
 
     /// Rejects impossible values, naming the key and its line.
@@ -185,7 +177,6 @@ extension TrainingConfig {
         if saveSteps <= 0 { throw fail(.saveSteps, "must be positive") }
         if let e = evalSteps, e <= 0 { throw fail(.evalSteps, "must be positive") }
         if let limit = saveTotalLimit, limit < 1 { throw fail(.saveTotalLimit, "must be at least 1") }
-        if numProc < 1 { throw fail(.numProc, "must be at least 1") }
         try oneOf(.lrSchedulerType, lrSchedulerType, LearningRateSchedule.Kind.allCases.map(\.rawValue))
         try oneOf(.evalStrategy, evalStrategy, ["no", "steps", "epoch"])
         try oneOf(.saveStrategy, saveStrategy, ["no", "steps", "epoch"])
@@ -194,7 +185,12 @@ extension TrainingConfig {
         try oneOf(.lossNormType, lossNormType, ["token", "sequence", "batch"])
         try oneOf(.truncation, truncation, ["right", "filter"])
         try oneOf(.task, task, ["pt", "sft"])
-        for r in reportTo { try oneOf(.reportTo, r, ["none", "dllm", "tensorboard", "wandb", "all"]) }
+        for r in reportTo {
+            if r == "tensorboard" || r == "wandb" {
+                throw fail(.reportTo, "\"\(r)\" is not available: dllm reports to its telemetry collector (report_to: dllm, or all; see docs/telemetry.md), or none")
+            }
+            try oneOf(.reportTo, r, ["none", "dllm", "all"])
+        }
         if modelNameOrPath.isEmpty { throw fail(.modelNameOrPath, "must name a model folder") }
         if outputDir.isEmpty { throw fail(.outputDir, "must name a folder") }
     }

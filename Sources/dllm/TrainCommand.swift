@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
             do { (training, ignored) = try TrainingConfig.load(path: config, overrides: overrides) } catch {
                 throw ValidationError("\(error)")
             }
-            if !ignored.isEmpty { log("ignored on CPU: \(ignored.joined(separator: ", "))") }
+            if !ignored.isEmpty { log("ignored: \(ignored.joined(separator: "; "))") }
             var plan = ParallelPlan(stage: .ddp)
             if let path = launchConfig ?? env["DLLM_LAUNCH_CONFIG"] {
                 let launch = try LaunchConfig.load(path: path)

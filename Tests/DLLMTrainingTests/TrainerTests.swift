@@ -40,7 +40,7 @@ final class TrainerTests: XCTestCase {
 
     static func labels() -> [[Int32]] { corpus().map { [ignoreIndex] + $0.dropFirst() } }
 
-    func makeTrainer(_ edit: (inout TrainingConfig) -> Void = { _ in }, seed: UInt64 = 0) throws -> Trainer {
+    func makeTrainer(_ edit: (inout TrainingConfig) -> Void = { _ in }, seed: UInt64 = 0, evalBatches: [CleanBatch] = []) throws -> Trainer {
         let folder = directory.appendingPathComponent("model")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: Self.modelConfig).write(to: folder.appendingPathComponent("config.json"))
@@ -59,7 +59,8 @@ final class TrainerTests: XCTestCase {
         let objective: Objective = config.objective == "ar" ? AutoregressiveObjective()
             : MaskedDiffusionObjective(maskTokenID: Int32(Self.V - 1))
         let data = InMemoryDataSource(sequences: Self.corpus(), labels: Self.labels(), batchSize: config.perDeviceTrainBatchSize, seed: UInt64(config.seed))
-        return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data, log: { _ in })
+        return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data,
+                       evalBatches: evalBatches, log: { _ in })
     }
 
     func meanLoss(_ state: TrainerState, last n: Int) -> Double {
@@ -133,6 +134,21 @@ final class TrainerTests: XCTestCase {
         for file in ["config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json", "training_args.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: final.appendingPathComponent(file).path), file)
         }
+    }
+
+    /// HF's `save_strategy: epoch` / `eval_strategy: epoch`: a checkpoint and an evaluation
+    /// when each pass over the data ends (8 sequences, 2 per step: an epoch is 4 steps).
+    func testEpochStrategiesSaveAndEvaluateAtEpochEnds() throws {
+        let heldOut = CleanBatch(B: 1, T: Self.T, inputIDs: Self.corpus()[0], labels: Self.labels()[0], sampleIndices: [0])
+        let evaluating = try makeTrainer({
+            $0.maxSteps = 10; $0.perDeviceTrainBatchSize = 2; $0.gradientAccumulationSteps = 1
+            $0.saveStrategy = "epoch"; $0.saveSteps = 1; $0.evalStrategy = "epoch"; $0.evalSteps = 1
+        }, evalBatches: [heldOut])
+        var evaluatedAt: [Int] = []
+        evaluating.onEval = { step, _ in evaluatedAt.append(step) }
+        try evaluating.train()
+        XCTAssertEqual(evaluating.checkpoints.checkpoints().map(\.step), [4, 8, 10], "epoch ends at steps 4 and 8, then the final save")
+        XCTAssertEqual(evaluatedAt, [4, 8])
     }
 
     func testNonFiniteLossStopsWithTheStep() throws {

@@ -29,7 +29,7 @@ final class TrainingConfigTests: XCTestCase {
     max_steps: 200
     per_device_train_batch_size: 4
     gradient_accumulation_steps: 2
-    bf16: true
+    tf32: true
     report_to: none
     """
 
@@ -49,7 +49,37 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(config.lossNormType, "token")
         XCTAssertEqual(config.timeEpsilon, 1e-3)
         XCTAssertEqual(config.adamBeta2, 0.999)
-        XCTAssertEqual(ignored, ["bf16"])
+        XCTAssertEqual(ignored, ["tf32 (TensorFloat-32 is an NVIDIA GPU matmul mode)"])
+    }
+
+    /// Keys dLLM and HF configs carry for features dllm lacks are refused when they ask
+    /// for the feature (naming the key, its line and what to do), accepted when false.
+    func testUnavailableFeaturesAreRefusedNotIgnored() throws {
+        for (key, value, hint) in [("lora", "true", "LoRA"), ("load_in_4bit", "true", "4-bit"), ("load_in_8bit", "true", "8-bit"),
+                                   ("bf16", "true", "bf16"), ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
+                                   ("gradient_checkpointing", "true", "checkpointing"), ("optim", "adafactor", "AdamW"),
+                                   ("torch_dtype", "bfloat16", "float32")] {
+            try assertFails(valid + "\n\(key): \(value)\n", contains: ["\(key)", ":10", hint, "not supported"])
+            try assertFails(valid, overrides: ["--\(key)", value], contains: [key, hint])
+            let (_, ignored) = try TrainingConfig.load(path: try write(valid + "\n\(key): \(key == "optim" ? "adamw_torch" : key == "torch_dtype" ? "float32" : "false")\n"))
+            XCTAssertFalse(ignored.contains { $0.hasPrefix(key) }, "\(key) asking for nothing is honoured, not reported as ignored")
+        }
+    }
+
+    func testReportToRefusesIntegrationsItDoesNotHave() throws {
+        for tool in ["wandb", "tensorboard"] {
+            try assertFails(valid.replacingOccurrences(of: "report_to: none", with: "report_to: [\(tool)]"), contains: ["report_to", tool, "collector"])
+        }
+        let (config, _) = try TrainingConfig.load(path: try write(valid.replacingOccurrences(of: "report_to: none", with: "report_to: dllm")))
+        XCTAssertEqual(config.reportTo, ["dllm"])
+    }
+
+    func testSpeedOnlyKeysAreListedWithTheirReason() throws {
+        let (_, ignored) = try TrainingConfig.load(path: try write(valid + "\nnum_proc: 8\ndataloader_num_workers: 4\n"))
+        XCTAssertTrue(ignored.contains { $0.hasPrefix("num_proc (") && $0.contains("never changes the data") }, "\(ignored)")
+        XCTAssertTrue(ignored.contains { $0.hasPrefix("dataloader_num_workers (") }, "\(ignored)")
+        let (_, viaOverride) = try TrainingConfig.load(path: try write(valid), overrides: ["--num_proc", "4"])
+        XCTAssertTrue(viaOverride.contains { $0.hasPrefix("num_proc (") }, "\(viaOverride)")
     }
 
     func testOverridesReplaceAndAddKeys() throws {
