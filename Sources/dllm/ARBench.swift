@@ -31,7 +31,7 @@ struct ARBench: ParsableCommand {
 
     func run() throws {
         guard mode == "ar" else { throw ValidationError("--mode: only ar is benchmarked here") }
-        ComputeThreads.set(threads)
+        try setComputeThreads(threads)
         if let pool {
             guard let choice = QuantizedThreading(rawValue: pool) else { throw ValidationError("--pool: spin or dispatch") }
             QuantizedThreading.current = choice

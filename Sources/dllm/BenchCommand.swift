@@ -38,7 +38,7 @@ struct TrainStepBench: ParsableCommand {
     @Option(help: "Python interpreter for the PyTorch comparison; 'none' to skip.") var python = "python3"
 
     func run() throws {
-        ComputeThreads.set(threads)
+        try setComputeThreads(threads)
         let sgemm = measureSgemm()
         let spec = LlamaSpec(
             modelType: "llama", naming: .huggingFace, hidden: hidden, layers: layers, heads: heads, kvHeads: kvHeads,

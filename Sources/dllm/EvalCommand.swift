@@ -85,7 +85,7 @@ struct EvalCommand: ParsableCommand {
         // Documents first: a missing fetch is reported before the model is loaded.
         let loadedDocs = try taskList.map { try location.documents(of: $0, limit: limit) }
         let path = try modelPath()
-        if let threads { ComputeThreads.set(threads) } else { ComputeThreads.configureBLAS() }
+        if let threads { try setComputeThreads(threads) } else { ComputeThreads.configureBLAS() }
         let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)))
         // A model with a mask token is a diffusion model: its causal forward is not its likelihood.
         guard generator.mode == .ar else {

@@ -63,7 +63,7 @@ struct GenerateBench: ParsableCommand {
     }
 
     func run() throws {
-        ComputeThreads.set(threads)
+        try setComputeThreads(threads)
         let modes = try parseModes()
         let net: any InferenceModel<Float>
         let maskID: Int32, eosID: Int32?

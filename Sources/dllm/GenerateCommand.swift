@@ -15,25 +15,41 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Model folder (config.json, model.safetensors, tokenizer files) or a llama/qwen2 .gguf file.") var model: String
     @Option(help: "tokenizer.json or a folder holding it, if not in the model folder.") var tokenizer: String?
     @Option(help: "auto (diffusion when the model has a mask token), diffusion or ar.") var mode: TextGenerator.Mode = .auto
-    @Option(help: "Sampling steps over the whole answer (diffusion).") var steps = 128
-    @Option(name: .customLong("gen-length"), help: "Tokens to generate.") var genLength = 128
-    @Option(name: .customLong("block-length"), help: "Semi-autoregressive block length (default: gen-length, pure diffusion).")
+    @Option(parsing: .unconditional, help: "Sampling steps over the whole answer (diffusion).") var steps = 128
+    @Option(name: .customLong("gen-length"), parsing: .unconditional, help: "Tokens to generate.") var genLength = 128
+    @Option(name: .customLong("block-length"), parsing: .unconditional, help: "Semi-autoregressive block length (default: gen-length, pure diffusion).")
     var blockLength: Int?
-    @Option(help: "0 is greedy; otherwise Gumbel-max (diffusion) or multinomial (ar) sampling.") var temperature = 0.0
+    @Option(parsing: .unconditional, help: "0 is greedy; otherwise Gumbel-max (diffusion) or multinomial (ar) sampling.") var temperature = 0.0
     @Option(help: "low_confidence or random (diffusion).") var remasking: Remasking = .lowConfidence
-    @Option(name: .customLong("cfg-scale"), help: "Classifier-free guidance scale; 0 disables it (diffusion).") var cfgScale = 0.0
-    @Option(help: "Fast-dLLM parallel decoding: commit every masked token of the block at least this confident (diffusion).")
+    @Option(name: .customLong("cfg-scale"), parsing: .unconditional, help: "Classifier-free guidance scale; 0 disables it (diffusion).") var cfgScale = 0.0
+    @Option(parsing: .unconditional, help: "Fast-dLLM parallel decoding: commit every masked token of the block at least this confident (diffusion).")
     var threshold: Double?
     @Option(help: "Key/value cache between the steps of a block: none (exact), prefix or dual (diffusion).") var cache: CacheMode = .none
     @Option(name: .customLong("suppress-tokens"), parsing: .upToNextOption, help: "Token ids never to generate.")
     var suppressTokens: [Int32] = []
     @Flag(inversion: .prefixedNo, help: "Stop an answer once it is decided up to an EOS.") var stopAtEos = true
-    @Option(name: .customLong("top-k"), help: "Top-k filtering (ar).") var topK: Int?
-    @Option(name: .customLong("top-p"), help: "Top-p (nucleus) filtering (ar).") var topP: Double?
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k filtering (ar).") var topK: Int?
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p (nucleus) filtering (ar).") var topP: Double?
     @Option(help: "Noise seed (and initialisation seed for a folder without weights).") var seed: UInt64 = 0
-    @Option(help: "Threads for OpenBLAS and the kernels (default: DLLM_NUM_THREADS, OMP_NUM_THREADS or all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Threads for OpenBLAS and the kernels (default: DLLM_NUM_THREADS, OMP_NUM_THREADS or all cores).") var threads: Int?
     @Flag(name: .customLong("dequantize"), help: "Load a GGUF's quantized matrices as fp32 instead of running the quantized kernels.")
     var dequantize = false
+
+    /// Every numeric option checked before a model is loaded: finite, in range, named in the error.
+    func validate() throws {
+        func fail(_ option: String, _ value: Any, _ rule: String) -> ValidationError {
+            ValidationError("--\(option) \(value): \(rule)")
+        }
+        if steps < 1 { throw fail("steps", steps, "must be at least 1") }
+        if genLength < 1 { throw fail("gen-length", genLength, "must be at least 1") }
+        if let b = blockLength, b < 1 { throw fail("block-length", b, "must be at least 1") }
+        if !(temperature.isFinite && temperature >= 0) { throw fail("temperature", temperature, "must be a finite number ≥ 0") }
+        if !(cfgScale.isFinite && cfgScale >= 0) { throw fail("cfg-scale", cfgScale, "must be a finite number ≥ 0") }
+        if let t = threshold, !(t > 0 && t <= 1) { throw fail("threshold", t, "must be in (0, 1]") }
+        if let k = topK, k < 1 { throw fail("top-k", k, "must be at least 1") }
+        if let p = topP, !(p > 0 && p <= 1) { throw fail("top-p", p, "must be in (0, 1]") }
+        if let n = threads, !(1...4096).contains(n) { throw fail("threads", n, "must be between 1 and 4096") }
+    }
 
     var diffusionConfig: MDLMSamplerConfig {
         MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength, temperature: temperature,
@@ -47,7 +63,7 @@ struct SamplingOptions: ParsableArguments {
     }
 
     func load() throws -> TextGenerator {
-        if let threads { ComputeThreads.set(threads) } else { ComputeThreads.configureBLAS() }
+        if let threads { try setComputeThreads(threads) } else { ComputeThreads.configureBLAS() }
         let generator = try TextGenerator(folder: model, tokenizerPath: tokenizer, mode: mode, seed: seed, dequantizeGGUF: dequantize)
         if generator.randomlyInitialized { log("\(model): no weights, randomly initialised (seed \(seed))") }
         if let llama = generator.model as? LlamaModel<Float>, let weights = llama.quantizedWeights {
@@ -222,4 +238,11 @@ struct BatchRunner {
         }
         return results.map { $0! }
     }
+}
+
+/// Applies `--threads`, refusing a count the thread pools cannot take (0, negative, absurd)
+/// with an error naming the option, instead of trapping in `ComputeThreads.set`.
+func setComputeThreads(_ n: Int) throws {
+    guard (1...4096).contains(n) else { throw ValidationError("--threads \(n): must be between 1 and 4096") }
+    ComputeThreads.set(n)
 }

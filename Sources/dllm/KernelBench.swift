@@ -16,8 +16,8 @@ struct KernelBench: ParsableCommand {
     @Option var intermediate = 1408
     @Option var vocab = 32000
 
-    func run() {
-        ComputeThreads.set(threads)
+    func run() throws {
+        try setComputeThreads(threads)
         let B = batch, T = seq, C = hidden, NH = heads, HD = C / NH, I = intermediate, V = vocab, N = B * T
         func buf(_ n: Int) -> Buffer<Float> {
             let b = Buffer<Float>(count: n)

@@ -34,4 +34,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(r.err.contains("bad.yaml:4"), r.err)
         XCTAssertTrue(r.err.contains("did you mean \"learning_rate\""), r.err)
     }
+
+    /// Issue 17, defect 3: `--threads 0` and NaN sampling options used to crash `dllm generate`
+    /// (invalid munmap, force-unwrap); each is now refused before the model loads, naming the option.
+    func testGenerateRefusesBadNumericOptionsByName() throws {
+        let model = DistributedTrainingTests.fixtures.appendingPathComponent("model").path
+        for (option, value, rule) in [("threads", "0", "between 1 and 4096"), ("temperature", "nan", "finite"), ("cfg-scale", "nan", "finite"),
+                                      ("threshold", "nan", "(0, 1]"), ("top-p", "nan", "(0, 1]"), ("top-p", "1.5", "(0, 1]"),
+                                      ("top-k", "0", "at least 1"), ("steps", "-3", "at least 1"), ("gen-length", "0", "at least 1"),
+                                      ("block-length", "-1", "at least 1"), ("temperature", "-1", "≥ 0")] {
+            let r = try run(["generate", "--model", model, "--prompt", "hi", "--\(option)", value])
+            XCTAssertEqual(r.status, 64, "--\(option) \(value): a usage error, not a crash: \(r.err)")
+            XCTAssertTrue(r.err.contains("--\(option) \(value)") && r.err.contains(rule), "--\(option) \(value): \(r.err)")
+        }
+        let bench = try run(["bench", "ar", "--threads", "0"])
+        XCTAssertEqual(bench.status, 64, bench.err)
+        XCTAssertTrue(bench.err.contains("--threads 0"), bench.err)
+    }
 }
