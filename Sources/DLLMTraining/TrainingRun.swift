@@ -30,6 +30,7 @@ public enum TrainingRun {
         }
 
         let objective: Objective
+        var maskID: Int?
         if config.objective == "ar" {
             objective = AutoregressiveObjective()
         } else {
@@ -42,6 +43,7 @@ public enum TrainingRun {
             guard let mask = config.maskTokenId ?? fromModel ?? tokenizer.maskTokenID.map(Int.init) else {
                 throw TrainingError.noMaskToken(model: config.modelNameOrPath)
             }
+            maskID = mask
             objective = MaskedDiffusionObjective(
                 maskTokenID: Int32(mask), timeEpsilon: config.timeEpsilon,
                 weighting: MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)!,
@@ -53,6 +55,7 @@ public enum TrainingRun {
         let truncation = config.randomLengthRatio > 0 ? RandomLengthTruncation(ratio: config.randomLengthRatio, seed: UInt64(config.seed)) : nil
         let data: TrainingDataSource
         var evalBatches: [CleanBatch] = []
+        var sources: [(name: String, source: any ExampleSource)] = []
         if config.task == "sft" {
             let collator = BatchCollator.llada(padTokenID: pad)
             let splits = try DataPipelines.sft(spec: config.datasetArgs, tokenizer: tokenizer, maxLength: config.maxLength,
@@ -60,6 +63,7 @@ public enum TrainingRun {
                                                maskPromptLoss: config.maskPromptLoss, preprocessed: config.loadPreprocessedData)
             guard let train = splits["train"] else { throw TrainingError.noData("\(config.datasetArgs): no train split") }
             log("data: \(train.examples.count) SFT examples")
+            sources = [("\(config.datasetArgs) (train)", train.examples)] + (splits["test"].map { [("\(config.datasetArgs) (test)", $0.examples)] } ?? [])
             data = LoaderDataSource(loader: try TokenBatchLoader(source: train.examples, plan: plan, rank: rank, collator: collator,
                                                                  randomTruncation: truncation),
                                     gradientAccumulationSteps: config.gradientAccumulationSteps)
@@ -68,11 +72,13 @@ public enum TrainingRun {
             let collator = BatchCollator.pretraining(padTokenID: pad)
             let train = try ShardedTokenDataset(directory: config.datasetArgs, split: "train")
             log("data: \(train.count) prepared sequences from \(config.datasetArgs)")
+            sources = [("\(config.datasetArgs) (train shards)", train)]
             data = LoaderDataSource(loader: try TokenBatchLoader(source: train, plan: plan, rank: rank, collator: collator,
                                                                  randomTruncation: truncation),
                                     gradientAccumulationSteps: config.gradientAccumulationSteps)
             if let test = try? ShardedTokenDataset(directory: config.datasetArgs, split: "test") {
                 evalBatches = try evaluationBatches(test, batchSize: config.perDeviceEvalBatchSize, collator: collator)
+                sources.append(("\(config.datasetArgs) (test shards)", test))
             }
         } else {
             let collator = BatchCollator.pretraining(padTokenID: pad)
@@ -81,6 +87,7 @@ public enum TrainingRun {
             let splits = try DataPipelines.pretraining(spec: config.datasetArgs, tokenizer: tokenizer, options: options)
             guard let train = splits["train"] else { throw TrainingError.noData("\(config.datasetArgs): no train split") }
             log("data: \(train.sequences.count) sequences of \(config.maxLength) tokens (\(train.stats.documents) documents)")
+            sources = [("\(config.datasetArgs) (train)", train.sequences)] + (splits["test"].map { [("\(config.datasetArgs) (test)", $0.sequences)] } ?? [])
             data = LoaderDataSource(loader: try TokenBatchLoader(source: train.sequences, plan: plan, rank: rank, collator: collator,
                                                                  randomTruncation: truncation),
                                     gradientAccumulationSteps: config.gradientAccumulationSteps)
@@ -88,6 +95,8 @@ public enum TrainingRun {
                 evalBatches = try evaluationBatches(test.sequences, batchSize: config.perDeviceEvalBatchSize, collator: collator)
             }
         }
+        try VocabularyCheck.check(modelVocabulary: loaded.model.vocabularySize, model: config.modelNameOrPath, tokenizer: tokenizer,
+                                  maskTokenID: maskID, sources: sources)
         let strategy = ParallelStrategies.make(model: loaded.model, comm: comm ?? SingleProcessCommunicator(),
                                                plan: comm == nil ? nil : parallel ?? ParallelPlan(stage: .ddp))
         if comm != nil {

@@ -51,4 +51,39 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(bench.status, 64, bench.err)
         XCTAssertTrue(bench.err.contains("--threads 0"), bench.err)
     }
+
+    /// Issue 17, defect 1: a tokenizer larger than the model's embedding, or a mask id beyond
+    /// it, used to segfault (or silently write out of bounds) in the first step; now the run
+    /// stops before any work with an error naming both sizes.
+    func testTrainRefusesIdsBeyondTheEmbedding() throws {
+        let fixtures = DistributedTrainingTests.fixtures
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-vocab-\(UUID().uuidString)")
+        let model = dir.appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent("model/\(file)"), to: model.appendingPathComponent(file))
+        }
+        let config = try String(contentsOf: fixtures.appendingPathComponent("model/config.json"), encoding: .utf8)
+        try config.replacingOccurrences(of: "512", with: "300").write(to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let yaml = dir.appendingPathComponent("train.yaml")
+        try """
+        model_name_or_path: \(model.path)
+        dataset_args: \(fixtures.appendingPathComponent("data").path)
+        max_length: 32
+        max_steps: 2
+        output_dir: \(dir.appendingPathComponent("out").path)
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        let small = try run(["train", yaml.path])
+        XCTAssertNotEqual(small.status, 0)
+        XCTAssertTrue(small.err.contains("512 tokens") && small.err.contains("300 rows"), small.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/checkpoint-final").path))
+
+        try config.write(to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        for mask in ["99999", "99999999"] {
+            let r = try run(["train", yaml.path, "--mask_token_id", mask])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.err.contains("mask_token_id is \(mask)") && r.err.contains("512 rows"), r.err)
+        }
+    }
 }
