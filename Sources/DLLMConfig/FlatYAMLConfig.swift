@@ -14,6 +14,9 @@ public struct FlatYAMLConfig {
     public private(set) var node: Node
     /// Keys accepted but without effect, with the line they were on, for one notice.
     public private(set) var ignored: [(key: String, line: Int?)] = []
+    /// Keys whose value came from a `--key value` override, so errors about them point at
+    /// the command line rather than at the file's line.
+    public private(set) var overridden: Set<String> = []
 
     /// Parses `text` (the contents of `file`), which must be a mapping at the top level.
     public init(text: String, file: String) throws {
@@ -43,10 +46,14 @@ public struct FlatYAMLConfig {
         try self.init(text: text, file: path)
     }
 
-    /// The line of a top-level key, if present.
+    /// The line of a top-level key, if present (nil for a value given on the command line).
     public func line(of key: String) -> Int? {
-        node.mapping?.first { $0.key.string == key }?.key.mark?.line
+        if overridden.contains(key) { return nil }
+        return node.mapping?.first { $0.key.string == key }?.key.mark?.line
     }
+
+    /// Where a key's value came from: the file (with its line) or the command line.
+    public func source(of key: String) -> String { overridden.contains(key) ? "command line (--\(key))" : file }
 
     public var keys: [String] { node.mapping?.compactMap { $0.key.string } ?? [] }
 
@@ -89,6 +96,7 @@ public struct FlatYAMLConfig {
             }
             let parsed = (try? Yams.compose(yaml: value)) ?? nil
             mapping[Node(key)] = parsed ?? Node(value)
+            overridden.insert(key)
         }
         node = Node.mapping(mapping)
     }
@@ -105,7 +113,7 @@ public struct FlatYAMLConfig {
                 @unknown default: return (nil, "\(error)")
                 }
             }()
-            throw ConfigError(file: file, line: key.flatMap(line(of:)), key: key, message)
+            throw ConfigError(file: key.map(source(of:)) ?? file, line: key.flatMap(line(of:)), key: key, message)
         }
     }
 

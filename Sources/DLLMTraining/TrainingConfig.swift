@@ -152,10 +152,18 @@ extension TrainingConfig {
     /// Rejects impossible values, naming the key and its line.
     func validate(file: FlatYAMLConfig) throws {
         func fail(_ key: CodingKeys, _ message: String) -> ConfigError {
-            ConfigError(file: file.file, line: file.line(of: key.rawValue), key: key.rawValue, message)
+            ConfigError(file: file.source(of: key.rawValue), line: file.line(of: key.rawValue), key: key.rawValue, message)
         }
         func oneOf(_ key: CodingKeys, _ value: String, _ allowed: [String]) throws {
             if !allowed.contains(value) { throw fail(key, "\"\(value)\" is not one of \(allowed.joined(separator: ", "))") }
+        }
+        // NaN passes every ordered comparison's negation, so finiteness is checked first.
+        for (key, value) in [(CodingKeys.learningRate, learningRate), (.warmupRatio, warmupRatio), (.numTrainEpochs, numTrainEpochs),
+                             (.weightDecay, weightDecay), (.adamBeta1, adamBeta1), (.adamBeta2, adamBeta2), (.adamEpsilon, adamEpsilon),
+                             (.maxGradNorm, maxGradNorm), (.loggingSteps, loggingSteps), (.saveSteps, saveSteps),
+                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1)]
+            where !value.isFinite {
+            throw fail(key, "\(value) is not a finite number")
         }
         if learningRate <= 0 { throw fail(.learningRate, "must be positive") }
         if maxLength < 2 { throw fail(.maxLength, "must be at least 2") }

@@ -60,7 +60,7 @@ extension TrainingConfig {
             guard let key = k.string, let rule = unavailableFeatureKeys[key] else { continue }
             let value = Self.scalarText(v)
             if !rule.accepted.contains(value) {
-                throw ConfigError(file: file.file, line: k.mark?.line, key: key, "\(value) is not supported: \(rule.message)")
+                throw ConfigError(file: file.source(of: key), line: file.line(of: key), key: key, "\(value) is not supported: \(rule.message)")
             }
         }
     }

@@ -82,6 +82,21 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertTrue(viaOverride.contains { $0.hasPrefix("num_proc (") }, "\(viaOverride)")
     }
 
+    /// Issue 17, defect 9: `learning_rate: .nan` was accepted and failed at step 2; a bad
+    /// override was blamed on the YAML line of the key it replaced.
+    func testNaNValuesAndBadOverridesAreLocatedWhereTheyCameFrom() throws {
+        for key in ["learning_rate", "weight_decay", "adam_epsilon", "max_grad_norm", "logging_steps", "save_steps"] {
+            let text = valid.split(separator: "\n").filter { !$0.hasPrefix("\(key):") }.joined(separator: "\n") + "\n\(key): .nan\n"
+            try assertFails(text, contains: ["\(key)", "not a finite number"])
+            try assertFails(valid, overrides: ["--\(key)", ".nan"], contains: ["command line (--\(key))", "not a finite number"])
+        }
+        try assertFails(valid, overrides: ["--max_steps", "abc"], contains: ["command line (--max_steps)", "expected an integer"])
+        let path = try write(valid)
+        XCTAssertThrowsError(try TrainingConfig.load(path: path, overrides: ["--max_steps", "abc"])) { error in
+            XCTAssertNil((error as? ConfigError)?.line, "the value came from the command line, not line 5 of the file: \(error)")
+        }
+    }
+
     func testOverridesReplaceAndAddKeys() throws {
         let (config, _) = try TrainingConfig.load(path: try write(valid), overrides: ["--learning_rate", "1e-3", "--max-steps=7", "--objective", "ar"])
         XCTAssertEqual(config.learningRate, 1e-3)
