@@ -35,9 +35,12 @@ final class ProgressReporter {
                    entry.tokensPerSecond ?? 0))
     }
 
-    func finish() {
+    /// The closing line: the steps this run actually reached (a stop on request ends early).
+    func finish(step: Int) {
         if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-        log(String(format: "done: %d steps in %@", total, Self.clock(Date().timeIntervalSince(start))))
+        let elapsed = Self.clock(Date().timeIntervalSince(start))
+        log(step < total ? String(format: "stopped at step %d of %d after %@", step, total, elapsed)
+                         : String(format: "done: %d steps in %@", total, elapsed))
     }
 
     static func clock(_ seconds: Double) -> String {

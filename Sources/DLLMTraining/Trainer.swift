@@ -186,7 +186,7 @@ public final class Trainer {
             if config.saveStrategy != "no" { try save() }
             try save(name: "checkpoint-final")
         }
-        progress.finish()
+        progress.finish(step: state.globalStep)
         return state
     }
 

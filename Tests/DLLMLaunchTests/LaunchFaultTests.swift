@@ -70,6 +70,7 @@ final class LaunchFaultTests: LaunchTestCase {
         let run = running.finish(timeout: 60)
         XCTAssertEqual(run.status, 128 + SIGTERM, run.output)
         XCTAssertTrue(run.output.contains("stopped at step"), run.output)
+        XCTAssertFalse(run.output.contains("done: 100000 steps"), "a stopped run must not claim the planned step count: \(run.output)")
         let saved = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("out").path)
             .filter { $0.hasPrefix("checkpoint-") && $0 != "checkpoint-final" }
         XCTAssertEqual(saved.count, 1, "one checkpoint: \(saved)")
