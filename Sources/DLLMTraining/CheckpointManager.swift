@@ -118,6 +118,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case noData(String)
     case configuration(String)
     case injectedFailure(step: Int)
+    /// The operating system refused a write of a checkpoint (read-only or full disk, a file
+    /// where a folder should be, permissions).
+    case checkpointWrite(checkpoint: String, path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -128,6 +131,23 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "\(model): the masked-diffusion objective needs a mask token: set mask_token_id in config.json or the training config, or add a mask token to the tokenizer"
         case let .noData(message), let .configuration(message): return message
         case let .injectedFailure(step): return "injected failure at step \(step) (DLLM_FAIL_AT_STEP)"
+        case let .checkpointWrite(checkpoint, path, reason):
+            return "cannot write checkpoint \(checkpoint): \(path): \(reason); the previous checkpoint is unchanged"
         }
+    }
+}
+
+extension TrainingError {
+    /// A Foundation file error (`NSCocoaErrorDomain`, with the POSIX cause underneath) as
+    /// the path it concerned and the system's reason, instead of the raw error dump.
+    static func checkpointWrite(_ error: CocoaError, checkpoint: String, fallbackPath: String) -> TrainingError {
+        let path = error.filePath ?? error.url?.path ?? fallbackPath
+        let reason: String
+        if let posix = error.underlying.map({ $0 as NSError }), posix.domain == NSPOSIXErrorDomain {
+            reason = "\(String(cString: strerror(Int32(posix.code)))) (errno \(posix.code))"
+        } else {
+            reason = error.localizedDescription
+        }
+        return .checkpointWrite(checkpoint: checkpoint, path: path, reason: reason)
     }
 }

@@ -221,8 +221,14 @@ public final class Trainer {
 
     func save(name: String? = nil) throws {
         state.dataPosition = try data.position()
-        let url = try checkpoints.save(strategy: strategy, modelConfig: modelConfig, state: state, trainingConfig: config,
+        let url: URL
+        do {
+            url = try checkpoints.save(strategy: strategy, modelConfig: modelConfig, state: state, trainingConfig: config,
                                        tokenizerFiles: tokenizerFiles, name: name)
+        } catch let error as CocoaError {
+            throw TrainingError.checkpointWrite(error, checkpoint: name ?? "checkpoint-\(state.globalStep)",
+                                                fallbackPath: checkpoints.outputDirectory.path)
+        }
         if isMainRank { log("saved \(url.path)") }
         onCheckpoint?(state.globalStep, url)
     }

@@ -86,4 +86,30 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(r.err.contains("mask_token_id is \(mask)") && r.err.contains("512 rows"), r.err)
         }
     }
+
+    /// Issue 17, defect 10: a write the OS refuses used to end the run with a raw
+    /// NSCocoaErrorDomain dump; the message now names the checkpoint, the path and the reason.
+    /// (A file where the output folder should be; a read-only folder fails the same way,
+    /// but this test may run as root, which ignores permissions.)
+    func testRefusedCheckpointWriteSaysWhatAndWhere() throws {
+        let fixtures = DistributedTrainingTests.fixtures
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-refused-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let blocked = dir.appendingPathComponent("out")
+        try "not a folder".write(to: blocked, atomically: true, encoding: .utf8)
+        let yaml = dir.appendingPathComponent("train.yaml")
+        try """
+        model_name_or_path: \(fixtures.appendingPathComponent("model").path)
+        dataset_args: \(fixtures.appendingPathComponent("data").path)
+        max_length: 32
+        max_steps: 2
+        save_steps: 1
+        output_dir: \(blocked.path)
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        let r = try run(["train", yaml.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("cannot write checkpoint checkpoint-1: \(blocked.path): File exists (errno 17)"), r.err)
+        XCTAssertFalse(r.err.contains("NSCocoaErrorDomain"), r.err)
+    }
 }
