@@ -93,6 +93,18 @@ final class ModelFolderTests: XCTestCase {
         assertLoadFails("not valid JSON")
     }
 
+    /// Issue 17: sizes that cannot be allocated, or a default the file never named, are
+    /// errors naming the keys, not an allocator abort or a misleading "key = 126336".
+    func testImpossibleSizesAndAbsentMaskIdAreNamed() throws {
+        try writeConfig(#"{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 8, "vocab_size": 1000000000000}"#)
+        assertLoadFails("float32 parameters alone need")
+        assertLoadFails("vocab_size")
+        try writeConfig(#"{"model_type": "gpt2", "vocab_size": 10, "n_embd": 4611686018427387904, "n_layer": 1, "n_head": 2, "n_positions": 4}"#)
+        assertLoadFails("more than 2⁶⁴ bytes")
+        try writeConfig(#"{"model_type": "llada", "d_model": 32, "n_heads": 4, "n_layers": 1, "vocab_size": 10}"#)
+        assertLoadFails("the file has no mask_token_id, and LLaDA's default 126336")
+    }
+
     func testQwen3ConfigsThatCannotRunAreRejected() throws {
         let base = #""model_type": "qwen3", "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 8, "vocab_size": 10"#
         try writeConfig("{\(base), \"head_dim\": 7}")

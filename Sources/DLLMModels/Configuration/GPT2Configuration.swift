@@ -42,7 +42,8 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
         case scaleAttnWeights = "scale_attn_weights"
     }
 
-    public var inner: Int { nInner ?? 4 * nEmbd }
+    /// HF's default `n_inner` is 4·n_embd (saturating, so an absurd n_embd reaches `validate`'s size check).
+    public var inner: Int { nInner ?? (nEmbd > Int.max / 4 ? Int.max : 4 * nEmbd) }
     public var eps: Double { layerNormEpsilon ?? 1e-5 }
     public var gelu: GELUKind {
         switch activationFunction ?? "gelu_new" {
@@ -55,6 +56,9 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
         for (key, v) in [("vocab_size", vocabSize), ("n_embd", nEmbd), ("n_layer", nLayer), ("n_head", nHead), ("n_positions", nPositions), ("n_inner", inner)] where v <= 0 {
             throw ModelError.invalidValue(key: key, value: "\(v)", reason: "must be positive", path: path)
         }
+        try ParameterBudget.check([[vocabSize, nEmbd], [nPositions, nEmbd], [nLayer, nEmbd, nEmbd, 4], [nLayer, nEmbd, inner, 2],
+                                   [nLayer, nEmbd, 13], [nLayer, inner]],
+                                  keys: ["vocab_size", "n_embd", "n_layer", "n_inner"], path: path)
         if nEmbd % nHead != 0 {
             throw ModelError.invalidValue(key: "n_embd", value: "\(nEmbd)", reason: "must divide by n_head = \(nHead)", path: path)
         }

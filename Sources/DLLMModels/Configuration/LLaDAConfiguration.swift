@@ -60,6 +60,12 @@ public struct LLaDAConfiguration: Codable, Sendable {
         if let e = embeddingSize, e < vocabSize {
             throw ModelError.invalidValue(key: "embedding_size", value: "\(e)", reason: "must be at least vocab_size = \(vocabSize)", path: path)
         }
+        if maskTokenID == nil && spec.vocab <= 126_336 {
+            // LLaDA's published config has mask_token_id 126336; a smaller vocabulary needs its own.
+            throw ModelError.invalidValue(key: "mask_token_id", value: "absent",
+                                          reason: "the file has no mask_token_id, and LLaDA's default 126336 is not a token id below this model's \(spec.vocab): add \"mask_token_id\" to config.json",
+                                          path: path)
+        }
         try spec.validate(path: path)
         return spec
     }

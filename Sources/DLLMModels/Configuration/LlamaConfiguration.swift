@@ -134,5 +134,10 @@ extension LlamaSpec {
         if let m = maskTokenID, m < 0 || m >= vocab {
             throw ModelError.invalidValue(key: "mask_token_id", value: "\(m)", reason: "must be a token id below \(vocab)", path: path)
         }
+        let qd = heads * headDim, kvd = kvHeads * headDim
+        try ParameterBudget.check([[vocab, hidden, tiedEmbeddings ? 1 : 2],
+                                   [layers, hidden, qd], [layers, hidden, kvd, 2],
+                                   [layers, hidden, intermediate, 3], [layers, hidden, 2], [layers, qd, hidden], [hidden]],
+                                  keys: [keys.5, keys.0, keys.1, keys.4], path: path)
     }
 }
