@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Fixtures of `dllm convert a2d` (A2DConversionTests), checked against transformers.
+
+1. Writes `a2d-tiny-llama/`: a tiny random `LlamaForCausalLM` (2 layers, width 32, untied
+   head) saved by `save_pretrained`, with a byte-level BPE tokenizer of exactly 320 tokens,
+   so the vocabulary has no spare row for a mask token (320 is a multiple of 64, as
+   SmolLM2's 49152 is).
+2. Runs `DLLM convert a2d a2d-tiny-llama OUT` (the dllm binary given by --dllm).
+3. Loads OUT with transformers as the base architecture (`LlamaForCausalLM.from_pretrained`,
+   `AutoTokenizer.from_pretrained`) and checks that the grown vocabulary, the mask token and
+   the old weights are what they should be; runs the model with the attention made
+   bidirectional (a 4-D additive mask of zeros: every query sees every key), and writes
+   `a2d_tiny_llama_reference.json`: what transformers loaded, the input ids, the
+   bidirectional logits (float32 bit patterns), torch's mean/covariance of the old
+   embedding and head rows (the statistics `resize_token_embeddings` draws new rows from),
+   and what transformers' own `resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)`
+   gives on the source model.
+
+Usage: python3 generate_a2d_fixtures.py --dllm .build/debug/dllm
+(transformers 5.24.0, torch 2.15.0, tokenizers wrote the committed files).
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import torch
+import transformers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.join(HERE, "a2d-tiny-llama")
+REFERENCE = os.path.join(HERE, "a2d_tiny_llama_reference.json")
+VOCAB = 320
+TEXT = ("The quick brown fox jumps over the lazy dog. A diffusion language model fills in masked "
+        "tokens; an autoregressive one predicts the next token. ") * 40
+
+
+def hex_floats(tensor):
+    return [format(struct.unpack("<I", struct.pack("<f", float(x)))[0], "08x") for x in tensor.flatten().tolist()]
+
+
+def build_tokenizer():
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator([TEXT], trainer)
+    assert tok.get_vocab_size() == VOCAB, tok.get_vocab_size()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+
+
+def build_source():
+    torch.manual_seed(13)
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+                         bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+    model = LlamaForCausalLM(config).float()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.2 * torch.randn_like(p))
+    if os.path.exists(SOURCE):
+        shutil.rmtree(SOURCE)
+    model.save_pretrained(SOURCE)
+    build_tokenizer().save_pretrained(SOURCE)
+    return model
+
+
+def mean_covariance(weight):
+    """The statistics of `_init_added_embeddings_weights_with_mean`, computed the same way."""
+    w = weight.detach().to(torch.float32)
+    mean = torch.mean(w, axis=0)
+    centred = w - mean
+    return mean, centred.T @ centred / w.shape[0]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dllm", required=True, help="the dllm executable")
+    args = parser.parse_args()
+    source = build_source()
+    src_tokenizer = AutoTokenizer.from_pretrained(SOURCE)
+
+    out = tempfile.mkdtemp(prefix="a2d-fixture-")
+    try:
+        subprocess.run([args.dllm, "convert", "a2d", SOURCE, out], check=True)
+        with open(os.path.join(out, "config.json")) as f:
+            written = json.load(f)
+        model = LlamaForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
+        tokenizer = AutoTokenizer.from_pretrained(out)
+        model.eval()
+        emb = model.model.embed_tokens.weight
+        head = model.lm_head.weight
+        old_equal = all(
+            torch.equal(p, dict(model.named_parameters())[n])
+            for n, p in source.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
+        old_rows_equal = (torch.equal(emb[:VOCAB], source.model.embed_tokens.weight)
+                          and torch.equal(head[:VOCAB], source.lm_head.weight))
+        assert old_equal and old_rows_equal
+        mask_id = tokenizer.mask_token_id
+        assert tokenizer.mask_token == "<|mask|>" and mask_id == VOCAB, (tokenizer.mask_token, mask_id)
+        assert written["mask_token_id"] == mask_id and written["model_type"] == "a2d-llama"
+
+        ids = torch.tensor([[0, 41, 7, mask_id, mask_id, 100, 250, mask_id],
+                            [0, mask_id, 12, 200, 5, mask_id, mask_id, 319]])
+        B, T = ids.shape
+        bidirectional = torch.zeros(B, 1, T, T)  # additive: every query sees every key
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=bidirectional).logits  # (B, T, V)
+            causal = model(input_ids=ids).logits
+            changed = ids.clone()
+            changed[:, -1] = 3
+            changed_logits = model(input_ids=changed, attention_mask=bidirectional).logits
+        # The mask really is bidirectional: position 0 sees the last token.
+        assert not torch.allclose(logits[:, 0], causal[:, 0])
+        assert not torch.allclose(logits[:, 0], changed_logits[:, 0])
+
+        emb_mean, emb_cov = mean_covariance(source.model.embed_tokens.weight)
+        head_mean, head_cov = mean_covariance(source.lm_head.weight)
+        resized = LlamaForCausalLM.from_pretrained(SOURCE, dtype=torch.float32)
+        grown_tokenizer = AutoTokenizer.from_pretrained(SOURCE)
+        grown_tokenizer.add_special_tokens({"mask_token": "<|mask|>"})
+        resized.resize_token_embeddings(len(grown_tokenizer), pad_to_multiple_of=64)
+        hf_new = resized.model.embed_tokens.weight[VOCAB:].detach()
+
+        reference = {
+            "transformers_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            "transformers_loaded": {
+                "class": type(model).__name__,
+                "config_class": type(model.config).__name__,
+                "vocab_size": model.config.vocab_size,
+                "embedding_rows": emb.shape[0],
+                "lm_head_rows": head.shape[0],
+                "mask_token": tokenizer.mask_token,
+                "mask_token_id": mask_id,
+                "len_tokenizer": len(tokenizer),
+                "old_weights_equal": bool(old_equal and old_rows_equal),
+            },
+            "source_vocab_size": VOCAB,
+            "source_len_tokenizer": len(src_tokenizer),
+            "transformers_resize": {
+                "rows": resized.model.embed_tokens.weight.shape[0],
+                "new_rows_max_abs_deviation_from_mean": float((hf_new - emb_mean).abs().max()),
+            },
+            "written_config": written,
+            "added_token": json.load(open(os.path.join(out, "tokenizer.json")))["added_tokens"][-1],
+            "ids": ids.flatten().tolist(), "B": B, "T": T, "V": logits.shape[-1],
+            "bidirectional_logits": hex_floats(logits),
+            "embedding_mean": hex_floats(emb_mean), "embedding_covariance": hex_floats(emb_cov),
+            "head_mean": hex_floats(head_mean), "head_covariance": hex_floats(head_cov),
+        }
+        with open(REFERENCE, "w") as f:
+            json.dump(reference, f, indent=1)
+            f.write("\n")
+        print("wrote", SOURCE, "and", REFERENCE, "; transformers loaded", type(model).__name__,
+              "with", emb.shape[0], "rows; mask id", mask_id)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
