@@ -75,15 +75,46 @@ final class A2DConversionTests: XCTestCase {
     }
 
     func testBidirectionalLogitsMatchTransformers() throws {
-        let reference = try A2DFixtures.reference()
+        let (out, _) = try converted()
+        try assertBidirectionalLogitsMatch(out, base: "llama")
+    }
+
+    /// A Qwen2 source whose table already has a spare row (384 rows, 320 tokens): the mask token
+    /// takes id 320, nothing grows, every tensor is the source's, and the logits match transformers'.
+    func testQwen2WithASpareRowKeepsItsShape() throws {
+        let out = try A2DFixtures.scratch(self).appendingPathComponent("a2d")
+        let summary = try A2DConverter.convert(input: A2DFixtures.folder("qwen2").path, to: out)
+        XCTAssertEqual(summary.modelType, "a2d-qwen2")
+        XCTAssertEqual(summary.maskTokenID, 320)
+        XCTAssertEqual(summary.oldVocabularyRows, 384)
+        XCTAssertEqual(summary.newVocabularyRows, 384)
+        XCTAssertNil(summary.addedRows)
+        let reference = try A2DFixtures.reference("qwen2")
+        let loaded = try XCTUnwrap(reference["transformers_loaded"] as? [String: Any])
+        XCTAssertEqual(loaded["class"] as? String, "Qwen2ForCausalLM")
+        XCTAssertEqual(loaded["tied"] as? Bool, true)
+        XCTAssertEqual(loaded["vocab_size"] as? Int, 384)
+        XCTAssertEqual(loaded["mask_token_id"] as? Int, 320)
+        let config = try A2DFixtures.json(out.appendingPathComponent("config.json"))
+        let written = try XCTUnwrap(reference["written_config"] as? [String: Any])
+        XCTAssertEqual(NSDictionary(dictionary: config), NSDictionary(dictionary: written))
+        let source = try SafeTensorsCheckpoint(directory: A2DFixtures.folder("qwen2"))
+        let target = try SafeTensorsCheckpoint(directory: out)
+        for name in target.tensorNames { XCTAssertEqual(try target.readFloats(name), try source.readFloats(name), name) }
+        try assertBidirectionalLogitsMatch(out, base: "qwen2")
+    }
+
+    /// The converted folder's logits, through the inference and the training forward, against
+    /// transformers' with a bidirectional mask (within 1e-4).
+    private func assertBidirectionalLogitsMatch(_ out: URL, base: String) throws {
+        let reference = try A2DFixtures.reference(base)
         let expected = try A2DFixtures.floats(reference, "bidirectional_logits")
         let ids = try XCTUnwrap(reference["ids"] as? [Int]).map(Int32.init)
         let B = try XCTUnwrap(reference["B"] as? Int), T = try XCTUnwrap(reference["T"] as? Int)
-        let (out, _) = try converted()
         let loaded = try ModelFolder.load(out, as: Float.self)
         guard case let .llamaFamily(spec) = loaded.model.architecture else { return XCTFail("not a llama") }
         XCTAssertTrue(spec.bidirectional)
-        XCTAssertEqual(spec.modelType, "a2d-llama")
+        XCTAssertEqual(spec.modelType, "a2d-\(base)")
         XCTAssertEqual(spec.maskTokenID, 320)
         XCTAssertEqual(reference["V"] as? Int, spec.vocab)
 
@@ -94,7 +125,7 @@ final class A2DConversionTests: XCTestCase {
             XCTAssertEqual(logits.count, expected.count)
             let diff = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
             XCTAssertLessThanOrEqual(diff, 1e-4, "\(name) path: max|dllm − transformers|")
-            print("a2d tiny llama, \(name) path: max|dllm − transformers| = \(diff)")
+            print("a2d tiny \(base), \(name) path: max|dllm − transformers| = \(diff)")
         }
     }
 

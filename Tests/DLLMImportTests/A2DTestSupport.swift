@@ -6,10 +6,14 @@ import XCTest
 /// The committed A2D fixtures (Fixtures/generate_a2d_fixtures.py): the tiny llama source
 /// folder and what transformers made of its conversion.
 enum A2DFixtures {
-    static let source = ImportFixtures.directory.appendingPathComponent("a2d-tiny-llama")
+    /// The tiny llama (320 tokens, no spare row, untied head).
+    static let source = folder("llama")
 
-    static func reference() throws -> [String: Any] {
-        let data = try Data(contentsOf: ImportFixtures.directory.appendingPathComponent("a2d_tiny_llama_reference.json"))
+    /// `a2d-tiny-llama` or `a2d-tiny-qwen2` (384 rows for the same 320 tokens, tied head).
+    static func folder(_ base: String) -> URL { ImportFixtures.directory.appendingPathComponent("a2d-tiny-\(base)") }
+
+    static func reference(_ base: String = "llama") throws -> [String: Any] {
+        let data = try Data(contentsOf: ImportFixtures.directory.appendingPathComponent("a2d_tiny_\(base)_reference.json"))
         return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

@@ -15,6 +15,9 @@
    embedding and head rows (the statistics `resize_token_embeddings` draws new rows from),
    and what transformers' own `resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)`
    gives on the source model.
+4. The same for `a2d-tiny-qwen2/` (`Qwen2ForCausalLM`, q/k/v biases, tied head, 384 rows for
+   the same 320-token tokenizer: the mask token takes a spare row and nothing grows) into
+   `a2d_tiny_qwen2_reference.json`.
 
 Usage: python3 generate_a2d_fixtures.py --dllm .build/debug/dllm
 (transformers 5.24.0, torch 2.15.0, tokenizers wrote the committed files).
@@ -30,14 +33,21 @@ import tempfile
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config,
+                          Qwen2ForCausalLM)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.join(HERE, "a2d-tiny-llama")
-REFERENCE = os.path.join(HERE, "a2d_tiny_llama_reference.json")
-VOCAB = 320
+TOKENS = 320
 TEXT = ("The quick brown fox jumps over the lazy dog. A diffusion language model fills in masked "
         "tokens; an autoregressive one predicts the next token. ") * 40
+SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, rope_theta=10000.0,
+             bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+# name: (model class, config, seed)
+SOURCES = {
+    "llama": (LlamaForCausalLM, lambda: LlamaConfig(vocab_size=TOKENS, tie_word_embeddings=False, **SHAPE), 13),
+    "qwen2": (Qwen2ForCausalLM, lambda: Qwen2Config(vocab_size=TOKENS + 64, tie_word_embeddings=True, **SHAPE), 17),
+}
 
 
 def hex_floats(tensor):
@@ -48,31 +58,29 @@ def build_tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>"],
+    trainer = trainers.BpeTrainer(vocab_size=TOKENS, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator([TEXT], trainer)
-    assert tok.get_vocab_size() == VOCAB, tok.get_vocab_size()
+    assert tok.get_vocab_size() == TOKENS, tok.get_vocab_size()
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
 
 
-def build_source():
-    torch.manual_seed(13)
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
-                         bos_token_id=0, eos_token_id=0, attn_implementation="eager")
-    model = LlamaForCausalLM(config).float()
+def build_source(name):
+    model_class, make_config, seed = SOURCES[name]
+    torch.manual_seed(seed)
+    model = model_class(make_config()).float()
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
+        for param_name, p in model.named_parameters():
+            if param_name.endswith("norm.weight"):
                 p.copy_(1 + 0.1 * torch.randn_like(p))
             else:
                 p.copy_(0.2 * torch.randn_like(p))
-    if os.path.exists(SOURCE):
-        shutil.rmtree(SOURCE)
-    model.save_pretrained(SOURCE)
-    build_tokenizer().save_pretrained(SOURCE)
-    return model
+    folder = os.path.join(HERE, f"a2d-tiny-{name}")
+    if os.path.exists(folder):
+        shutil.rmtree(folder)
+    model.save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
+    return folder, model
 
 
 def mean_covariance(weight):
@@ -83,32 +91,29 @@ def mean_covariance(weight):
     return mean, centred.T @ centred / w.shape[0]
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dllm", required=True, help="the dllm executable")
-    args = parser.parse_args()
-    source = build_source()
-    src_tokenizer = AutoTokenizer.from_pretrained(SOURCE)
-
+def convert_and_check(name, dllm):
+    model_class = SOURCES[name][0]
+    folder, source = build_source(name)
+    rows = source.config.vocab_size
     out = tempfile.mkdtemp(prefix="a2d-fixture-")
     try:
-        subprocess.run([args.dllm, "convert", "a2d", SOURCE, out], check=True)
+        subprocess.run([dllm, "convert", "a2d", folder, out], check=True)
         with open(os.path.join(out, "config.json")) as f:
             written = json.load(f)
-        model = LlamaForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
+        model = model_class.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
         tokenizer = AutoTokenizer.from_pretrained(out)
         model.eval()
         emb = model.model.embed_tokens.weight
         head = model.lm_head.weight
-        old_equal = all(
-            torch.equal(p, dict(model.named_parameters())[n])
-            for n, p in source.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
-        old_rows_equal = (torch.equal(emb[:VOCAB], source.model.embed_tokens.weight)
-                          and torch.equal(head[:VOCAB], source.lm_head.weight))
+        params = dict(model.named_parameters())
+        old_equal = all(torch.equal(p, params[n]) for n, p in source.named_parameters()
+                        if "embed_tokens" not in n and "lm_head" not in n)
+        old_rows_equal = (torch.equal(emb[:rows], source.model.embed_tokens.weight)
+                          and torch.equal(head[:rows], source.lm_head.weight))
         assert old_equal and old_rows_equal
         mask_id = tokenizer.mask_token_id
-        assert tokenizer.mask_token == "<|mask|>" and mask_id == VOCAB, (tokenizer.mask_token, mask_id)
-        assert written["mask_token_id"] == mask_id and written["model_type"] == "a2d-llama"
+        assert tokenizer.mask_token == "<|mask|>" and mask_id == TOKENS, (tokenizer.mask_token, mask_id)
+        assert written["mask_token_id"] == mask_id and written["model_type"] == f"a2d-{name}"
 
         ids = torch.tensor([[0, 41, 7, mask_id, mask_id, 100, 250, mask_id],
                             [0, mask_id, 12, 200, 5, mask_id, mask_id, 319]])
@@ -126,11 +131,11 @@ def main():
 
         emb_mean, emb_cov = mean_covariance(source.model.embed_tokens.weight)
         head_mean, head_cov = mean_covariance(source.lm_head.weight)
-        resized = LlamaForCausalLM.from_pretrained(SOURCE, dtype=torch.float32)
-        grown_tokenizer = AutoTokenizer.from_pretrained(SOURCE)
+        resized = model_class.from_pretrained(folder, dtype=torch.float32)
+        grown_tokenizer = AutoTokenizer.from_pretrained(folder)
         grown_tokenizer.add_special_tokens({"mask_token": "<|mask|>"})
         resized.resize_token_embeddings(len(grown_tokenizer), pad_to_multiple_of=64)
-        hf_new = resized.model.embed_tokens.weight[VOCAB:].detach()
+        hf_new = resized.model.embed_tokens.weight[rows:].detach()
 
         reference = {
             "transformers_version": transformers.__version__,
@@ -141,16 +146,16 @@ def main():
                 "vocab_size": model.config.vocab_size,
                 "embedding_rows": emb.shape[0],
                 "lm_head_rows": head.shape[0],
+                "tied": emb.data_ptr() == head.data_ptr(),
                 "mask_token": tokenizer.mask_token,
                 "mask_token_id": mask_id,
                 "len_tokenizer": len(tokenizer),
                 "old_weights_equal": bool(old_equal and old_rows_equal),
             },
-            "source_vocab_size": VOCAB,
-            "source_len_tokenizer": len(src_tokenizer),
+            "source_vocab_size": rows,
             "transformers_resize": {
                 "rows": resized.model.embed_tokens.weight.shape[0],
-                "new_rows_max_abs_deviation_from_mean": float((hf_new - emb_mean).abs().max()),
+                "new_rows_max_abs_deviation_from_mean": float((hf_new - emb_mean).abs().max()) if len(hf_new) else None,
             },
             "written_config": written,
             "added_token": json.load(open(os.path.join(out, "tokenizer.json")))["added_tokens"][-1],
@@ -159,13 +164,22 @@ def main():
             "embedding_mean": hex_floats(emb_mean), "embedding_covariance": hex_floats(emb_cov),
             "head_mean": hex_floats(head_mean), "head_covariance": hex_floats(head_cov),
         }
-        with open(REFERENCE, "w") as f:
+        path = os.path.join(HERE, f"a2d_tiny_{name}_reference.json")
+        with open(path, "w") as f:
             json.dump(reference, f, indent=1)
             f.write("\n")
-        print("wrote", SOURCE, "and", REFERENCE, "; transformers loaded", type(model).__name__,
+        print("wrote", folder, "and", path, "; transformers loaded", type(model).__name__,
               "with", emb.shape[0], "rows; mask id", mask_id)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dllm", required=True, help="the dllm executable")
+    args = parser.parse_args()
+    for name in SOURCES:
+        convert_and_check(name, args.dllm)
 
 
 if __name__ == "__main__":
