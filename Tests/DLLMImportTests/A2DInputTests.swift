@@ -90,6 +90,22 @@ final class A2DInputTests: XCTestCase {
         }
     }
 
+    /// A tokenizer with ids past the model's rows does not belong to it.
+    func testTokenizerLargerThanTheModelIsRefused() throws {
+        let folder = try A2DFixtures.sourceCopy(self)
+        let url = folder.appendingPathComponent("tokenizer.json")
+        var tokenizer = try A2DFixtures.json(url)
+        var added = try XCTUnwrap(tokenizer["added_tokens"] as? [[String: Any]])
+        added.append(["id": 400, "content": "<|extra|>", "special": true, "single_word": false, "lstrip": false,
+                      "rstrip": false, "normalized": false])
+        tokenizer["added_tokens"] = added
+        try A2DFixtures.writeJSON(tokenizer, to: url)
+        let out = try A2DFixtures.scratch(self).appendingPathComponent("out")
+        XCTAssertThrowsError(try A2DConverter.convert(input: folder.path, to: out)) { error in
+            XCTAssertTrue("\(error)".contains("id 401") && "\(error)".contains("320 embedding rows"), "\(error)")
+        }
+    }
+
     func testPaddedRowCount() {
         XCTAssertEqual(AddedRowsInitialization.paddedRowCount(49153), 49216)
         XCTAssertEqual(AddedRowsInitialization.paddedRowCount(49152), 49152)

@@ -76,6 +76,13 @@ public enum A2DConverter {
         let mask = try MaskTokenAddition.add(options.maskToken, tokenizerJSON: &tokenizerJSON, tokenizerConfig: &tokenizerConfig,
                                              path: source.path + " (tokenizer.json)")
         let oldRows = source.spec.vocab
+        // Ids past the table's end (other than the one new row) would be tokens the model has no row for.
+        guard mask.id <= oldRows else {
+            throw A2DConversionError.malformedFile(
+                path: source.path + " (tokenizer.json)", key: "added_tokens",
+                reason: "the mask token would get id \(mask.id), but the model has \(oldRows) embedding rows: "
+                    + "the tokenizer holds ids the model has no row for")
+        }
         let newRows = mask.id >= oldRows ? AddedRowsInitialization.paddedRowCount(mask.id + 1, multiple: rowMultiple) : oldRows
         let baseType = source.config["model_type"]?.stringValue ?? ""
         var spec = source.spec
