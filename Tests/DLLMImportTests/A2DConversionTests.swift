@@ -34,6 +34,11 @@ final class A2DConversionTests: XCTestCase {
         XCTAssertEqual(loaded["mask_token_id"] as? Int, summary.maskTokenID)
         XCTAssertEqual(loaded["mask_token"] as? String, "<|mask|>")
         XCTAssertEqual(loaded["len_tokenizer"] as? Int, 321)
+        // dLLM's registration (an LlamaConfig subclass under model_type a2d-llama) reads the folder.
+        let registered = try XCTUnwrap(reference["dllm_registered_config"] as? [String: Any])
+        XCTAssertEqual(registered["class"] as? String, "A2DLlamaConfig")
+        XCTAssertEqual(registered["model_type"] as? String, summary.modelType)
+        XCTAssertEqual(registered["mask_token_id"] as? Int, summary.maskTokenID)
         // transformers' own resize of the source gives the same row count.
         let resize = try XCTUnwrap(reference["transformers_resize"] as? [String: Any])
         XCTAssertEqual(resize["rows"] as? Int, summary.newVocabularyRows)

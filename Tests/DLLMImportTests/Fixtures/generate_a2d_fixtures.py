@@ -33,8 +33,8 @@ import tempfile
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import (AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config,
-                          Qwen2ForCausalLM)
+from transformers import (AutoConfig, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast,
+                          Qwen2Config, Qwen2ForCausalLM)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENS = 320
@@ -43,11 +43,20 @@ TEXT = ("The quick brown fox jumps over the lazy dog. A diffusion language model
 SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, rope_theta=10000.0,
              bos_token_id=0, eos_token_id=0, attn_implementation="eager")
-# name: (model class, config, seed)
+# name: (model class, config class, seed)
 SOURCES = {
-    "llama": (LlamaForCausalLM, lambda: LlamaConfig(vocab_size=TOKENS, tie_word_embeddings=False, **SHAPE), 13),
-    "qwen2": (Qwen2ForCausalLM, lambda: Qwen2Config(vocab_size=TOKENS + 64, tie_word_embeddings=True, **SHAPE), 17),
+    "llama": (LlamaForCausalLM, LlamaConfig, dict(vocab_size=TOKENS, tie_word_embeddings=False), 13),
+    "qwen2": (Qwen2ForCausalLM, Qwen2Config, dict(vocab_size=TOKENS + 64, tie_word_embeddings=True), 17),
 }
+
+
+def dllm_config(name):
+    """dLLM's registration (`pipelines/a2d/models/*/modeling_*.py`): a subclass of the base
+    config under `model_type` `a2d-<base>`, registered with AutoConfig."""
+    base = SOURCES[name][1]
+    cls = type(f"A2D{base.__name__}", (base,), {"model_type": f"a2d-{name}"})
+    AutoConfig.register(f"a2d-{name}", cls)
+    return cls
 
 
 def hex_floats(tensor):
@@ -66,9 +75,9 @@ def build_tokenizer():
 
 
 def build_source(name):
-    model_class, make_config, seed = SOURCES[name]
+    model_class, config_class, sizes, seed = SOURCES[name]
     torch.manual_seed(seed)
-    model = model_class(make_config()).float()
+    model = model_class(config_class(**sizes, **SHAPE)).float()
     with torch.no_grad():
         for param_name, p in model.named_parameters():
             if param_name.endswith("norm.weight"):
@@ -114,6 +123,9 @@ def convert_and_check(name, dllm):
         mask_id = tokenizer.mask_token_id
         assert tokenizer.mask_token == "<|mask|>" and mask_id == TOKENS, (tokenizer.mask_token, mask_id)
         assert written["mask_token_id"] == mask_id and written["model_type"] == f"a2d-{name}"
+        a2d_config = dllm_config(name)
+        auto = AutoConfig.from_pretrained(out)  # as dLLM's AutoModel.from_pretrained reads it
+        assert type(auto) is a2d_config and auto.mask_token_id == mask_id
 
         ids = torch.tensor([[0, 41, 7, mask_id, mask_id, 100, 250, mask_id],
                             [0, mask_id, 12, 200, 5, mask_id, mask_id, 319]])
@@ -152,6 +164,8 @@ def convert_and_check(name, dllm):
                 "len_tokenizer": len(tokenizer),
                 "old_weights_equal": bool(old_equal and old_rows_equal),
             },
+            "dllm_registered_config": {"class": type(auto).__name__, "model_type": auto.model_type,
+                                       "vocab_size": auto.vocab_size, "mask_token_id": auto.mask_token_id},
             "source_vocab_size": rows,
             "transformers_resize": {
                 "rows": resized.model.embed_tokens.weight.shape[0],
