@@ -22,11 +22,15 @@ public struct LlamaSpec: Sendable, Equatable {
     public var qkNorm: Bool
     public var maskTokenID: Int?
     public var initializerRange: Double
+    /// Attention without the causal mask at inference: LLaDA, and dLLM's A2D conversions
+    /// (`a2d-llama`/`a2d-qwen2`/`a2d-qwen3`, dLLM `pipelines/a2d/models/*/modeling_*.py`),
+    /// which are sampled by diffusion with their mask token.
+    public var bidirectional: Bool
 
     public init(modelType: String, naming: Naming, hidden: Int, layers: Int, heads: Int, kvHeads: Int,
                 headDim: Int, intermediate: Int, vocab: Int, rmsNormEps: Double, ropeTheta: Double,
                 maxPositions: Int, tiedEmbeddings: Bool, qkvBias: Bool, qkNorm: Bool = false, maskTokenID: Int? = nil,
-                initializerRange: Double = 0.02) {
+                initializerRange: Double = 0.02, bidirectional: Bool = false) {
         self.modelType = modelType
         self.naming = naming
         self.hidden = hidden
@@ -44,6 +48,7 @@ public struct LlamaSpec: Sendable, Equatable {
         self.qkNorm = qkNorm
         self.maskTokenID = maskTokenID
         self.initializerRange = initializerRange
+        self.bidirectional = bidirectional
     }
 
     /// Checkpoint tensor names for each role, with `{}` for the layer index

@@ -5,7 +5,7 @@ import Foundation
 /// Maps `config.json`'s `model_type` to a configuration decoder and a model
 /// constructor (mlx-swift-lm's registry idea).
 public enum ModelRegistry {
-    public static let supportedTypes = ["gpt2", "llada", "llama", "qwen2", "qwen3"]
+    public static let supportedTypes = ["a2d-llama", "a2d-qwen2", "a2d-qwen3", "gpt2", "llada", "llama", "qwen2", "qwen3"]
 
     /// Decodes a `config.json` into an architecture; `path` names the file in errors.
     public static func architecture(configJSON data: Data, path: String) throws -> ModelArchitecture {
@@ -23,7 +23,7 @@ public enum ModelRegistry {
         let decoder = JSONValueDecoder()
         do {
             switch type {
-            case "llama", "qwen2", "qwen3":
+            case "llama", "qwen2", "qwen3", "a2d-llama", "a2d-qwen2", "a2d-qwen3":
                 return .llamaFamily(try decoder.decode(LlamaConfiguration.self, from: config).spec(path: path))
             case "llada":
                 return .llamaFamily(try decoder.decode(LLaDAConfiguration.self, from: config).spec(path: path))

@@ -50,7 +50,12 @@ public final class TextGenerator {
         maskID = mask
         eosID = tokenizer.eosTokenID ?? configID("eos_token_id")
         switch mode {
-        case .auto: self.mode = mask == nil ? .ar : .diffusion
+        case .auto:
+            // A bidirectional model (LLaDA, dLLM's a2d-*) is only sampled by diffusion.
+            if case .llamaFamily(let spec) = loaded.model.architecture, spec.bidirectional, mask == nil {
+                throw SamplingError.noMaskToken(model: folder)
+            }
+            self.mode = mask == nil ? .ar : .diffusion
         case .diffusion:
             guard mask != nil else { throw SamplingError.noMaskToken(model: folder) }
             self.mode = .diffusion

@@ -53,7 +53,7 @@ public struct LLaDAConfiguration: Codable, Sendable {
             vocab: embeddingSize ?? vocabSize, rmsNormEps: rmsNormEps ?? 1e-5,
             ropeTheta: ropeTheta ?? 10_000, maxPositions: maxSequenceLength ?? 4096,
             tiedEmbeddings: weightTying ?? false, qkvBias: includeQKVBias ?? false,
-            maskTokenID: maskTokenID ?? 126_336, initializerRange: initStd ?? 0.02)
+            maskTokenID: maskTokenID ?? 126_336, initializerRange: initStd ?? 0.02, bidirectional: true)
         if nHeads > 0 && dModel % nHeads != 0 {
             throw ModelError.invalidValue(key: "d_model", value: "\(dModel)", reason: "must divide by n_heads = \(nHeads)", path: path)
         }

@@ -3,6 +3,8 @@ import Foundation
 /// `config.json` of a Hugging Face `llama`, `qwen2` or `qwen3` checkpoint (HF key names).
 /// Keys dllm does not use are ignored, as `transformers` ignores unknown keys.
 /// `qwen3` adds per-head query/key RMSNorms and defaults `head_dim` to 128 (HF `Qwen3Config`).
+/// `a2d-llama`, `a2d-qwen2` and `a2d-qwen3` (dLLM's A2D conversions) are the same shapes
+/// with bidirectional attention.
 public struct LlamaConfiguration: Codable, Sendable {
     public var modelType: String
     public var hiddenSize: Int
@@ -67,7 +69,9 @@ public struct LlamaConfiguration: Codable, Sendable {
 
     /// The decoder shape, after rejecting what dllm cannot run.
     public func spec(path: String) throws -> LlamaSpec {
-        let isQwen2 = modelType == "qwen2", isQwen3 = modelType == "qwen3"
+        let isA2D = modelType.hasPrefix("a2d-")
+        let baseType = isA2D ? String(modelType.dropFirst(4)) : modelType
+        let isQwen2 = baseType == "qwen2", isQwen3 = baseType == "qwen3"
         for rope in [ropeParameters, ropeScaling].compactMap({ $0 }) {
             let kind = rope.ropeType ?? rope.type ?? "default"
             if kind != "default" { throw ModelError.unsupported(key: "rope_scaling.rope_type", value: kind, path: path) }
@@ -90,7 +94,7 @@ public struct LlamaConfiguration: Codable, Sendable {
             maxPositions: maxPositionEmbeddings ?? 2048,
             tiedEmbeddings: tieWordEmbeddings ?? false,
             qkvBias: isQwen2 ? true : (attentionBias ?? false), qkNorm: isQwen3,
-            maskTokenID: maskTokenID, initializerRange: initializerRange ?? 0.02)
+            maskTokenID: maskTokenID, initializerRange: initializerRange ?? 0.02, bidirectional: isA2D)
         if attentionBias == true && !isQwen2 {
             throw ModelError.unsupported(key: "attention_bias", value: "true (o_proj bias)", path: path)
         }
