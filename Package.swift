@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "DLLMRandom", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         .target(
             name: "DLLMCompute",
-            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "DLLMRandom", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernels),
         .target(
             name: "DLLMOptim",
@@ -105,7 +105,7 @@ let package = Package(
         // Jinja chat templates.
         .target(name: "DLLMJinja", dependencies: ["DLLMJSON"]),
         // GGUF (and other foreign formats) to Hugging Face model folders and models in memory.
-        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON"],
+        .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON", "DLLMRandom"],
                 swiftSettings: optimized),
         // lm-eval-compatible evaluation: declarative tasks, loglikelihood requests, AR scoring, metrics.
         .target(name: "DLLMEval", dependencies: ["DLLMModels", "DLLMTokenizers", "DLLMData", "DLLMCompute", "DLLMJSON"],

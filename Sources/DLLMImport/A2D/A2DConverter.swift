@@ -2,6 +2,7 @@ import DLLMCheckpoint
 import DLLMCompute
 import DLLMJSON
 import DLLMModels
+import DLLMRandom
 import Foundation
 
 /// `dllm convert a2d IN OUT`: an autoregressive LLaMA/Qwen2/Qwen3 model (a Hugging Face folder

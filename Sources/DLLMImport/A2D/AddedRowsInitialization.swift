@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMRandom
 
 /// Rows appended to an embedding table (or an untied output head) when the vocabulary
 /// grows, initialised as `transformers`' `resize_token_embeddings` does by default
