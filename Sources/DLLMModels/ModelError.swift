@@ -6,6 +6,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidValue(key: String, value: String, reason: String, path: String)
     case unsupported(key: String, value: String, path: String)
     case missingTensor(name: String, path: String)
+    case shardedCheckpoint(path: String, shard: String)
     case unexpectedTensor(name: String, path: String)
     case shapeMismatch(name: String, expected: [Int], found: [Int], path: String)
 
@@ -21,6 +22,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(path): key \"\(key)\" = \(value) is invalid: \(reason)."
         case let .unsupported(key, value, path):
             return "\(path): key \"\(key)\" = \(value) is not supported by dllm."
+        case let .shardedCheckpoint(path, shard):
+            return "\(path): holds the parameters as per-rank shards (\(shard)) and no model.safetensors; "
+                + "run `dllm checkpoint consolidate \(path)` first, then load the folder"
         case let .missingTensor(name, path):
             return "\(path): tensor \"\(name)\" is missing from the checkpoint."
         case let .unexpectedTensor(name, path):

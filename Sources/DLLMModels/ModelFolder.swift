@@ -20,7 +20,10 @@ public enum ModelFolder {
 
     /// Loads a model folder in the scalar type `S`.
     /// - Parameter seed: the initialisation seed when the folder has no weights.
-    public static func load<S: ComputeScalar>(_ directory: URL, as _: S.Type = S.self, seed: UInt64 = 0) throws -> Loaded<S> {
+    /// - Parameter parameterShards: true when the caller reads a sharded checkpoint's shards
+    ///   itself (consolidation); otherwise a folder holding only shards is refused.
+    public static func load<S: ComputeScalar>(_ directory: URL, as _: S.Type = S.self, seed: UInt64 = 0,
+                                             parameterShards: Bool = false) throws -> Loaded<S> {
         let configURL = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw ModelError.missingConfig(path: directory.path)
@@ -35,12 +38,23 @@ public enum ModelFolder {
         let fm = FileManager.default
         let hasWeights = fm.fileExists(atPath: directory.appendingPathComponent(SafeTensorsCheckpoint.singleFileName).path)
             || fm.fileExists(atPath: directory.appendingPathComponent(SafeTensorsCheckpoint.indexFileName).path)
+        if !hasWeights, !parameterShards, let shard = try? fm.contentsOfDirectory(atPath: directory.path).first(where: isParameterShard) {
+            // An FSDP checkpoint holds its parameters in per-rank shards: refuse rather than
+            // silently sample a random model (issue 17, defect 7).
+            throw ModelError.shardedCheckpoint(path: directory.path, shard: shard)
+        }
         if hasWeights {
             try loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: directory), path: directory.path)
         } else {
             Initialization.initialize(model, seed: seed)
         }
         return Loaded(model: model, configJSON: config, randomlyInitialized: !hasWeights)
+    }
+
+    /// A per-rank parameter shard of a sharded (FSDP) checkpoint: `sharding.json` or
+    /// `shard-RRRRR-of-WWWWW.safetensors` (DLLMDistributed's `ShardingMetadata`).
+    static func isParameterShard(_ name: String) -> Bool {
+        name == "sharding.json" || (name.hasPrefix("shard-") && name.contains("-of-") && name.hasSuffix(".safetensors"))
     }
 
     /// Copies every tensor of `checkpoint` into the model's flat buffer, after checking

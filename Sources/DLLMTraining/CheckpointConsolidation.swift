@@ -7,7 +7,7 @@ extension CheckpointManager {
     /// `dllm checkpoint consolidate`: writes `model.safetensors` (and a full
     /// `optimizer.safetensors`) into a sharded checkpoint folder.
     public static func consolidate(_ url: URL) throws {
-        let loaded = try ModelFolder.load(url, as: Float.self)  // config.json (+ model.safetensors if present)
+        let loaded = try ModelFolder.load(url, as: Float.self, parameterShards: true)  // config.json (+ model.safetensors if present)
         let model = loaded.model, P = model.parameterCount
         let reader = try CheckpointStateReader(folder: url, parameterCount: P)
         if reader.hasParameterShards {

@@ -212,6 +212,11 @@ final class DistributedTrainingTests: XCTestCase {
         let checkpoint = work.appendingPathComponent("fsdp/checkpoint-10")
         XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors").path),
                        "an FSDP checkpoint holds parameters only in shards")
+        // Issue 17, defect 7: sampling the shard folder used to run a random model with one stderr line.
+        let sampled = try ChildProcess.run([Self.dllm.path, "generate", "--model", checkpoint.path, "--prompt", "hi", "--gen-length", "4", "--steps", "4"],
+                                           mergingErrors: true)
+        XCTAssertNotEqual(sampled.status, 0, sampled.output)
+        XCTAssertTrue(sampled.output.contains("dllm checkpoint consolidate \(checkpoint.path)"), sampled.output)
         let consolidate = try ChildProcess.run([Self.dllm.path, "checkpoint", "consolidate", checkpoint.path], mergingErrors: true)
         XCTAssertEqual(consolidate.status, 0, consolidate.output)
         assertClose(try weights("fsdp", checkpoint: "checkpoint-10"), try weights("fsdp"), "consolidated vs final")
