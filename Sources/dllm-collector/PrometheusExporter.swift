@@ -7,6 +7,8 @@ import Prometheus
 ///
 /// Counters mirror the collector's cumulative counts, so each scrape increments
 /// them by what changed since the previous one.
+// @unchecked Sendable: `counters` and `gauges` are read and written only inside `render`, under
+// `lock`; the registry is swift-prometheus's own thread-safe one.
 final class PrometheusExporter: @unchecked Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let lock = NSLock()
