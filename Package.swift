@@ -36,7 +36,7 @@ let kernels: [SwiftSetting] = uncheckedKernels
 
 let package = Package(
     name: "dllm",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],  // Synchronization (Mutex, Atomic) needs macOS 15
     products: [
         .executable(name: "dllm", targets: ["dllm"]),
         .executable(name: "dllm-launch", targets: ["dllm-launch"]),
@@ -185,5 +185,5 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,8 @@ import RealModule
 ///
 /// The compute core works on raw pointers (llm.c style); `Buffer` owns the
 /// allocation and frees it. Copying a `Buffer` value shares storage, like a class.
+// @unchecked Sendable: `count` and `pointer` never change; the scalars behind the pointer are
+// shared on purpose, and the kernels that write them from several threads write disjoint ranges.
 public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<S>

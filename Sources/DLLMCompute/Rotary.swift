@@ -5,7 +5,7 @@ import RealModule
 ///
 /// Angles are computed in the scalar type as HF does in float32:
 /// `inv_freq[i] = 1 / theta^(2i/HD)`, `angle = position · inv_freq[i]`.
-public struct RotaryTable<S: ComputeScalar>: @unchecked Sendable {
+public struct RotaryTable<S: ComputeScalar>: Sendable {
     public let headDim: Int
     public let maxPositions: Int
     public let theta: Double

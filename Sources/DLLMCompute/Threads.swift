@@ -2,24 +2,29 @@ import RealModule
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How many cores the compute core uses, for its own loops and for OpenBLAS.
 ///
 /// Read once from `DLLM_NUM_THREADS`, else `OMP_NUM_THREADS` (what the launcher sets
 /// so ranks × threads never oversubscribe a node), else the number of active cores.
 public enum ComputeThreads {
-    nonisolated(unsafe) public private(set) static var count: Int = {
+    /// An `Atomic` so `set` from one thread and a kernel's read on another never race; the
+    /// read is a relaxed load (a plain load on x86), once per parallel region.
+    @usableFromInline static let configured = Atomic<Int>({
         let env = ProcessInfo.processInfo.environment
         for key in ["DLLM_NUM_THREADS", "OMP_NUM_THREADS"] {
             if let value = env[key], let n = Int(value), n > 0 { return n }
         }
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    }())
+
+    @inlinable public static var count: Int { configured.load(ordering: .relaxed) }
 
     /// Sets the thread count for both the Swift loops and OpenBLAS.
     public static func set(_ n: Int) {
         precondition(n > 0, "thread count must be positive")
-        count = n
+        configured.store(n, ordering: .relaxed)
         openblas_set_num_threads(Int32(n))
     }
 
@@ -42,6 +47,11 @@ public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Int
     let threads = min(ComputeThreads.count, max(1, count / max(1, minimumPerThread)))
     if threads <= 1 { body(0, 0..<count); return }
     let chunk = (count + threads - 1) / threads
+    // `body` runs on several threads at once by this function's contract (each call gets its own
+    // chunk, so callers write disjoint ranges), and `concurrentPerform` returns only after every
+    // call ended, so `body` never outlives this frame. Requiring `@Sendable` instead would reject
+    // every kernel (they capture buffer pointers, which are not `Sendable`).
+    nonisolated(unsafe) let body = body
     DispatchQueue.concurrentPerform(iterations: threads) { t in
         let start = t * chunk
         let end = min(count, start + chunk)

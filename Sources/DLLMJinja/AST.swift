@@ -1,5 +1,5 @@
 /// Expressions of the template language (jinja2's `nodes.Expr` subset).
-indirect enum Expr {
+indirect enum Expr: Sendable {
     case literal(JinjaValue)
     case name(String)
     case list([Expr])
@@ -28,14 +28,14 @@ indirect enum Expr {
 }
 
 /// Assignment targets: a name, `ns.attr`, or a tuple of names (`for k, v in …`).
-indirect enum Target {
+indirect enum Target: Sendable {
     case name(String)
     case namespaceAttribute(String, String)
     case tuple([Target])
 }
 
 /// Statements (jinja2's `nodes.Stmt` subset).
-indirect enum Node {
+indirect enum Node: Sendable {
     case text(String)
     case output(ExprNode)
     case ifChain([(condition: ExprNode, body: [Node])], otherwise: [Node])
@@ -50,7 +50,7 @@ indirect enum Node {
 }
 
 /// An expression node with its source position (for runtime errors).
-final class ExprNode {
+final class ExprNode: Sendable {
     let expr: Expr
     let position: SourcePosition
     /// Positions of sub-expressions are carried by wrapping them; this keeps the AST small.
@@ -60,14 +60,14 @@ final class ExprNode {
     }
 }
 
-struct FilterCall {
+struct FilterCall: Sendable {
     var name: String
     var args: [Expr]
     var kwargs: [(String, Expr)]
     var position: SourcePosition
 }
 
-struct ForLoop {
+struct ForLoop: Sendable {
     var target: Target
     var iterable: ExprNode
     var filter: ExprNode?
@@ -76,7 +76,7 @@ struct ForLoop {
     var position: SourcePosition
 }
 
-final class Macro {
+final class Macro: Sendable {
     let name: String
     let parameters: [(String, Expr?)]
     let body: [Node]

@@ -154,12 +154,16 @@ public struct JinjaDict: Sendable, Equatable {
 }
 
 /// `namespace(...)`: attributes assignable from any scope.
+// @unchecked Sendable: a namespace is made by `namespace()` during one render and read and
+// assigned only by that render's interpreter, on its thread; a render returns a String.
 public final class JinjaNamespace: @unchecked Sendable {
     public var attributes: JinjaDict
     public init(_ attributes: JinjaDict) { self.attributes = attributes }
 }
 
 /// A built-in function or a bound method or a macro.
+// @unchecked Sendable: built-ins capture nothing mutable; macros and `loop.cycle` capture
+// their render's `Scope`, and are called only by that render's interpreter, on its thread.
 public struct JinjaCallable: @unchecked Sendable {
     public let name: String
     let call: (_ args: [JinjaValue], _ kwargs: JinjaDict, _ interpreter: Interpreter) throws -> JinjaValue

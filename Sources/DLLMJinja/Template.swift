@@ -17,7 +17,7 @@ public struct RenderOptions: Sendable {
 /// let t = try Template("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}")
 /// let text = try t.render(["messages": [["role": "user", "content": "Hi"]]])
 /// ```
-public struct Template: @unchecked Sendable {
+public struct Template: Sendable {
     public let source: String
     let nodes: [Node]
 

@@ -8,7 +8,7 @@ import Glibc
 /// The metrics collector of a launch (`dllm-collector`): started by the launcher when the
 /// executable sits beside `dllm-launch` or on PATH, or an address given with
 /// `--collector`. Ranks find it through `DLLM_COLLECTOR` (and `DLLM_RUN_ID`).
-public final class Collector: @unchecked Sendable {
+public final class Collector: Sendable {
     /// The address ranks push to, e.g. `tcp://node1:40123`.
     public let address: String
     private let process: ChildProcess?

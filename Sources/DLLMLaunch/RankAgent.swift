@@ -1,5 +1,6 @@
 import DLLMProcess
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -131,23 +132,18 @@ public struct RankAgent {
 }
 
 /// The last N lines seen, shared between a reader thread and the supervisor.
-final class RecentLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var buffer: [String] = []
+final class RecentLines: Sendable {
+    private let buffer = Mutex<[String]>([])
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
 
     func append(_ line: String) {
-        lock.lock()
-        buffer.append(line)
-        if buffer.count > capacity { buffer.removeFirst(buffer.count - capacity) }
-        lock.unlock()
+        buffer.withLock { buffer in
+            buffer.append(line)
+            if buffer.count > capacity { buffer.removeFirst(buffer.count - capacity) }
+        }
     }
 
-    var lines: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return buffer
-    }
+    var lines: [String] { buffer.withLock { $0 } }
 }

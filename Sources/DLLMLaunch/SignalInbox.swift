@@ -1,37 +1,41 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Signals received by this process, collected for a supervising loop to act on
 /// (the default action of each listed signal is replaced: nothing dies of them).
-public final class SignalInbox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var received: [Int32] = []
-    private var sources: [DispatchSourceSignal] = []
+///
+/// The handlers are ordinary blocks on Dispatch's global queue (Dispatch delivers the
+/// signal, not an async-signal-context handler), so taking a `Mutex` there is safe.
+public final class SignalInbox: Sendable {
+    private let received = Mutex<[Int32]>([])
+    /// Only keeps the sources alive (Dispatch's source types are not `Sendable`, so
+    /// they sit in a `Mutex`; nothing reads them after `init`).
+    private let sources: Mutex<[any DispatchSourceSignal]>
 
     public init(_ signals: [Int32]) {
-        for sig in signals {
+        sources = Mutex(signals.map { sig in
             Glibc.signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                guard let self else { return }
-                self.lock.lock()
-                self.received.append(sig)
-                self.lock.unlock()
+            return DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        })
+        sources.withLock { sources in
+            for (sig, source) in zip(signals, sources) {
+                source.setEventHandler { [weak self] in
+                    self?.received.withLock { $0.append(sig) }
+                }
+                source.resume()
             }
-            source.resume()
-            sources.append(source)
         }
     }
 
     /// The signals received since the last call, oldest first.
     public func take() -> [Int32] {
-        lock.lock()
-        defer { lock.unlock() }
-        let out = received
-        received = []
-        return out
+        received.withLock { received in
+            defer { received = [] }
+            return received
+        }
     }
 }

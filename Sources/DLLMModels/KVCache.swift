@@ -8,6 +8,8 @@ import DLLMCompute
 /// hold current values is the caller's bookkeeping: a prefix cache trusts slots
 /// before the block, a dual cache every slot outside it, autoregressive decoding
 /// every slot before the next token.
+// @unchecked Sendable: a cache may move between threads, but only the one forward using it at a
+// time writes its buffers, `scratch` and `transposedWeights` (callers never share one concurrently).
 public final class KVCache<S: ComputeScalar>: @unchecked Sendable {
     public let layers: Int
     public let B: Int

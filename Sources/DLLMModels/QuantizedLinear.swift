@@ -3,7 +3,7 @@ import DLLMCompute
 
 /// Quantized weights of a LLaMA-family model for the inference path; a matrix left nil
 /// is read from the model's fp32 buffer. Shapes follow the flat buffer's (out, in) matrices.
-public struct QuantizedLlamaWeights: @unchecked Sendable {
+public struct QuantizedLlamaWeights: Sendable {
     public struct Layer: Sendable {
         public var q, k, v, o, gate, up, down: QuantizedMatrix?
         public init(q: QuantizedMatrix? = nil, k: QuantizedMatrix? = nil, v: QuantizedMatrix? = nil, o: QuantizedMatrix? = nil,

@@ -35,6 +35,8 @@ public enum QuantizedMatrixError: Error, CustomStringConvertible {
 }
 
 /// Bytes the kernels own (a quantized matrix built in memory, or one copied out of a file).
+// @unchecked Sendable: `pointer` and `count` never change; the bytes are written only while the
+// matrix is built, before it is shared, and are read-only afterwards.
 public final class QuantizedStorage: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let count: Int
@@ -50,6 +52,7 @@ public final class QuantizedStorage: @unchecked Sendable {
 /// A weight matrix in a ggml block format: `rows` output features × `cols` input features,
 /// row-major, each row `cols / 32` blocks (what a GGUF tensor of shape [cols, rows] holds).
 /// `owner` keeps the bytes alive (a ``QuantizedStorage``, or the mapped GGUF file).
+// @unchecked Sendable: `data` points at read-only bytes that `owner` keeps alive; no field changes.
 public struct QuantizedMatrix: @unchecked Sendable {
     public let type: QuantizedType
     /// Output features (the product's columns).
@@ -117,6 +120,8 @@ public struct QuantizedMatrix: @unchecked Sendable {
 /// The kernel path the quantized products run on.
 public enum QuantizedKernels {
     /// The best path this CPU supports (`DLLM_QUANT_ISA` = scalar/avx2/avx512/avx512vnni overrides it).
+    // nonisolated(unsafe): chosen once at start-up (tests and benchmarks may set it before running
+    // products); a kernel reads it once per product, never while another thread sets it.
     nonisolated(unsafe) public static var isa: Int32 = {
         let best = cqk_best_isa()
         if let name = ProcessInfo.processInfo.environment["DLLM_QUANT_ISA"] {

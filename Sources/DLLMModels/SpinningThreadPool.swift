@@ -7,6 +7,9 @@ import Synchronization
 /// one decoding step (ggml's thread pool does the same): waking a parked thread through
 /// `DispatchQueue.concurrentPerform` costs microseconds per product. A worker that has found no work
 /// for `parkAfterSeconds` parks on a semaphore, so an idle process does not burn a core.
+// @unchecked Sendable: `job` is the one non-atomic mutable field; `run` sets it before bumping
+// `generation` (sequentially consistent) and clears it only after every worker decremented
+// `remaining` (release/acquire), so workers read it only while it is stable.
 @available(macOS 15, *)
 final class SpinningThreadPool: @unchecked Sendable {
     /// Workers besides the calling thread.
@@ -91,10 +94,13 @@ public enum QuantizedThreading: String, Sendable, CaseIterable {
     case dispatch
 
     /// `DLLM_QUANT_POOL` (spin or dispatch), else dispatch.
+    // nonisolated(unsafe): set at start-up (`dllm bench`) before any product runs; read-only afterwards.
     nonisolated(unsafe) public static var current: QuantizedThreading =
         ProcessInfo.processInfo.environment["DLLM_QUANT_POOL"].flatMap(QuantizedThreading.init(rawValue:)) ?? .dispatch
 }
 
+// nonisolated(unsafe): used only by `parallelRows`, whose callers (one quantized forward at a time,
+// as the pool itself requires) never run it on two threads at once.
 @available(macOS 15, *)
 nonisolated(unsafe) private var sharedPool: SpinningThreadPool?
 
@@ -105,7 +111,10 @@ func parallelRows(_ count: Int, minimumPerThread: Int, _ body: (Range<Int>) -> V
     let threads = min(ComputeThreads.count, max(1, count / max(1, minimumPerThread)))
     if threads <= 1 { if count > 0 { body(0..<count) }; return }
     let chunk = ((count + threads - 1) / threads + 3) / 4 * 4
-    func run(_ t: Int) {
+    // Concurrent by contract (disjoint row ranges), and both paths return only after every
+    // chunk ended, so `body` never outlives this call (as in `parallelChunks`).
+    nonisolated(unsafe) let body = body
+    @Sendable func run(_ t: Int) {
         let start = t * chunk, end = min(count, start + chunk)
         if start < end { body(start..<end) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,13 +59,12 @@ private let spawnAddChdir: SpawnAddChdir? = dlsym(nil, "posix_spawn_file_actions
 /// is `async` only, which none of the callers (fetching, the launcher's loop, tests)
 /// are, and `Process` offers neither process groups nor the signal reset.
 ///
-/// `@unchecked Sendable`: `pid` and `program` are immutable; `finished` is read and
-/// written under `lock` only.
-public final class ChildProcess: @unchecked Sendable {
+/// Sendable: `pid` and `program` are immutable; `finished` lives in a `Mutex`.
+public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let program: String
-    private let lock = NSLock()
-    private var finished: Termination?
+    /// How the child ended, once a `waitpid` has reaped it (reaping happens once).
+    private let finished = Mutex<Termination?>(nil)
 
     /// - Parameters:
     ///   - output: where stdout (and stderr, unless `errors` is given) goes; inherited when nil.
@@ -129,14 +129,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Non-blocking: how the child ended, or nil while it runs.
     public func poll() -> Termination? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let finished { return finished }
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        guard r == pid else { return nil }
-        finished = Self.decode(status)
-        return finished
+        finished.withLock { finished in
+            if let finished { return finished }
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            guard r == pid else { return nil }
+            finished = Self.decode(status)
+            return finished
+        }
     }
 
     /// Blocks until the child ends.
@@ -190,11 +190,12 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// Reads a descriptor line by line on its own thread until end of file.
-public final class LineReader: @unchecked Sendable {
+/// Reads a descriptor line by line on its own thread until end of file. `onLine` runs
+/// on that thread, hence `@Sendable`.
+public final class LineReader: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
-    public init(fd: Int32, onLine: @escaping (String) -> Void) {
+    public init(fd: Int32, onLine: @escaping @Sendable (String) -> Void) {
         let thread = Thread { [done] in
             var pending = Data()
             var buffer = [UInt8](repeating: 0, count: 65536)

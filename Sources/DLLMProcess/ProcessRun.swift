@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,16 +59,16 @@ extension ChildProcess {
     }
 }
 
-/// A descriptor read to its end on a thread of its own.
-/// `@unchecked Sendable`: `data` is written by the thread before `done` is signalled
-/// and read only after `finish` has waited for that signal.
-final class DrainedDescriptor: @unchecked Sendable {
+/// A descriptor read to its end on a thread of its own: the thread stores what it read,
+/// then signals `done`; `finish` waits for the signal, then takes the data.
+final class DrainedDescriptor: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private var data = Data()
+    private let data = Mutex(Data())
 
     init(_ fd: Int32) {
         let thread = Thread { [self] in
-            data = Self.readToEnd(fd)
+            let read = Self.readToEnd(fd)
+            data.withLock { $0 = read }
             close(fd)
             done.signal()
         }
@@ -76,7 +77,7 @@ final class DrainedDescriptor: @unchecked Sendable {
 
     func finish() -> Data {
         done.wait()
-        return data
+        return data.withLock { $0 }
     }
 
     static func readToEnd(_ fd: Int32) -> Data {

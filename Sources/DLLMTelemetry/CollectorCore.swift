@@ -14,6 +14,9 @@ import Foundation
 /// start event. Events that arrive before any of these is known wait in memory for a
 /// start event (publishers resend theirs on reconnect), at most `unroutedTimeout`
 /// seconds, then go to `STATE/runs/RUN_ID/`.
+// @unchecked Sendable: every mutable field is read and written under `lock`; the sockets are
+// used only by `run()`'s thread; `diagnostics` is set before `run()` starts, `loopCPUSeconds`
+// read after it returned.
 public final class CollectorCore: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Interface to bind: 127.0.0.1 (default, this machine only), an address, or `*`.

@@ -16,6 +16,8 @@ import Foundation
 ///   restarted collector learns the run's output folder and config.
 ///
 /// Thread-safe: calls are serialised by a lock held only for the encode and enqueue.
+// @unchecked Sendable: the counters, the encoder and both sockets are touched only under `lock`
+// (after `init`); `configuration` never changes.
 public final class TelemetryPublisher: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// The collector's PULL endpoint, e.g. `tcp://10.0.0.5:5555`.

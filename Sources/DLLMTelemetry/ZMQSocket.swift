@@ -3,6 +3,7 @@ import Foundation
 
 /// A ZeroMQ context (its I/O threads). Sockets keep their context alive; the
 /// context is terminated when the last reference goes, after every socket closed.
+// @unchecked Sendable: a libzmq context is thread-safe (zmq_ctx docs) and `handle` never changes.
 public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
@@ -26,6 +27,8 @@ public final class ZMQContext: @unchecked Sendable {
 
 /// One ZeroMQ socket. Not thread-safe (ZeroMQ's rule): each owner serialises its
 /// calls. Closed on `close()` or when released.
+// @unchecked Sendable: handed between threads, never used by two at once: each owner (the
+// collector's loop thread, a publisher under its lock) serialises every call, `close` included.
 public final class ZMQSocket: @unchecked Sendable {
     public let context: ZMQContext
     private(set) var handle: UnsafeMutableRawPointer?

@@ -18,6 +18,8 @@ public enum ModelType: String {
 /// Merges are looked up by token-id pair; a word is merged lowest rank first,
 /// leftmost on ties, which is what `Word::merge_all`'s priority queue
 /// (ordered by rank, then position) produces. Results are cached per word.
+// @unchecked Sendable: the vocabulary and merges are `let`s set in `init`; the word cache, the
+// one mutable part, is read and written only under `cacheLock`.
 public final class BPEModel: TokenizerModel, @unchecked Sendable {
     let vocab: [RawString: UInt32]
     let vocabR: [String?]

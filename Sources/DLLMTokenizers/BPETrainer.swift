@@ -63,7 +63,7 @@ public final class BPETrainer {
     }
 
     /// The result of training: vocabulary, merges in rank order, special tokens.
-    public struct Result {
+    public struct Result: Sendable {
         public let vocab: [String: UInt32]
         public let merges: [(String, String)]
         public let specialTokens: [String]

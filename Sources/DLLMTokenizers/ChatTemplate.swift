@@ -19,7 +19,7 @@ public struct ChatMessage: Codable, Equatable, Sendable {
 /// add_generation_prompt=…)`: the template sees `messages`, `add_generation_prompt`, `tools`,
 /// `documents`, the tokenizer's special tokens (`bos_token`, `eos_token`, …) and any extra
 /// keyword arguments (`enable_thinking`, `date_string`, …).
-public struct ChatTemplate: Equatable, @unchecked Sendable {
+public struct ChatTemplate: Equatable, Sendable {
     /// Shapes of common templates, recognized from the source for information (rendering
     /// always interprets the source).
     public enum Kind: Equatable, Sendable {

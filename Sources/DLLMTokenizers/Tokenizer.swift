@@ -6,6 +6,8 @@ import Foundation
 ///
 /// `encode`/`decode` mirror `Tokenizer::encode` / `Tokenizer::decode` of the
 /// Rust crate (the Python `tokenizers` package) id for id.
+// @unchecked Sendable: every stored property is a `let` set in `init` (the pipeline stages are immutable
+// structs; NSRegularExpression is thread-safe), except the lazy `decodeTable`, used only under `decodeTableLock`.
 public final class Tokenizer: @unchecked Sendable {
     public let model: BPEModel
     public let normalizer: Normalizer?

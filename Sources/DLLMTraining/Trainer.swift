@@ -40,8 +40,13 @@ public final class Trainer {
     public var onEval: ((Int, Double) -> Void)?
     /// Called with each warning the loop logs (e.g. a skipped non-finite step).
     public var onWarning: ((String) -> Void)?
-    /// Set from a signal handler: finish the current step, save, and stop.
-    public var stopRequested = false
+    /// Set from a signal handler (through `stopRequest`, which is `Sendable`): finish the
+    /// current step, save, and stop.
+    public let stopRequest = StopRequest()
+    public var stopRequested: Bool {
+        get { stopRequest.isRequested }
+        set { stopRequest.isRequested = newValue }
+    }
     /// How this rank takes part in each step: a single process, or DDP, ZeRO-1/2 or
     /// FSDP over several ranks. The loop calls it the same way whichever it is.
     public let strategy: any ParallelStrategy

@@ -3,6 +3,7 @@ import CZMQ
 import DLLMJSON
 import DLLMTelemetry
 import Foundation
+import Synchronization
 
 /// `dllm-collector bench`: how many events per second a collector receives,
 /// validates, aggregates, republishes and persists. A real `CollectorCore` on
@@ -222,14 +223,14 @@ struct BenchCommand: ParsableCommand {
 }
 
 /// The benchmark subscriber's count and stop flag, shared across threads.
-final class Drain: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages = 0
-    private var stopped = false
+final class Drain: Sendable {
+    private let messages = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
     let done = DispatchSemaphore(value: 0)
 
-    func count() { lock.lock(); messages += 1; lock.unlock() }
-    func stop() { lock.lock(); stopped = true; lock.unlock() }
-    var stopping: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
-    var received: Int { lock.lock(); defer { lock.unlock() }; return messages }
+    func count() { messages.wrappingAdd(1, ordering: .relaxed) }
+    func stop() { stopped.store(true, ordering: .releasing) }
+    var stopping: Bool { stopped.load(ordering: .acquiring) }
+    /// Read after `done` was waited for, which orders it after every `count()`.
+    var received: Int { messages.load(ordering: .relaxed) }
 }

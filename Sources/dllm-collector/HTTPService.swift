@@ -2,6 +2,7 @@ import DLLMTelemetry
 import FlyingFox
 import FlyingSocks
 import Foundation
+import Synchronization
 
 /// The collector's HTTP side (FlyingFox): the dashboard page, its JSON, and the
 /// Prometheus text endpoint. Everything is read from `CollectorCore` snapshots.
@@ -93,9 +94,8 @@ final class HTTPService: Sendable {
 }
 
 /// The error the server task ended with, readable from another task.
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Error?
-    func set(_ error: Error) { lock.lock(); stored = error; lock.unlock() }
-    var error: Error? { lock.lock(); defer { lock.unlock() }; return stored }
+final class FailureBox: Sendable {
+    private let stored = Mutex<(any Error)?>(nil)
+    func set(_ error: any Error) { stored.withLock { $0 = error } }
+    var error: (any Error)? { stored.withLock { $0 } }
 }

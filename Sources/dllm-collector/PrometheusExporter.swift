@@ -1,20 +1,27 @@
 import DLLMTelemetry
 import Foundation
 import Prometheus
+import Synchronization
 
 /// Renders a `CollectorStatus` in the Prometheus text format (swift-prometheus):
 /// the collector's own counters, and per run and per rank the latest metrics.
 ///
 /// Counters mirror the collector's cumulative counts, so each scrape increments
 /// them by what changed since the previous one.
-final class PrometheusExporter: @unchecked Sendable {
-    private let registry = PrometheusCollectorRegistry()
-    private let lock = NSLock()
-    private var counters: [String: (counter: Counter, value: Int)] = [:]
-    private var gauges: [String: Gauge] = [:]
+final class PrometheusExporter: Sendable {
+    /// Scrapes may come concurrently: one renders at a time.
+    private let metrics = Mutex(Metrics())
 
-    func render(_ status: CollectorStatus) -> [UInt8] {
-        lock.lock(); defer { lock.unlock() }
+    func render(_ status: CollectorStatus) -> [UInt8] { metrics.withLock { $0.render(status) } }
+}
+
+/// The registry and the metrics made so far (only used inside the exporter's `Mutex`).
+private struct Metrics {
+    let registry = PrometheusCollectorRegistry()
+    var counters: [String: (counter: Counter, value: Int)] = [:]
+    var gauges: [String: Gauge] = [:]
+
+    mutating func render(_ status: CollectorStatus) -> [UInt8] {
         for (kind, count) in status.accepted {
             counter("dllm_collector_events_total", [("kind", kind)], count, "Events accepted and stored, by kind.")
         }
@@ -72,14 +79,14 @@ final class PrometheusExporter: @unchecked Sendable {
         name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    private func counter(_ name: String, _ labels: [(String, String)], _ value: Int, _ help: String) {
+    private mutating func counter(_ name: String, _ labels: [(String, String)], _ value: Int, _ help: String) {
         let k = key(name, labels)
         let entry = counters[k] ?? (registry.makeCounter(descriptor: descriptor(name, help), labels: labels), 0)
         if value > entry.value { entry.counter.increment(by: Int64(value - entry.value)) }
         counters[k] = (entry.counter, max(value, entry.value))
     }
 
-    private func gauge(_ name: String, _ labels: [(String, String)], _ value: Double?, _ help: String) {
+    private mutating func gauge(_ name: String, _ labels: [(String, String)], _ value: Double?, _ help: String) {
         guard let value, value.isFinite else { return }
         let k = key(name, labels)
         let g = gauges[k] ?? registry.makeGauge(descriptor: descriptor(name, help), labels: labels)

@@ -3,6 +3,7 @@ import DLLMJSON
 import DLLMTelemetry
 import Dispatch
 import Foundation
+import Synchronization
 
 /// `dllm-collector run` (the default): the collector itself.
 struct RunCommand: AsyncParsableCommand {
@@ -114,42 +115,27 @@ struct RunCommand: AsyncParsableCommand {
         return env?.isEmpty == false ? env : nil
     }
 
-    /// Returns on SIGINT or SIGTERM.
+    /// Returns on SIGINT or SIGTERM (both stay ignored afterwards: the caller shuts down).
     static func waitForSignal() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = Once()
-            var sources: [DispatchSourceSignal] = []
-            for sig in [SIGINT, SIGTERM] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler {
-                    if once.claim() {
-                        _ = sources
-                        continuation.resume()
-                    }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            SignalSources.keep(sources)
+        let once = Once()
+        let sources = [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            return DispatchSource.makeSignalSource(signal: sig, queue: .global())
         }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            for source in sources {
+                source.setEventHandler { if once.claim() { continuation.resume() } }
+                source.resume()
+            }
+        }
+        for source in sources { source.cancel() }
     }
 }
 
 /// True exactly once, whichever thread asks first.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
+final class Once: Sendable {
+    private let done = Atomic<Bool>(false)
     func claim() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
+        done.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
     }
-}
-
-/// Keeps signal sources alive for the life of the process.
-enum SignalSources {
-    nonisolated(unsafe) static var kept: [DispatchSourceSignal] = []
-    static func keep(_ sources: [DispatchSourceSignal]) { kept += sources }
 }

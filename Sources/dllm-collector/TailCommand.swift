@@ -31,7 +31,6 @@ struct TailCommand: ParsableCommand {
     var timeout: Double?
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)
         if let runDir {
             try tailFile(runDir)
         } else {
@@ -39,7 +38,9 @@ struct TailCommand: ParsableCommand {
         }
     }
 
-    private func out(_ line: String) { print(line) }
+    /// One line, flushed at once (line buffering even into a pipe). `fflush(nil)` flushes every
+    /// stream: naming C's `stdout` global is not concurrency-safe in Swift 6.
+    private func out(_ line: String) { print(line); fflush(nil) }
 
     // MARK: From a file
 

@@ -32,7 +32,7 @@ struct ChatCommand: ParsableCommand {
         var turn: UInt64 = 0
         while true {
             print("> ", terminator: "")
-            fflush(stdout)
+            fflush(nil)
             guard let line = readLine() else { print(); break }
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.isEmpty { continue }
@@ -75,7 +75,7 @@ struct ChatCommand: ParsableCommand {
             stats = out.stats
         }
         print(text)
-        fflush(stdout)
+        fflush(nil)
         if visualize || !terminal {
             log(String(format: "(%d model evaluations, %.1f tokens/s)", stats.modelEvaluations, stats.tokensPerSecond))
         }
@@ -121,13 +121,13 @@ final class CanvasView {
         let header = "[step \(event.step + 1), block \(event.block + 1)] "
         if !ansi {
             print(header + body.replacingOccurrences(of: "\n", with: "⏎"))
-            fflush(stdout)
+            fflush(nil)
             return
         }
         clear()
         let frame = header + body
         print(frame)
-        fflush(stdout)
+        fflush(nil)
         linesShown = Self.visibleLines(frame, columns: Self.columns())
     }
 

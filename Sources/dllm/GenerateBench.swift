@@ -132,7 +132,7 @@ struct GenerateBench: ParsableCommand {
             print(mode.name.padding(toLength: 28, withPad: " ", startingAt: 0)
                   + String(format: " %8.2f %7.2f  %8.1f  %11d  %9d  ", stats.seconds, cpu, stats.tokensPerSecond,
                            stats.modelEvaluations, stats.evaluatedPositions) + speedup + "      " + agreement)
-            fflush(stdout)
+            fflush(nil)
         }
     }
 

@@ -57,13 +57,15 @@ struct TrainCommand: ParsableCommand {
             let trainer = try TrainingRun.makeTrainer(training, comm: comm, parallel: plan, log: log)
             // Preemption (SIGTERM from Slurm), Ctrl-C, and SIGUSR1 (what dllm-launch sends through
             // mpirun, which forwards SIGUSR1 but turns SIGTERM into a kill): finish the step, checkpoint, exit.
+            // The handler runs on a Dispatch thread: besides a log line it only sets the atomic stop request.
+            let stopRequest = trainer.stopRequest
             var sources: [DispatchSourceSignal] = []
             for sig in [SIGTERM, SIGINT, SIGUSR1] {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler {
                     log("signal \(sig): finishing the current step, then checkpointing")
-                    trainer.stopRequested = true
+                    stopRequest.isRequested = true
                 }
                 source.resume()
                 sources.append(source)

@@ -8,7 +8,8 @@ import XCTest
 /// Small GGUF tokenizers (a byte-level BPE trained by the fixture script) whose
 /// transformers results are committed: regex pre-tokenizers, BOS/EOS, added tokens.
 final class GGUFTokenizerSyntheticTests: XCTestCase {
-    static let fixture = try! GGUFTokenizerFixtures.json("gguf-tokenizer-synthetic.json")
+    // nonisolated(unsafe): parsed JSON (`Any`), never mutated after its one lazy initialisation.
+    nonisolated(unsafe) static let fixture = try! GGUFTokenizerFixtures.json("gguf-tokenizer-synthetic.json")
 
     /// The case's metadata with its base (vocabulary, types, merges, scores) put back in front.
     static func metadata(_ record: [String: Any]) -> GGUFMetadata {

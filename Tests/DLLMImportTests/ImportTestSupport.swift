@@ -23,6 +23,7 @@ enum ImportFixtures {
 
 /// The real SmolLM2 GGUF (located by `SmolLM2Asset`), opened once per test process.
 enum SmolLM2 {
+    // nonisolated(unsafe): a per-process cache filled and read only by XCTest's one test thread.
     nonisolated(unsafe) private static var shared: GGUFFile?
     static func file() throws -> GGUFFile {
         if let shared { return shared }

@@ -14,6 +14,7 @@ final class QuantizedGGUFTests: XCTestCase {
     static let prompt: [Int32] = [504, 3575, 282, 4649, 314, 7042, 30, 378, 3575, 282, 4521, 314, 11452, 30, 4643, 36411, 418, 216, 33,
                                   32, 32, 5027, 20590, 28, 284, 260, 3995, 3925, 281, 260, 3693, 817, 314]
 
+    // nonisolated(unsafe): a per-process cache filled and read only by XCTest's one test thread.
     nonisolated(unsafe) private static var models: (quantized: LlamaModel<Float>, f32: LlamaModel<Float>)?
     private func models() throws -> (quantized: LlamaModel<Float>, f32: LlamaModel<Float>) {
         if let models = Self.models { return models }

@@ -15,6 +15,7 @@ final class SmolLM2ParityTests: XCTestCase {
     /// norm or bias moves it by orders of magnitude (perplexity 113 instead of 7).
     static let tolerance: Float = 1e-4
 
+    // nonisolated(unsafe): a per-process cache filled and read only by XCTest's one test thread.
     nonisolated(unsafe) private static var imported: (model: LlamaModel<Float>, config: [String: Any])?
     private func model() throws -> (model: LlamaModel<Float>, config: [String: Any]) {
         if let imported = Self.imported { return imported }

@@ -1,6 +1,7 @@
 import DLLMCheckpoint
 import DLLMProcess
 import Foundation
+import Synchronization
 import XCTest
 
 /// Runs the built `dllm-launch` (and `dllm`) on the tiny fixture model of the
@@ -83,11 +84,10 @@ class LaunchTestCase: XCTestCase {
         var output: String { collected.text }
     }
 
-    final class Collected: @unchecked Sendable {
-        private let lock = NSLock()
-        private var data = Data()
-        func append(_ more: Data) { lock.lock(); data.append(more); lock.unlock() }
-        var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+    final class Collected: Sendable {
+        private let data = Mutex(Data())
+        func append(_ more: Data) { data.withLock { $0.append(more) } }
+        var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
     func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {

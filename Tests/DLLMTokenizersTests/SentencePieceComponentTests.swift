@@ -5,7 +5,8 @@ import XCTest
 /// Metaspace, BPE byte fallback and the SentencePiece decoders against the Python
 /// `tokenizers` package (Fixtures/sentencepiece.json, from generate_sentencepiece_fixtures.py).
 final class SentencePieceComponentTests: XCTestCase {
-    static let fixture = try! Fixtures.json("sentencepiece.json") as! [String: Any]
+    // nonisolated(unsafe): parsed JSON (`Any`), never mutated after its one lazy initialisation.
+    nonisolated(unsafe) static let fixture = try! Fixtures.json("sentencepiece.json") as! [String: Any]
 
     func testPipelineVariantsEqualPython() throws {
         let texts = Self.fixture["texts"] as! [String]

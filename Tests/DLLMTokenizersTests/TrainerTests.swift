@@ -4,7 +4,8 @@ import XCTest
 
 /// `BPETrainer` against the Python trainer on the committed corpus.
 final class TrainerTests: XCTestCase {
-    static let config = try! Fixtures.json("trainer/config.json") as! [String: Any]
+    // nonisolated(unsafe): parsed JSON (`Any`), never mutated after its one lazy initialisation.
+    nonisolated(unsafe) static let config = try! Fixtures.json("trainer/config.json") as! [String: Any]
 
     static let swiftTrained: BPETrainer.Result = {
         let trainer = BPETrainer(vocabSize: (config["vocab_size"] as! NSNumber).intValue,

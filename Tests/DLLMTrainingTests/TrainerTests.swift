@@ -18,11 +18,12 @@ final class TrainerTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     static let V = 32, T = 16
-    static let modelConfig: [String: Any] = [
-        "model_type": "llada", "d_model": 32, "n_heads": 4, "n_kv_heads": 2, "n_layers": 2, "mlp_hidden_size": 64,
-        "vocab_size": V, "embedding_size": V, "mask_token_id": V - 1, "rope_theta": 10000.0, "max_sequence_length": 64,
-        "weight_tying": false, "init_std": 0.02,
-    ]
+    /// A fresh dictionary per use (`[String: Any]` is not `Sendable`, so no shared static).
+    static var modelConfig: [String: Any] {
+        ["model_type": "llada", "d_model": 32, "n_heads": 4, "n_kv_heads": 2, "n_layers": 2, "mlp_hidden_size": 64,
+         "vocab_size": V, "embedding_size": V, "mask_token_id": V - 1, "rope_theta": 10000.0, "max_sequence_length": 64,
+         "weight_tying": false, "init_std": 0.02]
+    }
 
     /// A tiny "corpus": 8 distinct patterned sequences over 30 real tokens, each opened
     /// by a BOS token (30) that is never masked. LLaDA has no absolute positions: with

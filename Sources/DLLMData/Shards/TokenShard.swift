@@ -1,7 +1,7 @@
 import Foundation
 
 /// One memory-mapped token shard file.
-public struct TokenShard: @unchecked Sendable {
+public struct TokenShard: Sendable {
     public let file: String
     public let header: TokenShardHeader
     private let data: Data

@@ -52,7 +52,7 @@ public struct TokenShardManifest: Codable, Equatable, Sendable {
 /// Opens the shards of one split of a `dllm prepare` folder (or an explicit list of files),
 /// checks every header against its file size and against the manifest, and maps sequence index
 /// `i` to its shard. Labels equal inputs (pretraining).
-public struct ShardedTokenDataset: ExampleSource, @unchecked Sendable {
+public struct ShardedTokenDataset: ExampleSource, Sendable {
     public let shards: [TokenShard]
     public let sequenceLength: Int
     /// `cumulative[k]`: sequences in shards before `k`.

@@ -4,7 +4,7 @@ import Foundation
 /// A model folder's real tokenizer (`tokenizer.json` or `vocab.json` + `merges.txt`)
 /// with its special tokens and chat template from `tokenizer_config.json`, as the
 /// data pipeline sees it (HF `AutoTokenizer.from_pretrained(folder)`).
-public final class BPETextTokenizer: TextTokenizer, @unchecked Sendable {
+public final class BPETextTokenizer: TextTokenizer, Sendable {
     public let tokenizer: Tokenizer
     public let path: String
     public let eosTokenID: Int32?

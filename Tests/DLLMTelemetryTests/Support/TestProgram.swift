@@ -1,5 +1,6 @@
 import DLLMProcess
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -119,19 +120,23 @@ enum HTTP {
     /// A blocking GET.
     static func get(_ url: String, timeout: Double = 10) throws -> (status: Int, body: Data) {
         let semaphore = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: (Int, Data)?
-        nonisolated(unsafe) var failure: Error?
+        let reply = Reply()
         var request = URLRequest(url: URL(string: url)!)
         request.timeoutInterval = timeout
         URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error { failure = error }
-            result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data())
+            reply.outcome.withLock { $0 = (error, (response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()) }
             semaphore.signal()
         }.resume()
         _ = semaphore.wait(timeout: .now() + timeout + 1)
+        guard let (failure, status, body) = reply.outcome.withLock({ $0 }) else { throw URLError(.timedOut) }
         if let failure { throw failure }
-        guard let result else { throw URLError(.timedOut) }
-        return result
+        return (status, body)
+    }
+
+    /// What the session's callback thread hands back (a `Mutex`: after a timeout the callback
+    /// may still run while the caller reads).
+    private final class Reply: Sendable {
+        let outcome = Mutex<(failure: (any Error)?, status: Int, body: Data)?>(nil)
     }
 }
 
