@@ -183,6 +183,8 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMEvalTests", dependencies: ["DLLMEval", "DLLMSampling", "DLLMData", "DLLMModels"],
                     exclude: ["Fixtures"]),
+        // Bounded random-mutation fuzzing of the parsers of untrusted input (seeds: the other targets' fixtures).
+        .testTarget(name: "DLLMFuzzTests", dependencies: ["DLLMJSON", "DLLMGGUF", "DLLMCheckpoint", "DLLMRandom"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v6]
