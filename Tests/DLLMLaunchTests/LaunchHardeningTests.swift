@@ -42,7 +42,7 @@ final class LaunchHardeningTests: LaunchTestCase {
         XCTAssertNotNil(collectorProcess(), "a collector runs beside the job")
         kill(first.process.pid, SIGKILL)
         _ = first.finish(timeout: 10)
-        try waitFor("every process of the job to end", timeout: 60) { ourProcesses().isEmpty }
+        try waitFor("every process of the job to end", timeout: 15) { ourProcesses().isEmpty }
 
         // The lock went with its holder: the folder can be used again.
         let third = try launch(["--num_processes", "1", trainConfig.path, "--max_steps", "2"], timeout: 120)
