@@ -43,8 +43,10 @@ struct TrainCommand: ParsableCommand {
             // started otherwise takes it on rank 0 (released by the kernel at exit).
             var outputLock: OutputLock?
             if env["DLLM_LAUNCHER_PID"] == nil && rank == 0 {
-                do { outputLock = try OutputLock(directory: URL(fileURLWithPath: training.outputDir), program: "dllm train") } catch {
-                    throw ValidationError("\(error)")
+                do { outputLock = try OutputLock(directory: URL(fileURLWithPath: training.outputDir), program: "dllm train") } catch let error as OutputLockError {
+                    // Busy: refuse. Not lockable (e.g. output_dir is a file): the first write says what is wrong.
+                    if case .busy = error { throw ValidationError("\(error)") }
+                    log("running without the output_dir lock: \(error)")
                 }
             }
             defer { withExtendedLifetime(outputLock) {} }
