@@ -59,9 +59,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        // The telemetry collector's HTTP side: FlyingFox (BSD sockets + Swift concurrency,
-        // no NIO, so a fraction of hummingbird's build time) and the Prometheus text format.
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        // The Prometheus text format of the collector's /metrics. (Its HTTP server is its
+        // own, BoundedHTTPServer: FlyingFox 0.27 had no bound on header size or connections.)
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // SHA-256 of fetched packages (DLLMData).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -151,8 +150,6 @@ let package = Package(
             dependencies: [
                 "DLLMTelemetry", "DLLMJSON", "CZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimized),

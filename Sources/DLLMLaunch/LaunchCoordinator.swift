@@ -13,9 +13,19 @@ import Glibc
 /// `--stop_timeout` seconds; a second one, or the timeout, stops the ranks at once.
 /// A rank that dies or exits non-zero makes `mpirun`/`srun` stop the others; should
 /// they linger, the launcher kills them after `failureGrace` seconds.
+///
+/// One job per output folder: the launcher holds `OutputLock` on `output_dir` for its
+/// whole run, and a second launch on it is refused naming the holder. Should the
+/// launcher itself die (even by SIGKILL), its collector (`--exit-with-parent`) and
+/// every rank's agent (`DLLM_LAUNCHER_PID`/`DLLM_LAUNCHER_START`) notice within a
+/// second and end. A collector that dies is reported and restarted once, on the
+/// same ports.
 public final class LaunchCoordinator {
     public let plan: LaunchPlan
-    public let environment: [String: String]
+    public private(set) var environment: [String: String]
+    /// The collector this launcher started (nil: none, or an external one).
+    private var collector: Collector?
+    private var collectorRestarted = false
     /// Seconds between noticing a failed rank and killing whatever still runs.
     public var failureGrace = 5.0
     let say: (String) -> Void
@@ -48,6 +58,11 @@ public final class LaunchCoordinator {
                                             expected: "a hostfile naming the machines (--hostfile FILE with 'host slots=N' lines, or mpirun_config.mpirun_hostfile), or a Slurm allocation")
             }
         }
+        let lock: OutputLock
+        do { lock = try OutputLock(directory: plan.outputDirectory, program: "dllm-launch") } catch {
+            throw LaunchError.outputBusy("\(error)")
+        }
+        defer { withExtendedLifetime(lock) {} }
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         for note in plan.notes { say(note) }
         let dllm = try findDLLM()
@@ -58,7 +73,12 @@ public final class LaunchCoordinator {
         }
         let inbox = SignalInbox([SIGINT, SIGTERM, SIGHUP])
         let runID = Self.runID(environment: environment, slurm: plan.slurm, config: plan.options.trainingConfig)
-        let collector = startCollector(runID: runID)
+        if plan.numMachines > 1, plan.options.collector == nil, environment["DLLM_COLLECTOR_TOKEN"]?.isEmpty != false {
+            // The collector listens beyond loopback: only holders of this secret may write to it or read it.
+            environment["DLLM_COLLECTOR_TOKEN"] = Self.newToken()
+            say("the collector listens on every interface: a fresh DLLM_COLLECTOR_TOKEN is passed to it and to the ranks")
+        }
+        let external = startCollector(runID: runID)
         defer { collector?.stop() }
 
         say("\(plan.worldSize) rank(s) on \(plan.numMachines) machine(s) through \(tool.rawValue), \(plan.sharding), "
@@ -71,7 +91,7 @@ public final class LaunchCoordinator {
                 say("resuming from \(latest.url.path) (step \(latest.step))")
             }
             let outcome = try runAttempt(attempt, tool: tool, starter: starter, dllm: dllm, arguments: arguments,
-                                         runID: runID, collector: collector?.address, inbox: inbox)
+                                         runID: runID, collector: external?.address, inbox: inbox)
             switch outcome {
             case .succeeded:
                 say("done: training finished (\(plan.outputDirectory.path))")
@@ -110,6 +130,9 @@ public final class LaunchCoordinator {
         env["DLLM_RANKS_PER_MACHINE"] = "\(plan.ranksPerMachine)"
         env["DLLM_LAUNCH_ATTEMPT"] = "\(attempt)"
         env["DLLM_LOG_DIR"] = logs.path
+        env["DLLM_LAUNCHER_PID"] = "\(getpid())"
+        env["DLLM_LAUNCHER_HOST"] = shortHostName()
+        env["DLLM_LAUNCHER_START"] = ProcessIdentity.startTime(of: getpid()).map { "\($0)" } ?? ""
 
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var rank = [me, "agent", "--log-dir", logs.path, "--kill-grace", "\(Int(plan.options.stopTimeout))"]
@@ -164,6 +187,7 @@ public final class LaunchCoordinator {
                 hardStop(job, tool: tool)
                 killedHard = true
             }
+            superviseCollector()
             ended = job.poll()
             if ended == nil { usleep(50_000) }
         }
@@ -243,6 +267,8 @@ public final class LaunchCoordinator {
         return path
     }
 
+    /// The collector the ranks report to: an external one, none, or one started here
+    /// (then also kept in `collector`, for `superviseCollector`).
     func startCollector(runID: String) -> Collector? {
         if let address = plan.options.collector {
             if address == "none" { return nil }
@@ -254,15 +280,46 @@ public final class LaunchCoordinator {
             return nil
         }
         do {
-            let collector = try Collector.start(executable: executable, multiMachine: plan.numMachines > 1, advertise: shortHostName(),
-                                                runDirectory: plan.outputDirectory, logFile: plan.logDirectory.appendingPathComponent("collector.log"),
-                                                environment: environment)
-            say("collector at \(collector.address) (log: \(plan.logDirectory.appendingPathComponent("collector.log").path))")
+            collector = try launchCollector(executable, ports: (0, 0))
+            say("collector at \(collector!.address) (log: \(plan.logDirectory.appendingPathComponent("collector.log").path))")
             return collector
         } catch {
             say("\(error): running without live metrics")
             return nil
         }
+    }
+
+    private func launchCollector(_ executable: String, ports: (pull: Int, pub: Int)) throws -> Collector {
+        try Collector.start(executable: executable, multiMachine: plan.numMachines > 1, advertise: shortHostName(),
+                            runDirectory: plan.outputDirectory, logFile: plan.logDirectory.appendingPathComponent("collector.log"),
+                            environment: environment, ports: ports)
+    }
+
+    /// Reports a collector that died and starts it again once, on the same ports: the
+    /// ranks' PUSH sockets reconnect by themselves and the new collector continues the
+    /// run's metrics.jsonl, so summary.json is still written at the end.
+    func superviseCollector() {
+        guard let current = collector, let ended = current.ended() else { return }
+        collector = nil
+        let pid = current.pid.map { "pid \($0)" } ?? ""
+        guard !collectorRestarted, let executable = Collector.findExecutable() else {
+            say("the collector (\(pid)) \(ended) again: training continues without live metrics, and no summary.json will be written")
+            return
+        }
+        collectorRestarted = true
+        say("the collector (\(pid)) \(ended): restarting it once, on the same ports (see \(plan.logDirectory.appendingPathComponent("collector.log").path))")
+        do {
+            collector = try launchCollector(executable, ports: current.ports)
+            say("collector restarted at \(collector!.address); the ranks reconnect by themselves")
+        } catch {
+            say("cannot restart the collector: \(error); training continues without live metrics")
+        }
+    }
+
+    /// A fresh random shared secret for the collector and the ranks.
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
     }
 
     /// `DLLM_RUN_ID` if set; in Slurm `slurm-JOBID` (a requeued job keeps it); else the

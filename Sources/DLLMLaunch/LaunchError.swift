@@ -15,6 +15,8 @@ public enum LaunchError: Error, CustomStringConvertible, Equatable {
     case trainingConfig(path: String, reason: String)
     /// The ranks of several machines did not meet.
     case rendezvous(String)
+    /// Another job holds the output folder (or it cannot be locked).
+    case outputBusy(String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum LaunchError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(reason)"
         case let .rendezvous(message):
             return "rendezvous: \(message)"
+        case let .outputBusy(message):
+            return message
         }
     }
 }

@@ -19,7 +19,14 @@ import Glibc
 ///   last lines), which the launcher reads to name the root cause of a failed job.
 ///
 /// The rank runs under `setpriv --pdeathsig KILL` when available, so it cannot outlive
-/// its agent even when the agent itself is killed with SIGKILL.
+/// its agent even when the agent itself is killed with SIGKILL. (That is safe there:
+/// `setpriv` execs the rank from the thread that forked it, so the "parent thread"
+/// whose exit fires the signal is the agent's main thread, which lives as long as the
+/// agent. The agent itself uses no parent-death signal: its parent is mpirun's daemon,
+/// not the launcher.) The agent watches the launcher instead: on the launcher's machine,
+/// when `DLLM_LAUNCHER_PID` no longer names the process that started at
+/// `DLLM_LAUNCHER_START` (so a recycled pid is not mistaken for it), the launcher is
+/// gone and the rank is killed at once.
 public struct RankAgent {
     public var logDirectory: URL
     public var tee: Bool
@@ -85,7 +92,17 @@ public struct RankAgent {
         var stoppedFromOutside = false
         var killAt: Date?
         var termination: Termination?
+        let launcher = watchedLauncher(host: host)
+        var nextLauncherCheck = Date()
         while termination == nil {
+            if let launcher, Date() >= nextLauncherCheck {
+                nextLauncherCheck = Date().addingTimeInterval(0.5)
+                if !ProcessIdentity.isAlive(pid: launcher.pid, startTime: launcher.start) {
+                    Self.write(log, "[dllm-launch] rank \(rank): the launcher (pid \(launcher.pid)) is gone: stopping this rank now\n")
+                    stoppedFromOutside = true
+                    child.signal(SIGKILL)
+                }
+            }
             for sig in inbox.take() {
                 switch sig {
                 case SIGUSR1, SIGUSR2:
@@ -116,6 +133,14 @@ public struct RankAgent {
         }
         close(log)
         return ended.exitCode
+    }
+
+    /// The launcher to watch: only on its own machine (pids are per machine).
+    func watchedLauncher(host: String) -> (pid: pid_t, start: UInt64)? {
+        guard let pid = environment["DLLM_LAUNCHER_PID"].flatMap({ pid_t($0) }),
+              let start = environment["DLLM_LAUNCHER_START"].flatMap({ UInt64($0) }),
+              environment["DLLM_LAUNCHER_HOST"] == host else { return nil }
+        return (pid, start)
     }
 
     public static func write(_ fd: Int32, _ text: String) {

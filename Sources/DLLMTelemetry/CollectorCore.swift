@@ -8,12 +8,20 @@ import Foundation
 /// summary. HTTP (dashboard, Prometheus) sits on top, reading `status()`/`series()`.
 ///
 /// `run()` is the receive loop (one thread); every other method may be called from
-/// any thread. A run's folder is, in order: `runDirectory` when set, the folder this
-/// collector's index (`STATE/runs.json`) remembers for the run id (so a restarted
-/// collector appends where its predecessor wrote), the `output_dir` of the run's
-/// start event. Events that arrive before any of these is known wait in memory for a
-/// start event (publishers resend theirs on reconnect), at most `unroutedTimeout`
-/// seconds, then go to `STATE/runs/RUN_ID/`.
+/// any thread. A run's folder is, in order: `runDirectory` when set (the launcher's
+/// choice), the `output_dir` of the run's start event when it lies under the state
+/// directory or one of `outputRoots`, the folder this collector's index
+/// (`STATE/runs.json`) remembers for the run id (so a restarted collector appends
+/// where its predecessor wrote). Events that arrive before any of these is known wait
+/// in memory for a start event (publishers resend theirs on reconnect), at most
+/// `unroutedTimeout` seconds, then go to `STATE/runs/RUN_ID/`, as do runs whose
+/// `output_dir` lies elsewhere. A start event naming another `output_dir` than the
+/// run's current one is a new job reusing the id: the old run is summarised and the
+/// new one gets its own folder.
+///
+/// Memory: a finished run stays in memory `finishedRetention` seconds, then its log
+/// is closed and its state dropped; asking for it again (`series`, a late event)
+/// replays its `metrics.jsonl`. Each run keeps at most `RunState.rowLimit` rows.
 // @unchecked Sendable: every mutable field is read and written under `lock`; the sockets are
 // used only by `run()`'s thread; `diagnostics` is set before `run()` starts, `loopCPUSeconds`
 // read after it returned.
@@ -29,6 +37,12 @@ public final class CollectorCore: @unchecked Sendable {
         public var runDirectory: String?
         /// Where the run index and folders for runs without one live.
         public var stateDirectory: String
+        /// Folders (besides `stateDirectory`) under which a start event's `output_dir`
+        /// is honoured; any other `output_dir` goes to `STATE/runs/RUN_ID/`.
+        public var outputRoots: [String] = []
+        /// Seconds a finished run stays in memory before it is evicted (re-read from
+        /// its log when asked for again).
+        public var finishedRetention = 60.0
         /// Shared secret every message must carry as `token`.
         public var token: String?
         public var maxMessageBytes = WireFormat.defaultMaxMessageBytes
@@ -61,6 +75,8 @@ public final class CollectorCore: @unchecked Sendable {
     private let context: ZMQContext
     private let pull: ZMQSocket
     private let pub: ZMQSocket
+    /// Checks subscribers' tokens when one is set.
+    private let subscriberCheck: SubscriberAuthentication?
     private let lock = NSLock()
     private var validator: EventValidator
     private var runs: [String: RunState] = [:]
@@ -93,6 +109,12 @@ public final class CollectorCore: @unchecked Sendable {
         pub = try ZMQSocket(context, type: ZMQ_XPUB)
         pub.set(ZMQ_SNDHWM, Int32(100_000))
         pub.set(ZMQ_LINGER, Int32(0))
+        if let token = configuration.token {
+            subscriberCheck = try SubscriberAuthentication(context, token: token)
+            pub.set(ZMQ_PLAIN_SERVER, Int32(1))
+        } else {
+            subscriberCheck = nil
+        }
         let host = configuration.bind
         if host.contains(":") { pull.set(ZMQ_IPV6, Int32(1)); pub.set(ZMQ_IPV6, Int32(1)) }
         let hostPart = host.contains(":") ? "[\(host)]" : host
@@ -113,6 +135,7 @@ public final class CollectorCore: @unchecked Sendable {
             let (ready, subscribing) = ZMQSocket.waitReadable(pull, pub, milliseconds: 100)
             lock.lock()
             if stopRequested { break }
+            if let subscriberCheck { rejected[RejectionReason.unauthorized.index] += subscriberCheck.answer(message) }
             if subscribing { readSubscriptions(message) }
             if ready { receiveBatch(message) }
             housekeeping()
@@ -181,9 +204,15 @@ public final class CollectorCore: @unchecked Sendable {
             rejected[reason.index] += 1
         case .success(let result):
             let event = result.event
-            let run = runs[event.run] ?? newRun(event.run)
+            var known = runs[event.run] ?? reload(event.run)
+            if let existing = known, isNewJob(event, of: existing) {
+                retire(existing)
+                known = nil
+            }
+            let run = known ?? newRun(event.run)
             run.lastActivity = DispatchTime.now().uptimeNanoseconds
             run.finished = false
+            run.finishedAt = nil
             if run.log == nil { route(run, event) }
             if let rewritten = result.rewritten {
                 rewritten.withUnsafeBytes { store(run, event, $0, forwarding: nil) }
@@ -237,11 +266,57 @@ public final class CollectorCore: @unchecked Sendable {
     private func route(_ run: RunState, _ event: ReceivedEvent) {
         if let dir = configuration.runDirectory {
             open(run, URL(fileURLWithPath: dir))
+        } else if event.kind == .start, let dir = event.outputDir {
+            open(run, permittedFolder(dir, run: run) ?? fallbackDirectory(run))
         } else if let dir = index[run.id] {
             open(run, URL(fileURLWithPath: dir))
-        } else if event.kind == .start, let dir = event.outputDir, dir.hasPrefix("/") {
-            open(run, URL(fileURLWithPath: dir))
         }
+    }
+
+    /// `output_dir` as a folder, when it is absolute and lies under the state directory
+    /// or one of the configured output roots (symbolic links and `..` resolved).
+    private func permittedFolder(_ outputDir: String, run: RunState) -> URL? {
+        guard outputDir.hasPrefix("/") else { return nil }
+        let folder = Self.resolved(outputDir)
+        for root in [configuration.stateDirectory] + configuration.outputRoots {
+            let base = Self.resolved(root)
+            if folder == base || folder.hasPrefix(base.hasSuffix("/") ? base : base + "/") { return URL(fileURLWithPath: folder) }
+        }
+        diagnostics("run \(run.id): output_dir \(outputDir) is outside the collector's state directory and --output-root folders; writing to \(fallbackDirectory(run).path)")
+        return nil
+    }
+
+    static func resolved(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// A start event that names another `output_dir` than the run's: another job that
+    /// reuses the run id (the same job always names the same folder).
+    private func isNewJob(_ event: ReceivedEvent, of run: RunState) -> Bool {
+        guard configuration.runDirectory == nil, event.kind == .start, let dir = event.outputDir,
+              let known = run.outputDir else { return false }
+        return Self.resolved(dir) != Self.resolved(known)
+    }
+
+    /// Summarises a run (if still open), closes its log and forgets it.
+    private func retire(_ run: RunState, reason: String = "replaced") {
+        if reason == "replaced" {
+            diagnostics("run \(run.id): a start event names another output_dir: a new job reuses the id; closing the previous one")
+        }
+        if !run.finished, run.log != nil { finish(run, endedBy: reason) }
+        if let log = run.log { write(run, log); log.syncIfDue(interval: 0) }
+        run.log = nil
+        runs[run.id] = nil
+        runOrder.removeAll { $0 == run.id }
+    }
+
+    /// An evicted run, rebuilt from the log its index entry names.
+    private func reload(_ id: String) -> RunState? {
+        guard let dir = index[id], FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent(RunLog.fileName).path)
+        else { return nil }
+        let run = newRun(id)
+        open(run, URL(fileURLWithPath: dir))
+        return run
     }
 
     private func queue(_ run: RunState, _ event: ReceivedEvent, _ line: UnsafeRawBufferPointer) {
@@ -317,6 +392,10 @@ public final class CollectorCore: @unchecked Sendable {
                 if log.hasPendingBytes { write(run, log) }
                 log.syncIfDue(interval: configuration.syncInterval)
             }
+            if run.finished, let at = run.finishedAt, Double(now - at) / 1e9 >= configuration.finishedRetention {
+                retire(run, reason: "evicted")
+                continue
+            }
             guard !run.finished, run.log != nil else { continue }
             if run.allExited {
                 finish(run, endedBy: "exit")
@@ -330,6 +409,7 @@ public final class CollectorCore: @unchecked Sendable {
     private func finish(_ run: RunState, endedBy: String) {
         for row in run.flushRows() { publish(row, of: run) }
         run.finished = true
+        run.finishedAt = DispatchTime.now().uptimeNanoseconds
         guard let directory = run.directory, let log = run.log else { return }
         write(run, log)
         log.syncIfDue(interval: 0)
@@ -365,6 +445,7 @@ public final class CollectorCore: @unchecked Sendable {
         }
         pull.close()
         pub.close()
+        subscriberCheck?.close()
     }
 
     // MARK: Snapshots (any thread)
@@ -393,11 +474,35 @@ public final class CollectorCore: @unchecked Sendable {
     }
 
     /// The dashboard's curves of run `id`, or of the most recently active run.
+    /// An unknown `id` gives nil, never another run's curves; an evicted run is re-read
+    /// from its log.
     public func series(run id: String?, maxPoints: Int = 2_000) -> RunSeries? {
         lock.lock(); defer { lock.unlock() }
-        let chosen = id.flatMap { runs[$0] } ?? runOrder.compactMap { runs[$0] }.max { $0.lastActivity < $1.lastActivity }
+        let chosen: RunState?
+        if let id {
+            chosen = runs[id] ?? (WireFormat.isValidRunID(id.utf8) ? Self.replayed(id, index[id]) : nil)
+        } else {
+            chosen = runOrder.compactMap { runs[$0] }.max { $0.lastActivity < $1.lastActivity }
+        }
         guard let run = chosen else { return nil }
         return RunSeries(run, runs: runOrder, maxPoints: maxPoints)
+    }
+
+    /// A run's state read back from the log in `directory` (for a run no longer in memory).
+    static func replayed(_ id: String, _ directory: String?) -> RunState? {
+        guard let directory else { return nil }
+        var reader = EventLogReader(url: URL(fileURLWithPath: directory).appendingPathComponent(RunLog.fileName))
+        let run = RunState(id: id)
+        guard (try? reader.readNew { event, _ in if event.run == id { run.apply(event) } }) != nil else { return nil }
+        run.directory = URL(fileURLWithPath: directory)
+        run.finished = true
+        return run
+    }
+
+    /// Runs held in memory (for tests of eviction).
+    public var residentRuns: Int {
+        lock.lock(); defer { lock.unlock() }
+        return runs.count
     }
 }
 

@@ -38,6 +38,7 @@ public enum DashboardPage {
         <script>
         "use strict";
         let run = new URLSearchParams(location.search).get("run");
+        const token = new URLSearchParams(location.search).get("token");
         const W = 520, H = 240, L = 64, R = 12, T = 10, B = 26;
 
         function label(v) {
@@ -102,7 +103,10 @@ public enum DashboardPage {
 
         async function refresh() {
           try {
-            const r = await fetch("/api/series" + (run ? "?run=" + encodeURIComponent(run) : ""), { cache: "no-store" });
+            const q = new URLSearchParams();
+            if (run) q.set("run", run);
+            if (token) q.set("token", token);
+            const r = await fetch("/api/series" + (q.toString() ? "?" + q.toString() : ""), { cache: "no-store" });
             if (r.status === 404) { document.getElementById("status").textContent = "no runs yet"; return; }
             const s = await r.json();
             document.getElementById("run").textContent = s.run;

@@ -163,7 +163,8 @@ public struct EventValidator {
         return cache.string
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    /// Equality whose time does not depend on where the strings differ (for secrets).
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         var difference = UInt8(truncatingIfNeeded: x.count ^ y.count) | (x.count == y.count ? 0 : 1)
         for k in 0..<max(x.count, y.count) {

@@ -12,7 +12,13 @@ public final class RunState {
     public private(set) var totalSteps: Int?
     public private(set) var ranks: [Int: RankProgress] = [:]
     /// Aggregate rows in the order they were completed (ascending steps, in practice).
+    /// At most `rowLimit`: when full, the older half is thinned to every second row
+    /// (the newest half stays whole), so a long run keeps its whole curve at a coarser
+    /// resolution; the summary's figures come from `totals`, over every row.
     public private(set) var rows: [StepRow] = []
+    /// Rows held in memory per run (see `rows`).
+    public static let rowLimit = 20_000
+    private var totals = RowTotals()
     public private(set) var evals: [RunSummary.Eval] = []
     public private(set) var checkpoints: [RunSummary.Checkpoint] = []
     public private(set) var errors: [RunSummary.Failure] = []
@@ -28,6 +34,7 @@ public final class RunState {
     var log: RunLog?
     var lastActivity: UInt64 = DispatchTime.now().uptimeNanoseconds
     var finished = false
+    var finishedAt: UInt64?
     var pending: [(event: ReceivedEvent, line: [UInt8])] = []
     var pendingBytes = 0
     var pendingSince: UInt64?
@@ -54,7 +61,7 @@ public final class RunState {
             }
             if let t = event.totalSteps { totalSteps = t }
             if let o = event.outputDir { outputDir = o }
-            if !event.resent { finished = false }
+            if !event.resent { finished = false; finishedAt = nil }
         case .step:
             latestSteps[event.rank] = RankLatest(event)
             completed = aggregator.add(event)
@@ -69,7 +76,7 @@ public final class RunState {
         default:
             break
         }
-        rows.append(contentsOf: completed)
+        append(completed)
         return (completed, gap)
     }
 
@@ -85,8 +92,19 @@ public final class RunState {
     @discardableResult
     public func flushRows() -> [StepRow] {
         let remaining = aggregator.flush()
-        rows.append(contentsOf: remaining)
+        append(remaining)
         return remaining
+    }
+
+    private func append(_ completed: [StepRow]) {
+        for row in completed {
+            totals.add(row)
+            rows.append(row)
+        }
+        if rows.count > Self.rowLimit {
+            let half = rows.count / 2
+            rows = stride(from: 0, to: half, by: 2).map { rows[$0] } + rows[half...]
+        }
     }
 
     /// The latest aggregate row.
@@ -94,25 +112,16 @@ public final class RunState {
 
     /// The summary as of now.
     public func summary(endedBy: String, lossCurve: String?) -> RunSummary {
-        let ordered = rows.sorted { $0.step < $1.step }
-        var minLoss: (Double, Int)?
-        for row in ordered {
-            if let l = row.loss, minLoss == nil || l < minLoss!.0 { minLoss = (l, row.step) }
-        }
-        func mean(_ values: [Double?]) -> Double? {
-            let v = values.compactMap { $0 }
-            return v.isEmpty ? nil : finite(v.reduce(0, +) / Double(v.count))
-        }
         let rankList = ranks.values.sorted { $0.rank < $1.rank }
         return RunSummary(
             run: id, runDir: directory?.path, complete: allExited, endedBy: endedBy,
             writtenAt: Date().timeIntervalSince1970, firstEventTime: firstTime, lastEventTime: lastTime,
             durationSeconds: firstTime.flatMap { f in lastTime.map { $0 - f } },
-            worldSize: worldSize ?? ranks.count, totalSteps: totalSteps, stepsAggregated: rows.count,
-            lastStep: ordered.last?.step, finalLoss: ordered.last(where: { $0.loss != nil })?.loss,
-            minLoss: minLoss?.0, minLossStep: minLoss?.1,
-            meanTokensPerSecond: mean(ordered.map(\.tokensPerSecond)), meanStepTime: mean(ordered.map(\.stepTimeMean)),
-            maxStepTime: ordered.compactMap(\.stepTimeMax).max(), meanCommunicationShare: mean(ordered.map(\.communicationShare)),
+            worldSize: worldSize ?? ranks.count, totalSteps: totalSteps, stepsAggregated: totals.count,
+            lastStep: totals.lastStep, finalLoss: totals.finalLoss?.loss,
+            minLoss: totals.minLoss?.loss, minLossStep: totals.minLoss?.step,
+            meanTokensPerSecond: totals.meanTokensPerSecond, meanStepTime: totals.meanStepTime,
+            maxStepTime: totals.maxStepTime, meanCommunicationShare: totals.meanCommunicationShare,
             evals: evals, checkpoints: checkpoints, errors: errors,
             warnings: rankList.reduce(0) { $0 + $1.warnings },
             events: Dictionary(uniqueKeysWithValues: eventCounts.map { ($0.key.rawValue, $0.value) }),

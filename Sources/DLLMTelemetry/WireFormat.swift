@@ -15,17 +15,19 @@ public enum WireFormat {
     public static let defaultMaxMessageBytes = 1 << 20
     /// Deepest nesting accepted inside a message (the config object).
     public static let maxDepth = 32
-    /// Longest run id; run ids use A–Z a–z 0–9 . _ - : only.
+    /// Longest run id; run ids use A–Z a–z 0–9 . _ - : only, and do not start with a
+    /// dot (so `.`, `..` and hidden names can never be a folder name of a run).
     public static let maxRunIDLength = 128
     /// Largest rank accepted.
     public static let maxRank = 1 << 20
 
-    /// Whether `id` can be a run id (it names files and PUB topics).
+    /// Whether `id` can be a run id (it names files and PUB topics): a plain name, never
+    /// `.`, `..` or anything with `/`.
     public static func isValidRunID<S: Sequence>(_ id: S) -> Bool where S.Element == UInt8 {
         var count = 0
         for byte in id {
             count += 1
-            guard count <= maxRunIDLength, isRunIDByte(byte) else { return false }
+            guard count <= maxRunIDLength, isRunIDByte(byte), count > 1 || byte != 0x2E else { return false }
         }
         return count > 0
     }
@@ -38,7 +40,8 @@ public enum WireFormat {
 
     /// A run id made valid: other characters become `-`, cut to the maximum length.
     public static func sanitizedRunID(_ id: String) -> String {
-        let bytes = id.utf8.prefix(maxRunIDLength).map { isRunIDByte($0) ? $0 : UInt8(ascii: "-") }
+        var bytes = id.utf8.prefix(maxRunIDLength).map { isRunIDByte($0) ? $0 : UInt8(ascii: "-") }
+        if bytes.first == 0x2E { bytes[0] = UInt8(ascii: "-") }
         return bytes.isEmpty ? "run" : String(decoding: bytes, as: UTF8.self)
     }
 

@@ -1,101 +1,76 @@
 import DLLMTelemetry
-import FlyingFox
-import FlyingSocks
 import Foundation
 import Synchronization
 
-/// The collector's HTTP side (FlyingFox): the dashboard page, its JSON, and the
-/// Prometheus text endpoint. Everything is read from `CollectorCore` snapshots.
+/// The collector's HTTP side: the dashboard page, its JSON, and the Prometheus text
+/// endpoint, served by `BoundedHTTPServer`. Everything is read from `CollectorCore`
+/// snapshots.
 ///
 ///     GET /              dashboard (self-contained HTML, polls /api/series)
-///     GET /api/series    curves of ?run=ID (default: the most recently active run)
+///     GET /api/series    curves of ?run=ID (default: the most recently active run; unknown ID: 404)
 ///     GET /api/status    counters, runs, ranks, gaps
 ///     GET /metrics       Prometheus text format
+///
+/// With a token (`--token-file`, or the one generated when bound beyond loopback),
+/// every request must carry it as `Authorization: Bearer TOKEN` or `?token=TOKEN`
+/// (the dashboard passes its own `?token=` on to its API calls); others get 401.
 final class HTTPService: Sendable {
-    let server: HTTPServer
-    let task: Task<Void, Error>
+    let server: BoundedHTTPServer
 
-    private init(server: HTTPServer, task: Task<Void, Error>) {
-        self.server = server
-        self.task = task
+    private init(server: BoundedHTTPServer) { self.server = server }
+
+    static func start(core: CollectorCore, host: String, port: UInt16, token: String?,
+                      limits: BoundedHTTPServer.Limits = .init()) throws -> HTTPService {
+        let exporter = PrometheusExporter()
+        let server = try BoundedHTTPServer(host: host, port: Int(port), limits: limits) { request in
+            if let token, !authorized(request, token: token) {
+                var response = BoundedHTTPServer.Response.json(401, #"{"error":"this collector needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN"}"#)
+                response.extraHeaders = [("WWW-Authenticate", "Bearer")]
+                return response
+            }
+            return route(request, core: core, exporter: exporter)
+        }
+        return HTTPService(server: server)
     }
 
-    static func start(core: CollectorCore, host: String, port: UInt16) async throws -> HTTPService {
-        let address: any SocketAddress
-        do {
-            if host == "*" || host == "0.0.0.0" {
-                address = sockaddr_in.inet(port: port)
-            } else if host.contains(":") {
-                address = try sockaddr_in6.inet6(ip6: host, port: port)
-            } else {
-                address = try sockaddr_in.inet(ip4: host, port: port)
-            }
-        } catch {
-            throw TelemetryError.badOption(name: "--bind", value: host, expected: "an IPv4 or IPv6 address of this machine, or *")
-        }
-        let server = HTTPServer(address: address, timeout: 15, logger: .disabled)
-        let exporter = PrometheusExporter()
+    static func route(_ request: BoundedHTTPServer.Request, core: CollectorCore, exporter: PrometheusExporter) -> BoundedHTTPServer.Response {
         let json = JSONEncoder()
         json.outputFormatting = [.sortedKeys]
+        func encoded(_ value: some Encodable) -> BoundedHTTPServer.Response {
+            guard let data = try? json.encode(value) else { return .json(500, #"{"error":"cannot encode"}"#) }
+            return BoundedHTTPServer.Response(status: 200, contentType: "application/json", body: Array(data))
+        }
+        switch request.path {
+        case "/":
+            return BoundedHTTPServer.Response(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8))
+        case "/metrics":
+            return BoundedHTTPServer.Response(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                              body: Array(exporter.render(core.status())))
+        case "/api/status":
+            return encoded(core.status())
+        case "/api/series":
+            let run = request.query("run").flatMap { $0.isEmpty ? nil : $0 }
+            guard let series = core.series(run: run) else {
+                let message = run.map { "no run \($0) on this collector" } ?? "no runs yet"
+                return BoundedHTTPServer.Response(status: 404, contentType: "application/json",
+                                                  body: Array((try? json.encode(["error": message])) ?? Data()))
+            }
+            return encoded(series)
+        default:
+            return .json(404, #"{"error":"no such page"}"#)
+        }
+    }
 
-        await server.appendRoute("GET /") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                         body: Data(DashboardPage.html.utf8))
+    static func authorized(_ request: BoundedHTTPServer.Request, token: String) -> Bool {
+        if let header = request.headers["authorization"], header.hasPrefix("Bearer ") {
+            return EventValidator.constantTimeEqual(String(header.dropFirst("Bearer ".count)), token)
         }
-        await server.appendRoute("GET /metrics") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                         body: Data(exporter.render(core.status())))
-        }
-        await server.appendRoute("GET /api/status") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json"], body: try json.encode(core.status()))
-        }
-        await server.appendRoute("GET /api/series") { request in
-            let run = request.query.first { $0.name == "run" }?.value
-            guard let series = core.series(run: run?.isEmpty == false ? run : nil) else {
-                return HTTPResponse(statusCode: .notFound, headers: [.contentType: "application/json"],
-                                    body: Data(#"{"error":"no runs yet"}"#.utf8))
-            }
-            return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                                body: try json.encode(series))
-        }
-        // Wait until it listens, or report at once why it could not (e.g. the port is taken).
-        let failure = FailureBox()
-        let task = Task {
-            do { try await server.run() } catch {
-                failure.set(error)
-                throw error
-            }
-        }
-        for _ in 0..<200 {
-            if await server.listeningAddress != nil { return HTTPService(server: server, task: task) }
-            if let error = failure.error { throw TelemetryError.listen(address: "\(host):\(port)", reason: "\(error)") }
-            try await Task.sleep(nanoseconds: 50_000_000)
-        }
-        task.cancel()
-        throw TelemetryError.listen(address: "\(host):\(port)", reason: "not listening after 10 s")
+        if let given = request.query("token") { return EventValidator.constantTimeEqual(given, token) }
+        return false
     }
 
     /// `http://HOST:PORT` as actually bound.
-    var url: String {
-        get async {
-            guard let address = await server.listeningAddress else { return "" }
-            switch address {
-            case .ip4(let ip, let port): return "http://\(ip):\(port)"
-            case .ip6(let ip, let port): return "http://[\(ip)]:\(port)"
-            default: return ""
-            }
-        }
-    }
+    var url: String { server.url }
 
-    func stop() async {
-        await server.stop(timeout: 1)
-        task.cancel()
-    }
-}
-
-/// The error the server task ended with, readable from another task.
-final class FailureBox: Sendable {
-    private let stored = Mutex<(any Error)?>(nil)
-    func set(_ error: any Error) { stored.withLock { $0 = error } }
-    var error: (any Error)? { stored.withLock { $0 } }
+    func stop() { server.stop() }
 }

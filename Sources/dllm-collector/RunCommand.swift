@@ -30,8 +30,14 @@ struct RunCommand: AsyncParsableCommand {
     var runDir: String?
     @Option(help: "Where the run index and folders of runs without an output_dir live.")
     var stateDir: String?
-    @Option(help: "A file holding the shared secret every message must carry (else $DLLM_COLLECTOR_TOKEN, if set).")
+    @Option(help: "A folder under which a start event's output_dir is honoured (repeatable; the state directory always is). Other output_dirs go to STATE/runs/RUN_ID.")
+    var outputRoot: [String] = []
+    @Option(help: "A file holding the shared secret every message, subscriber and HTTP request must carry (else $DLLM_COLLECTOR_TOKEN, if set). Bound beyond loopback without one, the collector makes one and writes it to STATE/token.")
     var tokenFile: String?
+    @Flag(help: "Stop (writing the summaries) when the process that started this one exits, as on SIGTERM (dllm-launch passes it).")
+    var exitWithParent = false
+    @Option(help: "Seconds a finished run stays in memory (then it is re-read from its metrics.jsonl when asked for).")
+    var keepFinished = 60.0
     @Option(help: "Largest message stored, in bytes.")
     var maxMessageBytes = WireFormat.defaultMaxMessageBytes
     @Option(help: "Seconds between syncs of a run's metrics.jsonl to disk (0: after every receive batch).")
@@ -46,8 +52,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("\(name) \(value) is not a port (0–65535)")
         }
         if maxMessageBytes < 1024 { throw ValidationError("--max-message-bytes must be at least 1024") }
-        if syncInterval < 0 || idleTimeout <= 0 || unroutedTimeout < 0 {
-            throw ValidationError("--sync-interval and --unrouted-timeout must not be negative, --idle-timeout must be positive")
+        if syncInterval < 0 || idleTimeout <= 0 || unroutedTimeout < 0 || keepFinished < 0 || !keepFinished.isFinite {
+            throw ValidationError("--sync-interval, --unrouted-timeout and --keep-finished must not be negative, --idle-timeout must be positive")
         }
     }
 
@@ -57,7 +63,12 @@ struct RunCommand: AsyncParsableCommand {
         configuration.pullPort = port
         configuration.pubPort = pubPort ?? (port == 0 ? 0 : port + 1)
         configuration.runDirectory = runDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        configuration.outputRoots = outputRoot.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        configuration.finishedRetention = keepFinished
         configuration.token = try Self.token(file: tokenFile)
+        if configuration.token == nil && !Self.isLoopback(bind) {
+            configuration.token = try Self.generatedToken(stateDirectory: configuration.stateDirectory)
+        }
         configuration.maxMessageBytes = maxMessageBytes
         configuration.syncInterval = syncInterval
         configuration.idleTimeout = idleTimeout
@@ -77,20 +88,17 @@ struct RunCommand: AsyncParsableCommand {
         var httpURL: String?
         if !noHTTP {
             let port = httpPort ?? (self.port == 0 ? 0 : self.port + 2)
-            let service = try await HTTPService.start(core: core, host: bind, port: UInt16(port))
+            let service = try HTTPService.start(core: core, host: bind, port: UInt16(port), token: configuration.token)
             http = service
-            httpURL = await service.url
+            httpURL = service.url
         }
         var ready: JSONValue = .object([("pull", .string(core.pullEndpoint)), ("pub", .string(core.pubEndpoint))])
         if let httpURL { ready["http"] = .string(httpURL) }
         if configuration.token != nil { ready["token"] = "required" }
         FileHandle.standardOutput.write(Data(JSONWriter.bytes(ready, sortedKeys: true) + [0x0A]))
-        if bind != "127.0.0.1" && bind != "::1" && configuration.token == nil {
-            core.diagnostics("bound to \(bind) without a token: anyone who can reach it can write to your runs (use --token-file)")
-        }
 
-        await Self.waitForSignal()
-        core.diagnostics("stopping: writing summaries")
+        let reason = await Self.waitForSignal(parent: exitWithParent ? getppid() : nil)
+        core.diagnostics("stopping (\(reason)): writing summaries")
         core.stop()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {
@@ -98,7 +106,7 @@ struct RunCommand: AsyncParsableCommand {
                 continuation.resume()
             }
         }
-        await http?.stop()
+        http?.stop()
     }
 
     /// The shared secret from `--token-file` or `$DLLM_COLLECTOR_TOKEN`.
@@ -115,20 +123,55 @@ struct RunCommand: AsyncParsableCommand {
         return env?.isEmpty == false ? env : nil
     }
 
-    /// Returns on SIGINT or SIGTERM (both stay ignored afterwards: the caller shuts down).
-    static func waitForSignal() async {
-        let once = Once()
-        let sources = [SIGINT, SIGTERM].map { sig in
-            signal(sig, SIG_IGN)
-            return DispatchSource.makeSignalSource(signal: sig, queue: .global())
+    static func isLoopback(_ host: String) -> Bool {
+        host == "::1" || host == "localhost" || host.hasPrefix("127.")
+    }
+
+    /// A fresh random secret, written to `STATE/token` (mode 0600) for the ranks and
+    /// tailers to read, for a collector bound beyond loopback without one.
+    static func generatedToken(stateDirectory: String) throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+        let url = URL(fileURLWithPath: stateDirectory).appendingPathComponent("token")
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            try Data((token + "\n").utf8).write(to: url)
+        } catch {
+            throw ValidationError("bound beyond loopback without --token-file, and the generated token cannot be saved to \(url.path): \(error.localizedDescription)")
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            for source in sources {
-                source.setEventHandler { if once.claim() { continuation.resume() } }
+        FileHandle.standardError.write(Data("[collector] bound beyond loopback without --token-file: generated a token in \(url.path); ranks need DLLM_COLLECTOR_TOKEN set to it\n".utf8))
+        return token
+    }
+
+    /// Returns on SIGINT or SIGTERM, or once `parent` is no longer this process's
+    /// parent (it died: checked every half second), saying which. Both signals stay
+    /// ignored afterwards: the caller shuts down.
+    static func waitForSignal(parent: pid_t?) async -> String {
+        let once = Once()
+        let signals = [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            return (sig, DispatchSource.makeSignalSource(signal: sig, queue: .global()))
+        }
+        let timer = parent.map { _ in DispatchSource.makeTimerSource(queue: .global()) }
+        let reason = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+            for (sig, source) in signals {
+                source.setEventHandler {
+                    if once.claim() { continuation.resume(returning: sig == SIGINT ? "SIGINT" : "SIGTERM") }
+                }
                 source.resume()
             }
+            if let parent, let timer {
+                timer.schedule(deadline: .now() + 0.5, repeating: 0.5)
+                timer.setEventHandler {
+                    if getppid() != parent, once.claim() { continuation.resume(returning: "the launcher, pid \(parent), is gone") }
+                }
+                timer.resume()
+            }
         }
-        for source in sources { source.cancel() }
+        for (_, source) in signals { source.cancel() }
+        timer?.cancel()
+        return reason
     }
 }
 

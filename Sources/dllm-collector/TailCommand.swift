@@ -67,6 +67,7 @@ struct TailCommand: ParsableCommand {
             if n > 0 { lastProgress = Date() }
             let ended = !states.isEmpty && states.values.allSatisfy(\.allExited)
             if !follow || ended {
+                defer { reportSkipped(reader) }
                 if !json {
                     for state in states.values {
                         for row in state.flushRows() {
@@ -79,9 +80,15 @@ struct TailCommand: ParsableCommand {
                 }
                 return
             }
-            if let timeout, Date().timeIntervalSince(lastProgress) > timeout { return }
+            if let timeout, Date().timeIntervalSince(lastProgress) > timeout { reportSkipped(reader); return }
             usleep(200_000)
         }
+    }
+
+    /// Lines that are not valid events are never shown; their count is (on stderr).
+    private func reportSkipped(_ reader: EventLogReader) {
+        guard reader.skippedLines > 0 else { return }
+        FileHandle.standardError.write(Data("tail: \(reader.skippedLines) line(s) of \(reader.url.path) are not valid events and were skipped\n".utf8))
     }
 
     // MARK: From the collector
@@ -91,6 +98,9 @@ struct TailCommand: ParsableCommand {
         let socket = try ZMQSocket(context, type: ZMQ_SUB)
         socket.set(ZMQ_LINGER, Int32(0))
         socket.set(ZMQ_SUBSCRIBE, bytes: runID.map { Array("\($0)/".utf8) } ?? [])
+        if let token = ProcessInfo.processInfo.environment["DLLM_COLLECTOR_TOKEN"], !token.isEmpty {
+            SubscriberAuthentication.present(token, on: socket)
+        }
         try socket.connect(address)
         let formatter = TailFormatter(showRun: runID == nil)
         let message = ZMQMessage()

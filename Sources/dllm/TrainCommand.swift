@@ -2,6 +2,7 @@ import ArgumentParser
 import DLLMCompute
 import DLLMConfig
 import DLLMDistributed
+import DLLMProcess
 import DLLMTraining
 import Dispatch
 import Foundation
@@ -38,6 +39,17 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("\(error)")
             }
             if !ignored.isEmpty { log("ignored: \(ignored.joined(separator: "; "))") }
+            // One job per output folder: dllm-launch holds the lock for its ranks; a run
+            // started otherwise takes it on rank 0 (released by the kernel at exit).
+            var outputLock: OutputLock?
+            if env["DLLM_LAUNCHER_PID"] == nil && rank == 0 {
+                do { outputLock = try OutputLock(directory: URL(fileURLWithPath: training.outputDir), program: "dllm train") } catch let error as OutputLockError {
+                    // Busy: refuse. Not lockable (e.g. output_dir is a file): the first write says what is wrong.
+                    if case .busy = error { throw ValidationError("\(error)") }
+                    log("running without the output_dir lock: \(error)")
+                }
+            }
+            defer { withExtendedLifetime(outputLock) {} }
             var plan = ParallelPlan(stage: .ddp)
             if let path = launchConfig ?? env["DLLM_LAUNCH_CONFIG"] {
                 let launch = try LaunchConfig.load(path: path)

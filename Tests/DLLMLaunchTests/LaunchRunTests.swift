@@ -74,7 +74,7 @@ final class LaunchRunTests: LaunchTestCase {
                           run.output)
         }
         let args = try String(contentsOf: work.appendingPathComponent("collector-args"), encoding: .utf8)
-        XCTAssertTrue(args.contains("run --bind 127.0.0.1 --port 0 --run-dir \(work.appendingPathComponent("out").path)"), args)
+        XCTAssertTrue(args.contains("run --bind 127.0.0.1 --port 0 --pub-port 0 --http-port 0 --run-dir \(work.appendingPathComponent("out").path) --exit-with-parent"), args)
         XCTAssertTrue(FileManager.default.fileExists(atPath: work.appendingPathComponent("collector-stopped").path), "the collector got SIGTERM")
         XCTAssertEqual(ourProcesses(), [])
 

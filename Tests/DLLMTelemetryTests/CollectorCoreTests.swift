@@ -24,6 +24,7 @@ final class CollectorCoreTests: XCTestCase {
             var configuration = CollectorCore.Configuration(stateDirectory: state.path)
             configuration.pullPort = 0
             configuration.pubPort = 0
+            configuration.outputRoots = [state.deletingLastPathComponent().path]
             configure(&configuration)
             core = try CollectorCore(configuration)
             core.diagnostics = { _ in }

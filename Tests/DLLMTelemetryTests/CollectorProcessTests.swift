@@ -193,7 +193,8 @@ final class CollectorProcessTests: XCTestCase {
         XCTAssertFalse(text.contains("correct horse"), "the secret is never stored")
         let ranks = Set(try jsonLines(runDir.appendingPathComponent(RunLog.fileName)).map { $0["rank"] as! Int })
         XCTAssertEqual(ranks, [0], "only the rank with the secret got in")
-        let status = try JSONDecoder().decode(CollectorStatus.self, from: try collector.get("/api/status").body)
+        XCTAssertEqual(try collector.get("/api/status").status, 401, "HTTP needs the secret too")
+        let status = try JSONDecoder().decode(CollectorStatus.self, from: try collector.get("/api/status?token=correct%20horse%20battery%20staple").body)
         XCTAssertEqual(status.rejected["unauthorized"], 2 * (1 + 50 + 1), "start, 50 steps and exit of two ranks")
         collector.stop()
     }

@@ -88,7 +88,8 @@ final class CollectorFixture {
     let http: String?
 
     init(in directory: URL, name: String = "collector", arguments: [String] = [], environment: [String: String] = [:]) throws {
-        var args = ["run", "--state-dir", directory.appendingPathComponent("state").path, "--idle-timeout", "60"]
+        var args = ["run", "--state-dir", directory.appendingPathComponent("state").path, "--idle-timeout", "60",
+                    "--output-root", directory.path]
         if !arguments.contains("--port") { args += ["--port", "0"] }
         child = try TestProgram(Binaries.collector, args + arguments, in: directory, name: name, environment: environment)
         guard let line = child.firstLine(timeout: 20),
