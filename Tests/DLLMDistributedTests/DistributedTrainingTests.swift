@@ -217,6 +217,29 @@ final class DistributedTrainingTests: XCTestCase {
         assertClose(try weights("fsdp", checkpoint: "checkpoint-10"), try weights("fsdp"), "consolidated vs final")
     }
 
+    /// The final save streams `model.safetensors` to rank 0 (FSDP: a window of 1,000
+    /// values at a time, gathered from the ranks owning them, so tensors are cut across
+    /// ranks and windows): resumed from a one-process checkpoint with nothing left to
+    /// train, the consolidated files are byte for byte the one process's.
+    func testStreamedFinalSaveIsByteIdenticalToTheOneProcessSave() throws {
+        let single = try train(ranks: nil, output: "single", ["--max_steps", "3"])
+        XCTAssertEqual(single.status, 0, single.output)
+        let reference = work.appendingPathComponent("single/checkpoint-final")
+        for (ranks, stage) in [(2, "fsdp"), (2, "zero2"), (3, "fsdp")] {
+            let name = "\(stage)-\(ranks)"
+            let run = try train(ranks: ranks, stage: stage, output: name, ["--max_steps", "3", "--resume_from_checkpoint", reference.path],
+                                environment: ["DLLM_SAVE_WINDOW_ELEMENTS": "1000"])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            let saved = work.appendingPathComponent(name).appendingPathComponent("checkpoint-final")
+            for file in ["model.safetensors", "config.json", "generation_config.json"] {
+                let bytes = try Data(contentsOf: saved.appendingPathComponent(file))
+                XCTAssertEqual(bytes, try Data(contentsOf: reference.appendingPathComponent(file)), "\(name): \(file)")
+            }
+            XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent(
+                "shard-0000\(ranks - 1)-of-0000\(ranks).safetensors").path), "\(name): every rank writes its shard")
+        }
+    }
+
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
         let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])
