@@ -222,10 +222,11 @@ final class DistributedTrainingTests: XCTestCase {
     /// ranks and windows): resumed from a one-process checkpoint with nothing left to
     /// train, the consolidated files are byte for byte the one process's.
     func testStreamedFinalSaveIsByteIdenticalToTheOneProcessSave() throws {
-        let single = try train(ranks: nil, output: "single", ["--max_steps", "3"])
-        XCTAssertEqual(single.status, 0, single.output)
-        let reference = work.appendingPathComponent("single/checkpoint-final")
         for (ranks, stage) in [(2, "fsdp"), (2, "zero2"), (3, "fsdp")] {
+            // The same global batch, so the data position resumes: per-device 2 × accumulation 2·ranks.
+            let single = try train(ranks: nil, output: "single-\(ranks)", ["--max_steps", "3", "--gradient_accumulation_steps", "\(2 * ranks)"])
+            XCTAssertEqual(single.status, 0, single.output)
+            let reference = work.appendingPathComponent("single-\(ranks)/checkpoint-final")
             let name = "\(stage)-\(ranks)"
             let run = try train(ranks: ranks, stage: stage, output: name, ["--max_steps", "3", "--resume_from_checkpoint", reference.path],
                                 environment: ["DLLM_SAVE_WINDOW_ELEMENTS": "1000"])
