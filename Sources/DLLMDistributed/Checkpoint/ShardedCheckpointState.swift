@@ -87,11 +87,16 @@ public enum ShardedCheckpointState {
 
     /// A single process's `optimizer.safetensors`: the full moments, streamed from `m` and `v`.
     public static func writeFullMoments(m: Buffer<Float>, v: Buffer<Float>, to folder: URL) throws {
-        let moments = [(CheckpointStateReader.firstMoment, m), (CheckpointStateReader.secondMoment, v)]
-        let writer = try SafeTensorsStreamWriter(tensors: moments.map { .init(name: $0.0, dtype: .F32, shape: [$0.1.count]) },
+        let moments = [m, v]
+        try writeFullMoments(count: m.count, to: folder) { index, sink in try sink.append(UnsafeBufferPointer(moments[index].buffer)) }
+    }
+
+    /// `optimizer.safetensors` holding `exp_avg` and `exp_avg_sq` of `count` values each,
+    /// whose values `body(0 or 1, sink)` appends.
+    static func writeFullMoments(count: Int, to folder: URL, _ body: (Int, inout TensorValueSink) throws -> Void) throws {
+        let names = [CheckpointStateReader.firstMoment, CheckpointStateReader.secondMoment]
+        let writer = try SafeTensorsStreamWriter(tensors: names.map { .init(name: $0, dtype: .F32, shape: [count]) },
                                                  metadata: ["format": "dllm-adamw"])
-        try writer.write(to: folder.appendingPathComponent("optimizer.safetensors")) { index, sink in
-            try sink.append(UnsafeBufferPointer(moments[index].1.buffer))
-        }
+        try writer.write(to: folder.appendingPathComponent("optimizer.safetensors"), values: body)
     }
 }

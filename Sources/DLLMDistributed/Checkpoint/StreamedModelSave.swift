@@ -15,11 +15,16 @@ import Foundation
 /// The bytes equal those of `ModelFolder.save` for the same parameters (one F32
 /// `model.safetensors`, metadata `format: pt`). PyTorch's `FULL_STATE_DICT` save with
 /// `rank0_only` and `offload_to_cpu` plays the same part, a module at a time.
-enum StreamedModelSave {
+public enum StreamedModelSave {
     /// Largest piece of a tensor gathered at once: 16 MiB of F32, or
     /// `DLLM_SAVE_WINDOW_ELEMENTS` (the multi-rank tests cut tensors into many pieces).
     static var windowElements: Int {
         ProcessInfo.processInfo.environment["DLLM_SAVE_WINDOW_ELEMENTS"].flatMap(Int.init).map { max(1, $0) } ?? 1 << 22
+    }
+
+    /// One process's save of `model` (`dllm checkpoint consolidate`): no copy of the parameters.
+    public static func write(model: any LanguageModel<Float>, config: [String: Any], to folder: URL) throws {
+        try write(model: model, config: config, shard: nil, comm: SingleProcessCommunicator(), to: folder)
     }
 
     /// Collective: every rank calls it. `shard`: this rank's FSDP parameter chunks and the
