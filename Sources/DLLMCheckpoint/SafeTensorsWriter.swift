@@ -43,8 +43,13 @@ public struct SafeTensorsWriter: Sendable {
 
     /// Checks name and shape and returns the tensor's element and byte counts.
     private func validate(_ name: String, dtype: SafeTensorsDType, shape: [Int]) throws -> (elements: Int, bytes: Int) {
+        try Self.validate(name, dtype: dtype, shape: shape, taken: names)
+    }
+
+    /// The same for a tensor joining the names `taken`.
+    static func validate(_ name: String, dtype: SafeTensorsDType, shape: [Int], taken: Set<String>) throws -> (elements: Int, bytes: Int) {
         guard name != "__metadata__" else { throw SafeTensorsError.invalidTensorName(file: Self.origin, tensor: name) }
-        guard !names.contains(name) else { throw SafeTensorsError.duplicateTensor(file: Self.origin, tensor: name) }
+        guard !taken.contains(name) else { throw SafeTensorsError.duplicateTensor(file: Self.origin, tensor: name) }
         if shape.contains(where: { $0 < 0 }) {
             throw SafeTensorsError.negativeDimension(file: Self.origin, tensor: name, shape: shape)
         }
@@ -91,7 +96,7 @@ public struct SafeTensorsWriter: Sendable {
         append(Entry(name: name, dtype: dtype, shape: shape, bytes: bytes))
     }
 
-    private static func encode<S: BinaryFloatingPoint>(_ values: UnsafeBufferPointer<S>, as dtype: SafeTensorsDType, into out: UnsafeMutableRawPointer) {
+    static func encode<S: BinaryFloatingPoint>(_ values: UnsafeBufferPointer<S>, as dtype: SafeTensorsDType, into out: UnsafeMutableRawPointer) {
         let count = values.count
         let source = values.baseAddress!
         if S.self == Float.self {
@@ -129,8 +134,22 @@ public struct SafeTensorsWriter: Sendable {
 
     /// Entries in file order and the header (8-byte length prefix, JSON, space padding).
     private func layout() -> (header: [UInt8], order: [Entry]) {
-        let order = entries.sorted { a, b in
-            a.dtype.layoutRank != b.dtype.layoutRank
+        let described = entries.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape, byteCount: $0.bytes.count) }
+        let (header, order) = Self.layout(described, metadata: metadata)
+        return (header, order.map { entries[$0] })
+    }
+
+    /// The file order of `tensors` (by dtype as `safetensors` ranks them, then by UTF-8
+    /// name) and the header describing them in that order: 8-byte little-endian length,
+    /// compact JSON with `__metadata__` first (keys sorted), padded with spaces to a
+    /// multiple of 8. Shared by this writer and ``SafeTensorsStreamWriter``, so both
+    /// produce the same bytes for the same tensors.
+    static func layout(
+        _ tensors: [(name: String, dtype: SafeTensorsDType, shape: [Int], byteCount: Int)], metadata: [String: String]
+    ) -> (header: [UInt8], order: [Int]) {
+        let order = tensors.indices.sorted { i, j in
+            let a = tensors[i], b = tensors[j]
+            return a.dtype.layoutRank != b.dtype.layoutRank
                 ? a.dtype.layoutRank > b.dtype.layoutRank
                 : a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
         }
@@ -147,13 +166,14 @@ public struct SafeTensorsWriter: Sendable {
             json.append(UInt8(ascii: "}"))
         }
         var offset = 0
-        for (i, entry) in order.enumerated() {
+        for (i, index) in order.enumerated() {
+            let entry = tensors[index]
             if i > 0 || !metadata.isEmpty { json.append(UInt8(ascii: ",")) }
             JSONWriter.appendString(entry.name, to: &json)
             let shape = entry.shape.map(String.init).joined(separator: ",")
             json.append(contentsOf: ":{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],".utf8)
-            json.append(contentsOf: "\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}".utf8)
-            offset += entry.bytes.count
+            json.append(contentsOf: "\"data_offsets\":[\(offset),\(offset + entry.byteCount)]}".utf8)
+            offset += entry.byteCount
         }
         json.append(UInt8(ascii: "}"))
         json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))

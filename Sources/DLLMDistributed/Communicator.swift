@@ -22,6 +22,10 @@ public protocol Communicator: AnyObject {
     /// `receive` gets every rank's `countPerRank` values, in rank order.
     func allGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int)
     func startAllGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest
+    /// `root` receives every rank's `count` values (rank r sends `counts[r]`), in rank
+    /// order, into `receive`, which only `root` reads (MPI_Gatherv). Used to stream a
+    /// sharded tensor to the rank that writes it.
+    func gather(_ send: UnsafePointer<Float>, count: Int, _ receive: UnsafeMutablePointer<Float>?, counts: [Int], root: Int)
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int)
     func barrier()
     /// Ends the whole job after printing `message` (no rank is left waiting in a collective).
@@ -69,6 +73,9 @@ public final class SingleProcessCommunicator: Communicator {
     public func startAllGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest {
         allGather(send, receive, countPerRank: countPerRank)
         return CompletedRequest()
+    }
+    public func gather(_ send: UnsafePointer<Float>, count: Int, _ receive: UnsafeMutablePointer<Float>?, counts: [Int], root: Int) {
+        if let receive, UnsafeRawPointer(send) != UnsafeRawPointer(receive) { receive.update(from: send, count: count) }
     }
     public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) {}
     public func barrier() {}

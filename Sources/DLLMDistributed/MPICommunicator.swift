@@ -105,6 +105,16 @@ public final class MPICommunicator: Communicator {
         return request
     }
 
+    public func gather(_ send: UnsafePointer<Float>, count: Int, _ receive: UnsafeMutablePointer<Float>?, counts: [Int], root: Int) {
+        precondition(counts.count == worldSize && counts[rank] == count, "gather: counts must list every rank's count")
+        bytesSent += rank == root ? 0 : count * 4
+        let receiveCounts = counts.map { Int32($0) }
+        var displacements = [Int32](repeating: 0, count: worldSize)
+        for r in 1..<max(1, worldSize) { displacements[r] = displacements[r - 1] + receiveCounts[r - 1] }
+        check(MPI_Gatherv(UnsafeRawPointer(send), Int32(count), dllm_mpi_float(), receive.map { UnsafeMutableRawPointer($0) },
+                          receiveCounts, displacements, dllm_mpi_float(), Int32(root), world), "MPI_Gatherv")
+    }
+
     public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) {
         check(MPI_Bcast(buffer, Int32(bytes), dllm_mpi_byte(), Int32(root), world), "MPI_Bcast")
     }

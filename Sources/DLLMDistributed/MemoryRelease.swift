@@ -32,4 +32,24 @@ public enum MemoryRelease {
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * pageSize
     }
+
+    /// This process's peak resident set size in bytes since it started or since the last
+    /// `resetPeakResident()` (`VmHWM` in `/proc/self/status`); nil where there is none.
+    public static func peakResidentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        else { return nil }
+        return kilobytes * 1024
+    }
+
+    /// Resets the peak to the current resident set (Linux ≥ 4.0: `5` written to
+    /// `/proc/self/clear_refs`); false where that is not possible.
+    @discardableResult
+    public static func resetPeakResident() -> Bool {
+        let descriptor = open("/proc/self/clear_refs", O_WRONLY)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return write(descriptor, "5", 1) == 1
+    }
 }

@@ -103,24 +103,27 @@ public enum ModelFolder {
         try AtomicFile.write(ConfigJSON.text(.object(generation)), to: directory.appendingPathComponent("generation_config.json"))
     }
 
+    /// Writes `config.json` and `generation_config.json` into `directory` (created if
+    /// needed), each atomically, as ``save(_:config:to:dtype:maxShardBytes:)`` does beside
+    /// the weights (for a writer that streams `model.safetensors` itself).
+    public static func saveConfiguration(_ config: JSONValue, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try AtomicFile.write(ConfigJSON.text(config), to: directory.appendingPathComponent("config.json"))
+        try writeGenerationConfig(config, to: directory)
+    }
+
     /// Writes `config.json` and `model.safetensors` (F32 by default, or shards) into
     /// `directory`, each atomically, in the names `transformers` and LLaDA use. `config` is
     /// a dictionary of JSON-compatible values (see ``JSONValue/init(foundationObject:)``).
     public static func save<S: ComputeScalar>(_ model: any LanguageModel<S>, config: [String: Any], to directory: URL,
                                               dtype: SafeTensorsDType = .F32, maxShardBytes: Int? = nil) throws {
-        let path = directory.appendingPathComponent("config.json").path
-        guard let json = JSONValue(foundationObject: config) else {
-            throw ModelError.unreadableConfig(path: path, reason: "the configuration holds a value JSON cannot represent")
-        }
-        try save(model, config: json, to: directory, dtype: dtype, maxShardBytes: maxShardBytes)
+        try save(model, config: try configurationJSON(config, in: directory), to: directory, dtype: dtype, maxShardBytes: maxShardBytes)
     }
 
     /// The same, from a parsed configuration (``Loaded/configJSON``).
     public static func save<S: ComputeScalar>(_ model: any LanguageModel<S>, config: JSONValue, to directory: URL,
                                               dtype: SafeTensorsDType = .F32, maxShardBytes: Int? = nil) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try AtomicFile.write(ConfigJSON.text(config), to: directory.appendingPathComponent("config.json"))
-        try writeGenerationConfig(config, to: directory)
+        try saveConfiguration(config, to: directory)
         let floats: [Float] = (0..<model.parameterCount).map { Float(model.parameters[$0]) }
         try floats.withUnsafeBufferPointer { all in
             let tensors = model.layout.slots.map { slot in
@@ -128,5 +131,18 @@ public enum ModelFolder {
             }
             try SafeTensorsCheckpoint.write(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
         }
+    }
+
+    /// ``saveConfiguration(_:to:)`` for a dictionary of JSON-compatible values.
+    public static func saveConfiguration(_ config: [String: Any], to directory: URL) throws {
+        try saveConfiguration(try configurationJSON(config, in: directory), to: directory)
+    }
+
+    static func configurationJSON(_ config: [String: Any], in directory: URL) throws -> JSONValue {
+        guard let json = JSONValue(foundationObject: config) else {
+            let path = directory.appendingPathComponent("config.json").path
+            throw ModelError.unreadableConfig(path: path, reason: "the configuration holds a value JSON cannot represent")
+        }
+        return json
     }
 }

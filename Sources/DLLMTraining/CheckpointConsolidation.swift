@@ -1,4 +1,3 @@
-import DLLMCompute
 import DLLMDistributed
 import DLLMModels
 import Foundation
@@ -15,10 +14,8 @@ extension CheckpointManager {
         } else if loaded.randomlyInitialized {
             throw TrainingError.badCheckpoint(path: url.path, reason: "no parameters in model.safetensors or in the shards")
         }
-        try ModelFolder.save(model, config: loaded.config, to: url)
-        let m = Buffer<Float>(count: P), v = Buffer<Float>(count: P)
-        try reader.read(CheckpointStateReader.firstMoment, flat: 0..<P, into: m.pointer)
-        try reader.read(CheckpointStateReader.secondMoment, flat: 0..<P, into: v.pointer)
-        try ShardedCheckpointState.writeFullMoments(m: m, v: v, to: url)
+        // Both files streamed: no copy of the parameters, the moments a window at a time.
+        try StreamedModelSave.write(model: model, config: loaded.config, to: url)
+        try reader.writeFullMoments(to: url)
     }
 }

@@ -24,6 +24,8 @@ struct ParallelBench: ParsableCommand {
     @Option var seq = 512
     @Option var steps = 2
     @Option(name: .customLong("bucket-elements")) var bucketElements = 6_553_600
+    @Option(name: .customLong("save-to"), help: "After the steps, save a consolidated checkpoint into this (new) folder and report each rank's peak resident memory during the save.")
+    var saveTo: String?
 
     func run() throws {
         let comm: Communicator = RankEnvironment.launchedByMPI() ? MPICommunicator() : SingleProcessCommunicator()
@@ -56,6 +58,7 @@ struct ParallelBench: ParsableCommand {
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if step > 1 { rows.append((total, strategy.stats.waitSeconds, comm.bytesSent - before, strategy.stats.overlappedCollectives)) }
         }
+        let savePeaks = try saveTo.map { try measureSave(strategy: strategy, spec: spec, to: URL(fileURLWithPath: $0)) }
         guard comm.rank == 0 else { (comm as? MPICommunicator)?.finalize(); return }
         let W = Double(comm.worldSize), psiBytes = Double(model.parameterCount * 4)
         let theory = (stage == .fsdp ? 3 : 2) * psiBytes * (W - 1) / W
@@ -68,7 +71,31 @@ struct ParallelBench: ParsableCommand {
         print(String(format: "collectives started during backward: %.0f per step (%@)", mean { Double($0.overlapped) },
                      stage == .fsdp ? "block reduce-scatters; gathers prefetched" : "bucket \(bucketElements) elements"))
         print("memory per rank (bytes): parameters \(memory.parameters), gradients \(memory.gradients), optimizer \(memory.optimizerState), transient \(memory.transient); resident now \(MemoryRelease.residentBytes())")
+        if let savePeaks {
+            let psiMB = psiBytes / 1e6
+            print(String(format: "consolidated save (one fp32 copy of the parameters = %.1f MB): per rank, resident before -> peak during the save", psiMB))
+            for (rank, peak) in savePeaks.enumerated() {
+                print(String(format: "  rank %d: %.1f MB -> %.1f MB (+%.1f MB)", rank, peak.before / 1e6, peak.peak / 1e6, (peak.peak - peak.before) / 1e6))
+            }
+        }
         (comm as? MPICommunicator)?.finalize()
+    }
+
+    /// Every rank: resident bytes before a consolidated save and the peak during it
+    /// (`VmHWM` reset just before), gathered for rank 0 to print.
+    func measureSave(strategy: any ParallelStrategy, spec: LlamaSpec, to folder: URL) throws -> [(before: Double, peak: Double)] {
+        let comm = strategy.comm
+        if comm.rank == 0 { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        comm.barrier()
+        let before = Double(MemoryRelease.residentBytes())
+        guard MemoryRelease.resetPeakResident() else { throw ValidationError("cannot reset the peak resident size (/proc/self/clear_refs)") }
+        try strategy.saveState(to: folder, modelConfig: ["model_type": spec.modelType], consolidated: true)
+        let peak = Double(MemoryRelease.peakResidentBytes() ?? 0)
+        var slots = [Double](repeating: 0, count: 2 * comm.worldSize)
+        slots[2 * comm.rank] = before
+        slots[2 * comm.rank + 1] = peak
+        let all = comm.allReduceSum(slots)
+        return (0..<comm.worldSize).map { (all[2 * $0], all[2 * $0 + 1]) }
     }
 }
 

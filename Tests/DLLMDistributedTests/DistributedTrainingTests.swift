@@ -219,7 +219,51 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(sampled.output.contains("dllm checkpoint consolidate \(checkpoint.path)"), sampled.output)
         let consolidate = try ChildProcess.run([Self.dllm.path, "checkpoint", "consolidate", checkpoint.path], mergingErrors: true)
         XCTAssertEqual(consolidate.status, 0, consolidate.output)
-        assertClose(try weights("fsdp", checkpoint: "checkpoint-10"), try weights("fsdp"), "consolidated vs final")
+        // Step 10 is the last step: the consolidated model is the final save's, byte for byte.
+        XCTAssertEqual(try Data(contentsOf: checkpoint.appendingPathComponent("model.safetensors")),
+                       try Data(contentsOf: work.appendingPathComponent("fsdp/checkpoint-final/model.safetensors")))
+        // The streamed full moments: every rank's chunks put back where sharding.json says.
+        let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("sharding.json"))) as! [String: Any]
+        let segments = (meta["shardMap"] as! [String: Any])["segments"] as! [[String: Any]]
+        let optimizer = try SafeTensorsFile(contentsOf: checkpoint.appendingPathComponent("optimizer.safetensors"))
+        for name in ["exp_avg", "exp_avg_sq"] {
+            let full = try optimizer.floats(name)
+            var expected = [Float](repeating: .nan, count: full.count)
+            for rank in 0..<2 {
+                let shard = try SafeTensorsFile(contentsOf: checkpoint.appendingPathComponent("shard-0000\(rank)-of-00002.safetensors")).floats(name)
+                for segment in segments {
+                    let range = segment["range"] as! [Int], chunk = segment["chunk"] as! Int, offset = segment["shardOffset"] as! Int
+                    let start = min(range[1], range[0] + rank * chunk), end = min(range[1], start + chunk)
+                    expected.replaceSubrange(start..<end, with: shard[offset..<(offset + end - start)])
+                }
+            }
+            XCTAssertEqual(full, expected, name)
+            XCTAssertTrue(full.contains { $0 != 0 }, "\(name) holds the trained moments")
+        }
+    }
+
+    /// The final save streams `model.safetensors` to rank 0 (FSDP: a window of 1,000
+    /// values at a time, gathered from the ranks owning them, so tensors are cut across
+    /// ranks and windows): resumed from a one-process checkpoint with nothing left to
+    /// train, the consolidated files are byte for byte the one process's.
+    func testStreamedFinalSaveIsByteIdenticalToTheOneProcessSave() throws {
+        for (ranks, stage) in [(2, "fsdp"), (2, "zero2"), (3, "fsdp")] {
+            // The same global batch, so the data position resumes: per-device 2 × accumulation 2·ranks.
+            let single = try train(ranks: nil, output: "single-\(ranks)", ["--max_steps", "3", "--gradient_accumulation_steps", "\(2 * ranks)"])
+            XCTAssertEqual(single.status, 0, single.output)
+            let reference = work.appendingPathComponent("single-\(ranks)/checkpoint-final")
+            let name = "\(stage)-\(ranks)"
+            let run = try train(ranks: ranks, stage: stage, output: name, ["--max_steps", "3", "--resume_from_checkpoint", reference.path],
+                                environment: ["DLLM_SAVE_WINDOW_ELEMENTS": "1000"])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            let saved = work.appendingPathComponent(name).appendingPathComponent("checkpoint-final")
+            for file in ["model.safetensors", "config.json", "generation_config.json"] {
+                let bytes = try Data(contentsOf: saved.appendingPathComponent(file))
+                XCTAssertEqual(bytes, try Data(contentsOf: reference.appendingPathComponent(file)), "\(name): \(file)")
+            }
+            XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent(
+                "shard-0000\(ranks - 1)-of-0000\(ranks).safetensors").path), "\(name): every rank writes its shard")
+        }
     }
 
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {

@@ -166,4 +166,26 @@ final class ParallelStrategyTests: XCTestCase {
             assertClose(Array(resumed.suffix(4)), Array(expected.suffix(4)), "\(name) resumed under \(resumePlan == nil ? "single" : "fsdp")")
         }
     }
+
+    /// Every strategy streams its `model.safetensors` (FSDP's a gathered window at a time)
+    /// and the moments from the buffers it trains with: the checkpoint's model files are
+    /// byte for byte what `ModelFolder.save` writes for the same final parameters.
+    func testEveryStrategyStreamsTheBytesModelFolderWrites() throws {
+        for tied in [false, true] {
+            for (name, plan) in Self.plans {
+                let what = "\(name)\(tied ? ", tied" : "")"
+                let trainer = try makeTrainer(tied: tied, strategy: .some(plan), output: "bytes-\(name)-\(tied)") { $0.maxSteps = 3 }
+                try trainer.train()
+                let saved = trainer.checkpoints.outputDirectory.appendingPathComponent("checkpoint-final")
+                let reference = directory.appendingPathComponent("reference-\(name)-\(tied)")
+                try trainer.strategy.withFullParameters {
+                    try ModelFolder.save(trainer.model, config: trainer.modelConfig, to: reference)
+                }
+                for file in ["model.safetensors", "config.json", "generation_config.json"] {
+                    XCTAssertEqual(try Data(contentsOf: saved.appendingPathComponent(file)),
+                                   try Data(contentsOf: reference.appendingPathComponent(file)), "\(what): \(file)")
+                }
+            }
+        }
+    }
 }

@@ -106,4 +106,19 @@ public struct CheckpointStateReader {
             throw CheckpointStateError.badCheckpoint(path: folder.path, reason: "no model.safetensors and no parameter shards")
         }
     }
+
+    /// `optimizer.safetensors` with the full moments, assembled from the shards (or the
+    /// existing file) and streamed a window of 4M values at a time (`dllm checkpoint consolidate`).
+    public func writeFullMoments(to folder: URL) throws {
+        let window = Buffer<Float>(count: min(max(parameterCount, 1), 1 << 22))
+        try ShardedCheckpointState.writeFullMoments(count: parameterCount, to: folder) { index, sink in
+            let name = index == 0 ? Self.firstMoment : Self.secondMoment
+            for start in stride(from: 0, to: parameterCount, by: window.count) {
+                let range = start..<min(parameterCount, start + window.count)
+                window.zero()
+                try read(name, flat: range, into: window.pointer)
+                try sink.append(UnsafeBufferPointer(start: window.pointer, count: range.count))
+            }
+        }
+    }
 }

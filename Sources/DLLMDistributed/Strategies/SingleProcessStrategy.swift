@@ -53,9 +53,10 @@ public final class SingleProcessStrategy: ParallelStrategy {
 
     public func withFullParameters<T>(_ body: () throws -> T) rethrows -> T { try body() }
 
-    /// `config.json`, `model.safetensors` and `optimizer.safetensors` (`exp_avg`, `exp_avg_sq`).
+    /// `config.json`, `model.safetensors` and `optimizer.safetensors` (`exp_avg`, `exp_avg_sq`),
+    /// streamed from the buffers the run trains with (bytes as `ModelFolder.save` writes them).
     public func saveState(to folder: URL, modelConfig: [String: Any], consolidated: Bool) throws {
-        try ModelFolder.save(model, config: modelConfig, to: folder)
+        try StreamedModelSave.write(model: model, config: modelConfig, shard: nil, comm: comm, to: folder)
         try ShardedCheckpointState.writeFullMoments(m: m, v: v, to: folder)
     }
 
