@@ -1,7 +1,7 @@
 import DLLMCheckpoint
 import DLLMCompute
 import DLLMModels
-import DLLMTraining
+@testable import DLLMTraining
 import Foundation
 import XCTest
 
@@ -122,6 +122,34 @@ final class A2DObjectiveTests: XCTestCase {
         let scored = prepared.weights.filter { $0 > 0 }.count
         XCTAssertEqual(prepared.lossTokens, scored)
         XCTAssertEqual(prepared.mask.base, .bidirectional)
+    }
+
+    /// How `dllm train` builds each recipe's objective from the config.
+    func testConfigBuildsEachRecipesObjective() throws {
+        var config = TrainingConfig(modelNameOrPath: "m", datasetArgs: "d", outputDir: "o")
+        config.maxLength = 63
+        config.rightShiftLogits = true
+        XCTAssertThrowsError(try TrainingRun.maskedDiffusionObjective(config, maskTokenID: 5, bosTokenID: nil, maxPositions: 64)) { error in
+            XCTAssertTrue("\(error)".contains("bos_token"), "\(error)")
+        }
+        let mdlm = try TrainingRun.maskedDiffusionObjective(config, maskTokenID: 5, bosTokenID: 1, maxPositions: 64)
+        XCTAssertEqual(mdlm.bosTokenID, 1)
+        XCTAssertTrue(mdlm.shift)
+        XCTAssertEqual(mdlm.weighting, .scheduler)
+        XCTAssertNil(mdlm.annealing)
+        config.maxLength = 64
+        XCTAssertThrowsError(try TrainingRun.maskedDiffusionObjective(config, maskTokenID: 5, bosTokenID: 1, maxPositions: 64),
+                             "the prepended BOS needs one more position")
+        config = TrainingConfig(modelNameOrPath: "m", datasetArgs: "d", outputDir: "o")
+        config.objective = "diffullama"
+        config.shift = true
+        config.annealSteps = 7
+        let diffullama = try TrainingRun.maskedDiffusionObjective(config, maskTokenID: 5, bosTokenID: 1, maxPositions: 64)
+        XCTAssertEqual(diffullama.weighting, .reciprocal)
+        XCTAssertEqual(diffullama.normalization, .masked)
+        XCTAssertEqual(diffullama.annealing, AttentionAnnealing(steps: 7))
+        XCTAssertTrue(diffullama.shift)
+        XCTAssertNil(diffullama.bosTokenID, "DiffuLLaMA adds no BOS")
     }
 
     func testDLLMRightShiftLogitsLossMatchesPyTorch() throws {
