@@ -101,7 +101,7 @@ final class TrainingConfigTests: XCTestCase {
     /// The shipped adaptation recipes load and validate, and both use DiffuLLaMA's shifted objective.
     func testShippedA2DConfigsLoad() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for (name, task, anneal) in [("smollm2-pt", "pt", 100), ("smollm2-sft", "sft", 1)] {
+        for (name, task, anneal) in [("smollm2-pt", "pt", 20), ("smollm2-sft", "sft", 1)] {
             let (config, ignored) = try TrainingConfig.load(path: repository.appendingPathComponent("configs/a2d/\(name).yaml").path)
             XCTAssertEqual(config.objective, "diffullama", name)
             XCTAssertTrue(config.shift, name)
