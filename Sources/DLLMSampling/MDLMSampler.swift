@@ -78,6 +78,10 @@ public final class MDLMSampler<S: ComputeScalar> {
             if let bad = prompt.first(where: { $0 < 0 || Int($0) >= model.vocabularySize }) {
                 throw SamplingError.invalidValue(parameter: "prompt", value: "token \(bad)", reason: "outside the vocabulary of \(model.vocabularySize)")
             }
+            if config.rightShiftLogits && prompt.isEmpty {
+                throw SamplingError.invalidValue(parameter: "prompt", value: "an empty prompt",
+                                                 reason: "right_shift_logits reads the first answer token from the prompt's last logit; start the prompt with BOS (as dLLM does)")
+            }
             if prompt.contains(maskID) {
                 throw SamplingError.invalidValue(parameter: "prompt", value: "mask token \(maskID)",
                                                  reason: "a prompt cannot hold masks when generating; use infilling to fill masks inside a text")
@@ -103,6 +107,10 @@ public final class MDLMSampler<S: ComputeScalar> {
         guard !sequences.isEmpty else { throw SamplingError.emptyInput(parameter: "infill", reason: "no sequences to fill") }
         for (i, s) in sequences.enumerated() where !s.contains(maskID) {
             throw SamplingError.emptyInput(parameter: "infill", reason: "sequence \(i) holds no mask token to fill")
+        }
+        for (i, s) in sequences.enumerated() where config.rightShiftLogits && s.first == maskID {
+            throw SamplingError.invalidValue(parameter: "infill", value: "sequence \(i) starts with a mask",
+                                             reason: "right_shift_logits reads position i from logit i − 1; position 0 has none")
         }
         let T = sequences.map(\.count).max()!
         guard T <= model.maxPositions else {
@@ -161,7 +169,7 @@ public final class MDLMSampler<S: ComputeScalar> {
                 }
                 let phase: Phase = !cacheFresh || config.cache == .none ? .full : (config.cache == .prefix ? .prefix : .dual)
                 let logits = evaluate(canvas, candidates: candidates, windows: windows, phase: phase, cache: cache,
-                                      cfgScale: config.cfgScale, stats: &stats)
+                                      cfgScale: config.cfgScale, logitOffset: config.rightShiftLogits ? 1 : 0, stats: &stats)
                 cacheFresh = config.cache != .none
                 let flat = candidates.enumerated().flatMap { b, positions in positions.map { (b, $0) } }
                 let choices = choose(logits, rows: flat, V: V, suppress: suppressList, config: config, noise: noise,
@@ -215,9 +223,10 @@ public final class MDLMSampler<S: ComputeScalar> {
     /// which fills the cache); `.prefix` is `model(x[:, start:], past_key_values=prefix)` of
     /// `generate_with_prefix_cache`; `.dual` is `model(x[:, start:end], past_key_values,
     /// replace_position)` of `generate_with_dual_cache`. With CFG the unconditional rows are
-    /// appended to the batch, as LLaDA concatenates them.
+    /// appended to the batch, as LLaDA concatenates them. With `logitOffset` 1 (`right_shift_logits`)
+    /// candidate position i reads the logits of position i − 1 (dLLM: `cat([logits[:, :1], logits[:, :-1]])`).
     func evaluate(_ canvas: DiffusionCanvas, candidates: [[Int]], windows: [Range<Int>], phase: Phase, cache: KVCache<S>,
-                  cfgScale: Double, stats: inout SamplingStats) -> UnsafeMutablePointer<S> {
+                  cfgScale: Double, logitOffset: Int = 0, stats: inout SamplingStats) -> UnsafeMutablePointer<S> {
         let B = canvas.B, T = canvas.T
         let guided = cfgScale > 0
         let rowsB = guided ? 2 * B : B
@@ -249,7 +258,7 @@ public final class MDLMSampler<S: ComputeScalar> {
             for b in 0..<B {
                 let row = copy * B + b
                 for pos in candidates[b] {
-                    let i = pos - queryStart[row]
+                    let i = pos - logitOffset - queryStart[row]
                     precondition(i >= 0 && i < Tq, "MDLMSampler: candidate \(pos) outside the evaluated window")
                     logitRows.append(row * Tq + i)
                 }

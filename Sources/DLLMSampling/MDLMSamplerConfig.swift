@@ -45,10 +45,15 @@ public struct MDLMSamplerConfig: Sendable, Hashable {
     public var cache: CacheMode
     /// Stop a sample once its answer is decided up to an EOS (see `MDLMSampler`).
     public var stopAtEOS: Bool
+    /// `right_shift_logits` (dLLM's `MDLMSamplerConfig`; DiffuLLaMA's `shift`): the token committed
+    /// at position i is read from the logits of position i − 1, as a model adapted from an
+    /// autoregressive one with a shifted loss predicts it. Needs the exact forward (`cache: none`)
+    /// and a token before every masked position.
+    public var rightShiftLogits: Bool = false
 
     public init(steps: Int = 128, genLength: Int = 128, blockLength: Int? = nil, temperature: Double = 0,
                 remasking: Remasking = .lowConfidence, cfgScale: Double = 0, suppressTokens: [Int32] = [],
-                threshold: Double? = nil, cache: CacheMode = .none, stopAtEOS: Bool = false) {
+                threshold: Double? = nil, cache: CacheMode = .none, stopAtEOS: Bool = false, rightShiftLogits: Bool = false) {
         self.steps = steps
         self.genLength = genLength
         self.blockLength = blockLength
@@ -59,6 +64,7 @@ public struct MDLMSamplerConfig: Sendable, Hashable {
         self.threshold = threshold
         self.cache = cache
         self.stopAtEOS = stopAtEOS
+        self.rightShiftLogits = rightShiftLogits
     }
 
     /// Checks every parameter that does not depend on the prompt; `vocabularySize`
@@ -84,6 +90,10 @@ public struct MDLMSamplerConfig: Sendable, Hashable {
         if Set(suppressTokens).count >= vocabularySize - 1 {
             throw SamplingError.invalidValue(parameter: "suppress_tokens", value: "\(suppressTokens.count) ids",
                                              reason: "leaves no token to sample")
+        }
+        if rightShiftLogits && cache != .none {
+            throw SamplingError.invalidValue(parameter: "right_shift_logits", value: "true with cache \(cache.rawValue)",
+                                             reason: "a shifted model reads each block's first token from the position before the block; use cache none")
         }
         let blocks = (span + block - 1) / block
         return (block, blocks, steps / blocks)

@@ -12,24 +12,58 @@ import Foundation
 ///   (`loss_weight_type: scheduler`) or 1 (`uniform`);
 /// - normalised per `loss_norm_type`: `token` divides by the micro-batch's maskable tokens,
 ///   `sequence` by each sequence's maskable tokens times B (LLaDA's SFT form), `batch` by B.
+///
+/// The autoregressive-to-diffusion recipes add (docs/objectives.md):
+/// - `shift` — the logits at position i − 1 predict the token at a masked position i, so an
+///   AR model's next-token head keeps its meaning (DiffuLLaMA's `shift`, dLLM's
+///   `right_shift_logits`). Position 0 is never scored; it may still be masked (DiffuLLaMA).
+/// - `bosTokenID` — dLLM's `MDLMTrainer._preprocess_inputs` under `right_shift_logits`:
+///   BOS (label −100) is prepended to every row unless every row's first label is already −100.
+/// - `reciprocal` weighting `1/t` and `masked` normalisation by the scored positions:
+///   DiffuLLaMA's `Σ (1/t)·CE·mask / Σ mask`.
+/// - `annealing` — DiffuLLaMA's attention-mask annealing (`AttentionAnnealing`).
 public struct MaskedDiffusionObjective: Objective {
-    public enum Weighting: String, Sendable { case scheduler, uniform }
-    public enum Normalization: String, Sendable { case token, sequence, batch }
+    public enum Weighting: String, Sendable {
+        case scheduler, uniform
+        /// `1/t` in float32 (DiffuLLaMA `LinearNoise.rate_noise`).
+        case reciprocal
+    }
+    public enum Normalization: String, Sendable {
+        case token, sequence, batch
+        /// By the micro-batch's scored (masked) positions (DiffuLLaMA `loss_mask.sum()`).
+        case masked
+    }
 
     public var maskTokenID: Int32
     public var timeEpsilon: Double
     public var weighting: Weighting
     public var normalization: Normalization
+    public var shift: Bool
+    public var bosTokenID: Int32?
+    public var annealing: AttentionAnnealing?
 
-    public init(maskTokenID: Int32, timeEpsilon: Double = 1e-3, weighting: Weighting = .scheduler, normalization: Normalization = .token) {
+    public init(maskTokenID: Int32, timeEpsilon: Double = 1e-3, weighting: Weighting = .scheduler, normalization: Normalization = .token,
+                shift: Bool = false, bosTokenID: Int32? = nil, annealing: AttentionAnnealing? = nil) {
         self.maskTokenID = maskTokenID
         self.timeEpsilon = timeEpsilon
         self.weighting = weighting
         self.normalization = normalization
+        self.shift = shift
+        self.bosTokenID = bosTokenID
+        self.annealing = annealing
     }
 
-    /// Draws each sequence's `t` and mask from a generator keyed by (seed, step, global sample index).
+    /// DiffuLLaMA's recipe (`CustomDiffusionTrainer.inner_forward`): weights `1/t`, the sum over
+    /// scored positions divided by their count, attention annealed over `annealSteps`.
+    public static func diffuLLaMA(maskTokenID: Int32, shift: Bool, annealSteps: Int, timeEpsilon: Double = 1e-3) -> Self {
+        Self(maskTokenID: maskTokenID, timeEpsilon: timeEpsilon, weighting: .reciprocal, normalization: .masked,
+             shift: shift, annealing: AttentionAnnealing(steps: annealSteps))
+    }
+
+    /// Draws each sequence's `t` and mask from a generator keyed by (seed, step, global sample index),
+    /// and the annealed attention pattern from one keyed by (seed, step).
     public func prepare(_ batch: CleanBatch, step: Int, seed: UInt64) -> ObjectiveBatch {
+        let batch = bosTokenID.map { Self.prependingBOS(batch, bos: $0) } ?? batch
         var t = [Double](repeating: 0, count: batch.B)
         var masked = [Bool](repeating: false, count: batch.B * batch.T)
         for b in 0..<batch.B {
@@ -40,40 +74,68 @@ public struct MaskedDiffusionObjective: Objective {
                 masked[b * batch.T + i] = Float(rng.nextUniform()) < p && batch.labels[b * batch.T + i] != ignoreIndex
             }
         }
-        return prepare(batch, t: t, masked: masked)
+        let attention = annealing?.allowed(T: batch.T, step: step, seed: seed)
+        return prepare(batch, t: t, masked: masked, attention: attention)
     }
 
-    /// The deterministic core, given each sequence's `t` and which positions are masked
-    /// (positions whose label is −100 are never masked).
-    public func prepare(_ batch: CleanBatch, t: [Double], masked: [Bool]) -> ObjectiveBatch {
+    /// dLLM `prepend_bos` under `right_shift_logits`: BOS with label −100 before every row,
+    /// unless every row's first label is already −100 (then the batch is returned as is).
+    public static func prependingBOS(_ batch: CleanBatch, bos: Int32) -> CleanBatch {
+        let B = batch.B, T = batch.T
+        if (0..<B).allSatisfy({ batch.labels[$0 * T] == ignoreIndex }) { return batch }
+        var ids: [Int32] = [], labels: [Int32] = []
+        for b in 0..<B {
+            ids += [bos] + batch.inputIDs[(b * T)..<((b + 1) * T)]
+            labels += [ignoreIndex] + batch.labels[(b * T)..<((b + 1) * T)]
+        }
+        return CleanBatch(B: B, T: T + 1, inputIDs: ids, labels: labels, lengths: batch.lengths?.map { $0 + 1 },
+                          sampleIndices: batch.sampleIndices)
+    }
+
+    /// The deterministic core, given each sequence's `t`, which positions are masked
+    /// (positions whose label is −100 are never masked) and, optionally, the (T·T)
+    /// query-major attention pattern shared by the batch (ANDed with key padding).
+    public func prepare(_ batch: CleanBatch, t: [Double], masked: [Bool], attention: [Bool]? = nil) -> ObjectiveBatch {
         let B = batch.B, T = batch.T
         var ids = batch.inputIDs
         var targets = [Int32](repeating: ignoreIndex, count: B * T)
         var weights = [Float](repeating: 0, count: B * T)
         let maskablePerRow = (0..<B).map { b in (0..<T).filter { batch.labels[b * T + $0] != ignoreIndex }.count }
         let maskableTotal = max(1, maskablePerRow.reduce(0, +))
+        // With `shift` the token at position i is scored on logit row i − 1; position 0 is not scored.
+        let offset = shift ? 1 : 0
+        let isMasked = { (n: Int) in masked[n] && batch.labels[n] != ignoreIndex }
+        let scoredTotal = (0..<B).reduce(0) { sum, b in sum + (offset..<T).filter { isMasked(b * T + $0) }.count }
         var lossTokens = 0
         for b in 0..<B {
-            // dLLM computes the weight in float32: 1 − α(t) + 1e-6 with α(t) = 1 − t.
+            // dLLM computes the weight in float32: 1 − α(t) + 1e-6 with α(t) = 1 − t; DiffuLLaMA 1/t.
             let tf = Float(t[b])
-            let w: Float = weighting == .scheduler ? 1 / (1 - (1 - tf) + 1e-6) : 1
+            let w: Float
+            switch weighting {
+            case .scheduler: w = 1 / (1 - (1 - tf) + 1e-6)
+            case .uniform: w = 1
+            case .reciprocal: w = 1 / tf
+            }
             let normalizer: Float
             switch normalization {
             case .token: normalizer = Float(maskableTotal)
             case .sequence: normalizer = Float(max(1, maskablePerRow[b]) * B)
             case .batch: normalizer = Float(B)
+            case .masked: normalizer = Float(max(1, scoredTotal))
             }
             for i in 0..<T {
                 let n = b * T + i
-                guard masked[n] && batch.labels[n] != ignoreIndex else { continue }
+                guard isMasked(n) else { continue }
                 ids[n] = maskTokenID
-                targets[n] = batch.inputIDs[n]
-                weights[n] = w / normalizer
+                guard i >= offset else { continue }
+                targets[n - offset] = batch.inputIDs[n]
+                weights[n - offset] = w / normalizer
                 lossTokens += 1
             }
         }
-        let mask = batch.lengths.map { AttentionMask.padded(.bidirectional, lengths: $0, T: T) }
-            ?? AttentionMask(.bidirectional, B: B, T: T)
+        let padding = batch.lengths.map { lengths in lengths.flatMap { len in (0..<T).map { $0 < len } } }
+        let mask = attention.map { AttentionAnnealing.mask(B: B, T: T, allowed: $0, keyPadding: padding) }
+            ?? AttentionMask(.bidirectional, B: B, T: T, keyPadding: padding)
         return ObjectiveBatch(inputs: TokenBatch(ids: ids, B: B, T: T), mask: mask, targets: targets,
                               weights: weights, lossTokens: lossTokens)
     }

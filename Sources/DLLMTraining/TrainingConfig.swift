@@ -53,6 +53,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var lossWeightType: String = "scheduler"
     public var lossNormType: String = "token"
     public var maskTokenId: Int?
+    /// dLLM `MDLMConfig.right_shift_logits` (objective `mdlm`): logit i − 1 predicts token i, BOS prepended.
+    public var rightShiftLogits: Bool = false
+    /// DiffuLLaMA `DiffusionArguments.shift` (objective `diffullama`): logit i − 1 predicts token i.
+    public var shift: Bool = false
+    /// DiffuLLaMA `DiffusionArguments.anneal_steps` (objective `diffullama`): attention-mask annealing length.
+    public var annealSteps: Int = 10_000
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
@@ -72,6 +78,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case resumeFromCheckpoint = "resume_from_checkpoint", skipNonfiniteSteps = "skip_nonfinite_steps"
         case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
+        case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
     }
 
     public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
@@ -128,6 +135,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         objective = try v(.objective, d.objective); timeEpsilon = try v(.timeEpsilon, d.timeEpsilon)
         lossWeightType = try v(.lossWeightType, d.lossWeightType); lossNormType = try v(.lossNormType, d.lossNormType)
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
+        rightShiftLogits = try v(.rightShiftLogits, d.rightShiftLogits); shift = try v(.shift, d.shift)
+        annealSteps = try v(.annealSteps, d.annealSteps)
     }
 }
 
@@ -188,7 +197,9 @@ extension TrainingConfig {
         try oneOf(.lrSchedulerType, lrSchedulerType, LearningRateSchedule.Kind.allCases.map(\.rawValue))
         try oneOf(.evalStrategy, evalStrategy, ["no", "steps", "epoch"])
         try oneOf(.saveStrategy, saveStrategy, ["no", "steps", "epoch"])
-        try oneOf(.objective, objective, ["mdlm", "ar"])
+        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama"])
+        if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
+        try validateRecipeKeys(file: file, fail: fail)
         try oneOf(.lossWeightType, lossWeightType, ["scheduler", "uniform"])
         try oneOf(.lossNormType, lossNormType, ["token", "sequence", "batch"])
         try oneOf(.truncation, truncation, ["right", "filter"])
@@ -201,6 +212,22 @@ extension TrainingConfig {
         }
         if modelNameOrPath.isEmpty { throw fail(.modelNameOrPath, "must name a model folder") }
         if outputDir.isEmpty { throw fail(.outputDir, "must name a folder") }
+    }
+
+    /// Each recipe's keys belong to it alone: a key another objective reads is refused
+    /// rather than silently ignored (docs/objectives.md, "Adapting an autoregressive model").
+    func validateRecipeKeys(file: FlatYAMLConfig, fail: (CodingKeys, String) -> ConfigError) throws {
+        let present = Set(file.keys)
+        let owners: [(key: CodingKeys, objectives: [String], hint: String)] = [
+            (.rightShiftLogits, ["mdlm"], "; objective diffullama spells it shift"),
+            (.shift, ["diffullama"], "; objective mdlm spells it right_shift_logits"),
+            (.annealSteps, ["diffullama"], ""),
+            (.lossWeightType, ["mdlm", "ar"], "; objective diffullama always weights by 1/t"),
+            (.lossNormType, ["mdlm", "ar"], "; objective diffullama always divides by the masked tokens"),
+        ]
+        for owner in owners where present.contains(owner.key.rawValue) && !owner.objectives.contains(objective) {
+            throw fail(owner.key, "does not apply to objective \(objective) (only \(owner.objectives.joined(separator: ", ")))\(owner.hint)")
+        }
     }
 
     /// HF semantics: a value below 1 is a fraction of the total steps.

@@ -44,10 +44,8 @@ public enum TrainingRun {
                 throw TrainingError.noMaskToken(model: config.modelNameOrPath)
             }
             maskID = mask
-            objective = MaskedDiffusionObjective(
-                maskTokenID: Int32(mask), timeEpsilon: config.timeEpsilon,
-                weighting: MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)!,
-                normalization: MaskedDiffusionObjective.Normalization(rawValue: config.lossNormType)!)
+            objective = try maskedDiffusionObjective(config, maskTokenID: Int32(mask), bosTokenID: tokenizer.bosTokenID,
+                                                     maxPositions: loaded.model.maxPositions)
         }
 
         let plan = BatchPlan(perDeviceBatchSize: config.perDeviceTrainBatchSize, worldSize: worldSize,
@@ -106,5 +104,31 @@ public enum TrainingRun {
         }
         return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data,
                        evalBatches: evalBatches, tokenizerFiles: tokenizer.files, strategy: strategy, log: log)
+    }
+
+    /// `objective: mdlm` (dLLM's MDLM, optionally `right_shift_logits`) or `objective: diffullama`
+    /// (DiffuLLaMA: `shift`, `anneal_steps`, 1/t weights over the masked tokens).
+    static func maskedDiffusionObjective(_ config: TrainingConfig, maskTokenID: Int32, bosTokenID: Int32?,
+                                         maxPositions: Int) throws -> MaskedDiffusionObjective {
+        if config.objective == "diffullama" {
+            return .diffuLLaMA(maskTokenID: maskTokenID, shift: config.shift, annealSteps: config.annealSteps,
+                               timeEpsilon: config.timeEpsilon)
+        }
+        var bos: Int32? = nil
+        if config.rightShiftLogits {
+            guard let id = bosTokenID else {
+                throw TrainingError.configuration("right_shift_logits: \(config.tokenizerNameOrPath ?? config.modelNameOrPath) names no bos_token "
+                    + "(dLLM prepends BOS so that the first token has a logit to be predicted from)")
+            }
+            if config.maxLength + 1 > maxPositions {
+                throw TrainingError.configuration("right_shift_logits: max_length \(config.maxLength) plus the prepended BOS exceeds the model's \(maxPositions) positions")
+            }
+            bos = id
+        }
+        return MaskedDiffusionObjective(
+            maskTokenID: maskTokenID, timeEpsilon: config.timeEpsilon,
+            weighting: MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)!,
+            normalization: MaskedDiffusionObjective.Normalization(rawValue: config.lossNormType)!,
+            shift: config.rightShiftLogits, bosTokenID: bos)
     }
 }

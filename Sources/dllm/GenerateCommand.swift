@@ -28,6 +28,9 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("suppress-tokens"), parsing: .upToNextOption, help: "Token ids never to generate.")
     var suppressTokens: [Int32] = []
     @Flag(inversion: .prefixedNo, help: "Stop an answer once it is decided up to an EOS.") var stopAtEos = true
+    @Flag(name: .customLong("right-shift-logits"),
+          help: "Read the token at position i from logit i − 1 (dLLM's right_shift_logits, DiffuLLaMA's shift): for models adapted with a shifted loss (diffusion, cache none).")
+    var rightShiftLogits = false
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k filtering (ar).") var topK: Int?
     @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p (nucleus) filtering (ar).") var topP: Double?
     @Option(help: "Noise seed (and initialisation seed for a folder without weights).") var seed: UInt64 = 0
@@ -54,7 +57,7 @@ struct SamplingOptions: ParsableArguments {
     var diffusionConfig: MDLMSamplerConfig {
         MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength, temperature: temperature,
                           remasking: remasking, cfgScale: cfgScale, suppressTokens: suppressTokens, threshold: threshold,
-                          cache: cache, stopAtEOS: stopAtEos)
+                          cache: cache, stopAtEOS: stopAtEos, rightShiftLogits: rightShiftLogits)
     }
 
     var arConfig: ARSamplerConfig {

@@ -266,6 +266,29 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// DiffuLLaMA's recipe (annealed attention, shifted loss, 1/t over the masked tokens) at 1 and
+    /// 2 ranks under ZeRO-2 with the same global batch: the annealing draw is keyed by (seed, step),
+    /// the token noise by the global sample index, so the ranks reproduce the single process.
+    func testDiffuLLaMARecipeAtOneAndTwoRanksMatchesOneProcess() throws {
+        let recipe = ["--objective", "diffullama", "--shift", "true", "--anneal_steps", "6"]
+        let reference = try train(ranks: nil, output: "diffullama-reference", recipe + ["--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expectedLosses = try losses("diffullama-reference"), expectedWeights = try weights("diffullama-reference")
+        XCTAssertEqual(expectedLosses.count, 10)
+        for ranks in [1, 2] {
+            let name = "diffullama-zero2-\(ranks)"
+            let run = try train(ranks: ranks, stage: "zero2", output: name, recipe + ["--gradient_accumulation_steps", "\(4 / ranks)"])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            assertClose(try losses(name), expectedLosses, name)
+            assertClose(try weights(name), expectedWeights, name)
+        }
+        // The recipe changes the trajectory: the plain MDLM objective gives other losses.
+        let plain = try train(ranks: nil, output: "mdlm-reference", ["--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(plain.status, 0, plain.output)
+        XCTAssertNotEqual(try losses("mdlm-reference"), expectedLosses)
+    }
+
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
         let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])

@@ -58,6 +58,9 @@ final class ModelGradientTests: XCTestCase {
             ("causal", AttentionMask(.causal, B: B, T: T)),
             ("padding", AttentionMask.padded(.bidirectional, lengths: [T, T - 2], T: T)),
             ("arbitrary", AttentionMask(.bidirectional, B: B, T: T, allowed: blockDiagonal)),
+            // DiffuLLaMA's annealing at step 3 of 10 (causal OR Bernoulli(0.4)), with padding.
+            ("annealed", AttentionAnnealing.mask(B: B, T: T, allowed: AttentionAnnealing(steps: 10).allowed(T: T, step: 3, seed: 5)!,
+                                                 keyPadding: (0..<(B * T)).map { $0 % T < T - ($0 / T) })),
         ]
     }
 

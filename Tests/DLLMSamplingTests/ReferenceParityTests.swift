@@ -33,8 +33,8 @@ final class ReferenceParityTests: XCTestCase {
         }
     }
 
-    func runMDLMCases<S: ComputeScalar>(_: S.Type, onlyFloat32Safe: Bool) throws -> Int {
-        let json = try Fixtures.referenceJSON()
+    func runMDLMCases<S: ComputeScalar>(_: S.Type, onlyFloat32Safe: Bool, reference: URL = Fixtures.reference) throws -> Int {
+        let json = try Fixtures.referenceJSON(reference)
         let model = try Fixtures.model("llada", as: S.self)
         let sampler = try MDLMSampler(model: model, maskID: Int32(json["mask_token_id"] as! Int), eosID: Int32(json["eos_token_id"] as! Int))
         var ran = 0
@@ -65,6 +65,25 @@ final class ReferenceParityTests: XCTestCase {
 
     func testMDLMSamplerMatchesReferenceInFloat() throws {
         XCTAssertGreaterThan(try runMDLMCases(Float.self, onlyFloat32Safe: true), 0)
+    }
+
+    /// `right_shift_logits`: the committed token at position i read from logit i − 1 (dLLM's sampler).
+    func testShiftedMDLMSamplerMatchesReference() throws {
+        XCTAssertEqual(try runMDLMCases(Double.self, onlyFloat32Safe: false, reference: Fixtures.shiftedReference), 5)
+        XCTAssertGreaterThan(try runMDLMCases(Float.self, onlyFloat32Safe: true, reference: Fixtures.shiftedReference), 0)
+    }
+
+    func testShiftRefusesCachesEmptyPromptsAndAMaskAtPositionZero() throws {
+        let model = Fixtures.randomLlama(Float.self)
+        let sampler = try MDLMSampler(model: inferenceModel(model), maskID: 49, eosID: 0)
+        var config = MDLMSamplerConfig(steps: 4, genLength: 4, rightShiftLogits: true)
+        XCTAssertThrowsError(try sampler.generate(prompts: [[]], config: config))
+        XCTAssertThrowsError(try sampler.infill([[49, 3, 49]], config: config))
+        XCTAssertNoThrow(try sampler.infill([[3, 49, 49]], config: config))
+        config.cache = .prefix
+        XCTAssertThrowsError(try sampler.generate(prompts: [[3]], config: config)) { error in
+            XCTAssertTrue("\(error)".contains("right_shift_logits"), "\(error)")
+        }
     }
 
     func runARCases<S: ComputeScalar>(_: S.Type) throws {

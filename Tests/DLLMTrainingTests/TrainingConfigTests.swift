@@ -124,6 +124,39 @@ final class TrainingConfigTests: XCTestCase {
         try assertFails(valid.replacingOccurrences(of: "gradient_accumulation_steps: 2", with: "gradient_accumulation_steps: 0"), contains: ["gradient_accumulation_steps"])
     }
 
+    /// The adaptation recipes' keys: DiffuLLaMA's (`objective: diffullama`, `shift`, `anneal_steps`)
+    /// and dLLM's (`right_shift_logits`), each refused under the other objective.
+    func testAdaptationRecipeKeysLoadAndAreRefusedUnderTheOtherObjective() throws {
+        let (diffullama, _) = try TrainingConfig.load(path: try write(valid + "\nobjective: diffullama\nshift: true\n"))
+        XCTAssertEqual(diffullama.objective, "diffullama")
+        XCTAssertTrue(diffullama.shift)
+        XCTAssertEqual(diffullama.annealSteps, 10_000, "DiffuLLaMA's default")
+        let (mdlm, _) = try TrainingConfig.load(path: try write(valid + "\nright_shift_logits: true\n"))
+        XCTAssertTrue(mdlm.rightShiftLogits)
+        XCTAssertFalse(mdlm.shift)
+        try assertFails(valid + "\nshift: true\n", contains: ["config.yaml:10", "\"shift\"", "objective mdlm", "right_shift_logits"])
+        try assertFails(valid + "\nanneal_steps: 100\n", contains: ["anneal_steps", "only diffullama"])
+        try assertFails(valid + "\nobjective: diffullama\nright_shift_logits: true\n", contains: ["right_shift_logits", "spells it shift"])
+        try assertFails(valid + "\nobjective: diffullama\nloss_norm_type: token\n", contains: ["loss_norm_type", "masked tokens"])
+        try assertFails(valid + "\nobjective: diffullama\nanneal_steps: 0\n", contains: ["anneal_steps", "at least 1"])
+        try assertFails(valid, overrides: ["--objective", "diffullama", "--anneal_step", "5"], contains: ["anneal_step", "did you mean \"anneal_steps\""])
+        try assertFails(valid + "\nobjective: diffulama\n", contains: ["objective", "mdlm, ar, diffullama"])
+    }
+
+    /// The shipped adaptation recipes load and validate, and both use DiffuLLaMA's shifted objective.
+    func testShippedA2DConfigsLoad() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for (name, task, anneal) in [("smollm2-pt", "pt", 20), ("smollm2-sft", "sft", 1)] {
+            let (config, ignored) = try TrainingConfig.load(path: repository.appendingPathComponent("configs/a2d/\(name).yaml").path)
+            XCTAssertEqual(config.objective, "diffullama", name)
+            XCTAssertTrue(config.shift, name)
+            XCTAssertEqual(config.annealSteps, anneal, name)
+            XCTAssertEqual(config.task, task, name)
+            XCTAssertEqual(config.modelNameOrPath, "runs/smollm2-a2d", name)
+            XCTAssertEqual(ignored, [], name)
+        }
+    }
+
     func testMissingRequiredKeyAndMissingFile() throws {
         try assertFails("dataset_args: x\noutput_dir: y\n", contains: ["model_name_or_path", "required"])
         XCTAssertThrowsError(try TrainingConfig.load(path: directory.appendingPathComponent("nope.yaml").path)) { error in
