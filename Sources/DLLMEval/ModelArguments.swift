@@ -127,12 +127,18 @@ public struct EvalModelArguments: Equatable, Sendable {
         } else if let pretrained, pretrained != model {
             throw EvalError.invalidOption(name: "--model_args pretrained", detail: "differs from --model \(model)")
         }
-        let mc = args.monteCarlo
+        if args.scoring == .diffusion { try args.checkMonteCarlo() }
+        return args
+    }
+
+    /// LLaDA's `assert mc_num % batch_size == 0` (diffusion scoring only; `--batch_size` of an
+    /// autoregressive model is its forward batch).
+    public func checkMonteCarlo() throws {
+        let mc = monteCarlo
         guard mc.mcNum >= 1, mc.miniBatch >= 1, mc.mcNum % mc.miniBatch == 0 else {
             throw EvalError.invalidOption(name: "mc_num \(mc.mcNum), batch_size \(mc.miniBatch)",
                                           detail: "mc_num must be a positive multiple of the Monte Carlo batch size (as LLaDA asserts)")
         }
-        return args
     }
 
     static func bool(_ value: String, name: String) throws -> Bool {

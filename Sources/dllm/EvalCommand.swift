@@ -88,6 +88,7 @@ struct EvalCommand: ParsableCommand {
         case .ar:
             scorer = ARLoglikelihoodScorer(model: generator.model, maxLength: arguments.maxLength)
         case .diffusion:
+            try arguments.checkMonteCarlo()
             guard let maskID = arguments.maskID ?? generator.maskID else {
                 throw EvalError.invalidOption(name: "--model \(model)",
                                               detail: "\(path) (model_type \(generator.modelType)) has no mask token; give mask_id= in --model_args")

@@ -21,7 +21,7 @@ final class ModelArgumentsTests: XCTestCase {
         XCTAssertEqual(a.maskID, 5)
         XCTAssertEqual(try EvalModelArguments.parse(model: "llada", modelArgs: "pretrained=M", batchSize: nil).monteCarlo,
                        MonteCarloSettings(mcNum: 128, miniBatch: 1))
-        XCTAssertEqual(try EvalModelArguments.parse(model: "hf", modelArgs: "pretrained=M", batchSize: 4).scoring, .ar)
+        XCTAssertEqual(try EvalModelArguments.parse(model: "hf", modelArgs: "pretrained=M", batchSize: 3).scoring, .ar)
         XCTAssertNil(try EvalModelArguments.parse(model: "some/folder", modelArgs: nil, batchSize: 1).scoring)
     }
 
