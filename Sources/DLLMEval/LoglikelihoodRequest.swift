@@ -11,10 +11,20 @@ public struct LoglikelihoodRequest: Equatable, Sendable {
         self.continuation = continuation
     }
 
-    /// The requests of a multiple-choice document: one per choice, the continuation being
-    /// `target_delimiter + choice` (lm-eval `ConfigurableTask.construct_requests`, zero-shot).
-    public static func multipleChoice(_ document: EvalDocument, task: EvalTask) -> [LoglikelihoodRequest] {
-        document.choices.map { LoglikelihoodRequest(context: document.context, continuation: task.targetDelimiter + $0) }
+    /// The requests of a document (lm-eval `ConfigurableTask.construct_requests`, zero-shot):
+    /// `loglikelihood`, one `(context, doc_to_target)`; multiple choice, one per choice with the
+    /// continuation `target_delimiter + choice`; multiple input, one per choice-context with the
+    /// continuation `target_delimiter + doc_to_target`.
+    public static func requests(_ document: EvalDocument, task: EvalTask) -> [LoglikelihoodRequest] {
+        switch task.outputType {
+        case .loglikelihood:
+            return [LoglikelihoodRequest(context: document.context, continuation: document.choices[0])]
+        case .multipleChoice:
+            if let shared = document.sharedContinuation {
+                return document.choices.map { LoglikelihoodRequest(context: $0, continuation: task.targetDelimiter + shared) }
+            }
+            return document.choices.map { LoglikelihoodRequest(context: document.context, continuation: task.targetDelimiter + $0) }
+        }
     }
 }
 

@@ -12,11 +12,11 @@ public enum ResultsFile {
         var nShot: [String: Any] = [:], higher: [String: Any] = [:], nSamples: [String: Any] = [:]
         for e in evaluations {
             let name = e.task.name
-            var metrics: [String: Any] = [
-                "alias": name,
-                "acc,none": e.acc, "acc_stderr,none": e.accStderr ?? "N/A",
-                "acc_norm,none": e.accNorm, "acc_norm_stderr,none": e.accNormStderr ?? "N/A",
-            ]
+            var metrics: [String: Any] = ["alias": name]
+            for m in e.task.metrics {
+                metrics["\(m),none"] = e.metric(m)
+                metrics["\(m)_stderr,none"] = e.stderr(m) ?? "N/A"
+            }
             // Left-truncated requests (context longer than the model's positions), counted.
             if e.truncations > 0 { metrics["dllm_truncated_requests,none"] = e.truncations }
             results[name] = metrics
@@ -24,9 +24,10 @@ public enum ResultsFile {
                 "task": name, "dataset_path": e.task.datasetPath,
                 "doc_to_text": e.task.docToTextSource, "doc_to_target": e.task.docToTargetSource,
                 "doc_to_choice": e.task.docToChoiceSource, "target_delimiter": e.task.targetDelimiter,
-                "fewshot_delimiter": e.task.fewshotDelimiter, "num_fewshot": 0, "output_type": "multiple_choice",
-                "metric_list": [["metric": "acc", "aggregation": "mean", "higher_is_better": true],
-                                ["metric": "acc_norm", "aggregation": "mean", "higher_is_better": true]],
+                "fewshot_delimiter": e.task.fewshotDelimiter, "num_fewshot": 0, "output_type": e.task.outputType.rawValue,
+                "metric_list": e.task.metrics.map { m -> [String: Any] in
+                    ["metric": m, "aggregation": m == "perplexity" ? "perplexity" : "mean", "higher_is_better": higherIsBetter(m)]
+                },
                 "metadata": ["version": e.task.version],
                 "dllm_split_read": e.task.split, "dllm_mirrors": e.task.reference,
             ]
@@ -35,13 +36,15 @@ public enum ResultsFile {
             configs[name] = taskConfig
             versions[name] = e.task.version
             nShot[name] = 0
-            higher[name] = ["acc": true, "acc_norm": true]
+            higher[name] = Dictionary(uniqueKeysWithValues: e.task.metrics.map { ($0, higherIsBetter($0)) })
             nSamples[name] = ["original": e.originalCount, "effective": e.documents.count]
         }
         return ["results": results, "group_subtasks": Dictionary(uniqueKeysWithValues: evaluations.map { ($0.task.name, [String]()) }),
                 "configs": configs, "versions": versions, "n-shot": nShot, "higher_is_better": higher,
                 "n-samples": nSamples, "config": config]
     }
+
+    static func higherIsBetter(_ metric: String) -> Bool { metric != "perplexity" }
 
     /// One `--log_samples` line per document (lm-eval's sample record: `doc_id`, `doc`,
     /// `target`, `arguments`, `resps`, `filtered_resps`, `filter`, `metrics`, and the metrics).
@@ -51,12 +54,15 @@ public enum ResultsFile {
             let arguments = e.requests[i].map { [$0.context, $0.continuation] }
             let resps = e.answers[i].map { [[String(describing: $0.logLikelihood), $0.isGreedy ? "True" : "False"]] }
             let filtered = e.answers[i].map { [String(describing: $0.logLikelihood), $0.isGreedy ? "True" : "False"] }
-            return [
-                "doc_id": doc.index, "doc": jsonObject(.object(doc.fields)), "target": doc.gold,
+            var line: [String: Any] = [
+                "doc_id": doc.index, "doc": jsonObject(.object(doc.fields)),
+                "target": e.task.outputType == .loglikelihood ? doc.choices[0] as Any : doc.gold as Any,
                 "arguments": arguments, "resps": resps, "filtered_resps": filtered, "filter": "none",
-                "metrics": ["acc", "acc_norm"], "acc": e.scores[i].acc, "acc_norm": e.scores[i].accNorm,
+                "metrics": e.task.metrics,
                 "loglikelihoods": e.answers[i].map(\.logLikelihood), "is_greedy": e.answers[i].map(\.isGreedy),
-            ] as [String: Any]
+            ]
+            for m in e.task.metrics { line[m] = e.documentValue(m, i) }
+            return line
         }
     }
 
@@ -106,10 +112,10 @@ public enum ResultsFile {
     public static func tableRows(_ evaluations: [TaskEvaluation]) -> [ResultsTable.Row] {
         // lm-eval lists tasks by name.
         evaluations.sorted { $0.task.name < $1.task.name }.flatMap { e in
-            [ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), metric: "acc",
-                              value: e.acc, stderr: e.accStderr),
-             ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), metric: "acc_norm",
-                              value: e.accNorm, stderr: e.accNormStderr)]
+            e.task.metrics.sorted().map { m in
+                ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), metric: m,
+                                 higherIsBetter: higherIsBetter(m) ? "↑" : "↓", value: e.metric(m), stderr: e.stderr(m))
+            }
         }
     }
 }

