@@ -1,6 +1,6 @@
 import DLLMCompute
 
-extension GPT2Model: InferenceModel {
+extension GPT2Model {
     public func makeCache(batch: Int, capacity: Int) -> KVCache<S> {
         precondition(capacity <= config.nPositions, "GPT2Model: cache of \(capacity) slots exceeds n_positions \(config.nPositions)")
         return KVCache(layers: config.nLayer, batch: batch, capacity: capacity, width: config.nEmbd)

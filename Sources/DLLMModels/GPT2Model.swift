@@ -17,7 +17,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     var lastBatch: TokenBatch?
     public var hooks: BlockHooks?
 
-    public var architecture: ModelArchitecture { .gpt2(config) }
+    public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
     public var maxPositions: Int { config.nPositions }
 

@@ -7,7 +7,7 @@ enum InferenceBuffer: Int {
     case quantizedScratch
 }
 
-extension LlamaModel: InferenceModel {
+extension LlamaModel {
     public func makeCache(batch: Int, capacity: Int) -> KVCache<S> {
         precondition(capacity <= spec.maxPositions, "LlamaModel: cache of \(capacity) slots exceeds \(spec.maxPositions) positions")
         return KVCache(layers: spec.layers, batch: batch, capacity: capacity, width: spec.kvHeads * spec.headDim)

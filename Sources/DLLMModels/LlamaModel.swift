@@ -30,7 +30,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         }
     }
 
-    public var architecture: ModelArchitecture { .llamaFamily(spec) }
+    public var architecture: any ModelArchitecture { spec }
     public var vocabularySize: Int { spec.vocab }
     public var maxPositions: Int { spec.maxPositions }
 
