@@ -27,6 +27,19 @@ public enum ModelRegistry {
         public init<C: ModelConfiguration>(_ configuration: C.Type) {
             decode = { config, path in try JSONValueDecoder().decode(C.self, from: config).architecture(path: path) }
         }
+
+        /// Another name for the `base` type: the file is decoded by `base`'s entry (looked up when a
+        /// file is loaded) as if its `model_type` were `base`.
+        public static func alias(of base: String) -> Entry {
+            Entry { config, path in
+                guard let entry = ModelRegistry.entry(for: base) else { throw ModelError.unknownModelType(base, path: path) }
+                guard case .object(let members) = config else {
+                    throw ModelError.unreadableConfig(path: path, reason: "the top level is not a JSON object")
+                }
+                let renamed = members.map { $0.key == "model_type" ? (key: $0.key, value: JSONValue.string(base)) : $0 }
+                return try entry.decode(.object(renamed), path)
+            }
+        }
     }
 
     /// dllm's own architectures, one line each.

@@ -178,6 +178,21 @@ final class ToyArchitectureTests: XCTestCase {
                        (0..<model.parameterCount).map { Double(Float(p[$0])) })
     }
 
+    /// An alias is decoded by its base type's entry, as if the file named the base type.
+    func testAliasLoadsAsItsBaseType() throws {
+        ModelRegistry.register("toy-bigram-alias", .alias(of: "toy-bigram"))
+        try writeConfig(#"{"model_type": "toy-bigram-alias", "vocab_size": 4}"#)
+        let model = try ModelFolder.load(folder, as: Float.self).model
+        XCTAssertTrue(model is ToyBigramModel<Float>)
+        XCTAssertEqual(model.architecture.modelType, "toy-bigram")
+        XCTAssertEqual(model.vocabularySize, 4)
+        ModelRegistry.register("toy-orphan", .alias(of: "toy-missing"))
+        try writeConfig(#"{"model_type": "toy-orphan", "vocab_size": 4}"#)
+        XCTAssertThrowsError(try ModelFolder.load(folder, as: Float.self)) { error in
+            XCTAssertTrue("\(error)".contains("model_type \"toy-missing\" is not supported"), "\(error)")
+        }
+    }
+
     func testConfigErrorsNameTheKeyAndTheFile() throws {
         try writeConfig(#"{"model_type": "toy-bigram", "vocab_size": "six"}"#)
         XCTAssertThrowsError(try ModelFolder.load(folder, as: Float.self)) { error in
