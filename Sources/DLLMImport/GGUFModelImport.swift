@@ -32,7 +32,7 @@ public enum GGUFModelImport {
         guard let json = JSONValue(foundationObject: config) else {
             throw ModelError.unreadableConfig(path: path, reason: "the configuration holds a value JSON cannot represent")
         }
-        guard case let .llamaFamily(spec) = try ModelRegistry.architecture(config: json, path: path) else {
+        guard let spec = try ModelRegistry.architecture(config: json, path: path) as? LlamaSpec else {
             preconditionFailure("llama/qwen2 configs decode to the llama family")
         }
         return LlamaModel<Float>(spec: spec)

@@ -5,6 +5,7 @@ import DLLMCompute
 /// final LayerNorm and an output head tied to the token embedding. Weights stay in
 /// Conv1D's (in, out) layout, so checkpoints load and save without transposes.
 /// Used for DiffuGPT-style adaptation of an autoregressive model into a diffusion one.
+/// The forward is written once (``GPT2Forward``) for training and cached inference.
 public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     public typealias Scalar = S
     public let config: GPT2Configuration
@@ -17,7 +18,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     var lastBatch: TokenBatch?
     public var hooks: BlockHooks?
 
-    public var architecture: ModelArchitecture { .gpt2(config) }
+    public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
     public var maxPositions: Int { config.nPositions }
 
@@ -44,46 +45,13 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         return acts.logits.pointer
     }
 
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
+    /// The training use of the one forward pass (``GPT2Forward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
-        let B = batch.B, T = batch.T, N = B * T
-        let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
-        let eps = S(config.eps)
-        precondition(T <= config.nPositions, "GPT2Model: sequence length \(T) exceeds n_positions \(config.nPositions)")
-        if acts == nil || !acts!.fits(B: B, T: T) { acts = GPT2Activations(config, B: B, T: T) }
-        let a = acts!, p = parameters.pointer, o = offsets
+        precondition(batch.T <= config.nPositions, "GPT2Model: sequence length \(batch.T) exceeds n_positions \(config.nPositions)")
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = GPT2Activations(config, B: batch.B, T: batch.T) }
         lastBatch = batch
-        hooks?.beforeForward?(0)
-        batch.ids.withUnsafeBufferPointer { ids in
-            batch.positions.withUnsafeBufferPointer { pos in
-                embeddingForward(a.residual[0].pointer, ids.baseAddress!, p + o.wte, N: N, C: C, V: V,
-                                 positions: pos.baseAddress!, positionTable: p + o.wpe, P: config.nPositions)
-            }
-        }
-        hooks?.afterForward?(0)
-        for l in 0..<L {
-            hooks?.beforeForward?(l + 1)
-            defer { hooks?.afterForward?(l + 1) }
-            let w = o.layers[l]
-            let x = a.residual[l].pointer
-            layernormForward(a.ln1[l].pointer, a.ln1Mean[l].pointer, a.ln1Rstd[l].pointer, x, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
-            linearForward(a.qkv[l].pointer, a.ln1[l].pointer, p + w.attnW, p + w.attnB, N: N, C: C, OC: 3 * C, layout: .inOut)
-            let qkv = a.qkv[l].pointer
-            attentionForward(a.atty[l].pointer, ldo: C, a.att[l].pointer, qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C,
-                             mask: mask, B: B, T: T, NH: NH, NKV: NH, HD: HD)
-            linearForward(a.scratchC.pointer, a.atty[l].pointer, p + w.projW, p + w.projB, N: N, C: C, OC: C, layout: .inOut)
-            residualForward(a.res2[l].pointer, x, a.scratchC.pointer, count: N * C)
-            layernormForward(a.ln2[l].pointer, a.ln2Mean[l].pointer, a.ln2Rstd[l].pointer, a.res2[l].pointer, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
-            linearForward(a.fc[l].pointer, a.ln2[l].pointer, p + w.fcW, p + w.fcB, N: N, C: C, OC: F, layout: .inOut)
-            geluForward(a.fcGelu[l].pointer, a.fc[l].pointer, count: N * F, kind: config.gelu)
-            linearForward(a.scratchC.pointer, a.fcGelu[l].pointer, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C, layout: .inOut)
-            residualForward(a.residual[l + 1].pointer, a.res2[l].pointer, a.scratchC.pointer, count: N * C)
-        }
-        hooks?.beforeForward?(L + 1)
-        layernormForward(a.lnf.pointer, a.lnfMean.pointer, a.lnfRstd.pointer, a.residual[L].pointer, p + o.lnfw, p + o.lnfb, N: N, C: C, eps: eps)
-        linearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V)
-        hooks?.afterForward?(L + 1)
+        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
+        _ = GPT2Forward(model: self, storage: .saved(acts!), request: request).run()
     }
 
     @_specialize(where S == Float)

@@ -75,9 +75,5 @@ extension InferenceModel {
     }
 }
 
-/// The inference view of a loaded model (every architecture dllm loads has one).
-public func inferenceModel<S: ComputeScalar>(_ model: any LanguageModel<S>) -> any InferenceModel<S> {
-    if let m = model as? LlamaModel<S> { return m }
-    if let m = model as? GPT2Model<S> { return m }
-    preconditionFailure("inferenceModel: \(type(of: model)) has no inference path")
-}
+/// The inference view of a loaded model: every ``LanguageModel`` is an ``InferenceModel``.
+public func inferenceModel<S: ComputeScalar>(_ model: any LanguageModel<S>) -> any InferenceModel<S> { model }

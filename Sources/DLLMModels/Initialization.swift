@@ -3,18 +3,13 @@ import DLLMRandom
 
 /// Random initialisation for pretraining from scratch (a model folder with only
 /// `config.json`), as HF's `_init_weights` does for these architectures:
-/// matrices and embeddings ~ N(0, initializer_range²), norm weights 1, biases 0;
-/// GPT-2's residual projections (`c_proj`) scaled by 1/√(2·n_layer) (Radford et al. 2019).
+/// matrices and embeddings ~ N(0, σ²) with σ from ``ModelArchitecture/initialStandardDeviation(of:)``
+/// (`initializer_range`; GPT-2 scales its residual projections), norm weights 1, biases 0.
 public enum Initialization {
     public static func initialize<M: LanguageModel>(_ model: M, seed: UInt64) {
         var rng = SeededGenerator(seed: seed)
         let p = model.parameters.pointer
-        let (std, residualScale): (Double, Double) = {
-            switch model.architecture {
-            case .llamaFamily(let s): return (s.initializerRange, 1)
-            case .gpt2(let c): return (c.initializerRange ?? 0.02, 1 / (2 * Double(c.nLayer)).squareRoot())
-            }
-        }()
+        let architecture = model.architecture
         for slot in model.layout.slots {
             let r = slot.range
             if slot.name.hasSuffix(".bias") {
@@ -22,8 +17,7 @@ public enum Initialization {
             } else if slot.shape.count == 1 {
                 for i in r { p[i] = 1 }
             } else {
-                var s = std
-                if case .gpt2 = model.architecture, slot.name.hasSuffix("c_proj.weight") { s *= residualScale }
+                let s = architecture.initialStandardDeviation(of: slot.name)
                 for i in r { p[i] = M.Scalar(rng.nextGaussian() * s) }
             }
         }

@@ -26,17 +26,16 @@ public struct TokenBatch: Sendable {
 /// attention mask (bidirectional for masked diffusion, causal for autoregression),
 /// the targets and the per-token weights; a parallel strategy slices `parameters`
 /// and `gradients`, which share `layout`.
-public protocol LanguageModel<Scalar>: AnyObject {
-    associatedtype Scalar: ComputeScalar
-
-    var architecture: ModelArchitecture { get }
+///
+/// Every model is also its own ``InferenceModel`` (the cached, activation-free use of the same
+/// forward pass), so loading code never downcasts to a concrete architecture.
+public protocol LanguageModel<Scalar>: InferenceModel {
+    var architecture: any ModelArchitecture { get }
     var layout: ParameterLayout { get }
     /// (layout.count) parameters.
     var parameters: Buffer<Scalar> { get }
     /// (layout.count) gradients; `backward` accumulates into them, the caller zeroes them.
     var gradients: Buffer<Scalar> { get }
-    var vocabularySize: Int { get }
-    var maxPositions: Int { get }
 
     /// Runs the forward pass; afterwards `logits` holds (B·T, V) scores.
     func forward(_ batch: TokenBatch, mask: AttentionMask)
@@ -77,10 +76,4 @@ extension LanguageModel {
     public func weightDecayMask() -> [UInt8] {
         WeightDecayGroups.mask(layout: layout, normalizationParameters: normalizationParameterNames)
     }
-}
-
-/// What a model folder's `config.json` describes.
-public enum ModelArchitecture: Sendable, Equatable {
-    case llamaFamily(LlamaSpec)
-    case gpt2(GPT2Configuration)
 }

@@ -8,6 +8,7 @@ import DLLMCompute
 /// SwiGLU MLP → residual; then a final RMSNorm and the output head (tied to the
 /// embedding when the checkpoint says so). Mirrors HF `LlamaForCausalLM` and
 /// LLaDA's `LLaDALlamaBlock`; each step is one forward/backward kernel pair.
+/// The forward is written once (``LlamaForward``) for training and cached inference.
 public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public typealias Scalar = S
     public let spec: LlamaSpec
@@ -30,7 +31,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         }
     }
 
-    public var architecture: ModelArchitecture { .llamaFamily(spec) }
+    public var architecture: any ModelArchitecture { spec }
     public var vocabularySize: Int { spec.vocab }
     public var maxPositions: Int { spec.maxPositions }
 
@@ -57,63 +58,14 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         return acts.logits.pointer
     }
 
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
+    /// The training use of the one forward pass (``LlamaForward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
-        let B = batch.B, T = batch.T, N = B * T
-        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
-        let I = spec.intermediate, V = spec.vocab
-        let QD = NH * HD, KVD = NKV * HD
-        precondition(T <= spec.maxPositions, "LlamaModel: sequence length \(T) exceeds \(spec.maxPositions) positions")
-        if acts == nil || !acts!.fits(B: B, T: T) { acts = LlamaActivations(spec: spec, B: B, T: T) }
-        let a = acts!
-        let p = parameters.pointer
-        let o = offsets
+        precondition(batch.T <= spec.maxPositions, "LlamaModel: sequence length \(batch.T) exceeds \(spec.maxPositions) positions")
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T) }
         lastBatch = batch
         lastMask = mask
-
-        hooks?.beforeForward?(0)
-        batch.ids.withUnsafeBufferPointer { ids in
-            embeddingForward(a.residual[0].pointer, ids.baseAddress!, p + o.embedding, N: N, C: C, V: V)
-        }
-        hooks?.afterForward?(0)
-        batch.positions.withUnsafeBufferPointer { pos in
-            for l in 0..<L {
-                hooks?.beforeForward?(l + 1)
-                defer { hooks?.afterForward?(l + 1) }
-                let w = o.layers[l]
-                let x = a.residual[l].pointer
-                rmsnormForward(a.ln1[l].pointer, a.ln1Rstd[l].pointer, x, p + w.attnNorm, N: N, C: C, eps: S(spec.rmsNormEps))
-                // With qkNorm the projections land in qRaw/kRaw and their per-head norms in q/k.
-                let qProj = spec.qkNorm ? a.qRaw[l].pointer : a.q[l].pointer
-                let kProj = spec.qkNorm ? a.kRaw[l].pointer : a.k[l].pointer
-                linearForward(qProj, a.ln1[l].pointer, p + w.q, w.qBias.map { p + $0 }, N: N, C: C, OC: QD)
-                linearForward(kProj, a.ln1[l].pointer, p + w.k, w.kBias.map { p + $0 }, N: N, C: C, OC: KVD)
-                linearForward(a.v[l].pointer, a.ln1[l].pointer, p + w.v, w.vBias.map { p + $0 }, N: N, C: C, OC: KVD)
-                if let qn = w.qNorm, let kn = w.kNorm {
-                    // Each head's HD values are one row: (N·NH, HD) and (N·NKV, HD).
-                    rmsnormForward(a.q[l].pointer, a.qRstd[l].pointer, qProj, p + qn, N: N * NH, C: HD, eps: S(spec.rmsNormEps))
-                    rmsnormForward(a.k[l].pointer, a.kRstd[l].pointer, kProj, p + kn, N: N * NKV, C: HD, eps: S(spec.rmsNormEps))
-                }
-                rotary.apply(a.q[l].pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
-                rotary.apply(a.k[l].pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
-                attentionForward(a.atty[l].pointer, ldo: QD, a.att[l].pointer,
-                                 a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
-                                 mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
-                linearForward(a.scratchC.pointer, a.atty[l].pointer, p + w.o, nil, N: N, C: QD, OC: C)
-                residualForward(a.res2[l].pointer, x, a.scratchC.pointer, count: N * C)
-                rmsnormForward(a.ln2[l].pointer, a.ln2Rstd[l].pointer, a.res2[l].pointer, p + w.mlpNorm, N: N, C: C, eps: S(spec.rmsNormEps))
-                linearForward(a.gate[l].pointer, a.ln2[l].pointer, p + w.gate, nil, N: N, C: C, OC: I)
-                linearForward(a.up[l].pointer, a.ln2[l].pointer, p + w.up, nil, N: N, C: C, OC: I)
-                swigluForward(a.swiglu[l].pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
-                linearForward(a.scratchC.pointer, a.swiglu[l].pointer, p + w.down, nil, N: N, C: I, OC: C)
-                residualForward(a.residual[l + 1].pointer, a.res2[l].pointer, a.scratchC.pointer, count: N * C)
-            }
-        }
-        hooks?.beforeForward?(L + 1)
-        rmsnormForward(a.lnf.pointer, a.lnfRstd.pointer, a.residual[L].pointer, p + o.finalNorm, N: N, C: C, eps: S(spec.rmsNormEps))
-        linearForward(a.logits.pointer, a.lnf.pointer, p + o.head, nil, N: N, C: C, OC: V)
-        hooks?.afterForward?(L + 1)
+        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
+        _ = LlamaForward(model: self, request: request, storage: .saved(acts!), matrices: .training).run()
     }
 
     @_specialize(where S == Float)

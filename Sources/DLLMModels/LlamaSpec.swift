@@ -1,3 +1,5 @@
+import DLLMCompute
+
 /// The shape of a LLaMA-family decoder, whichever checkpoint dialect it came from
 /// (`llama`, `qwen2`, `qwen3` with Hugging Face keys, `llada` with LLaDA's own keys).
 public struct LlamaSpec: Sendable, Equatable {
@@ -90,4 +92,23 @@ public struct LlamaSpec: Sendable, Equatable {
 extension String {
     /// Substitutes a layer index for `{}` in a tensor-name template.
     func layer(_ i: Int) -> String { replacingOccurrences(of: "{}", with: String(i)) }
+}
+
+extension LlamaSpec: ModelArchitecture {
+    public func makeModel<S: ComputeScalar>(as _: S.Type) -> any LanguageModel<S> { LlamaModel<S>(spec: self) }
+
+    public func initialStandardDeviation(of name: String) -> Double { initializerRange }
+
+    /// A tied head stored in the checkpoint anyway is skipped: the embedding is the head.
+    public func parameterName(forCheckpointTensor name: String) -> String? {
+        tiedEmbeddings && name == names.head ? nil : name
+    }
+}
+
+extension LlamaConfiguration: ModelConfiguration {
+    public func architecture(path: String) throws -> any ModelArchitecture { try spec(path: path) }
+}
+
+extension LLaDAConfiguration: ModelConfiguration {
+    public func architecture(path: String) throws -> any ModelArchitecture { try spec(path: path) }
 }

@@ -81,16 +81,9 @@ public enum ModelFolder {
 
     /// Maps a checkpoint tensor name to the model's, or nil for tensors that carry
     /// no parameters (causal-mask buffers, rotary caches, a tied head stored anyway).
-    static func sanitize(_ name: String, architecture: ModelArchitecture) -> String? {
+    static func sanitize(_ name: String, architecture: any ModelArchitecture) -> String? {
         if name.hasSuffix("rotary_emb.inv_freq") { return nil }
-        switch architecture {
-        case .gpt2:
-            if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight" { return nil }
-            return name.hasPrefix("transformer.") ? name : "transformer." + name
-        case .llamaFamily(let spec):
-            if spec.tiedEmbeddings && name == spec.names.head { return nil }
-            return name
-        }
+        return architecture.parameterName(forCheckpointTensor: name)
     }
 
     /// `generation_config.json` as `transformers` writes it beside a model: the special

@@ -52,7 +52,7 @@ public final class TextGenerator {
         switch mode {
         case .auto:
             // A bidirectional model (LLaDA, dLLM's a2d-*) is only sampled by diffusion.
-            if case .llamaFamily(let spec) = loaded.model.architecture, spec.bidirectional, mask == nil {
+            if let spec = loaded.model.architecture as? LlamaSpec, spec.bidirectional, mask == nil {
                 throw SamplingError.noMaskToken(model: folder)
             }
             self.mode = mask == nil ? .ar : .diffusion

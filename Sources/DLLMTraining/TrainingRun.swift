@@ -34,12 +34,7 @@ public enum TrainingRun {
         if config.objective == "ar" {
             objective = AutoregressiveObjective()
         } else {
-            let fromModel: Int? = {
-                switch loaded.model.architecture {
-                case .llamaFamily(let s): return s.maskTokenID
-                case .gpt2(let c): return c.maskTokenID
-                }
-            }()
+            let fromModel = loaded.model.architecture.maskTokenID
             guard let mask = config.maskTokenId ?? fromModel ?? tokenizer.maskTokenID.map(Int.init) else {
                 throw TrainingError.noMaskToken(model: config.modelNameOrPath)
             }

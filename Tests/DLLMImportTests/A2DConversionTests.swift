@@ -117,7 +117,7 @@ final class A2DConversionTests: XCTestCase {
         let ids = try XCTUnwrap(reference["ids"] as? [Int]).map(Int32.init)
         let B = try XCTUnwrap(reference["B"] as? Int), T = try XCTUnwrap(reference["T"] as? Int)
         let loaded = try ModelFolder.load(out, as: Float.self)
-        guard case let .llamaFamily(spec) = loaded.model.architecture else { return XCTFail("not a llama") }
+        guard let spec = loaded.model.architecture as? LlamaSpec else { return XCTFail("not a llama") }
         XCTAssertTrue(spec.bidirectional)
         XCTAssertEqual(spec.modelType, "a2d-\(base)")
         XCTAssertEqual(spec.maskTokenID, 320)
@@ -186,7 +186,7 @@ final class A2DConversionTests: XCTestCase {
         let target = try SafeTensorsCheckpoint(directory: out)
         XCTAssertEqual(Set(source.tensorNames), Set(target.tensorNames))
         let loaded = try ModelFolder.load(out, as: Float.self)
-        let expected = LlamaModel<Float>(spec: try XCTUnwrap({ if case let .llamaFamily(s) = loaded.model.architecture { return s }; return nil }()))
+        let expected = LlamaModel<Float>(spec: try XCTUnwrap(loaded.model.architecture as? LlamaSpec))
         Initialization.initialize(expected, seed: 5)
         XCTAssertEqual(Array(UnsafeBufferPointer(start: loaded.model.parameters.pointer, count: loaded.model.parameterCount)),
                        Array(UnsafeBufferPointer(start: expected.parameters.pointer, count: expected.parameterCount)))

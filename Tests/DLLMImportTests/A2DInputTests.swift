@@ -111,7 +111,7 @@ final class A2DInputTests: XCTestCase {
         for (type, qkvBias, qkNorm) in [("a2d-llama", false, false), ("a2d-qwen2", true, false), ("a2d-qwen3", false, true)] {
             let json = #"{"model_type": "\#(type)", "hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "#
                 + #""intermediate_size": 32, "vocab_size": 128, "mask_token_id": 127}"#
-            guard case let .llamaFamily(spec) = try ModelRegistry.architecture(configJSON: Data(json.utf8), path: "c.json") else {
+            guard let spec = try ModelRegistry.architecture(configJSON: Data(json.utf8), path: "c.json") as? LlamaSpec else {
                 return XCTFail(type)
             }
             XCTAssertTrue(spec.bidirectional, type)
@@ -120,8 +120,8 @@ final class A2DInputTests: XCTestCase {
             XCTAssertEqual(spec.headDim, type == "a2d-qwen3" ? 128 : 16, "Qwen3's head_dim default")
             XCTAssertEqual(spec.maskTokenID, 127)
             let base = String(type.dropFirst(4))
-            guard case let .llamaFamily(causal) = try ModelRegistry.architecture(
-                configJSON: Data(json.replacingOccurrences(of: type, with: base).utf8), path: "c.json") else { return XCTFail(base) }
+            guard let causal = try ModelRegistry.architecture(
+                configJSON: Data(json.replacingOccurrences(of: type, with: base).utf8), path: "c.json") as? LlamaSpec else { return XCTFail(base) }
             XCTAssertFalse(causal.bidirectional, base)
         }
     }

@@ -120,7 +120,7 @@ final class ModelFolderTests: XCTestCase {
     /// Without `head_dim`, Qwen3 (unlike LLaMA) uses 128, as HF `Qwen3Config` does.
     func testQwen3DefaultHeadDimIs128() throws {
         let json = #"{"model_type": "qwen3", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 8, "vocab_size": 10}"#
-        guard case .llamaFamily(let spec) = try ModelRegistry.architecture(configJSON: Data(json.utf8), path: "config.json") else {
+        guard let spec = try ModelRegistry.architecture(configJSON: Data(json.utf8), path: "config.json") as? LlamaSpec else {
             return XCTFail("qwen3 is not a LLaMA-family architecture")
         }
         XCTAssertEqual(spec.headDim, 128)

@@ -85,7 +85,7 @@ struct A2DSource {
     static func baseSpec(_ config: JSONValue, path: String) throws -> LlamaSpec {
         let type = config["model_type"]?.stringValue ?? "(none)"
         guard A2DConverter.baseTypes.contains(type) else { throw A2DConversionError.unsupportedModelType(type, path: path) }
-        guard case let .llamaFamily(spec) = try ModelRegistry.architecture(config: config, path: path) else {
+        guard let spec = try ModelRegistry.architecture(config: config, path: path) as? LlamaSpec else {
             preconditionFailure("llama/qwen2/qwen3 configs decode to the llama family")
         }
         return spec

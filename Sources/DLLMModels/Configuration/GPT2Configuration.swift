@@ -71,3 +71,28 @@ public struct GPT2Configuration: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension GPT2Configuration: ModelConfiguration, ModelArchitecture {
+    public var modelType: String { "gpt2" }
+
+    public func architecture(path: String) throws -> any ModelArchitecture {
+        try validate(path: path)
+        return self
+    }
+
+    public func makeModel<S: ComputeScalar>(as _: S.Type) -> any LanguageModel<S> { GPT2Model<S>(config: self) }
+
+    /// `initializer_range`, with the residual projections (`c_proj`) scaled by 1/√(2·n_layer)
+    /// (Radford et al. 2019; HF `GPT2PreTrainedModel._init_weights`).
+    public func initialStandardDeviation(of name: String) -> Double {
+        let std = initializerRange ?? 0.02
+        return name.hasSuffix("c_proj.weight") ? std * (1 / (2 * Double(nLayer)).squareRoot()) : std
+    }
+
+    /// HF stores the blocks under `transformer.` (some checkpoints without it), plus the attention
+    /// mask buffers and the tied `lm_head.weight`, which carry no parameters.
+    public func parameterName(forCheckpointTensor name: String) -> String? {
+        if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight" { return nil }
+        return name.hasPrefix("transformer.") ? name : "transformer." + name
+    }
+}

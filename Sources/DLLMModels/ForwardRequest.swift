@@ -1,0 +1,80 @@
+import DLLMCompute
+
+/// What one forward pass is asked for, whatever the architecture (``LlamaForward``, ``GPT2Forward``):
+/// the tokens, where keys and values come from, which rows' logits are wanted, and the block hooks.
+struct ForwardRequest<S: ComputeScalar> {
+    /// (B·T) token ids and their positions.
+    let ids: [Int32], positions: [Int32]
+    /// Batch rows and queries per row.
+    let B: Int, T: Int
+    let attention: ForwardAttention<S>
+    /// Rows of `0 ..< B·T` whose logits are wanted (nil for all): the final norm and head run on these only.
+    let logitRows: [Int]?
+    /// Called around each block (training, where a parallel strategy installs them).
+    let hooks: BlockHooks?
+
+    /// A training pass over `batch` under `mask`, layer `l`'s attention probabilities saved in `probabilities[l]`.
+    init(training batch: TokenBatch, mask: AttentionMask, probabilities: [Buffer<S>], hooks: BlockHooks?) {
+        ids = batch.ids
+        positions = batch.positions
+        B = batch.B
+        T = batch.T
+        attention = .full(mask: mask, probabilities: probabilities)
+        logitRows = nil
+        self.hooks = hooks
+    }
+
+    /// An inference pass for `step`, its keys and values in `cache` (whose workspace lends the attention scratch).
+    init(inference step: InferenceStep, cache: KVCache<S>) {
+        ids = step.ids
+        positions = step.positions
+        B = step.B
+        T = step.Tq
+        let scores = cache.workspace(InferenceBuffer.scores.rawValue, count: cachedAttentionScratchCount(Tq: step.Tq, capacity: cache.capacity))
+        attention = .cached(cache, step, scratch: scores)
+        logitRows = step.logitRows
+        hooks = nil
+    }
+}
+
+/// How one forward pass's attention finds its keys and values: the option that makes a single
+/// forward serve both training and cached inference (every architecture's forward calls
+/// ``attend(layer:_:ldo:_:ldq:_:ldk:_:ldv:B:T:NH:NKV:HD:)`` once per layer).
+enum ForwardAttention<S: ComputeScalar> {
+    /// Training: the `T` queries of each batch row attend to that row's `T` keys under `mask`
+    /// (`attentionForward`), layer `l`'s probabilities saved in `probabilities[l]`, (B, NH, T, T), for backward.
+    case full(mask: AttentionMask, probabilities: [Buffer<S>])
+    /// Inference: the step's keys and values are written to its slots of `cache`, then its queries
+    /// attend over the cached slots (`cachedAttentionForward`); `scratch` holds
+    /// `cachedAttentionScratchCount(Tq:capacity:)` scalars.
+    case cached(KVCache<S>, InferenceStep, scratch: UnsafeMutablePointer<S>)
+
+    /// `out` (B·T, ldo) = attention of `q` (B·T, ldq) over `k`, `v` (B·T, ldk/ldv) for layer `l`,
+    /// query head `h` at column `h·HD`, key/value head `h / (NH/NKV)`.
+    func attend(layer l: Int, _ out: UnsafeMutablePointer<S>, ldo: Int,
+                _ q: UnsafeMutablePointer<S>, ldq: Int, _ k: UnsafeMutablePointer<S>, ldk: Int,
+                _ v: UnsafeMutablePointer<S>, ldv: Int, B: Int, T: Int, NH: Int, NKV: Int, HD: Int) {
+        switch self {
+        case let .full(mask, probabilities):
+            attentionForward(out, ldo: ldo, probabilities[l].pointer, q, ldq: ldq, k, ldk: ldk, v, ldv: ldv,
+                             mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+        case let .cached(cache, step, scores):
+            cache.store(cache.keys, layer: l, k, ld: ldk, B: B, Tq: T, queryStart: step.queryStart)
+            cache.store(cache.values, layer: l, v, ld: ldv, B: B, Tq: T, queryStart: step.queryStart)
+            cachedAttentionForward(out, ldo: ldo, q, ldq: ldq, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
+                                   capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
+                                   keyLength: step.keyLength, causal: step.causal, B: B, Tq: T, NH: NH, NKV: NKV, HD: HD)
+        }
+    }
+}
+
+extension InferenceStep {
+    /// (B·Tq) absolute position of every query: slot `queryStart[b] + i`.
+    var positions: [Int32] {
+        var positions = [Int32](repeating: 0, count: B * Tq)
+        for b in 0..<B {
+            for i in 0..<Tq { positions[b * Tq + i] = Int32(queryStart[b] + i) }
+        }
+        return positions
+    }
+}

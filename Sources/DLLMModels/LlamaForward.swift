@@ -1,0 +1,275 @@
+import DLLMCompute
+
+/// The one forward pass of the LLaMA family (HF `LlamaForCausalLM`, LLaDA's `LLaDALlamaBlock`),
+/// serving training (``LlamaModel/forward(_:mask:)``) and cached inference
+/// (``LlamaModel/inferenceForward(_:cache:)``).
+///
+/// Per layer: RMSNorm → Q/K/V projections (+bias for Qwen2) → per-head Q/K RMSNorm (Qwen3) →
+/// rotary → attention → output projection → residual → RMSNorm → SwiGLU MLP → residual; then the
+/// final RMSNorm and the output head on the wanted rows. The options choose where intermediates
+/// live (``Storage``), which kernel multiplies by a matrix (``Matrices``) and where keys and values
+/// come from (``ForwardAttention``); they never change the order of the arithmetic.
+struct LlamaForward<S: ComputeScalar> {
+    /// Where the intermediates go.
+    enum Storage {
+        /// Every layer's intermediates kept for backward.
+        case saved(LlamaActivations<S>)
+        /// One scratch set reused by every layer (updated in place), the head's rows from `cache`.
+        case scratch(LlamaLayerBuffers<S>, cache: KVCache<S>)
+    }
+
+    /// How the pass multiplies by the model's matrices.
+    enum Matrices {
+        /// `linearForward` over the flat buffer's (out, in) matrices: the product backward differentiates.
+        case training
+        /// Inference over fp32 matrices transposed to (in, out) (see ``LlamaModel/transposedWeights(_:)``):
+        /// `inferenceLinear`, whose few-row kernel serves decoding. `layers` is addressed with the flat offsets.
+        case transposed(layers: UnsafePointer<S>, head: UnsafePointer<S>)
+        /// Inference over ggml-block matrices (`quantizedLinear`); a matrix left nil is read in place from the flat buffer.
+        case quantized(QuantizedLlamaWeights)
+    }
+
+    let model: LlamaModel<S>
+    let request: ForwardRequest<S>
+    let storage: Storage
+    let matrices: Matrices
+
+    /// Runs the pass and returns the (`logitRows.count` or B·T, V) logits.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    func run() -> UnsafeMutablePointer<S> {
+        let B = request.B, T = request.T, attention = request.attention, hooks = request.hooks, logitRows = request.logitRows
+        let spec = model.spec, N = B * T
+        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
+        let I = spec.intermediate, V = spec.vocab, QD = NH * HD, KVD = NKV * HD
+        let p = model.parameters.pointer, o = model.offsets, eps = S(spec.rmsNormEps)
+
+        hooks?.beforeForward?(0)
+        embed(into: buffers(layer: 0).input, N: N, C: C, V: V)
+        hooks?.afterForward?(0)
+        request.positions.withUnsafeBufferPointer { pos in
+            for l in 0..<L {
+                hooks?.beforeForward?(l + 1)
+                defer { hooks?.afterForward?(l + 1) }
+                let w = o.layers[l], a = buffers(layer: l)
+                rmsnormForward(a.normed1, a.rstd1, a.input, p + w.attnNorm, N: N, C: C, eps: eps)
+                // With qkNorm the projections land in qRaw/kRaw and their per-head norms in q/k.
+                project([(a.qRaw, .q), (a.kRaw, .k), (a.v, .v)], from: a.normed1, layer: l, N: N)
+                if let qn = w.qNorm, let kn = w.kNorm {
+                    // Each head's HD values are one row: (N·NH, HD) and (N·NKV, HD).
+                    rmsnormForward(a.q, a.qRstd!, a.qRaw, p + qn, N: N * NH, C: HD, eps: eps)
+                    rmsnormForward(a.k, a.kRstd!, a.kRaw, p + kn, N: N * NKV, C: HD, eps: eps)
+                }
+                model.rotary.apply(a.q, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
+                model.rotary.apply(a.k, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
+                attention.attend(layer: l, a.attended, ldo: QD, a.q, ldq: QD, a.k, ldk: KVD, a.v, ldv: KVD,
+                                 B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                project([(a.projection, .o)], from: a.attended, layer: l, N: N)
+                residualForward(a.afterAttention, a.input, a.projection, count: N * C)
+                rmsnormForward(a.normed2, a.rstd2, a.afterAttention, p + w.mlpNorm, N: N, C: C, eps: eps)
+                project([(a.gate, .gate), (a.up, .up)], from: a.normed2, layer: l, N: N)
+                swigluForward(a.swiglu, a.gate, a.up, count: N * I)
+                project([(a.projection, .down)], from: a.swiglu, layer: l, N: N)
+                residualForward(a.output, a.afterAttention, a.projection, count: N * C)
+            }
+        }
+        hooks?.beforeForward?(L + 1)
+        defer { hooks?.afterForward?(L + 1) }
+        let x = buffers(layer: L - 1).output
+        let head = headBuffers(rows: logitRows?.count ?? N, N: N, C: C, V: V)
+        let selected = selectRows(of: x, N: N, C: C)
+        rmsnormForward(head.normed, head.rstd, selected, p + o.finalNorm, N: head.rows, C: C, eps: eps)
+        multiply(head.logits, head.normed, offset: o.head, transposed: transposedHead, quantized: quantizedHead,
+                 nil, N: head.rows, C: C, OC: V)
+        return head.logits
+    }
+
+    // MARK: Storage
+
+    func buffers(layer l: Int) -> LlamaLayerBuffers<S> {
+        switch storage {
+        case .saved(let a): return LlamaLayerBuffers(saved: a, layer: l, qkNorm: model.spec.qkNorm)
+        case .scratch(let buffers, _): return buffers
+        }
+    }
+
+    /// The final norm's output and statistics and the logits, for `rows` rows.
+    func headBuffers(rows R: Int, N: Int, C: Int, V: Int) -> (normed: UnsafeMutablePointer<S>, rstd: UnsafeMutablePointer<S>,
+                                                            logits: UnsafeMutablePointer<S>, rows: Int) {
+        switch storage {
+        case .saved(let a):
+            return (a.lnf.pointer, a.lnfRstd.pointer, a.logits.pointer, R)
+        case .scratch(_, let cache):
+            let rows = cache.workspace(InferenceBuffer.rows.rawValue, count: R * C)
+            let logits = cache.workspace(InferenceBuffer.logits.rawValue, count: R * V)
+            return (rows, cache.workspace(InferenceBuffer.rowRstd.rawValue, count: R), logits, R)
+        }
+    }
+
+    /// The last residual's `logitRows`, gathered (or all of it).
+    func selectRows(of x: UnsafeMutablePointer<S>, N: Int, C: Int) -> UnsafeMutablePointer<S> {
+        switch storage {
+        case .saved:
+            precondition(request.logitRows == nil, "LlamaForward: a training pass produces every row's logits")
+            return x
+        case .scratch(_, let cache):
+            return gatherRows(request.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
+        }
+    }
+
+    // MARK: Matrices
+
+    func embed(into x: UnsafeMutablePointer<S>, N: Int, C: Int, V: Int) {
+        if case .quantized(let weights) = matrices, let table = weights.embedding {
+            // Only the looked-up rows are dequantised.
+            let out = mutableFloats(x)
+            for (n, id) in request.ids.enumerated() {
+                precondition(id >= 0 && Int(id) < V, "LlamaModel: token id \(id) outside the vocabulary of \(V)")
+                table.dequantizeRows(Int(id)..<Int(id) + 1, into: out + n * C)
+            }
+        } else {
+            request.ids.withUnsafeBufferPointer { ids in
+                embeddingForward(x, ids.baseAddress!, model.parameters.pointer + model.offsets.embedding, N: N, C: C, V: V)
+            }
+        }
+    }
+
+    var transposedHead: UnsafePointer<S>? {
+        if case .transposed(_, let head) = matrices { return head }
+        return nil
+    }
+
+    var quantizedHead: QuantizedMatrix? {
+        if case .quantized(let weights) = matrices { return weights.head }
+        return nil
+    }
+
+    /// `out (N, OC) = inp (N, C) · W + bias` for each `(out, matrix)` of layer `l`, all
+    /// reading `inp`; quantized matrices sharing the input go through one grouped product.
+    func project(_ items: [(UnsafeMutablePointer<S>, LlamaMatrix)], from inp: UnsafePointer<S>, layer l: Int, N: Int) {
+        let w = model.offsets.layers[l], p = model.parameters.pointer
+        if items.count > 1, case .quantized(let weights) = matrices {
+            let parts = items.compactMap { out, matrix in
+                weights.layers[l][keyPath: matrix.quantized].map {
+                    QuantizedProduct(out: mutableFloats(out), matrix: $0, bias: matrix.bias.flatMap { w[keyPath: $0] }.map { rawFloats(p + $0) })
+                }
+            }
+            if parts.count == items.count {
+                let C = model.spec[keyPath: items[0].1.inputs]
+                for part in parts {
+                    precondition(part.matrix.cols == C, "LlamaModel: quantized matrix (\(part.matrix.rows), \(part.matrix.cols)) for input width \(C)")
+                }
+                let scratch = workspace(quantizedLinearGroupScratchBytes(parts, N: N))
+                quantizedLinearGroup(parts, rawFloats(inp), N: N, scratch: scratch)
+                return
+            }
+        }
+        for (out, matrix) in items {
+            let offset = w[keyPath: matrix.offset]
+            var transposed: UnsafePointer<S>?, quantized: QuantizedMatrix?
+            switch matrices {
+            case .training: break
+            case .transposed(let layers, _): transposed = layers + offset
+            case .quantized(let weights): quantized = weights.layers[l][keyPath: matrix.quantized]
+            }
+            multiply(out, inp, offset: offset, transposed: transposed, quantized: quantized,
+                     matrix.bias.flatMap { w[keyPath: $0] }.map { UnsafePointer(p + $0) },
+                     N: N, C: model.spec[keyPath: matrix.inputs], OC: model.spec[keyPath: matrix.outputs])
+        }
+    }
+
+    /// `out (N, OC) = inp (N, C) · W + bias` for the matrix at `offset` of the flat buffer, through its
+    /// `transposed` (C, OC) copy or its `quantized` form when the pass has one.
+    func multiply(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, offset: Int, transposed: UnsafePointer<S>?,
+                  quantized: QuantizedMatrix?, _ bias: UnsafePointer<S>?, N: Int, C: Int, OC: Int) {
+        let p = model.parameters.pointer
+        if let matrix = quantized {
+            precondition(matrix.rows == OC && matrix.cols == C, "LlamaModel: quantized matrix (\(matrix.rows), \(matrix.cols)) for (\(OC), \(C))")
+            quantizedLinear(mutableFloats(out), rawFloats(inp), matrix, bias.map { rawFloats($0) }, N: N,
+                            scratch: workspace(quantizedLinearScratchBytes(matrix, N: N)))
+        } else if let transposed {
+            inferenceLinear(out, inp, transposed, bias, N: N, C: C, OC: OC, layout: .inOut)
+        } else if case .training = matrices {
+            linearForward(out, inp, p + offset, bias, N: N, C: C, OC: OC)
+        } else {
+            inferenceLinear(out, inp, p + offset, bias, N: N, C: C, OC: OC, layout: .outIn)
+        }
+    }
+
+    /// Scratch of at least `bytes` for the quantized kernels (inference only).
+    func workspace(_ bytes: Int) -> UnsafeMutableRawPointer {
+        guard case .scratch(_, let cache) = storage else { preconditionFailure("LlamaForward: quantized matrices in a training pass") }
+        return UnsafeMutableRawPointer(cache.workspace(InferenceBuffer.quantizedScratch.rawValue, count: bytes / MemoryLayout<S>.stride + 1))
+    }
+}
+
+/// The same memory as `Float`s: quantized matrices exist for Float models only (``LlamaModel/quantizedWeights``).
+func mutableFloats<S>(_ pointer: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
+}
+
+func rawFloats<S>(_ pointer: UnsafePointer<S>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
+}
+
+/// A block matrix of a LLaMA-family layer: where its weights, bias and quantized form are, and its
+/// (input, output) widths.
+struct LlamaMatrix {
+    let offset: KeyPath<LlamaLayerOffsets, Int>
+    let bias: KeyPath<LlamaLayerOffsets, Int?>?
+    let quantized: KeyPath<QuantizedLlamaWeights.Layer, QuantizedMatrix?>
+    let inputs: KeyPath<LlamaSpec, Int>, outputs: KeyPath<LlamaSpec, Int>
+
+    static var q: LlamaMatrix { .init(offset: \.q, bias: \.qBias, quantized: \.q, inputs: \.hidden, outputs: \.queryWidth) }
+    static var k: LlamaMatrix { .init(offset: \.k, bias: \.kBias, quantized: \.k, inputs: \.hidden, outputs: \.keyValueWidth) }
+    static var v: LlamaMatrix { .init(offset: \.v, bias: \.vBias, quantized: \.v, inputs: \.hidden, outputs: \.keyValueWidth) }
+    static var o: LlamaMatrix { .init(offset: \.o, bias: nil, quantized: \.o, inputs: \.queryWidth, outputs: \.hidden) }
+    static var gate: LlamaMatrix { .init(offset: \.gate, bias: nil, quantized: \.gate, inputs: \.hidden, outputs: \.intermediate) }
+    static var up: LlamaMatrix { .init(offset: \.up, bias: nil, quantized: \.up, inputs: \.hidden, outputs: \.intermediate) }
+    static var down: LlamaMatrix { .init(offset: \.down, bias: nil, quantized: \.down, inputs: \.intermediate, outputs: \.hidden) }
+}
+
+extension LlamaSpec {
+    /// NH·HD and NKV·HD.
+    var queryWidth: Int { heads * headDim }
+    var keyValueWidth: Int { kvHeads * headDim }
+}
+
+/// One layer's intermediates, (N, ·) each. Training points them at the layer's saved activations;
+/// inference at one scratch set every layer reuses, where `input`, `afterAttention` and `output` are
+/// one residual buffer updated in place, `qRaw`/`kRaw` are `q`/`k` (normed in place) and `swiglu` is `gate`.
+struct LlamaLayerBuffers<S: ComputeScalar> {
+    var input, normed1, rstd1: UnsafeMutablePointer<S>          // (N, C), (N, C), (N)
+    var qRaw, kRaw, q, k, v: UnsafeMutablePointer<S>             // (N, NH·HD), (N, NKV·HD); q, k after rotary
+    var qRstd, kRstd: UnsafeMutablePointer<S>?                   // (N·NH), (N·NKV), qkNorm only
+    var attended, projection: UnsafeMutablePointer<S>            // (N, NH·HD), (N, C)
+    var afterAttention, normed2, rstd2: UnsafeMutablePointer<S>  // (N, C), (N, C), (N)
+    var gate, up, swiglu: UnsafeMutablePointer<S>                // (N, I)
+    var output: UnsafeMutablePointer<S>                          // (N, C)
+
+    /// Layer `l`'s saved activations.
+    init(saved a: LlamaActivations<S>, layer l: Int, qkNorm: Bool) {
+        input = a.residual[l].pointer; normed1 = a.ln1[l].pointer; rstd1 = a.ln1Rstd[l].pointer
+        q = a.q[l].pointer; k = a.k[l].pointer; v = a.v[l].pointer
+        qRaw = qkNorm ? a.qRaw[l].pointer : q; kRaw = qkNorm ? a.kRaw[l].pointer : k
+        qRstd = qkNorm ? a.qRstd[l].pointer : nil; kRstd = qkNorm ? a.kRstd[l].pointer : nil
+        attended = a.atty[l].pointer; projection = a.scratchC.pointer
+        afterAttention = a.res2[l].pointer; normed2 = a.ln2[l].pointer; rstd2 = a.ln2Rstd[l].pointer
+        gate = a.gate[l].pointer; up = a.up[l].pointer; swiglu = a.swiglu[l].pointer
+        output = a.residual[l + 1].pointer
+    }
+
+    /// The inference scratch for `N` rows, from `cache`'s workspace.
+    init(scratch cache: KVCache<S>, spec s: LlamaSpec, N: Int) {
+        func ws(_ b: InferenceBuffer, _ count: Int) -> UnsafeMutablePointer<S> { cache.workspace(b.rawValue, count: count) }
+        let C = s.hidden, QD = s.heads * s.headDim, KVD = s.kvHeads * s.headDim, I = s.intermediate
+        input = ws(.residual, N * C); normed1 = ws(.normed, N * C)
+        rstd1 = ws(.rstd, N * s.heads)  // NH ≥ NKV rows for qkNorm
+        q = ws(.query, N * QD); k = ws(.key, N * KVD); v = ws(.value, N * KVD)
+        qRaw = q; kRaw = k; qRstd = rstd1; kRstd = rstd1
+        attended = ws(.attention, N * QD); projection = ws(.projection, N * C)
+        afterAttention = input; normed2 = normed1; rstd2 = rstd1
+        gate = ws(.wideA, N * I); up = ws(.wideB, N * I); swiglu = gate
+        output = input
+    }
+}
