@@ -1,3 +1,4 @@
+import CQuantKernels
 import DLLMCompute
 
 /// Attention of `Tq` new queries per sequence over keys and values held in a cache
@@ -18,6 +19,13 @@ public func cachedAttentionForward<S: ComputeScalar>(
     B: Int, Tq: Int, NH: Int, NKV: Int, HD: Int
 ) {
     precondition(NH % NKV == 0, "cached attention: \(NH) query heads do not group into \(NKV) key/value heads")
+    if S.self == Float.self, Tq <= decodeAttentionMaxRows, useDecodeAttention {
+        func f(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+        decodeAttentionForward(UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), ldo: ldo, f(q), ldq: ldq,
+                               keys: f(keys), values: f(values), capacity: capacity, queryStart: queryStart, keyLength: keyLength,
+                               causal: causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD)
+        return
+    }
     let group = NH / NKV, KVD = NKV * HD
     let scale = 1 / S(HD).squareRoot()
     withSingleThreadedBLAS {

@@ -79,6 +79,17 @@ float cqk_dot_q8_0_q8_0(int isa, const void *w, const void *a, int nblocks);
 int cqk_matmul_rows(int isa, int wtype, const void *w, size_t row_bytes, int r0, int r1, int cols,
                     const void *acts, int N, float *out, size_t ldo);
 
+/// Online-softmax state of fp32 attention over key slots [j0, j1) for `rows` queries × `heads` query heads,
+/// query head h reading key/value head h / (heads / kv_heads) (a flash-decoding partial; DecodeAttention.c).
+/// Query vector v = i·heads + h is q[i·ldq + h·hd ..< +hd]; slot j's key and value of key/value head g are
+/// keys/values[j·ldkv + g·hd ..< +hd]; row i sees slots j < end[i]. Writes mx[v] = max of scale·q·k
+/// (−∞ when no slot is seen), l[v] = Σ exp(s − mx[v]) and acc[v·hd ..< +hd] = Σ exp(s − mx[v])·value.
+/// `isa`: the AVX-512 path needs hd % 16 == 0, else the scalar loops run.
+/// Returns 0, or −1 for bad sizes or a path this CPU lacks.
+int cqk_attention_partial_f32(int isa, const float *q, size_t ldq, const float *keys, const float *values, size_t ldkv,
+                              int rows, int heads, int kv_heads, int hd, const int *end, int j0, int j1, float scale,
+                              float *mx, float *l, float *acc);
+
 /// IEEE half → float (portable).
 float cqk_f16_to_f32(uint16_t h);
 /// float → IEEE half, round to nearest even (portable).
