@@ -9,7 +9,7 @@
 #      2 MPI ranks under ZeRO-2, started by dllm-launch (per-rank logs and metrics in
 #      runs/smollm2-a2d-sft);
 #   4. sample an answer by diffusion (--right-shift-logits: the recipe's shift).
-# About 15 minutes on 2 cores after the build. Why this short recipe, and what it reaches:
+# About 15 minutes on 2 cores after the build (12 of them training). Why this short recipe, and what it reaches:
 # docs/a2d.md ("The main job"). Extra arguments are training-config overrides, e.g.
 # --max_steps 20. A rerun resumes from the last checkpoint.
 set -euo pipefail
@@ -28,9 +28,9 @@ if [[ ! -f runs/smollm2-a2d/model.safetensors ]]; then
 fi
 
 # 3. Adaptation: configs/a2d/smollm2-sft.yaml, shortened to fit a 2-core machine (60 steps
-#    of 2 ranks x 2 Alpaca pairs; the config's own sizes are for a longer run).
+#    of 2 ranks x 4 Alpaca pairs; the config's own sizes are for a longer run).
 .build/release/dllm-launch --num_processes "${DLLM_MAIN_RANKS:-2}" --config configs/zero2.yaml configs/a2d/smollm2-sft.yaml \
-    --per_device_train_batch_size 2 --gradient_accumulation_steps 1 --learning_rate 1.0e-4 --warmup_steps 5 \
+    --per_device_train_batch_size 4 --gradient_accumulation_steps 1 --learning_rate 1.0e-4 --warmup_steps 5 \
     --eval_strategy steps --eval_steps 30 --save_steps 30 "$@"
 
 # 4. The adapted model answers (masked diffusion over 32 positions, one token per step).
