@@ -48,6 +48,8 @@ public enum ModelRegistry {
         "a2d-llama": Entry(LlamaConfiguration.self),
         "a2d-qwen2": Entry(LlamaConfiguration.self),
         "a2d-qwen3": Entry(LlamaConfiguration.self),
+        // Dream: Qwen2 with bidirectional attention, in Dream's own config keys (docs/dream.md).
+        "Dream": Entry(DreamConfiguration.self),
         "gpt2": Entry(GPT2Configuration.self),
         "llada": Entry(LLaDAConfiguration.self),
         "llama": Entry(LlamaConfiguration.self),

@@ -108,6 +108,12 @@ public final class TextGenerator {
         return try MDLMSampler(model: model, maskID: maskID, eosID: eosID)
     }
 
+    /// Dream's sampler (`--sampler dream`) over the folder's mask token.
+    public func dreamSampler() throws -> DreamSampler<Float> {
+        guard let maskID else { throw SamplingError.noMaskToken(model: folder) }
+        return try DreamSampler(model: model, maskID: maskID)
+    }
+
     public func arSampler() -> ARSampler<Float> { ARSampler(model: model, eosID: eosID) }
 
     /// A model folder, or a `.gguf` file (kept open for its tokenizer).

@@ -22,11 +22,17 @@ import Foundation
 /// - `reciprocal` weighting `1/t` and `masked` normalisation by the scored positions:
 ///   DiffuLLaMA's `Σ (1/t)·CE·mask / Σ mask`.
 /// - `annealing` — DiffuLLaMA's attention-mask annealing (`AttentionAnnealing`).
+///
+/// Dream's recipe (dLLM `DreamTrainer`) is `shift` with the `cart` weighting: each masked token is
+/// weighted by how much clean context surrounds it (``cartWeights(masked:B:T:geometricP:)``).
 public struct MaskedDiffusionObjective: Objective {
     public enum Weighting: String, Sendable {
         case scheduler, uniform
         /// `1/t` in float32 (DiffuLLaMA `LinearNoise.rate_noise`).
         case reciprocal
+        /// Dream's context-adaptive token-level weight (CART, dLLM `pipelines/dream/trainer.py`
+        /// `cart_weight`), independent of `t`; its parameter is ``MaskedDiffusionObjective/cartGeometricP``.
+        case cart
     }
     public enum Normalization: String, Sendable {
         case token, sequence, batch
@@ -41,9 +47,13 @@ public struct MaskedDiffusionObjective: Objective {
     public var shift: Bool
     public var bosTokenID: Int32?
     public var annealing: AttentionAnnealing?
+    /// The geometric distribution's `p` of the `cart` weighting (dLLM's `geo_p`, 0.3 by default).
+    public var cartGeometricP: Double
 
     public init(maskTokenID: Int32, timeEpsilon: Double = 1e-3, weighting: Weighting = .scheduler, normalization: Normalization = .token,
-                shift: Bool = false, bosTokenID: Int32? = nil, annealing: AttentionAnnealing? = nil) {
+                shift: Bool = false, bosTokenID: Int32? = nil, annealing: AttentionAnnealing? = nil, cartGeometricP: Double = 0.3) {
+        precondition(cartGeometricP > 0 && cartGeometricP < 1, "MaskedDiffusionObjective: cartGeometricP must be in (0, 1)")
+        self.cartGeometricP = cartGeometricP
         self.maskTokenID = maskTokenID
         self.timeEpsilon = timeEpsilon
         self.weighting = weighting
@@ -107,6 +117,8 @@ public struct MaskedDiffusionObjective: Objective {
         let isMasked = { (n: Int) in masked[n] && batch.labels[n] != ignoreIndex }
         let scoredTotal = (0..<B).reduce(0) { sum, b in sum + (offset..<T).filter { isMasked(b * T + $0) }.count }
         var lossTokens = 0
+        let cart = weighting == .cart
+            ? Self.cartWeights(masked: (0..<(B * T)).map(isMasked), B: B, T: T, geometricP: cartGeometricP) : nil
         for b in 0..<B {
             // dLLM computes the weight in float32: 1 − α(t) + 1e-6 with α(t) = 1 − t; DiffuLLaMA 1/t.
             let tf = Float(t[b])
@@ -115,6 +127,7 @@ public struct MaskedDiffusionObjective: Objective {
             case .scheduler: w = 1 / (1 - (1 - tf) + 1e-6)
             case .uniform: w = 1
             case .reciprocal: w = 1 / tf
+            case .cart: w = 1  // per token, below
             }
             let normalizer: Float
             switch normalization {
@@ -129,7 +142,7 @@ public struct MaskedDiffusionObjective: Objective {
                 ids[n] = maskTokenID
                 guard i >= offset else { continue }
                 targets[n - offset] = batch.inputIDs[n]
-                weights[n - offset] = w / normalizer
+                weights[n - offset] = (cart?[n] ?? w) / normalizer
                 lossTokens += 1
             }
         }
@@ -138,6 +151,29 @@ public struct MaskedDiffusionObjective: Objective {
             ?? AttentionMask(.bidirectional, B: B, T: T, keyPadding: padding)
         return ObjectiveBatch(inputs: TokenBatch(ids: ids, B: B, T: T), mask: mask, targets: targets,
                               weights: weights, lossTokens: lossTokens)
+    }
+}
+
+extension MaskedDiffusionObjective {
+    /// CART weights (dLLM `pipelines/dream/trainer.py` `cart_weight`), (B·T) from the (B·T) masked
+    /// positions: a masked token `i` gets `Σ_j clean_j · g(|i − j|)` over the row's unmasked positions
+    /// `j` (prompt, BOS and padding included), with the two-sided geometric kernel
+    /// `g(d) = ½ · p · (1 − p)^(d − 1)` for `d ≥ 1`; unmasked positions get 0. A masked token far
+    /// from clean context weighs little, one beside it up to `p`. Summed in Float64, rounded to Float
+    /// (the reference sums in float32).
+    public static func cartWeights(masked: [Bool], B: Int, T: Int, geometricP p: Double) -> [Float] {
+        precondition(masked.count == B * T, "cartWeights: masked must hold B·T values")
+        let kernel = (0..<T).map { d in d == 0 ? 0 : 0.5 * p * Foundation.pow(1 - p, Double(d - 1)) }  // (T) by distance
+        var weights = [Float](repeating: 0, count: B * T)
+        for b in 0..<B {
+            let row = b * T
+            for i in 0..<T where masked[row + i] {
+                var sum = 0.0
+                for j in 0..<T where !masked[row + j] { sum += kernel[abs(i - j)] }
+                weights[row + i] = Float(sum)
+            }
+        }
+        return weights
     }
 }
 

@@ -50,7 +50,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     // The objective (dLLM's MDLMConfig and an autoregressive baseline)
     public var objective: String = "mdlm"
     public var timeEpsilon: Double = 1e-3
+    /// `scheduler`, `uniform`, or Dream's `cart` (dLLM's spelling `cart[geo_p:0.3]` is read too).
     public var lossWeightType: String = "scheduler"
+    /// The geometric distribution's `p` of `loss_weight_type: cart` (dLLM `DreamConfig`'s `geo_p`).
+    public var cartGeoP: Double?
     public var lossNormType: String = "token"
     public var maskTokenId: Int?
     /// dLLM `MDLMConfig.right_shift_logits` (objective `mdlm`): logit i − 1 predicts token i, BOS prepended.
@@ -79,6 +82,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
+        case cartGeoP = "cart_geo_p"
     }
 
     public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
@@ -137,6 +141,18 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
         rightShiftLogits = try v(.rightShiftLogits, d.rightShiftLogits); shift = try v(.shift, d.shift)
         annealSteps = try v(.annealSteps, d.annealSteps)
+        cartGeoP = try c.decodeIfPresent(Double.self, forKey: .cartGeoP)
+    }
+
+    /// The `cart` weighting's `p`: `cart_geo_p`, else the `geo_p:` of dLLM's `cart[geo_p:0.3]`
+    /// spelling, else dLLM's default 0.3; nil when `loss_weight_type` is not `cart`.
+    public var cartGeometricP: Double? {
+        guard lossWeightType.hasPrefix("cart") else { return nil }
+        if let p = cartGeoP { return p }
+        if let range = lossWeightType.range(of: "geo_p:") {
+            return Double(lossWeightType[range.upperBound...].prefix { "0123456789.eE-".contains($0) })
+        }
+        return 0.3
     }
 }
 
@@ -200,7 +216,21 @@ extension TrainingConfig {
         try oneOf(.objective, objective, ["mdlm", "ar", "diffullama"])
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
-        try oneOf(.lossWeightType, lossWeightType, ["scheduler", "uniform"])
+        if lossWeightType.hasPrefix("cart") {
+            if lossWeightType != "cart" && !(lossWeightType.hasPrefix("cart[geo_p:") && lossWeightType.hasSuffix("]")) {
+                throw fail(.lossWeightType, "\"\(lossWeightType)\" should be cart (p from cart_geo_p) or cart[geo_p:P] as dLLM spells it")
+            }
+            guard let p = cartGeometricP, p > 0, p < 1 else {
+                throw fail(cartGeoP != nil ? .cartGeoP : .lossWeightType, "the geometric parameter of cart must be a number in the open interval (0, 1)")
+            }
+            if objective != "mdlm" { throw fail(.lossWeightType, "cart weights masked tokens: it needs objective mdlm") }
+            if cartGeoP != nil && lossWeightType != "cart" {
+                throw fail(.cartGeoP, "given twice: remove cart_geo_p or the geo_p in loss_weight_type")
+            }
+        } else {
+            try oneOf(.lossWeightType, lossWeightType, ["scheduler", "uniform"])
+            if cartGeoP != nil { throw fail(.cartGeoP, "applies only to loss_weight_type: cart") }
+        }
         try oneOf(.lossNormType, lossNormType, ["token", "sequence", "batch"])
         try oneOf(.truncation, truncation, ["right", "filter"])
         try oneOf(.task, task, ["pt", "sft"])
@@ -223,6 +253,7 @@ extension TrainingConfig {
             (.shift, ["diffullama"], "; objective mdlm spells it right_shift_logits"),
             (.annealSteps, ["diffullama"], ""),
             (.lossWeightType, ["mdlm", "ar"], "; objective diffullama always weights by 1/t"),
+            (.cartGeoP, ["mdlm"], ""),
             (.lossNormType, ["mdlm", "ar"], "; objective diffullama always divides by the masked tokens"),
         ]
         for owner in owners where present.contains(owner.key.rawValue) && !owner.objectives.contains(objective) {

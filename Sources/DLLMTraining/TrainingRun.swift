@@ -122,8 +122,8 @@ public enum TrainingRun {
         }
         return MaskedDiffusionObjective(
             maskTokenID: maskTokenID, timeEpsilon: config.timeEpsilon,
-            weighting: MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)!,
+            weighting: config.cartGeometricP == nil ? MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)! : .cart,
             normalization: MaskedDiffusionObjective.Normalization(rawValue: config.lossNormType)!,
-            shift: config.rightShiftLogits, bosTokenID: bos)
+            shift: config.rightShiftLogits, bosTokenID: bos, cartGeometricP: config.cartGeometricP ?? 0.3)
     }
 }

@@ -66,6 +66,12 @@ struct ChatCommand: ParsableCommand {
             let out = try generator.arSampler().generate(prompts: [ids], config: options.arConfig, noise: noise)
             text = generator.decodeAnswer(out.answers[0])
             stats = out.stats
+        } else if options.sampler == .dream {
+            let o = options
+            let config = o.dreamConfig(steps: o.steps, genLength: o.genLength, temperature: o.temperature, topK: o.topK, topP: o.topP)
+            let out = try generator.dreamSampler().generate(prompts: [ids], config: config, noise: noise)
+            text = generator.decodeAnswer(out.answers[0])
+            stats = out.stats
         } else {
             let view = visualize ? CanvasView(generator: generator, ansi: terminal) : nil
             let out = try generator.diffusionSampler().generate(prompts: [ids], config: options.diffusionConfig, noise: noise,

@@ -8,6 +8,15 @@ import Foundation
 extension Remasking: ExpressibleByArgument {}
 extension CacheMode: ExpressibleByArgument {}
 extension TextGenerator.Mode: ExpressibleByArgument {}
+extension DreamAlgorithm: ExpressibleByArgument {}
+
+/// The diffusion samplers `--sampler` chooses between.
+enum DiffusionSamplerKind: String, CaseIterable, ExpressibleByArgument {
+    /// LLaDA's `generate()` with dLLM's and Fast-dLLM's extensions (``MDLMSampler``).
+    case mdlm
+    /// Dream's `diffusion_generate` (``DreamSampler``): always right-shifted logits.
+    case dream
+}
 
 /// Model and sampling options shared by `dllm generate` and `dllm chat` (LLaDA's and
 /// Fast-dLLM's parameter names, dashed).
@@ -31,8 +40,15 @@ struct SamplingOptions: ParsableArguments {
     @Flag(name: .customLong("right-shift-logits"),
           help: "Read the token at position i from logit i − 1 (dLLM's right_shift_logits, DiffuLLaMA's shift): for models adapted with a shifted loss (diffusion, cache none).")
     var rightShiftLogits = false
-    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k filtering (ar).") var topK: Int?
-    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p (nucleus) filtering (ar).") var topP: Double?
+    @Option(help: "Diffusion sampler: mdlm (LLaDA's generate) or dream (Dream's diffusion_generate: --alg, --alg-temp, --top-p, --top-k).")
+    var sampler: DiffusionSamplerKind = .mdlm
+    @Option(help: "Dream's ranking of masked positions: origin, maskgit_plus, topk_margin or entropy (--sampler dream).")
+    var alg: DreamAlgorithm = .origin
+    @Option(name: .customLong("alg-temp"), parsing: .unconditional,
+            help: "Dream: draw the positions to reveal from softmax(confidence / alg-temp) instead of the most confident (--sampler dream).")
+    var algTemp: Double?
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k filtering (ar, dream).") var topK: Int?
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p (nucleus) filtering (ar, dream).") var topP: Double?
     @Option(help: "Noise seed (and initialisation seed for a folder without weights).") var seed: UInt64 = 0
     @Option(parsing: .unconditional, help: "Threads for OpenBLAS and the kernels (default: DLLM_NUM_THREADS, OMP_NUM_THREADS or all cores).") var threads: Int?
     @Flag(name: .customLong("dequantize"), help: "Load a GGUF's quantized matrices as fp32 instead of running the quantized kernels.")
@@ -52,6 +68,22 @@ struct SamplingOptions: ParsableArguments {
         if let k = topK, k < 1 { throw fail("top-k", k, "must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw fail("top-p", p, "must be in (0, 1]") }
         if let n = threads, !(1...4096).contains(n) { throw fail("threads", n, "must be between 1 and 4096") }
+        if let t = algTemp, !(t.isFinite && t >= 0) { throw fail("alg-temp", t, "must be a finite number ≥ 0") }
+        if sampler == .dream {
+            if mode == .ar { throw ValidationError("--sampler dream is a diffusion sampler: drop --mode ar") }
+            let mdlmOnly: [(String, Bool)] = [("block-length", blockLength != nil), ("cfg-scale", cfgScale != 0), ("threshold", threshold != nil),
+                                              ("cache", cache != .none), ("right-shift-logits", rightShiftLogits), ("remasking", remasking != .lowConfidence)]
+            if let (name, _) = mdlmOnly.first(where: \.1) {
+                throw ValidationError("--\(name) belongs to --sampler mdlm; Dream's sampler takes --alg, --alg-temp, --temperature, --top-p, --top-k, --steps")
+            }
+        } else if algTemp != nil || alg != .origin {
+            throw ValidationError("--alg and --alg-temp belong to --sampler dream")
+        }
+    }
+
+    /// Dream's parameters from the shared ones (`gen-length` is `max_new_tokens`).
+    func dreamConfig(steps: Int, genLength: Int, temperature: Double, topK: Int?, topP: Double?) -> DreamSamplerConfig {
+        DreamSamplerConfig(steps: steps, maxNewTokens: genLength, alg: alg, algTemp: algTemp, temperature: temperature, topP: topP, topK: topK)
     }
 
     var diffusionConfig: MDLMSamplerConfig {
@@ -223,6 +255,17 @@ struct BatchRunner {
                 let noise = CounterNoise(seed: g.seed)
                 if generator.mode == .ar {
                     let out = try generator.arSampler().generate(prompts: inputs, config: a, noise: noise, sampleKeys: keys)
+                    for (j, i) in batch.enumerated() {
+                        results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
+                    }
+                    continue
+                }
+                if options.sampler == .dream {
+                    guard g.kind == .generate else {
+                        throw SamplingError.invalidValue(parameter: "sampler", value: "dream", reason: "Dream's sampler generates after a prompt; infill with --sampler mdlm")
+                    }
+                    let config = options.dreamConfig(steps: d.steps, genLength: d.genLength, temperature: d.temperature, topK: a.topK, topP: a.topP)
+                    let out = try generator.dreamSampler().generate(prompts: inputs, config: config, noise: noise, sampleKeys: keys)
                     for (j, i) in batch.enumerated() {
                         results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
                     }

@@ -125,6 +125,8 @@ final class PyTorchParityTests: XCTestCase {
     func testQwen2BiasesAndTiedEmbeddings() throws { try checkForwardAndGradients("qwen2") }
     func testGPT2Conv1DLayout() throws { try checkForwardAndGradients("gpt2") }
     func testQwen3QueryKeyNormsAndWideHeads() throws { try checkForwardAndGradients("qwen3") }
+    /// Dream's folder (its own config keys) under its shifted CART loss (Tests/Fixtures/generate_dream.py).
+    func testDreamBidirectionalShiftedCARTLoss() throws { try checkForwardAndGradients("dream") }
 
     func testLLaDAAdamWSteps() throws { try checkAdamWSteps("llada") }
     func testLlamaAdamWSteps() throws { try checkAdamWSteps("llama_gqa") }

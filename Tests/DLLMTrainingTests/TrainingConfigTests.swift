@@ -188,3 +188,39 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(LearningRateSchedule.warmupSteps(steps: 0, ratio: 0.03, total: 1000), 30)
     }
 }
+
+/// `loss_weight_type: cart` and its geometric parameter (Dream's recipe, docs/dream.md).
+final class CARTConfigTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-cart-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func load(_ extra: String) throws -> TrainingConfig {
+        let path = directory.appendingPathComponent("config.yaml").path
+        try ("model_name_or_path: m\ndataset_args: d\noutput_dir: o\n" + extra).write(toFile: path, atomically: true, encoding: .utf8)
+        return try TrainingConfig.load(path: path).0
+    }
+
+    func testCARTSpellings() throws {
+        XCTAssertEqual(try load("loss_weight_type: cart\n").cartGeometricP, 0.3)
+        XCTAssertEqual(try load("loss_weight_type: cart\ncart_geo_p: 0.5\n").cartGeometricP, 0.5)
+        XCTAssertEqual(try load("loss_weight_type: cart[geo_p:0.25]\nright_shift_logits: true\n").cartGeometricP, 0.25)
+        XCTAssertNil(try load("loss_weight_type: scheduler\n").cartGeometricP)
+    }
+
+    func testBadCARTSettingsAreRefusedByName() throws {
+        for (extra, expected) in [("loss_weight_type: cart\ncart_geo_p: 1.5\n", "cart_geo_p"),
+                                  ("loss_weight_type: cart[geo_p:0]\n", "loss_weight_type"),
+                                  ("loss_weight_type: cartx\n", "loss_weight_type"),
+                                  ("cart_geo_p: 0.3\n", "cart_geo_p"),
+                                  ("loss_weight_type: cart[geo_p:0.3]\ncart_geo_p: 0.3\n", "cart_geo_p"),
+                                  ("objective: ar\nloss_weight_type: cart\n", "loss_weight_type")] {
+            XCTAssertThrowsError(try load(extra), extra) { XCTAssertTrue("\($0)".contains(expected), "\($0) should name \(expected)") }
+        }
+    }
+}
