@@ -67,9 +67,15 @@ struct LlamaForward<S: ComputeScalar> {
                 project([(a.projection, .o)], from: a.attended, layer: l, N: N)
                 residualForward(a.afterAttention, a.input, a.projection, count: N * C)
                 rmsnormForward(a.normed2, a.rstd2, a.afterAttention, p + w.mlpNorm, N: N, C: C, eps: eps)
-                project([(a.gate, .gate), (a.up, .up)], from: a.normed2, layer: l, N: N)
-                swigluForward(a.swiglu, a.gate, a.up, count: N * I)
-                project([(a.projection, .down)], from: a.swiglu, layer: l, N: N)
+                if let moe = w.moe, let m = spec.mixtureOfExperts {
+                    // The sparse MLP always reads the flat (out, in) matrices.
+                    let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C)
+                    if case .saved(let activations) = storage { activations.moe[l] = saved }
+                } else {
+                    project([(a.gate, .gate), (a.up, .up)], from: a.normed2, layer: l, N: N)
+                    swigluForward(a.swiglu, a.gate, a.up, count: N * I)
+                    project([(a.projection, .down)], from: a.swiglu, layer: l, N: N)
+                }
                 residualForward(a.output, a.afterAttention, a.projection, count: N * C)
             }
         }

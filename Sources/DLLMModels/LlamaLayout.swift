@@ -5,6 +5,8 @@ struct LlamaLayerOffsets {
     var attnNorm = 0, q = 0, k = 0, v = 0, o = 0, mlpNorm = 0, gate = 0, up = 0, down = 0
     var qBias: Int?, kBias: Int?, vBias: Int?
     var qNorm: Int?, kNorm: Int?   // (HD) each, Qwen3's per-head query/key norms
+    /// LLaDA-MoE's sparse MLP, in place of gate/up/down (which are then unused).
+    var moe: MixtureOfExpertsOffsets?
 }
 
 /// Where every LLaMA-family tensor lives: embedding, then each block contiguously
@@ -38,9 +40,13 @@ struct LlamaOffsets {
             if s.qkvBias { w.vBias = layout.append(n.v.layer(l) + ".bias", [KVD]) }
             w.o = layout.append(n.o.layer(l), [C, QD])
             w.mlpNorm = layout.append(n.mlpNorm.layer(l), [C])
-            w.gate = layout.append(n.gate.layer(l), [s.intermediate, C])
-            w.up = layout.append(n.up.layer(l), [s.intermediate, C])
-            w.down = layout.append(n.down.layer(l), [C, s.intermediate])
+            if let m = s.mixtureOfExperts, m.moeLayers[l] {
+                w.moe = MixtureOfExpertsOffsets.append(to: &layout, layer: l, spec: m, hidden: C)
+            } else {
+                w.gate = layout.append(n.gate.layer(l), [s.intermediate, C])
+                w.up = layout.append(n.up.layer(l), [s.intermediate, C])
+                w.down = layout.append(n.down.layer(l), [C, s.intermediate])
+            }
             o.layers.append(w)
             blocks.append(start..<layout.count)
         }
@@ -71,6 +77,8 @@ final class LlamaActivations<S: ComputeScalar> {
     let lse: Buffer<S>, losses: Buffer<S>    // (N)
     let scratchC: Buffer<S>                  // (N, C)
     let grads: Grads
+    /// MoE layers' routing and expert activations (nil for dense layers), refilled by every forward.
+    var moe: [MixtureOfExpertsActivations<S>?] = []
 
     /// Gradient scratch reused by every layer in backward.
     struct Grads {
@@ -86,6 +94,7 @@ final class LlamaActivations<S: ComputeScalar> {
         let N = B * T, C = s.hidden, QD = s.heads * s.headDim, KVD = s.kvHeads * s.headDim, I = s.intermediate
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
         residual = (0...s.layers).map { _ in buf(N * C) }
+        moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
         for _ in 0..<s.layers {
             ln1.append(buf(N * C)); ln1Rstd.append(buf(N))
             q.append(buf(N * QD)); k.append(buf(N * KVD)); v.append(buf(N * KVD))

@@ -43,8 +43,9 @@ extension LlamaModel {
             let layers = Buffer<S>(count: end - base), head = Buffer<S>(count: spec.vocab * spec.hidden)
             let C = spec.hidden, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim, I = spec.intermediate
             for w in offsets.layers {
-                for (offset, OC, IC) in [(w.q, QD, C), (w.k, KVD, C), (w.v, KVD, C), (w.o, C, QD),
-                                         (w.gate, I, C), (w.up, I, C), (w.down, C, I)] {
+                // A MoE layer's sparse MLP reads the flat matrices (``mixtureOfExpertsForward``).
+                let mlp = w.moe == nil ? [(w.gate, I, C), (w.up, I, C), (w.down, C, I)] : []
+                for (offset, OC, IC) in [(w.q, QD, C), (w.k, KVD, C), (w.v, KVD, C), (w.o, C, QD)] + mlp {
                     transpose(layers.pointer + (offset - base), p + offset, rows: OC, cols: IC)
                 }
             }

@@ -112,14 +112,19 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 hooks?.beforeBackward?(l + 1)
                 defer { hooks?.afterBackward?(l + 1) }
                 let w = o.layers[l]
-                // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2)))
-                d.wide.zero()
-                linearBackward(d.wide.pointer, g + w.down, nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, N: N, C: I, OC: C)
-                d.gate.zero(); d.up.zero()
-                swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2))), or the sparse MoE MLP
                 d.ln.zero()
-                linearBackward(d.ln.pointer, g + w.gate, nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, N: N, C: C, OC: I)
-                linearBackward(d.ln.pointer, g + w.up, nil, d.up.pointer, a.ln2[l].pointer, p + w.up, N: N, C: C, OC: I)
+                if let moe = w.moe, let m = spec.mixtureOfExperts, let saved = a.moe[l] {
+                    mixtureOfExpertsBackward(d.ln.pointer, gradients: g, d.residual.pointer, a.ln2[l].pointer, parameters: p,
+                                             offsets: moe, spec: m, saved: saved, N: N, C: C)
+                } else {
+                    d.wide.zero()
+                    linearBackward(d.wide.pointer, g + w.down, nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, N: N, C: I, OC: C)
+                    d.gate.zero(); d.up.zero()
+                    swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                    linearBackward(d.ln.pointer, g + w.gate, nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, N: N, C: C, OC: I)
+                    linearBackward(d.ln.pointer, g + w.up, nil, d.up.pointer, a.ln2[l].pointer, p + w.up, N: N, C: C, OC: I)
+                }
                 rmsnormBackward(d.residual.pointer, g + w.mlpNorm, d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
                 // Attention: res2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
                 d.atty.zero()

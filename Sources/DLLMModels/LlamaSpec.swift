@@ -28,6 +28,8 @@ public struct LlamaSpec: Sendable, Equatable {
     /// (`a2d-llama`/`a2d-qwen2`/`a2d-qwen3`, dLLM `pipelines/a2d/models/*/modeling_*.py`),
     /// which are sampled by diffusion with their mask token.
     public var bidirectional: Bool
+    /// LLaDA-MoE's sparse MLP in the layers it names (``MixtureOfExpertsSpec``); nil for dense models.
+    public var mixtureOfExperts: MixtureOfExpertsSpec?
 
     public init(modelType: String, naming: Naming, hidden: Int, layers: Int, heads: Int, kvHeads: Int,
                 headDim: Int, intermediate: Int, vocab: Int, rmsNormEps: Double, ropeTheta: Double,

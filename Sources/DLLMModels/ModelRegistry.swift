@@ -53,6 +53,8 @@ public enum ModelRegistry {
         "gpt2": Entry(GPT2Configuration.self),
         "llada": Entry(LLaDAConfiguration.self),
         "llama": Entry(LlamaConfiguration.self),
+        // LLaDA-MoE: sparse top-k SwiGLU experts in a bidirectional OLMoE decoder (docs/dream.md).
+        "lladamoe": Entry(LLaDAMoEConfiguration.self),
         "qwen2": Entry(LlamaConfiguration.self),
         "qwen3": Entry(LlamaConfiguration.self),
     ]

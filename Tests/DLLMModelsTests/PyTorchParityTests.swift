@@ -127,6 +127,21 @@ final class PyTorchParityTests: XCTestCase {
     func testQwen3QueryKeyNormsAndWideHeads() throws { try checkForwardAndGradients("qwen3") }
     /// Dream's folder (its own config keys) under its shifted CART loss (Tests/Fixtures/generate_dream.py).
     func testDreamBidirectionalShiftedCARTLoss() throws { try checkForwardAndGradients("dream") }
+    /// LLaDA-MoE: a dense layer, then two with a softmax top-2 router over 6 SwiGLU experts and a shared
+    /// expert, per-head q/k norms (Tests/Fixtures/generate_lladamoe.py, checked against modeling_lladamoe.py).
+    func testLLaDAMoESparseExpertsAndRouter() throws { try checkForwardAndGradients("lladamoe") }
+
+    /// The inference path (no saved activations, the sparse MLP on the flat matrices) gives the training logits.
+    func testLLaDAMoEInferenceLogitsEqualTrainingLogits() throws {
+        let folder = Self.fixtures.appendingPathComponent("lladamoe")
+        let ref = try Reference(folder)
+        let model = try ModelFolder.load(folder, as: Float.self).model
+        model.forward(ref.batch, mask: ref.mask)
+        let training = Array(UnsafeBufferPointer(start: model.logits, count: ref.B * ref.T * model.vocabularySize))
+        let inference = inferenceModel(model).bidirectionalLogits(ids: ref.batch.ids, B: ref.B, T: ref.T)
+        XCTAssertLessThan(relativeError(inference, training), 1e-5)
+        XCTAssertLessThan(relativeError(inference, try ref.file.floats("logits")), 1e-4)
+    }
 
     func testLLaDAAdamWSteps() throws { try checkAdamWSteps("llada") }
     func testLlamaAdamWSteps() throws { try checkAdamWSteps("llama_gqa") }

@@ -139,9 +139,11 @@ extension LlamaSpec {
             throw ModelError.invalidValue(key: "mask_token_id", value: "\(m)", reason: "must be a token id below \(vocab)", path: path)
         }
         let qd = heads * headDim, kvd = kvHeads * headDim
+        let experts = mixtureOfExperts.map { [[layers, $0.experts, hidden, $0.expertIntermediate, 3], [layers, $0.experts, hidden],
+                                              [layers, hidden, $0.sharedIntermediate ?? 0, 3]] } ?? []
         try ParameterBudget.check([[vocab, hidden, tiedEmbeddings ? 1 : 2],
                                    [layers, hidden, qd], [layers, hidden, kvd, 2],
-                                   [layers, hidden, intermediate, 3], [layers, hidden, 2], [layers, qd, hidden], [hidden]],
+                                   [layers, hidden, intermediate, 3], [layers, hidden, 2], [layers, qd, hidden], [hidden]] + experts,
                                   keys: [keys.5, keys.0, keys.1, keys.4], path: path)
     }
 }
