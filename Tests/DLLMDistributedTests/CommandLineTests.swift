@@ -52,6 +52,50 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(bench.err.contains("--threads 0"), bench.err)
     }
 
+    /// A Dream folder (model_type Dream, random weights) trains with Dream's recipe (right-shifted
+    /// logits, CART weights) and its checkpoint samples with Dream's sampler; the two samplers'
+    /// options are refused when given to the other.
+    func testDreamTrainsWithCARTAndSamplesWithItsSampler() throws {
+        let fixtures = DistributedTrainingTests.fixtures
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-dream-\(UUID().uuidString)")
+        let model = dir.appendingPathComponent("dream")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("model/tokenizer.json"), to: model.appendingPathComponent("tokenizer.json"))
+        // Dream's recipe prepends BOS: the fixture tokenizer gets one.
+        let tokenizerConfig = try String(contentsOf: fixtures.appendingPathComponent("model/tokenizer_config.json"), encoding: .utf8)
+        try tokenizerConfig.replacingOccurrences(of: "\"eos_token\"", with: "\"bos_token\": \"<|endoftext|>\", \"eos_token\"")
+            .write(to: model.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+        try """
+        {"model_type": "Dream", "vocab_size": 512, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64, "mask_token_id": 1, "eos_token_id": 0}
+        """.write(to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let yaml = dir.appendingPathComponent("train.yaml")
+        try """
+        model_name_or_path: \(model.path)
+        dataset_args: \(fixtures.appendingPathComponent("data").path)
+        max_length: 32
+        max_steps: 3
+        per_device_train_batch_size: 2
+        right_shift_logits: true
+        loss_weight_type: cart[geo_p:0.3]
+        output_dir: \(dir.appendingPathComponent("out").path)
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        let trained = try run(["train", yaml.path])
+        XCTAssertEqual(trained.status, 0, trained.err)
+        let checkpoint = dir.appendingPathComponent("out/checkpoint-final").path
+        let sampled = try run(["generate", "--model", checkpoint, "--sampler", "dream", "--alg", "topk_margin", "--prompt", "To be",
+                               "--gen-length", "6", "--steps", "3", "--temperature", "0.5", "--top-k", "20", "--stats"])
+        XCTAssertEqual(sampled.status, 0, sampled.err)
+        XCTAssertTrue(sampled.err.contains("model evaluations 3"), sampled.err)
+        for (arguments, named) in [(["--sampler", "dream", "--cfg-scale", "1"], "--cfg-scale"), (["--sampler", "dream", "--block-length", "2"], "--block-length"),
+                                   (["--alg", "entropy"], "--alg"), (["--sampler", "dream", "--mode", "ar"], "--mode ar")] {
+            let r = try run(["generate", "--model", checkpoint, "--prompt", "hi"] + arguments)
+            XCTAssertEqual(r.status, 64, "\(arguments): \(r.err)")
+            XCTAssertTrue(r.err.contains(named), "\(arguments): \(r.err)")
+        }
+    }
+
     /// Issue 17, defect 1: a tokenizer larger than the model's embedding, or a mask id beyond
     /// it, used to segfault (or silently write out of bounds) in the first step; now the run
     /// stops before any work with an error naming both sizes.
