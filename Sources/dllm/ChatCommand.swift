@@ -23,6 +23,10 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "A system message opening the conversation.") var system: String?
     @Flag(help: "Show the canvas filling in step by step.") var visualize = false
 
+    func validate() throws {
+        if visualize && options.sampler == .dream { throw ValidationError("--visualize draws the mdlm sampler's canvas; drop it with --sampler dream") }
+    }
+
     func run() throws {
         let generator = try options.load()
         let opening = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
