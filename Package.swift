@@ -73,6 +73,8 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // libzmq.pc carries an -isystem flag SwiftPM rejects, so no pkgConfig here.
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
+        // zlib, for the tests only (inflating PNG screenshots).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Quantized (ggml block format) dot-product kernels, scalar/AVX2/AVX-512 chosen at run time.
         .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -172,7 +174,7 @@ let package = Package(
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "DLLMProcess", "dllm"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMProcess", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
-        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "DLLMProcess", "dllm-collector", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "DLLMProcess", "dllm-collector", "dllm", "dllm-launch", "CZlib"]),
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
