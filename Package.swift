@@ -111,7 +111,7 @@ let package = Package(
         // lm-eval-compatible evaluation: declarative tasks, loglikelihood requests, AR scoring, metrics.
         .target(name: "DLLMEval", dependencies: ["DLLMModels", "DLLMTokenizers", "DLLMData", "DLLMCompute", "DLLMJSON"],
                 swiftSettings: optimized),
-        .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
+        .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMJSON"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMRandom", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF", "DLLMJSON",
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
-                           "DLLMDistributed", "DLLMRandom"],
+                           "DLLMDistributed", "DLLMRandom", "DLLMJSON"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
         // `dllm` links none of the collector's server dependencies). Optimised in debug

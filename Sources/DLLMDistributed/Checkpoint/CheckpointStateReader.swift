@@ -1,5 +1,6 @@
 import DLLMCheckpoint
 import DLLMCompute
+import DLLMJSON
 import DLLMModels
 import Foundation
 
@@ -28,7 +29,7 @@ public struct CheckpointStateReader {
         let metaURL = folder.appendingPathComponent(ShardingMetadata.fileName)
         if let data = FileManager.default.contents(atPath: metaURL.path) {
             let meta: ShardingMetadata
-            do { meta = try JSONDecoder().decode(ShardingMetadata.self, from: data) } catch {
+            do { meta = try JSONValueDecoder().decode(ShardingMetadata.self, fromJSON: data) } catch {
                 throw CheckpointStateError.badCheckpoint(path: metaURL.path, reason: "unreadable sharding metadata: \(error)")
             }
             try meta.validate(path: metaURL.path, parameterCount: parameterCount)
