@@ -39,7 +39,9 @@ public struct CheckpointStateReader {
                 guard FileManager.default.fileExists(atPath: url.path) else {
                     throw CheckpointStateError.badCheckpoint(path: folder.path, reason: "missing \(url.lastPathComponent) (of \(meta.worldSize) shards)")
                 }
-                return try SafeTensorsFile(contentsOf: url)
+                let file = try SafeTensorsFile(contentsOf: url)
+                try meta.validate(shard: file, tensors: [Self.firstMoment, Self.secondMoment, Self.parameters], path: url.path)
+                return file
             }
             fullOptimizer = nil
         } else {
@@ -50,9 +52,8 @@ public struct CheckpointStateReader {
                 throw CheckpointStateError.badCheckpoint(path: folder.path, reason: "no sharding.json and no optimizer.safetensors")
             }
             let file = try SafeTensorsFile(contentsOf: url)
-            for name in [Self.firstMoment, Self.secondMoment] where file.info(name)?.elementCount != parameterCount {
-                throw CheckpointStateError.badCheckpoint(path: url.path, reason: "\(name) does not hold \(parameterCount) values")
-            }
+            try ShardingMetadata.requireElementCount(parameterCount, of: [Self.firstMoment, Self.secondMoment], in: file, path: url.path,
+                                                     required: true)
             fullOptimizer = file
         }
     }
