@@ -84,8 +84,8 @@ struct TrainCommand: ParsableCommand {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler {
-                    log("signal \(sig): finishing the current step, then checkpointing")
-                    stopRequest.isRequested = true
+                    // Logged once: a repeated stop signal (or another of the three) asks nothing new.
+                    if stopRequest.request() { log("signal \(sig): finishing the current step, then checkpointing") }
                 }
                 source.resume()
                 sources.append(source)
