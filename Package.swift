@@ -73,6 +73,8 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // libzmq.pc carries an -isystem flag SwiftPM rejects, so no pkgConfig here.
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
+        // zlib, for the tests only (inflating PNG screenshots).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Quantized (ggml block format) dot-product kernels, scalar/AVX2/AVX-512 chosen at run time.
         .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -109,7 +111,7 @@ let package = Package(
         // lm-eval-compatible evaluation: declarative tasks, loglikelihood requests, AR scoring, metrics.
         .target(name: "DLLMEval", dependencies: ["DLLMModels", "DLLMTokenizers", "DLLMData", "DLLMCompute", "DLLMJSON"],
                 swiftSettings: optimized),
-        .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint"],
+        .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMJSON"],
                 swiftSettings: optimized),
         .target(name: "DLLMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "DLLMData", dependencies: ["DLLMRandom", "DLLMTokenizers", "DLLMProcess", "DLLMGGUF", "DLLMJSON",
@@ -127,7 +129,7 @@ let package = Package(
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
-                           "DLLMDistributed", "DLLMRandom"],
+                           "DLLMDistributed", "DLLMRandom", "DLLMJSON"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
         // `dllm` links none of the collector's server dependencies). Optimised in debug
@@ -172,7 +174,7 @@ let package = Package(
         .testTarget(name: "DLLMDataTests", dependencies: ["DLLMData", "DLLMTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMDistributedTests", dependencies: ["DLLMCheckpoint", "DLLMProcess", "dllm"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMLaunchTests", dependencies: ["DLLMLaunch", "DLLMProcess", "DLLMConfig", "DLLMCheckpoint", "dllm", "dllm-launch"]),
-        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "DLLMProcess", "dllm-collector", "dllm", "dllm-launch"]),
+        .testTarget(name: "DLLMTelemetryTests", dependencies: ["DLLMTelemetry", "DLLMProcess", "dllm-collector", "dllm", "dllm-launch", "CZlib"]),
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",

@@ -10,8 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: OpenBLAS (compute), OpenMPI (ranks), ZeroMQ (telemetry), pkg-config (SwiftPM).
-PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin libzmq3-dev pkg-config)
+# Debian packages: OpenBLAS (compute), OpenMPI (ranks), ZeroMQ (telemetry), pkg-config (SwiftPM),
+# zlib headers (the CZlib module: `swift build --build-tests` compiles it for the PNG reader of
+# the telemetry tests, so it is installed with the others).
+PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin libzmq3-dev zlib1g-dev pkg-config)
 
 install_packages() {
     local missing=()

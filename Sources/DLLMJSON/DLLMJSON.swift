@@ -16,13 +16,13 @@
 ///   Python's `json.dumps(indent:)` writes it (what `transformers` uses for `config.json`);
 /// - ``JSONValueDecoder``: `Decodable` types (the model configurations) decoded from an
 ///   already parsed value, so a file is parsed once;
+/// - ``JSONValueEncoder``: `Encodable` types to a value or text, the writing half of the
+///   bridge. The package's own state files that a `Codable` struct both writes and reads
+///   (`trainer_state.json`, `training_args.json`, `sharding.json`, the collector's
+///   `summary.json` and `runs.json`, token-shard manifests, data-source positions, the
+///   launcher's rank records, the fetch marker) go through the pair; files written earlier
+///   by Foundation's `JSONEncoder` still load (only whitespace and `\/` differ);
 /// - ``JSONObjectWriter``: flat objects streamed into a reused buffer (telemetry's hot path).
-///
-/// Not here (yet): an `Encodable` bridge. The package's own state files that a `Codable`
-/// struct both writes and reads (`trainer_state.json`, `sharding.json`, the collector's
-/// `summary.json`, token-shard manifests, data-source positions) still go through
-/// Foundation's `JSONEncoder` and `JSONDecoder`: symmetric round trips whose exact bytes
-/// nothing depends on.
 ///
 /// Why not Foundation's `JSONSerialization`/`JSONDecoder`: they lose key order, drop a
 /// leading U+FEFF inside strings, merge keys that are canonically equivalent, silently

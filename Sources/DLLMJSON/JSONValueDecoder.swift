@@ -14,6 +14,13 @@ public struct JSONValueDecoder {
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try T(from: ValueDecoder(value: value, codingPath: [], userInfo: userInfo))
     }
+
+    /// Parses `bytes` (errors are ``JSONError``s naming `file`) and decodes the value: the
+    /// reading half of ``JSONValueEncoder/bytes(_:style:sortedKeys:)``.
+    public func decode<T: Decodable, Bytes: Collection>(_ type: T.Type, fromJSON bytes: Bytes, file: String? = nil) throws -> T
+    where Bytes.Element == UInt8 {
+        try decode(type, from: try JSONParser.parse(bytes, options: .init(file: file)))
+    }
 }
 
 private struct ValueDecoder: Decoder {

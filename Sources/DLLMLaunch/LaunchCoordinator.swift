@@ -66,6 +66,7 @@ public final class LaunchCoordinator {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         for note in plan.notes { say(note) }
         let dllm = try findDLLM()
+        try checkTrainingConfig(dllm: dllm)
         let tool = try RankStarter.choose(plan.options.starter, slurm: plan.slurm, srunSupportsPMIx: RankStarter.srunSupportsPMIx)
         let starter = try starterPath(tool)
         if plan.slurm != nil && tool == .mpirun && plan.options.starter == .auto {
@@ -209,6 +210,25 @@ public final class LaunchCoordinator {
         let lines = RankRecord.tail(of: RankRecord.logFile(0, in: logs), lines: 200)
         let current = lines.lastIndex { $0.hasPrefix("----- dllm-launch: rank 0") }.map { lines[$0...] } ?? lines[...]
         return current.contains { $0.contains("saved") && $0.contains("checkpoint-final") }
+    }
+
+    /// The whole training config and every override, validated by the training code itself
+    /// (`dllm train CONFIG ARGS --check-config`, one plain process) before the collector,
+    /// `mpirun` or any rank starts: a typo or a bad value is one message naming the key,
+    /// not a failure of every rank.
+    func checkTrainingConfig(dllm: String) throws {
+        // Without the MPI/Slurm rank variables this launcher may run under: the check is no rank.
+        let env = environment.filter { key, _ in !["OMPI_", "PMI_", "PMIX_", "SLURM_PROCID"].contains { key.hasPrefix($0) } }
+        let result = try ChildProcess.run([dllm, "train", plan.options.trainingConfig] + plan.trainingArguments + ["--check-config"],
+                                          environment: env)
+        guard result.status == 0 else {
+            // ArgumentParser writes "Error: MESSAGE" and then the usage; keep the message.
+            let lines = result.errors.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let message = lines.prefix { !$0.hasPrefix("Usage:") }.joined(separator: "\n")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+            throw LaunchError.configRefused(text.isEmpty ? "dllm train --check-config exited with \(result.status)" : text)
+        }
     }
 
     /// Ends the job now: the starter tears the ranks down; whatever survives is killed.

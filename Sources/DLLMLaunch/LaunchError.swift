@@ -17,6 +17,8 @@ public enum LaunchError: Error, CustomStringConvertible, Equatable {
     case rendezvous(String)
     /// Another job holds the output folder (or it cannot be locked).
     case outputBusy(String)
+    /// `dllm train --check-config` refused the config or an override (its message names the key).
+    case configRefused(String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum LaunchError: Error, CustomStringConvertible, Equatable {
             return "rendezvous: \(message)"
         case let .outputBusy(message):
             return message
+        case let .configRefused(message):
+            return "the training config was refused before any rank started: \(message)"
         }
     }
 }

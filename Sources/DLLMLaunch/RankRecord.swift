@@ -1,3 +1,4 @@
+import DLLMJSON
 import DLLMProcess
 import Foundation
 
@@ -43,16 +44,14 @@ public struct RankRecord: Codable, Sendable, Equatable {
     public static func logFile(_ rank: Int, in dir: URL) -> URL { dir.appendingPathComponent("rank-\(rank).log") }
 
     public func write(to url: URL) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(self) else { return }
+        guard let data = try? Data(JSONValueEncoder().bytes(self, sortedKeys: true)) else { return }
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid())")
         if (try? data.write(to: temporary)) != nil { _ = rename(temporary.path, url.path) }
     }
 
     public static func read(_ url: URL) -> RankRecord? {
         guard let data = try? Data(contentsOf: url) else { return nil }
-        return try? JSONDecoder().decode(RankRecord.self, from: data)
+        return try? JSONValueDecoder().decode(RankRecord.self, fromJSON: data)
     }
 
     /// Every record of one kind (`.pid` or `.exit.json`) in the folder.

@@ -94,14 +94,15 @@ public final class TextGenerator {
         return template.tokens(prefix: prefix, maskID: maskID) { tokenizer.encode($0, addSpecialTokens: false) }
     }
 
-    /// The answer's text: up to the first stop token, special tokens skipped.
+    /// The answer's text: up to the first stop token, special tokens skipped. A sampled id the
+    /// tokenizer does not know (the model's vocabulary can be larger) is written as U+FFFD.
     public func decodeAnswer(_ ids: [Int32]) -> String {
         let end = ids.firstIndex(where: { stopIDs.contains($0) }) ?? ids.count
-        return tokenizer.decode(Array(ids[..<end]), skipSpecialTokens: true)
+        return tokenizer.decode(Array(ids[..<end]), skipSpecialTokens: true, replacingUnknown: true)
     }
 
-    /// Whole-text decoding (infill results), special tokens skipped.
-    public func decode(_ ids: [Int32]) -> String { tokenizer.decode(ids, skipSpecialTokens: true) }
+    /// Whole-text decoding (infill results), special tokens skipped, unknown ids as U+FFFD.
+    public func decode(_ ids: [Int32]) -> String { tokenizer.decode(ids, skipSpecialTokens: true, replacingUnknown: true) }
 
     public func diffusionSampler() throws -> MDLMSampler<Float> {
         guard let maskID else { throw SamplingError.noMaskToken(model: folder) }

@@ -415,9 +415,8 @@ public final class CollectorCore: @unchecked Sendable {
         log.syncIfDue(interval: 0)
         let summary = run.summary(endedBy: endedBy, lossCurve: RunSummary.curveFileName)
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try atomicWrite(encoder.encode(summary), to: directory.appendingPathComponent(RunSummary.fileName))
+            let text = try JSONValueEncoder().bytes(summary, style: .indented(2), sortedKeys: true)
+            try atomicWrite(Data(text), to: directory.appendingPathComponent(RunSummary.fileName))
             let svg = LossCurveSVG.render(run: run.id, rows: run.rows, evals: run.evals)
             try atomicWrite(Data(svg.utf8), to: directory.appendingPathComponent(RunSummary.curveFileName))
             diagnostics("run \(run.id): ended (\(endedBy)); summary in \(directory.appendingPathComponent(RunSummary.fileName).path)")

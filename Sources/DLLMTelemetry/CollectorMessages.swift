@@ -39,9 +39,7 @@ public enum CollectorMessages {
         writer.field("v", WireFormat.version)
         writer.field("kind", "summary")
         writer.field("run", summary.run)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        if let data = try? encoder.encode(summary) { writer.field("summary", rawJSON: data) }
+        if let data = try? JSONValueEncoder().bytes(summary, sortedKeys: true) { writer.field("summary", rawJSON: data) }
         writer.end()
         return writer.bytes
     }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// The collector's memory of where each run writes (`STATE/runs.json`), so a
@@ -11,7 +12,7 @@ struct RunIndex {
     init(directory: URL) {
         url = directory.appendingPathComponent("runs.json")
         if let data = try? Data(contentsOf: url),
-           let stored = try? JSONDecoder().decode(Stored.self, from: data) {
+           let stored = try? JSONValueDecoder().decode(Stored.self, fromJSON: data) {
             for entry in stored.runs {
                 folders[entry.run] = entry.dir
                 order.append(entry.run)
@@ -34,9 +35,7 @@ struct RunIndex {
         let stored = Stored(runs: order.compactMap { run in folders[run].map { Stored.Entry(run: run, dir: $0) } })
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted]
-            try encoder.encode(stored).write(to: url, options: .atomic)
+            try Data(JSONValueEncoder().bytes(stored, style: .indented(2))).write(to: url, options: .atomic)
         } catch {
             throw TelemetryError.file(path: url.path, reason: "cannot save the run index (\(error.localizedDescription)); pass --state-dir to keep it elsewhere")
         }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// `RUN_DIR/summary.json`: what a user who was not watching needs to know about a run.
@@ -70,7 +71,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public static func load(runDirectory: String) throws -> RunSummary {
         let url = URL(fileURLWithPath: runDirectory).appendingPathComponent(fileName)
         do {
-            return try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: url))
+            return try JSONValueDecoder().decode(RunSummary.self, fromJSON: Data(contentsOf: url), file: url.path)
         } catch {
             throw TelemetryError.file(path: url.path, reason: "not a readable run summary (\(error))")
         }

@@ -131,26 +131,46 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: - Decoding
 
-    /// Decodes ids to text like `Tokenizer::decode`: unknown ids are dropped,
-    /// special added tokens too when `skipSpecialTokens`.
-    public func decode(_ ids: [UInt32], skipSpecialTokens: Bool = false) -> String {
+    /// Decodes ids to text like `Tokenizer::decode`; special added tokens are left out when
+    /// `skipSpecialTokens`. An id that names no token (at or beyond the vocabulary, or a
+    /// negative id passed through `UInt32(bitPattern:)`) is dropped, as `tokenizers` drops it,
+    /// or with `replacingUnknown` becomes U+FFFD, so the loss is visible in the text.
+    /// ``checkIDs(_:)`` refuses such ids with an error instead.
+    public func decode(_ ids: [UInt32], skipSpecialTokens: Bool = false, replacingUnknown: Bool = false) -> String {
         if byteLevelDecoding {
             let table = byteTable()
             var bytes: [UInt8] = []
             bytes.reserveCapacity(ids.count * 4)
             for id in ids {
                 if skipSpecialTokens, let token = idToToken(id), specialContents.contains(token) { continue }
-                if Int(id) < table.count { bytes.append(contentsOf: table[Int(id)]) }
+                if Int(id) < table.count, !table[Int(id)].isEmpty || idToToken(id) != nil {
+                    bytes.append(contentsOf: table[Int(id)])
+                } else if replacingUnknown {
+                    bytes.append(contentsOf: Self.replacementCharacter.utf8)
+                }
             }
             return String(decoding: bytes, as: UTF8.self)
         }
         let tokens: [String] = ids.compactMap { id in
-            guard let token = idToToken(id) else { return nil }
+            guard let token = idToToken(id) else { return replacingUnknown ? Self.replacementCharacter : nil }
             if skipSpecialTokens && specialContents.contains(token) { return nil }
             return token
         }
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.decode(tokens)
+    }
+
+    /// What ``decode(_:skipSpecialTokens:replacingUnknown:)`` writes for an unknown id.
+    public static let replacementCharacter = "\u{FFFD}"
+
+    /// Throws ``TokenizerError/unknownTokenID(id:position:vocabSize:)`` for the first id that
+    /// names no token (ids are `Int64` so a negative one is reported as written).
+    public func checkIDs<IDs: Sequence>(_ ids: IDs) throws where IDs.Element: BinaryInteger {
+        for (position, id) in ids.enumerated() {
+            guard let exact = UInt32(exactly: id), idToToken(exact) != nil else {
+                throw TokenizerError.unknownTokenID(id: Int64(clamping: id), position: position, vocabSize: vocabSize)
+            }
+        }
     }
 
     /// Bytes of every id under the ByteLevel decoder, built on first use.

@@ -25,6 +25,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case invalidInput(detail: String)
     /// Training was asked for something impossible.
     case invalidTrainingConfiguration(detail: String)
+    /// An id to decode that names no token: negative, or neither in the vocabulary nor an added token.
+    case unknownTokenID(id: Int64, position: Int, vocabSize: Int)
 
     public var description: String {
         switch self {
@@ -50,6 +52,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "tokenizer: invalid input: \(detail)"
         case .invalidTrainingConfiguration(let detail):
             return "tokenizer training: \(detail)"
+        case .unknownTokenID(let id, let position, let vocabSize):
+            let what = id < 0 ? "is negative" : "names no token (the vocabulary has \(vocabSize) ids)"
+            return "tokenizer: token id \(id) at position \(position) \(what). Hint: the ids must come from this tokenizer (a model's vocabulary can be larger than its tokenizer's)."
         }
     }
 }

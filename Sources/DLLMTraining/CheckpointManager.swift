@@ -1,6 +1,7 @@
 import DLLMCheckpoint
 import DLLMCompute
 import DLLMDistributed
+import DLLMJSON
 import DLLMModels
 import Foundation
 
@@ -74,15 +75,16 @@ public struct CheckpointManager {
             for file in tokenizerFiles where FileManager.default.fileExists(atPath: file.path) {
                 try AtomicFile.write(try Data(contentsOf: file), to: temporary.appendingPathComponent(file.lastPathComponent))
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try encoder.encode(trainingConfig), to: temporary.appendingPathComponent("training_args.json"))
+            let encoder = JSONValueEncoder()
+            try AtomicFile.write(Data(try encoder.bytes(trainingConfig, style: .indented(2), sortedKeys: true)),
+                                 to: temporary.appendingPathComponent("training_args.json"))
             // Fault injection for the crash-during-save test: hold the half-written checkpoint open.
             if let pause = ProcessInfo.processInfo.environment["DLLM_SAVE_PAUSE_AT_STEP"].flatMap(Int.init), pause == state.globalStep {
                 Thread.sleep(forTimeInterval: 60)
             }
             // trainer_state.json last: its presence marks a checkpoint as complete.
-            try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
+            try AtomicFile.write(Data(try encoder.bytes(state, style: .indented(2), sortedKeys: true)),
+                                 to: temporary.appendingPathComponent("trainer_state.json"))
             if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
             try AtomicFile.commitDirectory(temporary, as: final)
             try rotate()
@@ -104,7 +106,7 @@ public struct CheckpointManager {
         guard let data = FileManager.default.contents(atPath: file.path) else {
             throw TrainingError.badCheckpoint(path: url.path, reason: "no trainer_state.json (an incomplete or foreign checkpoint)")
         }
-        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
+        do { return try JSONValueDecoder().decode(TrainerState.self, fromJSON: data, file: file.path) } catch {
             throw TrainingError.badCheckpoint(path: file.path, reason: "unreadable: \(error)")
         }
     }

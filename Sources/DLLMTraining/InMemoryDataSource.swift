@@ -1,4 +1,5 @@
 import DLLMCompute
+import DLLMJSON
 import DLLMRandom
 import Foundation
 
@@ -47,10 +48,10 @@ public final class InMemoryDataSource: TrainingDataSource {
                           sampleIndices: Array(globalBase..<(globalBase + batchSize)))
     }
 
-    public func position() throws -> Data { try JSONEncoder().encode(Position(epoch: epochIndex, cursor: cursor)) }
+    public func position() throws -> Data { Data(try JSONValueEncoder().bytes(Position(epoch: epochIndex, cursor: cursor))) }
 
     public func restore(_ data: Data) throws {
-        let p = try JSONDecoder().decode(Position.self, from: data)
+        let p = try JSONValueDecoder().decode(Position.self, fromJSON: data)
         epochIndex = p.epoch
         cursor = p.cursor
         order = shuffled(epoch: epochIndex)

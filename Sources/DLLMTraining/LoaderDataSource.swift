@@ -1,5 +1,6 @@
 import DLLMCompute
 import DLLMData
+import DLLMJSON
 import Foundation
 
 /// Serves a `TokenBatchLoader`'s steps (this rank's micro-batches of each global
@@ -42,12 +43,12 @@ public final class LoaderDataSource<Source: ExampleSource>: TrainingDataSource {
 
     public func position() throws -> Data {
         precondition(pending.isEmpty, "data position taken in the middle of a step")
-        return try JSONEncoder().encode(loader.position)
+        return Data(try JSONValueEncoder().bytes(loader.position))
     }
 
     public func restore(_ data: Data) throws {
         pending = []
-        try loader.restore(try JSONDecoder().decode(LoaderPosition.self, from: data))
+        try loader.restore(try JSONValueDecoder().decode(LoaderPosition.self, fromJSON: data))
     }
 }
 

@@ -12,4 +12,11 @@ public final class StopRequest: Sendable {
         get { flag.load(ordering: .acquiring) }
         set { flag.store(newValue, ordering: .releasing) }
     }
+
+    /// Asks for a stop; true only for the call that made the request (a rank under
+    /// `dllm-launch` gets the stop twice: mpirun signals the agent's whole process group,
+    /// and the agent passes the signal on), so the handler logs it once.
+    public func request() -> Bool {
+        !flag.exchange(true, ordering: .acquiringAndReleasing)
+    }
 }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import DLLMTelemetry
 import Foundation
 import Synchronization
@@ -34,10 +35,8 @@ final class HTTPService: Sendable {
     }
 
     static func route(_ request: BoundedHTTPServer.Request, core: CollectorCore, exporter: PrometheusExporter) -> BoundedHTTPServer.Response {
-        let json = JSONEncoder()
-        json.outputFormatting = [.sortedKeys]
         func encoded(_ value: some Encodable) -> BoundedHTTPServer.Response {
-            guard let data = try? json.encode(value) else { return .json(500, #"{"error":"cannot encode"}"#) }
+            guard let data = try? JSONValueEncoder().bytes(value, sortedKeys: true) else { return .json(500, #"{"error":"cannot encode"}"#) }
             return BoundedHTTPServer.Response(status: 200, contentType: "application/json", body: Array(data))
         }
         switch request.path {
@@ -53,7 +52,7 @@ final class HTTPService: Sendable {
             guard let series = core.series(run: run) else {
                 let message = run.map { "no run \($0) on this collector" } ?? "no runs yet"
                 return BoundedHTTPServer.Response(status: 404, contentType: "application/json",
-                                                  body: Array((try? json.encode(["error": message])) ?? Data()))
+                                                  body: JSONWriter.bytes(.object([("error", .string(message))])))
             }
             return encoded(series)
         default:

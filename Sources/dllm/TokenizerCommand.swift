@@ -48,14 +48,16 @@ struct TokenizerCommand: ParsableCommand {
 
         func run() throws {
             let tok = try TokenizerCommand.load(tokenizer)
-            var ids: [UInt32] = []
+            var ids: [Int64] = []
             for field in TokenizerCommand.readStdin().split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == "[" || $0 == "]" }) {
-                guard let id = UInt32(field) else {
+                guard let id = Int64(field) else {
                     throw ValidationError(TokenizerError.invalidInput(detail: "'\(field)' is not a token id").description)
                 }
                 ids.append(id)
             }
-            print(tok.decode(ids, skipSpecialTokens: skipSpecialTokens), terminator: "")
+            // An id the tokenizer does not know is an error naming it, not a silent gap in the text.
+            do { try tok.checkIDs(ids) } catch { throw ValidationError("\(error)") }
+            print(tok.decode(ids.map { UInt32($0) }, skipSpecialTokens: skipSpecialTokens), terminator: "")
         }
     }
 

@@ -21,9 +21,17 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "The training config (YAML).") var config: String
     @Option(name: .customLong("launch-config"), help: "An accelerate launch config (ddp.yaml, zero2.yaml, fsdp.yaml, …) choosing the sharding; also DLLM_LAUNCH_CONFIG.")
     var launchConfig: String?
+    @Flag(name: .customLong("check-config"),
+          help: "Only read and validate the config and the overrides (every key and value), then exit: what dllm-launch runs before it starts any rank.")
+    var checkConfig = false
     @Argument(parsing: .allUnrecognized, help: "--key value overrides.") var overrides: [String] = []
 
     func run() throws {
+        if checkConfig {
+            // Before anything MPI: the launcher runs this as a plain child process.
+            do { _ = try TrainingConfig.load(path: config, overrides: overrides) } catch { throw ValidationError("\(error)") }
+            return
+        }
         let env = ProcessInfo.processInfo.environment
         let ranks = RankEnvironment.current()
         let comm: Communicator? = ranks.isDistributed || RankEnvironment.launchedByMPI() ? MPICommunicator() : nil
@@ -76,8 +84,8 @@ struct TrainCommand: ParsableCommand {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler {
-                    log("signal \(sig): finishing the current step, then checkpointing")
-                    stopRequest.isRequested = true
+                    // Logged once: a repeated stop signal (or another of the three) asks nothing new.
+                    if stopRequest.request() { log("signal \(sig): finishing the current step, then checkpointing") }
                 }
                 source.resume()
                 sources.append(source)

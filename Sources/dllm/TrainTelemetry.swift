@@ -1,4 +1,5 @@
 import DLLMDistributed
+import DLLMJSON
 import DLLMTelemetry
 import DLLMTraining
 import Foundation
@@ -43,10 +44,9 @@ final class TrainTelemetry {
             return nil
         }
         let telemetry = TrainTelemetry(publisher: publisher, log: log)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let configJSON = try? JSONValueEncoder().bytes(config, sortedKeys: true)
         publisher.publish(.start(RunStart(outputDir: outputDir, worldSize: worldSize, totalSteps: trainer.totalSteps,
-                                          config: try? encoder.encode(config))))
+                                          config: configJSON.map { Data($0) })))
         // This rank's AdamW state: its shard under ZeRO/FSDP, all of it otherwise.
         let optimizerBytes = trainer.strategy.memoryReport().optimizerState
         let previous = trainer.onStep

@@ -23,6 +23,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(decoded.out.trimmingCharacters(in: .newlines), text)
     }
 
+    func testDecodingAnIdTheTokenizerDoesNotKnowIsAnErrorNamingIt() throws {
+        let model = DistributedTrainingTests.fixtures.appendingPathComponent("model").path
+        let encoded = try run(["tokenizer", "encode", "--tokenizer", model], input: "To be")
+        XCTAssertEqual(encoded.status, 0, encoded.err)
+        let ids = encoded.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Past the vocabulary: refused, naming the id, its position and the vocabulary's size.
+        let beyond = try run(["tokenizer", "decode", "--tokenizer", model], input: ids + " 999999")
+        XCTAssertNotEqual(beyond.status, 0, "decoded silently: \(beyond.out)")
+        XCTAssertTrue(beyond.err.contains("token id 999999 at position \(ids.split(separator: " ").count)"), beyond.err)
+        XCTAssertTrue(beyond.err.contains("the vocabulary has"), beyond.err)
+        XCTAssertEqual(beyond.out, "", "nothing printed")
+        // Negative: refused as negative (it used to be "not a token id" at best).
+        let negative = try run(["tokenizer", "decode", "--tokenizer", model], input: "-3 " + ids)
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.err.contains("token id -3 at position 0 is negative"), negative.err)
+        // Beyond Int64: still an error, never a trap.
+        let huge = try run(["tokenizer", "decode", "--tokenizer", model], input: "99999999999999999999999")
+        XCTAssertNotEqual(huge.status, 0)
+        XCTAssertTrue(huge.err.contains("is not a token id"), huge.err)
+    }
+
     func testConfigErrorsNameTheKeyAndFailBeforeWork() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -71,6 +71,9 @@ final class LaunchFaultTests: LaunchTestCase {
         XCTAssertEqual(run.status, 128 + SIGTERM, run.output)
         XCTAssertTrue(run.output.contains("stopped at step"), run.output)
         XCTAssertFalse(run.output.contains("done: 100000 steps"), "a stopped run must not claim the planned step count: \(run.output)")
+        // The stop reaches a rank twice (mpirun signals the agent's process group, and the agent
+        // passes it on): rank 0, whose lines reach the console, logs it once.
+        XCTAssertEqual(run.output.components(separatedBy: "finishing the current step").count - 1, 1, run.output)
         let saved = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("out").path)
             .filter { $0.hasPrefix("checkpoint-") && $0 != "checkpoint-final" }
         XCTAssertEqual(saved.count, 1, "one checkpoint: \(saved)")

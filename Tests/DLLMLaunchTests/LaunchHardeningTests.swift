@@ -15,6 +15,22 @@ final class LaunchHardeningTests: LaunchTestCase {
         }
     }
 
+    /// Issue 17, defect 9: a typo or a bad value among the training overrides is refused by
+    /// the launcher, naming the key, before mpirun, the collector or any rank starts.
+    func testBadTrainingOverridesAreRefusedBeforeAnyRankStarts() throws {
+        for (override, value, expected) in [("--learnig_rate", "1e-3", "learnig_rate"), ("--max_steps", "ten", "max_steps")] {
+            let run = try launch(["--num_processes", "2", trainConfig.path, override, value], timeout: 60)
+            XCTAssertNotEqual(run.status, 0, run.output)
+            XCTAssertTrue(run.output.contains("refused before any rank started"), run.output)
+            XCTAssertTrue(run.output.contains(expected), run.output)
+            XCTAssertFalse(run.output.contains("rank(s) on"), "mpirun was started: \(run.output)")
+            let logs = work.appendingPathComponent("out/logs")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: logs.appendingPathComponent("rank-0.log").path), "a rank ran")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: logs.appendingPathComponent("launcher.log").path), "mpirun ran")
+        }
+        XCTAssertEqual(ourProcesses(), [])
+    }
+
     func stepLines(_ log: URL) -> Int {
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").filter { $0.contains(#""kind":"step""#) }.count

@@ -1,3 +1,4 @@
+import DLLMCheckpoint
 import DLLMCompute
 import DLLMDistributed
 import DLLMModels
@@ -142,6 +143,47 @@ final class ParallelStrategyTests: XCTestCase {
         XCTAssertThrowsError(try second.train()) { error in
             XCTAssertTrue("\(error)".contains("sharding.json: cannot resume"), "\(error)")
             XCTAssertTrue("\(error)".contains("segment 1"), "\(error)")
+        }
+    }
+
+    /// A `sharding.json` whose sizes lie but stay in bounds (a segment's shard offset moved
+    /// by one, a chunk one longer) used to be read in silence, shifting the values of every
+    /// later segment; resume and `checkpoint consolidate` now refuse it, naming the segment.
+    func testAShardMapWhoseSizesLieIsRefusedByResumeAndConsolidate() throws {
+        let first = try makeTrainer(tied: false, strategy: .some(ParallelPlan(stage: .fsdp)), output: "lying")
+        first.onStep = { report in if report.step == 2 { first.stopRequested = true } }
+        try first.train()
+        let checkpoint = try XCTUnwrap(first.checkpoints.latest())
+        let metaURL = checkpoint.appendingPathComponent("sharding.json")
+        let original = try Data(contentsOf: metaURL)
+        for (field, delta) in [("shardOffset", -1), ("chunk", 1)] {
+            var meta = try JSONSerialization.jsonObject(with: original) as! [String: Any]
+            var map = meta["shardMap"] as! [String: Any]
+            var segments = map["segments"] as! [[String: Any]]
+            XCTAssertGreaterThan(segments.count, 2)
+            segments[1][field] = (segments[1][field] as! Int) + delta
+            map["segments"] = segments
+            meta["shardMap"] = map
+            try JSONSerialization.data(withJSONObject: meta).write(to: metaURL)
+            let second = try makeTrainer(tied: false, strategy: .some(nil), output: "lying") { $0.resumeFromCheckpoint = "latest" }
+            XCTAssertThrowsError(try second.train(), field) { error in
+                XCTAssertTrue("\(error)".contains("sharding.json: cannot resume"), "\(error)")
+                XCTAssertTrue("\(error)".contains("segment 1"), "\(error)")
+            }
+            XCTAssertThrowsError(try CheckpointManager.consolidate(checkpoint), field) { error in
+                XCTAssertTrue("\(error)".contains("segment 1"), "\(error)")
+            }
+        }
+        // A shard file whose tensors are shorter than the map says: refused before any read.
+        try original.write(to: metaURL)
+        let shard = checkpoint.appendingPathComponent(ShardingMetadata.shardName(rank: 0, worldSize: 1))
+        let shardCount = try XCTUnwrap(SafeTensorsFile(contentsOf: shard).info("exp_avg")?.elementCount)
+        var short = SafeTensorsWriter()
+        let zeros = [Float](repeating: 0, count: shardCount - 1)
+        try zeros.withUnsafeBufferPointer { try short.add("exp_avg", shape: [shardCount - 1], values: $0, as: .F32) }
+        try short.write(to: shard)
+        XCTAssertThrowsError(try CheckpointManager.consolidate(checkpoint)) { error in
+            XCTAssertTrue("\(error)".contains("exp_avg holds \(shardCount - 1) values, not \(shardCount)"), "\(error)")
         }
     }
 

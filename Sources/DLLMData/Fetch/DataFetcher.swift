@@ -52,7 +52,7 @@ public struct DataFetcher {
     public func completed(_ name: String) -> FetchSummary? {
         let dir = folder(for: name)
         guard let data = FileManager.default.contents(atPath: dir + "/" + Self.markerName),
-              let summary = try? JSONDecoder().decode(FetchSummary.self, from: data) else { return nil }
+              let summary = try? JSONValueDecoder().decode(FetchSummary.self, fromJSON: data) else { return nil }
         for file in summary.files where !FileManager.default.fileExists(atPath: dir + "/" + file.path) { return nil }
         return summary
     }
@@ -82,10 +82,8 @@ public struct DataFetcher {
         let summary = FetchSummary(
             name: name, package: entry.source.label, downloads: fetched.digests,
             downloadedBytes: fetched.bytes, files: files, completedAt: ISO8601DateFormatter().string(from: Date()))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
-            try encoder.encode(summary).write(to: URL(fileURLWithPath: dir + "/" + Self.markerName), options: .atomic)
+            try Data(JSONValueEncoder().bytes(summary, style: .indented(2), sortedKeys: true)).write(to: URL(fileURLWithPath: dir + "/" + Self.markerName), options: .atomic)
         } catch {
             throw FetchError.cannotWrite(path: dir + "/" + Self.markerName, reason: error.localizedDescription)
         }

@@ -1,3 +1,4 @@
+import DLLMJSON
 import Foundation
 
 /// `manifest.json` of a `dllm prepare` output folder: which shard files make up each split and
@@ -29,18 +30,16 @@ public struct TokenShardManifest: Codable, Equatable, Sendable {
             throw TokenShardError.invalidDirectory(path: directory, detail: "\(fileName) is missing")
         }
         do {
-            return try JSONDecoder().decode(TokenShardManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try JSONValueDecoder().decode(TokenShardManifest.self, fromJSON: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw TokenShardError.invalidDirectory(path: directory, detail: "\(fileName) does not decode (\(error))")
         }
     }
 
     public func write(directory: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let path = directory + "/" + Self.fileName
         do {
-            try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try Data(JSONValueEncoder().bytes(self, style: .indented(2), sortedKeys: true)).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw TokenShardError.cannotWrite(file: path, reason: error.localizedDescription)
         }

@@ -1,5 +1,6 @@
 import DLLMCheckpoint
 import DLLMCompute
+import DLLMJSON
 import DLLMModels
 import Foundation
 
@@ -28,7 +29,7 @@ public struct CheckpointStateReader {
         let metaURL = folder.appendingPathComponent(ShardingMetadata.fileName)
         if let data = FileManager.default.contents(atPath: metaURL.path) {
             let meta: ShardingMetadata
-            do { meta = try JSONDecoder().decode(ShardingMetadata.self, from: data) } catch {
+            do { meta = try JSONValueDecoder().decode(ShardingMetadata.self, fromJSON: data) } catch {
                 throw CheckpointStateError.badCheckpoint(path: metaURL.path, reason: "unreadable sharding metadata: \(error)")
             }
             try meta.validate(path: metaURL.path, parameterCount: parameterCount)
@@ -38,7 +39,9 @@ public struct CheckpointStateReader {
                 guard FileManager.default.fileExists(atPath: url.path) else {
                     throw CheckpointStateError.badCheckpoint(path: folder.path, reason: "missing \(url.lastPathComponent) (of \(meta.worldSize) shards)")
                 }
-                return try SafeTensorsFile(contentsOf: url)
+                let file = try SafeTensorsFile(contentsOf: url)
+                try meta.validate(shard: file, tensors: [Self.firstMoment, Self.secondMoment, Self.parameters], path: url.path)
+                return file
             }
             fullOptimizer = nil
         } else {
@@ -49,9 +52,8 @@ public struct CheckpointStateReader {
                 throw CheckpointStateError.badCheckpoint(path: folder.path, reason: "no sharding.json and no optimizer.safetensors")
             }
             let file = try SafeTensorsFile(contentsOf: url)
-            for name in [Self.firstMoment, Self.secondMoment] where file.info(name)?.elementCount != parameterCount {
-                throw CheckpointStateError.badCheckpoint(path: url.path, reason: "\(name) does not hold \(parameterCount) values")
-            }
+            try ShardingMetadata.requireElementCount(parameterCount, of: [Self.firstMoment, Self.secondMoment], in: file, path: url.path,
+                                                     required: true)
             fullOptimizer = file
         }
     }

@@ -1,5 +1,6 @@
 import DLLMCheckpoint
 import DLLMCompute
+import DLLMJSON
 import DLLMModels
 import Foundation
 
@@ -25,9 +26,8 @@ public enum ShardedCheckpointState {
         let meta = ShardingMetadata(stage: core.plan.stage, worldSize: comm.worldSize, shardMap: map,
                                     tensors: model.layout.slots.map { .init(name: $0.name, shape: $0.shape, offset: $0.offset) },
                                     parameterCount: model.parameterCount)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(meta), to: folder.appendingPathComponent(ShardingMetadata.fileName))
+        let metaText = try JSONValueEncoder().bytes(meta, style: .indented(2), sortedKeys: true)
+        try AtomicFile.write(Data(metaText), to: folder.appendingPathComponent(ShardingMetadata.fileName))
         if !writesModel {
             let configURL = folder.appendingPathComponent("config.json")
             try AtomicFile.write(try ConfigJSON.text(modelConfig, path: configURL.path), to: configURL)

@@ -51,8 +51,10 @@ public final class BPETextTokenizer: TextTokenizer, Sendable {
         tokenizer.encode(text, addSpecialTokens: addSpecialTokens).map { Int32(bitPattern: $0) }
     }
 
-    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
-        tokenizer.decode(ids.map { UInt32(bitPattern: $0) }, skipSpecialTokens: skipSpecialTokens)
+    /// Unknown ids (negative, or past the vocabulary: a model's embedding may have more rows
+    /// than its tokenizer has tokens) are dropped, or become U+FFFD with `replacingUnknown`.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false, replacingUnknown: Bool = false) -> String {
+        tokenizer.decode(ids.map { UInt32(bitPattern: $0) }, skipSpecialTokens: skipSpecialTokens, replacingUnknown: replacingUnknown)
     }
 
     /// Renders through the folder's chat template; a folder without one is an error naming it.

@@ -1,8 +1,10 @@
+import CZlib
 import Foundation
 
-/// A minimal PNG decoder for test screenshots: 8-bit RGB or RGBA, non-interlaced,
-/// with its own DEFLATE decoder (Foundation on Linux has no zlib API). Enough to
-/// count the pixels of a colour in a headless-browser screenshot.
+/// A minimal PNG reader for test screenshots: 8-bit RGB or RGBA, non-interlaced. It parses
+/// the chunks and undoes the row filters (PNG spec, section 9); the IDAT stream itself is
+/// inflated by the system zlib (`uncompress`). Enough to count the pixels of a colour in a
+/// headless-browser screenshot.
 struct PNGImage {
     let width: Int
     let height: Int
@@ -29,8 +31,13 @@ struct PNGImage {
             guard body + length + 4 <= bytes.count else { throw DecodeError(description: "truncated chunk \(type)") }
             switch type {
             case "IHDR":
+                guard length >= 13 else { throw DecodeError(description: "IHDR of \(length) bytes") }
                 width = be32(body)
                 height = be32(body + 4)
+                // A screenshot, not a poster: bounds keep the buffer sizes below from overflowing.
+                guard (1...16_384).contains(width), (1...16_384).contains(height) else {
+                    throw DecodeError(description: "size \(width)x\(height) out of range")
+                }
                 guard bytes[body + 8] == 8 else { throw DecodeError(description: "bit depth \(bytes[body + 8]) unsupported") }
                 colourType = Int(bytes[body + 9])
                 guard colourType == 2 || colourType == 6 else { throw DecodeError(description: "colour type \(colourType) unsupported") }
@@ -45,8 +52,7 @@ struct PNGImage {
         }
         let channels = colourType == 6 ? 4 : 3
         let stride = width * channels
-        let raw = try Inflater.zlib(compressed)
-        guard raw.count >= height * (stride + 1) else { throw DecodeError(description: "image data too short") }
+        let raw = try Self.inflate(compressed, expectedCount: height * (stride + 1))
         var out = [UInt8](repeating: 255, count: width * height * 4)
         var previous = [UInt8](repeating: 0, count: stride)
         var current = [UInt8](repeating: 0, count: stride)
@@ -100,144 +106,24 @@ struct PNGImage {
         }
         return seen.count
     }
-}
 
-/// DEFLATE (RFC 1951) inside a zlib wrapper (RFC 1950): stored, fixed and dynamic
-/// Huffman blocks.
-enum Inflater {
-    struct Failure: Error, CustomStringConvertible { let description: String }
-
-    static func zlib(_ data: [UInt8]) throws -> [UInt8] {
-        guard data.count > 2, data[0] & 0x0F == 8 else { throw Failure(description: "not a zlib stream") }
-        return try inflate(Array(data[2...]))
-    }
-
-    private struct BitReader {
-        let bytes: [UInt8]
-        var position = 0  // in bits
-
-        mutating func bit() throws -> Int {
-            guard position >> 3 < bytes.count else { throw Failure(description: "unexpected end of data") }
-            let b = Int(bytes[position >> 3] >> UInt8(position & 7)) & 1
-            position += 1
-            return b
-        }
-
-        mutating func bits(_ n: Int) throws -> Int {
-            var v = 0
-            for k in 0..<n { v |= try bit() << k }
-            return v
-        }
-
-        mutating func alignToByte() { position = (position + 7) & ~7 }
-    }
-
-    /// A canonical Huffman code: symbol counts per length and symbols in code order.
-    private struct Huffman {
-        var counts = [Int](repeating: 0, count: 16)
-        var symbols: [Int] = []
-
-        init(lengths: [Int]) {
-            for l in lengths { counts[l] += 1 }
-            counts[0] = 0
-            var offsets = [Int](repeating: 0, count: 16)
-            for l in 1..<16 { offsets[l] = offsets[l - 1] + counts[l - 1] }
-            symbols = [Int](repeating: 0, count: lengths.count)
-            for (symbol, l) in lengths.enumerated() where l > 0 {
-                symbols[offsets[l]] = symbol
-                offsets[l] += 1
+    /// The zlib stream (RFC 1950) of the concatenated IDAT chunks, inflated into exactly
+    /// `expectedCount` bytes: one filter byte plus one row of samples per line.
+    private static func inflate(_ compressed: [UInt8], expectedCount: Int) throws -> [UInt8] {
+        var raw = [UInt8](repeating: 0, count: expectedCount)
+        var rawCount = uLongf(expectedCount)
+        let status = raw.withUnsafeMutableBufferPointer { out in
+            compressed.withUnsafeBufferPointer { input in
+                uncompress(out.baseAddress, &rawCount, input.baseAddress, uLong(input.count))
             }
         }
-
-        func decode(_ reader: inout BitReader) throws -> Int {
-            var code = 0, first = 0, index = 0
-            for l in 1..<16 {
-                code |= try reader.bit()
-                let count = counts[l]
-                if code - count < first { return symbols[index + (code - first)] }
-                index += count
-                first += count
-                first <<= 1
-                code <<= 1
-            }
-            throw Failure(description: "bad Huffman code")
+        guard status == Z_OK else {
+            let reason = status == Z_BUF_ERROR ? "more image data than the header's size, or a truncated stream" : "zlib error \(status)"
+            throw DecodeError(description: "IDAT stream: \(reason)")
         }
-    }
-
-    private static let lengthBase = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
-    private static let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-    private static let distanceBase = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-                                       2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
-    private static let distanceExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
-
-    static func inflate(_ data: [UInt8]) throws -> [UInt8] {
-        var reader = BitReader(bytes: data)
-        var out: [UInt8] = []
-        out.reserveCapacity(data.count * 4)
-        var last = 0
-        repeat {
-            last = try reader.bits(1)
-            switch try reader.bits(2) {
-            case 0:
-                reader.alignToByte()
-                let start = reader.position >> 3
-                guard start + 4 <= data.count else { throw Failure(description: "truncated stored block") }
-                let length = Int(data[start]) | Int(data[start + 1]) << 8
-                guard start + 4 + length <= data.count else { throw Failure(description: "truncated stored block") }
-                out.append(contentsOf: data[(start + 4)..<(start + 4 + length)])
-                reader.position = (start + 4 + length) << 3
-            case 1:
-                var lengths = [Int](repeating: 8, count: 288)
-                for s in 144..<256 { lengths[s] = 9 }
-                for s in 256..<280 { lengths[s] = 7 }
-                try block(&reader, &out, Huffman(lengths: lengths), Huffman(lengths: [Int](repeating: 5, count: 30)))
-            case 2:
-                let literalCount = try reader.bits(5) + 257
-                let distanceCount = try reader.bits(5) + 1
-                let codeCount = try reader.bits(4) + 4
-                let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
-                var codeLengths = [Int](repeating: 0, count: 19)
-                for k in 0..<codeCount { codeLengths[order[k]] = try reader.bits(3) }
-                let codeCode = Huffman(lengths: codeLengths)
-                var lengths: [Int] = []
-                while lengths.count < literalCount + distanceCount {
-                    let symbol = try codeCode.decode(&reader)
-                    switch symbol {
-                    case 0...15: lengths.append(symbol)
-                    case 16:
-                        guard let previous = lengths.last else { throw Failure(description: "repeat with no length") }
-                        lengths.append(contentsOf: repeatElement(previous, count: 3 + (try reader.bits(2))))
-                    case 17: lengths.append(contentsOf: repeatElement(0, count: 3 + (try reader.bits(3))))
-                    default: lengths.append(contentsOf: repeatElement(0, count: 11 + (try reader.bits(7))))
-                    }
-                }
-                try block(&reader, &out, Huffman(lengths: Array(lengths[0..<literalCount])),
-                          Huffman(lengths: Array(lengths[literalCount..<(literalCount + distanceCount)])))
-            default:
-                throw Failure(description: "reserved block type")
-            }
-        } while last == 0
-        return out
-    }
-
-    private static func block(_ reader: inout BitReader, _ out: inout [UInt8], _ literals: Huffman, _ distances: Huffman) throws {
-        while true {
-            let symbol = try literals.decode(&reader)
-            if symbol < 256 {
-                out.append(UInt8(symbol))
-            } else if symbol == 256 {
-                return
-            } else {
-                let k = symbol - 257
-                guard k < lengthBase.count else { throw Failure(description: "bad length symbol") }
-                let length = lengthBase[k] + (try reader.bits(lengthExtra[k]))
-                let d = try distances.decode(&reader)
-                guard d < distanceBase.count else { throw Failure(description: "bad distance symbol") }
-                let distance = distanceBase[d] + (try reader.bits(distanceExtra[d]))
-                guard distance <= out.count else { throw Failure(description: "distance too far back") }
-                let start = out.count - distance
-                for j in 0..<length { out.append(out[start + j]) }
-            }
+        guard Int(rawCount) == expectedCount else {
+            throw DecodeError(description: "image data too short: \(rawCount) of \(expectedCount) bytes")
         }
+        return raw
     }
 }
