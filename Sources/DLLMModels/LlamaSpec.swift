@@ -28,11 +28,14 @@ public struct LlamaSpec: Sendable, Equatable {
     /// (`a2d-llama`/`a2d-qwen2`/`a2d-qwen3`, dLLM `pipelines/a2d/models/*/modeling_*.py`),
     /// which are sampled by diffusion with their mask token.
     public var bidirectional: Bool
+    /// Edit Flows heads on the last hidden state (`editflow-*` model types, dLLM
+    /// `pipelines/editflow/models/*`): `sub_logits`, `ins_logits` and `rate_heads.0` (``EditFlowHeadNames``).
+    public var editFlowHeads: Bool
 
     public init(modelType: String, naming: Naming, hidden: Int, layers: Int, heads: Int, kvHeads: Int,
                 headDim: Int, intermediate: Int, vocab: Int, rmsNormEps: Double, ropeTheta: Double,
                 maxPositions: Int, tiedEmbeddings: Bool, qkvBias: Bool, qkNorm: Bool = false, maskTokenID: Int? = nil,
-                initializerRange: Double = 0.02, bidirectional: Bool = false) {
+                initializerRange: Double = 0.02, bidirectional: Bool = false, editFlowHeads: Bool = false) {
         self.modelType = modelType
         self.naming = naming
         self.hidden = hidden
@@ -51,6 +54,7 @@ public struct LlamaSpec: Sendable, Equatable {
         self.maskTokenID = maskTokenID
         self.initializerRange = initializerRange
         self.bidirectional = bidirectional
+        self.editFlowHeads = editFlowHeads
     }
 
     /// Checkpoint tensor names for each role, with `{}` for the layer index
