@@ -19,6 +19,10 @@ public enum KappaSchedule: String, Sendable, CaseIterable {
         self.init(rawValue: short)
     }
 
+    /// π/2 rounded to nearest in Float, as PyTorch turns the Python scalar `0.5 * math.pi` into
+    /// float32 (`Float.pi` is rounded toward zero).
+    static let halfPi = Float(Double.pi / 2)
+
     /// The cubic family's (a, b); nil for the cosine.
     var cubicCoefficients: (a: Float, b: Float)? {
         switch self {
@@ -30,13 +34,13 @@ public enum KappaSchedule: String, Sendable, CaseIterable {
 
     /// κ(t), t ∈ [0, 1].
     public func kappa(_ t: Float) -> Float {
-        guard let (a, b) = cubicCoefficients else { return 1 - cos(0.5 * Float.pi * t) }
+        guard let (a, b) = cubicCoefficients else { return 1 - cos(Self.halfPi * t) }
         return (a + 1) * (t * t * t) - (a + b + 1) * (t * t) + (b + 1) * t
     }
 
     /// κ′(t).
     public func derivative(_ t: Float) -> Float {
-        guard let (a, b) = cubicCoefficients else { return 0.5 * Float.pi * sin(0.5 * Float.pi * t) }
+        guard let (a, b) = cubicCoefficients else { return Self.halfPi * sin(Self.halfPi * t) }
         return 3 * (a + 1) * (t * t) - 2 * (a + b + 1) * t + (b + 1)
     }
 
