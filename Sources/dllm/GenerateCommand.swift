@@ -34,6 +34,10 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k filtering (ar).") var topK: Int?
     @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p (nucleus) filtering (ar).") var topP: Double?
     @Option(help: "Noise seed (and initialisation seed for a folder without weights).") var seed: UInt64 = 0
+    @Option(help: "auto (diffusion or ar, by --mode) or editflow (Edit Flows τ-leaping; an editflow-* model).") var sampler: SamplerKind = .auto
+    @Option(parsing: .unconditional, help: "The τ-leap length (editflow).") var tau = 0.01
+    @Option(name: .customLong("mask-length"), parsing: .unconditional, help: "Masks the canvas starts with after the prompt (editflow).")
+    var maskLength = 64
     @Option(parsing: .unconditional, help: "Threads for OpenBLAS and the kernels (default: DLLM_NUM_THREADS, OMP_NUM_THREADS or all cores).") var threads: Int?
     @Flag(name: .customLong("dequantize"), help: "Load a GGUF's quantized matrices as fp32 instead of running the quantized kernels.")
     var dequantize = false
@@ -52,6 +56,8 @@ struct SamplingOptions: ParsableArguments {
         if let k = topK, k < 1 { throw fail("top-k", k, "must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw fail("top-p", p, "must be in (0, 1]") }
         if let n = threads, !(1...4096).contains(n) { throw fail("threads", n, "must be between 1 and 4096") }
+        if !(tau > 0 && tau <= 1) { throw fail("tau", tau, "must be in (0, 1]") }
+        if maskLength < 0 { throw fail("mask-length", maskLength, "must not be negative") }
     }
 
     var diffusionConfig: MDLMSamplerConfig {
@@ -112,6 +118,19 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let generator = try options.load()
+        if options.sampler == .editflow {
+            guard let prompt, input == nil, infill == nil else { throw ValidationError("--sampler editflow takes --prompt (not --input or --infill)") }
+            let ids = try generator.promptTokens(prompt, chat: chat)
+            let started = DispatchTime.now().uptimeNanoseconds
+            var steps = 0
+            let answer = try generator.editFlowAnswer(prompt: ids, config: options.editFlowConfig, seed: options.seed) { step, _, _ in steps = step }
+            print(generator.decodeAnswer(answer))
+            if stats {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                log(String(format: "editflow: %d steps, %d answer tokens in %.2f s", steps, answer.count, seconds))
+            }
+            return
+        }
         if let input {
             try runBatch(generator, input: input)
             return
