@@ -289,6 +289,35 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertNotEqual(try losses("mdlm-reference"), expectedLosses)
     }
 
+    /// Edit Flows (`objective: editflow`) on the fixture LLaDA with the heads added by `dllm convert editflow`:
+    /// every strategy at 2 ranks reproduces one process with the same global batch (the variable-length
+    /// x_t, the heads in the final block and their backward go through the same hooks and buckets).
+    func testEditFlowAtTwoRanksUnderEveryStrategyMatchesOneProcess() throws {
+        let model = work.appendingPathComponent("editflow-model")
+        let convert = try ChildProcess.run([Self.dllm.path, "convert", "editflow", Self.fixtures.appendingPathComponent("model").path,
+                                            model.path, "--seed", "3"], mergingErrors: true)
+        XCTAssertEqual(convert.status, 0, convert.output)
+        // The fixture tokenizer has no BOS; its EOS serves (as GPT-2-style tokenizers do).
+        let tokenizerConfig = model.appendingPathComponent("tokenizer_config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: tokenizerConfig)) as! [String: Any]
+        json["bos_token"] = "<|endoftext|>"
+        try JSONSerialization.data(withJSONObject: json).write(to: tokenizerConfig)
+        let recipe = ["--model_name_or_path", model.path, "--objective", "editflow", "--x0_sampler", "masks[length:8]"]
+        let reference = try train(ranks: nil, output: "editflow-reference", recipe + ["--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expectedLosses = try losses("editflow-reference"), expectedWeights = try weights("editflow-reference")
+        XCTAssertEqual(expectedLosses.count, 10)
+        XCTAssertTrue(expectedWeights.keys.contains("rate_heads.0.weight"))
+        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
+            let name = "editflow-\(stage)-2"
+            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            assertClose(try losses(name), expectedLosses, name)
+            assertClose(try weights(name), expectedWeights, name)
+        }
+    }
+
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
         let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])
