@@ -310,12 +310,18 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(expectedWeights.keys.contains("rate_heads.0.weight"))
         for stage in ["ddp", "zero1", "zero2", "fsdp"] {
             let name = "editflow-\(stage)-2"
-            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"])
+            let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
+            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"] + save)
             XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
             guard run.status == 0 else { continue }
             assertClose(try losses(name), expectedLosses, name)
             assertClose(try weights(name), expectedWeights, name)
         }
+        // FSDP's sharded checkpoint at step 5 resumes in one process on the same trajectory.
+        let resumed = try train(ranks: nil, output: "editflow-resumed", recipe + [
+            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("editflow-fsdp-2/checkpoint-5").path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        assertClose(Array(try losses("editflow-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "editflow resumed at one process")
     }
 
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
