@@ -34,7 +34,8 @@ public enum TrainingRun {
         if config.objective == "ar" {
             objective = AutoregressiveObjective()
         } else if config.objective == "editflow" {
-            let made = try editFlowObjective(config, architecture: loaded.model.architecture, tokenizer: tokenizer, padTokenID: pad)
+            let made = try editFlowObjective(config, architecture: loaded.model.architecture, maxPositions: loaded.model.maxPositions,
+                                              tokenizer: tokenizer, padTokenID: pad)
             objective = made.objective
             maskID = made.maskTokenID
         } else {

@@ -303,6 +303,10 @@ final class DistributedTrainingTests: XCTestCase {
         json["bos_token"] = "<|endoftext|>"
         try JSONSerialization.data(withJSONObject: json).write(to: tokenizerConfig)
         let recipe = ["--model_name_or_path", model.path, "--objective", "editflow", "--x0_sampler", "masks[length:8]"]
+        // x_t may be longer than max_length: a config whose x_t could pass the model's 64 positions is refused up front.
+        let tooLong = try train(ranks: nil, output: "editflow-too-long", recipe + ["--max_length", "60"])
+        XCTAssertNotEqual(tooLong.status, 0)
+        XCTAssertTrue(tooLong.output.contains("x_t can reach 70 tokens"), tooLong.output)
         let reference = try train(ranks: nil, output: "editflow-reference", recipe + ["--gradient_accumulation_steps", "4"])
         XCTAssertEqual(reference.status, 0, reference.output)
         let expectedLosses = try losses("editflow-reference"), expectedWeights = try weights("editflow-reference")
