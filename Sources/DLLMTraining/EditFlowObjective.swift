@@ -85,30 +85,35 @@ public struct EditFlowObjective: Objective {
     public func prepare(_ batch: CleanBatch, step: Int, seed: UInt64) -> ObjectiveBatch {
         var t: [Float] = [], choices: [[Bool]] = []
         let pairs = (0..<batch.B).map { endpoints(batch, row: $0) }
+        let alignments = pairs.map { alignWithBlanks($0.x0, $0.x1) }
         for b in 0..<batch.B {
             var rng = SeededGenerator(seed: seed, stream: UInt64(step), UInt64(batch.sampleIndices[b]))
             let tb = (1 - timeEpsilon) * Float(rng.nextUniform())
             let kappa = schedule.kappa(tb)
-            let columns = alignWithBlanks(pairs[b].x0, pairs[b].x1).z0.count
             t.append(tb)
-            choices.append((0..<columns).map { _ in Float(rng.nextUniform()) < kappa })
+            choices.append(alignments[b].z0.map { _ in Float(rng.nextUniform()) < kappa })
         }
-        return prepare(pairs: pairs, t: t, takeTarget: choices)
+        return prepare(alignments: alignments.map { ($0.z0, $0.z1) }, targetLengths: pairs.map(\.x1.count), t: t, takeTarget: choices)
     }
 
     /// The deterministic core: given each row's (x0, x1), t and, per alignment column, whether z_t
     /// takes z1's token.
     public func prepare(pairs: [(x0: [Int32], x1: [Int32])], t: [Float], takeTarget: [[Bool]]) -> ObjectiveBatch {
-        let B = pairs.count
+        prepare(alignments: pairs.map { let a = alignWithBlanks($0.x0, $0.x1); return (a.z0, a.z1) },
+                targetLengths: pairs.map(\.x1.count), t: t, takeTarget: takeTarget)
+    }
+
+    func prepare(alignments: [(z0: [Int32], z1: [Int32])], targetLengths: [Int], t: [Float], takeTarget: [[Bool]]) -> ObjectiveBatch {
+        let B = alignments.count
         var xt: [[Int32]] = [], rows: [EditFlowTargets.Row] = []
         for b in 0..<B {
-            let (z0, z1, _) = alignWithBlanks(pairs[b].x0, pairs[b].x1)
+            let (z0, z1) = alignments[b]
             precondition(takeTarget[b].count == z0.count, "EditFlowObjective: one choice per alignment column")
             let zt = zip(zip(z0, z1), takeTarget[b]).map { pair, take in take ? pair.1 : pair.0 }
             let x = zt.filter { $0 != alignmentBlank }
             var w = schedule.weight(t[b])
             if maxWeight > 0 { w = min(w, maxWeight) }
-            let normalizer = normalizePerPosition ? Float(max(1, pairs[b].x1.count)) : 1
+            let normalizer = normalizePerPosition ? Float(max(1, targetLengths[b])) : 1
             xt.append(x)
             rows.append(.init(weight: w, normalizer: normalizer, length: x.count, edits: remainingEdits(zt: zt, z1: z1)))
         }
