@@ -33,6 +33,9 @@ struct LlamaForward<S: ComputeScalar> {
     let request: ForwardRequest<S>
     let storage: Storage
     let matrices: Matrices
+    /// When set (training storage only), the Edit Flows heads run on the last hidden state in
+    /// place of the LM head, whose logits are then left unfilled.
+    var editFlowHeads: EditFlowHeadBuffers<S>? = nil
 
     /// Runs the pass and returns the (`logitRows.count` or B·T, V) logits.
     @_specialize(where S == Float)
@@ -85,6 +88,10 @@ struct LlamaForward<S: ComputeScalar> {
         let head = headBuffers(rows: logitRows?.count ?? N, N: N, C: C, V: V)
         let selected = selectRows(of: x, N: N, C: C)
         rmsnormForward(head.normed, head.rstd, selected, p + o.finalNorm, N: head.rows, C: C, eps: eps)
+        if let editFlowHeads, let offsets = o.editFlow {
+            editFlowHeadsForward(editFlowHeads, hidden: head.normed, parameters: p, offsets: offsets, N: head.rows, C: C, V: V)
+            return head.logits
+        }
         multiply(head.logits, head.normed, offset: o.head, transposed: transposedHead, quantized: quantizedHead,
                  nil, N: head.rows, C: C, OC: V)
         return head.logits

@@ -17,6 +17,8 @@ struct LlamaOffsets {
     var finalNorm = 0
     /// The output head: the embedding itself when tied.
     var head = 0
+    /// The Edit Flows heads (``LlamaSpec/editFlowHeads``), in the final block.
+    var editFlow: EditFlowHeadOffsets?
 
     static func build(_ s: LlamaSpec) -> (ParameterLayout, LlamaOffsets, [Range<Int>]) {
         var layout = ParameterLayout()
@@ -54,6 +56,7 @@ struct LlamaOffsets {
         o.finalNorm = layout.append(n.finalNorm, [C])
         o.head = s.tiedEmbeddings ? o.embedding : layout.append(n.head, [s.vocab, C])
         if s.tiedEmbeddings { layout.tie(n.head, to: n.embedding) }
+        if s.editFlowHeads { o.editFlow = EditFlowHeadOffsets.append(to: &layout, vocab: s.vocab, hidden: C) }
         blocks.append(start..<layout.count)
         return (layout, o, blocks)
     }

@@ -21,6 +21,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var acts: LlamaActivations<S>?
     var lastBatch: TokenBatch?
     var lastMask: AttentionMask?
+    /// The Edit Flows heads' outputs of the last ``editFlowForward(_:mask:)``.
+    var editFlowBuffers: EditFlowHeadBuffers<S>?
     public var hooks: BlockHooks?
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
     /// (whose slots for them are then never filled). Float models only.
@@ -84,15 +86,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
-        guard let a = acts, let batch = lastBatch, let mask = lastMask else { preconditionFailure("LlamaModel: backward before forward") }
-        _ = mask
-        let B = batch.B, T = batch.T, N = B * T
-        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
-        let I = spec.intermediate, V = spec.vocab
-        let QD = NH * HD, KVD = NKV * HD
-        let p = parameters.pointer, g = gradients.pointer
-        let o = offsets
-        let d = a.grads
+        guard let a = acts, let batch = lastBatch else { preconditionFailure("LlamaModel: backward before forward") }
+        let N = batch.B * batch.T, C = spec.hidden, V = spec.vocab
+        let p = parameters.pointer, g = gradients.pointer, o = offsets
 
         // dlogits overwrite the logits in place.
         targets.withUnsafeBufferPointer { t in
@@ -100,9 +96,27 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
             }
         }
+        backpropagate(batch: batch, activations: a) { dHidden in
+            linearBackward(dHidden, g + o.head, nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
+        }
+    }
+
+    /// Backward from the last hidden state down: `head` accumulates the gradient of the final
+    /// norm's output into its (N, C) argument (and the head's parameter gradients); the rest of the
+    /// pass is the same whichever head ran.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    func backpropagate(batch: TokenBatch, activations a: LlamaActivations<S>, head: (UnsafeMutablePointer<S>) -> Void) {
+        let B = batch.B, T = batch.T, N = B * T
+        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
+        let I = spec.intermediate
+        let QD = NH * HD, KVD = NKV * HD
+        let p = parameters.pointer, g = gradients.pointer
+        let o = offsets
+        let d = a.grads
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
-        linearBackward(d.ln.pointer, g + o.head, nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
+        head(d.ln.pointer)
         d.residual.zero()
         rmsnormBackward(d.residual.pointer, g + o.finalNorm, d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
         hooks?.afterBackward?(L + 1)

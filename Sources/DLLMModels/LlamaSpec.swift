@@ -30,11 +30,14 @@ public struct LlamaSpec: Sendable, Equatable {
     public var bidirectional: Bool
     /// LLaDA-MoE's sparse MLP in the layers it names (``MixtureOfExpertsSpec``); nil for dense models.
     public var mixtureOfExperts: MixtureOfExpertsSpec?
+    /// Edit Flows heads on the last hidden state (`editflow-*` model types, dLLM
+    /// `pipelines/editflow/models/*`): `sub_logits`, `ins_logits` and `rate_heads.0` (``EditFlowHeadNames``).
+    public var editFlowHeads: Bool
 
     public init(modelType: String, naming: Naming, hidden: Int, layers: Int, heads: Int, kvHeads: Int,
                 headDim: Int, intermediate: Int, vocab: Int, rmsNormEps: Double, ropeTheta: Double,
                 maxPositions: Int, tiedEmbeddings: Bool, qkvBias: Bool, qkNorm: Bool = false, maskTokenID: Int? = nil,
-                initializerRange: Double = 0.02, bidirectional: Bool = false) {
+                initializerRange: Double = 0.02, bidirectional: Bool = false, editFlowHeads: Bool = false) {
         self.modelType = modelType
         self.naming = naming
         self.hidden = hidden
@@ -53,6 +56,7 @@ public struct LlamaSpec: Sendable, Equatable {
         self.maskTokenID = maskTokenID
         self.initializerRange = initializerRange
         self.bidirectional = bidirectional
+        self.editFlowHeads = editFlowHeads
     }
 
     /// Checkpoint tensor names for each role, with `{}` for the layer index

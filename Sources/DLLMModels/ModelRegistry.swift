@@ -50,6 +50,11 @@ public enum ModelRegistry {
         "a2d-qwen3": Entry(LlamaConfiguration.self),
         // Dream: Qwen2 with bidirectional attention, in Dream's own config keys (docs/dream.md).
         "Dream": Entry(DreamConfiguration.self),
+        // editflow-*: an A2D/LLaDA backbone plus the Edit Flows heads (docs/objectives.md, "Edit Flows").
+        "editflow-llada": Entry(LLaDAConfiguration.self),
+        "editflow-llama": Entry(LlamaConfiguration.self),
+        "editflow-qwen2": Entry(LlamaConfiguration.self),
+        "editflow-qwen3": Entry(LlamaConfiguration.self),
         "gpt2": Entry(GPT2Configuration.self),
         "llada": Entry(LLaDAConfiguration.self),
         "llama": Entry(LlamaConfiguration.self),

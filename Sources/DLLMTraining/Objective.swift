@@ -9,8 +9,11 @@ public struct ObjectiveBatch: Sendable {
     public var mask: AttentionMask
     public var targets: [Int32]
     public var weights: [Float]
-    /// Positions that carry loss (masked tokens, or next-token targets).
+    /// Positions that carry loss (masked tokens, or next-token targets; remaining edits for Edit Flows).
     public var lossTokens: Int
+    /// Set by ``EditFlowObjective``: the loss is ``EditFlowLoss`` on the model's Edit Flows heads,
+    /// and `targets`/`weights` are unused.
+    public var editFlow: EditFlowTargets? = nil
 }
 
 /// A clean micro-batch from the data pipeline: token ids and labels (`ignoreIndex`

@@ -131,8 +131,7 @@ public final class Trainer {
                 dataNanoseconds += DispatchTime.now().uptimeNanoseconds - fetchStart
                 let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
                 strategy.beginMicroBatch(isLast: micro == GA - 1)
-                loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
-                                              weights: batch.weights, dloss: 1 / Float(GA)) / Double(GA)
+                loss += Self.forwardBackward(model, batch, dloss: 1 / Float(GA)) / Double(GA)
                 strategy.endMicroBatch()
                 tokens += clean.lengths?.reduce(0, +) ?? clean.B * clean.T
             }
@@ -216,8 +215,7 @@ public final class Trainer {
             let i = round * world + rank
             let clean = evalBatches[i < evalBatches.count ? i : 0]
             let batch = objective.prepare(clean, step: Int(Int32.max), seed: UInt64(config.seed))
-            model.forward(batch.inputs, mask: batch.mask)
-            let loss = model.loss(targets: batch.targets, weights: batch.weights)
+            let loss = Self.loss(model, batch)
             if i < evalBatches.count { total += loss; count += 1 }
         }
         let sums = strategy.sum([total, count])

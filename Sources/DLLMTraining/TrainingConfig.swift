@@ -1,3 +1,4 @@
+import DLLMModels
 import DLLMConfig
 import Foundation
 
@@ -62,6 +63,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var shift: Bool = false
     /// DiffuLLaMA `DiffusionArguments.anneal_steps` (objective `diffullama`): attention-mask annealing length.
     public var annealSteps: Int = 10_000
+    /// dLLM `scheduler_cls` (objective `editflow`): the κ schedule, `CubicKappaScheduler` (default),
+    /// `LinearKappaScheduler` or `CosineKappaScheduler` (or `cubic`, `linear`, `cosine`).
+    public var schedulerCls: String = "CubicKappaScheduler"
+    /// dLLM `x0_sampler` (objective `editflow`): `masks[length:N]` or `empty`.
+    public var x0Sampler: String = "masks[length:64]"
+    /// dLLM `EditFlowConfig.normalize_per_position` (objective `editflow`): divide by len(x1).
+    public var normalizePerPosition: Bool = true
+    /// dLLM `EditFlowConfig.max_w` (objective `editflow`): the clamp of κ′/(1 − κ); 0 disables it.
+    public var maxW: Double = 20
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
@@ -83,6 +93,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
         case cartGeoP = "cart_geo_p"
+        case schedulerCls = "scheduler_cls", x0Sampler = "x0_sampler", normalizePerPosition = "normalize_per_position", maxW = "max_w"
     }
 
     public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
@@ -142,6 +153,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         rightShiftLogits = try v(.rightShiftLogits, d.rightShiftLogits); shift = try v(.shift, d.shift)
         annealSteps = try v(.annealSteps, d.annealSteps)
         cartGeoP = try c.decodeIfPresent(Double.self, forKey: .cartGeoP)
+        schedulerCls = try v(.schedulerCls, d.schedulerCls); x0Sampler = try v(.x0Sampler, d.x0Sampler)
+        normalizePerPosition = try v(.normalizePerPosition, d.normalizePerPosition); maxW = try v(.maxW, d.maxW)
     }
 
     /// The `cart` weighting's `p`: `cart_geo_p`, else the `geo_p:` of dLLM's `cart[geo_p:0.3]`
@@ -186,7 +199,7 @@ extension TrainingConfig {
         for (key, value) in [(CodingKeys.learningRate, learningRate), (.warmupRatio, warmupRatio), (.numTrainEpochs, numTrainEpochs),
                              (.weightDecay, weightDecay), (.adamBeta1, adamBeta1), (.adamBeta2, adamBeta2), (.adamEpsilon, adamEpsilon),
                              (.maxGradNorm, maxGradNorm), (.loggingSteps, loggingSteps), (.saveSteps, saveSteps),
-                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1)]
+                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1), (.maxW, maxW)]
             where !value.isFinite {
             throw fail(key, "\(value) is not a finite number")
         }
@@ -213,7 +226,12 @@ extension TrainingConfig {
         try oneOf(.lrSchedulerType, lrSchedulerType, LearningRateSchedule.Kind.allCases.map(\.rawValue))
         try oneOf(.evalStrategy, evalStrategy, ["no", "steps", "epoch"])
         try oneOf(.saveStrategy, saveStrategy, ["no", "steps", "epoch"])
-        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama"])
+        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama", "editflow"])
+        if KappaSchedule(dLLMName: schedulerCls) == nil {
+            throw fail(.schedulerCls, "\"\(schedulerCls)\" is not one of CubicKappaScheduler, LinearKappaScheduler, CosineKappaScheduler (or cubic, linear, cosine)")
+        }
+        if EditFlowObjective.Source(spec: x0Sampler) == nil { throw fail(.x0Sampler, "\"\(x0Sampler)\" is neither empty nor masks[length:N]") }
+        if maxW < 0 { throw fail(.maxW, "must not be negative (0 disables the clamp)") }
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
         if lossWeightType.hasPrefix("cart") {
@@ -255,6 +273,8 @@ extension TrainingConfig {
             (.lossWeightType, ["mdlm", "ar"], "; objective diffullama always weights by 1/t"),
             (.cartGeoP, ["mdlm"], ""),
             (.lossNormType, ["mdlm", "ar"], "; objective diffullama always divides by the masked tokens"),
+            (.schedulerCls, ["editflow"], ""), (.x0Sampler, ["editflow"], ""),
+            (.normalizePerPosition, ["editflow"], ""), (.maxW, ["editflow"], ""),
         ]
         for owner in owners where present.contains(owner.key.rawValue) && !owner.objectives.contains(objective) {
             throw fail(owner.key, "does not apply to objective \(objective) (only \(owner.objectives.joined(separator: ", ")))\(owner.hint)")

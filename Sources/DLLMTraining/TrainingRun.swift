@@ -33,6 +33,11 @@ public enum TrainingRun {
         var maskID: Int?
         if config.objective == "ar" {
             objective = AutoregressiveObjective()
+        } else if config.objective == "editflow" {
+            let made = try editFlowObjective(config, architecture: loaded.model.architecture, maxPositions: loaded.model.maxPositions,
+                                              tokenizer: tokenizer, padTokenID: pad)
+            objective = made.objective
+            maskID = made.maskTokenID
         } else {
             let fromModel = loaded.model.architecture.maskTokenID
             guard let mask = config.maskTokenId ?? fromModel ?? tokenizer.maskTokenID.map(Int.init) else {

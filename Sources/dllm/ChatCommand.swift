@@ -66,6 +66,16 @@ struct ChatCommand: ParsableCommand {
         let noise = CounterNoise(seed: seed)
         let text: String
         let stats: SamplingStats
+        if options.sampler == .editflow {
+            let view = visualize ? EditFlowCanvasView(generator: generator, ansi: terminal) : nil
+            let answer = try generator.editFlowAnswer(prompt: ids, config: options.editFlowConfig, seed: seed) { step, tokens, promptLength in
+                view?.show(step: step, tokens: Array(tokens[min(promptLength, tokens.count)...]))
+            }
+            view?.clear()
+            print(generator.decodeAnswer(answer))
+            fflush(nil)
+            return generator.decodeAnswer(answer)
+        }
         if generator.mode == .ar {
             let out = try generator.arSampler().generate(prompts: [ids], config: options.arConfig, noise: noise)
             text = generator.decodeAnswer(out.answers[0])

@@ -6,9 +6,10 @@ import Foundation
 
 /// `dllm convert gguf FILE.gguf OUT/`: a llama.cpp GGUF model as a Hugging Face folder.
 /// `dllm convert a2d IN OUT/`: an autoregressive model as dLLM's A2D diffusion model folder.
+/// `dllm convert editflow IN OUT/`: an A2D or LLaDA folder with the Edit Flows heads added.
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "convert", abstract: "Convert models from other formats.", subcommands: [GGUF.self, A2D.self])
+        commandName: "convert", abstract: "Convert models from other formats.", subcommands: [GGUF.self, A2D.self, EditFlow.self])
 
     enum DType: String, ExpressibleByArgument, CaseIterable {
         case f32, bf16
@@ -61,6 +62,24 @@ struct ConvertCommand: ParsableCommand {
                 : "vocabulary \(s.oldVocabularyRows) → \(s.newVocabularyRows) rows (new rows: \(s.addedRows?.rawValue ?? "random init"))"
             print("\(s.modelType)\(randomInit ? " (random init, seed \(seed))" : ""), \(token), \(rows) → \(output): "
                   + s.files.joined(separator: ", "))
+        }
+    }
+
+    struct EditFlow: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "editflow",
+            abstract: "Add the Edit Flows heads (sub_logits, ins_logits copied from the LM head; rate_heads freshly initialised) "
+                + "to an a2d-llama/a2d-qwen2/a2d-qwen3 or llada folder (model_type editflow-<base>).",
+            discussion: "Mirrors dLLM's pipelines/editflow/convert.py (docs/objectives.md, \"Edit Flows\").")
+        @Argument(help: "An A2D or LLaDA model folder.") var input: String
+        @Argument(help: "Output folder (created if missing).") var output: String
+        @Option(help: "Seed of the rate head's initialisation.") var seed: UInt64 = 0
+        @Option(help: "Weight dtype: f32 or bf16.") var dtype: DType = .f32
+
+        func run() throws {
+            let s = try EditFlowConverter.convert(input: URL(fileURLWithPath: input), to: URL(fileURLWithPath: output), seed: seed,
+                                                  dtype: dtype.safetensors)
+            print("\(s.modelType), \(s.parameterCount) parameters (\(dtype.rawValue)) → \(output): " + s.files.joined(separator: ", "))
         }
     }
 }

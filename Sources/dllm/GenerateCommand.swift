@@ -16,6 +16,8 @@ enum DiffusionSamplerKind: String, CaseIterable, ExpressibleByArgument {
     case mdlm
     /// Dream's `diffusion_generate` (``DreamSampler``): always right-shifted logits.
     case dream
+    /// Edit Flows' τ-leaping (``EditFlowSampler``), for `editflow-*` models.
+    case editflow
 }
 
 /// Model and sampling options shared by `dllm generate` and `dllm chat` (LLaDA's and
@@ -40,7 +42,7 @@ struct SamplingOptions: ParsableArguments {
     @Flag(name: .customLong("right-shift-logits"),
           help: "Read the token at position i from logit i − 1 (dLLM's right_shift_logits, DiffuLLaMA's shift): for models adapted with a shifted loss (diffusion, cache none).")
     var rightShiftLogits = false
-    @Option(help: "Diffusion sampler: mdlm (LLaDA's generate) or dream (Dream's diffusion_generate: --alg, --alg-temp, --top-p, --top-k).")
+    @Option(help: "Diffusion sampler: mdlm (LLaDA's generate), dream (Dream's diffusion_generate: --alg, --alg-temp, --top-p, --top-k) or editflow (Edit Flows τ-leaping on an editflow-* model: --tau, --mask-length).")
     var sampler: DiffusionSamplerKind = .mdlm
     @Option(help: "Dream's ranking of masked positions: origin, maskgit_plus, topk_margin or entropy (--sampler dream).")
     var alg: DreamAlgorithm = .origin
@@ -50,6 +52,9 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k filtering (ar, dream).") var topK: Int?
     @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p (nucleus) filtering (ar, dream).") var topP: Double?
     @Option(help: "Noise seed (and initialisation seed for a folder without weights).") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "The τ-leap length (editflow).") var tau = 0.01
+    @Option(name: .customLong("mask-length"), parsing: .unconditional, help: "Masks the canvas starts with after the prompt (editflow).")
+    var maskLength = 64
     @Option(parsing: .unconditional, help: "Threads for OpenBLAS and the kernels (default: DLLM_NUM_THREADS, OMP_NUM_THREADS or all cores).") var threads: Int?
     @Flag(name: .customLong("dequantize"), help: "Load a GGUF's quantized matrices as fp32 instead of running the quantized kernels.")
     var dequantize = false
@@ -69,14 +74,20 @@ struct SamplingOptions: ParsableArguments {
         if let p = topP, !(p > 0 && p <= 1) { throw fail("top-p", p, "must be in (0, 1]") }
         if let n = threads, !(1...4096).contains(n) { throw fail("threads", n, "must be between 1 and 4096") }
         if let t = algTemp, !(t.isFinite && t >= 0) { throw fail("alg-temp", t, "must be a finite number ≥ 0") }
-        if sampler == .dream {
-            if mode == .ar { throw ValidationError("--sampler dream is a diffusion sampler: drop --mode ar") }
+        if !(tau > 0 && tau <= 1) { throw fail("tau", tau, "must be in (0, 1]") }
+        if maskLength < 0 { throw fail("mask-length", maskLength, "must not be negative") }
+        if sampler != .editflow && (tau != 0.01 || maskLength != 64) {
+            throw ValidationError("--tau and --mask-length belong to --sampler editflow")
+        }
+        if sampler == .dream || sampler == .editflow {
+            if mode == .ar { throw ValidationError("--sampler \(sampler.rawValue) is a diffusion sampler: drop --mode ar") }
             let mdlmOnly: [(String, Bool)] = [("block-length", blockLength != nil), ("cfg-scale", cfgScale != 0), ("threshold", threshold != nil),
                                               ("cache", cache != .none), ("right-shift-logits", rightShiftLogits), ("remasking", remasking != .lowConfidence)]
             if let (name, _) = mdlmOnly.first(where: \.1) {
-                throw ValidationError("--\(name) belongs to --sampler mdlm; Dream's sampler takes --alg, --alg-temp, --temperature, --top-p, --top-k, --steps")
+                throw ValidationError("--\(name) belongs to --sampler mdlm, not \(sampler.rawValue)")
             }
-        } else if algTemp != nil || alg != .origin {
+        }
+        if sampler != .dream && (algTemp != nil || alg != .origin) {
             throw ValidationError("--alg and --alg-temp belong to --sampler dream")
         }
     }
@@ -144,6 +155,19 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let generator = try options.load()
+        if options.sampler == .editflow {
+            guard let prompt, input == nil, infill == nil else { throw ValidationError("--sampler editflow takes --prompt (not --input or --infill)") }
+            let ids = try generator.promptTokens(prompt, chat: chat)
+            let started = DispatchTime.now().uptimeNanoseconds
+            var steps = 0
+            let answer = try generator.editFlowAnswer(prompt: ids, config: options.editFlowConfig, seed: options.seed) { step, _, _ in steps = step }
+            print(generator.decodeAnswer(answer))
+            if stats {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                log(String(format: "editflow: %d steps, %d answer tokens in %.2f s", steps, answer.count, seconds))
+            }
+            return
+        }
         if let input {
             try runBatch(generator, input: input)
             return

@@ -289,6 +289,45 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertNotEqual(try losses("mdlm-reference"), expectedLosses)
     }
 
+    /// Edit Flows (`objective: editflow`) on the fixture LLaDA with the heads added by `dllm convert editflow`:
+    /// every strategy at 2 ranks reproduces one process with the same global batch (the variable-length
+    /// x_t, the heads in the final block and their backward go through the same hooks and buckets).
+    func testEditFlowAtTwoRanksUnderEveryStrategyMatchesOneProcess() throws {
+        let model = work.appendingPathComponent("editflow-model")
+        let convert = try ChildProcess.run([Self.dllm.path, "convert", "editflow", Self.fixtures.appendingPathComponent("model").path,
+                                            model.path, "--seed", "3"], mergingErrors: true)
+        XCTAssertEqual(convert.status, 0, convert.output)
+        // The fixture tokenizer has no BOS; its EOS serves (as GPT-2-style tokenizers do).
+        let tokenizerConfig = model.appendingPathComponent("tokenizer_config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: tokenizerConfig)) as! [String: Any]
+        json["bos_token"] = "<|endoftext|>"
+        try JSONSerialization.data(withJSONObject: json).write(to: tokenizerConfig)
+        let recipe = ["--model_name_or_path", model.path, "--objective", "editflow", "--x0_sampler", "masks[length:8]"]
+        // x_t may be longer than max_length: a config whose x_t could pass the model's 64 positions is refused up front.
+        let tooLong = try train(ranks: nil, output: "editflow-too-long", recipe + ["--max_length", "60"])
+        XCTAssertNotEqual(tooLong.status, 0)
+        XCTAssertTrue(tooLong.output.contains("x_t can reach 70 tokens"), tooLong.output)
+        let reference = try train(ranks: nil, output: "editflow-reference", recipe + ["--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expectedLosses = try losses("editflow-reference"), expectedWeights = try weights("editflow-reference")
+        XCTAssertEqual(expectedLosses.count, 10)
+        XCTAssertTrue(expectedWeights.keys.contains("rate_heads.0.weight"))
+        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
+            let name = "editflow-\(stage)-2"
+            let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
+            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"] + save)
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            assertClose(try losses(name), expectedLosses, name)
+            assertClose(try weights(name), expectedWeights, name)
+        }
+        // FSDP's sharded checkpoint at step 5 resumes in one process on the same trajectory.
+        let resumed = try train(ranks: nil, output: "editflow-resumed", recipe + [
+            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("editflow-fsdp-2/checkpoint-5").path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        assertClose(Array(try losses("editflow-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "editflow resumed at one process")
+    }
+
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
         let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])

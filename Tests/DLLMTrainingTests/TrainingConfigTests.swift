@@ -1,4 +1,5 @@
 import DLLMConfig
+import DLLMModels
 import DLLMTraining
 import Foundation
 import XCTest
@@ -141,6 +142,28 @@ final class TrainingConfigTests: XCTestCase {
         try assertFails(valid + "\nobjective: diffullama\nanneal_steps: 0\n", contains: ["anneal_steps", "at least 1"])
         try assertFails(valid, overrides: ["--objective", "diffullama", "--anneal_step", "5"], contains: ["anneal_step", "did you mean \"anneal_steps\""])
         try assertFails(valid + "\nobjective: diffulama\n", contains: ["objective", "mdlm, ar, diffullama"])
+    }
+
+    /// `objective: editflow` and its keys (dLLM's `scheduler_cls`, `x0_sampler`, `normalize_per_position`,
+    /// `max_w`): defaults, dLLM's spellings, bad values named, refused under another objective.
+    func testEditFlowKeysLoadAndAreRefusedUnderOtherObjectives() throws {
+        let (defaults, _) = try TrainingConfig.load(path: try write(valid + "\nobjective: editflow\n"))
+        XCTAssertEqual(KappaSchedule(dLLMName: defaults.schedulerCls), .cubic)
+        XCTAssertEqual(EditFlowObjective.Source(spec: defaults.x0Sampler), .masks(length: 64))
+        XCTAssertTrue(defaults.normalizePerPosition)
+        XCTAssertEqual(defaults.maxW, 20)
+        let (set, _) = try TrainingConfig.load(path: try write(valid + "\nobjective: editflow\nscheduler_cls: LinearKappaScheduler\nx0_sampler: empty\nmax_w: 0\n"))
+        XCTAssertEqual(KappaSchedule(dLLMName: set.schedulerCls), .linear)
+        XCTAssertEqual(EditFlowObjective.Source(spec: set.x0Sampler), .empty)
+        try assertFails(valid + "\nobjective: editflow\nscheduler_cls: SquareKappaScheduler\n", contains: ["scheduler_cls", "CubicKappaScheduler"])
+        try assertFails(valid + "\nobjective: editflow\nx0_sampler: noise\n", contains: ["x0_sampler", "masks[length:N]"])
+        try assertFails(valid + "\nobjective: editflow\nmax_w: -1\n", contains: ["max_w", "negative"])
+        try assertFails(valid + "\nx0_sampler: empty\n", contains: ["x0_sampler", "only editflow"])
+        try assertFails(valid + "\nobjective: diffullama\nscheduler_cls: cubic\n", contains: ["scheduler_cls", "only editflow"])
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let (shipped, _) = try TrainingConfig.load(path: repository.appendingPathComponent("configs/editflow/smollm2-sft.yaml").path)
+        XCTAssertEqual(shipped.objective, "editflow")
+        XCTAssertEqual(shipped.task, "sft")
     }
 
     /// The shipped adaptation recipes load and validate, and both use DiffuLLaMA's shifted objective.

@@ -23,6 +23,8 @@ public struct LLaDAConfiguration: Codable, Sendable {
     public var rope: Bool?
     public var alibi: Bool?
     public var initStd: Double?
+    /// `llada`, or `editflow-llada` (dLLM's Edit Flows LLaDA: the same backbone plus the edit heads).
+    public var modelType: String?
 
     enum CodingKeys: String, CodingKey {
         case dModel = "d_model", nHeads = "n_heads", nKVHeads = "n_kv_heads", nLayers = "n_layers"
@@ -31,7 +33,7 @@ public struct LLaDAConfiguration: Codable, Sendable {
         case weightTying = "weight_tying", rmsNormEps = "rms_norm_eps", includeBias = "include_bias"
         case includeQKVBias = "include_qkv_bias", layerNormType = "layer_norm_type", blockType = "block_type"
         case activationType = "activation_type", maxSequenceLength = "max_sequence_length"
-        case rope, alibi, initStd = "init_std"
+        case rope, alibi, initStd = "init_std", modelType = "model_type"
     }
 
     public func spec(path: String) throws -> LlamaSpec {
@@ -47,13 +49,14 @@ public struct LLaDAConfiguration: Codable, Sendable {
         if rope == false { throw ModelError.unsupported(key: "rope", value: "false", path: path) }
         let intermediate = mlpHiddenSize ?? (mlpRatio ?? 4) * dModel
         let spec = LlamaSpec(
-            modelType: "llada", naming: .llada,
+            modelType: modelType ?? "llada", naming: .llada,
             hidden: dModel, layers: nLayers, heads: nHeads, kvHeads: nKVHeads ?? nHeads,
             headDim: nHeads > 0 ? dModel / nHeads : 0, intermediate: intermediate,
             vocab: embeddingSize ?? vocabSize, rmsNormEps: rmsNormEps ?? 1e-5,
             ropeTheta: ropeTheta ?? 10_000, maxPositions: maxSequenceLength ?? 4096,
             tiedEmbeddings: weightTying ?? false, qkvBias: includeQKVBias ?? false,
-            maskTokenID: maskTokenID ?? 126_336, initializerRange: initStd ?? 0.02, bidirectional: true)
+            maskTokenID: maskTokenID ?? 126_336, initializerRange: initStd ?? 0.02, bidirectional: true,
+            editFlowHeads: modelType == "editflow-llada")
         if nHeads > 0 && dModel % nHeads != 0 {
             throw ModelError.invalidValue(key: "d_model", value: "\(dModel)", reason: "must divide by n_heads = \(nHeads)", path: path)
         }

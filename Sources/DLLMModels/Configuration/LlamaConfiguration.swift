@@ -69,8 +69,10 @@ public struct LlamaConfiguration: Codable, Sendable {
 
     /// The decoder shape, after rejecting what dllm cannot run.
     public func spec(path: String) throws -> LlamaSpec {
-        let isA2D = modelType.hasPrefix("a2d-")
-        let baseType = isA2D ? String(modelType.dropFirst(4)) : modelType
+        // editflow-*: dLLM's Edit Flows models, an A2D (bidirectional) backbone plus the edit heads.
+        let isEditFlow = modelType.hasPrefix("editflow-")
+        let isA2D = modelType.hasPrefix("a2d-") || isEditFlow
+        let baseType = isEditFlow ? String(modelType.dropFirst(9)) : isA2D ? String(modelType.dropFirst(4)) : modelType
         let isQwen2 = baseType == "qwen2", isQwen3 = baseType == "qwen3"
         for rope in [ropeParameters, ropeScaling].compactMap({ $0 }) {
             let kind = rope.ropeType ?? rope.type ?? "default"
@@ -94,7 +96,8 @@ public struct LlamaConfiguration: Codable, Sendable {
             maxPositions: maxPositionEmbeddings ?? 2048,
             tiedEmbeddings: tieWordEmbeddings ?? false,
             qkvBias: isQwen2 ? true : (attentionBias ?? false), qkNorm: isQwen3,
-            maskTokenID: maskTokenID, initializerRange: initializerRange ?? 0.02, bidirectional: isA2D)
+            maskTokenID: maskTokenID, initializerRange: initializerRange ?? 0.02, bidirectional: isA2D,
+            editFlowHeads: isEditFlow)
         if attentionBias == true && !isQwen2 {
             throw ModelError.unsupported(key: "attention_bias", value: "true (o_proj bias)", path: path)
         }
