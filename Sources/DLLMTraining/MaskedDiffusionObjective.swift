@@ -27,11 +27,31 @@ public struct MaskedDiffusionObjective: Objective {
         case scheduler, uniform
         /// `1/t` in float32 (DiffuLLaMA `LinearNoise.rate_noise`).
         case reciprocal
+
+        /// The loss weight at time `t`. dLLM computes it in float32: 1/(1 − α(t) + 1e-6) with α(t) = 1 − t.
+        func weight(t: Double) -> Float {
+            let tf = Float(t)
+            switch self {
+            case .scheduler: return 1 / (1 - (1 - tf) + 1e-6)
+            case .uniform: return 1
+            case .reciprocal: return 1 / tf
+            }
+        }
     }
     public enum Normalization: String, Sendable {
         case token, sequence, batch
         /// By the micro-batch's scored (masked) positions (DiffuLLaMA `loss_mask.sum()`).
         case masked
+
+        /// What a scored token's weight is divided by.
+        func divisor(maskableTotal: Int, maskableInRow: Int, B: Int, scoredTotal: Int) -> Float {
+            switch self {
+            case .token: Float(max(1, maskableTotal))
+            case .sequence: Float(max(1, maskableInRow) * B)
+            case .batch: Float(B)
+            case .masked: Float(max(1, scoredTotal))
+            }
+        }
     }
 
     public var maskTokenID: Int32
@@ -101,28 +121,16 @@ public struct MaskedDiffusionObjective: Objective {
         var targets = [Int32](repeating: ignoreIndex, count: B * T)
         var weights = [Float](repeating: 0, count: B * T)
         let maskablePerRow = (0..<B).map { b in (0..<T).filter { batch.labels[b * T + $0] != ignoreIndex }.count }
-        let maskableTotal = max(1, maskablePerRow.reduce(0, +))
+        let maskableTotal = maskablePerRow.reduce(0, +)
         // With `shift` the token at position i is scored on logit row i − 1; position 0 is not scored.
         let offset = shift ? 1 : 0
         let isMasked = { (n: Int) in masked[n] && batch.labels[n] != ignoreIndex }
         let scoredTotal = (0..<B).reduce(0) { sum, b in sum + (offset..<T).filter { isMasked(b * T + $0) }.count }
         var lossTokens = 0
         for b in 0..<B {
-            // dLLM computes the weight in float32: 1 − α(t) + 1e-6 with α(t) = 1 − t; DiffuLLaMA 1/t.
-            let tf = Float(t[b])
-            let w: Float
-            switch weighting {
-            case .scheduler: w = 1 / (1 - (1 - tf) + 1e-6)
-            case .uniform: w = 1
-            case .reciprocal: w = 1 / tf
-            }
-            let normalizer: Float
-            switch normalization {
-            case .token: normalizer = Float(maskableTotal)
-            case .sequence: normalizer = Float(max(1, maskablePerRow[b]) * B)
-            case .batch: normalizer = Float(B)
-            case .masked: normalizer = Float(max(1, scoredTotal))
-            }
+            let w = weighting.weight(t: t[b])
+            let normalizer = normalization.divisor(maskableTotal: maskableTotal, maskableInRow: maskablePerRow[b], B: B,
+                                                   scoredTotal: scoredTotal)
             for i in 0..<T {
                 let n = b * T + i
                 guard isMasked(n) else { continue }

@@ -59,6 +59,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var shift: Bool = false
     /// DiffuLLaMA `DiffusionArguments.anneal_steps` (objective `diffullama`): attention-mask annealing length.
     public var annealSteps: Int = 10_000
+    /// dLLM `BD3LMConfig.block_size` (objective `bd3lm`).
+    public var blockSize: Int = 32
+    /// Objective `bd3lm`: draw one mask rate per block (bd3lms `_sample_t`, antithetic, in
+    /// [`eps_min`, `eps_max`]) instead of one per sequence (dLLM).
+    public var noisePerBlock: Bool = false
+    /// bd3lms `sampling_eps_min`/`sampling_eps_max` (objective `bd3lm` with `noise_per_block`).
+    public var epsMin: Double = 1e-3
+    public var epsMax: Double = 1
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
@@ -79,6 +87,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
+        case blockSize = "block_size", noisePerBlock = "noise_per_block", epsMin = "eps_min", epsMax = "eps_max"
     }
 
     public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
@@ -137,6 +146,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
         rightShiftLogits = try v(.rightShiftLogits, d.rightShiftLogits); shift = try v(.shift, d.shift)
         annealSteps = try v(.annealSteps, d.annealSteps)
+        blockSize = try v(.blockSize, d.blockSize); noisePerBlock = try v(.noisePerBlock, d.noisePerBlock)
+        epsMin = try v(.epsMin, d.epsMin); epsMax = try v(.epsMax, d.epsMax)
     }
 }
 
@@ -170,7 +181,8 @@ extension TrainingConfig {
         for (key, value) in [(CodingKeys.learningRate, learningRate), (.warmupRatio, warmupRatio), (.numTrainEpochs, numTrainEpochs),
                              (.weightDecay, weightDecay), (.adamBeta1, adamBeta1), (.adamBeta2, adamBeta2), (.adamEpsilon, adamEpsilon),
                              (.maxGradNorm, maxGradNorm), (.loggingSteps, loggingSteps), (.saveSteps, saveSteps),
-                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1)]
+                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1),
+                             (.epsMin, epsMin), (.epsMax, epsMax)]
             where !value.isFinite {
             throw fail(key, "\(value) is not a finite number")
         }
@@ -197,7 +209,10 @@ extension TrainingConfig {
         try oneOf(.lrSchedulerType, lrSchedulerType, LearningRateSchedule.Kind.allCases.map(\.rawValue))
         try oneOf(.evalStrategy, evalStrategy, ["no", "steps", "epoch"])
         try oneOf(.saveStrategy, saveStrategy, ["no", "steps", "epoch"])
-        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama"])
+        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama", "bd3lm"])
+        if blockSize < 1 { throw fail(.blockSize, "must be at least 1") }
+        if !(epsMin > 0 && epsMin <= 1) { throw fail(.epsMin, "must be in (0, 1]") }
+        if !(epsMax >= epsMin && epsMax <= 1) { throw fail(.epsMax, "must be in [eps_min, 1]") }
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
         try oneOf(.lossWeightType, lossWeightType, ["scheduler", "uniform"])
@@ -222,8 +237,12 @@ extension TrainingConfig {
             (.rightShiftLogits, ["mdlm"], "; objective diffullama spells it shift"),
             (.shift, ["diffullama"], "; objective mdlm spells it right_shift_logits"),
             (.annealSteps, ["diffullama"], ""),
-            (.lossWeightType, ["mdlm", "ar"], "; objective diffullama always weights by 1/t"),
-            (.lossNormType, ["mdlm", "ar"], "; objective diffullama always divides by the masked tokens"),
+            (.lossWeightType, ["mdlm", "ar", "bd3lm"], "; objective diffullama always weights by 1/t"),
+            (.lossNormType, ["mdlm", "ar", "bd3lm"], "; objective diffullama always divides by the masked tokens"),
+            (.blockSize, ["bd3lm"], ""),
+            (.noisePerBlock, ["bd3lm"], ""),
+            (.epsMin, ["bd3lm"], "; set noise_per_block: true with it"),
+            (.epsMax, ["bd3lm"], "; set noise_per_block: true with it"),
         ]
         for owner in owners where present.contains(owner.key.rawValue) && !owner.objectives.contains(objective) {
             throw fail(owner.key, "does not apply to objective \(objective) (only \(owner.objectives.joined(separator: ", ")))\(owner.hint)")
