@@ -1,3 +1,11 @@
+/// Which diffusion sampler `dllm generate` and `dllm chat` run.
+public enum DiffusionSamplerKind: String, Sendable, CaseIterable, Codable {
+    /// Masked diffusion (LLaDA's `generate`, dLLM's `MDLMSampler`).
+    case mdlm
+    /// Block diffusion (dLLM's `BD3LMSampler`).
+    case bd3lm
+}
+
 /// The parameters of block-diffusion sampling, in dLLM's `BD3LMSamplerConfig` terms
 /// (dllm/core/samplers/bd3lm.py; command-line spellings in the comments).
 public struct BD3LMSamplerConfig: Sendable, Hashable {
@@ -30,6 +38,14 @@ public struct BD3LMSamplerConfig: Sendable, Hashable {
         self.cfgScale = cfgScale
         self.suppressTokens = suppressTokens
         self.cache = cache
+    }
+
+    /// The block-diffusion reading of a command line's diffusion settings: `block_length` is the
+    /// block size (32 when unset), `threshold`, `right_shift_logits` and `stop_at_eos` are not carried.
+    public init(_ options: MDLMSamplerConfig) {
+        self.init(steps: options.steps, genLength: options.genLength, blockSize: options.blockLength ?? 32,
+                  temperature: options.temperature, remasking: options.remasking, cfgScale: options.cfgScale,
+                  suppressTokens: options.suppressTokens, cache: options.cache)
     }
 
     /// Checks every parameter; returns (blocks, steps per block).

@@ -15,13 +15,17 @@ struct ChatCommand: ParsableCommand {
         abstract: "Chat with a model in the terminal (history kept; /reset clears it, /exit or Ctrl-D quits).",
         discussion: """
             Each turn renders the whole conversation with the folder's chat template and samples the answer \
-            with the same options as dllm generate. --visualize redraws the answer after every diffusion step \
+            with the same options as dllm generate (--sampler mdlm or bd3lm for a diffusion model). --visualize redraws the answer after every diffusion step \
             (masks as ░, the step's new tokens highlighted) on a terminal, and prints one line per step otherwise.
             """)
 
     @OptionGroup var options: SamplingOptions
     @Option(help: "A system message opening the conversation.") var system: String?
-    @Flag(help: "Show the canvas filling in step by step.") var visualize = false
+    @Flag(help: "Show the canvas filling in step by step (mdlm sampler).") var visualize = false
+
+    func validate() throws {
+        if visualize && options.sampler == .bd3lm { throw ValidationError("--visualize shows the mdlm sampler's canvas; drop it with --sampler bd3lm") }
+    }
 
     func run() throws {
         let generator = try options.load()
@@ -64,6 +68,12 @@ struct ChatCommand: ParsableCommand {
         let stats: SamplingStats
         if generator.mode == .ar {
             let out = try generator.arSampler().generate(prompts: [ids], config: options.arConfig, noise: noise)
+            text = generator.decodeAnswer(out.answers[0])
+            stats = out.stats
+        } else if options.sampler == .bd3lm {
+            let config = options.diffusionConfig
+            let out = try generator.bd3lmSampler(stopAtEOS: config.stopAtEOS)
+                .generate(prompts: [ids], config: BD3LMSamplerConfig(config), noise: noise)
             text = generator.decodeAnswer(out.answers[0])
             stats = out.stats
         } else {

@@ -8,6 +8,7 @@ import Foundation
 extension Remasking: ExpressibleByArgument {}
 extension CacheMode: ExpressibleByArgument {}
 extension TextGenerator.Mode: ExpressibleByArgument {}
+extension DiffusionSamplerKind: ExpressibleByArgument {}
 
 /// Model and sampling options shared by `dllm generate` and `dllm chat` (LLaDA's and
 /// Fast-dLLM's parameter names, dashed).
@@ -15,16 +16,20 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Model folder (config.json, model.safetensors, tokenizer files) or a llama/qwen2 .gguf file.") var model: String
     @Option(help: "tokenizer.json or a folder holding it, if not in the model folder.") var tokenizer: String?
     @Option(help: "auto (diffusion when the model has a mask token), diffusion or ar.") var mode: TextGenerator.Mode = .auto
+    @Option(help: "Diffusion sampler: mdlm (LLaDA's generate) or bd3lm (block diffusion, for models trained with objective bd3lm).")
+    var sampler: DiffusionSamplerKind = .mdlm
     @Option(parsing: .unconditional, help: "Sampling steps over the whole answer (diffusion).") var steps = 128
     @Option(name: .customLong("gen-length"), parsing: .unconditional, help: "Tokens to generate.") var genLength = 128
-    @Option(name: .customLong("block-length"), parsing: .unconditional, help: "Semi-autoregressive block length (default: gen-length, pure diffusion).")
+    @Option(name: .customLong("block-length"), parsing: .unconditional,
+            help: "Semi-autoregressive block length (default: gen-length, pure diffusion; bd3lm: the training block size, default 32).")
     var blockLength: Int?
     @Option(parsing: .unconditional, help: "0 is greedy; otherwise Gumbel-max (diffusion) or multinomial (ar) sampling.") var temperature = 0.0
     @Option(help: "low_confidence or random (diffusion).") var remasking: Remasking = .lowConfidence
     @Option(name: .customLong("cfg-scale"), parsing: .unconditional, help: "Classifier-free guidance scale; 0 disables it (diffusion).") var cfgScale = 0.0
     @Option(parsing: .unconditional, help: "Fast-dLLM parallel decoding: commit every masked token of the block at least this confident (diffusion).")
     var threshold: Double?
-    @Option(help: "Key/value cache between the steps of a block: none (exact), prefix or dual (diffusion).") var cache: CacheMode = .none
+    @Option(help: "Key/value cache between the steps of a block: none (exact), prefix or dual (mdlm; default none); bd3lm: prefix (default, exact) or none.")
+    var cache: CacheMode?
     @Option(name: .customLong("suppress-tokens"), parsing: .upToNextOption, help: "Token ids never to generate.")
     var suppressTokens: [Int32] = []
     @Flag(inversion: .prefixedNo, help: "Stop an answer once it is decided up to an EOS.") var stopAtEos = true
@@ -52,12 +57,18 @@ struct SamplingOptions: ParsableArguments {
         if let k = topK, k < 1 { throw fail("top-k", k, "must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw fail("top-p", p, "must be in (0, 1]") }
         if let n = threads, !(1...4096).contains(n) { throw fail("threads", n, "must be between 1 and 4096") }
+        if sampler == .bd3lm {
+            if let t = threshold { throw fail("threshold", t, "is Fast-dLLM's decoding for the mdlm sampler, not bd3lm") }
+            if rightShiftLogits { throw ValidationError("--right-shift-logits: not available with --sampler bd3lm") }
+            if cache == .dual { throw fail("cache", "dual", "bd3lm attends to nothing after the block; use prefix or none") }
+        }
     }
 
     var diffusionConfig: MDLMSamplerConfig {
-        MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength, temperature: temperature,
-                          remasking: remasking, cfgScale: cfgScale, suppressTokens: suppressTokens, threshold: threshold,
-                          cache: cache, stopAtEOS: stopAtEos, rightShiftLogits: rightShiftLogits)
+        MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength ?? (sampler == .bd3lm ? 32 : nil),
+                          temperature: temperature, remasking: remasking, cfgScale: cfgScale, suppressTokens: suppressTokens,
+                          threshold: threshold, cache: cache ?? (sampler == .bd3lm ? .prefix : .none), stopAtEOS: stopAtEos,
+                          rightShiftLogits: rightShiftLogits)
     }
 
     var arConfig: ARSamplerConfig {
@@ -223,6 +234,17 @@ struct BatchRunner {
                 let noise = CounterNoise(seed: g.seed)
                 if generator.mode == .ar {
                     let out = try generator.arSampler().generate(prompts: inputs, config: a, noise: noise, sampleKeys: keys)
+                    for (j, i) in batch.enumerated() {
+                        results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
+                    }
+                    continue
+                }
+                if options.sampler == .bd3lm {
+                    guard g.kind == .generate else {
+                        throw SamplingError.invalidValue(parameter: "sampler", value: "bd3lm", reason: "block diffusion generates after a prompt; infill with --sampler mdlm")
+                    }
+                    let out = try generator.bd3lmSampler(stopAtEOS: d.stopAtEOS)
+                        .generate(prompts: inputs, config: BD3LMSamplerConfig(d), noise: noise, sampleKeys: keys)
                     for (j, i) in batch.enumerated() {
                         results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
                     }

@@ -135,4 +135,18 @@ final class BlockDiffusionObjectiveTests: XCTestCase {
         try (base + "objective: bd3lm\nblock_size: 0\n").write(to: url, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TrainingConfig.load(path: url.path)) { XCTAssertTrue("\($0)".contains("block_size"), "\($0)") }
     }
+
+    /// The shipped BD3LM recipe loads, validates and builds the objective it names.
+    func testShippedBD3LMRecipeLoads() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let (config, ignored) = try TrainingConfig.load(path: repository.appendingPathComponent("configs/a2d/smollm2-bd3lm.yaml").path)
+        XCTAssertEqual(ignored, [])
+        XCTAssertEqual(config.objective, "bd3lm")
+        XCTAssertEqual(config.blockSize, 32)
+        XCTAssertEqual(config.task, "sft")
+        let objective = try TrainingRun.blockDiffusionObjective(config, maskTokenID: 49152, eosTokenID: 2, maxPositions: 8192)
+        XCTAssertEqual(objective.noise, .sequence)
+        XCTAssertEqual(objective.weighting, .scheduler)
+        XCTAssertEqual(objective.normalization, .token)
+    }
 }
