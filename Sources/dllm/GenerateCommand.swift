@@ -233,6 +233,9 @@ struct BatchRunner {
                 let keys = batch.map(UInt64.init)
                 let noise = CounterNoise(seed: g.seed)
                 if generator.mode == .ar {
+                    guard options.sampler == .mdlm else {
+                        throw SamplingError.invalidValue(parameter: "sampler", value: "bd3lm", reason: "the model is sampled autoregressively (no mask token, or --mode ar)")
+                    }
                     let out = try generator.arSampler().generate(prompts: inputs, config: a, noise: noise, sampleKeys: keys)
                     for (j, i) in batch.enumerated() {
                         results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
