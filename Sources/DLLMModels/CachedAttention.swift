@@ -6,7 +6,8 @@ import DLLMCompute
 ///
 /// For row `b`, query head `h` (key/value head `g = h / (NH/NKV)`) and query `i` at
 /// slot `s = queryStart[b] + i`: `out = softmax(q·Kᵀ/√HD) · V` over the key slots
-/// `j < keyLength[b]` (and `j ≤ s` when `causal`).
+/// `keyStart[b] ≤ j < keyLength[b]` (and `j ≤ s` when `causal`, `j < (s / blockSize + 1)·blockSize`
+/// with a `blockSize`: BD3LM's block-causal attention).
 /// `q` is (B·Tq, ldq) with head `h` at column `h·HD`; `keys`/`values` are
 /// (B, capacity, NKV·HD); `out` is (B·Tq, ldo). `scratch` holds
 /// `cachedAttentionScratchCount(Tq:capacity:)` scalars.
@@ -15,11 +16,11 @@ public func cachedAttentionForward<S: ComputeScalar>(
     _ q: UnsafePointer<S>, ldq: Int,
     keys: UnsafePointer<S>, values: UnsafePointer<S>, capacity: Int,
     scratch: UnsafeMutablePointer<S>,
-    queryStart: [Int], keyLength: [Int], causal: Bool,
+    queryStart: [Int], keyLength: [Int], causal: Bool, keyStart: [Int]? = nil, blockSize: Int? = nil,
     B: Int, Tq: Int, NH: Int, NKV: Int, HD: Int
 ) {
     precondition(NH % NKV == 0, "cached attention: \(NH) query heads do not group into \(NKV) key/value heads")
-    if S.self == Float.self, Tq <= decodeAttentionMaxRows, useDecodeAttention {
+    if S.self == Float.self, Tq <= decodeAttentionMaxRows, useDecodeAttention, keyStart == nil, blockSize == nil {
         func f(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
         decodeAttentionForward(UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), ldo: ldo, f(q), ldq: ldq,
                                keys: f(keys), values: f(values), capacity: capacity, queryStart: queryStart, keyLength: keyLength,
@@ -40,9 +41,14 @@ public func cachedAttentionForward<S: ComputeScalar>(
                 let vbg = values + b * capacity * KVD + g * HD
                 // P (Tq, n) = scale · Q_bh (Tq, HD) · K_bgᵀ (HD, n)
                 gemm(.none, .transpose, m: Tq, n: n, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: KVD, P, ldc: n)
+                let start = keyStart?[b] ?? 0
                 for i in 0..<Tq {
-                    let end = causal ? min(n, queryStart[b] + i + 1) : n
-                    softmaxPrefix(P + i * n, count: end, total: n)
+                    let s = queryStart[b] + i
+                    var end = causal ? min(n, s + 1) : n
+                    if let blockSize { end = min(end, (s / blockSize + 1) * blockSize) }
+                    // Slots before `start` (left padding) get probability 0, as slots from `end` on.
+                    for j in 0..<min(start, n) { P[i * n + j] = 0 }
+                    if start < n { softmaxPrefix(P + i * n + start, count: end - start, total: n - start) }
                 }
                 // out_bh (Tq, HD) = P (Tq, n) · V_bg (n, HD)
                 gemm(.none, .none, m: Tq, n: HD, k: n, P, lda: n, vbg, ldb: KVD, out + b * Tq * ldo + h * HD, ldc: ldo)

@@ -63,14 +63,16 @@ enum ForwardAttention<S: ComputeScalar> {
             cache.store(cache.values, layer: l, v, ld: ldv, B: B, Tq: T, queryStart: step.queryStart)
             cachedAttentionForward(out, ldo: ldo, q, ldq: ldq, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                                    capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
-                                   keyLength: step.keyLength, causal: step.causal, B: B, Tq: T, NH: NH, NKV: NKV, HD: HD)
+                                   keyLength: step.keyLength, causal: step.causal, keyStart: step.keyStart,
+                                   blockSize: step.blockSize, B: B, Tq: T, NH: NH, NKV: NKV, HD: HD)
         }
     }
 }
 
 extension InferenceStep {
-    /// (B·Tq) absolute position of every query: slot `queryStart[b] + i`.
+    /// (B·Tq) position of every query: `explicitPositions`, or slot `queryStart[b] + i`.
     var positions: [Int32] {
+        if let explicitPositions { return explicitPositions }
         var positions = [Int32](repeating: 0, count: B * Tq)
         for b in 0..<B {
             for i in 0..<Tq { positions[b * Tq + i] = Int32(queryStart[b] + i) }

@@ -23,6 +23,14 @@ public struct InferenceStep: Sendable {
     /// Indices into `0 ..< B·Tq` (query `b·Tq + i`) whose logits are wanted, in output
     /// order; nil for every query. The final norm and the output head run on these rows only.
     public var logitRows: [Int]?
+    /// (B) row `b` attends to slots from `keyStart[b]` on (left padding before it is never
+    /// read); nil for slot 0. A query whose key range is empty outputs zeros.
+    public var keyStart: [Int]?
+    /// Block-causal attention (BD3LM): a query at slot `s` attends only to slots before
+    /// `(s / blockSize + 1)·blockSize`, its own block and the blocks before it. nil for none.
+    public var blockSize: Int?
+    /// (B·Tq) rotary/learned position of each query; nil for its slot, `queryStart[b] + i`.
+    public var explicitPositions: [Int32]?
 
     public init(ids: [Int32], B: Int, Tq: Int, queryStart: [Int], keyLength: [Int], causal: Bool = false,
                 logitRows: [Int]? = nil) {

@@ -115,6 +115,12 @@ public final class TextGenerator {
         return try DreamSampler(model: model, maskID: maskID)
     }
 
+    /// The block-diffusion sampler; without `stopAtEOS` it never stops before `gen_length`.
+    public func bd3lmSampler(stopAtEOS: Bool = true) throws -> BD3LMSampler<Float> {
+        guard let maskID else { throw SamplingError.noMaskToken(model: folder) }
+        return try BD3LMSampler(model: model, maskID: maskID, eosID: stopAtEOS ? eosID : nil)
+    }
+
     public func arSampler() -> ARSampler<Float> { ARSampler(model: model, eosID: eosID) }
 
     /// A model folder, or a `.gguf` file (kept open for its tokenizer).

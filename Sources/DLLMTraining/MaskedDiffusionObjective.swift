@@ -33,11 +33,32 @@ public struct MaskedDiffusionObjective: Objective {
         /// Dream's context-adaptive token-level weight (CART, dLLM `pipelines/dream/trainer.py`
         /// `cart_weight`), independent of `t`; its parameter is ``MaskedDiffusionObjective/cartGeometricP``.
         case cart
+
+        /// The loss weight at time `t`. dLLM computes it in float32: 1/(1 − α(t) + 1e-6) with α(t) = 1 − t.
+        func weight(t: Double) -> Float {
+            let tf = Float(t)
+            switch self {
+            case .scheduler: return 1 / (1 - (1 - tf) + 1e-6)
+            case .uniform: return 1
+            case .reciprocal: return 1 / tf
+            case .cart: return 1  // per token: ``MaskedDiffusionObjective/cartWeights``
+            }
+        }
     }
     public enum Normalization: String, Sendable {
         case token, sequence, batch
         /// By the micro-batch's scored (masked) positions (DiffuLLaMA `loss_mask.sum()`).
         case masked
+
+        /// What a scored token's weight is divided by.
+        func divisor(maskableTotal: Int, maskableInRow: Int, B: Int, scoredTotal: Int) -> Float {
+            switch self {
+            case .token: Float(max(1, maskableTotal))
+            case .sequence: Float(max(1, maskableInRow) * B)
+            case .batch: Float(B)
+            case .masked: Float(max(1, scoredTotal))
+            }
+        }
     }
 
     public var maskTokenID: Int32
@@ -111,7 +132,7 @@ public struct MaskedDiffusionObjective: Objective {
         var targets = [Int32](repeating: ignoreIndex, count: B * T)
         var weights = [Float](repeating: 0, count: B * T)
         let maskablePerRow = (0..<B).map { b in (0..<T).filter { batch.labels[b * T + $0] != ignoreIndex }.count }
-        let maskableTotal = max(1, maskablePerRow.reduce(0, +))
+        let maskableTotal = maskablePerRow.reduce(0, +)
         // With `shift` the token at position i is scored on logit row i − 1; position 0 is not scored.
         let offset = shift ? 1 : 0
         let isMasked = { (n: Int) in masked[n] && batch.labels[n] != ignoreIndex }
@@ -120,22 +141,9 @@ public struct MaskedDiffusionObjective: Objective {
         let cart = weighting == .cart
             ? Self.cartWeights(masked: (0..<(B * T)).map(isMasked), B: B, T: T, geometricP: cartGeometricP) : nil
         for b in 0..<B {
-            // dLLM computes the weight in float32: 1 − α(t) + 1e-6 with α(t) = 1 − t; DiffuLLaMA 1/t.
-            let tf = Float(t[b])
-            let w: Float
-            switch weighting {
-            case .scheduler: w = 1 / (1 - (1 - tf) + 1e-6)
-            case .uniform: w = 1
-            case .reciprocal: w = 1 / tf
-            case .cart: w = 1  // per token, below
-            }
-            let normalizer: Float
-            switch normalization {
-            case .token: normalizer = Float(maskableTotal)
-            case .sequence: normalizer = Float(max(1, maskablePerRow[b]) * B)
-            case .batch: normalizer = Float(B)
-            case .masked: normalizer = Float(max(1, scoredTotal))
-            }
+            let w = weighting.weight(t: t[b])
+            let normalizer = normalization.divisor(maskableTotal: maskableTotal, maskableInRow: maskablePerRow[b], B: B,
+                                                   scoredTotal: scoredTotal)
             for i in 0..<T {
                 let n = b * T + i
                 guard isMasked(n) else { continue }

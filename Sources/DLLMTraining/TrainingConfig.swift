@@ -72,6 +72,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var normalizePerPosition: Bool = true
     /// dLLM `EditFlowConfig.max_w` (objective `editflow`): the clamp of κ′/(1 − κ); 0 disables it.
     public var maxW: Double = 20
+    /// dLLM `BD3LMConfig.block_size` (objective `bd3lm`).
+    public var blockSize: Int = 32
+    /// Objective `bd3lm`: draw one mask rate per block (bd3lms `_sample_t`, antithetic, in
+    /// [`eps_min`, `eps_max`]) instead of one per sequence (dLLM).
+    public var noisePerBlock: Bool = false
+    /// bd3lms `sampling_eps_min`/`sampling_eps_max` (objective `bd3lm` with `noise_per_block`).
+    public var epsMin: Double = 1e-3
+    public var epsMax: Double = 1
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
@@ -94,6 +102,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
         case cartGeoP = "cart_geo_p"
         case schedulerCls = "scheduler_cls", x0Sampler = "x0_sampler", normalizePerPosition = "normalize_per_position", maxW = "max_w"
+        case blockSize = "block_size", noisePerBlock = "noise_per_block", epsMin = "eps_min", epsMax = "eps_max"
     }
 
     public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
@@ -155,6 +164,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         cartGeoP = try c.decodeIfPresent(Double.self, forKey: .cartGeoP)
         schedulerCls = try v(.schedulerCls, d.schedulerCls); x0Sampler = try v(.x0Sampler, d.x0Sampler)
         normalizePerPosition = try v(.normalizePerPosition, d.normalizePerPosition); maxW = try v(.maxW, d.maxW)
+        blockSize = try v(.blockSize, d.blockSize); noisePerBlock = try v(.noisePerBlock, d.noisePerBlock)
+        epsMin = try v(.epsMin, d.epsMin); epsMax = try v(.epsMax, d.epsMax)
     }
 
     /// The `cart` weighting's `p`: `cart_geo_p`, else the `geo_p:` of dLLM's `cart[geo_p:0.3]`
@@ -199,7 +210,8 @@ extension TrainingConfig {
         for (key, value) in [(CodingKeys.learningRate, learningRate), (.warmupRatio, warmupRatio), (.numTrainEpochs, numTrainEpochs),
                              (.weightDecay, weightDecay), (.adamBeta1, adamBeta1), (.adamBeta2, adamBeta2), (.adamEpsilon, adamEpsilon),
                              (.maxGradNorm, maxGradNorm), (.loggingSteps, loggingSteps), (.saveSteps, saveSteps),
-                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1), (.maxW, maxW)]
+                             (.randomLengthRatio, randomLengthRatio), (.timeEpsilon, timeEpsilon), (.evalSteps, evalSteps ?? 1), (.maxW, maxW),
+                             (.epsMin, epsMin), (.epsMax, epsMax)]
             where !value.isFinite {
             throw fail(key, "\(value) is not a finite number")
         }
@@ -226,12 +238,15 @@ extension TrainingConfig {
         try oneOf(.lrSchedulerType, lrSchedulerType, LearningRateSchedule.Kind.allCases.map(\.rawValue))
         try oneOf(.evalStrategy, evalStrategy, ["no", "steps", "epoch"])
         try oneOf(.saveStrategy, saveStrategy, ["no", "steps", "epoch"])
-        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama", "editflow"])
+        try oneOf(.objective, objective, ["mdlm", "ar", "diffullama", "editflow", "bd3lm"])
         if KappaSchedule(dLLMName: schedulerCls) == nil {
             throw fail(.schedulerCls, "\"\(schedulerCls)\" is not one of CubicKappaScheduler, LinearKappaScheduler, CosineKappaScheduler (or cubic, linear, cosine)")
         }
         if EditFlowObjective.Source(spec: x0Sampler) == nil { throw fail(.x0Sampler, "\"\(x0Sampler)\" is neither empty nor masks[length:N]") }
         if maxW < 0 { throw fail(.maxW, "must not be negative (0 disables the clamp)") }
+        if blockSize < 1 { throw fail(.blockSize, "must be at least 1") }
+        if !(epsMin > 0 && epsMin <= 1) { throw fail(.epsMin, "must be in (0, 1]") }
+        if !(epsMax >= epsMin && epsMax <= 1) { throw fail(.epsMax, "must be in [eps_min, 1]") }
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
         if lossWeightType.hasPrefix("cart") {
@@ -270,9 +285,13 @@ extension TrainingConfig {
             (.rightShiftLogits, ["mdlm"], "; objective diffullama spells it shift"),
             (.shift, ["diffullama"], "; objective mdlm spells it right_shift_logits"),
             (.annealSteps, ["diffullama"], ""),
-            (.lossWeightType, ["mdlm", "ar"], "; objective diffullama always weights by 1/t"),
+            (.lossWeightType, ["mdlm", "ar", "bd3lm"], "; objective diffullama always weights by 1/t"),
             (.cartGeoP, ["mdlm"], ""),
-            (.lossNormType, ["mdlm", "ar"], "; objective diffullama always divides by the masked tokens"),
+            (.lossNormType, ["mdlm", "ar", "bd3lm"], "; objective diffullama always divides by the masked tokens"),
+            (.blockSize, ["bd3lm"], ""),
+            (.noisePerBlock, ["bd3lm"], ""),
+            (.epsMin, ["bd3lm"], "; set noise_per_block: true with it"),
+            (.epsMax, ["bd3lm"], "; set noise_per_block: true with it"),
             (.schedulerCls, ["editflow"], ""), (.x0Sampler, ["editflow"], ""),
             (.normalizePerPosition, ["editflow"], ""), (.maxW, ["editflow"], ""),
         ]

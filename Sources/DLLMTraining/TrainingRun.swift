@@ -44,8 +44,13 @@ public enum TrainingRun {
                 throw TrainingError.noMaskToken(model: config.modelNameOrPath)
             }
             maskID = mask
-            objective = try maskedDiffusionObjective(config, maskTokenID: Int32(mask), bosTokenID: tokenizer.bosTokenID,
-                                                     maxPositions: loaded.model.maxPositions)
+            if config.objective == "bd3lm" {
+                objective = try blockDiffusionObjective(config, maskTokenID: Int32(mask), eosTokenID: tokenizer.eosTokenID,
+                                                        maxPositions: loaded.model.maxPositions)
+            } else {
+                objective = try maskedDiffusionObjective(config, maskTokenID: Int32(mask), bosTokenID: tokenizer.bosTokenID,
+                                                         maxPositions: loaded.model.maxPositions)
+            }
         }
 
         let plan = BatchPlan(perDeviceBatchSize: config.perDeviceTrainBatchSize, worldSize: worldSize,
@@ -130,5 +135,25 @@ public enum TrainingRun {
             weighting: config.cartGeometricP == nil ? MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)! : .cart,
             normalization: MaskedDiffusionObjective.Normalization(rawValue: config.lossNormType)!,
             shift: config.rightShiftLogits, bosTokenID: bos, cartGeometricP: config.cartGeometricP ?? 0.3)
+    }
+
+    /// `objective: bd3lm` (dLLM's BD3LM): `block_size`, EOS padding to whole blocks, MDLM's weights
+    /// and normalisations; `noise_per_block` draws bd3lms' clipped per-block rates.
+    static func blockDiffusionObjective(_ config: TrainingConfig, maskTokenID: Int32, eosTokenID: Int32?,
+                                        maxPositions: Int) throws -> BlockDiffusionObjective {
+        guard let eos = eosTokenID else {
+            throw TrainingError.configuration("objective bd3lm: \(config.tokenizerNameOrPath ?? config.modelNameOrPath) names no eos_token "
+                + "(dLLM pads every sequence with EOS to a whole number of blocks)")
+        }
+        let padded = (config.maxLength + config.blockSize - 1) / config.blockSize * config.blockSize
+        if padded > maxPositions {
+            throw TrainingError.configuration("block_size: max_length \(config.maxLength) padded to whole blocks of \(config.blockSize) "
+                + "is \(padded) positions, beyond the model's \(maxPositions)")
+        }
+        return BlockDiffusionObjective(
+            maskTokenID: maskTokenID, eosTokenID: eos, blockSize: config.blockSize, timeEpsilon: config.timeEpsilon,
+            weighting: MaskedDiffusionObjective.Weighting(rawValue: config.lossWeightType)!,
+            normalization: MaskedDiffusionObjective.Normalization(rawValue: config.lossNormType)!,
+            noise: config.noisePerBlock ? .block(epsMin: config.epsMin, epsMax: config.epsMax) : .sequence)
     }
 }

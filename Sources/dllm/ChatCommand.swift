@@ -15,16 +15,18 @@ struct ChatCommand: ParsableCommand {
         abstract: "Chat with a model in the terminal (history kept; /reset clears it, /exit or Ctrl-D quits).",
         discussion: """
             Each turn renders the whole conversation with the folder's chat template and samples the answer \
-            with the same options as dllm generate. --visualize redraws the answer after every diffusion step \
+            with the same options as dllm generate (--sampler mdlm or bd3lm for a diffusion model). --visualize redraws the answer after every diffusion step \
             (masks as ░, the step's new tokens highlighted) on a terminal, and prints one line per step otherwise.
             """)
 
     @OptionGroup var options: SamplingOptions
     @Option(help: "A system message opening the conversation.") var system: String?
-    @Flag(help: "Show the canvas filling in step by step.") var visualize = false
+    @Flag(help: "Show the canvas filling in step by step (mdlm sampler).") var visualize = false
 
     func validate() throws {
-        if visualize && options.sampler == .dream { throw ValidationError("--visualize draws the mdlm sampler's canvas; drop it with --sampler dream") }
+        if visualize && (options.sampler == .bd3lm || options.sampler == .dream) {
+            throw ValidationError("--visualize shows the mdlm and editflow samplers' canvases; drop it with --sampler \(options.sampler.rawValue)")
+        }
     }
 
     func run() throws {
@@ -84,6 +86,12 @@ struct ChatCommand: ParsableCommand {
             let o = options
             let config = o.dreamConfig(steps: o.steps, genLength: o.genLength, temperature: o.temperature, topK: o.topK, topP: o.topP)
             let out = try generator.dreamSampler().generate(prompts: [ids], config: config, noise: noise)
+            text = generator.decodeAnswer(out.answers[0])
+            stats = out.stats
+        } else if options.sampler == .bd3lm {
+            let config = options.diffusionConfig
+            let out = try generator.bd3lmSampler(stopAtEOS: config.stopAtEOS)
+                .generate(prompts: [ids], config: BD3LMSamplerConfig(config), noise: noise)
             text = generator.decodeAnswer(out.answers[0])
             stats = out.stats
         } else {

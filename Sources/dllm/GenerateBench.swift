@@ -8,11 +8,12 @@ import Foundation
 /// `dllm bench generate`: diffusion sampling throughput of LLaDA's exact sampler
 /// against Fast-dLLM's prefix cache, dual cache and threshold decoding, measured in
 /// the same run on the same prompt, with each fast mode's agreement with the exact
-/// output (and autoregressive KV-cache decoding of the same network for scale).
+/// output, block diffusion (BD3LM) with its exact cache of committed blocks, and autoregressive
+/// KV-cache decoding of the same network for scale.
 struct GenerateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Sampling tokens/s: exact vs prefix cache vs dual cache + threshold (reference config, or --model).",
+        abstract: "Sampling tokens/s: exact vs prefix/dual cache + threshold vs BD3LM vs AR (reference config, or --model).",
         discussion: """
             Random weights on the compute benchmark's reference config by default (hidden 512, 8 layers, 8 heads, \
             SwiGLU 1408, vocab 32000), 256 new tokens in blocks of 32, one step per token. --model DIR benchmarks a \
@@ -34,8 +35,8 @@ struct GenerateBench: ParsableCommand {
     @Option(help: "Sampling steps (default: gen-length, one token per step).") var steps: Int?
     @Option(help: "Confidence threshold of the parallel-decoding modes.") var threshold = 0.9
     @Option(help: "Sampling temperature.") var temperature = 0.0
-    @Option(help: "Comma-separated modes: exact, prefix, dual, threshold, prefix+threshold, dual+threshold, ar.")
-    var modes = "exact,prefix,dual,dual+threshold,ar"
+    @Option(help: "Comma-separated modes: exact, prefix, dual, threshold, prefix+threshold, dual+threshold, bd3lm, bd3lm-exact, ar.")
+    var modes = "exact,prefix,dual,dual+threshold,bd3lm,bd3lm-exact,ar"
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
     @Option(help: "Runs of the whole mode list; each mode reports its fastest run (a shared machine drifts).") var repeats = 1
     @Option(help: "Seed of the random weights, prompt and noise.") var seed: UInt64 = 0
@@ -45,6 +46,8 @@ struct GenerateBench: ParsableCommand {
         let cache: CacheMode
         let threshold: Bool
         let autoregressive: Bool
+        /// Block diffusion (BD3LM): its agreement is measured against `bd3lm-exact`, the same sampler uncached.
+        var blockDiffusion = false
     }
 
     func parseModes() throws -> [Mode] {
@@ -56,6 +59,8 @@ struct GenerateBench: ParsableCommand {
             case "threshold": return Mode(name: "threshold \(threshold)", cache: .none, threshold: true, autoregressive: false)
             case "prefix+threshold": return Mode(name: "prefix + threshold \(threshold)", cache: .prefix, threshold: true, autoregressive: false)
             case "dual+threshold": return Mode(name: "dual + threshold \(threshold)", cache: .dual, threshold: true, autoregressive: false)
+            case "bd3lm": return Mode(name: "bd3lm, block KV cache", cache: .prefix, threshold: false, autoregressive: false, blockDiffusion: true)
+            case "bd3lm-exact": return Mode(name: "bd3lm exact (no cache)", cache: .none, threshold: false, autoregressive: false, blockDiffusion: true)
             case "ar": return Mode(name: "autoregressive, KV cache", cache: .none, threshold: false, autoregressive: true)
             default: throw ValidationError("--modes: unknown mode '\(raw)'")
             }
@@ -115,14 +120,20 @@ struct GenerateBench: ParsableCommand {
                 log("round \(round + 1), \(mode.name): \(String(format: "%.2f s wall, %.2f s CPU", r.stats.seconds, cpu))")
             }
         }
-        let exact = zip(modes, results).first { !$0.0.autoregressive && $0.0.cache == .none && !$0.0.threshold }
+        let exact = zip(modes, results).first { !$0.0.autoregressive && $0.0.cache == .none && !$0.0.threshold && !$0.0.blockDiffusion }
             .map { (answer: $0.1.answer, seconds: $0.1.stats.seconds, cpu: $0.1.cpu) }
+        let blockExact = zip(modes, results).first { $0.0.blockDiffusion && $0.0.cache == .none }.map { $0.1.answer }
         for (mode, result) in zip(modes, results) {
             let (answer, stats, cpu) = result
             let speedup = exact.map { String(format: "%7.2fx %7.2fx", $0.seconds / stats.seconds, $0.cpu / cpu) } ?? "      -        - "
             let agreement: String
             if mode.autoregressive {
                 agreement = "n/a (causal decoding)"
+            } else if mode.blockDiffusion {
+                agreement = blockExact.map { reference in
+                    let same = zip(reference, answer).filter { $0 == $1 }.count
+                    return String(format: "%.3f (%d/%d tokens) with bd3lm exact", Double(same) / Double(answer.count), same, answer.count)
+                } ?? "n/a (another sampler)"
             } else if let exact {
                 let same = zip(exact.answer, answer).filter { $0 == $1 }.count
                 agreement = String(format: "%.3f (%d/%d tokens)", Double(same) / Double(answer.count), same, answer.count)
@@ -150,6 +161,12 @@ struct GenerateBench: ParsableCommand {
             let out = try ARSampler(model: net, eosID: nil).generate(
                 prompts: [prompt], config: ARSamplerConfig(maxNewTokens: genLength, temperature: temperature, stopAtEOS: false),
                 noise: noise)
+            return (out.answers[0], out.stats)
+        }
+        if mode.blockDiffusion {
+            let config = BD3LMSamplerConfig(steps: steps, genLength: genLength, blockSize: blockLength, temperature: temperature,
+                                            cache: mode.cache)
+            let out = try BD3LMSampler(model: net, maskID: maskID, eosID: nil).generate(prompts: [prompt], config: config, noise: noise)
             return (out.answers[0], out.stats)
         }
         let config = MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength, temperature: temperature,

@@ -9,16 +9,7 @@ extension Remasking: ExpressibleByArgument {}
 extension CacheMode: ExpressibleByArgument {}
 extension TextGenerator.Mode: ExpressibleByArgument {}
 extension DreamAlgorithm: ExpressibleByArgument {}
-
-/// The diffusion samplers `--sampler` chooses between.
-enum DiffusionSamplerKind: String, CaseIterable, ExpressibleByArgument {
-    /// LLaDA's `generate()` with dLLM's and Fast-dLLM's extensions (``MDLMSampler``).
-    case mdlm
-    /// Dream's `diffusion_generate` (``DreamSampler``): always right-shifted logits.
-    case dream
-    /// Edit Flows' τ-leaping (``EditFlowSampler``), for `editflow-*` models.
-    case editflow
-}
+extension DiffusionSamplerKind: ExpressibleByArgument {}
 
 /// Model and sampling options shared by `dllm generate` and `dllm chat` (LLaDA's and
 /// Fast-dLLM's parameter names, dashed).
@@ -28,21 +19,23 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "auto (diffusion when the model has a mask token), diffusion or ar.") var mode: TextGenerator.Mode = .auto
     @Option(parsing: .unconditional, help: "Sampling steps over the whole answer (diffusion).") var steps = 128
     @Option(name: .customLong("gen-length"), parsing: .unconditional, help: "Tokens to generate.") var genLength = 128
-    @Option(name: .customLong("block-length"), parsing: .unconditional, help: "Semi-autoregressive block length (default: gen-length, pure diffusion).")
+    @Option(name: .customLong("block-length"), parsing: .unconditional,
+            help: "Semi-autoregressive block length (default: gen-length, pure diffusion; bd3lm: the training block size, default 32).")
     var blockLength: Int?
     @Option(parsing: .unconditional, help: "0 is greedy; otherwise Gumbel-max (diffusion) or multinomial (ar) sampling.") var temperature = 0.0
     @Option(help: "low_confidence or random (diffusion).") var remasking: Remasking = .lowConfidence
     @Option(name: .customLong("cfg-scale"), parsing: .unconditional, help: "Classifier-free guidance scale; 0 disables it (diffusion).") var cfgScale = 0.0
     @Option(parsing: .unconditional, help: "Fast-dLLM parallel decoding: commit every masked token of the block at least this confident (diffusion).")
     var threshold: Double?
-    @Option(help: "Key/value cache between the steps of a block: none (exact), prefix or dual (diffusion).") var cache: CacheMode = .none
+    @Option(help: "Key/value cache between the steps of a block: none (exact), prefix or dual (mdlm; default none); bd3lm: prefix (default, exact) or none.")
+    var cache: CacheMode?
     @Option(name: .customLong("suppress-tokens"), parsing: .upToNextOption, help: "Token ids never to generate.")
     var suppressTokens: [Int32] = []
     @Flag(inversion: .prefixedNo, help: "Stop an answer once it is decided up to an EOS.") var stopAtEos = true
     @Flag(name: .customLong("right-shift-logits"),
           help: "Read the token at position i from logit i − 1 (dLLM's right_shift_logits, DiffuLLaMA's shift): for models adapted with a shifted loss (diffusion, cache none).")
     var rightShiftLogits = false
-    @Option(help: "Diffusion sampler: mdlm (LLaDA's generate), dream (Dream's diffusion_generate: --alg, --alg-temp, --top-p, --top-k) or editflow (Edit Flows τ-leaping on an editflow-* model: --tau, --mask-length).")
+    @Option(help: "Diffusion sampler: mdlm (LLaDA's generate), bd3lm (block diffusion, for models trained with objective bd3lm; --block-length, --cache prefix|none), dream (Dream's diffusion_generate: --alg, --alg-temp, --top-p, --top-k) or editflow (Edit Flows τ-leaping on an editflow-* model: --tau, --mask-length).")
     var sampler: DiffusionSamplerKind = .mdlm
     @Option(help: "Dream's ranking of masked positions: origin, maskgit_plus, topk_margin or entropy (--sampler dream).")
     var alg: DreamAlgorithm = .origin
@@ -82,13 +75,18 @@ struct SamplingOptions: ParsableArguments {
         if sampler == .dream || sampler == .editflow {
             if mode == .ar { throw ValidationError("--sampler \(sampler.rawValue) is a diffusion sampler: drop --mode ar") }
             let mdlmOnly: [(String, Bool)] = [("block-length", blockLength != nil), ("cfg-scale", cfgScale != 0), ("threshold", threshold != nil),
-                                              ("cache", cache != .none), ("right-shift-logits", rightShiftLogits), ("remasking", remasking != .lowConfidence)]
+                                              ("cache", cache != nil), ("right-shift-logits", rightShiftLogits), ("remasking", remasking != .lowConfidence)]
             if let (name, _) = mdlmOnly.first(where: \.1) {
                 throw ValidationError("--\(name) belongs to --sampler mdlm, not \(sampler.rawValue)")
             }
         }
         if sampler != .dream && (algTemp != nil || alg != .origin) {
             throw ValidationError("--alg and --alg-temp belong to --sampler dream")
+        }
+        if sampler == .bd3lm {
+            if let t = threshold { throw fail("threshold", t, "is Fast-dLLM's decoding for the mdlm sampler, not bd3lm") }
+            if rightShiftLogits { throw ValidationError("--right-shift-logits: not available with --sampler bd3lm") }
+            if cache == .dual { throw fail("cache", "dual", "bd3lm attends to nothing after the block; use prefix or none") }
         }
     }
 
@@ -98,9 +96,10 @@ struct SamplingOptions: ParsableArguments {
     }
 
     var diffusionConfig: MDLMSamplerConfig {
-        MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength, temperature: temperature,
-                          remasking: remasking, cfgScale: cfgScale, suppressTokens: suppressTokens, threshold: threshold,
-                          cache: cache, stopAtEOS: stopAtEos, rightShiftLogits: rightShiftLogits)
+        MDLMSamplerConfig(steps: steps, genLength: genLength, blockLength: blockLength ?? (sampler == .bd3lm ? 32 : nil),
+                          temperature: temperature, remasking: remasking, cfgScale: cfgScale, suppressTokens: suppressTokens,
+                          threshold: threshold, cache: cache ?? (sampler == .bd3lm ? .prefix : .none), stopAtEOS: stopAtEos,
+                          rightShiftLogits: rightShiftLogits)
     }
 
     var arConfig: ARSamplerConfig {
@@ -278,6 +277,9 @@ struct BatchRunner {
                 let keys = batch.map(UInt64.init)
                 let noise = CounterNoise(seed: g.seed)
                 if generator.mode == .ar {
+                    guard options.sampler == .mdlm else {
+                        throw SamplingError.invalidValue(parameter: "sampler", value: "bd3lm", reason: "the model is sampled autoregressively (no mask token, or --mode ar)")
+                    }
                     let out = try generator.arSampler().generate(prompts: inputs, config: a, noise: noise, sampleKeys: keys)
                     for (j, i) in batch.enumerated() {
                         results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
@@ -290,6 +292,17 @@ struct BatchRunner {
                     }
                     let config = options.dreamConfig(steps: d.steps, genLength: d.genLength, temperature: d.temperature, topK: a.topK, topP: a.topP)
                     let out = try generator.dreamSampler().generate(prompts: inputs, config: config, noise: noise, sampleKeys: keys)
+                    for (j, i) in batch.enumerated() {
+                        results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
+                    }
+                    continue
+                }
+                if options.sampler == .bd3lm {
+                    guard g.kind == .generate else {
+                        throw SamplingError.invalidValue(parameter: "sampler", value: "bd3lm", reason: "block diffusion generates after a prompt; infill with --sampler mdlm")
+                    }
+                    let out = try generator.bd3lmSampler(stopAtEOS: d.stopAtEOS)
+                        .generate(prompts: inputs, config: BD3LMSamplerConfig(d), noise: noise, sampleKeys: keys)
                     for (j, i) in batch.enumerated() {
                         results[i] = Result(text: generator.decodeAnswer(out.answers[j]), tokens: out.answers[j], stats: out.stats)
                     }

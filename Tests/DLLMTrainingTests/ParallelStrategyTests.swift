@@ -42,6 +42,7 @@ final class ParallelStrategyTests: XCTestCase {
     /// `strategy`: nil builds the trainer without one (the default single-process trainer);
     /// `.some(plan)` builds `ParallelStrategies.make(plan:)` and passes it in.
     func makeTrainer(tied: Bool, strategy: ParallelPlan?? = nil, output: String,
+                     objective: Objective = MaskedDiffusionObjective(maskTokenID: Int32(V - 1)),
                      _ edit: (inout TrainingConfig) -> Void = { _ in }) throws -> Trainer {
         let folder = directory.appendingPathComponent(tied ? "model-tied" : "model")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -63,8 +64,7 @@ final class ParallelStrategyTests: XCTestCase {
                                       batchSize: config.perDeviceTrainBatchSize, seed: UInt64(config.seed))
         let chosen = strategy.map { ParallelStrategies.make(model: loaded.model, comm: SingleProcessCommunicator(), plan: $0) }
         return Trainer(config: config, model: loaded.model, modelConfig: loaded.config,
-                       objective: MaskedDiffusionObjective(maskTokenID: Int32(Self.V - 1)),
-                       data: data, strategy: chosen, log: { _ in })
+                       objective: objective, data: data, strategy: chosen, log: { _ in })
     }
 
     func losses(_ state: TrainerState) -> [Double] { state.logHistory.compactMap(\.loss) }
@@ -119,6 +119,23 @@ final class ParallelStrategyTests: XCTestCase {
                     assertClose(weights, expectedWeights, what)
                 }
             }
+        }
+    }
+
+    /// Block diffusion (2L inputs, the block mask) through every strategy's hooks: the same losses
+    /// and weights as the default trainer.
+    func testBlockDiffusionTrainsUnderEveryStrategy() throws {
+        let objective = BlockDiffusionObjective(maskTokenID: Int32(Self.V - 1), eosTokenID: 2, blockSize: 4)
+        let reference = try makeTrainer(tied: false, output: "bd3lm-reference", objective: objective)
+        let expected = losses(try reference.train())
+        XCTAssertEqual(expected.count, 8)
+        XCTAssertTrue(expected.allSatisfy { $0.isFinite && $0 > 0 })
+        for (name, plan) in Self.plans where plan != nil {
+            let trainer = try makeTrainer(tied: false, strategy: .some(plan), output: "bd3lm-\(name)", objective: objective)
+            let state = try trainer.train()
+            let weights = trainer.strategy.withFullParameters { trainer.model.parameters.array }
+            assertClose(losses(state), expected, "bd3lm, \(name)")
+            assertClose(weights, reference.model.parameters.array, "bd3lm, \(name)")
         }
     }
 
