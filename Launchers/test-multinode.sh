@@ -201,7 +201,7 @@ ended=$(python3 -c "import time; print(round(time.time() - $down, 1))")
 echo "test-multinode: the partitioned job ended ${ended} s after the link went down"
 check "a partition ends the job within the bound (+5 s to stop)" '[[ -f "$tmp/partition.out" ]] && python3 -c "import sys; sys.exit(0 if $ended <= $hang_timeout + 5 else 1)"'
 check "it did not finish" '! grep -q "done: training finished" "$tmp/partition.out"'
-check "the message names ${hosts[1]}, rank 1 and its last step" 'grep -q "rank 1 on ${hosts[1]}: last step [0-9]" "$tmp/partition.out"'
+check "the message names ${hosts[1]}, rank 1 and its last step" 'grep -q "host ${hosts[1]} unreachable.*rank 1 (last step [0-9]" "$tmp/partition.out"'
 grep -E "hang|rank [01] on|lost|last step" "$tmp/partition.out" | sed 's/^/  | /' || true
 # The host comes back (its leftover processes gone, as after a reboot), and the same command resumes.
 ip netns pids "mn2-$tag" | grep -vx "$(cat "$tmp/holder-2.pid")" | xargs -r kill -9 2>/dev/null || true
@@ -209,6 +209,29 @@ ip link set "vmn2-$tag" up
 launch partition-resumed "${network[@]}" "${hang_run[@]}" || true
 check "the same command resumes from the last checkpoint" 'grep -q "resuming from $tmp/partition/checkpoint-" "$tmp/partition-resumed.out"'
 check "and finishes" '[[ -f "$tmp/partition/checkpoint-final/model.safetensors" ]]'
+
+# 5. A frozen host (its rank stopped: the kernel still answers TCP, so only the telemetry
+# watch can tell): the job ends within the bound, naming rank 1 on host 2.
+launch frozen "${network[@]}" "${hang_run[@]/partition/frozen}" &
+launcher=$!
+for _ in $(seq 600); do
+    grep -q "step 4/" "$tmp/frozen/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.1
+done
+# The rank's pid as its agent recorded it (host 2 shares this machine's pid namespace).
+frozen_pids=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["pid"] if r["host"] == sys.argv[2] else "")' \
+    "$tmp/frozen/logs/rank-1.pid" "${hosts[1]}" 2>/dev/null || true)
+[[ -n "$frozen_pids" ]] || { echo "test-multinode: no rank found on ${hosts[1]}"; exit 1; }
+kill -STOP $frozen_pids
+down=$(date +%s.%N)
+wait $launcher || true
+ended=$(python3 -c "import time; print(round(time.time() - $down, 1))")
+kill -KILL $frozen_pids 2>/dev/null || true
+echo "test-multinode: the frozen-host job ended ${ended} s after host 2's rank froze"
+check "a frozen host ends the job within the bound (+1 s polling, +5 s to stop)" 'python3 -c "import sys; sys.exit(0 if $ended <= $hang_timeout + 6 else 1)"'
+check "the hang message names rank 1 on ${hosts[1]} and its last step" 'grep -q "rank 1 on ${hosts[1]}: last step [0-9]*, silent for" "$tmp/frozen.out"'
+check "and it did not finish" '! grep -q "done: training finished" "$tmp/frozen.out"'
+grep -E "hang|silent|ending the job" "$tmp/frozen.out" | sed 's/^/  | /' || true
 
 if ((failures)); then
     for f in "$tmp"/*.out; do echo "----- $f"; tail -40 "$f"; done

@@ -72,10 +72,28 @@ public final class HangWatch {
             .sorted { $0.rank < $1.rank }
     }
 
-    /// Every rank's latest telemetry, for a job that ended without a rank saying why.
-    public func lastReports(now: Date = Date()) -> [String] {
+    /// The host OpenMPI lost its daemon on (`Remote daemon: [[…],1] on node HOST`), from mpirun's output.
+    public static func lostHost(in lines: [String]) -> String? {
+        for line in lines where line.contains("Remote daemon") {
+            guard let range = line.range(of: " on node ") else { continue }
+            let host = line[range.upperBound...].prefix { !$0.isWhitespace }
+            if !host.isEmpty { return String(host) }
+        }
+        return nil
+    }
+
+    /// Every rank's latest telemetry, for a job that ended without a rank saying why;
+    /// first the host OpenMPI lost, if mpirun said so, with its ranks.
+    public func lastReports(starterOutput: [String] = [], now: Date = Date()) -> [String] {
         guard !ranks.isEmpty else { return [] }
-        return ["last telemetry of each rank:"] + ranks.values.sorted { $0.rank < $1.rank }.map { state in
+        var lines: [String] = []
+        if let host = Self.lostHost(in: starterOutput) {
+            let there = ranks.values.filter { $0.host == host }.sorted { $0.rank < $1.rank }
+                .map { "rank \($0.rank) (last step \($0.lastStep.map(String.init) ?? "none"))" }
+            lines.append("host \(host) unreachable: OpenMPI lost its daemon there (a partition or a frozen host); its rank(s): "
+                         + (there.isEmpty ? "none reported" : there.joined(separator: ", ")))
+        }
+        return lines + ["last telemetry of each rank:"] + ranks.values.sorted { $0.rank < $1.rank }.map { state in
             "  rank \(state.rank) on \(state.host): last step \(state.lastStep.map(String.init) ?? "none"), \(Int(now.timeIntervalSince(state.lastSeen))) s ago"
                 + (state.exited ? " (exited)" : "")
         }

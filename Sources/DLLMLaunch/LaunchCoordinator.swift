@@ -203,7 +203,7 @@ public final class LaunchCoordinator {
                 if !silent.isEmpty {
                     hang = HangWatch.describe(silent, worldSize: plan.worldSize)
                         + ["ending the job: no rank can finish a step without the silent one(s) (--hang-timeout \(Int(plan.options.hangTimeout)) s)"]
-                    for line in hang { say(line) }
+                    say("hang detected (--hang-timeout \(Int(plan.options.hangTimeout)) s): stopping every rank")
                     hardStop(job, tool: tool)
                     killedHard = true
                 }
@@ -227,7 +227,7 @@ public final class LaunchCoordinator {
         } else if cause == nil, let watch {
             // The starter ended the job by itself (e.g. OpenMPI lost a remote daemon): what each rank last reported.
             watch.poll()
-            report.telemetryLines = watch.lastReports()
+            report.telemetryLines = watch.lastReports(starterOutput: RankRecord.tail(of: logs.appendingPathComponent("launcher.log"), lines: 80))
         }
         return .failed(report)
     }

@@ -104,4 +104,11 @@ final class MultiNodeOptionTests: LaunchTestCase {
         watch.poll(now: start.addingTimeInterval(23))
         XCTAssertEqual(watch.silentRanks(now: start.addingTimeInterval(40)).map(\.rank), [0], "an exited rank is not hung")
     }
+
+    func testOpenMPIsLostDaemonNamesTheHost() {
+        let output = ["ORTE has lost communication with a remote daemon.", "", "  HNP daemon   : [[50070,0],0] on node mn1",
+                      "  Remote daemon: [[50070,0],1] on node mn2", "", "This is usually due to …"]
+        XCTAssertEqual(HangWatch.lostHost(in: output), "mn2")
+        XCTAssertNil(HangWatch.lostHost(in: ["mpirun noticed that process rank 1 with PID 0 on node mn2 exited on signal 9 (Killed)."]))
+    }
 }
