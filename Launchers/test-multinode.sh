@@ -233,6 +233,21 @@ check "the hang message names rank 1 on ${hosts[1]} and its last step" 'grep -q 
 check "and it did not finish" '! grep -q "done: training finished" "$tmp/frozen.out"'
 grep -E "hang|silent|ending the job" "$tmp/frozen.out" | sed 's/^/  | /' || true
 
+# 6. kill -9 of the rank on host 2: the same guarantees as on one host (the job ends, the
+# report names the rank, its host and the signal).
+launch killed "${network[@]}" "${hang_run[@]/partition/killed}" &
+launcher=$!
+for _ in $(seq 600); do
+    grep -q "step 3/" "$tmp/killed/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.1
+done
+killed_pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["pid"])' "$tmp/killed/logs/rank-1.pid" 2>/dev/null || true)
+[[ -n "$killed_pid" ]] || { echo "test-multinode: no rank 1 record"; exit 1; }
+kill -KILL "$killed_pid"
+wait $launcher || true
+check "a rank killed on ${hosts[1]} ends the job, named with its host and signal" 'grep -q "rank 1 on ${hosts[1]}.*signal 9" "$tmp/killed.out"'
+grep -E "the job failed" "$tmp/killed.out" | sed 's/^/  | /' || true
+
 if ((failures)); then
     for f in "$tmp"/*.out; do echo "----- $f"; tail -40 "$f"; done
     echo "test-multinode: $passes passed, $failures failed"
