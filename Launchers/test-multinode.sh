@@ -3,7 +3,9 @@
 # address on a private bridge and its own host name), then real `dllm-launch --hostfile`
 # jobs across them: ZeRO-2 and FSDP with one rank per host must end with the losses and
 # weights of a 1-host run at the same global batch, and the collector on host 1 must hold
-# events from both hosts under their own names. Called by Launchers/run-tests.sh.
+# events from both hosts under their own names; a pulled link, a frozen host and a killed
+# rank end the job naming host 2; `sbatch --nodes=2` runs over one slurmd per host.
+# Called by Launchers/run-tests.sh.
 #
 #   Launchers/test-multinode.sh [BUILD_DIR]   (default .build/debug: dllm, dllm-launch, dllm-collector)
 #
@@ -33,6 +35,10 @@ tmp=$(mktemp -d /tmp/dllm-multinode.XXXXXX)
 chmod 755 "$tmp"
 cleanup() {
     set +e
+    for pidfile in "$tmp"/slurmd-*.pid "$tmp/slurmctld.pid" "$tmp/munged.pid"; do
+        [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null
+    done
+    sleep 0.5
     for i in 1 2; do
         [[ -f "$tmp/holder-$i.pid" ]] && kill "$(cat "$tmp/holder-$i.pid")" 2>/dev/null
         ip netns pids "mn$i-$tag" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -247,6 +253,84 @@ kill -KILL "$killed_pid"
 wait $launcher || true
 check "a rank killed on ${hosts[1]} ends the job, named with its host and signal" 'grep -q "rank 1 on ${hosts[1]}.*signal 9" "$tmp/killed.out"'
 grep -E "the job failed" "$tmp/killed.out" | sed 's/^/  | /' || true
+
+# 7. Slurm across the hosts: munged on this machine (its socket is a file, reachable from
+# every namespace), slurmctld and one slurmd on host 1, one slurmd on host 2, each with
+# its own NodeName/NodeAddr, spool and pid file; then `sbatch --nodes=2` of the real template.
+if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
+    sl=$tmp/slurm
+    mkdir -p "$sl/munge" "$sl/state" "$sl/logs" "$sl/spool-${hosts[0]}" "$sl/spool-${hosts[1]}"
+    dd if=/dev/urandom of="$sl/munge/munge.key" bs=1024 count=1 status=none
+    chmod 700 "$sl/munge"; chmod 400 "$sl/munge/munge.key"
+    munged --force --key-file="$sl/munge/munge.key" --socket="$sl/munge/munge.socket" \
+        --pid-file="$tmp/munged.pid" --log-file="$sl/munged.log" --seed-file="$sl/munge/munge.seed"
+    port=$((20000 + RANDOM % 20000))
+    cat > "$sl/slurm.conf" <<CONF
+ClusterName=dllmmulti
+SlurmctldHost=${hosts[0]}($subnet.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+AuthType=auth/munge
+AuthInfo=socket=$sl/munge/munge.socket
+CredType=cred/munge
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+StateSaveLocation=$sl/state
+SlurmdSpoolDir=$sl/spool-%n
+SlurmctldPidFile=$tmp/slurmctld.pid
+SlurmdPidFile=$tmp/slurmd-%n.pid
+SlurmctldLogFile=$sl/slurmctld.log
+SlurmdLogFile=$sl/slurmd-%n.log
+ReturnToService=2
+MinJobAge=600
+KillWait=10
+TmpFS=$sl/nodetmp
+NodeName=${hosts[0]} NodeAddr=$subnet.1 CPUs=$(nproc) State=UNKNOWN
+NodeName=${hosts[1]} NodeAddr=$subnet.2 CPUs=$(nproc) State=UNKNOWN
+PartitionName=debug Nodes=${hosts[0]},${hosts[1]} Default=YES MaxTime=INFINITE State=UP
+CONF
+    export SLURM_CONF="$sl/slurm.conf"
+    "$tmp/on" "${hosts[0]}" slurmctld -f "$SLURM_CONF" -i
+    # Both slurmd share this machine's /tmp, where the PMIx plugin makes per-step folders with
+    # the same names on every node: each slurmd gets its own TmpFS, bind-mounted in a private
+    # mount namespace over one path (real nodes have their own disks).
+    mkdir -p "$sl/nodetmp" "$sl/tmp-${hosts[0]}" "$sl/tmp-${hosts[1]}"
+    for host in "${hosts[@]}"; do
+        "$tmp/on" "$host" unshare --mount --propagation private -- \
+            sh -c "mount --bind '$sl/tmp-$host' '$sl/nodetmp' && exec slurmd -f '$SLURM_CONF' -N '$host'"
+    done
+    for _ in $(seq 60); do
+        idle=$("$tmp/on" "${hosts[0]}" sinfo -h -o %T -t idle 2>/dev/null | wc -l)
+        states=$("$tmp/on" "${hosts[0]}" sinfo -h -N -o "%N=%T" 2>/dev/null | tr '\n' ' ')
+        [[ "$states" == *"${hosts[0]}=idle"* && "$states" == *"${hosts[1]}=idle"* ]] && break
+        sleep 0.5
+    done
+    echo "test-multinode: slurm nodes: $states"
+    job=$("$tmp/on" "${hosts[0]}" env DLLM_LAUNCH="$build/dllm-launch" LAUNCH_ARGS="--network-subnet $subnet.0/24" \
+        sbatch --parsable --nodes=2 --ntasks-per-node=1 --cpus-per-task=1 --overcommit --time=5 \
+        --output="$sl/logs/%x-%j.out" slurm/llada-pt.sbatch \
+        --model_name_or_path "$fixtures/model" --dataset_args "$fixtures/data" --max_length 32 --max_steps 4 \
+        --per_device_train_batch_size 2 --gradient_accumulation_steps 1 --save_strategy no --eval_strategy no --logging_steps 1 \
+        --warmup_steps 1 --output_dir "$tmp/slurm-out" || true)
+    for _ in $(seq 240); do
+        jobstate=$("$tmp/on" "${hosts[0]}" scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
+        case "$jobstate" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) break ;; esac
+        sleep 0.5
+    done
+    echo "test-multinode: slurm job ${job:-?} ${jobstate:-not submitted}"
+    check "slurm: sbatch --nodes=2 of slurm/llada-pt.sbatch completed" '[[ "$jobstate" == COMPLETED ]]'
+    check "slurm: a rank on each node" 'grep -q "${hosts[0]}" "$tmp/slurm-out/logs/rank-0.pid" && grep -q "${hosts[1]}" "$tmp/slurm-out/logs/rank-1.pid"'
+    if [[ "$jobstate" != COMPLETED ]]; then cat "$sl"/logs/*.out 2>/dev/null | tail -30; tail -n 15 "$sl"/slurmd-*.log "$sl/slurmctld.log"; fi
+fi
 
 if ((failures)); then
     for f in "$tmp"/*.out; do echo "----- $f"; tail -40 "$f"; done
