@@ -309,7 +309,6 @@ CONF
             sh -c "mount --bind '$sl/tmp-$host' '$sl/nodetmp' && exec slurmd -f '$SLURM_CONF' -N '$host'"
     done
     for _ in $(seq 60); do
-        idle=$("$tmp/on" "${hosts[0]}" sinfo -h -o %T -t idle 2>/dev/null | wc -l)
         states=$("$tmp/on" "${hosts[0]}" sinfo -h -N -o "%N=%T" 2>/dev/null | tr '\n' ' ')
         [[ "$states" == *"${hosts[0]}=idle"* && "$states" == *"${hosts[1]}=idle"* ]] && break
         sleep 0.5
@@ -330,6 +329,8 @@ CONF
     check "slurm: sbatch --nodes=2 of slurm/llada-pt.sbatch completed" '[[ "$jobstate" == COMPLETED ]]'
     check "slurm: a rank on each node" 'grep -q "${hosts[0]}" "$tmp/slurm-out/logs/rank-0.pid" && grep -q "${hosts[1]}" "$tmp/slurm-out/logs/rank-1.pid"'
     if [[ "$jobstate" != COMPLETED ]]; then cat "$sl"/logs/*.out 2>/dev/null | tail -30; tail -n 15 "$sl"/slurmd-*.log "$sl/slurmctld.log"; fi
+else
+    check "slurm-wlm and munge installed (Launchers/test-slurm.sh installs them)" false
 fi
 
 if ((failures)); then
