@@ -13,3 +13,5 @@ swift build --build-tests
 swift test --skip-build
 # A real single-node Slurm (slurm-wlm and munge from apt when missing) running slurm/llada-pt.sbatch.
 Launchers/test-slurm.sh .build/debug
+# Two hosts in network namespaces: ZeRO-2 and FSDP across them through mpirun, network faults, and a two-node Slurm.
+Launchers/test-multinode.sh .build/debug

@@ -10,6 +10,8 @@ public struct FailureReport: Sendable {
     public var starterName: String
     public var logDirectory: URL
     public var worldSize: Int
+    /// What the hang watch saw (silent ranks, or every rank's last telemetry), shown first.
+    public var telemetryLines: [String] = []
 
     /// The first rank to fail by itself, by the time it ended.
     public static func rootCause(in logDirectory: URL) -> RankRecord? {
@@ -54,7 +56,7 @@ public struct FailureReport: Sendable {
 
     /// The lines printed for the user.
     public func lines(tail count: Int = 15) -> [String] {
-        var out: [String] = []
+        var out: [String] = telemetryLines
         guard let cause, let termination = cause.termination else {
             if let reported = Self.starterReport(RankRecord.tail(of: logDirectory.appendingPathComponent("launcher.log"), lines: 60)) {
                 out.append("the job failed: rank \(reported.rank)\(reported.host.map { " on \($0)" } ?? "") \(reported.termination) (as \(starterName) reports; its agent left no record)")

@@ -50,12 +50,14 @@ public final class LaunchCoordinator {
         if plan.numMachines > 1 && plan.slurm == nil {
             // MPI starts every rank from machine 0 (over ssh, from a hostfile): the other machines run nothing themselves.
             if plan.machineRank > 0 {
-                say("machine_rank \(plan.machineRank): with MPI, machine 0 starts the ranks of every machine (over ssh, from its hostfile); nothing to do here")
+                say("machine_rank \(plan.machineRank): with MPI, machine 0 starts the ranks of every machine (over ssh, from its hostfile); nothing to do here. "
+                    + "The whole job is: \(plan.equivalentHostfileCommand())")
                 return 0
             }
             guard plan.options.hostfile != nil else {
                 throw LaunchError.badOption(name: "--num_machines", value: "\(plan.numMachines)",
-                                            expected: "a hostfile naming the machines (--hostfile FILE with 'host slots=N' lines, or mpirun_config.mpirun_hostfile), or a Slurm allocation")
+                                            expected: "a hostfile naming the machines (--hostfile FILE with 'host slots=N' lines, or mpirun_config.mpirun_hostfile), "
+                                                + "or a Slurm allocation; \(plan.equivalentHostfileCommand())")
             }
         }
         let lock: OutputLock
@@ -159,6 +161,12 @@ public final class LaunchCoordinator {
             RankAgent.write(2, line + "\n")
         }
 
+        // Hang detection from the telemetry of the collector this launcher runs (its metrics.jsonl is local).
+        let watch = self.collector != nil && plan.options.hangTimeout > 0
+            ? HangWatch(metricsFile: plan.outputDirectory.appendingPathComponent("metrics.jsonl"), runID: runID, timeout: plan.options.hangTimeout)
+            : nil
+        var lastWatch = Date.distantPast
+        var hang: [String] = []
         var stopSignal: Int32?
         var stopDeadline: Date?
         var failureNoticed: Date?
@@ -188,6 +196,18 @@ public final class LaunchCoordinator {
                 hardStop(job, tool: tool)
                 killedHard = true
             }
+            if let watch, hang.isEmpty, !killedHard, stopSignal == nil, Date().timeIntervalSince(lastWatch) >= 1 {
+                lastWatch = Date()
+                watch.poll()
+                let silent = watch.silentRanks()
+                if !silent.isEmpty {
+                    hang = HangWatch.describe(silent, worldSize: plan.worldSize)
+                        + ["ending the job: no rank can finish a step without the silent one(s) (--hang-timeout \(Int(plan.options.hangTimeout)) s)"]
+                    say("hang detected (--hang-timeout \(Int(plan.options.hangTimeout)) s): stopping every rank")
+                    hardStop(job, tool: tool)
+                    killedHard = true
+                }
+            }
             superviseCollector()
             ended = job.poll()
             if ended == nil { usleep(50_000) }
@@ -201,7 +221,15 @@ public final class LaunchCoordinator {
             return .succeeded
         }
         if let stopSignal, cause == nil { return .stopped(signal: stopSignal) }
-        return .failed(FailureReport(cause: cause, starter: status, starterName: tool.rawValue, logDirectory: logs, worldSize: plan.worldSize))
+        var report = FailureReport(cause: cause, starter: status, starterName: tool.rawValue, logDirectory: logs, worldSize: plan.worldSize)
+        if !hang.isEmpty {
+            report.telemetryLines = hang
+        } else if cause == nil, let watch {
+            // The starter ended the job by itself (e.g. OpenMPI lost a remote daemon): what each rank last reported.
+            watch.poll()
+            report.telemetryLines = watch.lastReports(starterOutput: RankRecord.tail(of: logs.appendingPathComponent("launcher.log"), lines: 80))
+        }
+        return .failed(report)
     }
 
     /// True when rank 0 wrote the final checkpoint during this attempt (the run reached its end
@@ -300,7 +328,7 @@ public final class LaunchCoordinator {
             return nil
         }
         do {
-            collector = try launchCollector(executable, ports: (0, 0))
+            collector = try launchCollector(executable, ports: (plan.options.mainProcessPort ?? 0, 0))
             say("collector at \(collector!.address) (log: \(plan.logDirectory.appendingPathComponent("collector.log").path))")
             return collector
         } catch {
@@ -310,9 +338,17 @@ public final class LaunchCoordinator {
     }
 
     private func launchCollector(_ executable: String, ports: (pull: Int, pub: Int)) throws -> Collector {
-        try Collector.start(executable: executable, multiMachine: plan.numMachines > 1, advertise: shortHostName(),
+        try Collector.start(executable: executable, multiMachine: plan.numMachines > 1, advertise: collectorHost(),
                             runDirectory: plan.outputDirectory, logFile: plan.logDirectory.appendingPathComponent("collector.log"),
                             environment: environment, ports: ports)
+    }
+
+    /// The address ranks of other machines reach the collector by: `main_process_ip`, else
+    /// this machine's address on `--network-interface`/`--network-subnet`, else its host name.
+    func collectorHost() throws -> String {
+        if let ip = plan.options.mainProcessIP { return ip }
+        if let network = plan.options.network { return try network.localAddress() }
+        return shortHostName()
     }
 
     /// Reports a collector that died and starts it again once, on the same ports: the

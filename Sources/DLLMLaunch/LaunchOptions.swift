@@ -35,6 +35,12 @@ public struct LaunchOptions: Sendable, Equatable {
     public var collector: String?
     /// An MPI hostfile (`host slots=N` lines) for several machines without Slurm.
     public var hostfile: String?
+    /// The interface or subnet of rank traffic and telemetry between machines
+    /// (`--network-interface` / `--network-subnet`).
+    public var network: NetworkSelection?
+    /// Seconds without a telemetry heartbeat from a rank before the job is ended as hung
+    /// (`--hang-timeout`; 0 turns the watch off).
+    public var hangTimeout: Double = 60
     public var starter: RankStarterKind = .auto
     /// Seconds the ranks get to checkpoint after SIGTERM/Ctrl-C before they are killed.
     public var stopTimeout: Double = 110

@@ -39,6 +39,28 @@ public struct LaunchPlan: Sendable {
         return hosts.filter { seen.insert($0).inserted }
     }
 
+    /// What accelerate's `main_process_ip`/`main_process_port` do here: with one machine
+    /// nothing crosses the network; with several, machine 0's address and port are where the
+    /// collector is advertised and listens (OpenMPI itself starts every rank from machine 0
+    /// and picks its own ports).
+    static func mainProcessNotes(_ options: LaunchOptions, numMachines: Int) -> [String] {
+        guard options.mainProcessIP != nil || options.mainProcessPort != nil else { return [] }
+        let given = [options.mainProcessIP.map { "main_process_ip \($0)" }, options.mainProcessPort.map { "main_process_port \($0)" }]
+            .compactMap { $0 }.joined(separator: ", ")
+        if numMachines == 1 { return ["\(given): one machine, nothing crosses the network: not used"] }
+        return ["\(given): the collector listens there for the ranks of every machine; "
+                + "OpenMPI starts every rank from this machine and chooses its own ports (see docs/launch.md, firewall)"]
+    }
+
+    /// The `--hostfile` launch an accelerate-style multi-machine command corresponds to.
+    public func equivalentHostfileCommand() -> String {
+        let ip = options.mainProcessIP ?? "MACHINE0"
+        return "on machine 0 only: printf '\(ip) slots=\(ranksPerMachine)\\nMACHINE1 slots=\(ranksPerMachine)\\n…' > hosts.txt; "
+            + "dllm-launch --hostfile hosts.txt --num_processes \(worldSize)"
+            + (options.launchConfigPath.map { " --config \($0)" } ?? "") + " \(options.trainingConfig)"
+            + " (or inside Slurm: sbatch --nodes=\(numMachines) --ntasks-per-node=\(ranksPerMachine) …)"
+    }
+
     public static func resolve(_ options: LaunchOptions, environment env: [String: String] = ProcessInfo.processInfo.environment,
                                coresPerMachine detectedCores: Int? = nil) throws -> LaunchPlan {
         let config = try options.launchConfigPath.map { try LaunchConfig.load(path: $0) } ?? LaunchConfig()
@@ -56,11 +78,16 @@ public struct LaunchPlan: Sendable {
         if let stage = options.zeroStage, !(0...3).contains(stage) {
             throw LaunchError.badOption(name: "--zero_stage", value: "\(stage)", expected: "0, 1, 2 or 3")
         }
+        var options = options
+        if options.hostfile == nil, let file = config.mpirunHostfile { options.hostfile = file }
+        options.mainProcessIP = options.mainProcessIP ?? config.mainProcessIP
+        options.mainProcessPort = options.mainProcessPort ?? config.mainProcessPort
         if let port = options.mainProcessPort, !(1...65535).contains(port) {
             throw LaunchError.badOption(name: "--main_process_port", value: "\(port)", expected: "a TCP port (1–65535)")
         }
-        var options = options
-        if options.hostfile == nil, let file = config.mpirunHostfile { options.hostfile = file }
+        if !(options.hangTimeout >= 0) {
+            throw LaunchError.badOption(name: "--hang-timeout", value: "\(options.hangTimeout)", expected: "seconds, 0 or more (0: no hang detection)")
+        }
         let hostfileMachines = try options.hostfile.map { try Self.machines(inHostfile: $0).count }
         let numMachines = options.numMachines ?? slurm?.nodes ?? hostfileMachines ?? config.numMachines
         let worldSize = options.numProcesses ?? slurm?.tasks ?? config.numProcesses
@@ -73,6 +100,7 @@ public struct LaunchPlan: Sendable {
                                         expected: "a multiple of num_machines (\(numMachines)): every machine runs the same number of ranks")
         }
         let ranksPerMachine = worldSize / numMachines
+        notes += mainProcessNotes(options, numMachines: numMachines)
         let cores = detectedCores ?? ThreadBudget.coresPerMachine(slurm: slurm)
         let threads = ThreadBudget.threadsPerRank(explicit: options.threadsPerProcess, environment: env, slurm: slurm,
                                                   ranksPerMachine: ranksPerMachine, coresPerMachine: cores)

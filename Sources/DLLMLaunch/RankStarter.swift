@@ -44,6 +44,17 @@ public enum RankStarter {
         }
         if let hostfile { args += ["--hostfile", hostfile] }
         if plan.numMachines > 1 { args += ["--map-by", "ppr:\(plan.ranksPerMachine):node"] }
+        if let network = plan.options.network {
+            // Rank traffic (BTL) and OpenMPI's own control channel (OOB) on the chosen network only.
+            args += ["--mca", "btl_tcp_if_include", network.mpiValue, "--mca", "oob_tcp_if_include", network.mpiValue]
+        }
+        if plan.numMachines > 1 && plan.options.hangTimeout > 0 {
+            // TCP keepalive on OpenMPI's control channel: mpirun and every remote daemon notice a
+            // lost peer (a partition, a frozen host) within about 2/3 of the hang timeout and end the job.
+            let time = max(1, Int(plan.options.hangTimeout / 3)), interval = max(1, Int(plan.options.hangTimeout / 9))
+            args += ["--mca", "oob_tcp_keepalive_time", "\(time)", "--mca", "oob_tcp_keepalive_intvl", "\(interval)",
+                     "--mca", "oob_tcp_keepalive_probes", "3"]
+        }
         for name in exportedNames(environment) { args += ["-x", name] }
         if let extra = environment["DLLM_MPIRUN_ARGS"] { args += extra.split(separator: " ").map(String.init) }
         return args + rank

@@ -55,6 +55,15 @@ struct LaunchCommand: ParsableCommand {
     @Option(name: [.customLong("hostfile"), .customLong("mpirun_hostfile"), .customLong("mpirun-hostfile")],
             help: "An MPI hostfile ('host slots=N' lines) for several machines without Slurm.")
     var hostfile: String?
+    @Option(name: [.customLong("network-interface"), .customLong("network_interface")],
+            help: "The interface rank traffic and telemetry use between machines (OpenMPI btl/oob_tcp_if_include).")
+    var networkInterface: String?
+    @Option(name: [.customLong("network-subnet"), .customLong("network_subnet")],
+            help: "The IPv4 subnet (A.B.C.D/N) rank traffic and telemetry use between machines.")
+    var networkSubnet: String?
+    @Option(name: [.customLong("hang-timeout"), .customLong("hang_timeout")],
+            help: "Seconds without a telemetry heartbeat from a rank before the job is ended as hung (0: off).")
+    var hangTimeout: Double = 60
     @Option(help: "How to start the ranks: auto (srun inside Slurm when it has PMIx, else mpirun), mpirun or srun. Also DLLM_LAUNCHER.")
     var launcher: String?
     @Option(name: [.customLong("stop_timeout"), .customLong("stop-timeout")], help: "Seconds the ranks get to checkpoint after SIGTERM/Ctrl-C.")
@@ -82,6 +91,13 @@ struct LaunchCommand: ParsableCommand {
         options.hostfile = hostfile
         options.stopTimeout = stopTimeout
         options.dllmPath = dllm
+        options.hangTimeout = hangTimeout
+        do {
+            if networkInterface != nil && networkSubnet != nil {
+                throw ValidationError("--network-interface and --network-subnet: give one of them")
+            }
+            options.network = try networkInterface.map(NetworkSelection.interface(named:)) ?? networkSubnet.map(NetworkSelection.subnet)
+        } catch let error as LaunchError { throw ValidationError("\(error)") }
         let starter = launcher ?? ProcessInfo.processInfo.environment["DLLM_LAUNCHER"] ?? "auto"
         guard let kind = RankStarterKind(rawValue: starter) else {
             throw ValidationError("--launcher \(starter): expected one of \(RankStarterKind.allCases.map(\.rawValue).joined(separator: ", "))")

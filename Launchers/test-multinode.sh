@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Two test hosts on this machine, each in its own network and UTS namespace (its own
+# address on a private bridge and its own host name), then real `dllm-launch --hostfile`
+# jobs across them: ZeRO-2 and FSDP with one rank per host must end with the losses and
+# weights of a 1-host run at the same global batch, and the collector on host 1 must hold
+# events from both hosts under their own names; a pulled link, a frozen host and a killed
+# rank end the job naming host 2; `sbatch --nodes=2` runs over one slurmd per host.
+# Called by Launchers/run-tests.sh.
+#
+#   Launchers/test-multinode.sh [BUILD_DIR]   (default .build/debug: dllm, dllm-launch, dllm-collector)
+#
+# Needs root (ip netns, veth, bridge). OpenMPI reaches host 2 through a small
+# plm_rsh_agent that enters host 2's namespaces (nsenter) instead of ssh. Everything is
+# removed on exit, failure included: the namespaces, their holder processes, the bridge
+# and the temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+build=$(cd "${1:-.build/debug}" && pwd)
+for program in dllm dllm-launch dllm-collector; do
+    [[ -x "$build/$program" ]] || { echo "test-multinode: $build/$program missing (swift build first)" >&2; exit 1; }
+done
+[[ $(id -u) -eq 0 ]] || { echo "test-multinode: needs root (network namespaces)" >&2; exit 1; }
+for tool in ip nsenter unshare mpirun python3; do
+    command -v "$tool" >/dev/null || { echo "test-multinode: $tool missing" >&2; exit 1; }
+done
+
+# 1. The hosts: namespace mnN (net, from ip netns) + a holder process that owns a UTS
+# namespace named dllm-mnN; veth pairs to the bridge; 10.77.0.N/24.
+tag=$$
+subnet=10.77.0
+bridge=dllmbr$tag
+hosts=(dllm-mn1 dllm-mn2)
+tmp=$(mktemp -d /tmp/dllm-multinode.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+    set +e
+    for pidfile in "$tmp"/slurmd-*.pid "$tmp/slurmctld.pid" "$tmp/munged.pid"; do
+        [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null
+    done
+    sleep 0.5
+    for i in 1 2; do
+        [[ -f "$tmp/holder-$i.pid" ]] && kill "$(cat "$tmp/holder-$i.pid")" 2>/dev/null
+        ip netns pids "mn$i-$tag" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "mn$i-$tag" 2>/dev/null
+        ip link del "vmn$i-$tag" 2>/dev/null
+    done
+    ip link del "$bridge" 2>/dev/null
+    [[ "${KEEP_MULTINODE_TMP:-0}" == 1 ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip link add "$bridge" type bridge
+ip addr add "$subnet.254/24" dev "$bridge"
+ip link set "$bridge" up
+for i in 1 2; do
+    ns="mn$i-$tag"
+    ip netns add "$ns"
+    ip link add "vmn$i-$tag" type veth peer name eth0 netns "$ns"
+    ip link set "vmn$i-$tag" master "$bridge" up
+    ip -n "$ns" addr add "$subnet.$i/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+    # The holder keeps a UTS namespace with the host's name alive; its pid is the handle.
+    ip netns exec "$ns" unshare --uts -- sh -c "hostname ${hosts[$((i - 1))]}; exec sleep 100000" &
+    echo $! > "$tmp/holder-$i.pid"
+done
+sleep 0.5
+# `on HOST CMD…`: runs CMD inside the host's network and UTS namespaces.
+cat > "$tmp/on" <<SH
+#!/bin/sh
+case "\$1" in
+$(for i in 1 2; do echo "    ${hosts[$((i - 1))]}|$subnet.$i) pid=\$(cat $tmp/holder-$i.pid) ;;"; done)
+    *) echo "on: unknown test host '\$1'" >&2; exit 255 ;;
+esac
+shift
+exec nsenter -t "\$pid" --net --uts -- "\$@"
+SH
+# OpenMPI's plm_rsh_agent: called like ssh (`AGENT [options] HOST COMMAND…`), the command
+# being one shell string for the remote side.
+cat > "$tmp/rsh-agent" <<SH
+#!/bin/sh
+while [ \$# -gt 0 ]; do case "\$1" in -*) shift ;; *) break ;; esac; done
+host=\$1; shift
+exec $tmp/on "\$host" /bin/sh -c "\$*"
+SH
+chmod +x "$tmp/on" "$tmp/rsh-agent"
+for i in 1 2; do
+    name=$("$tmp/on" "${hosts[$((i - 1))]}" hostname)
+    [[ "$name" == "${hosts[$((i - 1))]}" ]] || { echo "test-multinode: host $i calls itself '$name'"; exit 1; }
+done
+echo "test-multinode: hosts up: ${hosts[0]} ($subnet.1), ${hosts[1]} ($subnet.2) on bridge $bridge"
+printf '%s slots=1\n' "${hosts[@]}" > "$tmp/hostfile"
+# Plain OpenMPI first: one process per host, each printing its host name.
+names=$("$tmp/on" "${hosts[0]}" timeout 60 mpirun --allow-run-as-root --hostfile "$tmp/hostfile" -np 2 --map-by ppr:1:node \
+    --mca plm_rsh_agent "$tmp/rsh-agent" --mca oob_tcp_if_include "$subnet.0/24" hostname | sort | tr '\n' ' ')
+[[ "$names" == "${hosts[0]} ${hosts[1]} " ]] || { echo "test-multinode: mpirun across the hosts printed '$names'"; exit 1; }
+echo "test-multinode: mpirun reaches both hosts ($names)"
+fixtures="$repo/Tests/DLLMDistributedTests/Fixtures"
+cat > "$tmp/train.yaml" <<YAML
+model_name_or_path: $fixtures/model
+dataset_args: $fixtures/data
+max_length: 32
+learning_rate: 3.0e-3
+max_steps: 6
+per_device_train_batch_size: 2
+gradient_accumulation_steps: 1
+max_grad_norm: 0.5
+weight_decay: 0.1
+logging_steps: 1
+save_strategy: "no"
+eval_strategy: "no"
+lr_scheduler_type: cosine
+warmup_steps: 2
+seed: 7
+output_dir: $tmp/unused
+YAML
+export DLLM_MPIRUN_ARGS="--mca plm_rsh_agent $tmp/rsh-agent --mca btl tcp,self"
+network=(--hostfile "$tmp/hostfile" --network-subnet "$subnet.0/24")
+export PATH="$build:$PATH"
+
+# A launch from host 1; `launch NAME ARGS…` writes $tmp/NAME.out.
+launch() {
+    local name=$1; shift
+    local start=$(date +%s)
+    set +e
+    "$tmp/on" "${hosts[0]}" timeout 600 "$build/dllm-launch" "$@" > "$tmp/$name.out" 2>&1
+    local status=$?
+    set -e
+    echo "test-multinode: $name exited $status after $(( $(date +%s) - start )) s"
+    return $status
+}
+
+failures=0
+passes=0
+check() {
+    if eval "$2"; then echo "test-multinode: ok   $1"; passes=$((passes + 1)); else echo "test-multinode: FAIL $1"; failures=$((failures + 1)); fi
+}
+# The losses of rank 0's log and the final weights of two runs, compared within the
+# distributed tests' tolerance (allclose, rtol = atol = 1e-5).
+same_training() {
+    python3 - "$tmp/$1" "$tmp/$2" <<'PY'
+import json, sys
+from safetensors.numpy import load_file
+import numpy as np
+def losses(run):
+    # rank 0's step events as the collector of the run logged them
+    steps = [json.loads(l) for l in open(f"{run}/metrics.jsonl") if '"kind":"step"' in l]
+    return [e["loss"] for e in sorted(steps, key=lambda e: e["step"]) if e["rank"] == 0]
+a, b = sys.argv[1], sys.argv[2]
+la, lb = losses(a), losses(b)
+if not la or len(la) != len(lb) or not np.allclose(la, lb, rtol=1e-5, atol=1e-5):
+    sys.exit(f"losses differ: {la} vs {lb}")
+wa = load_file(f"{a}/checkpoint-final/model.safetensors")
+wb = load_file(f"{b}/checkpoint-final/model.safetensors")
+if wa.keys() != wb.keys():
+    sys.exit("different tensors")
+for k in wa:
+    x, y = wa[k].astype(np.float32), wb[k].astype(np.float32)
+    if not np.allclose(x, y, rtol=1e-5, atol=1e-5):
+        sys.exit(f"{k}: max difference {np.abs(x - y).max()}")
+print(f"  {len(la)} losses equal ({la[0]:.5f} … {la[-1]:.5f}), {len(wa)} tensors equal")
+PY
+}
+# Host names in the collector's events of a run (metrics.jsonl in its run folder).
+event_hosts() {
+    find "$tmp/$1" -name metrics.jsonl -exec cat {} + 2>/dev/null \
+        | python3 -c 'import sys, json
+hosts = set()
+for line in sys.stdin:
+    try: hosts.add(json.loads(line).get("host"))
+    except ValueError: pass
+print(" ".join(sorted(h for h in hosts if h)))'
+}
+
+# 2. The 1-host reference: two ranks on host 1, the same global batch (2 ranks × 2).
+launch one-host --num_processes 2 --config configs/zero2.yaml "$tmp/train.yaml" --output_dir "$tmp/one-host" || true
+check "the 1-host reference run finished" '[[ -f "$tmp/one-host/checkpoint-final/model.safetensors" ]]'
+
+# 3. ZeRO-2 and FSDP over both hosts, one rank each.
+for strategy in zero2 fsdp; do
+    launch "$strategy-2hosts" "${network[@]}" --num_processes 2 \
+        --config "configs/$strategy.yaml" "$tmp/train.yaml" --output_dir "$tmp/$strategy-2hosts" || true
+    check "$strategy: 2 hosts finished" '[[ -f "$tmp/$strategy-2hosts/checkpoint-final/model.safetensors" ]]'
+    check "$strategy: a rank ran on each host" 'grep -q "${hosts[1]}" "$tmp/$strategy-2hosts/logs"/rank-1.* && grep -q "${hosts[0]}" "$tmp/$strategy-2hosts/logs"/rank-0.*'
+    check "$strategy: losses and weights equal the 1-host run" 'same_training one-host "$strategy-2hosts"'
+    seen=$(event_hosts "$strategy-2hosts")
+    echo "  collector events from: $seen"
+    check "$strategy: the collector on ${hosts[0]} got events from both hosts" '[[ "$seen" == *"${hosts[0]}"* && "$seen" == *"${hosts[1]}"* ]]'
+done
+
+# 4. Host 2's cable pulled mid-run: the job must end within the hang bound, name host 2, and
+# the same command must resume from the last checkpoint once the link is back.
+hang_timeout=10
+hang_run=(--num_processes 2 --hang-timeout $hang_timeout --config configs/zero2.yaml "$tmp/train.yaml" --output_dir "$tmp/partition"
+          --max_steps 14 --save_strategy steps --save_steps 3)
+launch partition "${network[@]}" "${hang_run[@]}" &
+launcher=$!
+for _ in $(seq 600); do
+    grep -q "step 7/" "$tmp/partition/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.1
+done
+ip link set "vmn2-$tag" down
+down=$(date +%s.%N)
+wait $launcher || true
+ended=$(python3 -c "import time; print(round(time.time() - $down, 1))")
+echo "test-multinode: the partitioned job ended ${ended} s after the link went down"
+check "a partition ends the job within the bound (+5 s to stop)" '[[ -f "$tmp/partition.out" ]] && python3 -c "import sys; sys.exit(0 if $ended <= $hang_timeout + 5 else 1)"'
+check "it did not finish" '! grep -q "done: training finished" "$tmp/partition.out"'
+check "the message names ${hosts[1]}, rank 1 and its last step" 'grep -q "host ${hosts[1]} unreachable.*rank 1 (last step [0-9]" "$tmp/partition.out"'
+grep -E "hang|rank [01] on|lost|last step" "$tmp/partition.out" | sed 's/^/  | /' || true
+# The host comes back (its leftover processes gone, as after a reboot), and the same command resumes.
+ip netns pids "mn2-$tag" | grep -vx "$(cat "$tmp/holder-2.pid")" | xargs -r kill -9 2>/dev/null || true
+ip link set "vmn2-$tag" up
+launch partition-resumed "${network[@]}" "${hang_run[@]}" || true
+check "the same command resumes from the last checkpoint" 'grep -q "resuming from $tmp/partition/checkpoint-" "$tmp/partition-resumed.out"'
+check "and finishes" '[[ -f "$tmp/partition/checkpoint-final/model.safetensors" ]]'
+
+# 5. A frozen host (its rank stopped: the kernel still answers TCP, so only the telemetry
+# watch can tell): the job ends within the bound, naming rank 1 on host 2.
+launch frozen "${network[@]}" "${hang_run[@]/partition/frozen}" &
+launcher=$!
+for _ in $(seq 600); do
+    grep -q "step 4/" "$tmp/frozen/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.1
+done
+# The rank's pid as its agent recorded it (host 2 shares this machine's pid namespace).
+frozen_pids=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["pid"] if r["host"] == sys.argv[2] else "")' \
+    "$tmp/frozen/logs/rank-1.pid" "${hosts[1]}" 2>/dev/null || true)
+[[ -n "$frozen_pids" ]] || { echo "test-multinode: no rank found on ${hosts[1]}"; exit 1; }
+kill -STOP $frozen_pids
+down=$(date +%s.%N)
+wait $launcher || true
+ended=$(python3 -c "import time; print(round(time.time() - $down, 1))")
+kill -KILL $frozen_pids 2>/dev/null || true
+echo "test-multinode: the frozen-host job ended ${ended} s after host 2's rank froze"
+check "a frozen host ends the job within the bound (+1 s polling, +4 s to stop, +5 s for a loaded machine)" 'python3 -c "import sys; sys.exit(0 if $ended <= $hang_timeout + 10 else 1)"'
+check "the hang message names rank 1 on ${hosts[1]} and its last step" 'grep -q "rank 1 on ${hosts[1]}: last step [0-9]*, silent for" "$tmp/frozen.out"'
+check "and it did not finish" '! grep -q "done: training finished" "$tmp/frozen.out"'
+grep -E "hang|silent|ending the job" "$tmp/frozen.out" | sed 's/^/  | /' || true
+
+# 6. kill -9 of the rank on host 2: the same guarantees as on one host (the job ends, the
+# report names the rank, its host and the signal).
+launch killed "${network[@]}" "${hang_run[@]/partition/killed}" &
+launcher=$!
+for _ in $(seq 600); do
+    grep -q "step 3/" "$tmp/killed/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.1
+done
+killed_pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["pid"])' "$tmp/killed/logs/rank-1.pid" 2>/dev/null || true)
+[[ -n "$killed_pid" ]] || { echo "test-multinode: no rank 1 record"; exit 1; }
+kill -KILL "$killed_pid"
+wait $launcher || true
+check "a rank killed on ${hosts[1]} ends the job, named with its host and signal" 'grep -q "rank 1 on ${hosts[1]}.*signal 9" "$tmp/killed.out"'
+grep -E "the job failed" "$tmp/killed.out" | sed 's/^/  | /' || true
+
+# 7. Slurm across the hosts: munged on this machine (its socket is a file, reachable from
+# every namespace), slurmctld and one slurmd on host 1, one slurmd on host 2, each with
+# its own NodeName/NodeAddr, spool and pid file; then `sbatch --nodes=2` of the real template.
+if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
+    sl=$tmp/slurm
+    mkdir -p "$sl/munge" "$sl/state" "$sl/logs" "$sl/spool-${hosts[0]}" "$sl/spool-${hosts[1]}"
+    dd if=/dev/urandom of="$sl/munge/munge.key" bs=1024 count=1 status=none
+    chmod 700 "$sl/munge"; chmod 400 "$sl/munge/munge.key"
+    munged --force --key-file="$sl/munge/munge.key" --socket="$sl/munge/munge.socket" \
+        --pid-file="$tmp/munged.pid" --log-file="$sl/munged.log" --seed-file="$sl/munge/munge.seed"
+    port=$((20000 + RANDOM % 20000))
+    cat > "$sl/slurm.conf" <<CONF
+ClusterName=dllmmulti
+SlurmctldHost=${hosts[0]}($subnet.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+AuthType=auth/munge
+AuthInfo=socket=$sl/munge/munge.socket
+CredType=cred/munge
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+StateSaveLocation=$sl/state
+SlurmdSpoolDir=$sl/spool-%n
+SlurmctldPidFile=$tmp/slurmctld.pid
+SlurmdPidFile=$tmp/slurmd-%n.pid
+SlurmctldLogFile=$sl/slurmctld.log
+SlurmdLogFile=$sl/slurmd-%n.log
+ReturnToService=2
+MinJobAge=600
+KillWait=10
+TmpFS=$sl/nodetmp
+NodeName=${hosts[0]} NodeAddr=$subnet.1 CPUs=$(nproc) State=UNKNOWN
+NodeName=${hosts[1]} NodeAddr=$subnet.2 CPUs=$(nproc) State=UNKNOWN
+PartitionName=debug Nodes=${hosts[0]},${hosts[1]} Default=YES MaxTime=INFINITE State=UP
+CONF
+    export SLURM_CONF="$sl/slurm.conf"
+    "$tmp/on" "${hosts[0]}" slurmctld -f "$SLURM_CONF" -i
+    # Both slurmd share this machine's /tmp, where the PMIx plugin makes per-step folders with
+    # the same names on every node: each slurmd gets its own TmpFS, bind-mounted in a private
+    # mount namespace over one path (real nodes have their own disks).
+    mkdir -p "$sl/nodetmp" "$sl/tmp-${hosts[0]}" "$sl/tmp-${hosts[1]}"
+    for host in "${hosts[@]}"; do
+        "$tmp/on" "$host" unshare --mount --propagation private -- \
+            sh -c "mount --bind '$sl/tmp-$host' '$sl/nodetmp' && exec slurmd -f '$SLURM_CONF' -N '$host'"
+    done
+    for _ in $(seq 60); do
+        states=$("$tmp/on" "${hosts[0]}" sinfo -h -N -o "%N=%T" 2>/dev/null | tr '\n' ' ')
+        [[ "$states" == *"${hosts[0]}=idle"* && "$states" == *"${hosts[1]}=idle"* ]] && break
+        sleep 0.5
+    done
+    echo "test-multinode: slurm nodes: $states"
+    job=$("$tmp/on" "${hosts[0]}" env DLLM_LAUNCH="$build/dllm-launch" LAUNCH_ARGS="--network-subnet $subnet.0/24" \
+        sbatch --parsable --nodes=2 --ntasks-per-node=1 --cpus-per-task=1 --overcommit --time=5 \
+        --output="$sl/logs/%x-%j.out" slurm/llada-pt.sbatch \
+        --model_name_or_path "$fixtures/model" --dataset_args "$fixtures/data" --max_length 32 --max_steps 4 \
+        --per_device_train_batch_size 2 --gradient_accumulation_steps 1 --save_strategy no --eval_strategy no --logging_steps 1 \
+        --warmup_steps 1 --output_dir "$tmp/slurm-out" || true)
+    for _ in $(seq 240); do
+        jobstate=$("$tmp/on" "${hosts[0]}" scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
+        case "$jobstate" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) break ;; esac
+        sleep 0.5
+    done
+    echo "test-multinode: slurm job ${job:-?} ${jobstate:-not submitted}"
+    check "slurm: sbatch --nodes=2 of slurm/llada-pt.sbatch completed" '[[ "$jobstate" == COMPLETED ]]'
+    check "slurm: a rank on each node" 'grep -q "${hosts[0]}" "$tmp/slurm-out/logs/rank-0.pid" && grep -q "${hosts[1]}" "$tmp/slurm-out/logs/rank-1.pid"'
+    if [[ "$jobstate" != COMPLETED ]]; then cat "$sl"/logs/*.out 2>/dev/null | tail -30; tail -n 15 "$sl"/slurmd-*.log "$sl/slurmctld.log"; fi
+else
+    check "slurm-wlm and munge installed (Launchers/test-slurm.sh installs them)" false
+fi
+
+if ((failures)); then
+    for f in "$tmp"/*.out; do echo "----- $f"; tail -40 "$f"; done
+    echo "test-multinode: $passes passed, $failures failed"
+    exit 1
+fi
+echo "test-multinode: $passes passed, 0 failed"
