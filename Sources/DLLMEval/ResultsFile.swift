@@ -7,7 +7,8 @@ import Foundation
 /// `higher_is_better`, `n-samples`, `config`) and the `--log_samples` JSONL, one line per document.
 public enum ResultsFile {
     /// The results dictionary in lm-eval's shape (`EvaluationTracker.save_results_aggregated`).
-    public static func results(_ evaluations: [TaskEvaluation], config: [String: Any]) -> [String: Any] {
+    /// `groups` (lm-eval groups such as `mmlu`) get their size-weighted aggregate.
+    public static func results(_ evaluations: [TaskEvaluation], groups: [EvalGroup] = [], config: [String: Any]) -> [String: Any] {
         var results: [String: Any] = [:], configs: [String: Any] = [:], versions: [String: Any] = [:]
         var nShot: [String: Any] = [:], higher: [String: Any] = [:], nSamples: [String: Any] = [:]
         for e in evaluations {
@@ -24,7 +25,7 @@ public enum ResultsFile {
                 "task": name, "dataset_path": e.task.datasetPath,
                 "doc_to_text": e.task.docToTextSource, "doc_to_target": e.task.docToTargetSource,
                 "doc_to_choice": e.task.docToChoiceSource, "target_delimiter": e.task.targetDelimiter,
-                "fewshot_delimiter": e.task.fewshotDelimiter, "num_fewshot": 0, "output_type": e.task.outputType.rawValue,
+                "fewshot_delimiter": e.task.fewshotDelimiter, "num_fewshot": e.task.numFewshot, "output_type": e.task.outputType.rawValue,
                 "metric_list": e.task.metrics.map { m -> [String: Any] in
                     ["metric": m, "aggregation": m == "perplexity" ? "perplexity" : "mean", "higher_is_better": higherIsBetter(m)]
                 },
@@ -35,11 +36,23 @@ public enum ResultsFile {
             if let dn = e.task.datasetName { taskConfig["dataset_name"] = dn }
             configs[name] = taskConfig
             versions[name] = e.task.version
-            nShot[name] = 0
+            nShot[name] = e.task.numFewshot
             higher[name] = Dictionary(uniqueKeysWithValues: e.task.metrics.map { ($0, higherIsBetter($0)) })
             nSamples[name] = ["original": e.originalCount, "effective": e.documents.count]
         }
-        return ["results": results, "group_subtasks": Dictionary(uniqueKeysWithValues: evaluations.map { ($0.task.name, [String]()) }),
+        var groupSubtasks = Dictionary(uniqueKeysWithValues: evaluations.map { ($0.task.name, [String]()) })
+        for group in groups {
+            var metrics: [String: Any] = ["alias": group.alias]
+            for m in ["acc", "acc_norm"] {
+                guard let (value, stderr, _) = group.aggregate(m, over: evaluations) else { continue }
+                metrics["\(m),none"] = value
+                metrics["\(m)_stderr,none"] = stderr ?? "N/A"
+            }
+            results[group.name] = metrics
+            groupSubtasks[group.name] = group.tasks.filter { name in evaluations.contains { $0.task.name == name } }
+            versions[group.name] = group.version
+        }
+        return ["results": results, "group_subtasks": groupSubtasks,
                 "configs": configs, "versions": versions, "n-shot": nShot, "higher_is_better": higher,
                 "n-samples": nSamples, "config": config]
     }
@@ -108,12 +121,23 @@ public enum ResultsFile {
         }
     }
 
+    /// lm-eval's "Groups" table rows: each group's aggregated metrics.
+    public static func groupRows(_ groups: [EvalGroup], _ evaluations: [TaskEvaluation]) -> [ResultsTable.Row] {
+        groups.flatMap { group in
+            ["acc", "acc_norm"].compactMap { m -> ResultsTable.Row? in
+                guard let (value, stderr, _) = group.aggregate(m, over: evaluations) else { return nil }
+                return ResultsTable.Row(task: group.name, version: ResultsTable.version(group.version), metric: m,
+                                        value: value, stderr: stderr)
+            }
+        }
+    }
+
     /// The table rows of `evaluations`, acc then acc_norm per task (lm-eval sorts metric keys).
     public static func tableRows(_ evaluations: [TaskEvaluation]) -> [ResultsTable.Row] {
         // lm-eval lists tasks by name.
         evaluations.sorted { $0.task.name < $1.task.name }.flatMap { e in
             e.task.metrics.sorted().map { m in
-                ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), metric: m,
+                ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), nShot: String(e.task.numFewshot), metric: m,
                                  higherIsBetter: higherIsBetter(m) ? "↑" : "↓", value: e.metric(m), stderr: e.stderr(m))
             }
         }

@@ -13,8 +13,9 @@ public enum ResultsTable {
         public var stderr: Double?
     }
 
-    public static func markdown(_ rows: [Row]) -> String {
-        let headers = ["Tasks", "Version", "Filter", "n-shot", "Metric", "", "Value", "", "Stderr"]
+    /// `title` heads the first column: "Tasks", or "Groups" for lm-eval's group table.
+    public static func markdown(_ rows: [Row], title: String = "Tasks") -> String {
+        let headers = [title, "Version", "Filter", "n-shot", "Metric", "", "Value", "", "Stderr"]
         var cells: [[String]] = []
         var previousTask = ""
         for row in rows {

