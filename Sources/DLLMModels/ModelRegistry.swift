@@ -48,6 +48,7 @@ public enum ModelRegistry {
         "a2d-llama": Entry(LlamaConfiguration.self),
         "a2d-qwen2": Entry(LlamaConfiguration.self),
         "a2d-qwen3": Entry(LlamaConfiguration.self),
+        "bert": Entry(BertConfiguration.self),
         "gpt2": Entry(GPT2Configuration.self),
         "llada": Entry(LLaDAConfiguration.self),
         "llama": Entry(LlamaConfiguration.self),
