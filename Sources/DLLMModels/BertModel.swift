@@ -181,8 +181,10 @@ struct BertOffsets {
             o.layers.append(w)
             blocks.append(start..<layout.count)
         }
-        // The head has no tensor of its own (tied to the word embeddings); an empty block keeps
-        // blockRanges' "embedding, each block, head" shape.
+        // The head has no tensor of its own: it reads the word embeddings under BertForMaskedLM's
+        // name for its tied decoder (so parallel strategies keep block 0 gathered for it), and an
+        // empty block keeps blockRanges' "embedding, each block, head" shape.
+        layout.tie("cls.predictions.decoder.weight", to: "embeddings.word_embeddings.weight")
         blocks.append(layout.count..<layout.count)
         return (layout, o, blocks)
     }
