@@ -10,6 +10,8 @@ fi
 swift build --build-tests
 # The real SmolLM2-135M-Instruct GGUF the import tests compare against transformers (idempotent).
 .build/debug/dllm data fetch smollm2-135m-instruct
+# The real all-MiniLM-L6-v2 (BERT) folder the WordPiece and BERT parity tests read (idempotent).
+.build/debug/dllm data fetch all-minilm-l6-v2
 swift test --skip-build
 # A real single-node Slurm (slurm-wlm and munge from apt when missing) running slurm/llada-pt.sbatch.
 Launchers/test-slurm.sh .build/debug

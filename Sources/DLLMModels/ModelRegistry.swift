@@ -55,6 +55,7 @@ public enum ModelRegistry {
         "editflow-llama": Entry(LlamaConfiguration.self),
         "editflow-qwen2": Entry(LlamaConfiguration.self),
         "editflow-qwen3": Entry(LlamaConfiguration.self),
+        "bert": Entry(BertConfiguration.self),
         "gpt2": Entry(GPT2Configuration.self),
         "llada": Entry(LLaDAConfiguration.self),
         "llama": Entry(LlamaConfiguration.self),

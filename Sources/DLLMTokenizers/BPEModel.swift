@@ -6,11 +6,17 @@ public protocol TokenizerModel: AnyObject {
     func tokenToId(_ token: String) -> UInt32?
     func idToToken(_ id: UInt32) -> String?
     var vocabSize: Int { get }
+    /// One more than the largest id of the vocabulary.
+    var idUpperBound: Int { get }
+    /// Appends the ids of one pre-tokenized word to `out`; `byteMode` (the word holds raw text whose
+    /// bytes the model maps itself) only applies to byte-level BPE.
+    func tokenize(_ word: Substring, byteMode: Bool, into out: inout [UInt32])
 }
 
 /// The `"type"` strings of `tokenizer.json` models handled here.
 public enum ModelType: String {
     case bpe = "BPE"
+    case wordPiece = "WordPiece"
 }
 
 /// Byte-pair encoding (`models::bpe::BPE` of the Rust crate).
@@ -109,6 +115,7 @@ public final class BPEModel: TokenizerModel, @unchecked Sendable {
     }
 
     public var vocabSize: Int { vocab.count }
+    public var idUpperBound: Int { vocabR.count }
 
     public func tokenToId(_ token: String) -> UInt32? { vocab[RawString(token)] }
 

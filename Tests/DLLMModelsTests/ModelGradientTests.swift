@@ -114,6 +114,20 @@ final class ModelGradientTests: XCTestCase {
         }
     }
 
+    /// BERT's post-LayerNorm blocks, token-type-0 embedding and tied bias-free head.
+    func testBertGradientsForEveryMask() {
+        let config = BertConfiguration(vocabSize: 11, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
+                                       maxPositionEmbeddings: 8, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.5)
+        for (name, mask) in masks(B: 2, T: 5) {
+            let model = BertModel<Double>(config: config)
+            Initialization.initialize(model, seed: 5)
+            for slot in model.layout.slots where slot.name.hasSuffix(".bias") || slot.name.hasSuffix("LayerNorm.weight") {
+                for i in slot.range { model.parameters[i] += 0.1 * Double(i % 7) - 0.3 }
+            }
+            check(model, mask: mask, name: "bert \(name)")
+        }
+    }
+
     func testBackwardAccumulatesAcrossMicroBatches() {
         let model = LlamaModel<Double>(spec: Self.tinyLLaDA)
         Initialization.initialize(model, seed: 4)

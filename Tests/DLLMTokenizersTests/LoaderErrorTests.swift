@@ -34,8 +34,14 @@ final class LoaderErrorTests: XCTestCase {
         assertError(tokenizerJSON(preTokenizer: #"{"type": "Whitespace"}"#)) {
             if case .unsupportedComponent("pre-tokenizer", "Whitespace", _) = $0 { return true } else { return false }
         }
-        assertError(tokenizerJSON(decoder: #"{"type": "WordPiece"}"#)) {
-            if case .unsupportedComponent("decoder", "WordPiece", _) = $0 { return true } else { return false }
+        assertError(tokenizerJSON(decoder: #"{"type": "CTC"}"#)) {
+            if case .unsupportedComponent("decoder", "CTC", _) = $0 { return true } else { return false }
+        }
+        assertError(tokenizerJSON(model: #"{"type": "WordPiece", "vocab": {"a": 0}, "unk_token": "[UNK]"}"#)) {
+            if case .malformedJSON("t.json", let detail) = $0 { return detail.contains("[UNK]") } else { return false }
+        }
+        assertError(tokenizerJSON(model: #"{"type": "WordPiece", "vocab": {"[UNK]": 0}, "max_input_chars_per_word": -1}"#)) {
+            if case .malformedJSON("t.json", let detail) = $0 { return detail.contains("max_input_chars_per_word") } else { return false }
         }
         assertError(tokenizerJSON(model: #"{"type": "Unigram", "vocab": []}"#)) {
             if case .unsupportedComponent("model", "Unigram", _) = $0 { return true } else { return false }

@@ -17,7 +17,7 @@ final class SentencePieceComponentTests: XCTestCase {
             let json = variant["tokenizer_json"] as! String
             let tok = try Tokenizer.fromTokenizerJSON(data: Data(json.utf8), file: name)
             XCTAssert(tok.preTokenizer is MetaspacePreTokenizer, name)
-            XCTAssertTrue(tok.model.byteFallback, name)
+            XCTAssertTrue(tok.bpe!.byteFallback, name)
             let rows = variant["rows"] as! [[String: Any]]
             XCTAssertEqual(rows.count, texts.count)
             for (text, row) in zip(texts, rows) {

@@ -18,8 +18,8 @@ final class TrainerTests: XCTestCase {
     func testVocabularyAndMergesEqualPythonTrainer() throws {
         let python = try Tokenizer.load(from: Fixtures.path("trainer/python-trained"))
         let result = Self.swiftTrained
-        XCTAssertEqual(result.vocab, python.model.vocabulary)
-        let pythonMerges = python.model.mergeList.map { (python.model.idToToken($0.0)!, python.model.idToToken($0.1)!) }
+        XCTAssertEqual(result.vocab, python.bpe!.vocabulary)
+        let pythonMerges = python.bpe!.mergeList.map { (python.model.idToToken($0.0)!, python.model.idToToken($0.1)!) }
         XCTAssertEqual(result.merges.count, pythonMerges.count)
         for (i, (a, b)) in zip(result.merges, pythonMerges).enumerated() where a != b {
             return XCTFail("merge \(i): Swift \(a), Python \(b)")

