@@ -210,6 +210,9 @@ public final class Trainer {
         // Every rank runs the same number of forwards (FSDP gathers inside them); a rank past
         // the end repeats the first batch without counting it.
         let rank = strategy.rank, world = strategy.worldSize
+        let lora = model as? LoRAModel<Float>
+        lora?.training = false
+        defer { lora?.training = true }
         var total = 0.0, count = 0.0
         let rounds = (evalBatches.count + world - 1) / world
         for round in 0..<rounds {
