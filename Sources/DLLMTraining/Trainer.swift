@@ -131,6 +131,7 @@ public final class Trainer {
                 dataNanoseconds += DispatchTime.now().uptimeNanoseconds - fetchStart
                 let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
                 strategy.beginMicroBatch(isLast: micro == GA - 1)
+                (model as? LoRAModel<Float>)?.setDropoutStream(UInt64(step * GA + micro))
                 loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
                                               weights: batch.weights, dloss: 1 / Float(GA)) / Double(GA)
                 strategy.endMicroBatch()
@@ -183,6 +184,9 @@ public final class Trainer {
                 try save()
             }
             stop = strategy.agreeToStop(stopRequested)
+        }
+        if isMainRank && strategy.worldSize > 1 {
+            log("collectives: rank 0 sent \(strategy.stats.bytesSent) bytes in \(state.globalStep) steps (\(model.parameterCount) trained parameters)")
         }
         if stop && state.globalStep < total {
             try save()

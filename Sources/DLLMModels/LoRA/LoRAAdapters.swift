@@ -31,9 +31,13 @@ public final class LoRAAdapters<S: ComputeScalar> {
     public var scale: S { S(configuration.scale) }
     /// Dropout on the adapters' input is drawn only while training.
     public var training = true
-    /// Advanced on every training forward: each one draws a fresh dropout mask.
-    var dropoutDraws: UInt64 = 0
+    /// Which dropout masks a training forward draws: a pass is keyed by (`dropoutSeed`, `dropoutStream`),
+    /// so a loop that sets the stream from its (step, micro-batch) redraws the same masks after a resume.
+    /// Without a caller setting it, it advances on every training forward.
+    public var dropoutStream: UInt64 = 0
     public var dropoutSeed: UInt64 = 0
+    /// True when the caller set `dropoutStream` for the coming forward.
+    var dropoutStreamSet = false
     var saved: LoRAActivations<S>?
 
     public static func parameterName(module: String, _ matrix: String) -> String { "base_model.model.\(module).\(matrix).weight" }

@@ -33,7 +33,8 @@ extension LoRAAdapters {
     /// Starts a forward pass: a training pass draws a new dropout mask stream.
     func beginForward(N: Int) {
         _ = activations(N: N)
-        if training { dropoutDraws &+= 1 }
+        if training && !dropoutStreamSet { dropoutStream &+= 1 }
+        dropoutStreamSet = false
     }
 
     /// `out (N, out) += s · dropout(x) · Aᵀ · Bᵀ` for layer `l`'s `linear` when it is adapted
@@ -82,7 +83,7 @@ extension LoRAAdapters {
     /// The dropout draws of layer `l`'s `linear` in the current pass (the same in forward and backward).
     func dropoutMask(layer l: Int, _ linear: LlamaLinear) -> DropoutMask {
         DropoutMask(probability: configuration.loraDropout,
-                    generator: SeededGenerator(seed: dropoutSeed, stream: dropoutDraws, UInt64(l), UInt64(linear.rawValue)))
+                    generator: SeededGenerator(seed: dropoutSeed, stream: dropoutStream, UInt64(l), UInt64(linear.rawValue)))
     }
 }
 

@@ -28,6 +28,13 @@ public final class LoRAModel<S: ComputeScalar>: LanguageModel {
         set { adapters.training = newValue }
     }
 
+    /// Keys the next training forward's dropout masks (e.g. by step and micro-batch), so a
+    /// resumed run draws the masks the uninterrupted run drew.
+    public func setDropoutStream(_ stream: UInt64) {
+        adapters.dropoutStream = stream
+        adapters.dropoutStreamSet = true
+    }
+
     public var architecture: any ModelArchitecture { base.architecture }
     public var layout: ParameterLayout { adapters.layout }
     public var parameters: Buffer<S> { adapters.parameters }
