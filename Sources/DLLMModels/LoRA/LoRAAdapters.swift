@@ -25,9 +25,11 @@ public final class LoRAAdapters<S: ComputeScalar> {
     public let gradients: Buffer<S>
     /// Per layer, per ``LlamaLinear``: the slot, or nil when that layer is not targeted.
     public let slots: [[LlamaLinear: LoRASlot]]
-    /// Per layer, the adapter range (the blocks a strategy shards), bracketed by an empty
-    /// embedding block and an empty head block so block indices equal the base model's.
+    /// The adapter ranges of the layers that have adapters, in order (the blocks a strategy
+    /// shards; a strategy's segments are never empty).
     public let blockRanges: [Range<Int>]
+    /// Base block index (embedding 0, layer l at l + 1, head L + 1) → adapter block, or nil.
+    public let blockOfBaseBlock: [Int?]
     public var scale: S { S(configuration.scale) }
     /// Dropout on the adapters' input is drawn only while training.
     public var training = true
@@ -51,7 +53,8 @@ public final class LoRAAdapters<S: ComputeScalar> {
         self.configuration = configuration
         var layout = ParameterLayout()
         var slots: [[LlamaLinear: LoRASlot]] = []
-        var blocks: [Range<Int>] = [0..<0]
+        var blocks: [Range<Int>] = []
+        var blockOfBase: [Int?] = [nil]
         let r = configuration.r
         for l in 0..<spec.layers {
             let start = layout.count
@@ -65,13 +68,19 @@ public final class LoRAAdapters<S: ComputeScalar> {
                 layer[linear] = LoRASlot(module: module, a: a, b: b, inputs: inputs, outputs: outputs)
             }
             slots.append(layer)
-            blocks.append(start..<layout.count)
+            if layout.count > start {
+                blockOfBase.append(blocks.count)
+                blocks.append(start..<layout.count)
+            } else {
+                blockOfBase.append(nil)
+            }
         }
         guard layout.count > 0 else { throw LoRAError.noTargets(configuration.targetModules, model: spec.naming == .llada ? "this LLaDA model" : "this model") }
-        blocks.append(layout.count..<layout.count)
+        blockOfBase.append(nil)
         self.layout = layout
         self.slots = slots
         self.blockRanges = blocks
+        self.blockOfBaseBlock = blockOfBase
         parameters = Buffer(count: layout.count)
         gradients = Buffer(count: layout.count)
         dropoutSeed = seed

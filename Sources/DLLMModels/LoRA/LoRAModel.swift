@@ -4,8 +4,7 @@ import DLLMCompute
 /// `layout`, `parameters`, `gradients` and `blockRanges` are the adapters' (PEFT names), so a
 /// parallel strategy built on it reduces, shards and checkpoints only adapters; the frozen base
 /// gets no gradient and no optimizer state. The model knows nothing of parallelism: the
-/// strategy's hooks pass straight to the base's forward and backward, whose block indices the
-/// adapter blocks share (embedding 0, layer l at l + 1, head L + 1).
+/// strategy's hooks reach the base's forward and backward renumbered to adapter blocks.
 public final class LoRAModel<S: ComputeScalar>: LanguageModel {
     public typealias Scalar = S
     public let base: LlamaModel<S>
@@ -40,9 +39,23 @@ public final class LoRAModel<S: ComputeScalar>: LanguageModel {
     public var parameters: Buffer<S> { adapters.parameters }
     public var gradients: Buffer<S> { adapters.gradients }
     public var blockRanges: [Range<Int>] { adapters.blockRanges }
+    /// A strategy's hooks, numbered by adapter block; the base calls them through a translation
+    /// (base block → the adapter block of that layer; none for the embedding, the head, or a
+    /// layer without adapters).
     public var hooks: BlockHooks? {
-        get { base.hooks }
-        set { base.hooks = newValue }
+        didSet { base.hooks = hooks.map { Self.translated($0, blocks: adapters.blockOfBaseBlock) } }
+    }
+
+    static func translated(_ hooks: BlockHooks, blocks: [Int?]) -> BlockHooks {
+        func map(_ hook: ((Int) -> Void)?) -> ((Int) -> Void)? {
+            hook.map { call in { b in if b < blocks.count, let a = blocks[b] { call(a) } } }
+        }
+        let out = BlockHooks()
+        out.beforeForward = map(hooks.beforeForward)
+        out.afterForward = map(hooks.afterForward)
+        out.beforeBackward = map(hooks.beforeBackward)
+        out.afterBackward = map(hooks.afterBackward)
+        return out
     }
     public var vocabularySize: Int { base.vocabularySize }
     public var maxPositions: Int { base.maxPositions }
