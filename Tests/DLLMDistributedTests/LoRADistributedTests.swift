@@ -1,4 +1,5 @@
 import DLLMCheckpoint
+import DLLMProcess
 import Foundation
 import XCTest
 
@@ -42,5 +43,60 @@ extension DistributedTrainingTests {
             print("\(name): rank 0 sent \(bytes) bytes in 10 steps = \(perStep) × the adapter bytes per step")
             XCTAssertEqual(perStep, ["ddp": 1, "zero2": 1.5, "fsdp": 3][stage]!, accuracy: 1e-3, name)
         }
+    }
+
+    /// `dllm checkpoint merge-lora` and `--adapter`: a LoRA run on a base with weights (a one-step
+    /// full fine-tune's checkpoint), merged into a new folder, holds W + s·B·A for every adapted
+    /// layer and nothing else changed; `dllm generate --adapter` samples exactly what the merged folder samples.
+    func testMergeLoRAAndGenerateWithAnAdapter() throws {
+        XCTAssertEqual(try train(ranks: nil, output: "base", ["--max_steps", "1"]).status, 0)
+        let base = work.appendingPathComponent("base/checkpoint-final")
+        let lora = try train(ranks: nil, output: "lora", Self.loraOptions + ["--model_name_or_path", base.path, "--max_steps", "3"])
+        XCTAssertEqual(lora.status, 0, lora.output)
+        let adapter = work.appendingPathComponent("lora/checkpoint-final")
+        let merged = work.appendingPathComponent("merged")
+        let dllm = DistributedTrainingTests.dllm.path
+        let merge = try ChildProcess.run([dllm, "checkpoint", "merge-lora", base.path, adapter.path, merged.path], mergingErrors: true)
+        XCTAssertEqual(merge.status, 0, merge.output)
+        XCTAssertTrue(merge.output.contains("merged 14 adapted layers"), merge.output)
+
+        let before = try SafeTensorsFile(contentsOf: base.appendingPathComponent("model.safetensors"))
+        let after = try SafeTensorsFile(contentsOf: merged.appendingPathComponent("model.safetensors"))
+        let adapters = try SafeTensorsFile(contentsOf: adapter.appendingPathComponent("adapter_model.safetensors"))
+        XCTAssertEqual(before.tensorNames.sorted(), after.tensorNames.sorted())
+        let scale: Float = 8.0 / 4.0
+        for name in before.tensorNames {
+            var expected = try before.floats(name)
+            let module = "base_model.model." + name.dropLast(".weight".count)
+            if let a = adapters.info(module + ".lora_A.weight") {
+                let A = try adapters.floats(a.name), B = try adapters.floats(module + ".lora_B.weight")
+                let r = a.shape[0], inputs = a.shape[1], outputs = expected.count / inputs
+                for o in 0..<outputs {
+                    for i in 0..<inputs {
+                        var sum: Float = 0
+                        for k in 0..<r { sum += B[o * r + k] * A[k * inputs + i] }
+                        expected[o * inputs + i] += scale * sum
+                    }
+                }
+                XCTAssertNotEqual(try before.floats(name), expected, "\(name): the trained adapter is zero")
+            }
+            let got = try after.floats(name)
+            let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5, name)
+        }
+        for file in ["config.json", "tokenizer.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: merged.appendingPathComponent(file).path), file)
+        }
+
+        let prompt = ["generate", "--prompt", "To be, or not", "--gen-length", "8", "--steps", "8", "--threads", "1"]
+        let viaAdapter = try ChildProcess.run([dllm] + prompt + ["--model", base.path, "--adapter", adapter.path])
+        let viaMerged = try ChildProcess.run([dllm] + prompt + ["--model", merged.path])
+        let plain = try ChildProcess.run([dllm] + prompt + ["--model", base.path])
+        XCTAssertEqual(viaAdapter.status, 0, viaAdapter.output)
+        XCTAssertEqual(viaAdapter.output, viaMerged.output)
+        print("base: \(plain.output.debugDescription); with adapter: \(viaAdapter.output.debugDescription)")
+        let refused = try ChildProcess.run([dllm] + prompt + ["--model", base.path, "--adapter", base.path], mergingErrors: true)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("adapter_config.json"), refused.output)
     }
 }
