@@ -129,4 +129,43 @@ final class LoRAParityTests: XCTestCase {
                                          to: folder.appendingPathComponent("adapter_model.safetensors"))
         XCTAssertThrowsError(try LoRAAdapterFolder.load(folder, for: base)) { XCTAssertTrue("\($0)".contains("is not an adapter of a targeted module"), "\($0)") }
     }
+
+    /// Dropout on the adapters' input (training, p 0.3, masks fixed by the stream): the adapter
+    /// gradients and the gradient reaching the input (through the first layer's adapters into the
+    /// embedding path, checked via lora_A of layer 0) equal central differences, in Float64.
+    func testDropoutGradientsMatchFiniteDifferences() throws {
+        let ref = try PyTorchParityTests.Reference(Self.fixtures.appendingPathComponent("llama_gqa"))
+        let base = try XCTUnwrap(ModelFolder.load(Self.fixtures.appendingPathComponent("llama_gqa"), as: Double.self).model as? LlamaModel<Double>)
+        let model = try LoRAModel(base: base, configuration: LoRAConfiguration(r: 3, loraAlpha: 5, loraDropout: 0.3), seed: 4)
+        var rng = SeededGenerator(seed: 8)
+        for i in 0..<model.parameterCount { model.parameters[i] = (2 * rng.nextUniform() - 1) * 0.3 }
+        let weights = ref.weights.map(Double.init)
+        func loss() -> Double {
+            model.setDropoutStream(17)
+            model.forward(ref.batch, mask: ref.mask)
+            return model.loss(targets: ref.targets, weights: weights)
+        }
+        model.gradients.zero()
+        model.setDropoutStream(17)
+        _ = model.forwardBackward(ref.batch, mask: ref.mask, targets: ref.targets, weights: weights)
+        let analytic = model.gradients.array
+        var checked = 0
+        for slot in model.layout.slots {
+            for i in [slot.offset, slot.offset + slot.count / 2, slot.offset + slot.count - 1] {
+                let saved = model.parameters[i], h = 1e-5
+                model.parameters[i] = saved + h; let up = loss()
+                model.parameters[i] = saved - h; let down = loss()
+                model.parameters[i] = saved
+                let numeric = (up - down) / (2 * h)
+                XCTAssertEqual(analytic[i], numeric, accuracy: 1e-6 + 1e-5 * abs(numeric), "\(slot.name)[\(i - slot.offset)]")
+                checked += 1
+            }
+        }
+        XCTAssertEqual(checked, 3 * model.layout.slots.count)
+        // The masks really drop: another stream changes the loss.
+        let l17 = loss()
+        model.setDropoutStream(18)
+        model.forward(ref.batch, mask: ref.mask)
+        XCTAssertNotEqual(model.loss(targets: ref.targets, weights: weights), l17)
+    }
 }
