@@ -23,6 +23,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var lastMask: AttentionMask?
     /// The Edit Flows heads' outputs of the last ``editFlowForward(_:mask:)``.
     var editFlowBuffers: EditFlowHeadBuffers<S>?
+    /// LoRA adapters on the block linears (``LoRAAdapters``). With adapters the base is frozen:
+    /// backward computes no gradient for any base parameter, only the adapters' and the inputs'.
+    public var adapters: LoRAAdapters<S>?
     public var hooks: BlockHooks?
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
     /// (whose slots for them are then never filled). Float models only.
@@ -66,6 +69,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T) }
         lastBatch = batch
         lastMask = mask
+        adapters?.beginForward(N: batch.B * batch.T)
         let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
         _ = LlamaForward(model: self, request: request, storage: .saved(acts!), matrices: .training).run()
     }
@@ -97,8 +101,15 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             }
         }
         backpropagate(batch: batch, activations: a) { dHidden in
-            linearBackward(dHidden, g + o.head, nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
+            linearBackward(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
         }
+    }
+
+    /// Where a base parameter's gradient goes: nil when the base is frozen (LoRA adapters attached),
+    /// so no base gradient is computed.
+    @inline(__always)
+    func baseGradient(_ g: UnsafeMutablePointer<S>, _ offset: Int) -> UnsafeMutablePointer<S>? {
+        adapters == nil ? g + offset : nil
     }
 
     /// Backward from the last hidden state down: `head` accumulates the gradient of the final
@@ -114,11 +125,13 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         let p = parameters.pointer, g = gradients.pointer
         let o = offsets
         let d = a.grads
+        let lora = adapters
+        func base(_ offset: Int) -> UnsafeMutablePointer<S>? { baseGradient(g, offset) }
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
         head(d.ln.pointer)
         d.residual.zero()
-        rmsnormBackward(d.residual.pointer, g + o.finalNorm, d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
+        rmsnormBackward(d.residual.pointer, base(o.finalNorm), d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
         hooks?.afterBackward?(L + 1)
 
         batch.positions.withUnsafeBufferPointer { pos in
@@ -129,20 +142,25 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2))), or the sparse MoE MLP
                 d.ln.zero()
                 if let moe = w.moe, let m = spec.mixtureOfExperts, let saved = a.moe[l] {
+                    precondition(lora == nil, "LlamaModel: LoRA adapters on mixture-of-experts layers are refused at load")
                     mixtureOfExpertsBackward(d.ln.pointer, gradients: g, d.residual.pointer, a.ln2[l].pointer, parameters: p,
                                              offsets: moe, spec: m, saved: saved, N: N, C: C)
                 } else {
                     d.wide.zero()
-                    linearBackward(d.wide.pointer, g + w.down, nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, N: N, C: I, OC: C)
+                    linearBackward(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, N: N, C: I, OC: C)
+                    lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
                     d.gate.zero(); d.up.zero()
                     swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
-                    linearBackward(d.ln.pointer, g + w.gate, nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, N: N, C: C, OC: I)
-                    linearBackward(d.ln.pointer, g + w.up, nil, d.up.pointer, a.ln2[l].pointer, p + w.up, N: N, C: C, OC: I)
+                    linearBackward(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, N: N, C: C, OC: I)
+                    lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
+                    linearBackward(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, N: N, C: C, OC: I)
+                    lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
                 }
-                rmsnormBackward(d.residual.pointer, g + w.mlpNorm, d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
+                rmsnormBackward(d.residual.pointer, base(w.mlpNorm), d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
                 // Attention: res2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
                 d.atty.zero()
-                linearBackward(d.atty.pointer, g + w.o, nil, d.residual.pointer, a.atty[l].pointer, p + w.o, N: N, C: QD, OC: C)
+                linearBackward(d.atty.pointer, base(w.o), nil, d.residual.pointer, a.atty[l].pointer, p + w.o, N: N, C: QD, OC: C)
+                lora?.backward(d.atty.pointer, d.residual.pointer, a.atty[l].pointer, layer: l, .o, N: N)
                 d.q.zero(); d.k.zero(); d.v.zero()
                 attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
                                   a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
@@ -153,22 +171,27 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                     // Through the per-head norms (d.atty, now free, is the scratch): d.q, d.k become
                     // gradients of the raw projections.
                     d.atty.zero()
-                    rmsnormBackward(d.atty.pointer, g + qn, d.q.pointer, a.qRaw[l].pointer, p + qn, a.qRstd[l].pointer, N: N * NH, C: HD)
+                    rmsnormBackward(d.atty.pointer, base(qn), d.q.pointer, a.qRaw[l].pointer, p + qn, a.qRstd[l].pointer, N: N * NH, C: HD)
                     d.q.pointer.update(from: d.atty.pointer, count: N * QD)
                     d.atty.zero()
-                    rmsnormBackward(d.atty.pointer, g + kn, d.k.pointer, a.kRaw[l].pointer, p + kn, a.kRstd[l].pointer, N: N * NKV, C: HD)
+                    rmsnormBackward(d.atty.pointer, base(kn), d.k.pointer, a.kRaw[l].pointer, p + kn, a.kRstd[l].pointer, N: N * NKV, C: HD)
                     d.k.pointer.update(from: d.atty.pointer, count: N * KVD)
                 }
                 d.ln.zero()
-                linearBackward(d.ln.pointer, g + w.q, w.qBias.map { g + $0 }, d.q.pointer, a.ln1[l].pointer, p + w.q, N: N, C: C, OC: QD)
-                linearBackward(d.ln.pointer, g + w.k, w.kBias.map { g + $0 }, d.k.pointer, a.ln1[l].pointer, p + w.k, N: N, C: C, OC: KVD)
-                linearBackward(d.ln.pointer, g + w.v, w.vBias.map { g + $0 }, d.v.pointer, a.ln1[l].pointer, p + w.v, N: N, C: C, OC: KVD)
-                rmsnormBackward(d.residual.pointer, g + w.attnNorm, d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
+                linearBackward(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, N: N, C: C, OC: QD)
+                lora?.backward(d.ln.pointer, d.q.pointer, a.ln1[l].pointer, layer: l, .q, N: N)
+                linearBackward(d.ln.pointer, base(w.k), w.kBias.flatMap(base), d.k.pointer, a.ln1[l].pointer, p + w.k, N: N, C: C, OC: KVD)
+                lora?.backward(d.ln.pointer, d.k.pointer, a.ln1[l].pointer, layer: l, .k, N: N)
+                linearBackward(d.ln.pointer, base(w.v), w.vBias.flatMap(base), d.v.pointer, a.ln1[l].pointer, p + w.v, N: N, C: C, OC: KVD)
+                lora?.backward(d.ln.pointer, d.v.pointer, a.ln1[l].pointer, layer: l, .v, N: N)
+                rmsnormBackward(d.residual.pointer, base(w.attnNorm), d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
             }
         }
         hooks?.beforeBackward?(0)
-        batch.ids.withUnsafeBufferPointer { ids in
-            embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
+        if lora == nil {
+            batch.ids.withUnsafeBufferPointer { ids in
+                embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
+            }
         }
         hooks?.afterBackward?(0)
     }

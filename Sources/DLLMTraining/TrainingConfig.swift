@@ -1,5 +1,6 @@
 import DLLMModels
 import DLLMConfig
+import DLLMModels
 import Foundation
 
 /// One flat training configuration, with Hugging Face `TrainingArguments` and dLLM
@@ -81,6 +82,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var epsMin: Double = 1e-3
     public var epsMax: Double = 1
 
+    /// `lora: true` and PEFT's `LoraConfig` keys (`r`, `lora_alpha`, …; see TrainingConfig+LoRA.swift):
+    /// nil trains every parameter.
+    public var lora: LoRAConfiguration?
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
         case datasetArgs = "dataset_args", textField = "text_field"
@@ -105,7 +110,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case blockSize = "block_size", noisePerBlock = "noise_per_block", epsMin = "eps_min", epsMax = "eps_max"
     }
 
-    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)).union(loraKeys) }
 
     public init(modelNameOrPath: String, datasetArgs: String, outputDir: String) {
         self.modelNameOrPath = modelNameOrPath
@@ -166,6 +171,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         normalizePerPosition = try v(.normalizePerPosition, d.normalizePerPosition); maxW = try v(.maxW, d.maxW)
         blockSize = try v(.blockSize, d.blockSize); noisePerBlock = try v(.noisePerBlock, d.noisePerBlock)
         epsMin = try v(.epsMin, d.epsMin); epsMax = try v(.epsMax, d.epsMax)
+        lora = try Self.decodeLoRA(from: decoder)
     }
 
     /// The `cart` weighting's `p`: `cart_geo_p`, else the `geo_p:` of dLLM's `cart[geo_p:0.3]`
@@ -249,6 +255,7 @@ extension TrainingConfig {
         if !(epsMax >= epsMin && epsMax <= 1) { throw fail(.epsMax, "must be in [eps_min, 1]") }
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
+        try validateLoRA(file: file)
         if lossWeightType.hasPrefix("cart") {
             if lossWeightType != "cart" && !(lossWeightType.hasPrefix("cart[geo_p:") && lossWeightType.hasSuffix("]")) {
                 throw fail(.lossWeightType, "\"\(lossWeightType)\" should be cart (p from cart_geo_p) or cart[geo_p:P] as dLLM spells it")
