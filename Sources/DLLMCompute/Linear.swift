@@ -28,10 +28,11 @@ public func linearForward<S: ComputeScalar>(
 }
 
 /// Backward of `linearForward`; accumulates (`+=`) into `dinp`, `dweight`, `dbias`.
-/// `dinp` may be nil when the input needs no gradient (mirrors llm.c's `matmul_backward`).
+/// `dinp` may be nil when the input needs no gradient, `dweight` when the weight is frozen
+/// (a LoRA base) (mirrors llm.c's `matmul_backward`).
 @inlinable
 public func linearBackward<S: ComputeScalar>(
-    _ dinp: UnsafeMutablePointer<S>?, _ dweight: UnsafeMutablePointer<S>, _ dbias: UnsafeMutablePointer<S>?,
+    _ dinp: UnsafeMutablePointer<S>?, _ dweight: UnsafeMutablePointer<S>?, _ dbias: UnsafeMutablePointer<S>?,
     _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>,
     N: Int, C: Int, OC: Int, layout: WeightLayout = .outIn
 ) {
@@ -40,6 +41,7 @@ public func linearBackward<S: ComputeScalar>(
         gemm(.none, layout == .outIn ? .none : .transpose, m: N, n: C, k: OC,
              dout, lda: OC, weight, ldb: layout == .outIn ? C : OC, beta: 1, dinp, ldc: C)
     }
+    guard let dweight else { return }
     switch layout {
     case .outIn:  // dW (OC, C) += doutᵀ · inp
         gemm(.transpose, .none, m: OC, n: C, k: N, dout, lda: OC, inp, ldb: C, beta: 1, dweight, ldc: C)

@@ -19,11 +19,11 @@ public func rmsnormForward<S: ComputeScalar>(
     }
 }
 
-/// Backward of `rmsnormForward`, accumulating into `dinp` and `dweight`:
+/// Backward of `rmsnormForward`, accumulating into `dinp` and `dweight` (nil: a frozen weight):
 /// `dx = r·(w⊙dy) − r³/C · x · Σ(w⊙dy⊙x)`, `dw += Σₙ dy⊙x·r`.
 @inlinable
 public func rmsnormBackward<S: ComputeScalar>(
-    _ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>,
+    _ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>?,
     _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, _ rstd: UnsafePointer<S>,
     N: Int, C: Int
 ) {
@@ -37,6 +37,7 @@ public func rmsnormBackward<S: ComputeScalar>(
             for c in 0..<C { dx[c] += r * weight[c] * dy[c] - k * x[c] }
         }
     }
+    guard let dweight else { return }
     for n in 0..<N {
         let x = inp + n * C, dy = dout + n * C
         let r = rstd[n]

@@ -187,6 +187,7 @@ struct LlamaForward<S: ComputeScalar> {
             multiply(out, inp, offset: offset, transposed: transposed, quantized: quantized, frozen: frozen,
                      matrix.bias.flatMap { w[keyPath: $0] }.map { UnsafePointer(p + $0) },
                      N: N, C: model.spec[keyPath: matrix.inputs], OC: model.spec[keyPath: matrix.outputs])
+            if case .training = matrices { model.adapters?.forward(out, inp, layer: l, matrix.linear, N: N) }
         }
     }
 
@@ -230,19 +231,20 @@ func rawFloats<S>(_ pointer: UnsafePointer<S>) -> UnsafePointer<Float> {
 /// A block matrix of a LLaMA-family layer: where its weights, bias and quantized form are, and its
 /// (input, output) widths.
 struct LlamaMatrix {
+    let linear: LlamaLinear
     let offset: KeyPath<LlamaLayerOffsets, Int>
     let bias: KeyPath<LlamaLayerOffsets, Int?>?
     let quantized: KeyPath<QuantizedLlamaWeights.Layer, QuantizedMatrix?>
     let frozen: KeyPath<FrozenLlamaBase.Layer, FrozenQuantizedMatrix?>
     let inputs: KeyPath<LlamaSpec, Int>, outputs: KeyPath<LlamaSpec, Int>
 
-    static var q: LlamaMatrix { .init(offset: \.q, bias: \.qBias, quantized: \.q, frozen: \.q, inputs: \.hidden, outputs: \.queryWidth) }
-    static var k: LlamaMatrix { .init(offset: \.k, bias: \.kBias, quantized: \.k, frozen: \.k, inputs: \.hidden, outputs: \.keyValueWidth) }
-    static var v: LlamaMatrix { .init(offset: \.v, bias: \.vBias, quantized: \.v, frozen: \.v, inputs: \.hidden, outputs: \.keyValueWidth) }
-    static var o: LlamaMatrix { .init(offset: \.o, bias: nil, quantized: \.o, frozen: \.o, inputs: \.queryWidth, outputs: \.hidden) }
-    static var gate: LlamaMatrix { .init(offset: \.gate, bias: nil, quantized: \.gate, frozen: \.gate, inputs: \.hidden, outputs: \.intermediate) }
-    static var up: LlamaMatrix { .init(offset: \.up, bias: nil, quantized: \.up, frozen: \.up, inputs: \.hidden, outputs: \.intermediate) }
-    static var down: LlamaMatrix { .init(offset: \.down, bias: nil, quantized: \.down, frozen: \.down, inputs: \.intermediate, outputs: \.hidden) }
+    static var q: LlamaMatrix { .init(linear: .q, offset: \.q, bias: \.qBias, quantized: \.q, frozen: \.q, inputs: \.hidden, outputs: \.queryWidth) }
+    static var k: LlamaMatrix { .init(linear: .k, offset: \.k, bias: \.kBias, quantized: \.k, frozen: \.k, inputs: \.hidden, outputs: \.keyValueWidth) }
+    static var v: LlamaMatrix { .init(linear: .v, offset: \.v, bias: \.vBias, quantized: \.v, frozen: \.v, inputs: \.hidden, outputs: \.keyValueWidth) }
+    static var o: LlamaMatrix { .init(linear: .o, offset: \.o, bias: nil, quantized: \.o, frozen: \.o, inputs: \.queryWidth, outputs: \.hidden) }
+    static var gate: LlamaMatrix { .init(linear: .gate, offset: \.gate, bias: nil, quantized: \.gate, frozen: \.gate, inputs: \.hidden, outputs: \.intermediate) }
+    static var up: LlamaMatrix { .init(linear: .up, offset: \.up, bias: nil, quantized: \.up, frozen: \.up, inputs: \.hidden, outputs: \.intermediate) }
+    static var down: LlamaMatrix { .init(linear: .down, offset: \.down, bias: nil, quantized: \.down, frozen: \.down, inputs: \.intermediate, outputs: \.hidden) }
 }
 
 extension LlamaSpec {

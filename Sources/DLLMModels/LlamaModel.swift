@@ -22,6 +22,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var lastBatch: TokenBatch?
     var lastMask: AttentionMask?
     public var hooks: BlockHooks?
+    /// LoRA adapters on the block linears (``LoRAAdapters``). With adapters the base is frozen:
+    /// backward computes no gradient for any base parameter, only the adapters' and the inputs'.
+    public var adapters: LoRAAdapters<S>?
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
     /// (whose slots for them are then never filled). Float models only.
     public var quantizedWeights: QuantizedLlamaWeights? {
@@ -73,6 +76,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T) }
         lastBatch = batch
         lastMask = mask
+        adapters?.beginForward(N: batch.B * batch.T)
         let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
         _ = LlamaForward(model: self, request: request, storage: .saved(acts!), matrices: .training).run()
     }
@@ -102,6 +106,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         let p = parameters.pointer, g = gradients.pointer
         let o = offsets
         let d = a.grads
+        // A frozen base (LoRA) gets no gradient: every base `dweight` is nil.
+        let lora = adapters
+        func base(_ offset: Int) -> UnsafeMutablePointer<S>? { lora == nil ? g + offset : nil }
 
         // dlogits overwrite the logits in place.
         targets.withUnsafeBufferPointer { t in
@@ -111,9 +118,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         }
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
-        backwardLinear(d.ln.pointer, g + o.head, nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: N, C: C, OC: V)
+        backwardLinear(d.ln.pointer, base(o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: N, C: C, OC: V)
         d.residual.zero()
-        rmsnormBackward(d.residual.pointer, g + o.finalNorm, d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
+        rmsnormBackward(d.residual.pointer, base(o.finalNorm), d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
         hooks?.afterBackward?(L + 1)
 
         batch.positions.withUnsafeBufferPointer { pos in
@@ -123,16 +130,20 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 let w = o.layers[l], f = frozenBase?.layers[l]
                 // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2)))
                 d.wide.zero()
-                backwardLinear(d.wide.pointer, g + w.down, nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, frozen: f?.down, N: N, C: I, OC: C)
+                backwardLinear(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, frozen: f?.down, N: N, C: I, OC: C)
+                lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
                 d.gate.zero(); d.up.zero()
                 swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
                 d.ln.zero()
-                backwardLinear(d.ln.pointer, g + w.gate, nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
-                backwardLinear(d.ln.pointer, g + w.up, nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
-                rmsnormBackward(d.residual.pointer, g + w.mlpNorm, d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
+                backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
+                lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
+                backwardLinear(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
+                lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
+                rmsnormBackward(d.residual.pointer, base(w.mlpNorm), d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
                 // Attention: res2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
                 d.atty.zero()
-                backwardLinear(d.atty.pointer, g + w.o, nil, d.residual.pointer, a.atty[l].pointer, p + w.o, frozen: f?.o, N: N, C: QD, OC: C)
+                backwardLinear(d.atty.pointer, base(w.o), nil, d.residual.pointer, a.atty[l].pointer, p + w.o, frozen: f?.o, N: N, C: QD, OC: C)
+                lora?.backward(d.atty.pointer, d.residual.pointer, a.atty[l].pointer, layer: l, .o, N: N)
                 d.q.zero(); d.k.zero(); d.v.zero()
                 attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
                                   a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
@@ -143,21 +154,24 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                     // Through the per-head norms (d.atty, now free, is the scratch): d.q, d.k become
                     // gradients of the raw projections.
                     d.atty.zero()
-                    rmsnormBackward(d.atty.pointer, g + qn, d.q.pointer, a.qRaw[l].pointer, p + qn, a.qRstd[l].pointer, N: N * NH, C: HD)
+                    rmsnormBackward(d.atty.pointer, base(qn), d.q.pointer, a.qRaw[l].pointer, p + qn, a.qRstd[l].pointer, N: N * NH, C: HD)
                     d.q.pointer.update(from: d.atty.pointer, count: N * QD)
                     d.atty.zero()
-                    rmsnormBackward(d.atty.pointer, g + kn, d.k.pointer, a.kRaw[l].pointer, p + kn, a.kRstd[l].pointer, N: N * NKV, C: HD)
+                    rmsnormBackward(d.atty.pointer, base(kn), d.k.pointer, a.kRaw[l].pointer, p + kn, a.kRstd[l].pointer, N: N * NKV, C: HD)
                     d.k.pointer.update(from: d.atty.pointer, count: N * KVD)
                 }
                 d.ln.zero()
-                backwardLinear(d.ln.pointer, g + w.q, w.qBias.map { g + $0 }, d.q.pointer, a.ln1[l].pointer, p + w.q, frozen: f?.q, N: N, C: C, OC: QD)
-                backwardLinear(d.ln.pointer, g + w.k, w.kBias.map { g + $0 }, d.k.pointer, a.ln1[l].pointer, p + w.k, frozen: f?.k, N: N, C: C, OC: KVD)
-                backwardLinear(d.ln.pointer, g + w.v, w.vBias.map { g + $0 }, d.v.pointer, a.ln1[l].pointer, p + w.v, frozen: f?.v, N: N, C: C, OC: KVD)
-                rmsnormBackward(d.residual.pointer, g + w.attnNorm, d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
+                backwardLinear(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, frozen: f?.q, N: N, C: C, OC: QD)
+                lora?.backward(d.ln.pointer, d.q.pointer, a.ln1[l].pointer, layer: l, .q, N: N)
+                backwardLinear(d.ln.pointer, base(w.k), w.kBias.flatMap(base), d.k.pointer, a.ln1[l].pointer, p + w.k, frozen: f?.k, N: N, C: C, OC: KVD)
+                lora?.backward(d.ln.pointer, d.k.pointer, a.ln1[l].pointer, layer: l, .k, N: N)
+                backwardLinear(d.ln.pointer, base(w.v), w.vBias.flatMap(base), d.v.pointer, a.ln1[l].pointer, p + w.v, frozen: f?.v, N: N, C: C, OC: KVD)
+                lora?.backward(d.ln.pointer, d.v.pointer, a.ln1[l].pointer, layer: l, .v, N: N)
+                rmsnormBackward(d.residual.pointer, base(w.attnNorm), d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
             }
         }
         hooks?.beforeBackward?(0)
-        if frozenBase?.embedding == nil {
+        if lora == nil && frozenBase?.embedding == nil {
             batch.ids.withUnsafeBufferPointer { ids in
                 embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
             }
@@ -169,7 +183,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
 extension LlamaModel {
     /// `linearBackward`, or for a matrix of the frozen quantised base only the gradient through
     /// its input (no weight or bias gradient: the base is frozen).
-    func backwardLinear(_ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>, _ dbias: UnsafeMutablePointer<S>?,
+    func backwardLinear(_ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>?, _ dbias: UnsafeMutablePointer<S>?,
                         _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, frozen: FrozenQuantizedMatrix?,
                         N: Int, C: Int, OC: Int) {
         if let frozen, let base = frozenBase {

@@ -32,9 +32,12 @@ public final class TextGenerator {
     /// file; `tokenizerPath` overrides where the tokenizer is read from.
     /// A GGUF file's Q4_0/Q4_1/Q8_0 matrices stay quantized (``GGUFQuantizedImport``) unless
     /// `dequantizeGGUF` asks for the fp32 model.
-    public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0, dequantizeGGUF: Bool = false) throws {
+    /// `adapter`: a PEFT LoRA adapter folder merged into the base at load (``LoRAMerge``).
+    public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0, dequantizeGGUF: Bool = false,
+                adapter: String? = nil) throws {
         self.folder = folder
         let loaded = try Self.loadModel(folder, seed: seed, dequantizeGGUF: dequantizeGGUF)
+        if let adapter { try LoRAMerge.merge(URL(fileURLWithPath: adapter), into: loaded.model) }
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
         modelType = loaded.config["model_type"]?.stringValue ?? "?"

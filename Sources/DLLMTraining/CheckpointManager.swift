@@ -71,6 +71,9 @@ public struct CheckpointManager {
         try strategy.saveState(to: temporary, modelConfig: modelConfig, consolidated: name != nil)
         comm.barrier()
         if comm.rank == 0 {
+            if let lora = strategy.model as? LoRAModel<Float> {
+                try LoRATraining.finishCheckpoint(temporary, adapters: lora.adapters, baseModel: trainingConfig.modelNameOrPath)
+            }
             for file in tokenizerFiles where FileManager.default.fileExists(atPath: file.path) {
                 try AtomicFile.write(try Data(contentsOf: file), to: temporary.appendingPathComponent(file.lastPathComponent))
             }

@@ -131,6 +131,7 @@ public final class Trainer {
                 dataNanoseconds += DispatchTime.now().uptimeNanoseconds - fetchStart
                 let batch = objective.prepare(clean, step: step, seed: UInt64(config.seed))
                 strategy.beginMicroBatch(isLast: micro == GA - 1)
+                (model as? LoRAModel<Float>)?.setDropoutStream(UInt64(step * GA + micro))
                 loss += model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets,
                                               weights: batch.weights, dloss: 1 / Float(GA)) / Double(GA)
                 strategy.endMicroBatch()
@@ -184,6 +185,9 @@ public final class Trainer {
             }
             stop = strategy.agreeToStop(stopRequested)
         }
+        if isMainRank && strategy.worldSize > 1 {
+            log("collectives: rank 0 sent \(strategy.stats.bytesSent) bytes in \(state.globalStep) steps (\(model.parameterCount) trained parameters)")
+        }
         if stop && state.globalStep < total {
             try save()
             log("stopped at step \(state.globalStep) on request; checkpoint written")
@@ -210,6 +214,9 @@ public final class Trainer {
         // Every rank runs the same number of forwards (FSDP gathers inside them); a rank past
         // the end repeats the first batch without counting it.
         let rank = strategy.rank, world = strategy.worldSize
+        let lora = model as? LoRAModel<Float>
+        lora?.training = false
+        defer { lora?.training = true }
         var total = 0.0, count = 0.0
         let rounds = (evalBatches.count + world - 1) / world
         for round in 0..<rounds {

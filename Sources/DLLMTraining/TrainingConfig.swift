@@ -1,4 +1,5 @@
 import DLLMConfig
+import DLLMModels
 import Foundation
 
 /// One flat training configuration, with Hugging Face `TrainingArguments` and dLLM
@@ -60,6 +61,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// DiffuLLaMA `DiffusionArguments.anneal_steps` (objective `diffullama`): attention-mask annealing length.
     public var annealSteps: Int = 10_000
 
+    /// `lora: true` and PEFT's `LoraConfig` keys (`r`, `lora_alpha`, …; see TrainingConfig+LoRA.swift):
+    /// nil trains every parameter.
+    public var lora: LoRAConfiguration?
+
+    /// `load_in_4bit: true` / `base_quantization`: the LoRA base kept quantised (TrainingConfig+QuantizedBase.swift); nil keeps it fp32.
+    public var baseQuantization: BaseQuantization?
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
         case datasetArgs = "dataset_args", textField = "text_field"
@@ -81,7 +89,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
     }
 
-    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)).union(loraKeys).union(quantizedBaseKeys) }
 
     public init(modelNameOrPath: String, datasetArgs: String, outputDir: String) {
         self.modelNameOrPath = modelNameOrPath
@@ -137,6 +145,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
         rightShiftLogits = try v(.rightShiftLogits, d.rightShiftLogits); shift = try v(.shift, d.shift)
         annealSteps = try v(.annealSteps, d.annealSteps)
+        lora = try Self.decodeLoRA(from: decoder)
+        baseQuantization = try Self.decodeBaseQuantization(from: decoder)
     }
 }
 
@@ -200,6 +210,8 @@ extension TrainingConfig {
         try oneOf(.objective, objective, ["mdlm", "ar", "diffullama"])
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
+        try validateLoRA(file: file)
+        try validateBaseQuantization(file: file)
         try oneOf(.lossWeightType, lossWeightType, ["scheduler", "uniform"])
         try oneOf(.lossNormType, lossNormType, ["token", "sequence", "batch"])
         try oneOf(.truncation, truncation, ["right", "filter"])

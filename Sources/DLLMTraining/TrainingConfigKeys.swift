@@ -32,9 +32,6 @@ extension TrainingConfig {
     /// that asks for nothing (`false`, or one of `accepted`), refused otherwise with
     /// what to do instead.
     public static let unavailableFeatureKeys: [String: (accepted: Set<String>, message: String)] = [
-        "lora": (["false"], "LoRA training is not available yet, and a full fine-tune is not what was asked for; remove the key (or set it false) to train every parameter"),
-        "load_in_4bit": (["false"], "an NF4 (bitsandbytes 4-bit) base is kept quantised only under LoRA, and LoRA training over a quantised base is not wired into the trainer yet (the frozen quantised matmul exists: docs/qlora.md); remove the key to train a float32 base"),
-        "base_quantization": (["null", "none", "f32", "float32"], "a q4_k, q8_0, nf4 or gguf base is kept quantised only under LoRA, and LoRA training over a quantised base is not wired into the trainer yet (the frozen quantised matmul exists: docs/qlora.md); remove the key to train a float32 base"),
         "load_in_8bit": (["false"], "quantised (8-bit) training bases are not available yet; remove the key to train a float32 base"),
         "bf16": (["false"], "bf16 mixed precision is not available yet (training runs in float32); remove the key or set it false"),
         "fp16": (["false"], "fp16 mixed precision needs a GPU (training runs in float32 here); remove the key or set it false"),
@@ -54,30 +51,8 @@ extension TrainingConfig {
         knownKeys.union(ignoredKeyReasons.keys).union(unavailableFeatureKeys.keys)
     }
 
-    /// The keys that ask for a quantised frozen base (QLoRA): `load_in_4bit: true` (NF4, as
-    /// bitsandbytes) and `base_quantization: q4_k | q8_0 | nf4 | gguf`.
-    static let quantizedBaseKeys = ["load_in_4bit", "base_quantization"]
-
-    /// Refuses a quantised base without `lora: true`: quantised weights get no gradient, so only
-    /// adapters over them can be trained.
-    static func refuseQuantizedBaseWithoutLoRA(in file: FlatYAMLConfig) throws {
-        guard let mapping = file.node.mapping else { return }
-        var loraOn = false
-        for (k, v) in mapping where k.string == "lora" { loraOn = scalarText(v) == "true" }
-        for (k, v) in mapping {
-            guard let key = k.string, quantizedBaseKeys.contains(key), let rule = unavailableFeatureKeys[key] else { continue }
-            let value = scalarText(v)
-            if !rule.accepted.contains(value) && !loraOn {
-                let base = key == "load_in_4bit" ? "a 4-bit (NF4) base" : "a \(value) base"
-                throw ConfigError(file: file.source(of: key), line: file.line(of: key), key: key,
-                                  "\(value) is not supported without lora: true: \(base) is frozen and quantised, so it cannot be trained; set lora: true to train adapters over it, or remove the key to train a float32 base")
-            }
-        }
-    }
-
     /// Refuses an unavailable feature that `file` (after overrides) asks for, naming the key and line.
     static func refuseUnavailableFeatures(in file: FlatYAMLConfig) throws {
-        try refuseQuantizedBaseWithoutLoRA(in: file)
         guard let mapping = file.node.mapping else { return }
         for (k, v) in mapping {
             guard let key = k.string, let rule = unavailableFeatureKeys[key] else { continue }

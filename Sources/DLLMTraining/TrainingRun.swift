@@ -90,14 +90,16 @@ public enum TrainingRun {
         }
         try VocabularyCheck.check(modelVocabulary: loaded.model.vocabularySize, model: config.modelNameOrPath, tokenizer: tokenizer,
                                   maskTokenID: maskID, sources: sources)
-        let strategy = ParallelStrategies.make(model: loaded.model, comm: comm ?? SingleProcessCommunicator(),
+        let model = try LoRATraining.wrap(loaded.model, options: config.lora, seed: UInt64(config.seed),
+                                           baseQuantization: config.baseQuantization, log: log)
+        let strategy = ParallelStrategies.make(model: model, comm: comm ?? SingleProcessCommunicator(),
                                                plan: comm == nil ? nil : parallel ?? ParallelPlan(stage: .ddp))
         if comm != nil {
             let memory = strategy.memoryReport()
             log("parallel: \(strategy.name) over \(strategy.worldSize) ranks; per rank: parameters \(memory.parameters) B, "
                 + "gradients \(memory.gradients) B, optimizer state \(memory.optimizerState) B, transient \(memory.transient) B")
         }
-        return Trainer(config: config, model: loaded.model, modelConfig: loaded.config, objective: objective, data: data,
+        return Trainer(config: config, model: model, modelConfig: loaded.config, objective: objective, data: data,
                        evalBatches: evalBatches, tokenizerFiles: tokenizer.files, strategy: strategy, log: log)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLLMModels
 import DLLMTraining
 import Foundation
 
@@ -6,7 +7,7 @@ import Foundation
 /// full `optimizer.safetensors`) from a checkpoint written by several ranks.
 struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "checkpoint", abstract: "Work with checkpoints.", subcommands: [Consolidate.self])
+        commandName: "checkpoint", abstract: "Work with checkpoints.", subcommands: [Consolidate.self, MergeLoRA.self])
 
     struct Consolidate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,6 +18,21 @@ struct CheckpointCommand: ParsableCommand {
             let url = URL(fileURLWithPath: directory)
             try CheckpointManager.consolidate(url)
             print("wrote \(url.appendingPathComponent("model.safetensors").path)")
+        }
+    }
+
+    /// `dllm checkpoint merge-lora BASE ADAPTER OUT`: W + s·B·A into a new Hugging Face folder.
+    struct MergeLoRA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "merge-lora", abstract: "Merge a PEFT LoRA adapter into its base: W + (lora_alpha/r)·B·A (α/√r with rsLoRA).")
+        @Argument(help: "The base model folder (config.json, model.safetensors).") var base: String
+        @Argument(help: "The adapter folder (adapter_config.json, adapter_model.safetensors), e.g. a LoRA run's checkpoint.") var adapter: String
+        @Argument(help: "Output folder for the merged model.") var output: String
+
+        func run() throws {
+            let count = try LoRAMerge.mergeFolder(base: URL(fileURLWithPath: base), adapter: URL(fileURLWithPath: adapter),
+                                                  output: URL(fileURLWithPath: output))
+            print("merged \(count) adapted layers into \(output)")
         }
     }
 }

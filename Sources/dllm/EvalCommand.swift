@@ -22,6 +22,7 @@ struct EvalCommand: ParsableCommand {
     var model: String
     @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
     var modelArgs: String?
+    @Option(help: "A PEFT LoRA adapter folder merged into the model at load.") var adapter: String?
     @Option(help: "Comma-separated task names.") var tasks: String
     @Option(help: "Evaluate only the first N documents of each task.") var limit: Int?
     @Option(name: .customLong("batch_size"),
@@ -80,7 +81,7 @@ struct EvalCommand: ParsableCommand {
         let arguments = try EvalModelArguments.parse(model: model, modelArgs: modelArgs, batchSize: batchSize == nil ? nil : batch)
         let path = arguments.path
         if let threads { try setComputeThreads(threads) } else { ComputeThreads.configureBLAS() }
-        let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)))
+        let generator = try TextGenerator(folder: path, mode: .auto, seed: UInt64(max(seed, 0)), adapter: adapter)
         let tokenizer = generator.tokenizer
         let scoring = arguments.scoring ?? (generator.mode == .diffusion ? .diffusion : .ar)
         let scorer: any LoglikelihoodScorer

@@ -14,6 +14,7 @@ extension TextGenerator.Mode: ExpressibleByArgument {}
 struct SamplingOptions: ParsableArguments {
     @Option(help: "Model folder (config.json, model.safetensors, tokenizer files) or a llama/qwen2 .gguf file.") var model: String
     @Option(help: "tokenizer.json or a folder holding it, if not in the model folder.") var tokenizer: String?
+    @Option(help: "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) merged into the model at load.") var adapter: String?
     @Option(help: "auto (diffusion when the model has a mask token), diffusion or ar.") var mode: TextGenerator.Mode = .auto
     @Option(parsing: .unconditional, help: "Sampling steps over the whole answer (diffusion).") var steps = 128
     @Option(name: .customLong("gen-length"), parsing: .unconditional, help: "Tokens to generate.") var genLength = 128
@@ -67,7 +68,9 @@ struct SamplingOptions: ParsableArguments {
 
     func load() throws -> TextGenerator {
         if let threads { try setComputeThreads(threads) } else { ComputeThreads.configureBLAS() }
-        let generator = try TextGenerator(folder: model, tokenizerPath: tokenizer, mode: mode, seed: seed, dequantizeGGUF: dequantize)
+        let generator = try TextGenerator(folder: model, tokenizerPath: tokenizer, mode: mode, seed: seed, dequantizeGGUF: dequantize,
+                                          adapter: adapter)
+        if let adapter { log("adapter: \(adapter) merged into \(model)") }
         if generator.randomlyInitialized { log("\(model): no weights, randomly initialised (seed \(seed))") }
         if let llama = generator.model as? LlamaModel<Float>, let weights = llama.quantizedWeights {
             log("quantized kernels: \(QuantizedKernels.name) (\(weights.byteCount / 1_048_576) MiB of quantized matrices)")

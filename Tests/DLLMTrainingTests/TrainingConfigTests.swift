@@ -1,4 +1,5 @@
 import DLLMConfig
+import DLLMModels
 import DLLMTraining
 import Foundation
 import XCTest
@@ -55,7 +56,7 @@ final class TrainingConfigTests: XCTestCase {
     /// Keys dLLM and HF configs carry for features dllm lacks are refused when they ask
     /// for the feature (naming the key, its line and what to do), accepted when false.
     func testUnavailableFeaturesAreRefusedNotIgnored() throws {
-        for (key, value, hint) in [("lora", "true", "LoRA"), ("load_in_4bit", "true", "4-bit"), ("load_in_8bit", "true", "8-bit"),
+        for (key, value, hint) in [("load_in_4bit", "true", "4-bit"), ("load_in_8bit", "true", "8-bit"),
                                    ("bf16", "true", "bf16"), ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
                                    ("gradient_checkpointing", "true", "checkpointing"), ("optim", "adafactor", "AdamW"),
                                    ("torch_dtype", "bfloat16", "float32")] {
@@ -63,6 +64,41 @@ final class TrainingConfigTests: XCTestCase {
             try assertFails(valid, overrides: ["--\(key)", value], contains: [key, hint])
             let (_, ignored) = try TrainingConfig.load(path: try write(valid + "\n\(key): \(key == "optim" ? "adamw_torch" : key == "torch_dtype" ? "float32" : "false")\n"))
             XCTAssertFalse(ignored.contains { $0.hasPrefix(key) }, "\(key) asking for nothing is honoured, not reported as ignored")
+        }
+    }
+
+    /// `lora: true` with PEFT's option names and dLLM's defaults; every bad value names its key and line.
+    func testLoRAOptionsDecodeWithPEFTNamesAndDefaults() throws {
+        XCTAssertNil(try TrainingConfig.load(path: try write(valid + "\nlora: false\n")).config.lora)
+        let defaults = try XCTUnwrap(try TrainingConfig.load(path: try write(valid + "\nlora: true\n")).config.lora)
+        XCTAssertEqual(defaults, LoRAConfiguration(r: 32, loraAlpha: 64, loraDropout: 0.05, targetModules: .allLinear, useRSLoRA: false))
+        XCTAssertEqual(defaults.scale, 2)
+        let list = try XCTUnwrap(try TrainingConfig.load(path: try write(valid + """
+
+            lora: true
+            r: 8
+            lora_alpha: 16
+            lora_dropout: 0
+            target_modules: [q_proj, v_proj]
+            use_rslora: true
+            """)).config.lora)
+        XCTAssertEqual(list.targetModules, .names(["q_proj", "v_proj"]))
+        XCTAssertEqual(list.scale, 16 / 8.0.squareRoot(), accuracy: 1e-12)
+        let regex = try XCTUnwrap(try TrainingConfig.load(path: try write(valid + "\nlora: true\ntarget_modules: '.*\\.self_attn\\.q_proj'\n")).config.lora)
+        XCTAssertEqual(regex.targetModules, .pattern(".*\\.self_attn\\.q_proj"))
+        XCTAssertEqual(try TrainingConfig.load(path: try write(valid + "\nlora: true\n"), overrides: ["--r", "4"]).config.lora?.r, 4)
+    }
+
+    func testBadLoRAValuesAreRefusedNamingTheKey() throws {
+        for (extra, key, hint) in [("r: 0", "r", "at least 1"), ("lora_alpha: -1", "lora_alpha", "positive"),
+                                   ("lora_dropout: 1", "lora_dropout", "[0, 1)"), ("target_modules: []", "target_modules", "names no module"),
+                                   ("target_modules: '(unclosed'", "target_modules", "regular expression"),
+                                   ("modules_to_save: [lm_head]", "modules_to_save", "not available")] {
+            try assertFails(valid + "\nlora: true\n\(extra)\n", contains: [key, ":11", hint])
+        }
+        // An option without lora: true would do nothing: refused.
+        for extra in ["r: 8", "lora_alpha: 16", "target_modules: all-linear", "use_rslora: true"] {
+            try assertFails(valid + "\n\(extra)\n", contains: [String(extra.prefix { $0 != ":" }), "lora: true"])
         }
     }
 

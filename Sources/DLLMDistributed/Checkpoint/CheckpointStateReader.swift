@@ -102,6 +102,10 @@ public struct CheckpointStateReader {
             try read(Self.parameters, flat: 0..<model.parameterCount, into: model.parameters.pointer)
         } else if hasModelWeights {
             try ModelFolder.loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: folder), path: folder.path)
+        } else if let adapters = model as? LoRAModel<Float>, LoRAAdapterFolder.isAdapter(folder) {
+            // A LoRA run's checkpoint: the trained parameters are PEFT's adapter_model.safetensors.
+            let url = folder.appendingPathComponent(LoRAAdapterFolder.weightsFileName)
+            try LoRAAdapterFolder.read(try SafeTensorsFile(contentsOf: url), into: adapters.adapters, path: url.path)
         } else {
             throw CheckpointStateError.badCheckpoint(path: folder.path, reason: "no model.safetensors and no parameter shards")
         }
