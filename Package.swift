@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "DLLMCheckpoint", dependencies: ["DLLMJSON"], swiftSettings: optimized),
         .target(
             name: "DLLMModels",
-            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMJSON", "DLLMRandom"],
+            dependencies: ["DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMJSON", "DLLMRandom", "DLLMGGUF"],
             swiftSettings: optimized),
         .target(name: "DLLMTokenizers", dependencies: ["DLLMJSON", "DLLMJinja", .product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: optimized),
@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(name: "DLLMComputeTests", dependencies: ["DLLMCompute"]),
         .testTarget(name: "DLLMJSONTests", dependencies: ["DLLMJSON"]),
         .testTarget(name: "DLLMCheckpointTests", dependencies: ["DLLMCheckpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMRandom"],
+        .testTarget(name: "DLLMModelsTests", dependencies: ["DLLMModels", "DLLMCompute", "DLLMCheckpoint", "DLLMOptim", "CQuantKernels", "DLLMRandom", "DLLMGGUF"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",

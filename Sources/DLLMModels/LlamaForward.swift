@@ -93,7 +93,7 @@ struct LlamaForward<S: ComputeScalar> {
             return head.logits
         }
         multiply(head.logits, head.normed, offset: o.head, transposed: transposedHead, quantized: quantizedHead,
-                 nil, N: head.rows, C: C, OC: V)
+                 frozen: frozenHead, nil, N: head.rows, C: C, OC: V)
         return head.logits
     }
 
@@ -133,12 +133,18 @@ struct LlamaForward<S: ComputeScalar> {
     // MARK: Matrices
 
     func embed(into x: UnsafeMutablePointer<S>, N: Int, C: Int, V: Int) {
-        if case .quantized(let weights) = matrices, let table = weights.embedding {
+        var tableRows: ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
+        switch matrices {
+        case .quantized(let weights): tableRows = weights.embedding.map { table in { table.dequantizeRows($0, into: $1) } }
+        case .training: tableRows = model.frozenBase?.embedding.map { table in { table.dequantizeRows($0, into: $1) } }
+        case .transposed: tableRows = nil
+        }
+        if let tableRows {
             // Only the looked-up rows are dequantised.
             let out = mutableFloats(x)
             for (n, id) in request.ids.enumerated() {
                 precondition(id >= 0 && Int(id) < V, "LlamaModel: token id \(id) outside the vocabulary of \(V)")
-                table.dequantizeRows(Int(id)..<Int(id) + 1, into: out + n * C)
+                tableRows(Int(id)..<Int(id) + 1, out + n * C)
             }
         } else {
             request.ids.withUnsafeBufferPointer { ids in
@@ -154,6 +160,12 @@ struct LlamaForward<S: ComputeScalar> {
 
     var quantizedHead: QuantizedMatrix? {
         if case .quantized(let weights) = matrices { return weights.head }
+        return nil
+    }
+
+    /// The frozen base's head in a training pass (LoRA over a quantised base).
+    var frozenHead: FrozenQuantizedMatrix? {
+        if case .training = matrices { return model.frozenBase?.head }
         return nil
     }
 
@@ -179,13 +191,13 @@ struct LlamaForward<S: ComputeScalar> {
         }
         for (out, matrix) in items {
             let offset = w[keyPath: matrix.offset]
-            var transposed: UnsafePointer<S>?, quantized: QuantizedMatrix?
+            var transposed: UnsafePointer<S>?, quantized: QuantizedMatrix?, frozen: FrozenQuantizedMatrix?
             switch matrices {
-            case .training: break
+            case .training: frozen = model.frozenBase?.layers[l][keyPath: matrix.frozen]
             case .transposed(let layers, _): transposed = layers + offset
             case .quantized(let weights): quantized = weights.layers[l][keyPath: matrix.quantized]
             }
-            multiply(out, inp, offset: offset, transposed: transposed, quantized: quantized,
+            multiply(out, inp, offset: offset, transposed: transposed, quantized: quantized, frozen: frozen,
                      matrix.bias.flatMap { w[keyPath: $0] }.map { UnsafePointer(p + $0) },
                      N: N, C: model.spec[keyPath: matrix.inputs], OC: model.spec[keyPath: matrix.outputs])
             if case .training = matrices { model.adapters?.forward(out, inp, layer: l, matrix.linear, N: N) }
@@ -193,11 +205,14 @@ struct LlamaForward<S: ComputeScalar> {
     }
 
     /// `out (N, OC) = inp (N, C) · W + bias` for the matrix at `offset` of the flat buffer, through its
-    /// `transposed` (C, OC) copy or its `quantized` form when the pass has one.
+    /// `transposed` (C, OC) copy, its `quantized` form or its `frozen` quantised base form when the pass has one.
     func multiply(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, offset: Int, transposed: UnsafePointer<S>?,
-                  quantized: QuantizedMatrix?, _ bias: UnsafePointer<S>?, N: Int, C: Int, OC: Int) {
+                  quantized: QuantizedMatrix?, frozen: FrozenQuantizedMatrix? = nil, _ bias: UnsafePointer<S>?, N: Int, C: Int, OC: Int) {
         let p = model.parameters.pointer
-        if let matrix = quantized {
+        if let frozen, let base = model.frozenBase {
+            precondition(frozen.rows == OC && frozen.cols == C, "LlamaModel: frozen base matrix (\(frozen.rows), \(frozen.cols)) for (\(OC), \(C))")
+            frozenLinearForward(mutableFloats(out), rawFloats(inp), frozen, bias.map { rawFloats($0) }, N: N, scratch: base.scratch)
+        } else if let matrix = quantized {
             precondition(matrix.rows == OC && matrix.cols == C, "LlamaModel: quantized matrix (\(matrix.rows), \(matrix.cols)) for (\(OC), \(C))")
             quantizedLinear(mutableFloats(out), rawFloats(inp), matrix, bias.map { rawFloats($0) }, N: N,
                             scratch: workspace(quantizedLinearScratchBytes(matrix, N: N)))
@@ -233,15 +248,16 @@ struct LlamaMatrix {
     let offset: KeyPath<LlamaLayerOffsets, Int>
     let bias: KeyPath<LlamaLayerOffsets, Int?>?
     let quantized: KeyPath<QuantizedLlamaWeights.Layer, QuantizedMatrix?>
+    let frozen: KeyPath<FrozenLlamaBase.Layer, FrozenQuantizedMatrix?>
     let inputs: KeyPath<LlamaSpec, Int>, outputs: KeyPath<LlamaSpec, Int>
 
-    static var q: LlamaMatrix { .init(linear: .q, offset: \.q, bias: \.qBias, quantized: \.q, inputs: \.hidden, outputs: \.queryWidth) }
-    static var k: LlamaMatrix { .init(linear: .k, offset: \.k, bias: \.kBias, quantized: \.k, inputs: \.hidden, outputs: \.keyValueWidth) }
-    static var v: LlamaMatrix { .init(linear: .v, offset: \.v, bias: \.vBias, quantized: \.v, inputs: \.hidden, outputs: \.keyValueWidth) }
-    static var o: LlamaMatrix { .init(linear: .o, offset: \.o, bias: nil, quantized: \.o, inputs: \.queryWidth, outputs: \.hidden) }
-    static var gate: LlamaMatrix { .init(linear: .gate, offset: \.gate, bias: nil, quantized: \.gate, inputs: \.hidden, outputs: \.intermediate) }
-    static var up: LlamaMatrix { .init(linear: .up, offset: \.up, bias: nil, quantized: \.up, inputs: \.hidden, outputs: \.intermediate) }
-    static var down: LlamaMatrix { .init(linear: .down, offset: \.down, bias: nil, quantized: \.down, inputs: \.intermediate, outputs: \.hidden) }
+    static var q: LlamaMatrix { .init(linear: .q, offset: \.q, bias: \.qBias, quantized: \.q, frozen: \.q, inputs: \.hidden, outputs: \.queryWidth) }
+    static var k: LlamaMatrix { .init(linear: .k, offset: \.k, bias: \.kBias, quantized: \.k, frozen: \.k, inputs: \.hidden, outputs: \.keyValueWidth) }
+    static var v: LlamaMatrix { .init(linear: .v, offset: \.v, bias: \.vBias, quantized: \.v, frozen: \.v, inputs: \.hidden, outputs: \.keyValueWidth) }
+    static var o: LlamaMatrix { .init(linear: .o, offset: \.o, bias: nil, quantized: \.o, frozen: \.o, inputs: \.queryWidth, outputs: \.hidden) }
+    static var gate: LlamaMatrix { .init(linear: .gate, offset: \.gate, bias: nil, quantized: \.gate, frozen: \.gate, inputs: \.hidden, outputs: \.intermediate) }
+    static var up: LlamaMatrix { .init(linear: .up, offset: \.up, bias: nil, quantized: \.up, frozen: \.up, inputs: \.hidden, outputs: \.intermediate) }
+    static var down: LlamaMatrix { .init(linear: .down, offset: \.down, bias: nil, quantized: \.down, frozen: \.down, inputs: \.intermediate, outputs: \.hidden) }
 }
 
 extension LlamaSpec {

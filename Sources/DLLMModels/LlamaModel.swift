@@ -36,6 +36,15 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         }
     }
 
+    /// Frozen quantised matrices the training forward and backward multiply by instead of the fp32
+    /// ones (LoRA over a quantised base); they get no weight gradient. Float models only.
+    public var frozenBase: FrozenLlamaBase? {
+        didSet {
+            precondition(frozenBase == nil || S.self == Float.self, "LlamaModel: a frozen quantised base needs a Float model")
+            precondition(frozenBase.map { $0.layers.count == spec.layers } ?? true, "LlamaModel: one frozen base entry per layer")
+        }
+    }
+
     public var architecture: any ModelArchitecture { spec }
     public var vocabularySize: Int { spec.vocab }
     public var maxPositions: Int { spec.maxPositions }
@@ -101,7 +110,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             }
         }
         backpropagate(batch: batch, activations: a) { dHidden in
-            linearBackward(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, N: N, C: C, OC: V)
+            backwardLinear(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: N, C: C, OC: V)
         }
     }
 
@@ -138,7 +147,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             for l in stride(from: L - 1, through: 0, by: -1) {
                 hooks?.beforeBackward?(l + 1)
                 defer { hooks?.afterBackward?(l + 1) }
-                let w = o.layers[l]
+                let w = o.layers[l], f = frozenBase?.layers[l]
                 // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2))), or the sparse MoE MLP
                 d.ln.zero()
                 if let moe = w.moe, let m = spec.mixtureOfExperts, let saved = a.moe[l] {
@@ -147,19 +156,19 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                                              offsets: moe, spec: m, saved: saved, N: N, C: C)
                 } else {
                     d.wide.zero()
-                    linearBackward(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, N: N, C: I, OC: C)
+                    backwardLinear(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, frozen: f?.down, N: N, C: I, OC: C)
                     lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
                     d.gate.zero(); d.up.zero()
                     swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
-                    linearBackward(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, N: N, C: C, OC: I)
+                    backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
                     lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
-                    linearBackward(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, N: N, C: C, OC: I)
+                    backwardLinear(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
                     lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
                 }
                 rmsnormBackward(d.residual.pointer, base(w.mlpNorm), d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
                 // Attention: res2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
                 d.atty.zero()
-                linearBackward(d.atty.pointer, base(w.o), nil, d.residual.pointer, a.atty[l].pointer, p + w.o, N: N, C: QD, OC: C)
+                backwardLinear(d.atty.pointer, base(w.o), nil, d.residual.pointer, a.atty[l].pointer, p + w.o, frozen: f?.o, N: N, C: QD, OC: C)
                 lora?.backward(d.atty.pointer, d.residual.pointer, a.atty[l].pointer, layer: l, .o, N: N)
                 d.q.zero(); d.k.zero(); d.v.zero()
                 attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
@@ -178,22 +187,37 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                     d.k.pointer.update(from: d.atty.pointer, count: N * KVD)
                 }
                 d.ln.zero()
-                linearBackward(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, N: N, C: C, OC: QD)
+                backwardLinear(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, frozen: f?.q, N: N, C: C, OC: QD)
                 lora?.backward(d.ln.pointer, d.q.pointer, a.ln1[l].pointer, layer: l, .q, N: N)
-                linearBackward(d.ln.pointer, base(w.k), w.kBias.flatMap(base), d.k.pointer, a.ln1[l].pointer, p + w.k, N: N, C: C, OC: KVD)
+                backwardLinear(d.ln.pointer, base(w.k), w.kBias.flatMap(base), d.k.pointer, a.ln1[l].pointer, p + w.k, frozen: f?.k, N: N, C: C, OC: KVD)
                 lora?.backward(d.ln.pointer, d.k.pointer, a.ln1[l].pointer, layer: l, .k, N: N)
-                linearBackward(d.ln.pointer, base(w.v), w.vBias.flatMap(base), d.v.pointer, a.ln1[l].pointer, p + w.v, N: N, C: C, OC: KVD)
+                backwardLinear(d.ln.pointer, base(w.v), w.vBias.flatMap(base), d.v.pointer, a.ln1[l].pointer, p + w.v, frozen: f?.v, N: N, C: C, OC: KVD)
                 lora?.backward(d.ln.pointer, d.v.pointer, a.ln1[l].pointer, layer: l, .v, N: N)
                 rmsnormBackward(d.residual.pointer, base(w.attnNorm), d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
             }
         }
         hooks?.beforeBackward?(0)
-        if lora == nil {
+        if lora == nil && frozenBase?.embedding == nil {
             batch.ids.withUnsafeBufferPointer { ids in
                 embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
             }
         }
         hooks?.afterBackward?(0)
+    }
+}
+
+extension LlamaModel {
+    /// `linearBackward`, or for a matrix of the frozen quantised base only the gradient through
+    /// its input (no weight or bias gradient: the base is frozen).
+    func backwardLinear(_ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>?, _ dbias: UnsafeMutablePointer<S>?,
+                        _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, frozen: FrozenQuantizedMatrix?,
+                        N: Int, C: Int, OC: Int) {
+        if let frozen, let base = frozenBase {
+            precondition(frozen.rows == OC && frozen.cols == C, "LlamaModel: frozen base matrix (\(frozen.rows), \(frozen.cols)) for (\(OC), \(C))")
+            frozenLinearBackwardInput(mutableFloats(dinp), rawFloats(dout), frozen, N: N, scratch: base.scratch)
+        } else {
+            linearBackward(dinp, dweight, dbias, dout, inp, weight, N: N, C: C, OC: OC)
+        }
     }
 }
 

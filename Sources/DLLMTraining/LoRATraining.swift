@@ -6,11 +6,23 @@ import Foundation
 /// each checkpoint folder is a PEFT adapter folder plus the training state.
 enum LoRATraining {
     /// `model` with fresh adapters when `options` ask for LoRA (a LLaMA-family model), else `model`.
+    /// With `baseQuantization` the frozen base's matrices are quantised (docs/qlora.md) and the
+    /// training pass multiplies by them; the fp32 copies stay (checkpoint merge and sampling read them).
     static func wrap(_ model: any LanguageModel<Float>, options: LoRAConfiguration?, seed: UInt64,
+                     baseQuantization: TrainingConfig.BaseQuantization? = nil,
                      log: (String) -> Void) throws -> any LanguageModel<Float> {
         guard let options else { return model }
         guard let base = model as? LlamaModel<Float> else {
             throw TrainingError.configuration("lora: adapters are available for the LLaMA family (llama, qwen2, qwen3, a2d-*, llada), not \(model.architecture.modelType)")
+        }
+        switch baseQuantization {
+        case nil: break
+        case .quantize(let target)?:
+            let frozen = try base.frozenBaseCopy(target)
+            base.frozenBase = frozen
+            log(String(format: "base: frozen and quantised as %@ (%.1f MiB of matrices)", target.rawValue, Double(frozen.byteCount) / 1_048_576))
+        case .gguf?:
+            throw TrainingError.configuration("base_quantization: gguf is not supported by the trainer (it loads a model folder)")
         }
         let lora = try LoRAModel(base: base, configuration: options, seed: seed)
         log(String(format: "lora: r %d, alpha %g%@, dropout %g, %d adapted layers, %d trainable parameters (%.2f%% of %d; base frozen)",

@@ -86,6 +86,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// nil trains every parameter.
     public var lora: LoRAConfiguration?
 
+    /// `load_in_4bit: true` / `base_quantization`: the LoRA base kept quantised (TrainingConfig+QuantizedBase.swift); nil keeps it fp32.
+    public var baseQuantization: BaseQuantization?
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelNameOrPath = "model_name_or_path", tokenizerNameOrPath = "tokenizer_name_or_path"
         case datasetArgs = "dataset_args", textField = "text_field"
@@ -110,7 +113,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case blockSize = "block_size", noisePerBlock = "noise_per_block", epsMin = "eps_min", epsMax = "eps_max"
     }
 
-    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)).union(loraKeys) }
+    public static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)).union(loraKeys).union(quantizedBaseKeys) }
 
     public init(modelNameOrPath: String, datasetArgs: String, outputDir: String) {
         self.modelNameOrPath = modelNameOrPath
@@ -172,6 +175,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         blockSize = try v(.blockSize, d.blockSize); noisePerBlock = try v(.noisePerBlock, d.noisePerBlock)
         epsMin = try v(.epsMin, d.epsMin); epsMax = try v(.epsMax, d.epsMax)
         lora = try Self.decodeLoRA(from: decoder)
+        baseQuantization = try Self.decodeBaseQuantization(from: decoder)
     }
 
     /// The `cart` weighting's `p`: `cart_geo_p`, else the `geo_p:` of dLLM's `cart[geo_p:0.3]`
@@ -256,6 +260,7 @@ extension TrainingConfig {
         if annealSteps < 1 { throw fail(.annealSteps, "must be at least 1 (1 = bidirectional from the first step)") }
         try validateRecipeKeys(file: file, fail: fail)
         try validateLoRA(file: file)
+        try validateBaseQuantization(file: file)
         if lossWeightType.hasPrefix("cart") {
             if lossWeightType != "cart" && !(lossWeightType.hasPrefix("cart[geo_p:") && lossWeightType.hasSuffix("]")) {
                 throw fail(.lossWeightType, "\"\(lossWeightType)\" should be cart (p from cart_geo_p) or cart[geo_p:P] as dLLM spells it")

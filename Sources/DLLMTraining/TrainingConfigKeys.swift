@@ -32,7 +32,6 @@ extension TrainingConfig {
     /// that asks for nothing (`false`, or one of `accepted`), refused otherwise with
     /// what to do instead.
     public static let unavailableFeatureKeys: [String: (accepted: Set<String>, message: String)] = [
-        "load_in_4bit": (["false"], "quantised (4-bit) training bases are not available yet; remove the key to train a float32 base"),
         "load_in_8bit": (["false"], "quantised (8-bit) training bases are not available yet; remove the key to train a float32 base"),
         "bf16": (["false"], "bf16 mixed precision is not available yet (training runs in float32); remove the key or set it false"),
         "fp16": (["false"], "fp16 mixed precision needs a GPU (training runs in float32 here); remove the key or set it false"),

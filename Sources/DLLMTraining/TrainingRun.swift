@@ -100,7 +100,8 @@ public enum TrainingRun {
         }
         try VocabularyCheck.check(modelVocabulary: loaded.model.vocabularySize, model: config.modelNameOrPath, tokenizer: tokenizer,
                                   maskTokenID: maskID, sources: sources)
-        let model = try LoRATraining.wrap(loaded.model, options: config.lora, seed: UInt64(config.seed), log: log)
+        let model = try LoRATraining.wrap(loaded.model, options: config.lora, seed: UInt64(config.seed),
+                                           baseQuantization: config.baseQuantization, log: log)
         let strategy = ParallelStrategies.make(model: model, comm: comm ?? SingleProcessCommunicator(),
                                                plan: comm == nil ? nil : parallel ?? ParallelPlan(stage: .ddp))
         if comm != nil {

@@ -1,0 +1,97 @@
+import DLLMCheckpoint
+import DLLMConfig
+import DLLMModels
+@testable import DLLMTraining
+import Foundation
+import XCTest
+
+/// `load_in_4bit` and `base_quantization` ask for a frozen quantised base: refused without LoRA
+/// (a quantised base cannot be trained), honoured under LoRA.
+final class QuantizedBaseConfigTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-qbase-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    let valid = """
+    model_name_or_path: models/tiny-llada
+    dataset_args: data/shakespeare.jsonl[train:1_000,test:100]
+    output_dir: runs/tiny
+    max_steps: 200
+    """
+
+    func load(_ text: String, overrides: [String] = []) throws -> TrainingConfig {
+        let path = directory.appendingPathComponent("config.yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try TrainingConfig.load(path: path, overrides: overrides).config
+    }
+
+    func message(_ text: String, overrides: [String] = []) -> String? {
+        do {
+            _ = try load(text, overrides: overrides)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testQuantizedBaseWithoutLoRAIsRefusedNamingKeyAndLine() throws {
+        for (key, value) in [("load_in_4bit", "true"), ("base_quantization", "nf4"), ("base_quantization", "q4_k"),
+                             ("base_quantization", "q8_0"), ("base_quantization", "gguf")] {
+            let error = try XCTUnwrap(message(valid + "\n\(key): \(value)\n"), "\(key): \(value) was accepted")
+            for part in [key, ":5", "without lora: true", "cannot be trained"] {
+                XCTAssertTrue(error.contains(part), "\"\(error)\" lacks \"\(part)\"")
+            }
+            let overridden = try XCTUnwrap(message(valid, overrides: ["--\(key)", value]))
+            XCTAssertTrue(overridden.contains("without lora: true"), overridden)
+        }
+    }
+
+    func testQuantizedBaseUnderLoRAIsDecoded() throws {
+        XCTAssertEqual(try load(valid + "\nlora: true\nload_in_4bit: true\n").baseQuantization, .quantize(.nf4))
+        XCTAssertEqual(try load(valid + "\nlora: true\nbase_quantization: q4_k\n").baseQuantization, .quantize(.q4_k))
+        XCTAssertEqual(try load(valid + "\nlora: true\n", overrides: ["--base_quantization", "q8_0"]).baseQuantization, .quantize(.q8_0))
+        XCTAssertNil(try load(valid + "\nload_in_4bit: false\nbase_quantization: none\n").baseQuantization)
+        for (text, part) in [("base_quantization: gguf", "model folder"), ("base_quantization: q3_k", "q3_k"),
+                             ("load_in_4bit: true\nbase_quantization: q8_0", "contradicts load_in_4bit")] {
+            let error = try XCTUnwrap(message(valid + "\nlora: true\n\(text)\n"), text)
+            XCTAssertTrue(error.contains(part) && error.contains("base_quantization"), error)
+        }
+    }
+
+    /// A LoRA run over a q8_0 / q4_k base of the tiny LLaDA: the base trains nothing, adapters train.
+    func testLoRATrainsOverAQuantizedBase() throws {
+        let fixtures = TrainingRunTests.pretraining
+        let model = directory.appendingPathComponent("base")
+        let loaded = try ModelFolder.load(fixtures.appendingPathComponent("model"), as: Float.self, seed: 3)
+        try ModelFolder.save(loaded.model, config: loaded.config, to: model)
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent("model/\(file)"), to: model.appendingPathComponent(file))
+        }
+        for target in [FrozenQuantizedMatrix.QuantizeTarget.q8_0, .q4_k] {
+            var c = TrainingConfig(modelNameOrPath: model.path, datasetArgs: fixtures.appendingPathComponent("data").path,
+                                   outputDir: directory.appendingPathComponent("out-\(target)").path)
+            c.maxLength = 32
+            c.maxSteps = 3
+            c.perDeviceTrainBatchSize = 2
+            c.loggingSteps = 1
+            c.learningRate = 1e-2
+            c.lora = LoRAConfiguration(r: 4, loraAlpha: 8, loraDropout: 0)
+            c.baseQuantization = .quantize(target)
+            var lines: [String] = []
+            let trainer = try TrainingRun.makeTrainer(c, log: { lines.append($0) })
+            let lora = try XCTUnwrap(trainer.model as? LoRAModel<Float>)
+            XCTAssertNotNil(lora.base.frozenBase, "\(target)")
+            XCTAssertTrue(lines.contains { $0.contains("frozen and quantised as \(target.rawValue)") }, "\(lines)")
+            let adaptersBefore = lora.parameters.array
+            let state = try trainer.train()
+            XCTAssertTrue(state.logHistory.compactMap(\.loss).allSatisfy(\.isFinite), "\(target)")
+            XCTAssertTrue(lora.base.gradients.buffer.allSatisfy { $0 == 0 }, "\(target): a base gradient was computed")
+            XCTAssertNotEqual(lora.parameters.array, adaptersBefore, "\(target): the adapters did not train")
+        }
+    }
+}
