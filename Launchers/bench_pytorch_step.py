@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -73,6 +74,9 @@ def parse_args():
                    help="how attention is made bidirectional: config.is_causal=False with no mask (default), "
                         "or an all-zeros (B,1,T,T) float mask passed as attention_mask")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tied-embeddings", action="store_true", help="tie lm_head to the input embedding")
+    p.add_argument("--gradient-checkpointing", action="store_true",
+                   help="HF gradient_checkpointing_enable (use_reentrant=False): recompute each block in backward")
     return p.parse_args()
 
 
@@ -98,7 +102,7 @@ def main():
         max_position_embeddings=max(args.seq, 2048),
         rms_norm_eps=1e-5,
         rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
-        tie_word_embeddings=False,
+        tie_word_embeddings=args.tied_embeddings,
         attention_bias=False,
         mlp_bias=False,
         pad_token_id=None,
@@ -107,6 +111,8 @@ def main():
     if args.mask == "config":
         config.is_causal = False  # transformers 5.x: bidirectional mask instead of the causal one
     model = LlamaForCausalLM._from_config(config, attn_implementation=args.attn, dtype=torch.float32)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()  # dropout is 0.0 in this config, train() only matters for bookkeeping
 
     params = sum(p.numel() for p in model.parameters())
@@ -166,7 +172,8 @@ def main():
         "attention": f"{args.attn}, bidirectional ({'config.is_causal=False, no mask' if args.mask == 'config' else 'all-zeros 4D float mask'})",
         "config": {"hidden": H, "layers": L, "heads": args.heads, "kv_heads": args.kv_heads,
                    "intermediate": args.intermediate, "vocab": args.vocab, "batch": B, "seq": T,
-                   "dtype": "float32", "tied_embeddings": False},
+                   "dtype": "float32", "tied_embeddings": args.tied_embeddings,
+                   "gradient_checkpointing": args.gradient_checkpointing},
         "params": params,
         "params_non_embedding": params - params_embedding,
         "tokens_per_step": tokens,
@@ -184,6 +191,8 @@ def main():
         # 1-minute load average before the run (other processes) and after it (includes this run's threads):
         # anything much above `threads` means the timings were taken on a busy machine.
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        # Peak resident set of this process (Linux ru_maxrss is in KiB).
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(result), flush=True)
 

@@ -31,7 +31,7 @@ public func attentionForward<S: ComputeScalar>(
             let P = att + (b * NH + h) * T * T
             // S (T, T) = scale · Q_bh (T, HD) · K_bgᵀ (HD, T)
             gemm(.none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T)
-            for i in 0..<T { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: mask) }
+            mask.withView { view in for i in 0..<T { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: view) } }
             // out_bh (T, HD) = P (T, T) · V_bg (T, HD)
             gemm(.none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo)
         } }
@@ -42,28 +42,25 @@ public func attentionForward<S: ComputeScalar>(
 /// The common masks (bidirectional, causal) are contiguous key ranges and run
 /// branch-free; only an explicit mask is consulted per element.
 @inlinable
-func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, i: Int, T: Int, mask: AttentionMask) {
-    if let dense = mask.dense {
-        dense.withUnsafeBufferPointer { d in
-            let allowed = d.baseAddress! + (b * T + i) * T
-            var maxv = -S.infinity
-            for j in 0..<T where allowed[j] != 0 && row[j] > maxv { maxv = row[j] }
-            if maxv == -S.infinity {
-                for j in 0..<T { row[j] = 0 }
-                return
-            }
-            var sum: S = 0
-            for j in 0..<T {
-                let e = allowed[j] != 0 ? S.fastExp(row[j] - maxv) : 0
-                row[j] = e
-                sum += e
-            }
-            let inv = 1 / sum
-            for j in 0..<T { row[j] *= inv }
+func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, i: Int, T: Int, mask: AttentionMaskView) {
+    if !mask.isBaseOnly {
+        var maxv = -S.infinity
+        for j in 0..<T where mask.allows(b, i, j) && row[j] > maxv { maxv = row[j] }
+        if maxv == -S.infinity {
+            for j in 0..<T { row[j] = 0 }
+            return
         }
+        var sum: S = 0
+        for j in 0..<T {
+            let e = mask.allows(b, i, j) ? S.fastExp(row[j] - maxv) : 0
+            row[j] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for j in 0..<T { row[j] *= inv }
         return
     }
-    let end = mask.base == .causal ? i + 1 : T
+    let end = mask.keyEnd(i)
     let maxv = S.maximum(row, count: end)
     for j in 0..<end { row[j] = S.fastExp(row[j] - maxv) }
     let inv = 1 / S.sum(row, count: end)

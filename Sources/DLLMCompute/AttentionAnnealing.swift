@@ -50,7 +50,7 @@ public struct AttentionAnnealing: Sendable, Equatable {
     /// A batch's mask: every sequence shares the (T·T) pattern `allowed`, ANDed with key padding.
     public static func mask(B: Int, T: Int, allowed: [Bool], keyPadding: [Bool]? = nil) -> AttentionMask {
         precondition(allowed.count == T * T, "AttentionAnnealing: the pattern must hold T·T values")
-        return AttentionMask(.bidirectional, B: B, T: T, keyPadding: keyPadding, allowed: Array(repeatElement(allowed, count: B).joined()))
+        return AttentionMask(.bidirectional, B: B, T: T, keyPadding: keyPadding, sharedAllowed: allowed)
     }
 
     /// Sample indices are non-negative `Int`s; this key lies above all of them.

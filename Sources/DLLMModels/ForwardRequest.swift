@@ -15,11 +15,16 @@ struct ForwardRequest<S: ComputeScalar> {
 
     /// A training pass over `batch` under `mask`, layer `l`'s attention probabilities saved in `probabilities[l]`.
     init(training batch: TokenBatch, mask: AttentionMask, probabilities: [Buffer<S>], hooks: BlockHooks?) {
+        self.init(training: batch, attention: .full(mask: mask, probabilities: probabilities), hooks: hooks)
+    }
+
+    /// A training pass over `batch` whose attention (`.full` or `.tiled`) saves what its backward needs.
+    init(training batch: TokenBatch, attention: ForwardAttention<S>, hooks: BlockHooks?) {
         ids = batch.ids
         positions = batch.positions
         B = batch.B
         T = batch.T
-        attention = .full(mask: mask, probabilities: probabilities)
+        self.attention = attention
         logitRows = nil
         self.hooks = hooks
     }
@@ -44,6 +49,9 @@ enum ForwardAttention<S: ComputeScalar> {
     /// Training: the `T` queries of each batch row attend to that row's `T` keys under `mask`
     /// (`attentionForward`), layer `l`'s probabilities saved in `probabilities[l]`, (B, NH, T, T), for backward.
     case full(mask: AttentionMask, probabilities: [Buffer<S>])
+    /// Training without the (T, T) matrix (`tiledAttentionForward`): layer `l`'s (B, NH, T)
+    /// log-sum-exp saved in `logsumexp[l]` for `tiledAttentionBackward`.
+    case tiled(mask: AttentionMask, logsumexp: [Buffer<S>])
     /// Inference: the step's keys and values are written to its slots of `cache`, then its queries
     /// attend over the cached slots (`cachedAttentionForward`); `scratch` holds
     /// `cachedAttentionScratchCount(Tq:capacity:)` scalars.
@@ -58,6 +66,9 @@ enum ForwardAttention<S: ComputeScalar> {
         case let .full(mask, probabilities):
             attentionForward(out, ldo: ldo, probabilities[l].pointer, q, ldq: ldq, k, ldk: ldk, v, ldv: ldv,
                              mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+        case let .tiled(mask, logsumexp):
+            tiledAttentionForward(out, ldo: ldo, logsumexp[l].pointer, q, ldq: ldq, k, ldk: ldk, v, ldv: ldv,
+                                  mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
         case let .cached(cache, step, scores):
             cache.store(cache.keys, layer: l, k, ld: ldk, B: B, Tq: T, queryStart: step.queryStart)
             cache.store(cache.values, layer: l, v, ld: ldv, B: B, Tq: T, queryStart: step.queryStart)

@@ -54,6 +54,11 @@ public protocol LanguageModel<Scalar>: InferenceModel {
     /// skips as HF's Trainer skips `nn.LayerNorm` modules (see `WeightDecayGroups`).
     /// The default is none: HF's name patterns alone then decide.
     var normalizationParameterNames: Set<String> { get }
+    /// Whether ``setGradientCheckpointing(_:)`` can turn activation checkpointing on.
+    var supportsGradientCheckpointing: Bool { get }
+    /// HF `gradient_checkpointing`: keep only each block's input and recompute the block in
+    /// backward (same results, less memory, one more forward per step). Only when supported.
+    func setGradientCheckpointing(_ on: Bool)
 }
 
 extension LanguageModel {
@@ -70,6 +75,12 @@ extension LanguageModel {
     public var parameterCount: Int { layout.count }
 
     public var normalizationParameterNames: Set<String> { [] }
+
+    public var supportsGradientCheckpointing: Bool { false }
+
+    public func setGradientCheckpointing(_ on: Bool) {
+        precondition(!on, "\(Self.self) does not support gradient checkpointing (check supportsGradientCheckpointing)")
+    }
 
     /// (layout.count) AdamW decay mask, HF Trainer's default grouping: 1 where weight
     /// decay applies, 0 for biases and normalisation weights (`WeightDecayGroups`).

@@ -41,10 +41,9 @@ struct LlamaForward<S: ComputeScalar> {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     func run() -> UnsafeMutablePointer<S> {
-        let B = request.B, T = request.T, attention = request.attention, hooks = request.hooks, logitRows = request.logitRows
+        let B = request.B, T = request.T, hooks = request.hooks, logitRows = request.logitRows
         let spec = model.spec, N = B * T
-        let C = spec.hidden, L = spec.layers, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
-        let I = spec.intermediate, V = spec.vocab, QD = NH * HD, KVD = NKV * HD
+        let C = spec.hidden, L = spec.layers, V = spec.vocab
         let p = model.parameters.pointer, o = model.offsets, eps = S(spec.rmsNormEps)
 
         hooks?.beforeForward?(0)
@@ -53,33 +52,8 @@ struct LlamaForward<S: ComputeScalar> {
         request.positions.withUnsafeBufferPointer { pos in
             for l in 0..<L {
                 hooks?.beforeForward?(l + 1)
-                defer { hooks?.afterForward?(l + 1) }
-                let w = o.layers[l], a = buffers(layer: l)
-                rmsnormForward(a.normed1, a.rstd1, a.input, p + w.attnNorm, N: N, C: C, eps: eps)
-                // With qkNorm the projections land in qRaw/kRaw and their per-head norms in q/k.
-                project([(a.qRaw, .q), (a.kRaw, .k), (a.v, .v)], from: a.normed1, layer: l, N: N)
-                if let qn = w.qNorm, let kn = w.kNorm {
-                    // Each head's HD values are one row: (N·NH, HD) and (N·NKV, HD).
-                    rmsnormForward(a.q, a.qRstd!, a.qRaw, p + qn, N: N * NH, C: HD, eps: eps)
-                    rmsnormForward(a.k, a.kRstd!, a.kRaw, p + kn, N: N * NKV, C: HD, eps: eps)
-                }
-                model.rotary.apply(a.q, positions: pos.baseAddress!, N: N, heads: NH, ld: QD)
-                model.rotary.apply(a.k, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD)
-                attention.attend(layer: l, a.attended, ldo: QD, a.q, ldq: QD, a.k, ldk: KVD, a.v, ldv: KVD,
-                                 B: B, T: T, NH: NH, NKV: NKV, HD: HD)
-                project([(a.projection, .o)], from: a.attended, layer: l, N: N)
-                residualForward(a.afterAttention, a.input, a.projection, count: N * C)
-                rmsnormForward(a.normed2, a.rstd2, a.afterAttention, p + w.mlpNorm, N: N, C: C, eps: eps)
-                if let moe = w.moe, let m = spec.mixtureOfExperts {
-                    // The sparse MLP always reads the flat (out, in) matrices.
-                    let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C)
-                    if case .saved(let activations) = storage { activations.moe[l] = saved }
-                } else {
-                    project([(a.gate, .gate), (a.up, .up)], from: a.normed2, layer: l, N: N)
-                    swigluForward(a.swiglu, a.gate, a.up, count: N * I)
-                    project([(a.projection, .down)], from: a.swiglu, layer: l, N: N)
-                }
-                residualForward(a.output, a.afterAttention, a.projection, count: N * C)
+                layer(l, positions: pos.baseAddress!)
+                hooks?.afterForward?(l + 1)
             }
         }
         hooks?.beforeForward?(L + 1)
@@ -95,6 +69,42 @@ struct LlamaForward<S: ComputeScalar> {
         multiply(head.logits, head.normed, offset: o.head, transposed: transposedHead, quantized: quantizedHead,
                  frozen: frozenHead, nil, N: head.rows, C: C, OC: V)
         return head.logits
+    }
+
+    /// Block `l`: from its input (`buffers(layer: l).input`) to its output, every intermediate in
+    /// `buffers(layer: l)`. Backward calls it again under gradient checkpointing; the arithmetic is
+    /// the same, so the recomputed intermediates equal the first ones bit for bit.
+    func layer(_ l: Int, positions pos: UnsafePointer<Int32>) {
+        let B = request.B, T = request.T, N = B * T, spec = model.spec
+        let C = spec.hidden, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
+        let I = spec.intermediate, QD = NH * HD, KVD = NKV * HD
+        let p = model.parameters.pointer, eps = S(spec.rmsNormEps)
+        let w = model.offsets.layers[l], a = buffers(layer: l)
+        rmsnormForward(a.normed1, a.rstd1, a.input, p + w.attnNorm, N: N, C: C, eps: eps)
+        // With qkNorm the projections land in qRaw/kRaw and their per-head norms in q/k.
+        project([(a.qRaw, .q), (a.kRaw, .k), (a.v, .v)], from: a.normed1, layer: l, N: N)
+        if let qn = w.qNorm, let kn = w.kNorm {
+            // Each head's HD values are one row: (N·NH, HD) and (N·NKV, HD).
+            rmsnormForward(a.q, a.qRstd!, a.qRaw, p + qn, N: N * NH, C: HD, eps: eps)
+            rmsnormForward(a.k, a.kRstd!, a.kRaw, p + kn, N: N * NKV, C: HD, eps: eps)
+        }
+        model.rotary.apply(a.q, positions: pos, N: N, heads: NH, ld: QD)
+        model.rotary.apply(a.k, positions: pos, N: N, heads: NKV, ld: KVD)
+        request.attention.attend(layer: l, a.attended, ldo: QD, a.q, ldq: QD, a.k, ldk: KVD, a.v, ldv: KVD,
+                                 B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+        project([(a.projection, .o)], from: a.attended, layer: l, N: N)
+        residualForward(a.afterAttention, a.input, a.projection, count: N * C)
+        rmsnormForward(a.normed2, a.rstd2, a.afterAttention, p + w.mlpNorm, N: N, C: C, eps: eps)
+        if let moe = w.moe, let m = spec.mixtureOfExperts {
+            // The sparse MLP always reads the flat (out, in) matrices.
+            let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C)
+            if case .saved(let activations) = storage { activations.moe[l] = saved }
+        } else {
+            project([(a.gate, .gate), (a.up, .up)], from: a.normed2, layer: l, N: N)
+            swigluForward(a.swiglu, a.gate, a.up, count: N * I)
+            project([(a.projection, .down)], from: a.swiglu, layer: l, N: N)
+        }
+        residualForward(a.output, a.afterAttention, a.projection, count: N * C)
     }
 
     // MARK: Storage

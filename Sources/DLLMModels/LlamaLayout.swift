@@ -62,15 +62,22 @@ struct LlamaOffsets {
     }
 }
 
-/// Saved activations for backward and the per-layer gradient scratch, for a (B, T) batch.
+/// Saved activations for backward and the per-layer gradient scratch, for up to `rows` = B·T rows.
+///
+/// With `checkpointed`, only the residual stream (L + 1 buffers) is kept per layer: every other
+/// per-layer array holds L references to one shared buffer, which backward refills by running the
+/// layer's forward again. With `tiled` attention a layer keeps its (B, NH, T) log-sum-exp instead of
+/// its (B, NH, T, T) probabilities. A smaller batch reuses the buffers (row-major prefixes).
 final class LlamaActivations<S: ComputeScalar> {
-    let B: Int, T: Int
+    /// Capacity: rows (B·T) and, for the full kernel, B·T·T (probabilities per head).
+    let rows: Int, squareRows: Int
+    let tiled: Bool, checkpointed: Bool
     var residual: [Buffer<S>] = []     // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []   // (N, C), (N)
     var q: [Buffer<S>] = [], k: [Buffer<S>] = [], v: [Buffer<S>] = []  // (N, NH·HD), (N, NKV·HD) ×2, after rotary
     // qkNorm only (else empty): projections before the per-head norm, and its (N·NH), (N·NKV) rstd.
     var qRaw: [Buffer<S>] = [], kRaw: [Buffer<S>] = [], qRstd: [Buffer<S>] = [], kRstd: [Buffer<S>] = []
-    var att: [Buffer<S>] = []          // (B, NH, T, T)
+    var att: [Buffer<S>] = []          // (B, NH, T, T) probabilities, or (B, NH, T) log-sum-exp when tiled
     var atty: [Buffer<S>] = []         // (N, NH·HD)
     var res2: [Buffer<S>] = []         // (N, C)
     var ln2: [Buffer<S>] = [], ln2Rstd: [Buffer<S>] = []
@@ -88,34 +95,44 @@ final class LlamaActivations<S: ComputeScalar> {
         let residual: Buffer<S>, ln: Buffer<S>          // (N, C)
         let wide: Buffer<S>, gate: Buffer<S>, up: Buffer<S>  // (N, I)
         let atty: Buffer<S>, q: Buffer<S>, k: Buffer<S>, v: Buffer<S>
-        let scores: Buffer<S>                           // (T, T)
+        let scores: Buffer<S>                           // (threads, T, T), full kernel only
     }
 
-    init(spec s: LlamaSpec, B: Int, T: Int) {
-        self.B = B
-        self.T = T
+    init(spec s: LlamaSpec, B: Int, T: Int, tiled: Bool, checkpointed: Bool) {
         let N = B * T, C = s.hidden, QD = s.heads * s.headDim, KVD = s.kvHeads * s.headDim, I = s.intermediate
+        rows = N
+        squareRows = tiled ? 0 : N * T
+        self.tiled = tiled
+        self.checkpointed = checkpointed
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
+        /// One buffer per layer, or one shared by every layer when checkpointed.
+        func perLayer(_ n: Int) -> [Buffer<S>] {
+            if checkpointed { return Array(repeating: buf(n), count: s.layers) }
+            return (0..<s.layers).map { _ in buf(n) }
+        }
         residual = (0...s.layers).map { _ in buf(N * C) }
         moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
-        for _ in 0..<s.layers {
-            ln1.append(buf(N * C)); ln1Rstd.append(buf(N))
-            q.append(buf(N * QD)); k.append(buf(N * KVD)); v.append(buf(N * KVD))
-            if s.qkNorm {
-                qRaw.append(buf(N * QD)); kRaw.append(buf(N * KVD))
-                qRstd.append(buf(N * s.heads)); kRstd.append(buf(N * s.kvHeads))
-            }
-            att.append(buf(B * s.heads * T * T)); atty.append(buf(N * QD))
-            res2.append(buf(N * C)); ln2.append(buf(N * C)); ln2Rstd.append(buf(N))
-            gate.append(buf(N * I)); up.append(buf(N * I)); swiglu.append(buf(N * I))
+        ln1 = perLayer(N * C); ln1Rstd = perLayer(N)
+        q = perLayer(N * QD); k = perLayer(N * KVD); v = perLayer(N * KVD)
+        if s.qkNorm {
+            qRaw = perLayer(N * QD); kRaw = perLayer(N * KVD)
+            qRstd = perLayer(N * s.heads); kRstd = perLayer(N * s.kvHeads)
         }
+        att = perLayer(tiled ? N * s.heads : N * s.heads * T); atty = perLayer(N * QD)
+        res2 = perLayer(N * C); ln2 = perLayer(N * C); ln2Rstd = perLayer(N)
+        gate = perLayer(N * I); up = perLayer(N * I); swiglu = perLayer(N * I)
         lnf = buf(N * C); lnfRstd = buf(N)
         logits = buf(N * s.vocab)
         lse = buf(N); losses = buf(N)
         scratchC = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), wide: buf(N * I), gate: buf(N * I), up: buf(N * I),
-                      atty: buf(N * QD), q: buf(N * QD), k: buf(N * KVD), v: buf(N * KVD), scores: buf(attentionScratchCount(T: T)))
+                      atty: buf(N * QD), q: buf(N * QD), k: buf(N * KVD), v: buf(N * KVD),
+                      scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
     }
 
-    func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }
+    /// Whether a (B, T) batch fits these buffers as prefixes, under the same options.
+    func fits(B: Int, T: Int, tiled: Bool, checkpointed: Bool) -> Bool {
+        guard self.tiled == tiled, self.checkpointed == checkpointed, B * T <= rows else { return false }
+        return tiled || (B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count)
+    }
 }

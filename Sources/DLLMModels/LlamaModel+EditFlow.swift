@@ -5,14 +5,12 @@ import DLLMCompute
 extension LlamaModel: EditFlowLanguageModel {
     public func editFlowForward(_ batch: TokenBatch, mask: AttentionMask) -> EditFlowOutputs<S> {
         precondition(spec.editFlowHeads, "LlamaModel: \(spec.modelType) has no Edit Flows heads")
-        precondition(batch.T <= spec.maxPositions, "LlamaModel: sequence length \(batch.T) exceeds \(spec.maxPositions) positions")
         let N = batch.B * batch.T
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T) }
+        prepareActivations(for: batch, mask: mask)
         if editFlowBuffers == nil || editFlowBuffers!.rates.count != N * 3 { editFlowBuffers = EditFlowHeadBuffers(N: N, V: spec.vocab) }
-        lastBatch = batch
-        lastMask = mask
-        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
-        _ = LlamaForward(model: self, request: request, storage: .saved(acts!), matrices: .training, editFlowHeads: editFlowBuffers).run()
+        var pass = trainingForward(batch, mask: mask, hooks: hooks)
+        pass.editFlowHeads = editFlowBuffers
+        _ = pass.run()
         let h = editFlowBuffers!
         return EditFlowOutputs(B: batch.B, T: batch.T, V: spec.vocab, substitutionLogits: h.substitution.pointer,
                                insertionLogits: h.insertion.pointer, rates: h.rates.pointer)

@@ -27,6 +27,10 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// backward computes no gradient for any base parameter, only the adapters' and the inputs'.
     public var adapters: LoRAAdapters<S>?
     public var hooks: BlockHooks?
+    /// The training forward's attention kernel (``AttentionKernel``).
+    public var attentionKernel: AttentionKernel = .automatic
+    /// HF `gradient_checkpointing`: keep only each block's input, recompute the block in backward.
+    public var gradientCheckpointing = false
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
     /// (whose slots for them are then never filled). Float models only.
     public var quantizedWeights: QuantizedLlamaWeights? {
@@ -74,14 +78,34 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
 
     /// The training use of the one forward pass (``LlamaForward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
+        prepareActivations(for: batch, mask: mask)
+        adapters?.beginForward(N: batch.B * batch.T)
+        _ = trainingForward(batch, mask: mask, hooks: hooks).run()
+    }
+
+    /// (Re)allocates the saved activations for `batch` under the kernel and checkpointing options,
+    /// and remembers the batch and mask for backward.
+    func prepareActivations(for batch: TokenBatch, mask: AttentionMask) {
         precondition(batch.T <= spec.maxPositions, "LlamaModel: sequence length \(batch.T) exceeds \(spec.maxPositions) positions")
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T) }
+        let tiled = attentionKernel.usesTiles(T: batch.T)
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing) {
+            acts = nil  // free the old set before allocating the new one
+            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing)
+        }
         lastBatch = batch
         lastMask = mask
-        adapters?.beginForward(N: batch.B * batch.T)
-        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
-        _ = LlamaForward(model: self, request: request, storage: .saved(acts!), matrices: .training).run()
     }
+
+    /// The training pass over `batch` into the saved activations.
+    func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> LlamaForward<S> {
+        let a = acts!
+        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att) : .full(mask: mask, probabilities: a.att)
+        let request = ForwardRequest(training: batch, attention: attention, hooks: hooks)
+        return LlamaForward(model: self, request: request, storage: .saved(a), matrices: .training)
+    }
+
+    public var supportsGradientCheckpointing: Bool { true }
+    public func setGradientCheckpointing(_ on: Bool) { gradientCheckpointing = on }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -136,6 +160,10 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         let d = a.grads
         let lora = adapters
         func base(_ offset: Int) -> UnsafeMutablePointer<S>? { baseGradient(g, offset) }
+        // Under checkpointing, each block's intermediates are recomputed (no hooks: backward's own
+        // hooks around the block already hold its parameters) just before its backward.
+        guard let mask = lastMask else { preconditionFailure("LlamaModel: backward before forward") }
+        let recompute = a.checkpointed ? trainingForward(batch, mask: mask, hooks: nil) : nil
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
         head(d.ln.pointer)
@@ -147,6 +175,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             for l in stride(from: L - 1, through: 0, by: -1) {
                 hooks?.beforeBackward?(l + 1)
                 defer { hooks?.afterBackward?(l + 1) }
+                recompute?.layer(l, positions: pos.baseAddress!)
                 let w = o.layers[l], f = frozenBase?.layers[l]
                 // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2))), or the sparse MoE MLP
                 d.ln.zero()
@@ -171,9 +200,15 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 backwardLinear(d.atty.pointer, base(w.o), nil, d.residual.pointer, a.atty[l].pointer, p + w.o, frozen: f?.o, N: N, C: QD, OC: C)
                 lora?.backward(d.atty.pointer, d.residual.pointer, a.atty[l].pointer, layer: l, .o, N: N)
                 d.q.zero(); d.k.zero(); d.v.zero()
-                attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
-                                  a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
-                                  B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                if a.tiled {
+                    tiledAttentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.atty.pointer, a.atty[l].pointer, ldo: QD,
+                                           a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
+                                           mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                } else {
+                    attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
+                                      a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
+                                      B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                }
                 rotary.apply(d.q.pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD, inverse: true)
                 rotary.apply(d.k.pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD, inverse: true)
                 if let qn = w.qNorm, let kn = w.kNorm {

@@ -48,6 +48,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var reportTo: [String] = ["none"]
     public var resumeFromCheckpoint: String?
     public var skipNonfiniteSteps: Bool = false
+    /// HF `gradient_checkpointing`: recompute each block's activations in backward instead of keeping them.
+    public var gradientCheckpointing: Bool = false
 
     // The objective (dLLM's MDLMConfig and an autoregressive baseline)
     public var objective: String = "mdlm"
@@ -105,6 +107,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case evalSteps = "eval_steps", saveStrategy = "save_strategy", saveSteps = "save_steps"
         case saveTotalLimit = "save_total_limit", seed, reportTo = "report_to"
         case resumeFromCheckpoint = "resume_from_checkpoint", skipNonfiniteSteps = "skip_nonfinite_steps"
+        case gradientCheckpointing = "gradient_checkpointing"
         case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
@@ -164,6 +167,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             resumeFromCheckpoint = try c.decodeIfPresent(String.self, forKey: .resumeFromCheckpoint)
         }
         skipNonfiniteSteps = try v(.skipNonfiniteSteps, d.skipNonfiniteSteps)
+        gradientCheckpointing = try v(.gradientCheckpointing, d.gradientCheckpointing)
         objective = try v(.objective, d.objective); timeEpsilon = try v(.timeEpsilon, d.timeEpsilon)
         lossWeightType = try v(.lossWeightType, d.lossWeightType); lossNormType = try v(.lossNormType, d.lossNormType)
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)

@@ -24,6 +24,14 @@ public enum TrainingRun {
             throw TrainingError.configuration("max_length \(config.maxLength) exceeds the \(loaded.model.maxPositions) positions of \(config.modelNameOrPath) "
                 + "(max_sequence_length / max_position_embeddings / n_positions in its config.json)")
         }
+        if config.gradientCheckpointing {
+            guard loaded.model.supportsGradientCheckpointing else {
+                throw TrainingError.configuration("gradient_checkpointing: true: \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, "
+                    + "which keeps its activations (checkpointing serves the LLaMA family); remove the key or set it false")
+            }
+            loaded.model.setGradientCheckpointing(true)
+            log("gradient checkpointing: each block is recomputed in backward")
+        }
         let tokenizer = try BPETextTokenizer(path: config.tokenizerNameOrPath ?? config.modelNameOrPath)
         guard let pad = tokenizer.effectivePadTokenID else {
             throw TrainingError.noData("\(tokenizer.path): the tokenizer names no EOS or pad token (tokenizer_config.json eos_token)")

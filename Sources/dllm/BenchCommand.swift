@@ -36,15 +36,30 @@ struct TrainStepBench: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 1
     @Option(help: "Timed steps.") var steps = 3
     @Option(help: "Python interpreter for the PyTorch comparison; 'none' to skip.") var python = "python3"
+    @Flag(help: "SmolLM2-135M's shape: hidden 576, 30 layers, 9/3 heads, intermediate 1536, vocab 49152, tied embeddings (overrides those options).")
+    var smollm2 = false
+    @Flag(name: .customLong("tied-embeddings"), help: "Tie the output head to the embedding.") var tiedEmbeddings = false
+    @Flag(name: .customLong("gradient-checkpointing"), help: "Recompute each block in backward (HF gradient_checkpointing).")
+    var gradientCheckpointing = false
+    @Option(help: "Attention kernel: full (keeps T×T probabilities), tiled (O(T) per head) or automatic.")
+    var attention: AttentionKernel = .automatic
+    @Option(help: "Comma-separated sequence lengths: run every length in child processes (dllm plain, dllm checkpointed, PyTorch, PyTorch checkpointed) and print step time and peak RSS of each.")
+    var sweep: String?
+    @Flag(help: "Print one JSON line (step seconds, tokens/s, peak RSS) instead of the report.") var json = false
 
     func run() throws {
+        if let sweep { return try runSweep(sweep) }
         try setComputeThreads(threads)
-        let sgemm = measureSgemm()
+        let sgemm = json ? 0 : measureSgemm()
+        let shape = self.shape
+        let (hidden, layers, heads, vocab) = (shape.hidden, shape.layers, shape.heads, shape.vocab)
         let spec = LlamaSpec(
-            modelType: "llama", naming: .huggingFace, hidden: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
-            headDim: hidden / heads, intermediate: intermediate, vocab: vocab, rmsNormEps: 1e-5, ropeTheta: 10_000,
-            maxPositions: max(seq, 2048), tiedEmbeddings: false, qkvBias: false, maskTokenID: nil, initializerRange: 0.02)
+            modelType: "llama", naming: .huggingFace, hidden: hidden, layers: layers, heads: heads, kvHeads: shape.kvHeads,
+            headDim: hidden / heads, intermediate: shape.intermediate, vocab: vocab, rmsNormEps: 1e-5, ropeTheta: 10_000,
+            maxPositions: max(seq, 2048), tiedEmbeddings: shape.tied, qkvBias: false, maskTokenID: nil, initializerRange: 0.02)
         let model = LlamaModel<Float>(spec: spec)
+        model.attentionKernel = attention
+        model.gradientCheckpointing = gradientCheckpointing
         Initialization.initialize(model, seed: 0)
         let m = Buffer<Float>(count: model.parameterCount), v = Buffer<Float>(count: model.parameterCount)
         var rng = SeededGenerator(seed: 1)
@@ -71,12 +86,17 @@ struct TrainStepBench: ParsableCommand {
         let params = Double(model.parameterCount)
         let flops = 6 * params * Double(N) + 12 * Double(layers * batch * seq * seq * hidden)
         let swift = (tokensPerSecond: Double(N) / mean, gflops: flops / mean / 1e9)
-        print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(kvHeads), intermediate \(intermediate), vocab \(vocab), batch \(batch)x\(seq), bidirectional, \(threads) threads")
+        if json {
+            print(#"{"step_seconds": \#(mean), "tokens_per_s": \#(swift.tokensPerSecond), "peak_rss_mib": \#(residentMiB().peak), "loss": \#(loss)}"#)
+            return
+        }
+        print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(shape.kvHeads), intermediate \(shape.intermediate), vocab \(vocab)\(shape.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads")
+        print("attention: \(attention.usesTiles(T: seq) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
         print("parameters: \(model.parameterCount); \(BLASCoreSelection.description)")
         print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
         print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
                      mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))
-        if let torch = runPyTorch() {
+        if let torch = runPyTorch(seq: seq, checkpointing: gradientCheckpointing) {
             print(String(format: "PyTorch %@ step: %.2f s  %.0f tokens/s  %.1f GFLOP/s", torch.version, Double(N) / torch.tokensPerSecond,
                          torch.tokensPerSecond, torch.gflops))
             print(String(format: "dllm / PyTorch tokens/s: %.2fx", swift.tokensPerSecond / torch.tokensPerSecond))
@@ -100,20 +120,22 @@ struct TrainStepBench: ParsableCommand {
         return best
     }
 
-    func runPyTorch() -> (version: String, tokensPerSecond: Double, gflops: Double)? {
+    func runPyTorch(seq: Int, checkpointing: Bool) -> (version: String, tokensPerSecond: Double, gflops: Double, peakMiB: Double)? {
         guard python != "none" else { return nil }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
         guard FileManager.default.fileExists(atPath: script) else { return nil }
-        let arguments = [python, script, "--threads", "\(threads)", "--hidden", "\(hidden)", "--layers", "\(layers)",
-                         "--heads", "\(heads)", "--kv-heads", "\(kvHeads)", "--intermediate", "\(intermediate)",
-                         "--vocab", "\(vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
+        let s = shape
+        let arguments = [python, script, "--threads", "\(threads)", "--hidden", "\(s.hidden)", "--layers", "\(s.layers)",
+                         "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)", "--intermediate", "\(s.intermediate)",
+                         "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
                          "--warmup", "\(warmup)", "--steps", "\(steps)"]
+            + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : [])
         guard let result = try? ChildProcess.run(["/usr/bin/env"] + arguments) else { return nil }
         guard result.termination.succeeded,
               let line = result.output.split(separator: "\n").last,
               let json = try? JSONParser.parse(String(line)),
               let tps = json["tokens_per_s"]?.doubleValue else { return nil }
-        return (json["torch"]?.stringValue ?? "?", tps, json["gflops"]?.doubleValue ?? 0)
+        return (json["torch"]?.stringValue ?? "?", tps, json["gflops"]?.doubleValue ?? 0, json["peak_rss_mib"]?.doubleValue ?? 0)
     }
 }

@@ -72,6 +72,17 @@ final class ModelGradientTests: XCTestCase {
         }
     }
 
+    /// The tiled attention kernel and gradient checkpointing under the same finite differences.
+    func testTiledAndCheckpointedGradientsForEveryMask() {
+        for (name, mask) in masks(B: 2, T: 5) + [("block diffusion", AttentionMask.blockDiffusion(B: 2, L: 3, blockSize: 2))] {
+            let model = LlamaModel<Double>(spec: Self.tinyLLaDA)
+            Initialization.initialize(model, seed: 1)
+            model.attentionKernel = .tiled
+            model.gradientCheckpointing = name != "causal"
+            check(model, mask: mask, name: "llada tiled \(name)")
+        }
+    }
+
     func testTiedLlamaGradients() {
         var spec = Self.tinyLLaDA
         spec.tiedEmbeddings = true

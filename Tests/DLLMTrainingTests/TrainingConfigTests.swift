@@ -58,11 +58,12 @@ final class TrainingConfigTests: XCTestCase {
     func testUnavailableFeaturesAreRefusedNotIgnored() throws {
         for (key, value, hint) in [("load_in_4bit", "true", "4-bit"), ("load_in_8bit", "true", "8-bit"),
                                    ("bf16", "true", "bf16"), ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
-                                   ("gradient_checkpointing", "true", "checkpointing"), ("optim", "adafactor", "AdamW"),
+                                   ("gradient_checkpointing_kwargs", "true", "checkpointing"), ("optim", "adafactor", "AdamW"),
                                    ("torch_dtype", "bfloat16", "float32")] {
             try assertFails(valid + "\n\(key): \(value)\n", contains: ["\(key)", ":10", hint, "not supported"])
             try assertFails(valid, overrides: ["--\(key)", value], contains: [key, hint])
-            let (_, ignored) = try TrainingConfig.load(path: try write(valid + "\n\(key): \(key == "optim" ? "adamw_torch" : key == "torch_dtype" ? "float32" : "false")\n"))
+            let nothing = key == "optim" ? "adamw_torch" : key == "torch_dtype" ? "float32" : key.hasSuffix("_kwargs") ? "{}" : "false"
+            let (_, ignored) = try TrainingConfig.load(path: try write(valid + "\n\(key): \(nothing)\n"))
             XCTAssertFalse(ignored.contains { $0.hasPrefix(key) }, "\(key) asking for nothing is honoured, not reported as ignored")
         }
     }
@@ -100,6 +101,13 @@ final class TrainingConfigTests: XCTestCase {
         for extra in ["r: 8", "lora_alpha: 16", "target_modules: all-linear", "use_rslora: true"] {
             try assertFails(valid + "\n\(extra)\n", contains: [String(extra.prefix { $0 != ":" }), "lora: true"])
         }
+    }
+
+    func testGradientCheckpointingIsHonoured() throws {
+        let (config, ignored) = try TrainingConfig.load(path: try write(valid + "\ngradient_checkpointing: true\n"))
+        XCTAssertTrue(config.gradientCheckpointing)
+        XCTAssertFalse(ignored.contains { $0.hasPrefix("gradient_checkpointing") })
+        XCTAssertFalse(try TrainingConfig.load(path: try write(valid)).0.gradientCheckpointing)
     }
 
     func testReportToRefusesIntegrationsItDoesNotHave() throws {

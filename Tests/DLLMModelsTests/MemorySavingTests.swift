@@ -1,0 +1,95 @@
+import DLLMCompute
+import DLLMOptim
+import DLLMRandom
+@testable import DLLMModels
+import XCTest
+
+/// The memory savers change where intermediates live, never what is computed:
+/// gradient checkpointing gives the very same weights after 10 AdamW steps, the tiled
+/// attention the same losses and gradients as the full one (to fp32 rounding), and a
+/// smaller batch reuses the activation buffers with the same results as a fresh model.
+final class MemorySavingTests: XCTestCase {
+    static var spec: LlamaSpec {
+        var s = ModelGradientTests.tinyLLaDA
+        s.maxPositions = 64
+        return s
+    }
+
+    /// Ten AdamW steps over batches of alternating shapes and masks; returns the final parameters and losses.
+    func train(kernel: AttentionKernel, checkpointing: Bool, spec: LlamaSpec = spec) -> (parameters: [Float], losses: [Double]) {
+        let model = LlamaModel<Float>(spec: spec)
+        Initialization.initialize(model, seed: 3)
+        model.attentionKernel = kernel
+        model.gradientCheckpointing = checkpointing
+        let count = model.parameterCount
+        let m = Buffer<Float>(count: count), v = Buffer<Float>(count: count)
+        let config = AdamWConfig(learningRate: 1e-2, weightDecay: 0.1)
+        var rng = SeededGenerator(seed: 8)
+        var losses: [Double] = []
+        for step in 1...10 {
+            let (B, T) = step % 2 == 0 ? (2, 40) : (1, 33)
+            let masks = [AttentionMask(.bidirectional, B: B, T: T), AttentionMask(.causal, B: B, T: T),
+                         AttentionMask.padded(.bidirectional, lengths: (0..<B).map { T - 3 * $0 }, T: T),
+                         AttentionMask.blockDiffusion(B: B, L: T / 2, blockSize: 4).resized(T: T)]
+            let mask = masks[step % masks.count]
+            let ids = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(spec.vocab)) }
+            let targets = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(spec.vocab)) }
+            let weights = [Float](repeating: 1 / Float(B * T), count: B * T)
+            model.gradients.zero()
+            losses.append(model.forwardBackward(TokenBatch(ids: ids, B: B, T: T), mask: mask, targets: targets, weights: weights))
+            AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer), m: m.pointer, v: v.pointer,
+                       range: 0..<count, step: step, config: config)
+        }
+        return (model.parameters.array, losses)
+    }
+
+    func testCheckpointedTrainingGivesIdenticalWeights() {
+        for kernel in [AttentionKernel.full, .tiled] {
+            let plain = train(kernel: kernel, checkpointing: false)
+            let checkpointed = train(kernel: kernel, checkpointing: true)
+            XCTAssertEqual(plain.losses, checkpointed.losses, "\(kernel): losses")
+            XCTAssertEqual(plain.parameters, checkpointed.parameters, "\(kernel): weights after 10 steps")
+        }
+        var qwen3 = Self.spec
+        qwen3.qkNorm = true
+        qwen3.naming = .huggingFace
+        XCTAssertEqual(train(kernel: .tiled, checkpointing: false, spec: qwen3).parameters,
+                       train(kernel: .tiled, checkpointing: true, spec: qwen3).parameters, "qwen3 (qk norms): weights after 10 steps")
+    }
+
+    func testTiledAttentionTrainsLikeFullAttention() {
+        let full = train(kernel: .full, checkpointing: false)
+        let tiled = train(kernel: .tiled, checkpointing: false)
+        for (a, b) in zip(tiled.losses, full.losses) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(b)) }
+        var worst: Float = 0
+        for (a, b) in zip(tiled.parameters, full.parameters) { worst = max(worst, abs(a - b)) }
+        XCTAssertLessThan(worst, 1e-4, "weights after 10 AdamW steps (lr 1e-2)")
+    }
+
+    /// A (1, 9) batch after a (2, 12) one runs in the larger buffers' prefixes: logits equal a fresh model's.
+    func testSmallerBatchReusesBuffersWithSameResults() {
+        let reused = LlamaModel<Float>(spec: Self.spec), fresh = LlamaModel<Float>(spec: Self.spec)
+        Initialization.initialize(reused, seed: 4)
+        Initialization.initialize(fresh, seed: 4)
+        for model in [reused, fresh] { model.attentionKernel = .full }
+        reused.forward(TokenBatch(ids: (0..<24).map { Int32($0 % 11) }, B: 2, T: 12), mask: AttentionMask(.bidirectional, B: 2, T: 12))
+        let buffers = ObjectIdentifier(reused.acts!)
+        let small = TokenBatch(ids: (0..<9).map { Int32(($0 * 7) % 11) }, B: 1, T: 9)
+        for model in [reused, fresh] { model.forward(small, mask: AttentionMask(.causal, B: 1, T: 9)) }
+        XCTAssertEqual(ObjectIdentifier(reused.acts!), buffers, "the smaller batch reallocated")
+        let V = Self.spec.vocab
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: reused.logits, count: 9 * V)),
+                       Array(UnsafeBufferPointer(start: fresh.logits, count: 9 * V)))
+    }
+}
+
+extension AttentionMask {
+    /// This mask for sequences of `T` ≥ its length: the extra (odd) position sees only itself.
+    func resized(T newT: Int) -> AttentionMask {
+        if newT == T { return self }
+        return AttentionMask(base, B: B, T: newT, allowed: (0..<(B * newT * newT)).map { idx in
+            let b = idx / (newT * newT), i = (idx / newT) % newT, j = idx % newT
+            return i < T && j < T ? allows(b, i, j) : i == j
+        })
+    }
+}
