@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLLMJSON
 import DLLMCompute
 import DLLMDistributed
 import DLLMImport
@@ -36,7 +37,7 @@ struct LoRABench: ParsableCommand {
                              "--steps", "\(steps)", "--only", kind]
             let result = try ChildProcess.run(arguments)
             guard result.termination.succeeded, let line = result.output.split(separator: "\n").last,
-                  let figures = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double] else {
+                  let figures = try? JSONValueDecoder().decode([String: Double].self, fromJSON: Array(line.utf8)) else {
                 throw ValidationError("the \(kind) run failed: \(result.output)")
             }
             rows.append((kind, figures))
@@ -86,6 +87,6 @@ struct LoRABench: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let figures: [String: Double] = ["seconds": times.reduce(0, +) / Double(times.count), "peak_rss_mib": Double(usage.ru_maxrss) / 1024,
                                          "trained": Double(trained.parameterCount), "loss": loss]
-        print(String(data: try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys]), encoding: .utf8)!)
+        print(String(decoding: try JSONValueEncoder().bytes(figures, sortedKeys: true), as: UTF8.self))
     }
 }
