@@ -217,7 +217,8 @@ check "the same command resumes from the last checkpoint" 'grep -q "resuming fro
 check "and finishes" '[[ -f "$tmp/partition/checkpoint-final/model.safetensors" ]]'
 
 # 5. A frozen host (its rank stopped: the kernel still answers TCP, so only the telemetry
-# watch can tell): the job ends within the bound, naming rank 1 on host 2.
+# watch can tell): the job ends within the bound, naming rank 1 on host 2 and only it (its
+# heartbeats stopped; rank 0's go on while it waits in a collective).
 launch frozen "${network[@]}" "${hang_run[@]/partition/frozen}" &
 launcher=$!
 for _ in $(seq 600); do
@@ -236,6 +237,7 @@ kill -KILL $frozen_pids 2>/dev/null || true
 echo "test-multinode: the frozen-host job ended ${ended} s after host 2's rank froze"
 check "a frozen host ends the job within the bound (+1 s polling, +4 s to stop, +5 s for a loaded machine)" 'python3 -c "import sys; sys.exit(0 if $ended <= $hang_timeout + 10 else 1)"'
 check "the hang message names rank 1 on ${hosts[1]} and its last step" 'grep -q "rank 1 on ${hosts[1]}: last step [0-9]*, silent for" "$tmp/frozen.out"'
+check "and only rank 1 (rank 0 waits for it in a collective, heartbeating)" 'grep -q "hang: 1 of 2 rank(s)" "$tmp/frozen.out" && ! grep -q "rank 0 on .*silent for" "$tmp/frozen.out"'
 check "and it did not finish" '! grep -q "done: training finished" "$tmp/frozen.out"'
 grep -E "hang|silent|ending the job" "$tmp/frozen.out" | sed 's/^/  | /' || true
 
