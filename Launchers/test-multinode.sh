@@ -20,82 +20,16 @@ build=$(cd "${1:-.build/debug}" && pwd)
 for program in dllm dllm-launch dllm-collector; do
     [[ -x "$build/$program" ]] || { echo "test-multinode: $build/$program missing (swift build first)" >&2; exit 1; }
 done
-[[ $(id -u) -eq 0 ]] || { echo "test-multinode: needs root (network namespaces)" >&2; exit 1; }
-for tool in ip nsenter unshare mpirun python3; do
-    command -v "$tool" >/dev/null || { echo "test-multinode: $tool missing" >&2; exit 1; }
-done
-
-# 1. The hosts: namespace mnN (net, from ip netns) + a holder process that owns a UTS
-# namespace named dllm-mnN; veth pairs to the bridge; 10.77.0.N/24.
-tag=$$
-subnet=10.77.0
-bridge=dllmbr$tag
-hosts=(dllm-mn1 dllm-mn2)
-tmp=$(mktemp -d /tmp/dllm-multinode.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-    set +e
+# 1. The two hosts (Launchers/multinode-hosts.sh, shared with bench-multinode.sh); the
+# Slurm daemons of step 7 are stopped first when it removes them.
+multinode_stop_daemons() {
     for pidfile in "$tmp"/slurmd-*.pid "$tmp/slurmctld.pid" "$tmp/munged.pid"; do
         [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null
     done
     sleep 0.5
-    for i in 1 2; do
-        [[ -f "$tmp/holder-$i.pid" ]] && kill "$(cat "$tmp/holder-$i.pid")" 2>/dev/null
-        ip netns pids "mn$i-$tag" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "mn$i-$tag" 2>/dev/null
-        ip link del "vmn$i-$tag" 2>/dev/null
-    done
-    ip link del "$bridge" 2>/dev/null
-    [[ "${KEEP_MULTINODE_TMP:-0}" == 1 ]] || rm -rf "$tmp"
 }
-trap cleanup EXIT
-
-ip link add "$bridge" type bridge
-ip addr add "$subnet.254/24" dev "$bridge"
-ip link set "$bridge" up
-for i in 1 2; do
-    ns="mn$i-$tag"
-    ip netns add "$ns"
-    ip link add "vmn$i-$tag" type veth peer name eth0 netns "$ns"
-    ip link set "vmn$i-$tag" master "$bridge" up
-    ip -n "$ns" addr add "$subnet.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
-    # The holder keeps a UTS namespace with the host's name alive; its pid is the handle.
-    ip netns exec "$ns" unshare --uts -- sh -c "hostname ${hosts[$((i - 1))]}; exec sleep 100000" &
-    echo $! > "$tmp/holder-$i.pid"
-done
-sleep 0.5
-# `on HOST CMD…`: runs CMD inside the host's network and UTS namespaces.
-cat > "$tmp/on" <<SH
-#!/bin/sh
-case "\$1" in
-$(for i in 1 2; do echo "    ${hosts[$((i - 1))]}|$subnet.$i) pid=\$(cat $tmp/holder-$i.pid) ;;"; done)
-    *) echo "on: unknown test host '\$1'" >&2; exit 255 ;;
-esac
-shift
-exec nsenter -t "\$pid" --net --uts -- "\$@"
-SH
-# OpenMPI's plm_rsh_agent: called like ssh (`AGENT [options] HOST COMMAND…`), the command
-# being one shell string for the remote side.
-cat > "$tmp/rsh-agent" <<SH
-#!/bin/sh
-while [ \$# -gt 0 ]; do case "\$1" in -*) shift ;; *) break ;; esac; done
-host=\$1; shift
-exec $tmp/on "\$host" /bin/sh -c "\$*"
-SH
-chmod +x "$tmp/on" "$tmp/rsh-agent"
-for i in 1 2; do
-    name=$("$tmp/on" "${hosts[$((i - 1))]}" hostname)
-    [[ "$name" == "${hosts[$((i - 1))]}" ]] || { echo "test-multinode: host $i calls itself '$name'"; exit 1; }
-done
-echo "test-multinode: hosts up: ${hosts[0]} ($subnet.1), ${hosts[1]} ($subnet.2) on bridge $bridge"
-printf '%s slots=1\n' "${hosts[@]}" > "$tmp/hostfile"
-# Plain OpenMPI first: one process per host, each printing its host name.
-names=$("$tmp/on" "${hosts[0]}" timeout 60 mpirun --allow-run-as-root --hostfile "$tmp/hostfile" -np 2 --map-by ppr:1:node \
-    --mca plm_rsh_agent "$tmp/rsh-agent" --mca oob_tcp_if_include "$subnet.0/24" hostname | sort | tr '\n' ' ')
-[[ "$names" == "${hosts[0]} ${hosts[1]} " ]] || { echo "test-multinode: mpirun across the hosts printed '$names'"; exit 1; }
-echo "test-multinode: mpirun reaches both hosts ($names)"
+multinode_name=test-multinode
+source "$repo/Launchers/multinode-hosts.sh"
 fixtures="$repo/Tests/DLLMDistributedTests/Fixtures"
 cat > "$tmp/train.yaml" <<YAML
 model_name_or_path: $fixtures/model
@@ -217,7 +151,8 @@ check "the same command resumes from the last checkpoint" 'grep -q "resuming fro
 check "and finishes" '[[ -f "$tmp/partition/checkpoint-final/model.safetensors" ]]'
 
 # 5. A frozen host (its rank stopped: the kernel still answers TCP, so only the telemetry
-# watch can tell): the job ends within the bound, naming rank 1 on host 2.
+# watch can tell): the job ends within the bound, naming rank 1 on host 2 and only it (its
+# heartbeats stopped; rank 0's go on while it waits in a collective).
 launch frozen "${network[@]}" "${hang_run[@]/partition/frozen}" &
 launcher=$!
 for _ in $(seq 600); do
@@ -236,6 +171,7 @@ kill -KILL $frozen_pids 2>/dev/null || true
 echo "test-multinode: the frozen-host job ended ${ended} s after host 2's rank froze"
 check "a frozen host ends the job within the bound (+1 s polling, +4 s to stop, +5 s for a loaded machine)" 'python3 -c "import sys; sys.exit(0 if $ended <= $hang_timeout + 10 else 1)"'
 check "the hang message names rank 1 on ${hosts[1]} and its last step" 'grep -q "rank 1 on ${hosts[1]}: last step [0-9]*, silent for" "$tmp/frozen.out"'
+check "and only rank 1 (rank 0 waits for it in a collective, heartbeating)" 'grep -q "hang: 1 of 2 rank(s)" "$tmp/frozen.out" && ! grep -q "rank 0 on .*silent for" "$tmp/frozen.out"'
 check "and it did not finish" '! grep -q "done: training finished" "$tmp/frozen.out"'
 grep -E "hang|silent|ending the job" "$tmp/frozen.out" | sed 's/^/  | /' || true
 

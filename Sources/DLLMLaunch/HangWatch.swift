@@ -1,12 +1,16 @@
 import DLLMJSON
 import Foundation
 
-/// Notices ranks that stop making progress, from the telemetry the collector of this
-/// launch receives (it appends every event to `OUTPUT_DIR/metrics.jsonl` on this machine).
-/// A rank counts as alive while its events keep arriving; once it sent its first step, a
-/// silence longer than `timeout` seconds means it (or the network to its host) hangs —
-/// the role of torchrun's elastic agent and of NCCL's watchdog. Events of other runs in
-/// the same file (earlier attempts, other run ids) are ignored.
+/// Notices ranks that stop, from the telemetry the collector of this launch receives (it
+/// appends every event to `OUTPUT_DIR/metrics.jsonl` on this machine, heartbeats included).
+/// A rank counts as alive while its events keep arriving: its `heartbeat` every few seconds
+/// (sent by a background thread, so an evaluation or a checkpoint longer than `timeout`
+/// is not a hang), and its steps. Once it sent its first heartbeat or step, a silence
+/// longer than `timeout` seconds means its process is frozen or its host (or the network
+/// to it) is gone — the role of torchrun's elastic agent. A rank whose process lives but
+/// waits forever in a collective keeps heartbeating: that is a hang of its peer, which
+/// this names, not of the waiting rank. Events of other runs in the same file (earlier
+/// attempts, other run ids) are ignored.
 public final class HangWatch {
     /// What is known of one rank of this run.
     public struct RankState: Equatable, Sendable {
@@ -15,8 +19,11 @@ public final class HangWatch {
         public var lastStep: Int?
         /// When its latest event was read (the launcher's clock: no clock sync between hosts needed).
         public var lastSeen: Date
+        /// When its latest heartbeat was read; nil from a rank that sends none (format version 1).
+        public var lastHeartbeat: Date?
         public var exited = false
-        /// The longest pause between two of its events so far (a slow step, a checkpoint).
+        /// The longest pause between two of its events so far (a slow step, a checkpoint,
+        /// for a rank without heartbeats).
         public var longestGap: Double = 0
     }
 
@@ -56,8 +63,14 @@ public final class HangWatch {
         if ranks[rank] != nil { state.longestGap = max(state.longestGap, now.timeIntervalSince(state.lastSeen)) }
         state.lastSeen = now
         if let host = object["host"]?.stringValue { state.host = host }
-        if object["kind"]?.stringValue == "step", let step = object["step"]?.intValue { state.lastStep = step }
-        if object["kind"]?.stringValue == "exit" { state.exited = true }
+        switch object["kind"]?.stringValue {
+        case "step": if let step = object["step"]?.intValue { state.lastStep = step }
+        case "heartbeat":
+            state.lastHeartbeat = now
+            if let step = object["step"]?.intValue { state.lastStep = max(state.lastStep ?? step, step) }
+        case "exit": state.exited = true
+        default: break
+        }
         ranks[rank] = state
     }
 
@@ -65,10 +78,13 @@ public final class HangWatch {
     /// when its steps are that slow (so slow steps of a big model are not taken for a hang).
     public func bound(for state: RankState) -> Double { max(timeout, 3 * state.longestGap) }
 
-    /// The ranks silent for longer than their bound (after their first step, until they exit), by rank.
+    /// The ranks silent for longer than their bound (after their first heartbeat or step,
+    /// until they exit), by rank.
     public func silentRanks(now: Date = Date()) -> [RankState] {
         guard timeout > 0 else { return [] }
-        return ranks.values.filter { !$0.exited && $0.lastStep != nil && now.timeIntervalSince($0.lastSeen) > bound(for: $0) }
+        return ranks.values.filter {
+            !$0.exited && ($0.lastStep != nil || $0.lastHeartbeat != nil) && now.timeIntervalSince($0.lastSeen) > bound(for: $0)
+        }
             .sorted { $0.rank < $1.rank }
     }
 

@@ -517,6 +517,7 @@ extension EventKind {
         case .error: return 5
         case .exit: return 6
         case .dropped: return 7
+        case .heartbeat: return 8
         }
     }
 }

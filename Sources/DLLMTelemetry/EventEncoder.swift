@@ -68,6 +68,8 @@ public struct EventEncoder {
         case .exit(let status, let step):
             writer.field("status", status.rawValue)
             if let step { writer.field("step", step) }
+        case .heartbeat(let step):
+            if let step { writer.field("step", step) }
         }
         return finish()
     }

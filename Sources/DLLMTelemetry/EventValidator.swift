@@ -126,6 +126,8 @@ public struct EventValidator {
             }
             event.count = count
             event.total = total
+        case .heartbeat:
+            break
         }
 
         let token = slots[Field.token.rawValue]

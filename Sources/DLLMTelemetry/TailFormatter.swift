@@ -32,11 +32,11 @@ public struct TailFormatter {
         return line
     }
 
-    /// A line for a non-step event, or nil for step events (they become rows).
+    /// A line for a non-step event, or nil for step events (they become rows) and heartbeats.
     public func event(_ e: ReceivedEvent) -> String? {
         let who = (showRun ? "\(e.run) " : "") + "rank \(e.rank)"
         switch e.kind {
-        case .step: return nil
+        case .step, .heartbeat: return nil
         case .start:
             if e.resent { return nil }
             var parts = ["[start] \(who) on \(e.host)"]

@@ -76,6 +76,9 @@ public enum TelemetryEvent: Sendable, Equatable {
     case warning(String)
     case error(String)
     case exit(ExitStatus, step: Int?)
+    /// The rank is alive (sent every few seconds from a background thread, whatever the
+    /// rank is doing); carries its last completed step, if any.
+    case heartbeat(step: Int?)
 
     public var kind: EventKind {
         switch self {
@@ -86,6 +89,7 @@ public enum TelemetryEvent: Sendable, Equatable {
         case .warning: return .warning
         case .error: return .error
         case .exit: return .exit
+        case .heartbeat: return .heartbeat
         }
     }
 }

@@ -15,6 +15,10 @@ import Foundation
 ///   reconnected, and it then sends its `start` event again (`"resent": true`), so a
 ///   restarted collector learns the run's output folder and config.
 ///
+/// - `startHeartbeat(every:)` adds a background thread that sends a `heartbeat` event
+///   (with the last step sent) every few seconds, whatever the caller is doing, so a
+///   launcher can tell a rank busy in an evaluation or a checkpoint from a frozen one.
+///
 /// Thread-safe: calls are serialised by a lock held only for the encode and enqueue.
 // @unchecked Sendable: the counters, the encoder and both sockets are touched only under `lock`
 // (after `init`); `configuration` never changes.
@@ -60,6 +64,9 @@ public final class TelemetryPublisher: @unchecked Sendable {
     private var lastStart: RunStart?
     private var announcePending = false
     private var closed = false
+    private var lastStep: Int?
+    private var exited = false
+    private var heartbeatStop: DispatchSemaphore?
 
     public init(_ configuration: Configuration) throws {
         guard Self.looksLikeEndpoint(configuration.address) else { throw TelemetryError.badAddress(configuration.address) }
@@ -118,7 +125,16 @@ public final class TelemetryPublisher: @unchecked Sendable {
             nextSeq += 1
             if enqueue(message) { announcePending = false }
         }
-        if case .start(let start) = event { lastStart = start }
+        switch event {
+        case .start(let start): lastStart = start
+        case .step(let metrics): lastStep = metrics.step
+        case .exit:
+            // Nothing follows a rank's exit event, not even a heartbeat.
+            exited = true
+            heartbeatStop?.signal()
+        case .heartbeat: if exited { return false }
+        default: break
+        }
         let message = encoder.encode(event, seq: nextSeq, time: now)
         nextSeq += 1
         return enqueue(message)
@@ -146,11 +162,38 @@ public final class TelemetryPublisher: @unchecked Sendable {
         }
     }
 
-    /// Closes the socket; queued messages get `lingerMilliseconds` to reach a collector.
+    /// The step of the latest `step` event published, if any.
+    public var lastPublishedStep: Int? {
+        lock.lock(); defer { lock.unlock() }
+        return lastStep
+    }
+
+    /// Publishes `heartbeat` (carrying `lastPublishedStep`) every `interval` seconds from a
+    /// background thread until `close()`. A frozen process (SIGSTOP, a hung host) stops its
+    /// heartbeats too; one busy computing does not. Calls after the first do nothing.
+    public func startHeartbeat(every interval: Double) {
+        lock.lock()
+        guard !closed, heartbeatStop == nil, interval > 0, interval.isFinite else { lock.unlock(); return }
+        let stop = DispatchSemaphore(value: 0)
+        heartbeatStop = stop
+        lock.unlock()
+        let thread = Thread { [weak self] in
+            while stop.wait(timeout: .now() + interval) == .timedOut {
+                guard let self else { return }
+                self.publish(.heartbeat(step: self.lastPublishedStep))
+            }
+        }
+        thread.name = "dllm-telemetry-heartbeat"
+        thread.start()
+    }
+
+    /// Closes the socket (and stops the heartbeat); queued messages get `lingerMilliseconds`
+    /// to reach a collector.
     public func close() {
         lock.lock(); defer { lock.unlock() }
         guard !closed else { return }
         closed = true
+        heartbeatStop?.signal()
         monitor.close()
         socket.close()
     }

@@ -8,9 +8,9 @@
 /// as `version` rejections.
 public enum WireFormat {
     /// The version publishers write.
-    public static let version = 1
+    public static let version = 2
     /// The versions a collector accepts.
-    public static let acceptedVersions: ClosedRange<Int> = 1...1
+    public static let acceptedVersions: ClosedRange<Int> = 1...2
     /// Largest message a collector stores by default (start events carry the config).
     public static let defaultMaxMessageBytes = 1 << 20
     /// Deepest nesting accepted inside a message (the config object).
@@ -68,4 +68,7 @@ public enum EventKind: String, CaseIterable, Sendable, Codable {
     case exit
     /// The publisher had to drop events while its queue was full; carries the count.
     case dropped
+    /// The rank is alive, whatever it is doing (version 2): sent every few seconds by a
+    /// background thread, so a rank busy in an evaluation or a checkpoint is not taken for hung.
+    case heartbeat
 }

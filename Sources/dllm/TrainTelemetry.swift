@@ -9,7 +9,8 @@ import Foundation
 /// On when `DLLM_COLLECTOR` names the collector (`tcp://HOST:PORT`, set by the
 /// launcher) or the config says `report_to: dllm` (then the local default,
 /// tcp://127.0.0.1:5555). The run id is `DLLM_RUN_ID`, else `run_name`, else the
-/// output folder's name; the rank comes from the MPI or Slurm environment. Telemetry
+/// output folder's name; the rank comes from the MPI or Slurm environment. A heartbeat
+/// goes out every `DLLM_HEARTBEAT_SECONDS` (default 2) between steps. Telemetry
 /// can never stop training: a failure to set it up is logged and training goes on.
 final class TrainTelemetry {
     let publisher: TelemetryPublisher
@@ -62,6 +63,9 @@ final class TrainTelemetry {
         trainer.onCheckpoint = { step, url in publisher.publish(.checkpoint(step: step, path: url.path)) }
         trainer.onEval = { step, loss in publisher.publish(.eval(step: step, loss: loss)) }
         trainer.onWarning = { message in publisher.publish(.warning(message)) }
+        // Liveness independent of steps, for the launcher's hang watch (docs/launch.md).
+        let heartbeat = environment["DLLM_HEARTBEAT_SECONDS"].flatMap(Double.init) ?? Self.defaultHeartbeatSeconds
+        publisher.startHeartbeat(every: heartbeat)
         log("telemetry: run \(runID), rank \(rank) of \(worldSize) → \(address)")
         return telemetry
     }
@@ -78,6 +82,10 @@ final class TrainTelemetry {
         publisher.publish(.exit(.error, step: step))
         publisher.close()
     }
+
+    /// Seconds between heartbeats when `DLLM_HEARTBEAT_SECONDS` does not say (0 turns them off):
+    /// well under the launcher's default hang timeout (60 s) and its tests' (10 s).
+    static let defaultHeartbeatSeconds = 2.0
 
     static func integer(_ environment: [String: String], _ names: [String]) -> Int? {
         for name in names { if let value = environment[name].flatMap(Int.init) { return value } }

@@ -105,6 +105,54 @@ final class MultiNodeOptionTests: LaunchTestCase {
         XCTAssertEqual(watch.silentRanks(now: start.addingTimeInterval(40)).map(\.rank), [0], "an exited rank is not hung")
     }
 
+    /// Appends `line` to `file` as the collector would.
+    private func append(_ line: String, to file: URL) throws {
+        if !FileManager.default.fileExists(atPath: file.path) { FileManager.default.createFile(atPath: file.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((line + "\n").utf8))
+        try handle.close()
+    }
+
+    func testARankBusyWithoutStepsButHeartbeatingIsNotHung() throws {
+        let file = work.appendingPathComponent("busy.jsonl")
+        let watch = HangWatch(metricsFile: file, runID: "r", timeout: 10)
+        let start = Date()
+        try append(#"{"kind":"step","run":"r","rank":0,"host":"h1","step":3}"#, to: file)
+        watch.poll(now: start)
+        // A 95 s evaluation: no step, but a heartbeat every 2 s carrying the last step.
+        for second in stride(from: 2, through: 95, by: 2) {
+            try append(#"{"kind":"heartbeat","run":"r","rank":0,"host":"h1","step":3}"#, to: file)
+            watch.poll(now: start.addingTimeInterval(Double(second)))
+            XCTAssertEqual(watch.silentRanks(now: start.addingTimeInterval(Double(second) + 1)), [], "at \(second) s")
+        }
+        XCTAssertEqual(watch.ranks[0]?.lastStep, 3)
+        XCTAssertEqual(watch.bound(for: watch.ranks[0]!), 10, "heartbeats keep the bound at the timeout")
+    }
+
+    func testARankWhoseHeartbeatsStopIsHungEvenBeforeItsFirstStep() throws {
+        let file = work.appendingPathComponent("frozen.jsonl")
+        let watch = HangWatch(metricsFile: file, runID: "r", timeout: 10)
+        let start = Date()
+        try append(#"{"kind":"start","run":"r","rank":0,"host":"h1"}"#, to: file)
+        try append(#"{"kind":"start","run":"r","rank":1,"host":"h2"}"#, to: file)
+        watch.poll(now: start)
+        XCTAssertEqual(watch.silentRanks(now: start.addingTimeInterval(100)), [], "no heartbeat yet: a publisher of version 1")
+        try append(#"{"kind":"heartbeat","run":"r","rank":0,"host":"h1"}"#, to: file)
+        try append(#"{"kind":"heartbeat","run":"r","rank":1,"host":"h2"}"#, to: file)
+        watch.poll(now: start.addingTimeInterval(2))
+        // Rank 1 froze (SIGSTOP: its heartbeat thread stops too); rank 0 waits in a collective, heartbeating.
+        for second in stride(from: 4, through: 14, by: 2) {
+            try append(#"{"kind":"heartbeat","run":"r","rank":0,"host":"h1"}"#, to: file)
+            watch.poll(now: start.addingTimeInterval(Double(second)))
+        }
+        XCTAssertEqual(watch.silentRanks(now: start.addingTimeInterval(11)), [])
+        let silent = watch.silentRanks(now: start.addingTimeInterval(14))
+        XCTAssertEqual(silent.map(\.rank), [1])
+        let text = HangWatch.describe(silent, now: start.addingTimeInterval(14), worldSize: 2).joined(separator: "\n")
+        XCTAssertTrue(text.contains("rank 1 on h2: last step none, silent for 12 s"), text)
+    }
+
     func testOpenMPIsLostDaemonNamesTheHost() {
         let output = ["ORTE has lost communication with a remote daemon.", "", "  HNP daemon   : [[50070,0],0] on node mn1",
                       "  Remote daemon: [[50070,0],1] on node mn2", "", "This is usually due to …"]

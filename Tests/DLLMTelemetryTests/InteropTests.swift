@@ -52,7 +52,7 @@ final class InteropTests: XCTestCase {
                      b"{\"v\": 1, \"kind\": \"step\"} trailing"]    # trailing data
         schema = [mutated(rank="zero"), mutated(loss="high"), mutated(step=1.5), mutated(seq=-1),
                   mutated(kind="explode"), mutated(run="../../etc/passwd")]
-        versions = [mutated(v=2), mutated(v=0), mutated(v="1.0") ]
+        versions = [mutated(v=3), mutated(v=0), mutated(v="1.0") ]
         oversized = [mutated(message="x" * (10 << 20))]           # a 10 MB blob
         for m in malformed + schema + versions + oversized:
             push.send(m)

@@ -61,8 +61,22 @@ final class ValidatorTests: XCTestCase {
         XCTAssertNil(reason(blob, maxBytes: 11 << 20))
     }
 
-    func testVersionsOtherThanOneAreRefused() {
-        XCTAssertEqual(reason(good.replacingOccurrences(of: #""v":1"#, with: #""v":2"#)), .version)
+    func testHeartbeatsCarryAnOptionalStep() {
+        let heartbeat = #"{"v":2,"kind":"heartbeat","run":"r","rank":3,"host":"h","seq":9,"time":1.5"#
+        var validator = EventValidator()
+        let bare = Array((heartbeat + "}").utf8)
+        guard case .success(let alive) = bare.withUnsafeBytes({ validator.validate($0) }) else { return XCTFail("refused") }
+        XCTAssertEqual(alive.event.kind, .heartbeat)
+        XCTAssertNil(alive.event.step)
+        let withStep = Array((heartbeat + #","step":12}"#).utf8)
+        guard case .success(let busy) = withStep.withUnsafeBytes({ validator.validate($0) }) else { return XCTFail("refused") }
+        XCTAssertEqual(busy.event.step, 12)
+        XCTAssertEqual(reason(heartbeat + #","step":-1}"#), .schema)
+    }
+
+    func testVersionsOtherThanOneAndTwoAreRefused() {
+        XCTAssertNil(reason(good.replacingOccurrences(of: #""v":1"#, with: #""v":2"#)))
+        XCTAssertEqual(reason(good.replacingOccurrences(of: #""v":1"#, with: #""v":3"#)), .version)
         XCTAssertEqual(reason(good.replacingOccurrences(of: #""v":1"#, with: #""v":0"#)), .version)
         XCTAssertEqual(reason(good.replacingOccurrences(of: #""v":1"#, with: #""v":99999999999"#)), .version)
         XCTAssertEqual(reason(good.replacingOccurrences(of: #""v":1"#, with: #""v":"1""#)), .schema)

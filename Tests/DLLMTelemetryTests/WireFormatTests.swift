@@ -75,6 +75,10 @@ final class WireFormatTests: XCTestCase {
         XCTAssertEqual(dropped.kind, .dropped)
         XCTAssertEqual(dropped.count, 12)
         XCTAssertEqual(dropped.total, 40)
+        let heartbeat = try accepted(encoder.encode(.heartbeat(step: 9), seq: 7, time: 1))
+        XCTAssertEqual(heartbeat.kind, .heartbeat)
+        XCTAssertEqual(heartbeat.step, 9)
+        XCTAssertNil(try accepted(encoder.encode(.heartbeat(step: nil), seq: 8, time: 1)).step)
     }
 
     func testNonFiniteNumbersTravelAsNull() throws {
