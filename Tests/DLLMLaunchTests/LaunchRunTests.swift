@@ -62,13 +62,13 @@ final class LaunchRunTests: LaunchTestCase {
         """.write(to: fakeCollector, atomically: true, encoding: .utf8)
         for file in [fakeDLLM, fakeCollector] { chmod(file.path, 0o755) }
 
+        // The launcher runs from a folder without the built collector beside it, so the stand-in
+        // first on PATH is the one it starts.
         let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let launcher = try isolatedLauncher(withDLLM: false)
         let run = try launch(["--num_processes", "2", "--tee", "--zero_stage", "2", "--dllm", fakeDLLM.path, trainConfig.path, "--seed", "3"],
-                             environment: ["PATH": path, "DLLM_RUN_ID": "test-run", "DLLM_NUM_THREADS": "1"])
+                             environment: ["PATH": path, "DLLM_RUN_ID": "test-run", "DLLM_NUM_THREADS": "1"], launcher: launcher)
         XCTAssertEqual(run.status, 0, run.output)
-        if FileManager.default.fileExists(atPath: LaunchTestCase.launcher.deletingLastPathComponent().appendingPathComponent("dllm-collector").path) {
-            throw XCTSkip("a real dllm-collector is built beside dllm-launch; the stand-in is not used")
-        }
         for rank in 0..<2 {
             XCTAssertTrue(run.output.contains("rank=\(rank) collector=tcp://127.0.0.1:45999 run=test-run threads=1 omp=1 sharding=zero2 world=2 args=train \(trainConfig.path) --seed 3"),
                           run.output)
@@ -84,9 +84,14 @@ final class LaunchRunTests: LaunchTestCase {
         XCTAssertTrue(external.output.contains("collector=tcp://10.1.2.3:5555"), external.output)
     }
 
+    /// A machine without `dllm-collector`: the launcher, in a folder of its own with `dllm` and a
+    /// PATH of the system folders only, finds no collector, says so once, and trains.
     func testWithoutACollectorTheLauncherSaysSoOnceAndContinues() throws {
-        guard Collector.findExecutable() == nil else { throw XCTSkip("dllm-collector is installed") }
-        let run = try launch(["--num_processes", "1", trainConfig.path, "--max_steps", "1"])
+        let launcher = try isolatedLauncher(withDLLM: true)
+        let systemPath = ["/usr/bin", "/bin"].filter { !FileManager.default.fileExists(atPath: $0 + "/dllm-collector") }
+        let mpirun = try XCTUnwrap(ChildProcess.which("mpirun"), "mpirun is needed")
+        let path = ([URL(fileURLWithPath: mpirun).deletingLastPathComponent().path] + systemPath).joined(separator: ":")
+        let run = try launch(["--num_processes", "1", trainConfig.path, "--max_steps", "1"], environment: ["PATH": path], launcher: launcher)
         XCTAssertEqual(run.status, 0, run.output)
         XCTAssertEqual(run.output.components(separatedBy: "no dllm-collector").count - 1, 1, run.output)
     }

@@ -90,12 +90,12 @@ class LaunchTestCase: XCTestCase {
         var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
-    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    func start(_ arguments: [String], environment: [String: String] = [:], launcher: URL = LaunchTestCase.launcher) throws -> Running {
         var env = ProcessInfo.processInfo.environment
         env["DLLM_NUM_THREADS"] = "1"
         for (k, v) in environment { env[k] = v }
         let pipe = try OutputPipe()
-        let process = try ChildProcess(arguments: [Self.launcher.path] + arguments, environment: env, output: pipe.write,
+        let process = try ChildProcess(arguments: [launcher.path] + arguments, environment: env, output: pipe.write,
                                        directory: work.path)
         close(pipe.write)
         return Running(process, output: pipe.read)
@@ -103,8 +103,22 @@ class LaunchTestCase: XCTestCase {
 
     /// Runs `dllm-launch ARGS` to its end.
     @discardableResult
-    func launch(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Run {
-        try start(arguments, environment: environment).finish(timeout: timeout)
+    func launch(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120,
+                launcher: URL = LaunchTestCase.launcher) throws -> Run {
+        try start(arguments, environment: environment, launcher: launcher).finish(timeout: timeout)
+    }
+
+    /// `dllm-launch` (and `dllm` with `withDLLM`) linked into a folder of their own, without the
+    /// `dllm-collector` that the build puts beside them: the launcher then looks for a collector on
+    /// `PATH` only, as on a machine where the collector is not installed.
+    func isolatedLauncher(withDLLM: Bool) throws -> URL {
+        let folder = work.appendingPathComponent("isolated-bin")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for tool in [Self.launcher] + (withDLLM ? [Self.dllm] : []) {
+            let target = folder.appendingPathComponent(tool.lastPathComponent)
+            if link(tool.path, target.path) != 0 { try FileManager.default.copyItem(at: tool, to: target) }
+        }
+        return folder.appendingPathComponent(Self.launcher.lastPathComponent)
     }
 
     /// Runs plain `dllm train` (one process, no launcher) as the reference.
