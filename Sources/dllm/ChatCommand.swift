@@ -146,7 +146,12 @@ final class CanvasView {
             case .old: body += text(ids)
             }
         }
-        let header = "[step \(event.step + 1), block \(event.block + 1)] "
+        draw(header: "[step \(event.step + 1), block \(event.block + 1)] ", body: body)
+    }
+
+    /// Prints one frame: redrawn in place on a terminal, one plain line per frame otherwise.
+    /// The Edit Flows canvas (``EditFlowCanvasView``) draws through it too.
+    func draw(header: String, body: String) {
         if !ansi {
             print(header + body.replacingOccurrences(of: "\n", with: "⏎"))
             fflush(nil)

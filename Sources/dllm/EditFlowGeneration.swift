@@ -14,19 +14,21 @@ extension SamplingOptions {
 final class EditFlowCanvasView {
     let generator: TextGenerator
     let ansi: Bool
-    var linesShown = 0
+    /// Draws and erases the frames (the mdlm canvas's terminal handling).
+    let frames: CanvasView
     var previousLength: Int?
 
     init(generator: TextGenerator, ansi: Bool) {
         self.generator = generator
         self.ansi = ansi
+        frames = CanvasView(generator: generator, ansi: ansi)
     }
 
     func show(step: Int, tokens: [Int32]) {
         var body = ""
         var run: [Int32] = []
         func flush() {
-            if !run.isEmpty { body += generator.tokenizer.decode(run, skipSpecialTokens: false); run = [] }
+            if !run.isEmpty { body += frames.text(run); run = [] }
         }
         for id in tokens {
             if id == generator.maskID {
@@ -40,22 +42,8 @@ final class EditFlowCanvasView {
         let change = previousLength.map { tokens.count - $0 } ?? 0
         previousLength = tokens.count
         let trend = change > 0 ? " +\(change)" : change < 0 ? " \(change)" : ""
-        let header = "[step \(step), \(tokens.count) tokens\(trend)] "
-        if !ansi {
-            print(header + body.replacingOccurrences(of: "\n", with: "⏎"))
-            fflush(nil)
-            return
-        }
-        clear()
-        let frame = header + body
-        print(frame)
-        fflush(nil)
-        linesShown = CanvasView.visibleLines(frame, columns: CanvasView.columns())
+        frames.draw(header: "[step \(step), \(tokens.count) tokens\(trend)] ", body: body)
     }
 
-    func clear() {
-        guard ansi, linesShown > 0 else { return }
-        print("\u{1B}[\(linesShown)A\r\u{1B}[J", terminator: "")
-        linesShown = 0
-    }
+    func clear() { frames.clear() }
 }
