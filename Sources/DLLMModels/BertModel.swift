@@ -58,13 +58,8 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     @_specialize(where S == Double)
     public func loss(targets: [Int32], weights: [S]?) -> Double {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("BertModel: loss before forward") }
-        let N = batch.B * batch.T
-        precondition(targets.count == N && (weights == nil || weights!.count == N), "BertModel: targets/weights must hold B·T values")
-        return targets.withUnsafeBufferPointer { t in
-            withOptionalPointer(weights) { w in
-                crossEntropyForward(a.losses.pointer, a.lse.pointer, a.logits.pointer, t.baseAddress!, w, N: N, V: config.vocabSize)
-            }
-        }
+        return savedLogitsLoss("BertModel", losses: a.losses, lse: a.lse, logits: a.logits, targets: targets, weights: weights,
+                               N: batch.B * batch.T, V: config.vocabSize)
     }
 
     /// Backward of ``loss(targets:weights:)`` through the tied head, the post-LN blocks in reverse

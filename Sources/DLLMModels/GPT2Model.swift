@@ -58,13 +58,8 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     @_specialize(where S == Double)
     public func loss(targets: [Int32], weights: [S]?) -> Double {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: loss before forward") }
-        let N = batch.B * batch.T
-        precondition(targets.count == N && (weights == nil || weights!.count == N), "GPT2Model: targets/weights must hold B·T values")
-        return targets.withUnsafeBufferPointer { t in
-            withOptionalPointer(weights) { w in
-                crossEntropyForward(a.losses.pointer, a.lse.pointer, a.logits.pointer, t.baseAddress!, w, N: N, V: config.vocabSize)
-            }
-        }
+        return savedLogitsLoss("GPT2Model", losses: a.losses, lse: a.lse, logits: a.logits, targets: targets, weights: weights,
+                               N: batch.B * batch.T, V: config.vocabSize)
     }
 
     @_specialize(where S == Float)
