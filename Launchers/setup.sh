@@ -37,8 +37,9 @@ find_swift() {
 }
 
 # Test-only packages (Launchers/run-tests.sh passes --test-deps): pyzmq for the telemetry
-# interop test (Debian's /usr/bin/python3), Chromium for the dashboard screenshot test.
-TEST_PACKAGES=(python3-zmq chromium)
+# interop test (Debian's /usr/bin/python3), Chromium for the dashboard screenshot test, curl for
+# the HTTP checks of Launchers/test-multinode.sh.
+TEST_PACKAGES=(python3-zmq chromium curl)
 [[ "${1:-}" == "--test-deps" ]] && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 install_packages "${PACKAGES[@]}"

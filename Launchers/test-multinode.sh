@@ -4,7 +4,9 @@
 # jobs across them: ZeRO-2 and FSDP with one rank per host must end with the losses and
 # weights of a 1-host run at the same global batch, and the collector on host 1 must hold
 # events from both hosts under their own names; a pulled link, a frozen host and a killed
-# rank end the job naming host 2; `sbatch --nodes=2` runs over one slurmd per host.
+# rank end the job naming host 2; the collector, listening on every interface, refuses
+# clients on host 2 without the launch's token on PULL, PUB and HTTP; `sbatch --nodes=2`
+# runs over one slurmd per host.
 # Called by Launchers/run-tests.sh.
 #
 #   Launchers/test-multinode.sh [BUILD_DIR]   (default .build/debug: dllm, dllm-launch, dllm-collector)
@@ -20,6 +22,7 @@ build=$(cd "${1:-.build/debug}" && pwd)
 for program in dllm dllm-launch dllm-collector; do
     [[ -x "$build/$program" ]] || { echo "test-multinode: $build/$program missing (swift build first)" >&2; exit 1; }
 done
+command -v curl >/dev/null || { echo "test-multinode: curl missing (Launchers/setup.sh --test-deps installs it)" >&2; exit 1; }
 # 1. The two hosts (Launchers/multinode-hosts.sh, shared with bench-multinode.sh); the
 # Slurm daemons of step 7 are stopped first when it removes them.
 multinode_stop_daemons() {
@@ -190,7 +193,123 @@ wait $launcher || true
 check "a rank killed on ${hosts[1]} ends the job, named with its host and signal" 'grep -q "rank 1 on ${hosts[1]}.*signal 9" "$tmp/killed.out"'
 grep -E "the job failed" "$tmp/killed.out" | sed 's/^/  | /' || true
 
-# 7. Slurm across the hosts: munged on this machine (its socket is a file, reachable from
+# 7. The collector of a multi-machine launch listens on every interface: the launcher
+# gives it and the ranks a fresh token (in their environment, never on a command line or
+# in a file of the run), and clients on host 2 without it are refused on all three
+# sides: PULL (their events are counted as unauthorized and stored nowhere), PUB (a
+# subscriber gets nothing) and HTTP (401). With the token, each side works.
+launch token "${network[@]}" --num_processes 2 --config configs/zero2.yaml "$tmp/train.yaml" --output_dir "$tmp/token" \
+    --max_steps 100000 &
+launcher=$!
+for _ in $(seq 600); do
+    grep -q "step 2/" "$tmp/token/logs/rank-0.log" 2>/dev/null && break
+    sleep 0.1
+done
+# The collector's ready line: {"http":"http://0.0.0.0:P","pub":"tcp://0.0.0.0:P","pull":"tcp://0.0.0.0:P","token":"required"}.
+ready=$(python3 - "$tmp/token/logs/collector.log" <<'PY' || true
+import json, sys
+for line in open(sys.argv[1]):
+    if line.startswith("{") and '"pull"' in line:
+        r = json.loads(line)
+        port = lambda e: e.rsplit(":", 1)[1]
+        hosts = {e.split("//")[1].rsplit(":", 1)[0] for e in (r["pull"], r["pub"], r["http"])}
+        print(port(r["pull"]), port(r["pub"]), port(r["http"]), ",".join(sorted(hosts)), r.get("token", "none"))
+        break
+PY
+)
+read -r pull_port pub_port http_port bound required <<< "$ready"
+echo "  collector: pull ${pull_port:-?}, pub ${pub_port:-?}, http ${http_port:-?}, bound to ${bound:-?}, token ${required:-?}"
+check "token: the collector bound every interface and requires a token" '[[ "$bound" == 0.0.0.0 && "$required" == required ]]'
+# This job's processes: the launcher's collector runs on host 1; the pid records name the ranks.
+collector_pid=0
+for pid in $(ip netns pids "mn1-$tag"); do
+    [[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$build/dllm-collector")" ]] \
+        && [[ "$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")" == *" run "* ]] && collector_pid=$pid
+done
+environment_token() { { tr '\0' '\n' < "/proc/$1/environ"; } 2>/dev/null | sed -n 's/^DLLM_COLLECTOR_TOKEN=//p' || true; }
+token=$(environment_token "$collector_pid")
+rank1_pid=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["pid"] if r["host"] == sys.argv[2] else "")' \
+    "$tmp/token/logs/rank-1.pid" "${hosts[1]}" 2>/dev/null || true)
+check "token: the launcher made one (${#token} characters) and gave it to the collector" '[[ ${#token} -ge 32 ]]'
+check "token: rank 1 on ${hosts[1]} got the same one" '[[ -n "$token" && -n "$rank1_pid" && "$(environment_token "$rank1_pid")" == "$token" ]]'
+# Searched for by a program that reads the token from its environment (a grep for it would find itself).
+token_in_no_command_line() {
+    TOKEN=$token python3 -c 'import glob, os, sys
+t = os.environ["TOKEN"].encode()
+hits = []
+for f in glob.glob("/proc/[0-9]*/cmdline"):
+    try: data = open(f, "rb").read()
+    except OSError: continue
+    if t in data: hits.append(f + ": " + data.replace(b"\0", b" ").decode(errors="replace")[:160])
+if hits: sys.exit("\n".join(hits))'
+}
+check "token: on no process's command line (the launcher, mpirun, its daemons, the ranks, the collector)" 'token_in_no_command_line'
+# Header files for curl (-H @FILE), readable by root only, so the token stays off curl's command line too.
+saved_umask=$(umask); umask 077
+printf 'Authorization: Bearer %s\n' "$token" > "$tmp/auth-header"
+printf 'Authorization: Bearer wrong%s\n' "$token" > "$tmp/wrong-header"
+umask "$saved_umask"
+collector_ip=$subnet.1
+# HTTP from host 2: `http_status HEADERFILE|- PATH` prints the status code (the body goes to $tmp/http-body).
+http_status() {
+    local header=()
+    [[ $1 != - ]] && header=(-H "@$1")
+    "$tmp/on" "${hosts[1]}" curl -s -o "$tmp/http-body" -w '%{http_code}' --max-time 5 "${header[@]}" "http://$collector_ip:$http_port$2" || true
+}
+for path in / /metrics /api/status /api/series; do
+    code=$(http_status - "$path"); check "token: HTTP $path from ${hosts[1]} without the token: 401 (got $code)" '[[ "$code" == 401 ]]'
+done
+code=$(http_status "$tmp/wrong-header" /metrics); check "token: HTTP /metrics with a wrong token: 401 (got $code)" '[[ "$code" == 401 ]]'
+code=$(http_status "$tmp/auth-header" /metrics)
+check "token: HTTP /metrics with the token (Bearer): 200 and the run's metrics (got $code)" '[[ "$code" == 200 ]] && grep -q "^dllm_run_tokens_per_second" "$tmp/http-body"'
+code=$(http_status - "/?token=$token")
+check "token: the dashboard with ?token=: 200 (got $code)" '[[ "$code" == 200 ]] && grep -qi "<html" "$tmp/http-body"'
+# The collector's own count of unauthorized messages and its runs, read with the token.
+collector_status() {
+    "$tmp/on" "${hosts[0]}" curl -s --max-time 5 -H "@$tmp/auth-header" "http://$collector_ip:$http_port/api/status" \
+        | python3 -c 'import json, sys; s = json.load(sys.stdin); print(s["rejected"].get("unauthorized", 0), " ".join(sorted(r["run"] for r in s["runs"])))' 2>/dev/null || true
+}
+# Events of a run in the job's metrics.jsonl (the launcher's collector writes every run there).
+stored_events() { python3 -c 'import json, sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("run") == sys.argv[2]))' "$tmp/token/metrics.jsonl" "$1" 2>/dev/null || echo 0; }
+read -r unauthorized_before runs_before <<< "$(collector_status)"
+# PULL from host 2 with the project's own publisher, as a rank sends: start, 3 steps, a warning, exit.
+publish() {
+    "$tmp/on" "${hosts[1]}" timeout 30 "$build/dllm-collector" publish-synthetic --address "tcp://$collector_ip:$pull_port" \
+        --steps 3 --interval 0.05 --linger-ms 3000 --output-dir "$tmp/token" "$@" > /dev/null 2>&1 || true
+}
+(unset DLLM_COLLECTOR_TOKEN; publish --run intruder)
+(export DLLM_COLLECTOR_TOKEN=wrong; publish --run intruder-wrong)
+(export DLLM_COLLECTOR_TOKEN=$token; publish --run friend)
+sleep 1
+read -r unauthorized_after runs_after <<< "$(collector_status)"
+echo "  unauthorized: ${unauthorized_before:-?} before, ${unauthorized_after:-?} after; runs: ${runs_after:-?}; stored events: intruder $(stored_events intruder), intruder-wrong $(stored_events intruder-wrong), friend $(stored_events friend)"
+check "token: PULL from ${hosts[1]} without the token or with a wrong one: its 12 messages refused as unauthorized" \
+    '[[ -n "$unauthorized_after" ]] && (( unauthorized_after - unauthorized_before >= 12 ))'
+check "token: and stored nowhere (no such run on the collector, no line in metrics.jsonl)" \
+    '[[ -n "$runs_after" && " $runs_after " != *" intruder"* ]] && (( $(stored_events intruder) + $(stored_events intruder-wrong) == 0 ))'
+check "token: PULL with the token: its 6 events stored" '[[ " $runs_after " == *" friend "* ]] && (( $(stored_events friend) == 6 ))'
+# PUB from host 2 with the project's own live tail, for 4 s of a run that publishes every step.
+subscribe() {
+    "$tmp/on" "${hosts[1]}" timeout 8 "$build/dllm-collector" tail --json --address "tcp://$collector_ip:$pub_port" --timeout 4 2>/dev/null || true
+}
+(unset DLLM_COLLECTOR_TOKEN; subscribe) > "$tmp/sub-none"
+(export DLLM_COLLECTOR_TOKEN=wrong; subscribe) > "$tmp/sub-wrong"
+(export DLLM_COLLECTOR_TOKEN=$token; subscribe) > "$tmp/sub-token"
+echo "  subscribers got $(wc -l < "$tmp/sub-none") event(s) without the token, $(wc -l < "$tmp/sub-wrong") with a wrong one, $(wc -l < "$tmp/sub-token") with it"
+check "token: PUB without the token or with a wrong one: nothing" '[[ ! -s "$tmp/sub-none" && ! -s "$tmp/sub-wrong" ]]'
+check "token: PUB with the token: the run's step events" 'grep -q "\"kind\":\"step\"" "$tmp/sub-token"'
+# The end: SIGTERM to the launcher (the collector's parent).
+launcher_pid=$(ps -o ppid= -p "$collector_pid" 2>/dev/null | tr -d ' ' || true)
+[[ -n "$launcher_pid" && "$launcher_pid" != 1 ]] && kill -TERM "$launcher_pid"
+token_status=0
+wait $launcher || token_status=$?
+check "token: the job stops on SIGTERM (status $token_status) with the run's summary" \
+    '(( token_status == 143 )) && python3 -c "import json, sys; s = json.load(open(sys.argv[1])); sys.exit(0 if s[\"world_size\"] == 2 and s[\"run\"] != \"friend\" else 1)" "$tmp/token/summary.json"'
+check "token: in no file of the run (logs, collector.log, metrics.jsonl, summary.json), the launcher's output, or what subscribers got" \
+    '! grep -rqF -f <(printf "%s\n" "$token") "$tmp/token" "$tmp/token.out" "$tmp/sub-token"'
+rm -f "$tmp/auth-header" "$tmp/wrong-header"
+
+# 8. Slurm across the hosts: munged on this machine (its socket is a file, reachable from
 # every namespace), slurmctld and one slurmd on host 1, one slurmd on host 2, each with
 # its own NodeName/NodeAddr, spool and pid file; then `sbatch --nodes=2` of the real template.
 if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
