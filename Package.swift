@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(name: "DLLMEvalTests", dependencies: ["DLLMEval", "DLLMSampling", "DLLMData", "DLLMModels"],
                     exclude: ["Fixtures"]),
         // Bounded random-mutation fuzzing of the parsers of untrusted input (seeds: the other targets' fixtures).
-        .testTarget(name: "DLLMFuzzTests", dependencies: ["DLLMJSON", "DLLMGGUF", "DLLMCheckpoint", "DLLMRandom"]),
+        .testTarget(name: "DLLMFuzzTests", dependencies: ["DLLMJSON", "DLLMGGUF", "DLLMCheckpoint", "DLLMRandom", "DLLMTelemetry"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CBLAS", "CMPI", "CZMQ"]),
     ],
     swiftLanguageModes: [.v6]

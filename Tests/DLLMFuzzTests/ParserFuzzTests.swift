@@ -1,6 +1,7 @@
 import DLLMCheckpoint
 import DLLMGGUF
 import DLLMJSON
+import DLLMTelemetry
 import Foundation
 import XCTest
 
@@ -79,5 +80,38 @@ final class ParserFuzzTests: XCTestCase {
         }, isExpected: { $0 is SafeTensorsError })
         XCTAssertGreaterThan(result.accepted, 0, "some mutations keep a readable file")
         print("fuzz safetensors: \(Self.runs) runs over \(seeds.count) seeds, \(result.accepted) accepted, \(Int(result.perSecond)) runs/s")
+    }
+    /// The collector's decoder of untrusted messages (`EventValidator`, on the PULL socket),
+    /// with a token required: every mutated event is accepted or refused with a reason, and
+    /// an accepted one's stored line is one line, lacks the token, and decodes again to the
+    /// same event.
+    func testTelemetryValidatorSurvivesMutatedEvents() throws {
+        var encoder = EventEncoder(source: EventSource(runID: "fuzz-run", rank: 3, host: "node-1", token: "secret"))
+        let events: [TelemetryEvent] = [
+            .start(RunStart(outputDir: "/tmp/out", worldSize: 4, totalSteps: 100, config: Data(#"{"max_steps":100,"nested":{"a":[1,2]}}"#.utf8))),
+            .step(StepMetrics(step: 7, epoch: 0.5, loss: 2.25, learningRate: 3e-4, gradNorm: 1.5)),
+            .checkpoint(step: 7, path: "/tmp/out/checkpoint-7"), .eval(step: 7, loss: 2.5), .warning("a \"quoted\" é line"),
+            .error("failed"), .exit(.ok, step: 7), .heartbeat(step: 7),
+        ]
+        let seeds = events.enumerated().map { encoder.encode($0.element, seq: $0.offset, time: 1.7e9 + Double($0.offset)) }
+        var validator = EventValidator(token: "secret")
+        var stored = EventValidator(token: "secret"), open = EventValidator()
+        struct Refused: Error {}
+        let result = fuzz(seeds, seed: 4, { bytes in
+            guard case .success(let accepted) = bytes.withUnsafeBytes({ validator.validate($0) }) else { throw Refused() }
+            let line = accepted.rewritten ?? bytes
+            XCTAssertFalse(line.contains(0x0A) || line.contains(0x0D), "one line: \(String(decoding: line, as: UTF8.self))")
+            guard case .failure(.unauthorized) = line.withUnsafeBytes({ stored.validate($0) }) else {
+                return XCTFail("the stored line still carries the token: \(String(decoding: line, as: UTF8.self))")
+            }
+            guard case .success(let again) = line.withUnsafeBytes({ open.validate($0) }) else {
+                return XCTFail("the stored line does not decode: \(String(decoding: line, as: UTF8.self))")
+            }
+            XCTAssertEqual([again.event.kind.rawValue, again.event.run, "\(again.event.rank)", "\(again.event.seq)"],
+                           [accepted.event.kind.rawValue, accepted.event.run, "\(accepted.event.rank)", "\(accepted.event.seq)"])
+        }, isExpected: { $0 is Refused })
+        XCTAssertGreaterThan(result.accepted, 0, "some mutations stay valid events")
+        XCTAssertLessThan(result.accepted, Self.runs, "most mutations are refused")
+        print("fuzz telemetry: \(Self.runs) runs over \(seeds.count) seeds, \(result.accepted) accepted, \(Int(result.perSecond)) runs/s")
     }
 }
