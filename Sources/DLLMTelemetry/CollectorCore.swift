@@ -273,6 +273,15 @@ public final class CollectorCore: @unchecked Sendable {
         }
     }
 
+    /// Where a run not in memory was written: the run directory when set (this collector
+    /// writes every run there), else the folder the index remembers. The index is shared
+    /// by every collector of the state directory, so a collector with a run directory (a
+    /// launcher's) never reads it: a run id another job used would lead into that job's
+    /// folder.
+    private func knownFolder(_ id: String) -> String? {
+        configuration.runDirectory ?? index[id]
+    }
+
     /// `output_dir` as a folder, when it is absolute and lies under the state directory
     /// or one of the configured output roots (symbolic links and `..` resolved).
     private func permittedFolder(_ outputDir: String, run: RunState) -> URL? {
@@ -310,9 +319,9 @@ public final class CollectorCore: @unchecked Sendable {
         runOrder.removeAll { $0 == run.id }
     }
 
-    /// An evicted run, rebuilt from the log its index entry names.
+    /// An evicted run (or one an earlier collector wrote), rebuilt from the log in its `knownFolder`.
     private func reload(_ id: String) -> RunState? {
-        guard let dir = index[id], FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent(RunLog.fileName).path)
+        guard let dir = knownFolder(id), FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent(RunLog.fileName).path)
         else { return nil }
         let run = newRun(id)
         open(run, URL(fileURLWithPath: dir))
@@ -371,7 +380,7 @@ public final class CollectorCore: @unchecked Sendable {
             log.append(line)
             process(run, event)
         }
-        if index[run.id] != directory.path {
+        if configuration.runDirectory == nil, index[run.id] != directory.path {
             index[run.id] = directory.path
             do { try index.save() } catch { diagnostics("\(error)") }
         }
@@ -479,7 +488,7 @@ public final class CollectorCore: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let chosen: RunState?
         if let id {
-            chosen = runs[id] ?? (WireFormat.isValidRunID(id.utf8) ? Self.replayed(id, index[id]) : nil)
+            chosen = runs[id] ?? (WireFormat.isValidRunID(id.utf8) ? Self.replayed(id, knownFolder(id)) : nil)
         } else {
             chosen = runOrder.compactMap { runs[$0] }.max { $0.lastActivity < $1.lastActivity }
         }
@@ -492,7 +501,8 @@ public final class CollectorCore: @unchecked Sendable {
         guard let directory else { return nil }
         var reader = EventLogReader(url: URL(fileURLWithPath: directory).appendingPathComponent(RunLog.fileName))
         let run = RunState(id: id)
-        guard (try? reader.readNew { event, _ in if event.run == id { run.apply(event) } }) != nil else { return nil }
+        var found = 0
+        guard (try? reader.readNew { event, _ in if event.run == id { run.apply(event); found += 1 } }) != nil, found > 0 else { return nil }
         run.directory = URL(fileURLWithPath: directory)
         run.finished = true
         return run

@@ -61,6 +61,31 @@ final class CollectorHardeningTests: XCTestCase {
         XCTAssertEqual(try RunSummary.load(runDirectory: second.path).lastStep, 2)
     }
 
+    /// Found by Launchers/test-multinode.sh: a launcher's collector (`runDirectory` set) used
+    /// to reload a run id from the index it shares with every collector of the state
+    /// directory, and so wrote a run id that an earlier job had used into that job's folder.
+    func testACollectorWithARunDirectoryNeverWritesIntoAnotherJobsFolder() throws {
+        let earlier = folder.appendingPathComponent("earlier-job"), launched = folder.appendingPathComponent("launched-job")
+        let first = try Harness({ _ in }, state: state)
+        first.send(.start(RunStart(outputDir: earlier.path, worldSize: 1)))
+        first.send(.step(StepMetrics(step: 1, loss: 1)))
+        first.send(.exit(.ok, step: 1))
+        try waitUntil("the earlier job's summary") { FileManager.default.fileExists(atPath: earlier.appendingPathComponent(RunSummary.fileName).path) }
+        first.stop()
+
+        let second = try Harness({ $0.runDirectory = launched.path }, state: state)
+        second.seq = 0
+        second.send(.step(StepMetrics(step: 1, loss: 2)))
+        second.send(.step(StepMetrics(step: 2, loss: 2)))
+        second.send(.exit(.ok, step: 2))
+        try waitUntil("the launched job's summary") { FileManager.default.fileExists(atPath: launched.appendingPathComponent(RunSummary.fileName).path) }
+        XCTAssertNil(second.core.series(run: "never-sent"), "an unknown run is not read from the run directory")
+        second.stop()
+        XCTAssertEqual(try EventLogReader.readAll(earlier.path).count, 3, "the earlier job's log holds its own events only")
+        XCTAssertEqual(try EventLogReader.readAll(launched.path).compactMap(\.step), [1, 2, 2])
+        XCTAssertEqual(try RunSummary.load(runDirectory: launched.path).lastStep, 2)
+    }
+
     func testOutputDirsOutsideTheAllowedFoldersGoToTheStateDirectory() throws {
         let allowed = folder.appendingPathComponent("allowed")
         let harness = try Harness({ $0.outputRoots = [allowed.path] }, state: state)
