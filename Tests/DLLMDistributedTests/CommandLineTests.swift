@@ -150,6 +150,16 @@ final class CommandLineTests: XCTestCase {
             XCTAssertNotEqual(r.status, 0)
             XCTAssertTrue(r.err.contains("mask_token_id is \(mask)") && r.err.contains("512 rows"), r.err)
         }
+
+        // Already tokenized data (load_preprocessed_data) holding an id the tokenizer never makes.
+        let data = dir.appendingPathComponent("tokenized")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try String(repeating: #"{"input_ids": [1, 2, 3, 100000, 4], "labels": [1, 2, 3, 100000, 4]}"# + "\n", count: 4)
+            .write(to: data.appendingPathComponent("train.jsonl"), atomically: true, encoding: .utf8)
+        let tokenized = try run(["train", yaml.path, "--task", "sft", "--load_preprocessed_data", "true", "--dataset_args", data.path])
+        XCTAssertNotEqual(tokenized.status, 0)
+        XCTAssertTrue(tokenized.err.contains("token id in sequence 0 is 100000") && tokenized.err.contains("512 rows"), tokenized.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/checkpoint-final").path))
     }
 
     /// Issue 17, defect 10: a write the OS refuses used to end the run with a raw

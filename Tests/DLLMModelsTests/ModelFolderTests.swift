@@ -83,6 +83,9 @@ final class ModelFolderTests: XCTestCase {
         assertLoadFails("num_key_value_heads")
         try writeConfig(#"{"model_type": "llada", "d_model": 30, "n_heads": 4, "n_layers": 1, "vocab_size": 10}"#)
         assertLoadFails("d_model")
+        // Issue 17, defect 9: a fraction where an integer belongs named key "".
+        try writeConfig(#"{"model_type": "llada", "d_model": 32, "n_heads": 4, "n_layers": 2.5, "vocab_size": 10}"#)
+        assertLoadFails(#"key "n_layers": number 2.5"#)
         try writeConfig(#"{"model_type": "gpt2", "vocab_size": 10, "n_embd": 8, "n_layer": 0, "n_head": 2, "n_positions": 4}"#)
         assertLoadFails("n_layer")
         try writeConfig(#"{"model_type": "llama", "hidden_size": "big"}"#)

@@ -150,6 +150,7 @@ final class ParallelStrategyTests: XCTestCase {
         var meta = try JSONSerialization.jsonObject(with: Data(contentsOf: metaURL)) as! [String: Any]
         var map = meta["shardMap"] as! [String: Any]
         var segments = map["segments"] as! [[String: Any]]
+        let chunk = segments[1]["chunk"]
         segments[1]["chunk"] = -5
         map["segments"] = segments
         meta["shardMap"] = map
@@ -159,6 +160,15 @@ final class ParallelStrategyTests: XCTestCase {
         }
         XCTAssertThrowsError(try second.train()) { error in
             XCTAssertTrue("\(error)".contains("sharding.json: cannot resume"), "\(error)")
+            XCTAssertTrue("\(error)".contains("segment 1"), "\(error)")
+        }
+        // Issue 17, defect 6: a shard offset of 1e12 used to segfault `checkpoint consolidate`.
+        segments[1]["chunk"] = chunk
+        segments[1]["shardOffset"] = 1_000_000_000_000
+        map["segments"] = segments
+        meta["shardMap"] = map
+        try JSONSerialization.data(withJSONObject: meta).write(to: metaURL)
+        XCTAssertThrowsError(try CheckpointManager.consolidate(checkpoint)) { error in
             XCTAssertTrue("\(error)".contains("segment 1"), "\(error)")
         }
     }
