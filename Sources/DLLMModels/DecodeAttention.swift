@@ -45,7 +45,7 @@ func decodeAttentionForward(
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tasks * stateWidth) { states in
             let state = states.baseAddress!
             let ends = UnsafePointer(ends.baseAddress!)
-            parallelChunks(tasks) { range in
+            parallelRows(tasks, minimumPerThread: 1, granule: 1) { range in
                 for task in range {
                     let b = task / splits, part = task % splits, n = keyLength[b]
                     let mx = state + task * stateWidth, l = mx + vectors, acc = l + vectors
