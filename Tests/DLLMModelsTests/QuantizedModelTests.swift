@@ -65,7 +65,10 @@ final class QuantizedModelTests: XCTestCase {
                 // errors that add up in quadrature over a few layers to a few percent at most.
                 XCTAssertGreaterThan(cosine(r, g), 0.999, "\(type) step \(step)")
                 XCTAssertLessThan(worst, 0.05 * scale, "\(type) step \(step): worst logit difference \(worst) of \(scale)")
-                XCTAssertEqual(r.indices.max { r[$0] < r[$1] }, g.indices.max { g[$0] < g[$1] }, "\(type) step \(step): argmax")
+                // Same argmax, except on a near-tie: decoding also reads the KV cache's half copy, and at
+                // one step of the Q4_0 model the reference's top two logits are 0.7% of the range apart.
+                let ra = r.indices.max { r[$0] < r[$1] }!, ga = g.indices.max { g[$0] < g[$1] }!
+                XCTAssertLessThanOrEqual(Double(r[ra] - r[ga]), 0.01 * scale, "\(type) step \(step): argmax \(ga), not a near-tie of \(ra)")
             }
             XCTAssertNotEqual(reference, quantized, "\(type): the quantized path did not run (identical logits)")
         }
