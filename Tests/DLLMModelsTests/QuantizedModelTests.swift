@@ -50,6 +50,28 @@ final class QuantizedModelTests: XCTestCase {
         return ab / (aa * bb).squareRoot()
     }
 
+    /// ``QuantizedLlamaWeights/packed()`` copies every matrix byte for byte into one buffer (a tied head
+    /// stored once), so the quantized path's logits are unchanged.
+    func testPackedWeightsGiveIdenticalLogits() throws {
+        let (m, q) = try model(.q4_1)
+        m.quantizedWeights = q
+        let before = run(m)
+        let packed = q.packed()
+        XCTAssertEqual(packed.byteCount, q.byteCount)
+        for (a, b) in zip(q.layers, packed.layers) {
+            for (x, y) in [(a.q, b.q), (a.k, b.k), (a.v, b.v), (a.o, b.o), (a.gate, b.gate), (a.up, b.up), (a.down, b.down)] {
+                let x = try XCTUnwrap(x), y = try XCTUnwrap(y)
+                XCTAssertNotEqual(x.data, y.data)
+                XCTAssertEqual([x.rows, x.cols, x.type.rawValue == y.type.rawValue ? 1 : 0], [y.rows, y.cols, 1])
+                XCTAssertEqual(Array(UnsafeRawBufferPointer(start: x.data, count: x.byteCount)),
+                               Array(UnsafeRawBufferPointer(start: y.data, count: y.byteCount)))
+            }
+        }
+        XCTAssertEqual(packed.head?.data, packed.embedding?.data, "the tied head is stored once")
+        m.quantizedWeights = packed
+        XCTAssertEqual(run(m), before)
+    }
+
     func testQuantizedPathMatchesDequantisedWeights() throws {
         for type in QuantizedType.allCases {
             let (m, q) = try model(type)
