@@ -38,3 +38,25 @@ uint16_t cqk_f32_to_f16(float f) {
     if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
     return sign | (uint16_t)h;
 }
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+/// 16 floats at a time by vcvtps2ph (round to nearest even, as cqk_f32_to_f16).
+__attribute__((target("avx2,f16c,avx512f"))) static void to_f16_avx512(const float *x, uint16_t *y, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    for (; i < n; i++) y[i] = cqk_f32_to_f16(x[i]);
+}
+#endif
+
+void cqk_f32_to_f16_row(const float *x, uint16_t *y, int n) {
+#if defined(__x86_64__)
+    if (cqk_isa_supported(CQK_ISA_AVX512)) {
+        to_f16_avx512(x, y, n);
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++) y[i] = cqk_f32_to_f16(x[i]);
+}

@@ -4,8 +4,8 @@ import DLLMModels
 import Foundation
 
 /// A llama/qwen2 GGUF file as a `LlamaModel<Float>` whose Q4_0, Q4_1 and Q8_0 matrices stay
-/// quantized, pointing into the mapped file (``QuantizedMatrix`` with the ``GGUFFile`` as owner),
-/// for the quantized inference kernels. Everything else (norms, F32/F16 or other block types)
+/// quantized, read from the mapped file and copied as they are into one buffer on huge pages
+/// (``QuantizedLlamaWeights/packed()``), for the quantized inference kernels. Everything else (norms, F32/F16 or other block types)
 /// is dequantised into the model's flat buffer as ``GGUFModelImport`` does; the flat buffer's
 /// slots of quantized matrices are never written, so they cost no memory.
 ///
@@ -51,7 +51,9 @@ public enum GGUFQuantizedImport {
             }
         }
         try GGUFModelImport.rejectUnused(file, used: used, tiedEmbeddings: spec.tiedEmbeddings)
-        model.quantizedWeights = weights
+        // One resident buffer on huge pages instead of the mapping's 4 KiB pages (and the file's
+        // mapping is released once nothing else holds it).
+        model.quantizedWeights = weights.packed()
         return (model, config)
     }
 

@@ -10,21 +10,22 @@ import DLLMCompute
 /// with a `blockSize`: BD3LM's block-causal attention).
 /// `q` is (B·Tq, ldq) with head `h` at column `h·HD`; `keys`/`values` are
 /// (B, capacity, NKV·HD); `out` is (B·Tq, ldo). `scratch` holds
-/// `cachedAttentionScratchCount(Tq:capacity:)` scalars.
+/// `cachedAttentionScratchCount(Tq:capacity:)` scalars. `half`: the same keys and values as IEEE half,
+/// which the decoding kernel reads instead when it runs (few Float query rows).
 public func cachedAttentionForward<S: ComputeScalar>(
     _ out: UnsafeMutablePointer<S>, ldo: Int,
     _ q: UnsafePointer<S>, ldq: Int,
     keys: UnsafePointer<S>, values: UnsafePointer<S>, capacity: Int,
     scratch: UnsafeMutablePointer<S>,
     queryStart: [Int], keyLength: [Int], causal: Bool, keyStart: [Int]? = nil, blockSize: Int? = nil,
-    B: Int, Tq: Int, NH: Int, NKV: Int, HD: Int
+    B: Int, Tq: Int, NH: Int, NKV: Int, HD: Int, half: HalfKeyValues? = nil
 ) {
     precondition(NH % NKV == 0, "cached attention: \(NH) query heads do not group into \(NKV) key/value heads")
     if S.self == Float.self, Tq <= decodeAttentionMaxRows, useDecodeAttention, keyStart == nil, blockSize == nil {
         func f(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
         decodeAttentionForward(UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), ldo: ldo, f(q), ldq: ldq,
                                keys: f(keys), values: f(values), capacity: capacity, queryStart: queryStart, keyLength: keyLength,
-                               causal: causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD)
+                               causal: causal, B: B, Tq: Tq, NH: NH, NKV: NKV, HD: HD, half: half)
         return
     }
     let group = NH / NKV, KVD = NKV * HD

@@ -18,14 +18,15 @@ let decodeAttentionMinimumSlots = 128
 /// that spreads the work evenly over the threads, and the ranges' online-softmax states are merged
 /// (flash-decoding, Dao et al. 2023): with M = maxₚ mxₚ, out = Σₚ e^(mxₚ−M)·accₚ / Σₚ e^(mxₚ−M)·lₚ.
 /// Shapes and masking as ``cachedAttentionForward``; `isa` picks the kernel path (tests force scalar),
-/// `threads` the thread count the split plans for.
+/// `threads` the thread count the split plans for; with `half` the kernel reads the IEEE half copy
+/// of the cache (`cqk_attention_partial_f16`) instead of `keys`/`values`.
 func decodeAttentionForward(
     _ out: UnsafeMutablePointer<Float>, ldo: Int,
     _ q: UnsafePointer<Float>, ldq: Int,
     keys: UnsafePointer<Float>, values: UnsafePointer<Float>, capacity: Int,
     queryStart: [Int], keyLength: [Int], causal: Bool,
     B: Int, Tq: Int, NH: Int, NKV: Int, HD: Int,
-    isa: Int32 = QuantizedKernels.isa, threads: Int = ComputeThreads.count
+    isa: Int32 = QuantizedKernels.isa, threads: Int = ComputeThreads.count, half: HalfKeyValues? = nil
 ) {
     precondition(NH % NKV == 0, "decode attention: \(NH) query heads do not group into \(NKV) key/value heads")
     let KVD = NKV * HD, vectors = Tq * NH
@@ -45,14 +46,18 @@ func decodeAttentionForward(
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tasks * stateWidth) { states in
             let state = states.baseAddress!
             let ends = UnsafePointer(ends.baseAddress!)
-            parallelChunks(tasks) { range in
+            parallelRows(tasks, minimumPerThread: 1, granule: 1) { range in
                 for task in range {
                     let b = task / splits, part = task % splits, n = keyLength[b]
                     let mx = state + task * stateWidth, l = mx + vectors, acc = l + vectors
-                    let status = cqk_attention_partial_f32(
-                        isa, q + b * Tq * ldq, ldq, keys + b * capacity * KVD, values + b * capacity * KVD, KVD,
-                        Int32(Tq), Int32(NH), Int32(NKV), Int32(HD), ends + b * Tq,
-                        Int32(n * part / splits), Int32(n * (part + 1) / splits), scale, mx, l, acc)
+                    let j0 = Int32(n * part / splits), j1 = Int32(n * (part + 1) / splits), row = b * capacity * KVD
+                    let status = if let half {
+                        cqk_attention_partial_f16(isa, q + b * Tq * ldq, ldq, half.keys + row, half.values + row, KVD,
+                                                  Int32(Tq), Int32(NH), Int32(NKV), Int32(HD), ends + b * Tq, j0, j1, scale, mx, l, acc)
+                    } else {
+                        cqk_attention_partial_f32(isa, q + b * Tq * ldq, ldq, keys + row, values + row, KVD,
+                                                  Int32(Tq), Int32(NH), Int32(NKV), Int32(HD), ends + b * Tq, j0, j1, scale, mx, l, acc)
+                    }
                     precondition(status == 0, "decode attention: kernel path \(isa) unavailable")
                 }
             }

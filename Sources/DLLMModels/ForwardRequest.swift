@@ -70,12 +70,11 @@ enum ForwardAttention<S: ComputeScalar> {
             tiledAttentionForward(out, ldo: ldo, logsumexp[l].pointer, q, ldq: ldq, k, ldk: ldk, v, ldv: ldv,
                                   mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
         case let .cached(cache, step, scores):
-            cache.store(cache.keys, layer: l, k, ld: ldk, B: B, Tq: T, queryStart: step.queryStart)
-            cache.store(cache.values, layer: l, v, ld: ldv, B: B, Tq: T, queryStart: step.queryStart)
+            cache.store(layer: l, keys: k, ldk: ldk, values: v, ldv: ldv, B: B, Tq: T, queryStart: step.queryStart)
             cachedAttentionForward(out, ldo: ldo, q, ldq: ldq, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                                    capacity: cache.capacity, scratch: scores, queryStart: step.queryStart,
                                    keyLength: step.keyLength, causal: step.causal, keyStart: step.keyStart,
-                                   blockSize: step.blockSize, B: B, Tq: T, NH: NH, NKV: NKV, HD: HD)
+                                   blockSize: step.blockSize, B: B, Tq: T, NH: NH, NKV: NKV, HD: HD, half: cache.halfCache(layer: l))
         }
     }
 }

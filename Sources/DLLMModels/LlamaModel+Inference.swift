@@ -10,7 +10,9 @@ enum InferenceBuffer: Int {
 extension LlamaModel {
     public func makeCache(batch: Int, capacity: Int) -> KVCache<S> {
         precondition(capacity <= spec.maxPositions, "LlamaModel: cache of \(capacity) slots exceeds \(spec.maxPositions) positions")
-        return KVCache(layers: spec.layers, batch: batch, capacity: capacity, width: spec.kvHeads * spec.headDim)
+        // A quantized model (a GGUF) keeps an IEEE half copy of keys and values for decoding, as llama.cpp does.
+        return KVCache(layers: spec.layers, batch: batch, capacity: capacity, width: spec.kvHeads * spec.headDim,
+                       halfCopy: quantizedWeights != nil && useHalfKeyValueCache)
     }
 
     /// The inference use of the one forward pass (``LlamaForward``): no saved activations, `step`'s

@@ -36,6 +36,42 @@ public struct QuantizedLlamaWeights: Sendable {
     }
 }
 
+extension QuantizedLlamaWeights {
+    /// A copy whose matrices all live in one ``QuantizedStorage`` advised for huge pages, in the order a
+    /// forward reads them (layer by layer q, k, v, o, gate, up, down; then embedding and head, a tied
+    /// head stored once). Decoding streams every matrix once per token; from a mapped file of 4 KiB
+    /// pages that costs a TLB miss per page and stops the hardware prefetchers at each page boundary
+    /// (measured: a 66 MB Q4_1 product ~8% faster from huge pages, one thread). Bytes are copied as they
+    /// are, so every product is unchanged.
+    public func packed() -> QuantizedLlamaWeights {
+        var order: [QuantizedMatrix] = []
+        var offsets: [UnsafeRawPointer: Int] = [:]
+        var total = 0
+        func reserve(_ m: QuantizedMatrix?) {
+            guard let m, offsets[m.data] == nil else { return }
+            offsets[m.data] = total
+            order.append(m)
+            total += (m.byteCount + 63) / 64 * 64
+        }
+        for l in layers { for m in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] { reserve(m) } }
+        reserve(embedding)
+        reserve(head)
+        let storage = QuantizedStorage(count: total, hugePages: true)
+        for m in order { (storage.pointer + offsets[m.data]!).copyMemory(from: m.data, byteCount: m.byteCount) }
+        func place(_ m: QuantizedMatrix?) -> QuantizedMatrix? {
+            guard let m else { return nil }
+            // The shape and byte count are the source matrix's, already checked.
+            return try! QuantizedMatrix(type: m.type, rows: m.rows, cols: m.cols, data: storage.pointer + offsets[m.data]!,
+                                        byteCount: m.byteCount, owner: storage)
+        }
+        return QuantizedLlamaWeights(
+            layers: layers.map { l in
+                Layer(q: place(l.q), k: place(l.k), v: place(l.v), o: place(l.o), gate: place(l.gate), up: place(l.up), down: place(l.down))
+            },
+            embedding: place(embedding), head: place(head))
+    }
+}
+
 /// Scratch of ``quantizedLinear``: room for the quantised activation rows (decode) or the
 /// dequantised matrix (prefill).
 func quantizedLinearScratchBytes(_ m: QuantizedMatrix, N: Int) -> Int {

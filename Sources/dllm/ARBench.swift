@@ -26,7 +26,7 @@ struct ARBench: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
     @Option(help: "Runs; each figure is the fastest run's (a shared machine drifts).") var repeats = 1
     @Option(help: "Seed of the random weights.") var seed: UInt64 = 0
-    @Option(help: "Threads of the quantized products: spin (spinning workers) or dispatch (parallelChunks); default DLLM_QUANT_POOL or dispatch.")
+    @Option(help: "Threads of the quantized products: spin (spinning workers) or dispatch (parallelChunks); default DLLM_QUANT_POOL or spin.")
     var pool: String?
 
     func run() throws {

@@ -90,10 +90,18 @@ int cqk_attention_partial_f32(int isa, const float *q, size_t ldq, const float *
                               int rows, int heads, int kv_heads, int hd, const int *end, int j0, int j1, float scale,
                               float *mx, float *l, float *acc);
 
+/// As cqk_attention_partial_f32 over a cache of IEEE half keys and values (llama.cpp's f16 KV cache):
+/// each element widened to fp32 on load, then the same arithmetic in the same order.
+int cqk_attention_partial_f16(int isa, const float *q, size_t ldq, const uint16_t *keys, const uint16_t *values, size_t ldkv,
+                              int rows, int heads, int kv_heads, int hd, const int *end, int j0, int j1, float scale,
+                              float *mx, float *l, float *acc);
+
 /// IEEE half → float (portable).
 float cqk_f16_to_f32(uint16_t h);
 /// float → IEEE half, round to nearest even (portable).
 uint16_t cqk_f32_to_f16(float f);
+/// y[i] = cqk_f32_to_f16(x[i]) for i < n (vcvtps2ph where AVX-512 is present: the same rounding).
+void cqk_f32_to_f16_row(const float *x, uint16_t *y, int n);
 
 #ifdef __cplusplus
 }
