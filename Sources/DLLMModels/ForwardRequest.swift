@@ -18,14 +18,15 @@ struct ForwardRequest<S: ComputeScalar> {
         self.init(training: batch, attention: .full(mask: mask, probabilities: probabilities), hooks: hooks)
     }
 
-    /// A training pass over `batch` whose attention (`.full` or `.tiled`) saves what its backward needs.
-    init(training batch: TokenBatch, attention: ForwardAttention<S>, hooks: BlockHooks?) {
+    /// A training pass over `batch` whose attention (`.full` or `.tiled`) saves what its backward needs,
+    /// with logits on `logitRows` (ascending) or on every row.
+    init(training batch: TokenBatch, attention: ForwardAttention<S>, logitRows: [Int]? = nil, hooks: BlockHooks?) {
         ids = batch.ids
         positions = batch.positions
         B = batch.B
         T = batch.T
         self.attention = attention
-        logitRows = nil
+        self.logitRows = logitRows
         self.hooks = hooks
     }
 
@@ -40,6 +41,23 @@ struct ForwardRequest<S: ComputeScalar> {
         logitRows = step.logitRows
         hooks = nil
     }
+}
+
+/// `rows` (ascending indices into `0 ..< N`, or nil for all) as runs of consecutive rows: each run's
+/// rows in the (N, ·) source and where the run starts among the selected rows. A training pass
+/// normalises and differentiates the selected rows of the last residual run by run, where they lie.
+func logitRowRuns(_ rows: [Int]?, N: Int) -> [(source: Range<Int>, selected: Int)] {
+    guard let rows else { return [(0..<N, 0)] }
+    var runs: [(source: Range<Int>, selected: Int)] = []
+    for (j, row) in rows.enumerated() {
+        precondition(row >= 0 && row < N && (j == 0 || row > rows[j - 1]), "logitRowRuns: rows must ascend within 0..<\(N)")
+        if let last = runs.last, last.source.upperBound == row {
+            runs[runs.count - 1].source = last.source.lowerBound..<(row + 1)
+        } else {
+            runs.append((row..<(row + 1), j))
+        }
+    }
+    return runs
 }
 
 /// How one forward pass's attention finds its keys and values: the option that makes a single

@@ -39,6 +39,15 @@ public protocol LanguageModel<Scalar>: InferenceModel {
 
     /// Runs the forward pass; afterwards `logits` holds (B·T, V) scores.
     func forward(_ batch: TokenBatch, mask: AttentionMask)
+    /// Whether ``forward(_:mask:logitPositions:)`` runs the final norm and output head on fewer
+    /// positions than the whole sequence (the default is no: only all positions are accepted).
+    var supportsLogitPositions: Bool { get }
+    /// Runs the forward pass with the final norm and the output head on positions `logitPositions`
+    /// of every sequence only (BD3LM scores the `x_t` half of its `x_t ⊕ x_0` input). Afterwards
+    /// `logits` holds their (B·count, V) scores, sequence after sequence, and `loss` and `backward`
+    /// take targets and weights for those rows alone. The other positions get no gradient from
+    /// the head; they still get gradients through attention from the positions that are scored.
+    func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>)
     /// The (B·T, V) logits of the last `forward`; after `backward` they hold its gradient.
     var logits: UnsafeMutablePointer<Scalar> { get }
     /// `Σₙ weights[n]·CE(logits[n], targets[n])` over the last forward's logits,
@@ -72,6 +81,31 @@ extension LanguageModel {
         return value
     }
 
+    /// Forward, loss and backward with the head on `logitPositions` of each sequence when the model
+    /// supports it (else on every position: the same loss, the head's work done in full).
+    /// `targets` and `weights` are (B·T) and must carry no loss outside `logitPositions`.
+    @discardableResult
+    public func forwardBackward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>, targets: [Int32],
+                                weights: [Scalar]?, dloss: Scalar = 1) -> Double {
+        guard supportsLogitPositions else {
+            return forwardBackward(batch, mask: mask, targets: targets, weights: weights, dloss: dloss)
+        }
+        forward(batch, mask: mask, logitPositions: logitPositions)
+        let rows = (targets: targets.rows(at: logitPositions, B: batch.B, T: batch.T),
+                    weights: weights.map { $0.rows(at: logitPositions, B: batch.B, T: batch.T) })
+        let value = loss(targets: rows.targets, weights: rows.weights)
+        backward(targets: rows.targets, weights: rows.weights, dloss: dloss)
+        return value
+    }
+
+    public var supportsLogitPositions: Bool { false }
+
+    /// Models without a partial head accept only every position.
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
+        precondition(logitPositions == 0..<batch.T, "\(Self.self) computes logits on every position (check supportsLogitPositions)")
+        forward(batch, mask: mask)
+    }
+
     public var parameterCount: Int { layout.count }
 
     public var normalizationParameterNames: Set<String> { [] }
@@ -86,5 +120,13 @@ extension LanguageModel {
     /// decay applies, 0 for biases and normalisation weights (`WeightDecayGroups`).
     public func weightDecayMask() -> [UInt8] {
         WeightDecayGroups.mask(layout: layout, normalizationParameters: normalizationParameterNames)
+    }
+}
+
+extension Array {
+    /// The elements at `positions` of each of the `B` rows of a row-major (B, T) array, row after row.
+    public func rows(at positions: Range<Int>, B: Int, T: Int) -> [Element] {
+        precondition(count == B * T && positions.lowerBound >= 0 && positions.upperBound <= T, "rows(at:): \(positions) of a (\(B), \(T)) array")
+        return (0..<B).flatMap { b in self[(b * T + positions.lowerBound)..<(b * T + positions.upperBound)] }
     }
 }

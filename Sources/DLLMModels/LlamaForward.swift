@@ -60,8 +60,7 @@ struct LlamaForward<S: ComputeScalar> {
         defer { hooks?.afterForward?(L + 1) }
         let x = buffers(layer: L - 1).output
         let head = headBuffers(rows: logitRows?.count ?? N, N: N, C: C, V: V)
-        let selected = selectRows(of: x, N: N, C: C)
-        rmsnormForward(head.normed, head.rstd, selected, p + o.finalNorm, N: head.rows, C: C, eps: eps)
+        normalizeLogitRows(of: x, into: head.normed, rstd: head.rstd, N: N, C: C, eps: eps)
         if let editFlowHeads, let offsets = o.editFlow {
             editFlowHeadsForward(editFlowHeads, hidden: head.normed, parameters: p, offsets: offsets, N: head.rows, C: C, V: V)
             return head.logits
@@ -129,14 +128,21 @@ struct LlamaForward<S: ComputeScalar> {
         }
     }
 
-    /// The last residual's `logitRows`, gathered (or all of it).
-    func selectRows(of x: UnsafeMutablePointer<S>, N: Int, C: Int) -> UnsafeMutablePointer<S> {
+    /// The final norm of the last residual's `logitRows` (or of every row) into `normed` (rows, C).
+    /// A training pass normalises each run of consecutive rows where it lies (its backward reads
+    /// them there); inference gathers the rows first.
+    func normalizeLogitRows(of x: UnsafeMutablePointer<S>, into normed: UnsafeMutablePointer<S>, rstd: UnsafeMutablePointer<S>,
+                            N: Int, C: Int, eps: S) {
+        let weight = model.parameters.pointer + model.offsets.finalNorm
         switch storage {
         case .saved:
-            precondition(request.logitRows == nil, "LlamaForward: a training pass produces every row's logits")
-            return x
+            for run in logitRowRuns(request.logitRows, N: N) {
+                rmsnormForward(normed + run.selected * C, rstd + run.selected, x + run.source.lowerBound * C, weight,
+                               N: run.source.count, C: C, eps: eps)
+            }
         case .scratch(_, let cache):
-            return gatherRows(request.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
+            let selected = gatherRows(request.logitRows, of: x, N: N, width: C, workspace: cache, buffer: .normed)
+            rmsnormForward(normed, rstd, selected, weight, N: request.logitRows?.count ?? N, C: C, eps: eps)
         }
     }
 

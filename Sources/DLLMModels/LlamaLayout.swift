@@ -67,10 +67,11 @@ struct LlamaOffsets {
 /// With `checkpointed`, only the residual stream (L + 1 buffers) is kept per layer: every other
 /// per-layer array holds L references to one shared buffer, which backward refills by running the
 /// layer's forward again. With `tiled` attention a layer keeps its (B, NH, T) log-sum-exp instead of
-/// its (B, NH, T, T) probabilities. A smaller batch reuses the buffers (row-major prefixes).
+/// its (B, NH, T, T) probabilities. The final norm's output and the logits hold `headRows` rows
+/// (the rows the head runs on, ≤ B·T). A smaller batch reuses the buffers (row-major prefixes).
 final class LlamaActivations<S: ComputeScalar> {
     /// Capacity: rows (B·T) and, for the full kernel, B·T·T (probabilities per head).
-    let rows: Int, squareRows: Int
+    let rows: Int, squareRows: Int, headRows: Int
     let tiled: Bool, checkpointed: Bool
     var residual: [Buffer<S>] = []     // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []   // (N, C), (N)
@@ -82,9 +83,9 @@ final class LlamaActivations<S: ComputeScalar> {
     var res2: [Buffer<S>] = []         // (N, C)
     var ln2: [Buffer<S>] = [], ln2Rstd: [Buffer<S>] = []
     var gate: [Buffer<S>] = [], up: [Buffer<S>] = [], swiglu: [Buffer<S>] = []  // (N, I)
-    let lnf: Buffer<S>, lnfRstd: Buffer<S>   // (N, C), (N)
-    let logits: Buffer<S>                    // (N, V)
-    let lse: Buffer<S>, losses: Buffer<S>    // (N)
+    let lnf: Buffer<S>, lnfRstd: Buffer<S>   // (R, C), (R), R = headRows
+    let logits: Buffer<S>                    // (R, V)
+    let lse: Buffer<S>, losses: Buffer<S>    // (R)
     let scratchC: Buffer<S>                  // (N, C)
     let grads: Grads
     /// MoE layers' routing and expert activations (nil for dense layers), refilled by every forward.
@@ -98,9 +99,10 @@ final class LlamaActivations<S: ComputeScalar> {
         let scores: Buffer<S>                           // (threads, T, T), full kernel only
     }
 
-    init(spec s: LlamaSpec, B: Int, T: Int, tiled: Bool, checkpointed: Bool) {
+    init(spec s: LlamaSpec, B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool) {
         let N = B * T, C = s.hidden, QD = s.heads * s.headDim, KVD = s.kvHeads * s.headDim, I = s.intermediate
         rows = N
+        headRows = R
         squareRows = tiled ? 0 : N * T
         self.tiled = tiled
         self.checkpointed = checkpointed
@@ -121,18 +123,18 @@ final class LlamaActivations<S: ComputeScalar> {
         att = perLayer(tiled ? N * s.heads : N * s.heads * T); atty = perLayer(N * QD)
         res2 = perLayer(N * C); ln2 = perLayer(N * C); ln2Rstd = perLayer(N)
         gate = perLayer(N * I); up = perLayer(N * I); swiglu = perLayer(N * I)
-        lnf = buf(N * C); lnfRstd = buf(N)
-        logits = buf(N * s.vocab)
-        lse = buf(N); losses = buf(N)
+        lnf = buf(R * C); lnfRstd = buf(R)
+        logits = buf(R * s.vocab)
+        lse = buf(R); losses = buf(R)
         scratchC = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), wide: buf(N * I), gate: buf(N * I), up: buf(N * I),
                       atty: buf(N * QD), q: buf(N * QD), k: buf(N * KVD), v: buf(N * KVD),
                       scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
     }
 
-    /// Whether a (B, T) batch fits these buffers as prefixes, under the same options.
-    func fits(B: Int, T: Int, tiled: Bool, checkpointed: Bool) -> Bool {
-        guard self.tiled == tiled, self.checkpointed == checkpointed, B * T <= rows else { return false }
+    /// Whether a (B, T) batch with the head on `headRows` rows fits these buffers as prefixes, under the same options.
+    func fits(B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool) -> Bool {
+        guard self.tiled == tiled, self.checkpointed == checkpointed, B * T <= rows, R <= headRows else { return false }
         return tiled || (B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count)
     }
 }

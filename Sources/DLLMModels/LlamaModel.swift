@@ -21,6 +21,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var acts: LlamaActivations<S>?
     var lastBatch: TokenBatch?
     var lastMask: AttentionMask?
+    /// Rows of the last training forward's (B·T) whose logits it computed (nil: every row).
+    var lastLogitRows: [Int]?
     /// The Edit Flows heads' outputs of the last ``editFlowForward(_:mask:)``.
     var editFlowBuffers: EditFlowHeadBuffers<S>?
     /// LoRA adapters on the block linears (``LoRAAdapters``). With adapters the base is frozen:
@@ -78,29 +80,48 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
 
     /// The training use of the one forward pass (``LlamaForward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
-        prepareActivations(for: batch, mask: mask)
+        forward(batch, mask: mask, logitPositions: 0..<batch.T)
+    }
+
+    public var supportsLogitPositions: Bool { true }
+
+    /// The training forward with the final norm and the head on positions `logitPositions` of each
+    /// sequence: the final norm's output and the logits are allocated and computed for those B·count rows only.
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
+        precondition(!logitPositions.isEmpty && logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T,
+                     "LlamaModel: logit positions \(logitPositions) outside 0..<\(batch.T)")
+        let rows = logitPositions == 0..<batch.T ? nil : (0..<batch.B).flatMap { b in logitPositions.map { b * batch.T + $0 } }
+        prepareActivations(for: batch, mask: mask, logitRows: rows)
         adapters?.beginForward(N: batch.B * batch.T)
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
 
-    /// (Re)allocates the saved activations for `batch` under the kernel and checkpointing options,
-    /// and remembers the batch and mask for backward.
-    func prepareActivations(for batch: TokenBatch, mask: AttentionMask) {
+    /// Rows the last training forward computed logits for: the rows of ``logits`` (B·T unless
+    /// ``forward(_:mask:logitPositions:)`` narrowed them).
+    public var logitRowCount: Int {
+        guard let batch = lastBatch else { preconditionFailure("LlamaModel: forward has not run") }
+        return lastLogitRows?.count ?? batch.B * batch.T
+    }
+
+    /// (Re)allocates the saved activations for `batch` (the head on `logitRows`, ascending, or on all)
+    /// under the kernel and checkpointing options, and remembers the batch, mask and rows for backward.
+    func prepareActivations(for batch: TokenBatch, mask: AttentionMask, logitRows: [Int]? = nil) {
         precondition(batch.T <= spec.maxPositions, "LlamaModel: sequence length \(batch.T) exceeds \(spec.maxPositions) positions")
-        let tiled = attentionKernel.usesTiles(T: batch.T)
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing) {
+        let tiled = attentionKernel.usesTiles(T: batch.T), headRows = logitRows?.count ?? batch.B * batch.T
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing) {
             acts = nil  // free the old set before allocating the new one
-            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing)
+            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing)
         }
         lastBatch = batch
         lastMask = mask
+        lastLogitRows = logitRows
     }
 
     /// The training pass over `batch` into the saved activations.
     func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> LlamaForward<S> {
         let a = acts!
         let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att) : .full(mask: mask, probabilities: a.att)
-        let request = ForwardRequest(training: batch, attention: attention, hooks: hooks)
+        let request = ForwardRequest(training: batch, attention: attention, logitRows: lastLogitRows, hooks: hooks)
         return LlamaForward(model: self, request: request, storage: .saved(a), matrices: .training)
     }
 
@@ -112,24 +133,25 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public func loss(targets: [Int32], weights: [S]?) -> Double {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("LlamaModel: loss before forward") }
         return savedLogitsLoss("LlamaModel", losses: a.losses, lse: a.lse, logits: a.logits, targets: targets, weights: weights,
-                               N: batch.B * batch.T, V: spec.vocab)
+                               N: lastLogitRows?.count ?? batch.B * batch.T, V: spec.vocab)
     }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("LlamaModel: backward before forward") }
-        let N = batch.B * batch.T, C = spec.hidden, V = spec.vocab
+        let R = lastLogitRows?.count ?? batch.B * batch.T, C = spec.hidden, V = spec.vocab  // the head's rows
+        precondition(targets.count == R && (weights == nil || weights!.count == R), "LlamaModel: targets/weights must hold \(R) values")
         let p = parameters.pointer, g = gradients.pointer, o = offsets
 
         // dlogits overwrite the logits in place.
         targets.withUnsafeBufferPointer { t in
             withOptionalPointer(weights) { w in
-                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
+                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: R, V: V)
             }
         }
         backpropagate(batch: batch, activations: a) { dHidden in
-            backwardLinear(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: N, C: C, OC: V)
+            backwardLinear(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: R, C: C, OC: V)
         }
     }
 
@@ -141,8 +163,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     }
 
     /// Backward from the last hidden state down: `head` accumulates the gradient of the final
-    /// norm's output into its (N, C) argument (and the head's parameter gradients); the rest of the
-    /// pass is the same whichever head ran.
+    /// norm's output into its (R, C) argument, one row per row the head ran on (and the head's
+    /// parameter gradients); the rest of the pass is the same whichever head ran. Rows the head
+    /// skipped get no gradient from it.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     func backpropagate(batch: TokenBatch, activations a: LlamaActivations<S>, head: (UnsafeMutablePointer<S>) -> Void) {
@@ -163,7 +186,11 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         d.ln.zero()
         head(d.ln.pointer)
         d.residual.zero()
-        rmsnormBackward(d.residual.pointer, base(o.finalNorm), d.ln.pointer, a.residual[L].pointer, p + o.finalNorm, a.lnfRstd.pointer, N: N, C: C)
+        for run in logitRowRuns(lastLogitRows, N: N) {
+            let first = run.source.lowerBound
+            rmsnormBackward(d.residual.pointer + first * C, base(o.finalNorm), d.ln.pointer + run.selected * C, a.residual[L].pointer + first * C,
+                            p + o.finalNorm, a.lnfRstd.pointer + run.selected, N: run.source.count, C: C)
+        }
         hooks?.afterBackward?(L + 1)
 
         batch.positions.withUnsafeBufferPointer { pos in

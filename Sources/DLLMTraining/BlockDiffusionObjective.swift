@@ -12,7 +12,7 @@ import DLLMRandom
 ///   (or, `blockNoise`, one `t` per block as the original bd3lms `_sample_t` draws it, see ``NoiseDraw``);
 /// - the model sees `x_t ⊕ x_0` (length 2L) at positions `[0 … L−1, 0 … L−1]` under the mask of
 ///   ``BlockDiffusionObjective/allowed(L:blockSize:)`` (M_BD ∪ M_OBC ∪ M_BC);
-/// - only the `x_t` half is scored, with MDLM's weight `1/(t + 10⁻⁶)` (or uniform) and its
+/// - only the `x_t` half is scored (``ObjectiveBatch/logitPositions``: the head runs on it alone), with MDLM's weight `1/(t + 10⁻⁶)` (or uniform) and its
 ///   `token`/`sequence`/`batch` normalisations over the maskable tokens of the `x_t` half.
 ///
 /// No key-padding mask is applied (dLLM replaces the collator's attention mask by the block mask):
@@ -139,7 +139,7 @@ public struct BlockDiffusionObjective: Objective {
         let pattern = Self.allowed(L: L, blockSize: blockSize)
         let mask = AttentionMask(.bidirectional, B: B, T: 2 * L, allowed: Array((0..<B).map { _ in pattern }.joined()))
         return ObjectiveBatch(inputs: TokenBatch(ids: ids, B: B, T: 2 * L, positions: positions), mask: mask,
-                              targets: targets, weights: weights, lossTokens: scoredTotal)
+                              targets: targets, weights: weights, lossTokens: scoredTotal, logitPositions: 0..<L)
     }
 
     /// The (2L·2L) query-major BD3LM attention pattern (dLLM `_create_bd3lm_attention_mask`):

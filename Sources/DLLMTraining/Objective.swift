@@ -11,6 +11,10 @@ public struct ObjectiveBatch: Sendable {
     public var weights: [Float]
     /// Positions that carry loss (masked tokens, or next-token targets; remaining edits for Edit Flows).
     public var lossTokens: Int
+    /// The positions of each sequence that can carry loss, when fewer than all (BD3LM: the `x_t`
+    /// half of `x_t ⊕ x_0`). The trainer then asks the model for logits on those positions only
+    /// (``LanguageModel/forward(_:mask:logitPositions:)``); `targets` and `weights` stay (B·T).
+    public var logitPositions: Range<Int>? = nil
     /// Set by ``EditFlowObjective``: the loss is ``EditFlowLoss`` on the model's Edit Flows heads,
     /// and `targets`/`weights` are unused.
     public var editFlow: EditFlowTargets? = nil

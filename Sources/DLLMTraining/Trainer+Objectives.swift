@@ -6,7 +6,8 @@ extension Trainer {
     /// the Edit Flows loss on the edit heads when the objective asked for it.
     static func forwardBackward(_ model: any LanguageModel<Float>, _ batch: ObjectiveBatch, dloss: Float) -> Double {
         guard let targets = batch.editFlow else {
-            return model.forwardBackward(batch.inputs, mask: batch.mask, targets: batch.targets, weights: batch.weights, dloss: dloss)
+            return model.forwardBackward(batch.inputs, mask: batch.mask, logitPositions: batch.logitPositions ?? 0..<batch.inputs.T,
+                                         targets: batch.targets, weights: batch.weights, dloss: dloss)
         }
         let heads = editFlowModel(model)
         let loss = EditFlowLoss.forwardBackward(heads.editFlowForward(batch.inputs, mask: batch.mask), targets, dloss: dloss)
@@ -17,8 +18,13 @@ extension Trainer {
     /// The loss of one prepared micro-batch, without backward (evaluation).
     static func loss(_ model: any LanguageModel<Float>, _ batch: ObjectiveBatch) -> Double {
         guard let targets = batch.editFlow else {
-            model.forward(batch.inputs, mask: batch.mask)
-            return model.loss(targets: batch.targets, weights: batch.weights)
+            guard let positions = batch.logitPositions, model.supportsLogitPositions else {
+                model.forward(batch.inputs, mask: batch.mask)
+                return model.loss(targets: batch.targets, weights: batch.weights)
+            }
+            let (B, T) = (batch.inputs.B, batch.inputs.T)
+            model.forward(batch.inputs, mask: batch.mask, logitPositions: positions)
+            return model.loss(targets: batch.targets.rows(at: positions, B: B, T: T), weights: batch.weights.rows(at: positions, B: B, T: T))
         }
         // The gradients the loss leaves in the outputs are never used.
         return EditFlowLoss.forwardBackward(editFlowModel(model).editFlowForward(batch.inputs, mask: batch.mask), targets)

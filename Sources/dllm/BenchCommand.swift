@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (prints figures; never a pass/fail test).",
-        subcommands: [TrainStepBench.self, KernelBench.self, ParallelBench.self, GenerateBench.self, ARBench.self, LoRABench.self, QuantizedBaseBench.self])
+        subcommands: [TrainStepBench.self, KernelBench.self, ParallelBench.self, GenerateBench.self, ARBench.self, LoRABench.self, QuantizedBaseBench.self, BD3LMStepBench.self])
 }
 
 /// One training step (forward, loss, backward, AdamW) of a LLaMA-style model with

@@ -328,6 +328,35 @@ final class DistributedTrainingTests: XCTestCase {
         assertClose(Array(try losses("editflow-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "editflow resumed at one process")
     }
 
+    /// BD3LM (`objective: bd3lm`, blocks of 8: the fixture model sees x_t ⊕ x_0 at 2·32 = 64 positions,
+    /// the head on the x_t half only) at 2 ranks under every strategy reproduces one process with the
+    /// same global batch, and FSDP's sharded checkpoint resumes in one process on the same trajectory.
+    func testBD3LMAtTwoRanksUnderEveryStrategyMatchesOneProcess() throws {
+        let recipe = ["--objective", "bd3lm", "--block_size", "8"]
+        let reference = try train(ranks: nil, output: "bd3lm-reference", recipe + ["--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expectedLosses = try losses("bd3lm-reference"), expectedWeights = try weights("bd3lm-reference")
+        XCTAssertEqual(expectedLosses.count, 10)
+        // The objective changes the trajectory: plain MDLM on the same data gives other losses.
+        let mdlm = try train(ranks: nil, output: "bd3lm-mdlm", ["--gradient_accumulation_steps", "4", "--max_steps", "2"])
+        XCTAssertEqual(mdlm.status, 0, mdlm.output)
+        XCTAssertNotEqual(try losses("bd3lm-mdlm"), Array(expectedLosses.prefix(2)))
+        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
+            let name = "bd3lm-\(stage)-2"
+            let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
+            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"] + save)
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            assertClose(try losses(name), expectedLosses, name)
+            assertClose(try weights(name), expectedWeights, name)
+        }
+        let resumed = try train(ranks: nil, output: "bd3lm-resumed", recipe + [
+            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("bd3lm-fsdp-2/checkpoint-5").path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        assertClose(Array(try losses("bd3lm-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "bd3lm resumed at one process")
+        assertClose(try weights("bd3lm-resumed"), expectedWeights, "bd3lm resumed at one process")
+    }
+
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
         let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])

@@ -26,7 +26,11 @@ final class BlockDiffusionGradientTests: XCTestCase {
         XCTAssertGreaterThan(prepared.lossTokens, 4)
         let weights = prepared.weights.map(Double.init)
         model.gradients.zero()
-        model.forwardBackward(prepared.inputs, mask: prepared.mask, targets: prepared.targets, weights: weights)
+        // Analytic gradients with the head on the x_t half only (as the trainer runs BD3LM); the
+        // finite differences below use the loss of the head on every position.
+        model.forwardBackward(prepared.inputs, mask: prepared.mask, logitPositions: prepared.logitPositions!,
+                              targets: prepared.targets, weights: weights)
+        XCTAssertEqual(model.logitRowCount, B * L)
         let analytic = model.gradients.array
         func loss() -> Double {
             model.forward(prepared.inputs, mask: prepared.mask)

@@ -1,6 +1,6 @@
 import DLLMCheckpoint
 import DLLMCompute
-import DLLMModels
+@testable import DLLMModels
 @testable import DLLMTraining
 import Foundation
 import XCTest
@@ -68,17 +68,55 @@ final class BlockDiffusionObjectiveTests: XCTestCase {
         let L = padded.T
         XCTAssertEqual(Array(prepared.inputs.positions[0..<(2 * L)]), (0..<(2 * L)).map { Int32($0 % L) })
         XCTAssertTrue(prepared.targets[L..<(2 * L)].allSatisfy { $0 == ignoreIndex }, "the x_0 half is never scored")
+        XCTAssertEqual(prepared.logitPositions, 0..<L)
         let model = try ModelFolder.load(Self.llama, as: Float.self).model
-        model.gradients.zero()
-        let loss = model.forwardBackward(prepared.inputs, mask: prepared.mask, targets: prepared.targets, weights: prepared.weights)
-        let expected = Double(try file.floats("\(name).loss")[0])
-        XCTAssertEqual(loss, expected, accuracy: 1e-5 * abs(expected), "\(name): loss")
-        for slot in model.layout.slots {
-            let reference = try file.floats("\(name).grad.\(slot.name)")
-            let ours = Array(model.gradients.buffer[slot.range])
-            let scale = max(reference.map(abs).max()!, 1e-12)
-            let error = zip(ours, reference).map { abs($0 - $1) }.max()! / scale
-            XCTAssertLessThan(error, 1e-4, "\(name): gradient of \(slot.name)")
+        // The head on every position (the plain model call), then as the trainer runs it: on the x_t half only.
+        for headOnScoredHalf in [false, true] {
+            let path = "\(name), head on \(headOnScoredHalf ? "x_t" : "every position")"
+            model.gradients.zero()
+            let loss = headOnScoredHalf ? Trainer.forwardBackward(model, prepared, dloss: 1)
+                : model.forwardBackward(prepared.inputs, mask: prepared.mask, targets: prepared.targets, weights: prepared.weights)
+            let expected = Double(try file.floats("\(name).loss")[0])
+            XCTAssertEqual(loss, expected, accuracy: 1e-5 * abs(expected), "\(path): loss")
+            for slot in model.layout.slots {
+                let reference = try file.floats("\(name).grad.\(slot.name)")
+                let ours = Array(model.gradients.buffer[slot.range])
+                let scale = max(reference.map(abs).max()!, 1e-12)
+                let error = zip(ours, reference).map { abs($0 - $1) }.max()! / scale
+                XCTAssertLessThan(error, 1e-4, "\(path): gradient of \(slot.name)")
+            }
+        }
+    }
+
+    /// The trainer's BD3LM step runs the final norm and the head on the x_t half alone: the model
+    /// computes and holds logits for L rows per sequence (not 2L), they equal the first L rows of a
+    /// full forward's, and the evaluation loss through the same path equals the full one.
+    func testHeadRunsOnTheXtHalfOnly() throws {
+        let (file, json) = try reference()
+        let padded = BlockDiffusionObjective.paddingToBlocks(try rawBatch(file, json: json), eos: Int32(json["eos_token_id"] as! Int),
+                                                             blockSize: json["block_size"] as! Int)
+        let objective = BlockDiffusionObjective(maskTokenID: Int32(json["mask_token_id"] as! Int), eosTokenID: Int32(json["eos_token_id"] as! Int),
+                                                blockSize: json["block_size"] as! Int)
+        let prepared = objective.prepare(padded, t: try file.doubles("sequence.t"), masked: try file.int64s("sequence.masked").map { $0 != 0 })
+        let full = try ModelFolder.load(Self.llama, as: Float.self).model as! LlamaModel<Float>
+        let B = padded.B, L = padded.T, V = full.vocabularySize
+        full.forward(prepared.inputs, mask: prepared.mask)
+        XCTAssertEqual(full.logitRowCount, B * 2 * L)
+        XCTAssertEqual(full.acts!.logits.count, B * 2 * L * V)
+        let fullLoss = full.loss(targets: prepared.targets, weights: prepared.weights)
+
+        let scored = try ModelFolder.load(Self.llama, as: Float.self).model as! LlamaModel<Float>
+        let loss = Trainer.loss(scored, prepared)
+        XCTAssertEqual(scored.logitRowCount, B * L, "logits for the x_t half only")
+        XCTAssertEqual(scored.acts!.logits.count, B * L * V, "the logits buffer holds the x_t half only")
+        XCTAssertEqual(scored.acts!.lnf.count, B * L * scored.spec.hidden, "the final norm runs on the x_t half only")
+        XCTAssertEqual(loss, fullLoss, accuracy: 1e-6 * abs(fullLoss))
+        for b in 0..<B {
+            for i in 0..<L {
+                let ours = (0..<V).map { scored.logits[(b * L + i) * V + $0] }
+                let reference = (0..<V).map { full.logits[(b * 2 * L + i) * V + $0] }
+                XCTAssertLessThan(zip(ours, reference).map { abs($0 - $1) }.max()!, 1e-5, "row \(b), position \(i)")
+            }
         }
     }
 

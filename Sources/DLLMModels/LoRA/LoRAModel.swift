@@ -61,6 +61,10 @@ public final class LoRAModel<S: ComputeScalar>: LanguageModel {
     public var maxPositions: Int { base.maxPositions }
 
     public func forward(_ batch: TokenBatch, mask: AttentionMask) { base.forward(batch, mask: mask) }
+    public var supportsLogitPositions: Bool { base.supportsLogitPositions }
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
+        base.forward(batch, mask: mask, logitPositions: logitPositions)
+    }
     public var logits: UnsafeMutablePointer<S> { base.logits }
     public func loss(targets: [Int32], weights: [S]?) -> Double { base.loss(targets: targets, weights: weights) }
     public func backward(targets: [Int32], weights: [S]?, dloss: S) { base.backward(targets: targets, weights: weights, dloss: dloss) }
