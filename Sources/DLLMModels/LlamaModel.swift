@@ -79,7 +79,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// The training use of the one forward pass (``LlamaForward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         prepareActivations(for: batch, mask: mask)
-        adapters?.beginForward(N: batch.B * batch.T)
+        adapters?.beginForward(N: batch.B * batch.T, checkpointed: gradientCheckpointing)
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
 

@@ -4,6 +4,7 @@ import DLLMCompute
 public struct LoRASlot: Sendable {
     /// The base layer's module name (`model.layers.0.self_attn.q_proj`).
     public let module: String
+    public let linear: LlamaLinear
     public let a: Int, b: Int
     public let inputs: Int, outputs: Int
 }
@@ -68,7 +69,7 @@ public final class LoRAAdapters<S: ComputeScalar> {
                 let (inputs, outputs) = spec.shape(of: linear)
                 let a = layout.append(Self.parameterName(module: module, "lora_A"), [r, inputs])
                 let b = layout.append(Self.parameterName(module: module, "lora_B"), [outputs, r])
-                layer[linear] = LoRASlot(module: module, a: a, b: b, inputs: inputs, outputs: outputs)
+                layer[linear] = LoRASlot(module: module, linear: linear, a: a, b: b, inputs: inputs, outputs: outputs)
             }
             slots.append(layer)
             if layout.count > start {
