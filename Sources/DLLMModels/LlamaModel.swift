@@ -129,6 +129,12 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             }
         }
         backpropagate(batch: batch, activations: a) { dHidden in
+            if let lora = adapters, let copy = lora.headCopy {
+                // LoRA's modules_to_save: the head's trainable copy gets the weight gradient.
+                linearBackward(dHidden, lora.gradients.pointer + copy, nil, a.logits.pointer, a.lnf.pointer, lora.parameters.pointer + copy,
+                               N: N, C: C, OC: V)
+                return
+            }
             backwardLinear(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: N, C: C, OC: V)
         }
     }
@@ -227,9 +233,12 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             }
         }
         hooks?.beforeBackward?(0)
-        if lora == nil && frozenBase?.embedding == nil {
+        // The embedding's gradient: the base's, or under LoRA only a modules_to_save copy's.
+        let table = lora.map { lora in lora.embeddingCopy.map { lora.gradients.pointer + $0 } }
+            ?? (frozenBase?.embedding == nil ? g + o.embedding : nil)
+        if let table {
             batch.ids.withUnsafeBufferPointer { ids in
-                embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
+                embeddingBackward(table, d.residual.pointer, ids.baseAddress!, N: N, C: C)
             }
         }
         hooks?.afterBackward?(0)
