@@ -14,7 +14,8 @@ public struct FrozenLlamaBase: Sendable {
             self.q = q; self.k = k; self.v = v; self.o = o; self.gate = gate; self.up = up; self.down = down
         }
 
-        var all: [FrozenQuantizedMatrix?] { [q, k, v, o, gate, up, down] }
+        /// q, k, v, o, gate, up, down.
+        public var all: [FrozenQuantizedMatrix?] { [q, k, v, o, gate, up, down] }
     }
 
     /// One entry per block.
@@ -56,21 +57,11 @@ extension LlamaModel where S == Float {
     /// `load_in_4bit` → nf4). With `tables`, the embedding and head are quantised too (a tied head
     /// is the embedding). The fp32 buffer is left as it is.
     public func frozenBaseCopy(_ target: FrozenQuantizedMatrix.QuantizeTarget, tables: Bool = true) throws -> FrozenLlamaBase {
-        let p = parameters.pointer
-        let C = spec.hidden, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim, I = spec.intermediate
-        func matrix(_ offset: Int, _ rows: Int, _ cols: Int, _ name: String) throws -> FrozenQuantizedMatrix {
-            try FrozenQuantizedMatrix.quantizing(p + offset, rows: rows, cols: cols, as: target, name: name)
+        let builder = FrozenLlamaBaseBuilder(model: self, target: target, tables: tables)
+        for slot in layout.slots where builder.takes(slot) {
+            try builder.add(slot, parameters.pointer + slot.offset)
         }
-        let layers = try offsets.layers.enumerated().map { l, w in
-            FrozenLlamaBase.Layer(q: try matrix(w.q, QD, C, spec.names.q.layer(l)), k: try matrix(w.k, KVD, C, spec.names.k.layer(l)),
-                                  v: try matrix(w.v, KVD, C, spec.names.v.layer(l)), o: try matrix(w.o, C, QD, spec.names.o.layer(l)),
-                                  gate: try matrix(w.gate, I, C, spec.names.gate.layer(l)), up: try matrix(w.up, I, C, spec.names.up.layer(l)),
-                                  down: try matrix(w.down, C, I, spec.names.down.layer(l)))
-        }
-        guard tables else { return FrozenLlamaBase(layers: layers) }
-        let embedding = try matrix(offsets.embedding, spec.vocab, C, spec.names.embedding)
-        let head = spec.tiedEmbeddings ? embedding : try matrix(offsets.head, spec.vocab, C, spec.names.head)
-        return FrozenLlamaBase(layers: layers, embedding: embedding, head: head)
+        return builder.base
     }
 
     /// The flat-buffer ranges of every matrix `base` holds: the fp32 copies a frozen base makes

@@ -65,6 +65,11 @@ struct LlamaForward<S: ComputeScalar> {
             editFlowHeadsForward(editFlowHeads, hidden: head.normed, parameters: p, offsets: offsets, N: head.rows, C: C, V: V)
             return head.logits
         }
+        if case .training = matrices, let copy = model.adapters?.headMatrix {
+            // LoRA's modules_to_save: the head's trainable copy.
+            linearForward(head.logits, head.normed, copy, nil, N: head.rows, C: C, OC: V)
+            return head.logits
+        }
         multiply(head.logits, head.normed, offset: o.head, transposed: transposedHead, quantized: quantizedHead,
                  frozen: frozenHead, nil, N: head.rows, C: C, OC: V)
         return head.logits
@@ -152,7 +157,9 @@ struct LlamaForward<S: ComputeScalar> {
         var tableRows: ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
         switch matrices {
         case .quantized(let weights): tableRows = weights.embedding.map { table in { table.dequantizeRows($0, into: $1) } }
-        case .training: tableRows = model.frozenBase?.embedding.map { table in { table.dequantizeRows($0, into: $1) } }
+        case .training where model.adapters?.embeddingCopy == nil:
+            tableRows = model.frozenBase?.embedding.map { table in { table.dequantizeRows($0, into: $1) } }
+        case .training: tableRows = nil
         case .transposed: tableRows = nil
         }
         if let tableRows {
@@ -163,8 +170,11 @@ struct LlamaForward<S: ComputeScalar> {
                 tableRows(Int(id)..<Int(id) + 1, out + n * C)
             }
         } else {
+            var table = UnsafePointer(model.parameters.pointer + model.offsets.embedding)
+            // LoRA's modules_to_save: the embedding's trainable copy.
+            if case .training = matrices, let copy = model.adapters?.embeddingTable { table = copy }
             request.ids.withUnsafeBufferPointer { ids in
-                embeddingForward(x, ids.baseAddress!, model.parameters.pointer + model.offsets.embedding, N: N, C: C, V: V)
+                embeddingForward(x, ids.baseAddress!, table, N: N, C: C, V: V)
             }
         }
     }

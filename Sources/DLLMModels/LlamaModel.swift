@@ -92,7 +92,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                      "LlamaModel: logit positions \(logitPositions) outside 0..<\(batch.T)")
         let rows = logitPositions == 0..<batch.T ? nil : (0..<batch.B).flatMap { b in logitPositions.map { b * batch.T + $0 } }
         prepareActivations(for: batch, mask: mask, logitRows: rows)
-        adapters?.beginForward(N: batch.B * batch.T)
+        adapters?.beginForward(N: batch.B * batch.T, checkpointed: gradientCheckpointing)
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
 
@@ -151,6 +151,12 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             }
         }
         backpropagate(batch: batch, activations: a) { dHidden in
+            if let lora = adapters, let copy = lora.headCopy {
+                // LoRA's modules_to_save: the head's trainable copy gets the weight gradient.
+                linearBackward(dHidden, lora.gradients.pointer + copy, nil, a.logits.pointer, a.lnf.pointer, lora.parameters.pointer + copy,
+                               N: R, C: C, OC: V)
+                return
+            }
             backwardLinear(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: R, C: C, OC: V)
         }
     }
@@ -254,9 +260,12 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
             }
         }
         hooks?.beforeBackward?(0)
-        if lora == nil && frozenBase?.embedding == nil {
+        // The embedding's gradient: the base's, or under LoRA only a modules_to_save copy's.
+        let table = lora.map { lora in lora.embeddingCopy.map { lora.gradients.pointer + $0 } }
+            ?? (frozenBase?.embedding == nil ? g + o.embedding : nil)
+        if let table {
             batch.ids.withUnsafeBufferPointer { ids in
-                embeddingBackward(g + o.embedding, d.residual.pointer, ids.baseAddress!, N: N, C: C)
+                embeddingBackward(table, d.residual.pointer, ids.baseAddress!, N: N, C: C)
             }
         }
         hooks?.afterBackward?(0)

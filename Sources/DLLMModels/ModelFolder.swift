@@ -22,8 +22,13 @@ public enum ModelFolder {
     /// - Parameter seed: the initialisation seed when the folder has no weights.
     /// - Parameter parameterShards: true when the caller reads a sharded checkpoint's shards
     ///   itself (consolidation); otherwise a folder holding only shards is refused.
+    /// - Parameter quantizedBase: for a LoRA run over a quantised frozen base (LLaMA family, Float):
+    ///   each block matrix, the embedding and an untied head are quantised as they are read, one
+    ///   tensor at a time, and set as the model's ``LlamaModel/frozenBase``; their fp32 slots are
+    ///   never filled (a folder without weights is initialised, then quantised).
     public static func load<S: ComputeScalar>(_ directory: URL, as _: S.Type = S.self, seed: UInt64 = 0,
-                                             parameterShards: Bool = false) throws -> Loaded<S> {
+                                             parameterShards: Bool = false,
+                                             quantizedBase: FrozenQuantizedMatrix.QuantizeTarget? = nil) throws -> Loaded<S> {
         let configURL = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw ModelError.missingConfig(path: directory.path)
@@ -43,10 +48,21 @@ public enum ModelFolder {
             // silently sample a random model (issue 17, defect 7).
             throw ModelError.shardedCheckpoint(path: directory.path, shard: shard)
         }
+        var builder: FrozenLlamaBaseBuilder?
+        if let quantizedBase {
+            guard let llama = model as? LlamaModel<Float> else {
+                throw ModelError.invalidValue(key: "base_quantization", value: quantizedBase.rawValue,
+                                              reason: "a quantised frozen base serves Float LLaMA-family models, not \(architecture.modelType)",
+                                              path: configURL.path)
+            }
+            builder = FrozenLlamaBaseBuilder(model: llama, target: quantizedBase, tables: true)
+        }
         if hasWeights {
-            try loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: directory), path: directory.path)
+            try loadWeights(into: model, from: try SafeTensorsCheckpoint(directory: directory), path: directory.path, quantizing: builder)
+            (model as? LlamaModel<Float>)?.frozenBase = builder?.base
         } else {
             Initialization.initialize(model, seed: seed)
+            if let quantizedBase, let llama = model as? LlamaModel<Float> { llama.frozenBase = try llama.frozenBaseCopy(quantizedBase) }
         }
         return Loaded(model: model, configJSON: config, randomlyInitialized: !hasWeights)
     }
@@ -58,8 +74,14 @@ public enum ModelFolder {
     }
 
     /// Copies every tensor of `checkpoint` into the model's flat buffer, after checking
-    /// that the names and shapes are exactly the ones the configuration implies.
+    /// that the names and shapes are exactly the ones the configuration implies. A tensor
+    /// `quantizing` takes is read into a scratch and quantised instead (never into the buffer).
     public static func loadWeights<S: ComputeScalar>(into model: any LanguageModel<S>, from checkpoint: SafeTensorsCheckpoint, path: String) throws {
+        try loadWeights(into: model, from: checkpoint, path: path, quantizing: nil)
+    }
+
+    static func loadWeights<S: ComputeScalar>(into model: any LanguageModel<S>, from checkpoint: SafeTensorsCheckpoint, path: String,
+                                              quantizing builder: FrozenLlamaBaseBuilder?) throws {
         let layout = model.layout
         var present: [String: String] = [:]  // model name → checkpoint name
         for name in checkpoint.tensorNames {
@@ -74,6 +96,15 @@ public enum ModelFolder {
             let shape = info.shape.isEmpty ? [1] : info.shape
             guard shape == slot.shape else {
                 throw ModelError.shapeMismatch(name: source, expected: slot.shape, found: info.shape, path: path)
+            }
+            if let builder, builder.takes(slot) {
+                // One tensor's floats at a time, dropped once quantised.
+                var scratch = [Float](repeating: 0, count: slot.count)
+                try scratch.withUnsafeMutableBufferPointer { values in
+                    try checkpoint.read(source, into: values)
+                    try builder.add(slot, values.baseAddress!)
+                }
+                continue
             }
             try checkpoint.read(source, into: UnsafeMutableBufferPointer(start: model.parameters.pointer + slot.offset, count: slot.count))
         }

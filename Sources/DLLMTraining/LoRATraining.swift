@@ -1,4 +1,5 @@
 import DLLMCheckpoint
+import DLLMDistributed
 import DLLMModels
 import Foundation
 
@@ -6,8 +7,9 @@ import Foundation
 /// each checkpoint folder is a PEFT adapter folder plus the training state.
 enum LoRATraining {
     /// `model` with fresh adapters when `options` ask for LoRA (a LLaMA-family model), else `model`.
-    /// With `baseQuantization` the frozen base's matrices are quantised (docs/qlora.md) and the
-    /// training pass multiplies by them; the fp32 copies stay (checkpoint merge and sampling read them).
+    /// With `baseQuantization` the frozen base's matrices are quantised (docs/qlora.md; when
+    /// `ModelFolder.load(quantizedBase:)` has not already done so as it read them) and the training
+    /// pass multiplies by them; no float copy of them is kept.
     static func wrap(_ model: any LanguageModel<Float>, options: LoRAConfiguration?, seed: UInt64,
                      baseQuantization: TrainingConfig.BaseQuantization? = nil,
                      log: (String) -> Void) throws -> any LanguageModel<Float> {
@@ -18,9 +20,17 @@ enum LoRATraining {
         switch baseQuantization {
         case nil: break
         case .quantize(let target)?:
-            let frozen = try base.frozenBaseCopy(target)
-            base.frozenBase = frozen
-            log(String(format: "base: frozen and quantised as %@ (%.1f MiB of matrices)", target.rawValue, Double(frozen.byteCount) / 1_048_576))
+            if base.frozenBase == nil {
+                // A base loaded in float: quantise it, then give the float matrices' pages back.
+                let frozen = try base.frozenBaseCopy(target)
+                for range in base.floatSlots(heldBy: frozen) {
+                    MemoryRelease.discard(base.parameters.pointer + range.lowerBound, count: range.count)
+                }
+                base.frozenBase = frozen
+            }
+            let frozen = base.frozenBase!
+            log(String(format: "base: frozen and quantised as %@ (%.1f MiB of matrices; their float copies are not kept)",
+                       target.rawValue, Double(frozen.byteCount) / 1_048_576))
         case .gguf?:
             throw TrainingError.configuration("base_quantization: gguf is not supported by the trainer (it loads a model folder)")
         }

@@ -31,13 +31,6 @@ extension TrainingConfig {
             return
         }
         if let (key, message) = lora.problem() { throw fail(key.rawValue, message) }
-        if !lora.modulesToSave.isEmpty {
-            throw fail(LoRAConfiguration.CodingKeys.modulesToSave.rawValue,
-                       "training modules in full beside the adapters is not available yet; remove the key (only the adapters are trained)")
-        }
-        if gradientCheckpointing {
-            throw fail("gradient_checkpointing", "is not wired to LoRA adapters yet (their dropout inputs would be recomputed); turn one of them off")
-        }
         if objective == "editflow" {
             throw fail("lora", "adapters are not wired to the Edit Flows heads yet; train objective editflow without lora")
         }

@@ -18,7 +18,11 @@ public enum TrainingRun {
                                    log: @escaping (String) -> Void) throws -> Trainer {
         let rank = comm?.rank ?? 0, worldSize = comm?.worldSize ?? 1
         let modelURL = URL(fileURLWithPath: config.modelNameOrPath)
-        let loaded = try ModelFolder.load(modelURL, as: Float.self, seed: UInt64(config.seed))
+        // A LoRA run's quantised frozen base is quantised tensor by tensor as it loads: its float
+        // matrices are never resident (docs/qlora.md).
+        var quantizedBase: FrozenQuantizedMatrix.QuantizeTarget?
+        if config.lora != nil, case .quantize(let target)? = config.baseQuantization { quantizedBase = target }
+        let loaded = try ModelFolder.load(modelURL, as: Float.self, seed: UInt64(config.seed), quantizedBase: quantizedBase)
         log("model: \(config.modelNameOrPath) (\(loaded.model.parameterCount) parameters\(loaded.randomlyInitialized ? ", randomly initialised, seed \(config.seed)" : ""))")
         if config.maxLength > loaded.model.maxPositions {
             throw TrainingError.configuration("max_length \(config.maxLength) exceeds the \(loaded.model.maxPositions) positions of \(config.modelNameOrPath) "

@@ -10,14 +10,24 @@ import DLLMRandom
 import Foundation
 
 /// `dllm bench lora-step`: one training step (forward, loss, backward, AdamW through the
-/// single-process strategy) of a full fine-tune and of LoRA on the same float32 base, each in its
-/// own child process so that each peak resident set size is its own; printed side by side.
+/// single-process strategy) of a full fine-tune, of LoRA on the float32 base and of LoRA on a
+/// quantised frozen base (a GGUF's own Q4_1/Q8_0 tensors, or a folder quantised to q4_k as it loads),
+/// each with or without gradient checkpointing, each in its own child process so that each peak
+/// resident set size is its own; printed side by side.
 struct LoRABench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora-step",
-        abstract: "Step time and peak RSS: full fine-tune against LoRA on the same base (e.g. SmolLM2-135M, r 32, all-linear, 4×512 tokens).")
+        abstract: "Step time and peak RSS: full fine-tune against LoRA on a float and on a quantised base (e.g. SmolLM2-135M, r 32, all-linear, 4×512 tokens).")
 
-    @Option(help: "A model folder or a llama-family .gguf (dequantised to float32).") var model: String
+    /// What one child process trains.
+    enum Variant: String, CaseIterable {
+        case full, fullGC = "full-gc", loraF32 = "lora-f32", loraF32GC = "lora-f32-gc", loraQ4 = "lora-q4", loraQ4GC = "lora-q4-gc"
+        var lora: Bool { self != .full && self != .fullGC }
+        var quantizedBase: Bool { self == .loraQ4 || self == .loraQ4GC }
+        var checkpointing: Bool { rawValue.hasSuffix("-gc") }
+    }
+
+    @Option(help: "A model folder or a llama-family .gguf (dequantised to float32; lora-q4 keeps its quantised tensors).") var model: String
     @Option(help: "LoRA rank.") var r = 32
     @Option(name: .customLong("lora-alpha"), help: "LoRA alpha.") var loraAlpha = 64.0
     @Option(help: "Sequences per step.") var batch = 4
@@ -25,45 +35,65 @@ struct LoRABench: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
     @Option(help: "Untimed warm-up steps.") var warmup = 1
     @Option(help: "Timed steps.") var steps = 2
-    @Option(help: "Internal: run one configuration (full or lora) in this process.") var only: String?
+    @Option(help: "Comma-separated variants: full, full-gc, lora-f32, lora-f32-gc, lora-q4, lora-q4-gc (-gc: gradient checkpointing).")
+    var variants = Variant.allCases.map(\.rawValue).joined(separator: ",")
+    @Option(help: "Internal: run one variant in this process.") var only: String?
 
     func run() throws {
-        if let only { return try measure(lora: only == "lora") }
+        if let only {
+            guard let variant = Variant(rawValue: only) else { throw ValidationError("--only: unknown variant \(only)") }
+            return try measure(variant)
+        }
+        let chosen = try variants.split(separator: ",").map { name in
+            guard let variant = Variant(rawValue: String(name)) else { throw ValidationError("--variants: unknown variant \(name)") }
+            return variant
+        }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        var rows: [(String, [String: Double])] = []
-        for kind in ["full", "lora"] {
+        var rows: [(Variant, [String: Double])] = []
+        for variant in chosen {
             let arguments = [executable, "bench", "lora-step", "--model", model, "--r", "\(r)", "--lora-alpha", "\(loraAlpha)",
                              "--batch", "\(batch)", "--seq", "\(seq)", "--threads", "\(threads)", "--warmup", "\(warmup)",
-                             "--steps", "\(steps)", "--only", kind]
+                             "--steps", "\(steps)", "--only", variant.rawValue]
             let result = try ChildProcess.run(arguments)
             guard result.termination.succeeded, let line = result.output.split(separator: "\n").last,
                   let figures = try? JSONValueDecoder().decode([String: Double].self, fromJSON: Array(line.utf8)) else {
-                throw ValidationError("the \(kind) run failed: \(result.output)")
+                throw ValidationError("the \(variant.rawValue) run failed: \(result.output)")
             }
-            rows.append((kind, figures))
+            rows.append((variant, figures))
         }
         print("model: \(model); batch \(batch)x\(seq) tokens, bidirectional; \(threads) threads; LoRA r \(r), alpha \(loraAlpha), all-linear, dropout 0.05")
-        for (kind, f) in rows {
-            print(String(format: "%@: step %.2f s, peak RSS %.0f MiB, trained parameters %.0f, loss %.4f", kind == "full" ? "full fine-tune" : "LoRA         ",
-                         f["seconds"]!, f["peak_rss_mib"]!, f["trained"]!, f["loss"]!))
+        let full = rows.first { $0.0 == .full }?.1
+        for (variant, f) in rows {
+            var line = String(format: "%-12@ step %6.2f s, peak RSS %5.0f MiB, trained parameters %9.0f, loss %.4f",
+                              variant.rawValue, f["seconds"]!, f["peak_rss_mib"]!, f["trained"]!, f["loss"]!)
+            if let full, variant != .full {
+                line += String(format: "; / full: step %.2fx, peak RSS %.2fx", f["seconds"]! / full["seconds"]!, f["peak_rss_mib"]! / full["peak_rss_mib"]!)
+            }
+            print(line)
         }
-        let full = rows[0].1, lora = rows[1].1
-        print(String(format: "LoRA / full: step time %.2fx, peak RSS %.2fx", lora["seconds"]! / full["seconds"]!, lora["peak_rss_mib"]! / full["peak_rss_mib"]!))
     }
 
-    /// One configuration's mean step time and this process's peak RSS, as one JSON line.
-    func measure(lora: Bool) throws {
-        try setComputeThreads(threads)
-        let base: LlamaModel<Float>
+    /// The base `variant` trains over: float, or with its matrices quantised and frozen (their fp32 slots never filled).
+    func loadBase(_ variant: Variant) throws -> LlamaModel<Float> {
         if model.lowercased().hasSuffix(".gguf") {
-            base = try GGUFModelImport.load(path: model).model
-        } else {
-            guard let llama = try ModelFolder.load(URL(fileURLWithPath: model), as: Float.self).model as? LlamaModel<Float> else {
-                throw ValidationError("\(model): a LLaMA-family model is needed")
-            }
-            base = llama
+            guard variant.quantizedBase else { return try GGUFModelImport.load(path: model).model }
+            // The file's Q4_1/Q8_0 tensors as they are: the inference importer's matrices, wrapped.
+            let base = try GGUFQuantizedImport.load(path: model).model
+            base.frozenBase = FrozenLlamaBase(base.quantizedWeights!)
+            base.quantizedWeights = nil
+            return base
         }
-        let trained: any LanguageModel<Float> = lora
+        let loaded = try ModelFolder.load(URL(fileURLWithPath: model), as: Float.self, quantizedBase: variant.quantizedBase ? .q4_k : nil)
+        guard let llama = loaded.model as? LlamaModel<Float> else { throw ValidationError("\(model): a LLaMA-family model is needed") }
+        return llama
+    }
+
+    /// One variant's mean step time and this process's peak RSS, as one JSON line.
+    func measure(_ variant: Variant) throws {
+        try setComputeThreads(threads)
+        let base = try loadBase(variant)
+        base.gradientCheckpointing = variant.checkpointing
+        let trained: any LanguageModel<Float> = variant.lora
             ? try LoRAModel(base: base, configuration: LoRAConfiguration(r: r, loraAlpha: loraAlpha), seed: 0) : base
         let strategy = SingleProcessStrategy(model: trained)
         let V = base.vocabularySize, N = batch * seq
@@ -81,7 +111,7 @@ struct LoRABench: ParsableCommand {
             strategy.optimizerStep(step: step, learningRate: 1e-4, config: AdamWConfig(learningRate: 1e-4, weightDecay: 0.1), clip: 1)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if step > warmup { times.append(seconds) }
-            FileHandle.standardError.write(Data("\(lora ? "lora" : "full") step \(step): \(String(format: "%.2f", seconds)) s\n".utf8))
+            FileHandle.standardError.write(Data("\(variant.rawValue) step \(step): \(String(format: "%.2f", seconds)) s\n".utf8))
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

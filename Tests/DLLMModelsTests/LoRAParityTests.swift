@@ -47,8 +47,9 @@ final class LoRAParityTests: XCTestCase {
         XCTAssertTrue(base.gradients.buffer.allSatisfy { $0 == 0 }, "\(name): the frozen base got a gradient")
         XCTAssertEqual(base.parameters.array, before, "\(name): the base changed")
 
-        adapters.merge(into: base)
-        for slot in base.layout.slots where slot.name.hasSuffix("proj.weight") {
+        try adapters.merge(into: base)
+        let file = try reference
+        for slot in base.layout.slots where slot.name.hasSuffix("proj.weight") || file.info("\(name).merged.\(slot.name)") != nil {
             let err = relativeError(Array(base.parameters.buffer[slot.range]), try reference.floats("\(name).merged.\(slot.name)"))
             XCTAssertLessThan(err, 1e-6, "\(name): merged \(slot.name)")
         }
@@ -56,6 +57,48 @@ final class LoRAParityTests: XCTestCase {
 
     func testAllLinearLossGradientsAndMergeMatchPEFT() throws { try checkCase("all_linear") }
     func testRSLoRAListTargetsMatchPEFT() throws { try checkCase("rslora") }
+    /// `modules_to_save` [embed_tokens, lm_head]: PEFT's saved names (`base_model.model.<module>.weight`),
+    /// the copies' gradients (embedding scatter, head weight), and the merge writing them over the base.
+    func testModulesToSaveMatchPEFT() throws {
+        try checkCase("modules_to_save")
+        XCTAssertNotNil(try reference.info("modules_to_save.merged.lm_head.weight"), "the fixture records the merged head")
+    }
+
+    /// Fresh `modules_to_save` copies start as the base's weights (PEFT's `ModulesToSaveWrapper`), also
+    /// over a quantised frozen base (dequantised); names not the embedding or the head are refused.
+    func testModulesToSaveCopiesStartAsTheBase() throws {
+        let names = try XCTUnwrap(meta["modules_to_save_start_as_base"] as? [String])
+        let configuration = LoRAConfiguration(r: 2, loraDropout: 0, targetModules: .names(["q_proj"]), modulesToSave: ["embed_tokens", "lm_head"])
+        let base = try loadBase()
+        let model = try LoRAModel(base: base, configuration: configuration, seed: 1)
+        XCTAssertEqual(model.layout.names.filter { !$0.contains(".lora_") }.sorted(), names)
+        for (name, module) in zip(names, ["lm_head.weight", "model.embed_tokens.weight"]) {
+            let copy = try XCTUnwrap(model.layout.slot(name)), original = try XCTUnwrap(base.layout.slot(module))
+            XCTAssertEqual(Array(model.parameters.buffer[copy.range]), Array(base.parameters.buffer[original.range]), name)
+        }
+        XCTAssertEqual(model.blockRanges.count, 4, "embedding copy, two layers, head copy")
+        // Over a quantised base (the 64-wide tiny LLaDA: Q8_0 blocks of 32): the dequantised table.
+        let quantised = LlamaModel<Float>(spec: FrozenLlamaBaseTests.spec)
+        Initialization.initialize(quantised, seed: 5)
+        quantised.frozenBase = try quantised.frozenBaseCopy(.q8_0)
+        let overQuantised = try LoRAModel(base: quantised, configuration: LoRAConfiguration(targetModules: .names(["q_proj"]), modulesToSave: ["wte"]), seed: 1)
+        let table = try XCTUnwrap(overQuantised.layout.slot("base_model.model.model.transformer.wte.weight"))
+        let embedding = try XCTUnwrap(quantised.frozenBase?.embedding)
+        var dequantised = [Float](repeating: 0, count: table.count)
+        dequantised.withUnsafeMutableBufferPointer { embedding.dequantizeRows(0..<embedding.rows, into: $0.baseAddress!) }
+        XCTAssertEqual(Array(overQuantised.parameters.buffer[table.range]), dequantised)
+        XCTAssertNotEqual(dequantised, Array(quantised.parameters.buffer[try XCTUnwrap(quantised.layout.slot("model.transformer.wte.weight")).range]))
+        // A tied base cannot hold a copy trained apart from its other side: merging is refused.
+        var tiedSpec = base.spec
+        tiedSpec.tiedEmbeddings = true
+        let tied = try LoRAModel(base: LlamaModel<Float>(spec: tiedSpec), configuration: configuration, seed: 1)
+        XCTAssertThrowsError(try tied.adapters.merge(into: LlamaModel<Float>(spec: tiedSpec))) { XCTAssertTrue("\($0)".contains("ties its head"), "\($0)") }
+        for bad in ["norm", "q_proj", "model.layers.0.mlp"] {
+            XCTAssertThrowsError(try LoRAModel(base: base, configuration: LoRAConfiguration(modulesToSave: [bad]), seed: 0)) {
+                XCTAssertTrue("\($0)".contains("modules_to_save: \"\(bad)\"") && "\($0)".contains("model.embed_tokens"), "\($0)")
+            }
+        }
+    }
 
     func testRegexTargetsMatchPEFT() throws {
         let regex = try XCTUnwrap(meta["regex"] as? [String: Any])
@@ -109,7 +152,7 @@ final class LoRAParityTests: XCTestCase {
         let dllmMeta = try XCTUnwrap(meta["dllm_adapter"] as? [String: Any], "run generate_lora.py after writing dllm_adapter")
         XCTAssertEqual(dllmMeta["loaded_by_peft"] as? Bool, true)
         let reloaded = try LoRAAdapterFolder.load(committed, for: base)
-        reloaded.merge(into: base)
+        try reloaded.merge(into: base)
         let ref = try PyTorchParityTests.Reference(Self.fixtures.appendingPathComponent("llama_gqa"))
         base.forward(ref.batch, mask: ref.mask)
         let logits = Array(UnsafeBufferPointer(start: base.logits, count: ref.B * ref.T * base.vocabularySize))

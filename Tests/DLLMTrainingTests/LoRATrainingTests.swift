@@ -81,6 +81,39 @@ final class LoRATrainingTests: XCTestCase {
         for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6 * abs(x)) }
     }
 
+    /// `modules_to_save` (LLaDA's embedding `wte` and head `model.transformer.ff_out`): the copies train and
+    /// are saved in full under PEFT's names, the base stays as it was, a resumed run follows the
+    /// uninterrupted one, and gradient checkpointing gives the very same losses.
+    func testModulesToSaveTrainSaveAndResume() throws {
+        let edit: (inout TrainingConfig) -> Void = { $0.lora?.modulesToSave = ["wte", "model.transformer.ff_out"] }
+        let weights = model.appendingPathComponent("model.safetensors")
+        let before = try Data(contentsOf: weights)
+        let trainer = try TrainingRun.makeTrainer(config(output: "whole", edit), log: { _ in })
+        let lora = try XCTUnwrap(trainer.model as? LoRAModel<Float>)
+        let copies = ["base_model.model.model.transformer.wte.weight", "base_model.model.model.transformer.ff_out.weight"]
+        let start = try copies.map { Array(lora.parameters.buffer[try XCTUnwrap(lora.layout.slot($0), $0).range]) }
+        let whole = try trainer.train()
+        XCTAssertTrue(lora.base.gradients.buffer.allSatisfy { $0 == 0 }, "a base gradient was computed")
+        XCTAssertEqual(try Data(contentsOf: weights), before, "the base folder changed")
+        let saved = try SafeTensorsFile(contentsOf: work.appendingPathComponent("whole/checkpoint-final/adapter_model.safetensors"))
+        for (name, initial) in zip(copies, start) {
+            let spec = lora.base.spec
+            XCTAssertEqual(saved.info(name)?.shape, [spec.vocab, spec.hidden], name)
+            XCTAssertNotEqual(try saved.floats(name), initial, "\(name) did not train")
+        }
+        let adapterConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("whole/checkpoint-final/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(adapterConfig["modules_to_save"] as? [String], ["wte", "model.transformer.ff_out"])
+
+        _ = try TrainingRun.makeTrainer(config(output: "split", steps: 2) { edit(&$0); $0.saveSteps = 1 }, log: { _ in }).train()
+        let resumed = try TrainingRun.makeTrainer(config(output: "split") { edit(&$0); $0.resumeFromCheckpoint = "latest" }, log: { _ in }).train()
+        let checkpointed = try TrainingRun.makeTrainer(config(output: "gc") { edit(&$0); $0.gradientCheckpointing = true }, log: { _ in }).train()
+        let a = whole.logHistory.compactMap(\.loss), b = resumed.logHistory.compactMap(\.loss)
+        XCTAssertEqual(a.count, 4)
+        XCTAssertEqual(b.count, 4)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6 * abs(x)) }
+        XCTAssertEqual(checkpointed.logHistory.compactMap(\.loss), a, "gradient checkpointing changed the losses")
+    }
+
     func testLoRAOnANonLlamaModelIsRefused() throws {
         let gpt2 = work.appendingPathComponent("gpt2")
         try FileManager.default.createDirectory(at: gpt2, withIntermediateDirectories: true)

@@ -85,7 +85,25 @@ final class QuantizedBaseConfigTests: XCTestCase {
             var lines: [String] = []
             let trainer = try TrainingRun.makeTrainer(c, log: { lines.append($0) })
             let lora = try XCTUnwrap(trainer.model as? LoRAModel<Float>)
-            XCTAssertNotNil(lora.base.frozenBase, "\(target)")
+            let frozen = try XCTUnwrap(lora.base.frozenBase, "\(target)")
+            // Quantised tensor by tensor as it loaded: the same bytes as quantising the float model,
+            // the float matrices never filled (zero pages), the norms loaded.
+            let expected = try (loaded.model as! LlamaModel<Float>).frozenBaseCopy(target)
+            func bytes(_ base: FrozenLlamaBase) -> [[UInt8]] {
+                (base.layers.flatMap(\.all) + [base.embedding, base.head]).compactMap { $0 }.map {
+                    Array(UnsafeRawBufferPointer(start: $0.data, count: $0.byteCount))
+                }
+            }
+            XCTAssertEqual(bytes(frozen), bytes(expected), "\(target): quantised at load")
+            let floatSlots = lora.base.floatSlots(heldBy: frozen)
+            XCTAssertEqual(floatSlots.count, 7 * lora.base.spec.layers + (lora.base.spec.tiedEmbeddings ? 1 : 2))
+            for range in floatSlots {
+                XCTAssertTrue(lora.base.parameters.buffer[range].allSatisfy { $0 == 0 }, "\(target): a float matrix was filled")
+            }
+            for name in lora.base.normalizationParameterNames {
+                let slot = try XCTUnwrap(lora.base.layout.slot(name))
+                XCTAssertEqual(Array(lora.base.parameters.buffer[slot.range]), Array(loaded.model.parameters.buffer[slot.range]), name)
+            }
             XCTAssertTrue(lines.contains { $0.contains("frozen and quantised as \(target.rawValue)") }, "\(lines)")
             let adaptersBefore = lora.parameters.array
             let state = try trainer.train()

@@ -88,13 +88,14 @@ final class TrainingConfigTests: XCTestCase {
         let regex = try XCTUnwrap(try TrainingConfig.load(path: try write(valid + "\nlora: true\ntarget_modules: '.*\\.self_attn\\.q_proj'\n")).config.lora)
         XCTAssertEqual(regex.targetModules, .pattern(".*\\.self_attn\\.q_proj"))
         XCTAssertEqual(try TrainingConfig.load(path: try write(valid + "\nlora: true\n"), overrides: ["--r", "4"]).config.lora?.r, 4)
+        let saved = try XCTUnwrap(try TrainingConfig.load(path: try write(valid + "\nlora: true\nmodules_to_save: [embed_tokens, lm_head]\n")).config.lora)
+        XCTAssertEqual(saved.modulesToSave, ["embed_tokens", "lm_head"])
     }
 
     func testBadLoRAValuesAreRefusedNamingTheKey() throws {
         for (extra, key, hint) in [("r: 0", "r", "at least 1"), ("lora_alpha: -1", "lora_alpha", "positive"),
                                    ("lora_dropout: 1", "lora_dropout", "[0, 1)"), ("target_modules: []", "target_modules", "names no module"),
-                                   ("target_modules: '(unclosed'", "target_modules", "regular expression"),
-                                   ("modules_to_save: [lm_head]", "modules_to_save", "not available")] {
+                                   ("target_modules: '(unclosed'", "target_modules", "regular expression")] {
             try assertFails(valid + "\nlora: true\n\(extra)\n", contains: [key, ":11", hint])
         }
         // An option without lora: true would do nothing: refused.

@@ -6,6 +6,8 @@ Writes Tests/DLLMModelsTests/Fixtures/lora/:
   peft_adapter/           `PeftModel.save_pretrained` of an all-linear adapter (r 4, lora_alpha 8, dropout 0)
                           whose A and B were set to fixed nonzero values (B is zero at PEFT's init)
   peft_rslora_adapter/    the same for use_rslora with target_modules [q_proj, down_proj] (r 4, lora_alpha 6)
+  peft_modules_to_save_adapter/  [q_proj, up_proj] adapters plus modules_to_save [embed_tokens, lm_head]: the full
+                          copies saved as base_model.model.<module>.weight (set to fixed values, like A and B)
   reference.safetensors   per adapter case: loss (the llama_gqa batch, weighted CE as in
                           generate_model_fixtures.py), `grad.<name>` of every adapter tensor, `merged.<module>.weight`
                           after `merge_and_unload`, and `dllm_logits`: the logits with the dllm-written adapter
@@ -63,8 +65,15 @@ def weighted_ce(logits, ref):
 
 
 def adapter_params(model):
-    """name as PEFT saves it (adapter name dropped) -> parameter."""
-    return {n.replace(".default", ""): p for n, p in model.named_parameters() if "lora_" in n}
+    """name as PEFT saves it -> trainable parameter: the adapters (adapter name dropped) and the
+    modules_to_save copies (`modules_to_save.default` dropped: `base_model.model.<module>.weight`)."""
+    out = {}
+    for n, p in model.named_parameters():
+        if "lora_" in n:
+            out[n.replace(".default", "")] = p
+        elif ".modules_to_save.default." in n:
+            out[n.replace(".modules_to_save.default", "")] = p
+    return out
 
 
 def case(name, config, seed, out_tensors, meta):
@@ -79,6 +88,12 @@ def case(name, config, seed, out_tensors, meta):
                             a_mean_times_sqrt_in=a_all.mean().item(), a_elements=a_all.numel(),
                             b_max_abs=max(p.detach().abs().max().item() for n, p in params.items() if "lora_B" in n),
                             per_module_ratio_min=min(ratios), per_module_ratio_max=max(ratios))
+    if config.modules_to_save:
+        # PEFT's copies start as the base's weights (the original module stays, frozen).
+        base = load_base().state_dict()
+        copies = {n: p for n, p in params.items() if "lora_" not in n}
+        assert copies and all(torch.equal(p.detach(), base[n.replace("base_model.model.", "")]) for n, p in copies.items())
+        meta["modules_to_save_start_as_base"] = sorted(copies)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for n, p in params.items():
@@ -97,7 +112,7 @@ def case(name, config, seed, out_tensors, meta):
         out_tensors[f"{name}.grad.{n}"] = p.grad.detach().clone()
     merged = model.merge_and_unload()
     for n, p in merged.named_parameters():
-        if n.endswith("proj.weight"):
+        if n.endswith("proj.weight") or (config.modules_to_save and n in ("model.embed_tokens.weight", "lm_head.weight")):
             out_tensors[f"{name}.merged.{n}"] = p.detach().clone()
     meta["cases"][name] = dict(scaling=config.lora_alpha / (math.sqrt(config.r) if config.use_rslora else config.r),
                                tensors={n: list(saved[n].shape) for n in sorted(saved)},
@@ -112,6 +127,9 @@ def main():
          11, tensors, meta)
     case("rslora", LoraConfig(r=4, lora_alpha=6, lora_dropout=0.0, target_modules=["q_proj", "down_proj"], use_rslora=True,
                               task_type="CAUSAL_LM"), 12, tensors, meta)
+    # modules_to_save: the embedding and the head trained in full beside the adapters.
+    case("modules_to_save", LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "up_proj"],
+                                       modules_to_save=["embed_tokens", "lm_head"], task_type="CAUSAL_LM"), 13, tensors, meta)
     # A regex is matched against the whole module name (re.fullmatch).
     regex = r".*\.1\.self_attn\.(k|o)_proj"
     model = get_peft_model(load_base(), LoraConfig(r=2, target_modules=regex, task_type="CAUSAL_LM"))

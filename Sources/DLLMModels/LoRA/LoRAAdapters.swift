@@ -4,6 +4,7 @@ import DLLMCompute
 public struct LoRASlot: Sendable {
     /// The base layer's module name (`model.layers.0.self_attn.q_proj`).
     public let module: String
+    public let linear: LlamaLinear
     public let a: Int, b: Int
     public let inputs: Int, outputs: Int
 }
@@ -25,8 +26,11 @@ public final class LoRAAdapters<S: ComputeScalar> {
     public let gradients: Buffer<S>
     /// Per layer, per ``LlamaLinear``: the slot, or nil when that layer is not targeted.
     public let slots: [[LlamaLinear: LoRASlot]]
-    /// The adapter ranges of the layers that have adapters, in order (the blocks a strategy
-    /// shards; a strategy's segments are never empty).
+    /// PEFT `modules_to_save`: where the trainable full copies of the token embedding and of the
+    /// output head (V, C) start in the adapter buffer, when listed (``LoRASavedModules``).
+    public let embeddingCopy: Int?, headCopy: Int?
+    /// The ranges of the trained blocks, in order: the embedding's copy, then the adapters of each
+    /// layer that has some, then the head's copy (the blocks a strategy shards; never empty).
     public let blockRanges: [Range<Int>]
     /// Base block index (embedding 0, layer l at l + 1, head L + 1) → adapter block, or nil.
     public let blockOfBaseBlock: [Int?]
@@ -47,9 +51,7 @@ public final class LoRAAdapters<S: ComputeScalar> {
     /// Adapters for `spec`'s targeted layers, initialised from `seed`.
     public init(spec: LlamaSpec, configuration: LoRAConfiguration, seed: UInt64) throws {
         if let (key, message) = configuration.problem() { throw LoRAError.badAdapter(path: key.rawValue, reason: message) }
-        if let name = configuration.modulesToSave.first {
-            throw LoRAError.modulesToSaveUnavailable(name)
-        }
+        let saved = try LoRASavedModules(spec: spec, names: configuration.modulesToSave)
         if spec.mixtureOfExperts != nil || spec.editFlowHeads {
             throw LoRAError.badAdapter(path: "lora", reason: "\(spec.modelType): adapters on mixture-of-experts layers or Edit Flows heads are not available yet; train this model without lora")
         }
@@ -59,6 +61,18 @@ public final class LoRAAdapters<S: ComputeScalar> {
         var blocks: [Range<Int>] = []
         var blockOfBase: [Int?] = [nil]
         let r = configuration.r
+        func appendCopy(_ module: String) -> Int {
+            let offset = layout.append(LoRASavedModules.parameterName(module: module), [spec.vocab, spec.hidden])
+            blocks.append(offset..<layout.count)
+            return offset
+        }
+        if let module = saved.embedding {
+            embeddingCopy = appendCopy(module)
+            blockOfBase = [0]
+        } else {
+            embeddingCopy = nil
+        }
+        var adapterCount = 0
         for l in 0..<spec.layers {
             let start = layout.count
             var layer: [LlamaLinear: LoRASlot] = [:]
@@ -68,9 +82,10 @@ public final class LoRAAdapters<S: ComputeScalar> {
                 let (inputs, outputs) = spec.shape(of: linear)
                 let a = layout.append(Self.parameterName(module: module, "lora_A"), [r, inputs])
                 let b = layout.append(Self.parameterName(module: module, "lora_B"), [outputs, r])
-                layer[linear] = LoRASlot(module: module, a: a, b: b, inputs: inputs, outputs: outputs)
+                layer[linear] = LoRASlot(module: module, linear: linear, a: a, b: b, inputs: inputs, outputs: outputs)
             }
             slots.append(layer)
+            adapterCount += layout.count - start
             if layout.count > start {
                 blockOfBase.append(blocks.count)
                 blocks.append(start..<layout.count)
@@ -78,8 +93,14 @@ public final class LoRAAdapters<S: ComputeScalar> {
                 blockOfBase.append(nil)
             }
         }
-        guard layout.count > 0 else { throw LoRAError.noTargets(configuration.targetModules, model: spec.naming == .llada ? "this LLaDA model" : "this model") }
-        blockOfBase.append(nil)
+        guard adapterCount > 0 else { throw LoRAError.noTargets(configuration.targetModules, model: spec.naming == .llada ? "this LLaDA model" : "this model") }
+        if let module = saved.head {
+            blockOfBase.append(blocks.count)
+            headCopy = appendCopy(module)
+        } else {
+            blockOfBase.append(nil)
+            headCopy = nil
+        }
         self.layout = layout
         self.slots = slots
         self.blockRanges = blocks

@@ -49,7 +49,8 @@ public struct LoRAConfiguration: Sendable, Equatable, Codable {
     public var loraAlpha: Double = 64
     public var loraDropout: Double = 0.05
     public var targetModules: LoRATargets = .allLinear
-    /// Modules trained in full beside the adapters (PEFT `modules_to_save`).
+    /// Modules trained in full beside the adapters (PEFT `modules_to_save`): the token embedding
+    /// and the output head (``LoRASavedModules``).
     public var modulesToSave: [String] = []
     public var useRSLoRA: Bool = false
 
@@ -105,7 +106,7 @@ public struct LoRAConfiguration: Sendable, Equatable, Codable {
 public enum LoRAError: Error, CustomStringConvertible {
     case badTargetPattern(String, reason: String)
     case noTargets(LoRATargets, model: String)
-    case modulesToSaveUnavailable(String)
+    case unknownModuleToSave(String, available: [String])
     case badAdapter(path: String, reason: String)
 
     public var description: String {
@@ -113,8 +114,9 @@ public enum LoRAError: Error, CustomStringConvertible {
         case let .badTargetPattern(text, reason): return "target_modules: \"\(text)\" is not a regular expression: \(reason)"
         case let .noTargets(targets, model):
             return "target_modules: \(targets) matches no linear layer of \(model) (names look like q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)"
-        case let .modulesToSaveUnavailable(name):
-            return "modules_to_save: training \"\(name)\" in full beside the adapters is not available yet; remove the key (only the adapters are trained)"
+        case let .unknownModuleToSave(name, available):
+            return "modules_to_save: \"\(name)\" names no module dllm can train in full beside the adapters (or names block layers too); "
+                + "the token embedding and the output head can, by these names: \(available.joined(separator: ", ")); or remove the entry"
         case let .badAdapter(path, reason): return "\(path): not a usable LoRA adapter: \(reason)"
         }
     }

@@ -2,8 +2,13 @@ import DLLMCompute
 
 /// What each adapted layer keeps from forward for backward: `h = dropout(x)·Aᵀ` (N, r), and,
 /// with dropout, the dropped input `dropout(x)` (N, in) (without dropout it is the base layer's input).
+///
+/// Under gradient checkpointing (`shared`) every layer's entry for a matrix is one buffer: backward
+/// recomputes layer l's forward, adapters included (the same dropout masks, keyed by layer and
+/// matrix), just before its backward, so only one layer's set is ever alive.
 final class LoRAActivations<S: ComputeScalar> {
     let N: Int
+    let shared: Bool
     /// [layer][linear] → (N, r)
     var hidden: [[LlamaLinear: Buffer<S>]]
     /// [layer][linear] → (N, in), only when lora_dropout > 0.
@@ -11,10 +16,24 @@ final class LoRAActivations<S: ComputeScalar> {
     /// Backward scratch: (N, r) and (N, max in).
     let dHidden: Buffer<S>, dDropped: Buffer<S>
 
-    init(slots: [[LlamaLinear: LoRASlot]], r: Int, N: Int, dropout: Bool) {
+    init(slots: [[LlamaLinear: LoRASlot]], r: Int, N: Int, dropout: Bool, shared: Bool) {
         self.N = N
-        hidden = slots.map { $0.mapValues { _ in Buffer(count: N * r) } }
-        dropped = dropout ? slots.map { $0.mapValues { Buffer(count: N * $0.inputs) } } : slots.map { _ in [:] }
+        self.shared = shared
+        /// One buffer per (layer, matrix), or one per matrix that every layer shares.
+        func perLayer(_ count: (LoRASlot) -> Int) -> [[LlamaLinear: Buffer<S>]] {
+            guard shared else { return slots.map { $0.mapValues { Buffer(count: count($0)) } } }
+            var one: [LlamaLinear: Buffer<S>] = [:]
+            return slots.map { layer in
+                layer.mapValues { slot in
+                    if let buffer = one[slot.linear], buffer.count == count(slot) { return buffer }
+                    let buffer = Buffer<S>(count: count(slot))
+                    one[slot.linear] = buffer
+                    return buffer
+                }
+            }
+        }
+        hidden = perLayer { _ in N * r }
+        dropped = dropout ? perLayer { N * $0.inputs } : slots.map { _ in [:] }
         let widest = slots.flatMap { $0.values.map(\.inputs) }.max() ?? 0
         dHidden = Buffer(count: N * r)
         dDropped = Buffer(count: dropout ? N * widest : 0)
@@ -22,17 +41,20 @@ final class LoRAActivations<S: ComputeScalar> {
 }
 
 extension LoRAAdapters {
-    /// Saved activations sized for `N` rows (kept between steps of the same shape).
-    func activations(N: Int) -> LoRAActivations<S> {
-        if let saved, saved.N == N { return saved }
-        let fresh = LoRAActivations<S>(slots: slots, r: configuration.r, N: N, dropout: configuration.loraDropout > 0)
+    /// Saved activations sized for `N` rows (kept between steps of the same shape), one layer's
+    /// set shared by every layer when `shared` (gradient checkpointing).
+    func activations(N: Int, shared: Bool) -> LoRAActivations<S> {
+        if let saved, saved.N == N, saved.shared == shared { return saved }
+        saved = nil  // free the old set before allocating the new one
+        let fresh = LoRAActivations<S>(slots: slots, r: configuration.r, N: N, dropout: configuration.loraDropout > 0, shared: shared)
         saved = fresh
         return fresh
     }
 
-    /// Starts a forward pass: a training pass draws a new dropout mask stream.
-    func beginForward(N: Int) {
-        _ = activations(N: N)
+    /// Starts a forward pass: a training pass draws a new dropout mask stream. `checkpointed`: the
+    /// base recomputes each layer in backward, so the adapters keep one layer's activations.
+    func beginForward(N: Int, checkpointed: Bool) {
+        _ = activations(N: N, shared: checkpointed)
         if training && !dropoutStreamSet { dropoutStream &+= 1 }
         dropoutStreamSet = false
     }

@@ -14,7 +14,7 @@ public enum LoRAMerge {
             throw LoRAError.badAdapter(path: adapter.path, reason: "the base keeps quantized matrices, which a merge cannot change; load the GGUF with --dequantize")
         }
         let adapters = try LoRAAdapterFolder.load(adapter, for: base)
-        adapters.merge(into: base)
+        try adapters.merge(into: base)
         return adapters.modules.count
     }
 

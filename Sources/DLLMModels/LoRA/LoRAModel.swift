@@ -16,9 +16,12 @@ public final class LoRAModel<S: ComputeScalar>: LanguageModel {
         base.adapters = adapters
     }
 
-    /// Adds fresh adapters (PEFT init) for `configuration` to `base`.
+    /// Adds fresh adapters (PEFT init) for `configuration` to `base`; the `modules_to_save` copies
+    /// start as the base's weights.
     public convenience init(base: LlamaModel<S>, configuration: LoRAConfiguration, seed: UInt64) throws {
-        self.init(base: base, adapters: try LoRAAdapters(spec: base.spec, configuration: configuration, seed: seed))
+        let adapters = try LoRAAdapters<S>(spec: base.spec, configuration: configuration, seed: seed)
+        adapters.copySavedModules(from: base)
+        self.init(base: base, adapters: adapters)
     }
 
     /// Dropout on the adapters' input applies only while training (PEFT's `model.train()`/`eval()`).
@@ -81,10 +84,18 @@ public final class LoRAModel<S: ComputeScalar>: LanguageModel {
 }
 
 extension LoRAAdapters {
-    /// `W ← W + s·B·A` for every adapted layer of `base` (PEFT `LoraLayer.merge` / `merge_and_unload`).
+    /// `W ← W + s·B·A` for every adapted layer of `base` (PEFT `LoraLayer.merge` / `merge_and_unload`),
+    /// and the `modules_to_save` copies written over the base's embedding and head.
     /// The result computes what base plus adapters compute, without dropout.
-    public func merge(into base: LlamaModel<S>) {
+    public func merge(into base: LlamaModel<S>) throws {
         let r = configuration.r, p = parameters.pointer, w = base.parameters.pointer
+        if base.spec.tiedEmbeddings && (embeddingCopy != nil || headCopy != nil) {
+            throw LoRAError.badAdapter(path: "modules_to_save", reason: "the base ties its head to its embedding, and the adapter trained "
+                + "one of them apart (as PEFT without ensure_weight_tying does): one tied table cannot hold both, so it cannot be merged (nor loaded with --adapter)")
+        }
+        let count = base.spec.vocab * base.spec.hidden
+        if let copy = embeddingCopy { (w + base.offsets.embedding).update(from: p + copy, count: count) }
+        if let copy = headCopy { (w + base.offsets.head).update(from: p + copy, count: count) }
         for (l, layer) in slots.enumerated() {
             for (linear, slot) in layer {
                 let offset = base.offsets.layers[l][keyPath: linear.offset]
