@@ -357,6 +357,44 @@ final class DistributedTrainingTests: XCTestCase {
         assertClose(try weights("bd3lm-resumed"), expectedWeights, "bd3lm resumed at one process")
     }
 
+    /// `model_type: bert` (docs/bert.md): post-LayerNorm blocks, position and token-type
+    /// embeddings, and an output head tied to the word embeddings whose block is empty (the
+    /// head reads block 0). A small random BERT with the fixture tokenizer trains at 2 ranks
+    /// under every strategy as one process with the same global batch; FSDP's sharded
+    /// checkpoint resumes in one process on the same trajectory.
+    func testBertAtTwoRanksUnderEveryStrategyMatchesOneProcess() throws {
+        let model = work.appendingPathComponent("bert-model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        let source = Self.fixtures.appendingPathComponent("model")
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: model.appendingPathComponent(file))
+        }
+        let config = #"{"model_type": "bert", "vocab_size": 512, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "#
+            + #""intermediate_size": 64, "max_position_embeddings": 64, "type_vocab_size": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-12}"#
+        try Data(config.utf8).write(to: model.appendingPathComponent("config.json"))
+        let recipe = ["--model_name_or_path", model.path]
+        let reference = try train(ranks: nil, output: "bert-reference", recipe + ["--gradient_accumulation_steps", "4"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expectedLosses = try losses("bert-reference"), expectedWeights = try weights("bert-reference")
+        XCTAssertEqual(expectedLosses.count, 10)
+        XCTAssertTrue(expectedWeights.keys.contains("embeddings.word_embeddings.weight"))
+        XCTAssertTrue(expectedWeights.keys.contains("embeddings.token_type_embeddings.weight"))
+        XCTAssertFalse(expectedWeights.keys.contains { $0.hasPrefix("cls.") }, "the tied head is not stored")
+        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
+            let name = "bert-\(stage)-2"
+            let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
+            let run = try train(ranks: 2, stage: stage, output: name, recipe + save)
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            guard run.status == 0 else { continue }
+            assertClose(try losses(name), expectedLosses, name)
+            assertClose(try weights(name), expectedWeights, name)
+        }
+        let resumed = try train(ranks: nil, output: "bert-resumed", recipe + [
+            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("bert-fsdp-2/checkpoint-5").path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        assertClose(Array(try losses("bert-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "bert resumed at one process")
+    }
+
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
         let run = try train(ranks: 4, stage: "zero2", output: "fail", ["--max_steps", "1000"],
                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])

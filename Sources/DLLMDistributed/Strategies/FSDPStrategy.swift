@@ -25,13 +25,15 @@ public final class FSDPStrategy: DataParallelStrategy {
         let hooks = BlockHooks()
         hooks.beforeForward = { [unowned self] b in
             if b == 0 { for s in shared.sorted() { core.ensureGathered(s) } }
+            guard b < count else { return }  // a trailing empty block (a tied head) has no segment
             core.ensureGathered(b)
             if plan.prefetch, b + 1 < count { core.startGather(b + 1) }
         }
         hooks.afterForward = { [unowned self] b in
-            if plan.reshardAfterForward && !shared.contains(b) { core.release(segment: b) }
+            if plan.reshardAfterForward && b < count && !shared.contains(b) { core.release(segment: b) }
         }
         hooks.beforeBackward = { [unowned self] b in
+            guard b < count else { return }
             core.ensureGathered(b)
             if plan.prefetch, b - 1 >= 0 { core.startGather(b - 1) }
         }

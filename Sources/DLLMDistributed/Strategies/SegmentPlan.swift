@@ -35,12 +35,16 @@ struct SegmentPlan {
         return SegmentPlan(map: map, completedAfterBackward: completes, sharedBlocks: model.layout.blocksHoldingSharedStorage(blocks))
     }
 
-    /// FSDP's units: one segment per block.
+    /// FSDP's units: one segment per block, segment index = block index. An empty block (BERT's
+    /// head, which only reads the tied word embeddings) has no segment; it may only come last,
+    /// after every block with storage, so the indices stay equal.
     static func blocks(model: any LanguageModel<Float>, worldSize: Int) -> SegmentPlan {
         let blocks = model.blockRanges
+        let stored = blocks.indices.filter { !blocks[$0].isEmpty }
+        precondition(stored == Array(0..<stored.count), "FSDP: an empty parameter block must come after every non-empty one")
         let shared = model.layout.blocksHoldingSharedStorage(blocks)
         var completes: [Int: [Int]] = [:]
-        for b in blocks.indices { completes[shared.contains(b) ? 0 : b, default: []].append(b) }
+        for b in stored { completes[shared.contains(b) ? 0 : b, default: []].append(b) }
         return SegmentPlan(map: ShardMap(ranges: blocks, worldSize: worldSize), completedAfterBackward: completes, sharedBlocks: shared)
     }
 }
