@@ -26,6 +26,9 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     public let model: any InferenceModel<Float>
     /// lm-eval's `max_length`: the most tokens one forward sees.
     public let maxLength: Int
+    /// lm-eval's `max_seq_len = max_length`: a window plus its one context token is `maxLength + 1`
+    /// tokens, whose first `maxLength` are the input.
+    public var rollingWindowLength: Int { maxLength }
 
     public init(model: any InferenceModel<Float>, maxLength: Int? = nil) {
         self.model = model

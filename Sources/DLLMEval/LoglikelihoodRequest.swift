@@ -17,7 +17,7 @@ public struct LoglikelihoodRequest: Equatable, Sendable {
     /// continuation `target_delimiter + doc_to_target`.
     public static func requests(_ document: EvalDocument, task: EvalTask) -> [LoglikelihoodRequest] {
         switch task.outputType {
-        case .loglikelihood:
+        case .loglikelihood, .loglikelihoodRolling:
             return [LoglikelihoodRequest(context: document.context, continuation: document.choices[0])]
         case .multipleChoice:
             if let shared = document.sharedContinuation {

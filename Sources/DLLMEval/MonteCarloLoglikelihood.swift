@@ -24,6 +24,8 @@ public struct EvalShard: Equatable, Sendable {
 public protocol LoglikelihoodScorer {
     /// lm-eval's `max_length`: the most tokens one sequence holds.
     var maxLength: Int { get }
+    /// The `max_seq_len` of `loglikelihood_rolling` windows: what a window predicts at most.
+    var rollingWindowLength: Int { get }
     func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
                progress: ((Int) -> Void)?) -> [LoglikelihoodResult?]
 }
@@ -82,6 +84,9 @@ public final class DiffusionLoglikelihoodScorer: LoglikelihoodScorer {
     public let settings: MonteCarloSettings
     public let draws: any MaskDrawSource
     public let maxLength: Int
+    /// One less than `maxLength`: a window's prefix or context token plus its predictions fit one
+    /// bidirectional sequence, so nothing is truncated.
+    public var rollingWindowLength: Int { maxLength - 1 }
 
     public init(model: any InferenceModel<Float>, maskID: Int32, settings: MonteCarloSettings,
                 draws: any MaskDrawSource, maxLength: Int? = nil) {

@@ -27,7 +27,7 @@ public enum ResultsFile {
                 "doc_to_choice": e.task.docToChoiceSource, "target_delimiter": e.task.targetDelimiter,
                 "fewshot_delimiter": e.task.fewshotDelimiter, "num_fewshot": e.task.numFewshot, "output_type": e.task.outputType.rawValue,
                 "metric_list": e.task.metrics.map { m -> [String: Any] in
-                    ["metric": m, "aggregation": m == "perplexity" ? "perplexity" : "mean", "higher_is_better": higherIsBetter(m)]
+                    ["metric": m, "aggregation": aggregation(m), "higher_is_better": higherIsBetter(m)]
                 },
                 "metadata": ["version": e.task.version],
                 "dllm_split_read": e.task.split, "dllm_mirrors": e.task.reference,
@@ -57,13 +57,24 @@ public enum ResultsFile {
                 "n-samples": nSamples, "config": config]
     }
 
-    static func higherIsBetter(_ metric: String) -> Bool { metric != "perplexity" }
+    static func higherIsBetter(_ metric: String) -> Bool { metric != "perplexity" && !RollingMetrics.names.contains(metric) }
+
+    /// lm-eval's aggregation name of a metric.
+    static func aggregation(_ metric: String) -> String {
+        switch metric {
+        case "perplexity": return "perplexity"
+        case "word_perplexity", "byte_perplexity": return "weighted_perplexity"
+        case "bits_per_byte": return "bits_per_byte"
+        default: return "mean"
+        }
+    }
 
     /// One `--log_samples` line per document (lm-eval's sample record: `doc_id`, `doc`,
     /// `target`, `arguments`, `resps`, `filtered_resps`, `filter`, `metrics`, and the metrics).
     public static func samples(_ e: TaskEvaluation) -> [[String: Any]] {
         e.documents.indices.map { i in
             let doc = e.documents[i]
+            if e.task.outputType == .loglikelihoodRolling { return rollingSample(e, i) }
             let arguments = e.requests[i].map { [$0.context, $0.continuation] }
             let resps = e.answers[i].map { [[String(describing: $0.logLikelihood), $0.isGreedy ? "True" : "False"]] }
             let filtered = e.answers[i].map { [String(describing: $0.logLikelihood), $0.isGreedy ? "True" : "False"] }
@@ -77,6 +88,21 @@ public enum ResultsFile {
             for m in e.task.metrics { line[m] = e.documentValue(m, i) }
             return line
         }
+    }
+
+    /// A `loglikelihood_rolling` sample: `arguments` `[[text]]`, the document's log-likelihood as
+    /// `resps`, each metric as lm-eval's (log-likelihood, weight) pair, and the windows' own values.
+    static func rollingSample(_ e: TaskEvaluation, _ i: Int) -> [String: Any] {
+        let text = e.documents[i].choices[0]
+        let ll = e.rollingLogLikelihood(i)
+        var line: [String: Any] = [
+            "doc_id": e.documents[i].index, "doc": jsonObject(.object(e.documents[i].fields)), "target": text,
+            "arguments": [[text]], "resps": [[String(describing: ll)]], "filtered_resps": [String(describing: ll)],
+            "filter": "none", "metrics": e.task.metrics, "loglikelihoods": [ll],
+            "window_loglikelihoods": e.answers[i].map(\.logLikelihood), "window_tokens": e.encoded[i].map(\.continuation.count),
+        ]
+        for m in e.task.metrics { line[m] = [ll, RollingMetrics.weight(m, text: text)] as [Any] }
+        return line
     }
 
     public static func jsonObject(_ value: DataValue) -> Any {

@@ -68,7 +68,7 @@ public final class LaunchCoordinator {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         for note in plan.notes { say(note) }
         let dllm = try findDLLM()
-        try checkTrainingConfig(dllm: dllm)
+        if plan.options.command == .train { try checkTrainingConfig(dllm: dllm) }
         let tool = try RankStarter.choose(plan.options.starter, slurm: plan.slurm, srunSupportsPMIx: RankStarter.srunSupportsPMIx)
         let starter = try starterPath(tool)
         if plan.slurm != nil && tool == .mpirun && plan.options.starter == .auto {
@@ -89,7 +89,8 @@ public final class LaunchCoordinator {
         var attempt = 1
         while true {
             var arguments = plan.trainingArguments
-            if let latest = OutputDirectory.latestCheckpoint(in: plan.outputDirectory), attempt > 1 || !OutputDirectory.resumeChosen(arguments) {
+            if plan.options.command == .train, let latest = OutputDirectory.latestCheckpoint(in: plan.outputDirectory),
+               attempt > 1 || !OutputDirectory.resumeChosen(arguments) {
                 arguments = OutputDirectory.resumingLatest(arguments)
                 say("resuming from \(latest.url.path) (step \(latest.step))")
             }
@@ -97,7 +98,7 @@ public final class LaunchCoordinator {
                                          runID: runID, collector: external?.address, inbox: inbox)
             switch outcome {
             case .succeeded:
-                say("done: training finished (\(plan.outputDirectory.path))")
+                say("done: \(plan.options.command == .train ? "training" : "evaluation") finished (\(plan.outputDirectory.path))")
                 return 0
             case let .stopped(signal):
                 let latest = OutputDirectory.latestCheckpoint(in: plan.outputDirectory)
@@ -140,7 +141,7 @@ public final class LaunchCoordinator {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var rank = [me, "agent", "--log-dir", logs.path, "--kill-grace", "\(Int(plan.options.stopTimeout))"]
         if plan.options.tee { rank.append("--tee") }
-        rank += ["--", dllm, "train", plan.options.trainingConfig] + arguments
+        rank += ["--", dllm] + plan.rankCommand(arguments)
         let argv: [String]
         switch tool {
         case .mpirun:

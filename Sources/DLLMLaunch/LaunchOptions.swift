@@ -47,5 +47,20 @@ public struct LaunchOptions: Sendable, Equatable {
     /// The `dllm` executable (default: beside `dllm-launch`, else on PATH).
     public var dllmPath: String?
 
+    /// What every rank runs: `dllm train CONFIG OVERRIDES`, or `dllm eval ARGUMENTS`
+    /// (`dllm-launch … eval --model …`, `trainingOverrides` holding eval's flags).
+    public var command = RankCommand.train
+
     public init(trainingConfig: String) { self.trainingConfig = trainingConfig }
+}
+
+/// The `dllm` subcommand a launch runs on every rank.
+public enum RankCommand: String, Sendable {
+    case train
+    /// Data-parallel `dllm eval`: rank 0 prints and writes the results; the logs go to
+    /// `--output_path`/logs (or a fresh temporary folder); nothing is resumed or restarted from a checkpoint.
+    case eval
+
+    /// The `dllm-launch` positional argument that selects eval instead of a training config.
+    public static let evalWord = "eval"
 }

@@ -17,7 +17,7 @@ public struct LaunchPlan: Sendable {
     /// `ddp`, `zero1`, `zero2` or `fsdp` (what `DLLM_SHARDING` tells the ranks).
     public var sharding: String
     /// The arguments after `dllm train CONFIG`: the user's overrides plus what the launch
-    /// config's DeepSpeed section and the launcher's flags translate to.
+    /// config's DeepSpeed section and the launcher's flags translate to (for eval: eval's flags as given).
     public var trainingArguments: [String]
     /// The training run's `output_dir`, made absolute.
     public var outputDirectory: URL
@@ -25,6 +25,14 @@ public struct LaunchPlan: Sendable {
     public var notes: [String] = []
 
     public var logDirectory: URL { outputDirectory.appendingPathComponent("logs") }
+
+    /// What each rank's `dllm` runs, given the (possibly resume-adjusted) arguments.
+    public func rankCommand(_ arguments: [String]) -> [String] {
+        switch options.command {
+        case .train: return ["train", options.trainingConfig] + arguments
+        case .eval: return ["eval"] + arguments
+        }
+    }
 
     /// The host names of an MPI hostfile (`host [slots=N]` lines, `#` comments).
     public static func machines(inHostfile path: String) throws -> [String] {
@@ -113,6 +121,12 @@ public struct LaunchPlan: Sendable {
             sharding = ["ddp", "zero1", "zero2", "fsdp"][stage]
         }
 
+        if options.command == .eval {
+            return LaunchPlan(options: options, launchConfig: config, slurm: slurm, worldSize: worldSize, numMachines: numMachines,
+                              machineRank: machineRank, ranksPerMachine: ranksPerMachine, coresPerMachine: cores, threadsPerRank: threads,
+                              sharding: sharding, trainingArguments: options.trainingOverrides,
+                              outputDirectory: try OutputDirectory.forEval(options.trainingOverrides), notes: notes)
+        }
         // What accelerate's DeepSpeed section means for the training run, unless the user says otherwise.
         var arguments = options.trainingOverrides
         let given = Set(((try? FlatYAMLConfig.parseOverrides(options.trainingOverrides)) ?? []).map(\.key))

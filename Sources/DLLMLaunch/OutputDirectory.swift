@@ -20,6 +20,22 @@ public enum OutputDirectory {
         return absolute(value)
     }
 
+    /// Where an eval launch keeps its rank logs: eval's `--output_path` (last one wins, `--output_path X`
+    /// or `--output_path=X`), else a new temporary folder.
+    public static func forEval(_ arguments: [String]) throws -> URL {
+        var path: String?
+        for (i, arg) in arguments.enumerated() {
+            if arg == "--output_path", i + 1 < arguments.count { path = arguments[i + 1] }
+            if arg.hasPrefix("--output_path=") { path = String(arg.dropFirst("--output_path=".count)) }
+        }
+        if let path { return absolute(path) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-eval-launch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw LaunchError.badOption(name: "eval", value: folder.path, expected: "a writable temporary folder for the rank logs (\(error))")
+        }
+        return folder
+    }
+
     static func absolute(_ path: String) -> URL {
         URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)).standardizedFileURL
     }

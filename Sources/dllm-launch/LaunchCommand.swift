@@ -6,6 +6,7 @@ import Foundation
 /// `dllm-launch [--num_processes N] [--config LAUNCH.yaml] CONFIG.yaml [--key value …]`:
 /// accelerate's `launch` for dllm. Flags take accelerate's names (underscores or dashes);
 /// every other `--key value` goes to `dllm train` as a config override.
+/// `dllm-launch [--num_processes N] eval --model … --tasks …` runs data-parallel `dllm eval` instead.
 struct LaunchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dllm-launch",
@@ -13,6 +14,7 @@ struct LaunchCommand: ParsableCommand {
         discussion: """
             Examples:
               dllm-launch --num_processes 4 --config configs/zero2.yaml configs/llada-pt.yaml --max_steps 100
+              dllm-launch --num_processes 2 eval --model hf --model_args pretrained=DIR --tasks hellaswag --output_path results
               sbatch slurm/llada-pt.sbatch
 
             Precedence: these flags, then the accelerate launch config, then the Slurm allocation, then defaults.
@@ -70,11 +72,12 @@ struct LaunchCommand: ParsableCommand {
     var stopTimeout: Double = 110
     @Option(help: "The dllm executable (default: beside dllm-launch, else on PATH).")
     var dllm: String?
-    @Argument(help: "The training config (YAML), as for dllm train.") var trainingConfig: String
-    @Argument(parsing: .allUnrecognized, help: "--key value overrides for dllm train.") var overrides: [String] = []
+    @Argument(help: "The training config (YAML), as for dllm train; or `eval` for data-parallel dllm eval.") var trainingConfig: String
+    @Argument(parsing: .allUnrecognized, help: "--key value overrides for dllm train; after `eval`, dllm eval's flags.") var overrides: [String] = []
 
     func run() throws {
         var options = LaunchOptions(trainingConfig: trainingConfig)
+        if trainingConfig == RankCommand.evalWord { options.command = .eval }
         options.launchConfigPath = launchConfig
         options.trainingOverrides = overrides
         options.numProcesses = numProcesses

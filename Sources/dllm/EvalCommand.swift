@@ -23,7 +23,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
     var modelArgs: String?
     @Option(help: "A PEFT LoRA adapter folder merged into the model at load.") var adapter: String?
-    @Option(help: "Comma-separated task or group names (mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities).") var tasks: String
+    @Option(help: "Comma-separated task or group names (mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities), or perplexity:FILE (loglikelihood_rolling over a .jsonl file's `text` fields or a text file's lines).") var tasks: String
     @Option(help: "Evaluate only the first N documents of each task.") var limit: Int?
     @Option(name: .customLong("batch_size"),
             help: "Sequences per forward pass (autoregressive); LLaDA's Monte Carlo mini-batch (diffusion). Default 1.")
@@ -83,6 +83,9 @@ struct EvalCommand: ParsableCommand {
         // Documents first: a missing fetch is reported before the model is loaded.
         let (expanded, groups) = try EvalGroup.expand(names)
         for var task in expanded {
+            if shots > 0 && task.outputType == .loglikelihoodRolling {
+                throw EvalError.invalidOption(name: "--num_fewshot \(shots)", detail: "\(task.name) is a loglikelihood_rolling (perplexity) task: no examples")
+            }
             task.numFewshot = shots
             let (pool, original) = try location.documents(of: task, limit: shots > 0 ? nil : limit)
             let evaluated = Array(pool.prefix(limit ?? pool.count))

@@ -2,9 +2,10 @@ import DLLMProcess
 import Foundation
 import XCTest
 
-/// `dllm eval` over two real OpenMPI ranks (`mpirun --oversubscribe -np 2`) against one process:
-/// the same log-likelihood bits in every `--log_samples` line and the same metrics, for exact
-/// autoregressive scoring and for LLaDA's Monte Carlo estimate.
+/// `dllm eval` over two real OpenMPI ranks (`mpirun --oversubscribe -np 2`, and `dllm-launch
+/// --num_processes 2 … eval`) against one process: the same log-likelihood bits in every
+/// `--log_samples` line and the same metrics, for exact autoregressive scoring and for LLaDA's
+/// Monte Carlo estimate, multiple-choice and perplexity (`loglikelihood_rolling`) tasks.
 final class EvalDataParallelTests: XCTestCase {
     static let evalFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("DLLMEvalTests/Fixtures")
@@ -23,14 +24,24 @@ final class EvalDataParallelTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
 
-    /// Runs `dllm eval` (under mpirun when `ranks` is given) and returns each task's samples, by task.
-    func evaluate(ranks: Int?, output: String, _ arguments: [String]) throws -> [String: [[String: Any]]] {
+    /// The perplexity task over the committed documents, as `--tasks` spells it, and its name.
+    static let perplexityTask = "perplexity:" + evalFixtures.appendingPathComponent("rolling_docs.jsonl").path
+    static let perplexityName = "perplexity_rolling_docs"
+
+    /// Runs `dllm eval` (under mpirun when `ranks` is given, through `dllm-launch` when `launched`) and
+    /// returns each task's samples, by task; `results` receives the results JSON's `results` object.
+    func evaluate(ranks: Int?, launched: Bool = false, output: String, _ arguments: [String],
+                  results: UnsafeMutablePointer<NSDictionary>? = nil) throws -> [String: [[String: Any]]] {
         let out = work.appendingPathComponent(output)
-        var args = [DistributedTrainingTests.dllm.path, "eval"] + arguments + ["--output_path", out.path, "--log_samples"]
+        let evalArguments = arguments + ["--output_path", out.path, "--log_samples"]
+        var args = [DistributedTrainingTests.dllm.path, "eval"] + evalArguments
         var env = ProcessInfo.processInfo.environment
         env["DLLM_DATA_CACHE"] = work.appendingPathComponent("cache").path
         env["DLLM_NUM_THREADS"] = "1"
-        if let ranks {
+        if launched {
+            let launcher = DistributedTrainingTests.dllm.deletingLastPathComponent().appendingPathComponent("dllm-launch").path
+            args = [launcher, "--num_processes", "\(ranks ?? 2)", "--num_cpu_threads_per_process", "1", "--collector", "none", "eval"] + evalArguments
+        } else if let ranks {
             args = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "-x", "DLLM_DATA_CACHE", "-x", "DLLM_NUM_THREADS"] + args
         }
         let result = try ChildProcess.run(["/usr/bin/env"] + args, environment: env, mergingErrors: true)
@@ -42,7 +53,12 @@ final class EvalDataParallelTests: XCTestCase {
             let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
             samples[task] = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         }
-        XCTAssertEqual(files.filter { $0.lastPathComponent.hasPrefix("results_") }.count, 1, "one results file, from rank 0")
+        let resultFiles = files.filter { $0.lastPathComponent.hasPrefix("results_") }
+        XCTAssertEqual(resultFiles.count, 1, "one results file, from rank 0")
+        if let results, let file = resultFiles.first {
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any]
+            results.pointee = (object?["results"] as? NSDictionary) ?? [:]
+        }
         return samples
     }
 
@@ -66,10 +82,33 @@ final class EvalDataParallelTests: XCTestCase {
     func testAutoregressiveScoresMatchOneProcess() throws {
         let tasks = ["piqa", "boolq", "winogrande", "lambada_openai"]
         let model = Self.evalFixtures.appendingPathComponent("tiny_llama").path
-        let arguments = ["--model", "hf", "--model_args", "pretrained=\(model)", "--tasks", tasks.joined(separator: ","), "--batch_size", "3"]
+        let arguments = ["--model", "hf", "--model_args", "pretrained=\(model)",
+                         "--tasks", (tasks + [Self.perplexityTask]).joined(separator: ","), "--batch_size", "3"]
         let one = try evaluate(ranks: nil, output: "one", arguments)
         let two = try evaluate(ranks: 2, output: "two", arguments)
-        assertSameAnswers(one, two, tasks: tasks)
+        assertSameAnswers(one, two, tasks: tasks + [Self.perplexityName])
+    }
+
+    /// `dllm-launch --num_processes 2 … eval …`: the same samples and the same results JSON as one
+    /// process, exact (AR, batched) and Monte Carlo (seeded draws), with a perplexity task in each.
+    func testLauncherEvalMatchesOneProcess() throws {
+        let cases: [(String, [String])] = [
+            ("ar", ["--model", "hf", "--model_args", "pretrained=\(Self.evalFixtures.appendingPathComponent("tiny_llama").path),max_length=24",
+                    "--tasks", "piqa,\(Self.perplexityTask)", "--batch_size", "3"]),
+            ("mc", ["--model", "llada", "--model_args", "pretrained=\(Self.evalFixtures.appendingPathComponent("tiny_llada").path),mc_num=4,max_length=16",
+                    "--tasks", "copa,\(Self.perplexityTask)", "--batch_size", "2", "--seed", "3"]),
+        ]
+        for (name, arguments) in cases {
+            var oneResults = NSDictionary(), twoResults = NSDictionary()
+            let one = try evaluate(ranks: nil, output: name + "-one", arguments, results: &oneResults)
+            let two = try evaluate(ranks: 2, launched: true, output: name + "-launched", arguments, results: &twoResults)
+            let taskNames = [name == "ar" ? "piqa" : "copa", Self.perplexityName]
+            assertSameAnswers(one, two, tasks: taskNames)
+            XCTAssertEqual(oneResults.count, 2, name)
+            XCTAssertEqual(oneResults, twoResults, "\(name): results JSON of one process vs dllm-launch with 2 ranks")
+            let logs = work.appendingPathComponent(name + "-launched/logs")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: logs.appendingPathComponent("rank-1.log").path), "rank logs in --output_path/logs")
+        }
     }
 
     func testMonteCarloScoresMatchOneProcess() throws {
