@@ -20,7 +20,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "A model folder or .gguf file, or a backend (hf, llada, llada_dist, mdlm, a2d_mdlm) with --model_args pretrained=PATH.")
     var model: String
-    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
+    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id; diffusion generate_until: steps, gen_length, block_length, remasking, threshold, temperature, use_cache, dual_cache).")
     var modelArgs: String?
     @Option(help: "A PEFT LoRA adapter folder merged into the model at load.") var adapter: String?
     @Option(help: "Comma-separated task or group names (mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities).") var tasks: String
