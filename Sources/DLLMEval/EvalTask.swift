@@ -16,6 +16,15 @@ public struct EvalDocument: Equatable, Sendable {
     /// lm-eval's "multiple input" documents (Winogrande): `choices` are the contexts, each
     /// scored with this one continuation (`doc_to_target`), and `context` is unused.
     public var sharedContinuation: String? = nil
+    /// The few-shot examples `withFewShot` put before the context, as (question, answer) turns
+    /// (`--fewshot_as_multiturn` renders them as user/assistant messages).
+    public var fewShotTurns: [FewShotTurn] = []
+}
+
+/// One few-shot example: lm-eval `build_qa_turn`'s question and answer.
+public struct FewShotTurn: Equatable, Sendable {
+    public var question: String
+    public var answer: String
 }
 
 /// lm-eval's `output_type` of the tasks implemented here.

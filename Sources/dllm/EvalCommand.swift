@@ -42,11 +42,12 @@ struct EvalCommand: ParsableCommand {
     var genKwargs: String?
     @Option(name: .customLong("system_instruction"), help: "A system message before the task description (with --apply_chat_template).")
     var systemInstruction: String?
+    @Flag(name: .customLong("fewshot_as_multiturn"), help: "With --apply_chat_template: each few-shot example a user turn and its answer an assistant turn.")
+    var fewshotAsMultiturn = false
 
     // lm-eval flags not supported yet: accepted by the parser so they are refused by name.
     @Option(name: .customLong("max_batch_size")) var maxBatchSize: Int?
     @Option(name: .customLong("device")) var device: String?
-    @Flag(name: .customLong("fewshot_as_multiturn")) var fewshotAsMultiturn = false
     @Option(name: .customLong("use_cache")) var useCache: String?
 
     func refuseUnsupported() throws {
@@ -54,7 +55,7 @@ struct EvalCommand: ParsableCommand {
         if maxBatchSize != nil { try refuse("--max_batch_size", "there is no automatic batch size; give --batch_size N") }
         if let device, device != "cpu" { try refuse("--device", "dllm evaluates on the CPU only") }
         if systemInstruction != nil && !applyChatTemplate { try refuse("--system_instruction", "is applied with --apply_chat_template only") }
-        if fewshotAsMultiturn { try refuse("--fewshot_as_multiturn", "few-shot examples are rendered as one user turn (lm-eval's default)") }
+        if fewshotAsMultiturn && !applyChatTemplate { try refuse("--fewshot_as_multiturn", "needs --apply_chat_template (as lm-eval asserts)") }
         if useCache != nil { try refuse("--use_cache", "there is no request cache") }
         if let batchSize, batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
     }
@@ -126,7 +127,7 @@ struct EvalCommand: ParsableCommand {
             throw EvalError.unsupportedOption(name: "--model_args \(arguments.raw)", detail: "\(path) is sampled autoregressively; steps, gen_length, block_length, remasking, threshold, temperature and the caches steer the diffusion sampler")
         }
         if applyChatTemplate {
-            let chat = ChatRequestRenderer(systemInstruction: systemInstruction) { try tokenizer.renderChat($0, addGenerationPrompt: true) }
+            let chat = ChatRequestRenderer(systemInstruction: systemInstruction, fewshotAsMultiturn: fewshotAsMultiturn) { try tokenizer.renderChat($0, addGenerationPrompt: true) }
             for i in taskList.indices {
                 (taskList[i], loadedDocs[i].documents) = try chat.apply(to: taskList[i], documents: loadedDocs[i].documents)
             }

@@ -51,8 +51,14 @@ final class GenerateUntilParityTests: XCTestCase {
         var max_length: Int
         var chat_template: String
         var eos_text: String
+        struct Multiturn: Decodable {
+            var system_instruction: String
+            var num_fewshot: Int
+            var tasks: [String: ChatTask]
+        }
         var runs: [String: Run]
         var chat_loglikelihood: [String: ChatTask]
+        var chat_multiturn: Multiturn
     }
 
     /// lm-eval writes numbers, and "N/A" or the task name for some keys.
@@ -132,25 +138,23 @@ final class GenerateUntilParityTests: XCTestCase {
         }
     }
 
-    func testChatTemplateLoglikelihoodRequestsMatchLMEval() throws {
-        let reference = try Self.loadReference()
+    /// Chat-rendered loglikelihood requests of `tasks` (`shots` examples) against lm-eval's.
+    func checkChatRequests(_ tasks: [String: Reference.ChatTask], chat: ChatRequestRenderer, shots: Int) throws {
         let generator = try TextGenerator(folder: Self.fixtures.appendingPathComponent("tiny_llama").path, mode: .ar)
-        let chat = ChatRequestRenderer { try ChatTemplate(source: reference.chat_template).render(messages: $0, addGenerationPrompt: true) }
         let tokenizer = generator.tokenizer
         let evaluator = Evaluator(scorer: ARLoglikelihoodScorer(model: generator.model),
                                   encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID))
-        XCTAssertEqual(Set(reference.chat_loglikelihood.keys), ["arc_easy", "winogrande", "mmlu_anatomy"])
-        for (name, expected) in reference.chat_loglikelihood {
+        for (name, expected) in tasks {
             let task = try EvalTask.named(name)
             let plain = try Self.location.documents(of: task, limit: 3).documents
             let pool = try Self.location.fewShotPool(of: task, evaluated: plain)
-            let (chatTask, docs) = try chat.apply(to: task, documents: try task.withFewShot(plain, pool: pool, count: 0))
+            let (chatTask, docs) = try chat.apply(to: task, documents: try task.withFewShot(plain, pool: pool, count: shots))
             let e = evaluator.evaluate(chatTask, documents: docs, originalCount: docs.count, batchSize: 2)
             XCTAssertEqual(e.requests.count, expected.documents.count, name)
             for (i, doc) in expected.documents.enumerated() {
                 XCTAssertEqual(e.requests[i].count, doc.requests.count, name)
                 for (j, r) in doc.requests.enumerated() {
-                    let where_ = "\(name) document \(doc.doc_id) request \(j)"
+                    let where_ = "\(name) \(shots)-shot document \(doc.doc_id) request \(j)"
                     XCTAssertEqual(e.requests[i][j].context, r.context, where_)
                     XCTAssertEqual(e.requests[i][j].continuation, r.continuation, where_)
                     XCTAssertEqual(e.encoded[i][j].context, r.context_ids, where_)
@@ -162,6 +166,27 @@ final class GenerateUntilParityTests: XCTestCase {
             }
             XCTAssertEqual(e.acc, expected.metrics["acc,none"]?.number, name)
         }
+    }
+
+    func testChatTemplateLoglikelihoodRequestsMatchLMEval() throws {
+        let reference = try Self.loadReference()
+        let template = try ChatTemplate(source: reference.chat_template)
+        XCTAssertEqual(Set(reference.chat_loglikelihood.keys), ["arc_easy", "winogrande", "mmlu_anatomy"])
+        try checkChatRequests(reference.chat_loglikelihood,
+                              chat: ChatRequestRenderer { try template.render(messages: $0, addGenerationPrompt: true) }, shots: 0)
+    }
+
+    /// `--fewshot_as_multiturn` with `--system_instruction`: MMLU 2-shot, each example a
+    /// user/assistant pair, the instruction and the description in the system message.
+    func testFewshotAsMultiturnMatchesLMEval() throws {
+        let reference = try Self.loadReference()
+        let template = try ChatTemplate(source: reference.chat_template)
+        let multiturn = reference.chat_multiturn
+        XCTAssertEqual(Set(multiturn.tasks.keys), ["mmlu_anatomy"])
+        let chat = ChatRequestRenderer(systemInstruction: multiturn.system_instruction, fewshotAsMultiturn: true) {
+            try template.render(messages: $0, addGenerationPrompt: true)
+        }
+        try checkChatRequests(multiturn.tasks, chat: chat, shots: multiturn.num_fewshot)
     }
 
     /// LLaDA-style generation of the same documents at batch 1 and 3 (and in another order):

@@ -16,6 +16,9 @@ model of generate_lm_eval_fixtures.py.
    multiple input; mmlu_anatomy 1-shot: the description becomes a system message) and for the
    GSM8K generation: the rendered contexts, continuations, token ids, log-likelihoods and metrics.
    The chat template is SmolLM2-135M-Instruct's (set on the tokenizer here; tiny_llama has none).
+   Then mmlu_anatomy 2-shot (first_n from dev) with `fewshot_as_multiturn=True` and a
+   `system_instruction`: each example a user/assistant turn pair, the instruction before the
+   description in the system message.
 
 Usage (needs lm-eval 0.4.13, torch, transformers, datasets):
     python3 generate_generation_fixtures.py --requests <gsm8k requests.jsonl.gz>
@@ -52,6 +55,23 @@ LOCAL = {
 }
 CHAT_TASKS = ["arc_easy", "winogrande", "mmlu_anatomy"]
 CHAT_LIMIT = 3
+SYSTEM_INSTRUCTION = "Answer with the letter of the right choice."
+
+
+def chat_task(lm, out, task):
+    """A loglikelihood task's requests (rendered contexts, continuations, ids, log-likelihoods), acc and metrics."""
+    docs = []
+    for sample in sorted(out["samples"][task], key=lambda s: s["doc_id"]):
+        requests = []
+        for (context, continuation), resp in zip(sample["arguments"], sample["resps"]):
+            ctx_ids, cont_ids = lm._encode_pair(context, continuation)
+            requests.append({"context": context, "continuation": continuation, "context_ids": ctx_ids,
+                             "continuation_ids": cont_ids, "loglikelihood": float(resp[0][0]),
+                             "is_greedy": bool(resp[0][1])})
+        docs.append({"doc_id": sample["doc_id"], "acc": float(sample["acc"]), "requests": requests})
+    res = out["results"][task]
+    return {"num_fewshot": out["n-shot"][task], "documents": docs,
+            "metrics": {k: v for k, v in res.items() if k != "alias"}}
 
 
 def gsm8k_config(max_gen_toks):
@@ -145,24 +165,16 @@ def main():
     run_generation("chat", chat=True)
 
     # Loglikelihood tasks through the chat template.
-    out = lm_eval.simple_evaluate(model=lm, tasks=CHAT_TASKS, limit=CHAT_LIMIT, log_samples=True, task_manager=manager,
-                                  apply_chat_template=True, num_fewshot=None,
-                                  random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=1234)
-    chat_runs = {}
-    for task in CHAT_TASKS:
-        docs = []
-        for sample in sorted(out["samples"][task], key=lambda s: s["doc_id"]):
-            requests = []
-            for (context, continuation), resp in zip(sample["arguments"], sample["resps"]):
-                ctx_ids, cont_ids = lm._encode_pair(context, continuation)
-                requests.append({"context": context, "continuation": continuation, "context_ids": ctx_ids,
-                                 "continuation_ids": cont_ids, "loglikelihood": float(resp[0][0]),
-                                 "is_greedy": bool(resp[0][1])})
-            docs.append({"doc_id": sample["doc_id"], "acc": float(sample["acc"]), "requests": requests})
-        res = out["results"][task]
-        chat_runs[task] = {"num_fewshot": out["n-shot"][task], "documents": docs,
-                           "metrics": {k: v for k, v in res.items() if k != "alias"}}
-    reference["chat_loglikelihood"] = chat_runs
+    def chat_run(tasks, **kwargs):
+        out = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=CHAT_LIMIT, log_samples=True, task_manager=manager,
+                                      apply_chat_template=True, random_seed=0, numpy_random_seed=0, torch_random_seed=0,
+                                      fewshot_random_seed=1234, **kwargs)
+        return {task: chat_task(lm, out, task) for task in tasks}
+
+    reference["chat_loglikelihood"] = chat_run(CHAT_TASKS, num_fewshot=None)
+    reference["chat_multiturn"] = {"system_instruction": SYSTEM_INSTRUCTION, "num_fewshot": 2,
+                                   "tasks": chat_run(["mmlu_anatomy"], num_fewshot=2, fewshot_as_multiturn=True,
+                                                     system_instruction=SYSTEM_INSTRUCTION)}
 
     for root, _, files in os.walk(os.path.join(HERE, "hf_datasets")):
         for name in files:
