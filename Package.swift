@@ -109,7 +109,7 @@ let package = Package(
         .target(name: "DLLMImport", dependencies: ["DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCheckpoint", "DLLMCompute", "DLLMJSON", "DLLMRandom"],
                 swiftSettings: optimized),
         // lm-eval-compatible evaluation: declarative tasks, loglikelihood requests, AR scoring, metrics.
-        .target(name: "DLLMEval", dependencies: ["DLLMModels", "DLLMTokenizers", "DLLMData", "DLLMCompute", "DLLMJSON"],
+        .target(name: "DLLMEval", dependencies: ["DLLMModels", "DLLMTokenizers", "DLLMData", "DLLMCompute", "DLLMJSON", "DLLMSampling"],
                 swiftSettings: optimized),
         .target(name: "DLLMDistributed", dependencies: ["CMPI", "DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMJSON"],
                 swiftSettings: optimized),

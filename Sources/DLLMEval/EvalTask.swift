@@ -16,6 +16,15 @@ public struct EvalDocument: Equatable, Sendable {
     /// lm-eval's "multiple input" documents (Winogrande): `choices` are the contexts, each
     /// scored with this one continuation (`doc_to_target`), and `context` is unused.
     public var sharedContinuation: String? = nil
+    /// The few-shot examples `withFewShot` put before the context, as (question, answer) turns
+    /// (`--fewshot_as_multiturn` renders them as user/assistant messages).
+    public var fewShotTurns: [FewShotTurn] = []
+}
+
+/// One few-shot example: lm-eval `build_qa_turn`'s question and answer.
+public struct FewShotTurn: Equatable, Sendable {
+    public var question: String
+    public var answer: String
 }
 
 /// lm-eval's `output_type` of the tasks implemented here.
@@ -28,6 +37,9 @@ public enum EvalOutputType: String, Sendable {
     /// One document, scored whole in lm-eval's rolling windows; wikitext's perplexity metrics
     /// (`RollingLoglikelihood.swift`).
     case loglikelihoodRolling = "loglikelihood_rolling"
+    /// One request per document: text generated after `context` until a stop string; each of the
+    /// task's filters extracts an answer scored by exact match against `choices[0]` (the target).
+    case generateUntil = "generate_until"
 }
 
 /// A declarative multiple-choice task in lm-eval's sense (`output_type: multiple_choice`):
@@ -70,13 +82,16 @@ public struct EvalTask: Sendable {
     public var requestsFile: String? = nil
     /// Perplexity tasks over a user's file (`perplexity:PATH`): the file, read instead of an Arrow folder.
     public var textFile: String? = nil
+    /// `generate_until` tasks: the yaml's `generation_kwargs`, its `filter_list` (regex + take_first)
+    /// and the `exact_match` arguments of its metric.
+    public var generation: GenerationTaskSettings? = nil
     /// The yaml (and utils) this task mirrors.
     public var reference: String
     /// Builds the processed document from dataset row `row` (index `index`).
     public var makeDocument: @Sendable (_ row: DataRow, _ index: Int) throws -> EvalDocument
 
     public static let all: [EvalTask] = [hellaSwag, piqa, arcEasy, arcChallenge, openBookQA, sciQ, boolQ, copa, winogrande,
-                                         lambadaOpenAI] + mmluSubjects
+                                         lambadaOpenAI, gsm8k] + mmluSubjects
 
     public static func named(_ name: String) throws -> EvalTask {
         if name.hasPrefix(perplexityPrefix) { return perplexityFile(String(name.dropFirst(perplexityPrefix.count))) }

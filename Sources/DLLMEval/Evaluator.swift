@@ -63,6 +63,9 @@ public struct TaskEvaluation {
     public var encoded: [[EncodedRequest]]
     public var answers: [[LoglikelihoodResult]]
     public var scores: [DocumentScores]
+    /// `generate_until` tasks: their requests, generations and filtered answers (the
+    /// loglikelihood fields above are then empty).
+    public var generation: GenerationOutcome? = nil
 
     public var acc: Double { metric("acc") }
     public var accStderr: Double? { stderr("acc") }
@@ -72,8 +75,10 @@ public struct TaskEvaluation {
     /// Document `i`'s value of `name` (lm-eval `process_results`): for `loglikelihood` tasks
     /// `perplexity` is the log-likelihood and `acc` whether it is greedy; for `loglikelihood_rolling`
     /// every metric's value is the document's log-likelihood (its weight is `RollingMetrics.weight`).
-    public func documentValue(_ name: String, _ i: Int) -> Double {
+    /// `generate_until` tasks report each metric once per filter (lm-eval's `exact_match,strict-match`).
+    public func documentValue(_ name: String, _ i: Int, filter: String = "none") -> Double {
         switch (task.outputType, name) {
+        case (.generateUntil, "exact_match"): return generation!.exactMatch[filter]![i]
         case (.loglikelihood, "perplexity"): return answers[i][0].logLikelihood
         case (.loglikelihood, "acc"): return answers[i][0].isGreedy ? 1 : 0
         case (.multipleChoice, "acc"): return scores[i].acc
@@ -88,20 +93,23 @@ public struct TaskEvaluation {
     public func rollingLogLikelihood(_ i: Int) -> Double { answers[i].reduce(0) { $0 + $1.logLikelihood } }
 
     /// The aggregated metric: `mean`, or for `perplexity` lm-eval's `exp(−mean(ll))`.
-    public func metric(_ name: String) -> Double {
+    public func metric(_ name: String, filter: String = "none") -> Double {
         if task.outputType == .loglikelihoodRolling {
             return RollingMetrics.aggregate(name, logLikelihoods: documents.indices.map(rollingLogLikelihood), texts: documents.map { $0.choices[0] })
         }
-        let values = documents.indices.map { documentValue(name, $0) }
+        let values = documents.indices.map { documentValue(name, $0, filter: filter) }
         return name == "perplexity" ? Foundation.exp(-MeanAggregation.mean(values)) : MeanAggregation.mean(values)
     }
 
     /// `mean_stderr` of a mean metric; nil for perplexity (lm-eval bootstraps it; not reproduced here).
-    public func stderr(_ name: String) -> Double? {
-        name == "perplexity" || task.outputType == .loglikelihoodRolling ? nil : MeanAggregation.stderr(documents.indices.map { documentValue(name, $0) })
+    public func stderr(_ name: String, filter: String = "none") -> Double? {
+        name == "perplexity" || task.outputType == .loglikelihoodRolling ? nil : MeanAggregation.stderr(documents.indices.map { documentValue(name, $0, filter: filter) })
     }
+
+    /// lm-eval's filter names of the task's results: its `filter_list`, else "none".
+    public var filterNames: [String] { task.generation.map { $0.filters.map(\.name) } ?? ["none"] }
     /// Requests longer than the model's positions, left-truncated.
-    public var truncations: Int { answers.joined().filter(\.truncated).count }
+    public var truncations: Int { answers.joined().filter(\.truncated).count + (generation?.truncations ?? 0) }
 }
 
 /// Runs multiple-choice tasks through a log-likelihood scorer (lm-eval's `simple_evaluate`
@@ -144,6 +152,7 @@ public struct Evaluator {
 
     public func evaluate(_ task: EvalTask, documents: [EvalDocument], originalCount: Int, batchSize: Int,
                          progress: ((Int, Int) -> Void)? = nil) -> TaskEvaluation {
+        precondition(task.outputType != .generateUntil, "\(task.name) generates: run it through GenerationEvaluator")
         let requests = documents.map { LoglikelihoodRequest.requests($0, task: task) }
         let encoded = task.outputType == .loglikelihoodRolling
             ? documents.map { encoder.rollingWindows($0.choices[0], maxLength: scorer.rollingWindowLength) }

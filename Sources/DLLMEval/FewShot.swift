@@ -47,10 +47,18 @@ extension EvalDocument {
 extension EvalTask {
     /// One labelled example (`build_qa_turn` rendered as text): question, target delimiter,
     /// answer, few-shot delimiter; only the question when the answer is empty.
-    func fewShotExample(_ document: EvalDocument) -> String {
+    func fewShotExample(_ document: EvalDocument) -> String { renderedExample(fewShotTurn(document)) }
+
+    /// The turn as plain text: question, target delimiter, answer, few-shot delimiter.
+    func renderedExample(_ turn: FewShotTurn) -> String {
+        turn.answer.isEmpty ? turn.question : turn.question + targetDelimiter + turn.answer + fewshotDelimiter
+    }
+
+    /// The example's question and answer.
+    func fewShotTurn(_ document: EvalDocument) -> FewShotTurn {
         let question: String, answer: String
         switch outputType {
-        case .loglikelihood, .loglikelihoodRolling:
+        case .loglikelihood, .loglikelihoodRolling, .generateUntil:
             (question, answer) = (document.context, document.choices[0])
         case .multipleChoice:
             if let shared = document.sharedContinuation {  // multiple input: the gold context
@@ -59,7 +67,7 @@ extension EvalTask {
                 (question, answer) = (document.context, document.choices[document.gold])
             }
         }
-        return answer.isEmpty ? question : question + targetDelimiter + answer + fewshotDelimiter
+        return FewShotTurn(question: question, answer: answer)
     }
 
     /// `documents` with the task's description and `count` examples before each context (before
@@ -79,6 +87,7 @@ extension EvalTask {
             let examples = fewshotFirstN ? Array(pool.prefix(count)) : sampler.examples(for: document, count: count)
             let prefix = description + examples.map(fewShotExample).joined()
             var shot = document
+            shot.fewShotTurns = examples.map(fewShotTurn)
             if document.sharedContinuation != nil {
                 shot.choices = document.choices.map { prefix + $0 }
             } else {

@@ -19,6 +19,8 @@ public struct LoglikelihoodRequest: Equatable, Sendable {
         switch task.outputType {
         case .loglikelihood, .loglikelihoodRolling:
             return [LoglikelihoodRequest(context: document.context, continuation: document.choices[0])]
+        case .generateUntil:
+            return []  // its one request is a GenerateUntilRequest
         case .multipleChoice:
             if let shared = document.sharedContinuation {
                 return document.choices.map { LoglikelihoodRequest(context: $0, continuation: task.targetDelimiter + shared) }

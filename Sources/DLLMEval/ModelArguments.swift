@@ -1,3 +1,4 @@
+import DLLMSampling
 import Foundation
 
 /// lm-eval's `--model NAME --model_args key=value,…` as dLLM and LLaDA users type them,
@@ -26,16 +27,16 @@ public struct EvalModelArguments: Equatable, Sendable {
     public var maxLength: Int?
     /// The `--model_args` string as given (recorded in the results).
     public var raw: String
+    /// The diffusion sampler's settings for `generate_until` (`steps`, `gen_length`, …).
+    public var generation = DiffusionGenerationSettings()
 
     public static let arBackends = ["hf", "huggingface"]
     public static let diffusionBackends = ["llada", "llada_dist", "mdlm", "a2d_mdlm"]
     static let notImplementedBackends = ["dream", "bd3lm", "a2d_bd3lm", "edlm", "vllm", "sglang", "openai-completions",
                                          "local-completions", "hf-multimodal", "mamba_ssm"]
-    /// dLLM's sampler arguments: they only steer `generate_until`.
-    static let generationKeys = ["steps", "gen_length", "max_new_tokens", "block_length", "block_size", "remasking",
-                                 "threshold", "temperature", "logits_eos_inf", "confidence_eos_eot_inf",
-                                 "suppress_tokens", "begin_suppress_tokens", "use_cache", "dual_cache", "alg", "alg_temp",
-                                 "top_p", "top_k", "escape_until"]
+    /// dLLM's sampler arguments not implemented here (they steer Dream's or dLLM's other samplers).
+    static let generationKeys = ["logits_eos_inf", "confidence_eos_eot_inf", "suppress_tokens", "begin_suppress_tokens",
+                                 "alg", "alg_temp", "top_p", "top_k", "escape_until"]
 
     /// Parses `--model`, `--model_args` and the `--batch_size` flag (nil when not given; lm-eval
     /// hands it to the backend as `batch_size`, which LLaDA's harness uses as its Monte Carlo
@@ -115,8 +116,37 @@ public struct EvalModelArguments: Equatable, Sendable {
                 try diffusionOnly()
                 guard let v = Int32(value), v >= 0 else { throw EvalError.invalidOption(name: name, detail: "'\(value)' is not a token id") }
                 args.maskID = v
+            case "steps", "gen_length", "max_new_tokens", "block_length", "block_size":
+                try diffusionOnly()
+                let v = try int()
+                guard v >= 1 else { throw EvalError.invalidOption(name: name, detail: "must be at least 1") }
+                switch key {
+                case "steps": args.generation.steps = v
+                case "gen_length", "max_new_tokens": args.generation.genLength = v
+                default: args.generation.blockLength = v
+                }
+            case "remasking":
+                try diffusionOnly()
+                guard let r = Remasking(rawValue: value) else {
+                    throw EvalError.invalidOption(name: name, detail: "'\(value)' is not one of \(Remasking.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                args.generation.remasking = r
+            case "threshold":
+                try diffusionOnly()
+                guard let v = Double(value), v > 0, v <= 1 else { throw EvalError.invalidOption(name: name, detail: "'\(value)' is not in (0, 1]") }
+                args.generation.threshold = v
+            case "temperature":
+                try diffusionOnly()
+                guard let v = Double(value), v >= 0, v.isFinite else { throw EvalError.invalidOption(name: name, detail: "'\(value)' is not a number ≥ 0") }
+                args.generation.temperature = v
+            case "use_cache":
+                try diffusionOnly()
+                if try Self.bool(value, name: name), args.generation.cache == .none { args.generation.cache = .prefix }
+            case "dual_cache":
+                try diffusionOnly()
+                if try Self.bool(value, name: name) { args.generation.cache = .dual }
             case _ where generationKeys.contains(key):
-                throw EvalError.unsupportedOption(name: name, detail: "it steers generate_until, which dllm eval does not run yet")
+                throw EvalError.unsupportedOption(name: name, detail: "a sampler argument dllm eval does not implement (its MDLM sampler takes steps, gen_length, block_length, remasking, threshold, temperature, cfg, use_cache, dual_cache)")
             default:
                 throw EvalError.unsupportedOption(name: name, detail: "not an argument dllm eval implements")
             }

@@ -14,9 +14,11 @@ public enum ResultsFile {
         for e in evaluations {
             let name = e.task.name
             var metrics: [String: Any] = ["alias": name]
-            for m in e.task.metrics {
-                metrics["\(m),none"] = e.metric(m)
-                metrics["\(m)_stderr,none"] = e.stderr(m) ?? "N/A"
+            for f in e.filterNames {
+                for m in e.task.metrics {
+                    metrics["\(m),\(f)"] = e.metric(m, filter: f)
+                    metrics["\(m)_stderr,\(f)"] = e.stderr(m, filter: f) ?? "N/A"
+                }
             }
             // Left-truncated requests (context longer than the model's positions), counted.
             if e.truncations > 0 { metrics["dllm_truncated_requests,none"] = e.truncations }
@@ -34,6 +36,7 @@ public enum ResultsFile {
             ]
             taskConfig[e.task.lmEvalSplit == "test" ? "test_split" : "validation_split"] = e.task.lmEvalSplit
             if let dn = e.task.datasetName { taskConfig["dataset_name"] = dn }
+            if let g = e.task.generation, let outcome = e.generation { taskConfig.merge(generationConfig(g, outcome)) { $1 } }
             configs[name] = taskConfig
             versions[name] = e.task.version
             nShot[name] = e.task.numFewshot
@@ -72,7 +75,8 @@ public enum ResultsFile {
     /// One `--log_samples` line per document (lm-eval's sample record: `doc_id`, `doc`,
     /// `target`, `arguments`, `resps`, `filtered_resps`, `filter`, `metrics`, and the metrics).
     public static func samples(_ e: TaskEvaluation) -> [[String: Any]] {
-        e.documents.indices.map { i in
+        if let outcome = e.generation { return generationSamples(e, outcome) }
+        return e.documents.indices.map { i in
             let doc = e.documents[i]
             if e.task.outputType == .loglikelihoodRolling { return rollingSample(e, i) }
             let arguments = e.requests[i].map { [$0.context, $0.continuation] }
@@ -162,9 +166,47 @@ public enum ResultsFile {
     public static func tableRows(_ evaluations: [TaskEvaluation]) -> [ResultsTable.Row] {
         // lm-eval lists tasks by name.
         evaluations.sorted { $0.task.name < $1.task.name }.flatMap { e in
-            e.task.metrics.sorted().map { m in
-                ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), nShot: String(e.task.numFewshot), metric: m,
-                                 higherIsBetter: higherIsBetter(m) ? "↑" : "↓", value: e.metric(m), stderr: e.stderr(m))
+            // lm-eval's make_table sorts the "metric,filter" keys.
+            e.task.metrics.flatMap { m in e.filterNames.map { (m, $0) } }.sorted { "\($0.0),\($0.1)" < "\($1.0),\($1.1)" }.map { m, f in
+                ResultsTable.Row(task: e.task.name, version: ResultsTable.version(e.task.version), filter: f, nShot: String(e.task.numFewshot),
+                                 metric: m, higherIsBetter: higherIsBetter(m) ? "↑" : "↓", value: e.metric(m, filter: f),
+                                 stderr: e.stderr(m, filter: f))
+            }
+        }
+    }
+}
+
+extension ResultsFile {
+    /// A `generate_until` task's `generation_kwargs` and `filter_list` as lm-eval's `configs` report them.
+    static func generationConfig(_ settings: GenerationTaskSettings, _ outcome: GenerationOutcome) -> [String: Any] {
+        let kwargs = outcome.requests.first?.kwargs ?? settings.kwargs
+        return [
+            "generation_kwargs": ["until": kwargs.until, "max_gen_toks": kwargs.maxGenToks, "do_sample": false, "temperature": 0.0],
+            "filter_list": settings.filters.map { f -> [String: Any] in
+                ["name": f.name, "filter": [["function": "regex", "regex_pattern": f.pattern, "group_select": f.groupSelect],
+                                            ["function": "take_first"]]]
+            },
+        ]
+    }
+
+    /// lm-eval's sample records of a `generate_until` task: one line per (document, filter), with
+    /// `arguments` [[context, gen_kwargs]], `resps` [[response]], `filtered_resps` [answer] and
+    /// `exact_match`; `dllm_generated_ids` and `dllm_context_truncated` besides.
+    static func generationSamples(_ e: TaskEvaluation, _ outcome: GenerationOutcome) -> [[String: Any]] {
+        e.documents.indices.flatMap { i -> [[String: Any]] in
+            let doc = e.documents[i]
+            let request = outcome.requests[i]
+            let kwargs: [String: Any] = ["until": request.kwargs.until, "max_gen_toks": request.kwargs.maxGenToks,
+                                         "do_sample": false, "temperature": 0.0]
+            return e.filterNames.map { f -> [String: Any] in
+                var line: [String: Any] = [
+                    "doc_id": doc.index, "doc": jsonObject(.object(doc.fields)), "target": doc.choices[0],
+                    "arguments": [[request.context, kwargs]], "resps": [[outcome.responses[i]]],
+                    "filtered_resps": [outcome.filtered[f]?[i] ?? outcome.responses[i]], "filter": f, "metrics": e.task.metrics,
+                    "dllm_generated_ids": outcome.generatedTokens[i].map(Int.init), "dllm_context_truncated": outcome.encoded[i].truncated,
+                ]
+                for m in e.task.metrics { line[m] = e.documentValue(m, i, filter: f) }
+                return line
             }
         }
     }

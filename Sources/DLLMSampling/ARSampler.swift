@@ -71,8 +71,12 @@ public final class ARSampler<S: ComputeScalar> {
         self.eosID = eosID
     }
 
+    ///
+    /// `stopRow(b, answer)` is asked after each token a row appends (EOS aside); true ends that row
+    /// there (stop strings, as lm-eval's `MultiTokenEOSCriteria`), its answer keeping the token.
     public func generate(prompts: [[Int32]], config: ARSamplerConfig, noise: any NoiseSource = CounterNoise(seed: 0),
-                         sampleKeys: [UInt64]? = nil, observer: ((Int, [[Int32]]) -> Void)? = nil) throws -> AROutput {
+                         sampleKeys: [UInt64]? = nil, observer: ((Int, [[Int32]]) -> Void)? = nil,
+                         stopRow: ((Int, [Int32]) -> Bool)? = nil) throws -> AROutput {
         guard !prompts.isEmpty else { throw SamplingError.emptyInput(parameter: "prompt", reason: "no prompts to generate from") }
         try config.validate(vocabularySize: model.vocabularySize)
         for prompt in prompts where prompt.isEmpty {
@@ -91,6 +95,7 @@ public final class ARSampler<S: ComputeScalar> {
         var rows = prompts
         var answers = [[Int32]](repeating: [], count: B)
         var done = [Bool](repeating: false, count: B)
+        var endedByEOS = [Bool](repeating: false, count: B)
         var stats = SamplingStats()
 
         for step in 0..<config.maxNewTokens {
@@ -122,7 +127,13 @@ public final class ARSampler<S: ComputeScalar> {
                     token = Int32(sampleToken(logits + b * V, V: V, config: config,
                                               uniform: config.temperature > 0 ? noise.tokenUniform(step: step, sample: keys[b]) : 0))
                     stats.committedTokens += 1
-                    if config.stopAtEOS, let eos = eosID, token == eos { done[b] = true } else { answers[b].append(token) }
+                    if config.stopAtEOS, let eos = eosID, token == eos {
+                        done[b] = true
+                        endedByEOS[b] = true
+                    } else {
+                        answers[b].append(token)
+                        if let stopRow, stopRow(b, answers[b]) { done[b] = true }
+                    }
                 }
                 rows[b].append(token)
             }
@@ -130,7 +141,7 @@ public final class ARSampler<S: ComputeScalar> {
             if done.allSatisfy({ $0 }) { break }
         }
         stats.seconds = monotonicSeconds() - start
-        let sequences = (0..<B).map { b in Array(rows[b].prefix(prompts[b].count + answers[b].count + (done[b] ? 1 : 0))) }
+        let sequences = (0..<B).map { b in Array(rows[b].prefix(prompts[b].count + answers[b].count + (endedByEOS[b] ? 1 : 0))) }
         return AROutput(sequences: sequences, answers: answers, stats: stats)
     }
 

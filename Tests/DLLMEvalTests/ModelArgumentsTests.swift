@@ -31,7 +31,10 @@ final class ModelArgumentsTests: XCTestCase {
                 XCTAssertTrue(String(describing: error).contains(mentions), "\(error)")
             }
         }
-        refused("llada", "pretrained=M,steps=256", mentions: "steps")         // generation only
+        refused("llada", "pretrained=M,top_k=5", mentions: "top_k")           // a sampler argument not implemented
+        refused("hf", "pretrained=M,steps=256", mentions: "steps")            // diffusion sampler key on an AR backend
+        refused("llada", "pretrained=M,remasking=best", mentions: "remasking")
+        refused("llada", "pretrained=M,threshold=1.5", mentions: "threshold")
         refused("llada", "pretrained=M,foo=1", mentions: "foo")               // unknown key, by name
         refused("hf", "pretrained=M,mc_num=4", mentions: "mc_num")            // diffusion key on an AR backend
         refused("llada", "pretrained=M,mc_num=6", 4, mentions: "mc_num")      // LLaDA's assert mc_num % batch_size == 0

