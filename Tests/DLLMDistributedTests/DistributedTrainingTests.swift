@@ -312,20 +312,7 @@ final class DistributedTrainingTests: XCTestCase {
         let expectedLosses = try losses("editflow-reference"), expectedWeights = try weights("editflow-reference")
         XCTAssertEqual(expectedLosses.count, 10)
         XCTAssertTrue(expectedWeights.keys.contains("rate_heads.0.weight"))
-        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
-            let name = "editflow-\(stage)-2"
-            let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
-            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"] + save)
-            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
-            guard run.status == 0 else { continue }
-            assertClose(try losses(name), expectedLosses, name)
-            assertClose(try weights(name), expectedWeights, name)
-        }
-        // FSDP's sharded checkpoint at step 5 resumes in one process on the same trajectory.
-        let resumed = try train(ranks: nil, output: "editflow-resumed", recipe + [
-            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("editflow-fsdp-2/checkpoint-5").path])
-        XCTAssertEqual(resumed.status, 0, resumed.output)
-        assertClose(Array(try losses("editflow-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "editflow resumed at one process")
+        try assertEveryStrategyMatchesOneProcess("editflow", recipe: recipe, twoRankArguments: ["--gradient_accumulation_steps", "2"], losses: expectedLosses, weights: expectedWeights)
     }
 
     /// BD3LM (`objective: bd3lm`, blocks of 8: the fixture model sees x_t ⊕ x_0 at 2·32 = 64 positions,
@@ -341,20 +328,7 @@ final class DistributedTrainingTests: XCTestCase {
         let mdlm = try train(ranks: nil, output: "bd3lm-mdlm", ["--gradient_accumulation_steps", "4", "--max_steps", "2"])
         XCTAssertEqual(mdlm.status, 0, mdlm.output)
         XCTAssertNotEqual(try losses("bd3lm-mdlm"), Array(expectedLosses.prefix(2)))
-        for stage in ["ddp", "zero1", "zero2", "fsdp"] {
-            let name = "bd3lm-\(stage)-2"
-            let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
-            let run = try train(ranks: 2, stage: stage, output: name, recipe + ["--gradient_accumulation_steps", "2"] + save)
-            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
-            guard run.status == 0 else { continue }
-            assertClose(try losses(name), expectedLosses, name)
-            assertClose(try weights(name), expectedWeights, name)
-        }
-        let resumed = try train(ranks: nil, output: "bd3lm-resumed", recipe + [
-            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("bd3lm-fsdp-2/checkpoint-5").path])
-        XCTAssertEqual(resumed.status, 0, resumed.output)
-        assertClose(Array(try losses("bd3lm-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "bd3lm resumed at one process")
-        assertClose(try weights("bd3lm-resumed"), expectedWeights, "bd3lm resumed at one process")
+        try assertEveryStrategyMatchesOneProcess("bd3lm", recipe: recipe, twoRankArguments: ["--gradient_accumulation_steps", "2"], losses: expectedLosses, weights: expectedWeights, resumedWeights: true)
     }
 
     /// `model_type: bert` (docs/bert.md): post-LayerNorm blocks, position and token-type
@@ -380,19 +354,30 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(expectedWeights.keys.contains("embeddings.word_embeddings.weight"))
         XCTAssertTrue(expectedWeights.keys.contains("embeddings.token_type_embeddings.weight"))
         XCTAssertFalse(expectedWeights.keys.contains { $0.hasPrefix("cls.") }, "the tied head is not stored")
+        try assertEveryStrategyMatchesOneProcess("bert", recipe: recipe, losses: expectedLosses, weights: expectedWeights)
+    }
+
+    /// Trains `recipe` at 2 ranks under DDP, ZeRO-1, ZeRO-2 and FSDP (FSDP saving at step 5) and checks
+    /// losses and final weights against the one-process reference; then resumes FSDP's sharded step-5
+    /// checkpoint in one process and checks it follows the same trajectory.
+    func assertEveryStrategyMatchesOneProcess(_ prefix: String, recipe: [String], twoRankArguments: [String] = [],
+                                              losses expectedLosses: [Double], weights expectedWeights: [String: [Float]],
+                                              resumedWeights: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
         for stage in ["ddp", "zero1", "zero2", "fsdp"] {
-            let name = "bert-\(stage)-2"
+            let name = "\(prefix)-\(stage)-2"
             let save = stage == "fsdp" ? ["--save_strategy", "steps", "--save_steps", "5"] : []
-            let run = try train(ranks: 2, stage: stage, output: name, recipe + save)
-            XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
+            let run = try train(ranks: 2, stage: stage, output: name, recipe + twoRankArguments + save)
+            XCTAssertEqual(run.status, 0, "\(name): \(run.output)", file: file, line: line)
             guard run.status == 0 else { continue }
-            assertClose(try losses(name), expectedLosses, name)
-            assertClose(try weights(name), expectedWeights, name)
+            assertClose(try losses(name), expectedLosses, name, file: file, line: line)
+            assertClose(try weights(name), expectedWeights, name, file: file, line: line)
         }
-        let resumed = try train(ranks: nil, output: "bert-resumed", recipe + [
-            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("bert-fsdp-2/checkpoint-5").path])
-        XCTAssertEqual(resumed.status, 0, resumed.output)
-        assertClose(Array(try losses("bert-resumed").suffix(5)), Array(expectedLosses.suffix(5)), "bert resumed at one process")
+        let resumedName = "\(prefix)-resumed"
+        let resumed = try train(ranks: nil, output: resumedName, recipe + [
+            "--gradient_accumulation_steps", "4", "--resume_from_checkpoint", work.appendingPathComponent("\(prefix)-fsdp-2/checkpoint-5").path])
+        XCTAssertEqual(resumed.status, 0, resumed.output, file: file, line: line)
+        assertClose(Array(try losses(resumedName).suffix(5)), Array(expectedLosses.suffix(5)), "\(prefix) resumed at one process", file: file, line: line)
+        if resumedWeights { assertClose(try weights(resumedName), expectedWeights, "\(prefix) resumed at one process", file: file, line: line) }
     }
 
     func testAFailingRankEndsEveryRankWithinTenSeconds() throws {
