@@ -31,14 +31,8 @@ final class GenerateUntilParityTests: XCTestCase {
             var documents: [GeneratedDocument]
             var metrics: [String: JSONNumberOrString]
         }
-        struct Request: Decodable {
-            var context: String
-            var continuation: String
-            var context_ids: [Int32]
-            var continuation_ids: [Int32]
-            var loglikelihood: Double
-            var is_greedy: Bool
-        }
+        /// One loglikelihood request as the lm-eval fixtures record it.
+        typealias Request = LMEvalParityTests.Reference.Request
         struct ChatDocument: Decodable {
             var doc_id: Int
             var acc: Double
