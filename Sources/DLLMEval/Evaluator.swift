@@ -101,9 +101,18 @@ public struct TaskEvaluation {
         return name == "perplexity" ? Foundation.exp(-MeanAggregation.mean(values)) : MeanAggregation.mean(values)
     }
 
-    /// `mean_stderr` of a mean metric; nil for perplexity (lm-eval bootstraps it; not reproduced here).
+    /// lm-eval's `--bootstrap_iters`: resamples for a bootstrapped stderr; 0 or less reports no
+    /// stderr for any metric (lm-eval's `stderr_for_metric` then returns None).
+    public var bootstrapIterations = BootstrapStderr.defaultIterations
+
+    /// lm-eval's `stderr_for_metric`: `mean_stderr` of a mean metric, the bootstrap
+    /// (``BootstrapStderr``) for `perplexity`; nil for the weighted perplexities and bits per byte of
+    /// `loglikelihood_rolling` (lm-eval has no stderr for those aggregations) and when
+    /// `bootstrapIterations` ≤ 0.
     public func stderr(_ name: String, filter: String = "none") -> Double? {
-        name == "perplexity" || task.outputType == .loglikelihoodRolling ? nil : MeanAggregation.stderr(documents.indices.map { documentValue(name, $0, filter: filter) })
+        guard bootstrapIterations > 0, task.outputType != .loglikelihoodRolling else { return nil }
+        let values = documents.indices.map { documentValue(name, $0, filter: filter) }
+        return name == "perplexity" ? BootstrapStderr.perplexity(values, iterations: bootstrapIterations) : MeanAggregation.stderr(values)
     }
 
     /// lm-eval's filter names of the task's results: its `filter_list`, else "none".

@@ -64,6 +64,13 @@ public struct PythonRandom {
         return y
     }
 
+    /// `random()`: a double in [0, 1) from two outputs, 27 and 26 of their high bits
+    /// (CPython `random_random`: `(a >> 5) · 2²⁶ + (b >> 6)` over 2⁵³).
+    public mutating func random() -> Double {
+        let a = Double(nextUInt32() >> 5), b = Double(nextUInt32() >> 6)
+        return (a * 67_108_864 + b) * (1 / 9_007_199_254_740_992)
+    }
+
     /// `getrandbits(k)` for 0 ≤ k ≤ 32 (the word shifted right by 32 − k).
     public mutating func getrandbits(_ k: Int) -> UInt32 {
         precondition((0...32).contains(k), "getrandbits of more than 32 bits is not needed here")

@@ -35,6 +35,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("num_fewshot"), help: "Examples before each context, drawn as lm-eval's sampler does (from the evaluated split, never the document itself; see docs/eval.md).")
     var numFewshot: Int?
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int?
+    @Option(name: .customLong("bootstrap_iters"), help: "Resamples for lm-eval's bootstrapped stderr (LAMBADA's perplexity), drawn as lm-eval draws them; 0 reports no stderr.")
+    var bootstrapIters = BootstrapStderr.defaultIterations
 
     @Flag(name: .customLong("apply_chat_template"), help: "Render each request through the model's chat template (one user turn, the task description as the system turn), as lm-eval's HF backend does.")
     var applyChatTemplate = false
@@ -168,7 +170,9 @@ struct EvalCommand: ParsableCommand {
                 ? try generationEvaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch, progress: report)
                 : evaluator.evaluate(task, documents: docs.documents, originalCount: docs.original, batchSize: batch, progress: report)
             let seconds = Date().timeIntervalSince(start)
-            evaluations.append(e)
+            var evaluation = e
+            evaluation.bootstrapIterations = bootstrapIters
+            evaluations.append(evaluation)
             guard rank == 0 else { continue }
             FileHandle.standardError.write(Data("\n".utf8))
             log(String(format: "%@: %d documents in %.1f s (%.2f docs/s)%@", task.name, documents, seconds,
@@ -181,6 +185,7 @@ struct EvalCommand: ParsableCommand {
             "torch_seed": seed, "fewshot_seed": fewshotSeed, "dllm_ranks": comm?.worldSize ?? 1, "model_type": generator.modelType, "dllm_scoring": scoring.rawValue,
         ]
         config["apply_chat_template"] = applyChatTemplate
+        config["bootstrap_iters"] = bootstrapIters
         config["system_instruction"] = systemInstruction.map { $0 as Any } ?? NSNull()
         config["gen_kwargs"] = genKwargs.map { $0 as Any } ?? NSNull()
         if scoring == .diffusion {
