@@ -331,40 +331,14 @@ rm -f "$tmp/auth-header" "$tmp/wrong-header"
 # its own NodeName/NodeAddr, spool and pid file; then `sbatch --nodes=2` of the real template.
 if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
     sl=$tmp/slurm
-    mkdir -p "$sl/munge" "$sl/state" "$sl/logs" "$sl/spool-${hosts[0]}" "$sl/spool-${hosts[1]}"
-    dd if=/dev/urandom of="$sl/munge/munge.key" bs=1024 count=1 status=none
-    chmod 700 "$sl/munge"; chmod 400 "$sl/munge/munge.key"
-    munged --force --key-file="$sl/munge/munge.key" --socket="$sl/munge/munge.socket" \
-        --pid-file="$tmp/munged.pid" --log-file="$sl/munged.log" --seed-file="$sl/munge/munge.seed"
-    port=$((20000 + RANDOM % 20000))
-    cat > "$sl/slurm.conf" <<CONF
-ClusterName=dllmmulti
-SlurmctldHost=${hosts[0]}($subnet.1)
-SlurmUser=root
-SlurmdUser=root
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-AuthType=auth/munge
-AuthInfo=socket=$sl/munge/munge.socket
-CredType=cred/munge
-MpiDefault=pmix
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SchedulerType=sched/backfill
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-StateSaveLocation=$sl/state
-SlurmdSpoolDir=$sl/spool-%n
-SlurmctldPidFile=$tmp/slurmctld.pid
-SlurmdPidFile=$tmp/slurmd-%n.pid
-SlurmctldLogFile=$sl/slurmctld.log
-SlurmdLogFile=$sl/slurmd-%n.log
-ReturnToService=2
-MinJobAge=600
-KillWait=10
+    source "$repo/Launchers/slurm-cluster.sh"
+    mkdir -p "$sl/state" "$sl/logs" "$sl/spool-${hosts[0]}" "$sl/spool-${hosts[1]}"
+    start_munged "$sl" "$tmp/munged.pid"
+    conf_cluster=dllmmulti conf_ctld_host="${hosts[0]}($subnet.1)" conf_port=$((20000 + RANDOM % 20000))
+    conf_auth_info="socket=$sl/munge/munge.socket"
+    conf_state=$sl/state conf_spool=$sl/spool-%n conf_ctld_pid=$tmp/slurmctld.pid conf_slurmd_pid=$tmp/slurmd-%n.pid
+    conf_ctld_log=$sl/slurmctld.log conf_slurmd_log=$sl/slurmd-%n.log
+    write_slurm_conf "$sl/slurm.conf" <<CONF
 TmpFS=$sl/nodetmp
 NodeName=${hosts[0]} NodeAddr=$subnet.1 CPUs=$(nproc) State=UNKNOWN
 NodeName=${hosts[1]} NodeAddr=$subnet.2 CPUs=$(nproc) State=UNKNOWN

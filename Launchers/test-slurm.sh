@@ -46,41 +46,15 @@ stop_daemons() {
 }
 trap stop_daemons EXIT
 
-mkdir -p "$tmp/munge" "$tmp/state" "$tmp/spool" "$tmp/logs" "$tmp/out"
-dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
-chmod 700 "$tmp/munge"; chmod 400 "$tmp/munge/munge.key"
-munged --force --key-file="$tmp/munge/munge.key" --socket="$tmp/munge/munge.socket" \
-    --pid-file="$tmp/munged.pid" --log-file="$tmp/munged.log" --seed-file="$tmp/munge/munge.seed"
-
-cat > "$tmp/slurm.conf" <<CONF
-ClusterName=dllmtest
-SlurmctldHost=$host
-SlurmUser=root
-SlurmdUser=root
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-AuthType=auth/munge
+source "$repo/Launchers/slurm-cluster.sh"
+mkdir -p "$tmp/state" "$tmp/spool" "$tmp/logs" "$tmp/out"
+start_munged "$tmp" "$tmp/munged.pid"
 # cred_expire is also how long a requeued job waits before it may start again (default 120 s).
-AuthInfo=socket=$tmp/munge/munge.socket,cred_expire=10
-CredType=cred/munge
-MpiDefault=pmix
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SchedulerType=sched/backfill
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-StateSaveLocation=$tmp/state
-SlurmdSpoolDir=$tmp/spool
-SlurmctldPidFile=$tmp/slurmctld.pid
-SlurmdPidFile=$tmp/slurmd.pid
-SlurmctldLogFile=$tmp/slurmctld.log
-SlurmdLogFile=$tmp/slurmd.log
-ReturnToService=2
-MinJobAge=600
-KillWait=10
+conf_cluster=dllmtest conf_ctld_host=$host conf_port=$port
+conf_auth_info="socket=$tmp/munge/munge.socket,cred_expire=10"
+conf_state=$tmp/state conf_spool=$tmp/spool conf_ctld_pid=$tmp/slurmctld.pid conf_slurmd_pid=$tmp/slurmd.pid
+conf_ctld_log=$tmp/slurmctld.log conf_slurmd_log=$tmp/slurmd.log
+write_slurm_conf "$tmp/slurm.conf" <<CONF
 NodeName=$host CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
