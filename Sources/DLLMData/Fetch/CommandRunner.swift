@@ -4,9 +4,11 @@ import Foundation
 /// Runs the ordinary package clients (`pip`, `apt-get`, `dpkg-deb`, `tar`, `unzip`) as child
 /// processes, through DLLMProcess's `ChildProcess.run`.
 enum CommandRunner {
-    /// The absolute path of `tool` on `PATH`, or nil.
+    /// The path to run for `tool`, or nil: a name with a slash is a path, as in a shell (relative
+    /// ones to the working directory: `--cache data` gives `data/kjv-bible/…/bible`); a bare name
+    /// is looked up on `PATH`.
     static func find(_ tool: String) -> String? {
-        if tool.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
+        if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(tool)"
