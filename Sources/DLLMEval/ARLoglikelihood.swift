@@ -59,7 +59,7 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     /// documents, left-truncated requests, distinct contexts) run in batches of `batchSize` full
     /// forwards as lm-eval does. Units: those batches longest first, then the groups longest first.
     public func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
-                      progress: ((Int) -> Void)?) -> [LoglikelihoodResult?] {
+                      progress: ((Int) -> Void)?, scored: ScoredUnitHandler? = nil) -> [LoglikelihoodResult?] {
         precondition(batchSize >= 1, "batch size must be positive")
         let groups = reuseContext
             ? SharedContextGroup.find(requests, addresses: addresses) { canShareContext($0, requests) }.sorted { $0.longest > $1.longest }
@@ -77,11 +77,12 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
         var results = [LoglikelihoodResult?](repeating: nil, count: requests.count)
         var done = 0
         for (unit, members) in units.enumerated() where shard.owns(unit) {
-            let scored = unit < batches
+            let answers = unit < batches
                 ? scoreBatch(members.map { requests[$0] })
                 : scoreSharedContext(requests[members[0]].context, continuations: members.map { requests[$0].continuation })
-            for (slot, result) in zip(members, scored) { results[slot] = result }
+            for (slot, result) in zip(members, answers) { results[slot] = result }
             done += members.count
+            scored?(members, answers)
             progress?(done)
         }
         return results
