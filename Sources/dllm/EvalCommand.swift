@@ -247,9 +247,10 @@ struct EvalCommand: ParsableCommand {
             settings = "diffusion max_length=\(scorer.maxLength) mask_id=\(arguments.maskID.map(String.init) ?? "model") mc_num=\(mc.mcNum) "
                 + "mini_batch=\(mc.miniBatch) cfg=\(mc.cfg) shift=\(mc.shift) is_check_greedy=\(mc.checkGreedy) seed=\(seed)"
         }
-        let scope = ["dllm eval --use_cache 1", "model " + ResponseCache.modelIdentity(path: arguments.path),
-                     "adapter " + (adapter.map(ResponseCache.modelIdentity(path:)) ?? "none"), "scoring " + settings,
-                     "request loglikelihood"].joined(separator: "\n")
+        let modelIdentity: String = ResponseCache.modelIdentity(path: arguments.path)
+        let adapterIdentity: String = adapter.map { ResponseCache.modelIdentity(path: $0) } ?? "none"
+        let scope: String = ["dllm eval --use_cache 1", "model \(modelIdentity)", "adapter \(adapterIdentity)",
+                             "scoring \(settings)", "request loglikelihood"].joined(separator: "\n")
         return CachingLoglikelihoodScorer(inner: scorer, cache: cache, scope: scope, keyByAddress: scoring == .diffusion,
                                           sumOverRanks: comm.map { c in { c.allReduceSum($0) } })
     }
