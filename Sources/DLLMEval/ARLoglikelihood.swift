@@ -35,7 +35,8 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     /// Whether the requests of a document that share a context run it once (``SharedContextGroup``);
     /// false scores every request by its own full forward.
     public let reuseContext: Bool
-    /// The shared-context path's caches, reused from group to group.
+    /// The shared-context path's caches, reused from group to group, and the weight snapshot every
+    /// cache shares (taken by the scorer's first forward: make a new scorer after changing the model's parameters).
     let sharedCaches = SharedContextCaches()
 
     public init(model: any InferenceModel<Float>, maxLength: Int? = nil, reuseContext: Bool = true) {
@@ -73,13 +74,16 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
         }
         var units: [[Int]] = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
         let batches = units.count
-        units += groups.map(\.members)
+        let packs = packs(groups, requests, batchSize: batchSize)
+        units += packs.map { $0.flatMap(\.members) }
         var results = [LoglikelihoodResult?](repeating: nil, count: requests.count)
         var done = 0
         for (unit, members) in units.enumerated() where shard.owns(unit) {
             let answers = unit < batches
                 ? scoreBatch(members.map { requests[$0] })
-                : scoreSharedContext(requests[members[0]].context, continuations: members.map { requests[$0].continuation })
+                : scoreSharedContexts(packs[unit - batches].map { group in
+                    (group.context, group.members.map { requests[$0].continuation })
+                })
             for (slot, result) in zip(members, answers) { results[slot] = result }
             done += members.count
             scored?(members, answers)
@@ -123,9 +127,11 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
             return (0..<B).map { LoglikelihoodResult(logLikelihood: 0, isGreedy: true, truncated: truncated[$0]) }
         }
         let cache = model.makeCache(batch: B, capacity: T)
+        sharedCaches.lendWeights(to: cache)
         let step = InferenceStep.full(ids: ids, B: B, T: T, lengths: inputs.map { max($0.count, 1) }, causal: true,
                                       logitRows: logitRows)
         let logits = model.inferenceForward(step, cache: cache)  // (logitRows.count, V)
+        sharedCaches.keepWeights(of: cache, model: model)
         var row = 0
         for b in 0..<B {
             var total = 0.0

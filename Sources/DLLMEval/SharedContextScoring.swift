@@ -32,18 +32,34 @@ struct SharedContextGroup {
 }
 
 /// The caches the shared-context path reuses from group to group: one per batch width, replaced by
-/// a larger one when a group needs more slots, all sharing one snapshot of the model's weights.
-/// Reuse is safe because every forward writes the slots it reads (the prefix copy, then the step's
-/// own slots) before reading them; a cache's capacity never changes a score.
+/// a larger one when a group needs more slots. Reuse is safe because every forward writes the
+/// slots it reads (the prefix copy, then the step's own slots) before reading them; a cache's
+/// capacity never changes a score. Every cache of the scorer, the full path's too, shares one
+/// snapshot of an fp32 model's transposed matrices instead of building its own per cache.
 final class SharedContextCaches {
     private var byBatch: [Int: KVCache<Float>] = [:]
+    /// A one-slot cache holding the snapshot, once a forward has built one.
+    private var weights: KVCache<Float>?
 
     func cache(for model: any InferenceModel<Float>, batch: Int, capacity: Int) -> KVCache<Float> {
         if let cache = byBatch[batch], cache.capacity >= capacity { return cache }
         let cache = model.makeCache(batch: batch, capacity: capacity)
-        if let donor = byBatch.values.first { cache.shareWeightSnapshot(of: donor) }
+        lendWeights(to: cache)
         byBatch[batch] = cache
         return cache
+    }
+
+    /// Gives `cache` the kept snapshot, if there is one.
+    func lendWeights(to cache: KVCache<Float>) {
+        if let weights { cache.shareWeightSnapshot(of: weights) }
+    }
+
+    /// Keeps the snapshot `cache`'s forward built (the first one only).
+    func keepWeights(of cache: KVCache<Float>, model: any InferenceModel<Float>) {
+        guard weights == nil, cache.hasWeightSnapshot else { return }
+        let holder = model.makeCache(batch: 1, capacity: 1)
+        holder.shareWeightSnapshot(of: cache)
+        weights = holder
     }
 }
 
@@ -69,37 +85,65 @@ extension ARLoglikelihoodScorer {
         max(max(c, Self.minimumSharedRows), c + (feed == 0 ? 0 : max(feed, Self.minimumSharedRows)))
     }
 
-    /// Scores the continuations of one context (lm-eval `_loglikelihood_tokens` semantics, computed
-    /// in two forwards). Step 1: the context alone, causal, batch of one; the logits of its last
-    /// position predict every continuation's first token. Step 2: the context's keys and values are
-    /// copied into one row per continuation, and each row feeds its continuation but the last token
-    /// from slot `len(context)` on; query `i` of row `b` predicts token `i + 1` of continuation `b`.
-    /// Both steps are padded to at least ``minimumSharedRows`` queries and logit rows; padding sits
-    /// after every real slot, so causal attention never reads it. The numbers depend only on the
-    /// group, never on the batch size or rank.
-    func scoreSharedContext(_ context: [Int32], continuations: [[Int32]]) -> [LoglikelihoodResult] {
-        let V = model.vocabularySize
-        let c = context.count, n = continuations.count
-        let feeds = continuations.map { $0.count - 1 }  // tokens row b feeds after the context
-        let feed = feeds.max()!
-        let Tc = max(c, Self.minimumSharedRows)
-        let Tq = feed == 0 ? 0 : max(feed, Self.minimumSharedRows)
-        let capacity = sharedCapacity(context: c, feed: feed)
+    /// Splits `groups` (in order) into packs of at most `batchSize` groups whose padded steps fit the
+    /// model's positions: the units the shared path runs, two forwards each.
+    func packs(_ groups: [SharedContextGroup], _ requests: [EncodedRequest], batchSize: Int) -> [[SharedContextGroup]] {
+        var packs: [[SharedContextGroup]] = []
+        var pack: [SharedContextGroup] = [], context = 0, feed = 0
+        for group in groups {
+            let c = group.context.count, f = group.members.map { requests[$0].continuation.count - 1 }.max()!
+            if !pack.isEmpty, pack.count == batchSize || sharedCapacity(context: max(context, c), feed: max(feed, f)) > model.maxPositions {
+                packs.append(pack)
+                (pack, context, feed) = ([], 0, 0)
+            }
+            pack.append(group)
+            (context, feed) = (max(context, c), max(feed, f))
+        }
+        if !pack.isEmpty { packs.append(pack) }
+        return packs
+    }
 
-        let contextCache = sharedCaches.cache(for: model, batch: 1, capacity: capacity)
-        let contextIDs = context + [Int32](repeating: 0, count: Tc - c)  // (1, Tc) right-padded
-        let contextStep = InferenceStep.full(ids: contextIDs, B: 1, T: Tc, lengths: [c], causal: true,
-                                             logitRows: Self.paddedLogitRows([c - 1]))
-        let last = model.inferenceForward(contextStep, cache: contextCache)  // (minimumLogitRows, V), row 0 wanted
+    /// Scores the continuations of a pack of contexts (lm-eval `_loglikelihood_tokens` semantics,
+    /// computed in two forwards). Step 1: the contexts, causal, one row each, right-padded; the logits
+    /// of each context's last position predict its continuations' first tokens. Step 2: each
+    /// context's keys and values are copied into one row per continuation, and each row feeds its
+    /// continuation but the last token from slot `len(context)` on; query `i` of row `b` predicts
+    /// token `i + 1` of continuation `b`. Both steps are padded to at least ``minimumSharedRows``
+    /// queries and logit rows; padding sits after every real slot of its row, so causal attention
+    /// never reads it. Returns the answers row by row (pack order, then continuation order).
+    func scoreSharedContexts(_ groups: [(context: [Int32], continuations: [[Int32]])]) -> [LoglikelihoodResult] {
+        let V = model.vocabularySize
+        let G = groups.count
+        let lengths = groups.map(\.context.count)
+        var owner: [Int] = [], continuations: [[Int32]] = []  // step-2 rows: their context, their continuation
+        for (g, group) in groups.enumerated() {
+            for continuation in group.continuations { owner.append(g); continuations.append(continuation) }
+        }
+        let n = continuations.count
+        let feeds = continuations.map { $0.count - 1 }  // tokens row b feeds after its context
+        let feed = feeds.max()!
+        let Tc = max(lengths.max()!, Self.minimumSharedRows)
+        let Tq = feed == 0 ? 0 : max(feed, Self.minimumSharedRows)
+        let capacity = sharedCapacity(context: lengths.max()!, feed: feed)
+
+        let contextCache = sharedCaches.cache(for: model, batch: G, capacity: capacity)
+        var contextIDs = [Int32](repeating: 0, count: G * Tc)  // (G, Tc) right-padded
+        for (g, group) in groups.enumerated() {
+            for (t, id) in group.context.enumerated() { contextIDs[g * Tc + t] = id }
+        }
+        let contextStep = InferenceStep.full(ids: contextIDs, B: G, T: Tc, lengths: lengths, causal: true,
+                                             logitRows: Self.paddedLogitRows(lengths.indices.map { $0 * Tc + lengths[$0] - 1 }))
+        let last = model.inferenceForward(contextStep, cache: contextCache)  // (≥ G, V): row g = context g's last position
+        sharedCaches.keepWeights(of: contextCache, model: model)
         var totals: [Double] = [], greedy: [Bool] = []
-        for continuation in continuations {
-            let (logProb, isArgmax) = Self.logSoftmax(last, count: V, at: Int(continuation[0]))
+        for (b, continuation) in continuations.enumerated() {
+            let (logProb, isArgmax) = Self.logSoftmax(last + owner[b] * V, count: V, at: Int(continuation[0]))
             totals.append(logProb)
             greedy.append(isArgmax)
         }
         if Tq > 0 {
             let cache = sharedCaches.cache(for: model, batch: n, capacity: capacity)
-            cache.fillPrefix(from: contextCache, row: 0, count: c)
+            for b in 0..<n { cache.copyPrefix(from: contextCache, sourceRow: owner[b], toRow: b, count: lengths[owner[b]]) }
             var ids = [Int32](repeating: 0, count: n * Tq)  // (n, Tq) right-padded
             var rows: [Int] = []
             for (b, continuation) in continuations.enumerated() {
@@ -108,8 +152,9 @@ extension ARLoglikelihoodScorer {
                     rows.append(b * Tq + i)
                 }
             }
-            let step = InferenceStep(ids: ids, B: n, Tq: Tq, queryStart: [Int](repeating: c, count: n),
-                                     keyLength: feeds.map { c + $0 }, causal: true, logitRows: Self.paddedLogitRows(rows))
+            let step = InferenceStep(ids: ids, B: n, Tq: Tq, queryStart: owner.map { lengths[$0] },
+                                     keyLength: (0..<n).map { lengths[owner[$0]] + feeds[$0] }, causal: true,
+                                     logitRows: Self.paddedLogitRows(rows))
             let logits = model.inferenceForward(step, cache: cache)  // (rows, V)
             var row = 0
             for (b, continuation) in continuations.enumerated() {
