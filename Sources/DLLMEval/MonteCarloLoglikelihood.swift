@@ -26,8 +26,20 @@ public protocol LoglikelihoodScorer {
     var maxLength: Int { get }
     /// The `max_seq_len` of `loglikelihood_rolling` windows: what a window predicts at most.
     var rollingWindowLength: Int { get }
+    /// `progress` gets the number of requests answered so far, `scored` each unit of work's
+    /// requests (indices into `requests`) and answers as soon as they are known.
     func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
-               progress: ((Int) -> Void)?) -> [LoglikelihoodResult?]
+               progress: ((Int) -> Void)?, scored: ScoredUnitHandler?) -> [LoglikelihoodResult?]
+}
+
+/// Called after each unit of work of a ``LoglikelihoodScorer`` with its requests and their answers.
+public typealias ScoredUnitHandler = (_ requests: [Int], _ answers: [LoglikelihoodResult]) -> Void
+
+extension LoglikelihoodScorer {
+    public func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
+                      progress: ((Int) -> Void)?) -> [LoglikelihoodResult?] {
+        score(requests, addresses: addresses, batchSize: batchSize, shard: shard, progress: progress, scored: nil)
+    }
 }
 
 /// The settings of LLaDA's Monte Carlo log-likelihood, as its eval harness names them.
@@ -114,7 +126,7 @@ public final class DiffusionLoglikelihoodScorer: LoglikelihoodScorer {
     /// forward per mini-batch: a forward never mixes requests, so its bits do not depend on
     /// the other requests of the run. `batchSize` is unused (the mini-batch is `settings.miniBatch`).
     public func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int = 1, shard: EvalShard = .whole,
-                      progress: ((Int) -> Void)? = nil) -> [LoglikelihoodResult?] {
+                      progress: ((Int) -> Void)? = nil, scored: ScoredUnitHandler? = nil) -> [LoglikelihoodResult?] {
         precondition(requests.count == addresses.count, "one address per request")
         var results = [LoglikelihoodResult?](repeating: nil, count: requests.count)
         var done = 0
@@ -129,6 +141,7 @@ public final class DiffusionLoglikelihoodScorer: LoglikelihoodScorer {
                                                  isGreedy: settings.checkGreedy ? isSuffixGreedy(p) : false, truncated: p.truncated)
             }
             done += 1
+            scored?([r], [results[r]!])
             progress?(done)
         }
         return results

@@ -47,10 +47,12 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("fewshot_as_multiturn"), help: "With --apply_chat_template: each few-shot example a user turn and its answer an assistant turn.")
     var fewshotAsMultiturn = false
 
+    @Option(name: .customLong("use_cache"), help: "lm-eval's response cache: PATH_rank{N}.jsonl per rank keeps every scored loglikelihood / loglikelihood_rolling answer (keyed by a SHA-256 of the model files, scoring settings and tokens), so a stopped run resumes without scoring them again.")
+    var useCache: String?
+
     // lm-eval flags not supported yet: accepted by the parser so they are refused by name.
     @Option(name: .customLong("max_batch_size")) var maxBatchSize: Int?
     @Option(name: .customLong("device")) var device: String?
-    @Option(name: .customLong("use_cache")) var useCache: String?
 
     func refuseUnsupported() throws {
         func refuse(_ name: String, _ detail: String) throws { throw EvalError.unsupportedOption(name: name, detail: detail) }
@@ -58,7 +60,6 @@ struct EvalCommand: ParsableCommand {
         if let device, device != "cpu" { try refuse("--device", "dllm evaluates on the CPU only") }
         if systemInstruction != nil && !applyChatTemplate { try refuse("--system_instruction", "is applied with --apply_chat_template only") }
         if fewshotAsMultiturn && !applyChatTemplate { try refuse("--fewshot_as_multiturn", "needs --apply_chat_template (as lm-eval asserts)") }
-        if useCache != nil { try refuse("--use_cache", "there is no request cache") }
         if let batchSize, batchSize == "auto" || batchSize.hasPrefix("auto:") { try refuse("--batch_size auto", "give a number") }
     }
 
@@ -112,10 +113,12 @@ struct EvalCommand: ParsableCommand {
         let generator = try TextGenerator(folder: path, mode: .auto, seed: seed, adapter: adapter)
         let tokenizer = generator.tokenizer
         let scoring = arguments.scoring ?? (generator.mode == .diffusion ? .diffusion : .ar)
-        let scorer: any LoglikelihoodScorer
+        var scorer: any LoglikelihoodScorer
         switch scoring {
         case .ar:
-            scorer = ARLoglikelihoodScorer(model: generator.model, maxLength: arguments.maxLength)
+            // DLLM_EVAL_SHARE_CONTEXT=0: one full forward per request (A/B benchmarks of the shared-context path).
+            scorer = ARLoglikelihoodScorer(model: generator.model, maxLength: arguments.maxLength,
+                                           reuseContext: ProcessInfo.processInfo.environment["DLLM_EVAL_SHARE_CONTEXT"] != "0")
         case .diffusion:
             try arguments.checkMonteCarlo()
             guard let maskID = arguments.maskID ?? generator.maskID else {
@@ -128,6 +131,10 @@ struct EvalCommand: ParsableCommand {
             scorer = DiffusionLoglikelihoodScorer(model: generator.model, maskID: maskID, settings: arguments.monteCarlo,
                                                   draws: SeededMaskDraws(seed: seed), maxLength: arguments.maxLength)
         }
+        let caching = try useCache.map { prefix in
+            try cachingScorer(scorer, prefix: prefix, rank: rank, tasks: taskList, arguments: arguments, scoring: scoring, seed: seed, comm: comm)
+        }
+        if let caching { scorer = caching }
         if scoring == .ar && arguments.generation != DiffusionGenerationSettings() {
             throw EvalError.unsupportedOption(name: "--model_args \(arguments.raw)", detail: "\(path) is sampled autoregressively; steps, gen_length, block_length, remasking, threshold, temperature and the caches steer the diffusion sampler")
         }
@@ -156,6 +163,7 @@ struct EvalCommand: ParsableCommand {
         var evaluations: [TaskEvaluation] = []
         for (task, docs) in zip(taskList, loadedDocs) {
             let start = Date()
+            let cachedBefore = caching?.cachedAnswers ?? 0
             let documents = docs.documents.count
             let report: (Int, Int) -> Void = { done, total in
                 guard rank == 0 else { return }
@@ -177,6 +185,9 @@ struct EvalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\n".utf8))
             log(String(format: "%@: %d documents in %.1f s (%.2f docs/s)%@", task.name, documents, seconds,
                        Double(documents) / max(seconds, 1e-9), e.truncations > 0 ? ", \(e.truncations) requests left-truncated" : ""))
+            if let caching {
+                log("\(task.name): \(caching.cachedAnswers - cachedBefore) of \(e.encoded.joined().count) answers read from the cache (\(useCache ?? "")_rank*.jsonl)")
+            }
         }
         guard rank == 0 else { return }
         var config: [String: Any] = [
@@ -188,6 +199,7 @@ struct EvalCommand: ParsableCommand {
         config["bootstrap_iters"] = bootstrapIters
         config["system_instruction"] = systemInstruction.map { $0 as Any } ?? NSNull()
         config["gen_kwargs"] = genKwargs.map { $0 as Any } ?? NSNull()
+        config["use_cache"] = useCache.map { $0 as Any } ?? NSNull()
         if scoring == .diffusion {
             let g = arguments.generation
             config["dllm_diffusion_generation"] = ["steps": g.steps.map { $0 as Any } ?? NSNull(), "gen_length": g.genLength.map { $0 as Any } ?? NSNull(),
@@ -219,6 +231,33 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// `--use_cache PREFIX`: `scorer` behind this rank's ``ResponseCache``, its keys scoped by the model's
+    /// and adapter's files and every scoring setting the answers depend on. Generation is not cached.
+    func cachingScorer(_ scorer: any LoglikelihoodScorer, prefix: String, rank: Int, tasks: [EvalTask], arguments: EvalModelArguments,
+                       scoring: EvalModelArguments.Scoring, seed: UInt64, comm: Communicator?) throws -> CachingLoglikelihoodScorer {
+        if let task = tasks.first(where: { $0.outputType == .generateUntil }) {
+            throw EvalError.unsupportedOption(name: "--use_cache", detail: "task '\(task.name)' is generate_until; the cache holds loglikelihood and loglikelihood_rolling answers only")
+        }
+        let cache = try ResponseCache(prefix: prefix, rank: rank)
+        for warning in cache.warnings { log("warning: \(warning)") }
+        var settings: String
+        switch scoring {
+        case .ar:
+            let shares = (scorer as? ARLoglikelihoodScorer)?.reuseContext ?? false
+            settings = "ar max_length=\(scorer.maxLength) share_context=\(shares)"
+        case .diffusion:
+            let mc = arguments.monteCarlo
+            settings = "diffusion max_length=\(scorer.maxLength) mask_id=\(arguments.maskID.map(String.init) ?? "model") mc_num=\(mc.mcNum) "
+                + "mini_batch=\(mc.miniBatch) cfg=\(mc.cfg) shift=\(mc.shift) is_check_greedy=\(mc.checkGreedy) seed=\(seed)"
+        }
+        let modelIdentity: String = ResponseCache.modelIdentity(path: arguments.path)
+        let adapterIdentity: String = adapter.map { ResponseCache.modelIdentity(path: $0) } ?? "none"
+        let scope: String = ["dllm eval --use_cache 1", "model \(modelIdentity)", "adapter \(adapterIdentity)",
+                             "scoring \(settings)", "request loglikelihood"].joined(separator: "\n")
+        return CachingLoglikelihoodScorer(inner: scorer, cache: cache, scope: scope, keyByAddress: scoring == .diffusion,
+                                          sumOverRanks: comm.map { c in { c.allReduceSum($0) } })
     }
 
     /// lm-eval's `--seed`: one integer for the four seeds, or four comma-separated ones

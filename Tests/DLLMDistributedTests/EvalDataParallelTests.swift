@@ -31,7 +31,7 @@ final class EvalDataParallelTests: XCTestCase {
     /// Runs `dllm eval` (under mpirun when `ranks` is given, through `dllm-launch` when `launched`) and
     /// returns each task's samples, by task; `results` receives the results JSON's `results` object.
     func evaluate(ranks: Int?, launched: Bool = false, output: String, _ arguments: [String],
-                  results: UnsafeMutablePointer<NSDictionary>? = nil) throws -> [String: [[String: Any]]] {
+                  results: UnsafeMutablePointer<NSDictionary>? = nil, log: UnsafeMutablePointer<String>? = nil) throws -> [String: [[String: Any]]] {
         let out = work.appendingPathComponent(output)
         let evalArguments = arguments + ["--output_path", out.path, "--log_samples"]
         var args = [DistributedTrainingTests.dllm.path, "eval"] + evalArguments
@@ -46,6 +46,7 @@ final class EvalDataParallelTests: XCTestCase {
         }
         let result = try ChildProcess.run(["/usr/bin/env"] + args, environment: env, mergingErrors: true)
         XCTAssertEqual(result.status, 0, result.output)
+        log?.pointee = result.output
         var samples: [String: [[String: Any]]] = [:]
         let files = FileManager.default.enumerator(at: out, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
         for file in files where file.lastPathComponent.hasPrefix("samples_") {
@@ -108,6 +109,44 @@ final class EvalDataParallelTests: XCTestCase {
             XCTAssertEqual(oneResults, twoResults, "\(name): results JSON of one process vs dllm-launch with 2 ranks")
             let logs = work.appendingPathComponent(name + "-launched/logs")
             XCTAssertTrue(FileManager.default.fileExists(atPath: logs.appendingPathComponent("rank-1.log").path), "rank logs in --output_path/logs")
+        }
+    }
+
+    /// `--use_cache`: a second run of the same command reads every answer from the cache (and says
+    /// so) and writes the same results; two ranks then read one process's cache; other model
+    /// arguments miss it. AR (shared-context groups, batches, a perplexity task) and Monte Carlo.
+    func testUseCacheSecondRunReadsEveryAnswer() throws {
+        let cases: [(String, [String])] = [
+            ("ar", ["--model", "hf", "--model_args", "pretrained=\(Self.evalFixtures.appendingPathComponent("tiny_llama").path)",
+                    "--tasks", "piqa,lambada_openai,\(Self.perplexityTask)", "--batch_size", "3"]),
+            ("mc", ["--model", "llada", "--model_args", "pretrained=\(Self.evalFixtures.appendingPathComponent("tiny_llada").path),mc_num=4",
+                    "--tasks", "copa", "--batch_size", "2", "--seed", "3"]),
+        ]
+        for (name, arguments) in cases {
+            let cache = ["--use_cache", work.appendingPathComponent("\(name)-cache/run").path]
+            var results = [NSDictionary](repeating: NSDictionary(), count: 3), logs = ["", "", ""]
+            let first = try evaluate(ranks: nil, output: name + "-1", arguments + cache, results: &results[0], log: &logs[0])
+            let second = try evaluate(ranks: nil, output: name + "-2", arguments + cache, results: &results[1], log: &logs[1])
+            let two = try evaluate(ranks: 2, output: name + "-3", arguments + cache, results: &results[2], log: &logs[2])
+            let tasks = Array(first.keys)
+            assertSameAnswers(first, second, tasks: tasks)
+            assertSameAnswers(first, two, tasks: tasks)
+            XCTAssertEqual(results[0], results[1], "\(name): results of the cached run")
+            XCTAssertEqual(results[0], results[2], "\(name): results of two ranks reading the cache")
+            for log in logs[1...] {
+                let counts = log.split(separator: "\n").filter { $0.contains("answers read from the cache") }
+                XCTAssertEqual(counts.count, tasks.count, log)
+                for line in counts {  // "<task>: N of N answers read from the cache"
+                    let words = line.split(separator: " ")
+                    XCTAssertEqual(words[1], words[3], String(line))
+                    XCTAssertNotEqual(words[1], "0", String(line))
+                }
+            }
+            XCTAssertTrue(logs[0].contains(": 0 of "), logs[0])
+            let other = arguments.map { $0.hasPrefix("pretrained=") ? $0 + ",max_length=40" : $0 }
+            var missLog = ""
+            _ = try evaluate(ranks: nil, output: name + "-4", other + cache, log: &missLog)
+            XCTAssertFalse(missLog.split(separator: "\n").contains { $0.contains("answers read from the cache") && !$0.contains(": 0 of ") }, missLog)
         }
     }
 
