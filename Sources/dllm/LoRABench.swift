@@ -53,6 +53,7 @@ struct LoRABench: ParsableCommand {
             guard let variant = Variant(rawValue: String(name)) else { throw ValidationError("--variants: unknown variant \(name)") }
             return variant
         }
+        if let variant = chosen.first(where: \.ggufBase) { _ = try ggufPath(for: variant) }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var rows: [(Variant, [String: Double])] = []
         for variant in chosen {
@@ -81,11 +82,8 @@ struct LoRABench: ParsableCommand {
     /// The base `variant` trains over: float, or with its matrices quantised and frozen (their fp32 slots never filled).
     func loadBase(_ variant: Variant) throws -> LlamaModel<Float> {
         if variant.ggufBase {
-            guard let path = gguf ?? (GGUFTrainingBase.isGGUF(model) ? model : nil) else {
-                throw ValidationError("\(variant.rawValue) trains over a .gguf file: give --gguf FILE, or a .gguf --model")
-            }
             // The trainer's loader: the file's Q4_0/Q4_1/Q8_0 blocks as the frozen base.
-            return try GGUFTrainingBase.load(try GGUFFile(path: path)).model
+            return try GGUFTrainingBase.load(try GGUFFile(path: try ggufPath(for: variant))).model
         }
         if GGUFTrainingBase.isGGUF(model) {
             let base = try GGUFModelImport.load(path: model).model
@@ -100,6 +98,14 @@ struct LoRABench: ParsableCommand {
         let loaded = try ModelFolder.load(URL(fileURLWithPath: model), as: Float.self, quantizedBase: variant.quantizedBase ? .q4_k : nil)
         guard let llama = loaded.model as? LlamaModel<Float> else { throw ValidationError("\(model): a LLaMA-family model is needed") }
         return llama
+    }
+
+    /// The file a lora-gguf variant trains over: `--gguf`, else a `.gguf` `--model`.
+    func ggufPath(for variant: Variant) throws -> String {
+        guard let path = gguf ?? (GGUFTrainingBase.isGGUF(model) ? model : nil) else {
+            throw ValidationError("\(variant.rawValue) trains over a .gguf file: give --gguf FILE, or a .gguf --model")
+        }
+        return path
     }
 
     /// One variant's mean step time and this process's peak RSS, as one JSON line.
