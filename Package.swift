@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
-                           "DLLMDistributed", "DLLMRandom", "DLLMJSON"],
+                           "DLLMDistributed", "DLLMRandom", "DLLMJSON", "DLLMImport"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
         // `dllm` links none of the collector's server dependencies). Optimised in debug
@@ -167,7 +167,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTokenizersTests", dependencies: ["DLLMTokenizers", "DLLMJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "DLLMTrainingTests", dependencies: ["DLLMTraining", "DLLMModels", "DLLMCompute", "DLLMConfig", "DLLMCheckpoint",
-                                                       "DLLMData", "DLLMTokenizers", "DLLMDistributed"],
+                                                       "DLLMData", "DLLMTokenizers", "DLLMDistributed", "DLLMImport", "DLLMGGUF"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DLLMSamplingTests", dependencies: ["DLLMSampling", "DLLMModels", "DLLMCompute", "DLLMData", "DLLMTokenizers", "DLLMRandom"],
                     exclude: ["Fixtures"]),

@@ -36,7 +36,8 @@ public final class TextGenerator {
     public init(folder: String, tokenizerPath: String? = nil, mode: Mode = .auto, seed: UInt64 = 0, dequantizeGGUF: Bool = false,
                 adapter: String? = nil) throws {
         self.folder = folder
-        let loaded = try Self.loadModel(folder, seed: seed, dequantizeGGUF: dequantizeGGUF)
+        // W + s·B·A has no block form: a GGUF base under an adapter loads dequantised.
+        let loaded = try Self.loadModel(folder, seed: seed, dequantizeGGUF: dequantizeGGUF || adapter != nil)
         if let adapter { try LoRAMerge.merge(URL(fileURLWithPath: adapter), into: loaded.model) }
         model = inferenceModel(loaded.model)
         randomlyInitialized = loaded.randomlyInitialized
@@ -139,11 +140,7 @@ public final class TextGenerator {
     }
 
     /// A path names a GGUF file when it is a regular file ending in `.gguf`.
-    public static func isGGUF(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return path.lowercased().hasSuffix(".gguf") && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            && !isDirectory.boolValue
-    }
+    public static func isGGUF(_ path: String) -> Bool { GGUFTrainingBase.isGGUF(path) }
 
     /// The tokenizer: `override` when given, else the folder's files, else (a GGUF file)
     /// the file's tokenizer metadata converted by `GGUFTokenizerImport`.
@@ -152,10 +149,8 @@ public final class TextGenerator {
         guard let gguf else { return try BPETextTokenizer(path: model) }
         // BPETextTokenizer reads tokenizer.json and tokenizer_config.json (chat template,
         // special tokens) from a folder at init; a scratch folder serves and is removed.
-        let imported = try GGUFTokenizerImport.convert(gguf.metadata, source: gguf.path)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dllm-gguf-tokenizer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        try imported.write(to: scratch)
-        return try BPETextTokenizer(path: scratch.path)
+        return try GGUFTokenizerImport.textTokenizer(of: gguf, writingTo: scratch)
     }
 }

@@ -9,7 +9,8 @@ enum LoRATraining {
     /// `model` with fresh adapters when `options` ask for LoRA (a LLaMA-family model), else `model`.
     /// With `baseQuantization` the frozen base's matrices are quantised (docs/qlora.md; when
     /// `ModelFolder.load(quantizedBase:)` has not already done so as it read them) and the training
-    /// pass multiplies by them; no float copy of them is kept.
+    /// pass multiplies by them; no float copy of them is kept. With `gguf` the loader has set the
+    /// base already (``GGUFTrainingBase``).
     static func wrap(_ model: any LanguageModel<Float>, options: LoRAConfiguration?, seed: UInt64,
                      baseQuantization: TrainingConfig.BaseQuantization? = nil,
                      log: (String) -> Void) throws -> any LanguageModel<Float> {
@@ -32,7 +33,9 @@ enum LoRATraining {
             log(String(format: "base: frozen and quantised as %@ (%.1f MiB of matrices; their float copies are not kept)",
                        target.rawValue, Double(frozen.byteCount) / 1_048_576))
         case .gguf?:
-            throw TrainingError.configuration("base_quantization: gguf is not supported by the trainer (it loads a model folder)")
+            // Set by GGUFTrainingBase as the file loaded: its own blocks, never a float copy.
+            let held = base.frozenBase.map { String(format: "%.1f MiB of matrices in the file's blocks", Double($0.byteCount) / 1_048_576) }
+            log("base: frozen, a GGUF's quantised matrices as they are (\(held ?? "none in Q4_0/Q4_1/Q8_0: float32"); other types dequantised to float32)")
         }
         let lora = try LoRAModel(base: base, configuration: options, seed: seed)
         log(String(format: "lora: r %d, alpha %g%@, dropout %g, %d adapted layers, %d trainable parameters (%.2f%% of %d; base frozen)",

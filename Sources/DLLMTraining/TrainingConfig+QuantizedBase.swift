@@ -2,7 +2,8 @@ import DLLMConfig
 import DLLMModels
 
 /// `load_in_4bit: true` (bitsandbytes NF4) and `base_quantization: q4_k | q8_0 | nf4 | gguf`: the
-/// frozen base of a LoRA run kept quantised in memory (docs/qlora.md).
+/// frozen base of a LoRA run kept quantised in memory (docs/qlora.md); `gguf` keeps a `.gguf`
+/// model's own blocks, and a `.gguf` `model_name_or_path` implies it.
 extension TrainingConfig {
     enum QuantizedBaseKeys: String, CodingKey, CaseIterable {
         case loadIn4bit = "load_in_4bit", baseQuantization = "base_quantization"
@@ -39,10 +40,25 @@ extension TrainingConfig {
         return nil
     }
 
-    /// Refuses a quantised base without LoRA (it cannot be trained), `gguf` (the trainer loads a
-    /// model folder; a GGUF base is available through the API, `FrozenLlamaBase(quantizedWeights)`),
-    /// naming the key.
+    /// True when `model_name_or_path` names a `.gguf` file: its quantised matrices are the frozen
+    /// base of a LoRA run as they are (`base_quantization: gguf`, implied by the path).
+    public var modelIsGGUF: Bool { modelNameOrPath.lowercased().hasSuffix(".gguf") }
+
+    /// The base format a run uses: `base_quantization`/`load_in_4bit`, or `gguf` for a `.gguf` model.
+    public var effectiveBaseQuantization: BaseQuantization? { modelIsGGUF ? .gguf : baseQuantization }
+
+    /// Why a `.gguf` model is refused without `lora: true`.
+    static let ggufNeedsLoRA = "is a GGUF file, whose quantised matrices train only as a frozen LoRA base: set lora: true to train adapters "
+        + "over it (base_quantization: gguf is then implied), or convert it to a float32 folder with `dllm convert gguf FILE DIR` for a full fine-tune"
+
+    /// Refuses a quantised base without LoRA (it cannot be trained), a `.gguf` model without LoRA,
+    /// `gguf` for a model that is not a `.gguf` file, and q4_k/q8_0/nf4 over a `.gguf` file (its
+    /// matrices are quantised already), naming the key.
     func validateBaseQuantization(file: FlatYAMLConfig) throws {
+        if modelIsGGUF && lora == nil {
+            let key = CodingKeys.modelNameOrPath.rawValue
+            throw ConfigError(file: file.source(of: key), line: file.line(of: key), key: key, Self.ggufNeedsLoRA)
+        }
         guard let baseQuantization else { return }
         let key = file.keys.contains(QuantizedBaseKeys.baseQuantization.rawValue) ? QuantizedBaseKeys.baseQuantization.rawValue
             : QuantizedBaseKeys.loadIn4bit.rawValue
@@ -52,9 +68,13 @@ extension TrainingConfig {
             throw fail("is not supported without lora: true: \(base) is frozen and quantised, so it cannot be trained; "
                        + "set lora: true to train adapters over it, or remove the key to train a float32 base")
         }
-        if baseQuantization == .gguf {
-            throw fail("gguf is not supported by the trainer (it loads a model folder); quantise the folder's base with q4_k, q8_0 or nf4, "
-                       + "or train over a GGUF through the API (FrozenLlamaBase(quantizedWeights))")
+        if baseQuantization == .gguf && !modelIsGGUF {
+            throw fail("gguf keeps a GGUF file's quantised matrices as the base: model_name_or_path must name a .gguf file (it names \(modelNameOrPath)); "
+                       + "to quantise a model folder's base use q4_k, q8_0 or nf4")
+        }
+        if case .quantize(let target) = baseQuantization, modelIsGGUF {
+            throw fail("\(target.rawValue) would quantise a base that the GGUF file \(modelNameOrPath) holds quantised already; "
+                       + "its blocks are used as they are: set base_quantization: gguf or remove the key")
         }
     }
 }

@@ -17,12 +17,7 @@ public enum TrainingRun {
     public static func makeTrainer(_ config: TrainingConfig, comm: Communicator? = nil, parallel: ParallelPlan? = nil,
                                    log: @escaping (String) -> Void) throws -> Trainer {
         let rank = comm?.rank ?? 0, worldSize = comm?.worldSize ?? 1
-        let modelURL = URL(fileURLWithPath: config.modelNameOrPath)
-        // A LoRA run's quantised frozen base is quantised tensor by tensor as it loads: its float
-        // matrices are never resident (docs/qlora.md).
-        var quantizedBase: FrozenQuantizedMatrix.QuantizeTarget?
-        if config.lora != nil, case .quantize(let target)? = config.baseQuantization { quantizedBase = target }
-        let loaded = try ModelFolder.load(modelURL, as: Float.self, seed: UInt64(config.seed), quantizedBase: quantizedBase)
+        let loaded = try loadModel(config)
         log("model: \(config.modelNameOrPath) (\(loaded.model.parameterCount) parameters\(loaded.randomlyInitialized ? ", randomly initialised, seed \(config.seed)" : ""))")
         if config.maxLength > loaded.model.maxPositions {
             throw TrainingError.configuration("max_length \(config.maxLength) exceeds the \(loaded.model.maxPositions) positions of \(config.modelNameOrPath) "
@@ -36,7 +31,7 @@ public enum TrainingRun {
             loaded.model.setGradientCheckpointing(true)
             log("gradient checkpointing: each block is recomputed in backward")
         }
-        let tokenizer = try BPETextTokenizer(path: config.tokenizerNameOrPath ?? config.modelNameOrPath)
+        let tokenizer = try loadTokenizer(config, gguf: loaded.gguf)
         guard let pad = tokenizer.effectivePadTokenID else {
             throw TrainingError.noData("\(tokenizer.path): the tokenizer names no EOS or pad token (tokenizer_config.json eos_token)")
         }
@@ -113,7 +108,7 @@ public enum TrainingRun {
         try VocabularyCheck.check(modelVocabulary: loaded.model.vocabularySize, model: config.modelNameOrPath, tokenizer: tokenizer,
                                   maskTokenID: maskID, sources: sources)
         let model = try LoRATraining.wrap(loaded.model, options: config.lora, seed: UInt64(config.seed),
-                                           baseQuantization: config.baseQuantization, log: log)
+                                           baseQuantization: config.effectiveBaseQuantization, log: log)
         let strategy = ParallelStrategies.make(model: model, comm: comm ?? SingleProcessCommunicator(),
                                                plan: comm == nil ? nil : parallel ?? ParallelPlan(stage: .ddp))
         if comm != nil {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DLLMGGUF
+import DLLMImport
 import DLLMModels
 import DLLMTraining
 import Foundation
@@ -25,11 +27,18 @@ struct CheckpointCommand: ParsableCommand {
     struct MergeLoRA: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "merge-lora", abstract: "Merge a PEFT LoRA adapter into its base: W + (lora_alpha/r)·B·A (α/√r with rsLoRA).")
-        @Argument(help: "The base model folder (config.json, model.safetensors).") var base: String
+        @Argument(help: "The base model folder (config.json, model.safetensors), or the llama/qwen2 .gguf file the adapter was trained over (dequantised, then merged).") var base: String
         @Argument(help: "The adapter folder (adapter_config.json, adapter_model.safetensors), e.g. a LoRA run's checkpoint.") var adapter: String
         @Argument(help: "Output folder for the merged model.") var output: String
 
         func run() throws {
+            if GGUFTrainingBase.isGGUF(base) {
+                // The merged matrices have no block form: the folder is float32, with the GGUF's tokenizer.
+                let summary = try GGUFFolderConverter.convert(try GGUFFile(path: base), to: URL(fileURLWithPath: output),
+                                                              adapter: URL(fileURLWithPath: adapter))
+                print("merged \(summary.mergedLayers) adapted layers into \(output) (the GGUF dequantised to float32)")
+                return
+            }
             let count = try LoRAMerge.mergeFolder(base: URL(fileURLWithPath: base), adapter: URL(fileURLWithPath: adapter),
                                                   output: URL(fileURLWithPath: output))
             print("merged \(count) adapted layers into \(output)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import DLLMJSON
 import DLLMCompute
 import DLLMDistributed
+import DLLMGGUF
 import DLLMImport
 import DLLMModels
 import DLLMOptim
@@ -11,8 +12,8 @@ import Foundation
 
 /// `dllm bench lora-step`: one training step (forward, loss, backward, AdamW through the
 /// single-process strategy) of a full fine-tune, of LoRA on the float32 base and of LoRA on a
-/// quantised frozen base (a GGUF's own Q4_1/Q8_0 tensors, or a folder quantised to q4_k as it loads),
-/// each with or without gradient checkpointing, each in its own child process so that each peak
+/// quantised frozen base (`lora-q4`: quantised to q4_k as it loads; `lora-gguf`: a GGUF's own
+/// Q4_1/Q8_0 blocks, loaded as `dllm train` loads a `.gguf` model), each with or without gradient checkpointing, each in its own child process so that each peak
 /// resident set size is its own; printed side by side.
 struct LoRABench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,12 +23,16 @@ struct LoRABench: ParsableCommand {
     /// What one child process trains.
     enum Variant: String, CaseIterable {
         case full, fullGC = "full-gc", loraF32 = "lora-f32", loraF32GC = "lora-f32-gc", loraQ4 = "lora-q4", loraQ4GC = "lora-q4-gc"
+        case loraGGUF = "lora-gguf", loraGGUFGC = "lora-gguf-gc"
         var lora: Bool { self != .full && self != .fullGC }
         var quantizedBase: Bool { self == .loraQ4 || self == .loraQ4GC }
+        var ggufBase: Bool { self == .loraGGUF || self == .loraGGUFGC }
         var checkpointing: Bool { rawValue.hasSuffix("-gc") }
     }
 
-    @Option(help: "A model folder or a llama-family .gguf (dequantised to float32; lora-q4 keeps its quantised tensors).") var model: String
+    @Option(help: "A model folder or a llama-family .gguf (dequantised to float32 for full and lora-f32, then quantised to q4_k for lora-q4).") var model: String
+    @Option(help: "The .gguf file lora-gguf trains over (default: --model when it is one), e.g. the file --model was converted from.")
+    var gguf: String?
     @Option(help: "LoRA rank.") var r = 32
     @Option(name: .customLong("lora-alpha"), help: "LoRA alpha.") var loraAlpha = 64.0
     @Option(help: "Sequences per step.") var batch = 4
@@ -35,8 +40,8 @@ struct LoRABench: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the kernels.") var threads = 2
     @Option(help: "Untimed warm-up steps.") var warmup = 1
     @Option(help: "Timed steps.") var steps = 2
-    @Option(help: "Comma-separated variants: full, full-gc, lora-f32, lora-f32-gc, lora-q4, lora-q4-gc (-gc: gradient checkpointing).")
-    var variants = Variant.allCases.map(\.rawValue).joined(separator: ",")
+    @Option(help: "Comma-separated variants: full, full-gc, lora-f32, lora-f32-gc, lora-q4, lora-q4-gc, lora-gguf, lora-gguf-gc (-gc: gradient checkpointing).")
+    var variants = Variant.allCases.filter { !$0.ggufBase }.map(\.rawValue).joined(separator: ",")
     @Option(help: "Internal: run one variant in this process.") var only: String?
 
     func run() throws {
@@ -48,12 +53,13 @@ struct LoRABench: ParsableCommand {
             guard let variant = Variant(rawValue: String(name)) else { throw ValidationError("--variants: unknown variant \(name)") }
             return variant
         }
+        if let variant = chosen.first(where: \.ggufBase) { _ = try ggufPath(for: variant) }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var rows: [(Variant, [String: Double])] = []
         for variant in chosen {
             let arguments = [executable, "bench", "lora-step", "--model", model, "--r", "\(r)", "--lora-alpha", "\(loraAlpha)",
                              "--batch", "\(batch)", "--seq", "\(seq)", "--threads", "\(threads)", "--warmup", "\(warmup)",
-                             "--steps", "\(steps)", "--only", variant.rawValue]
+                             "--steps", "\(steps)", "--only", variant.rawValue] + (gguf.map { ["--gguf", $0] } ?? [])
             let result = try ChildProcess.run(arguments)
             guard result.termination.succeeded, let line = result.output.split(separator: "\n").last,
                   let figures = try? JSONValueDecoder().decode([String: Double].self, fromJSON: Array(line.utf8)) else {
@@ -61,7 +67,7 @@ struct LoRABench: ParsableCommand {
             }
             rows.append((variant, figures))
         }
-        print("model: \(model); batch \(batch)x\(seq) tokens, bidirectional; \(threads) threads; LoRA r \(r), alpha \(loraAlpha), all-linear, dropout 0.05")
+        print("model: \(model)\(chosen.contains(where: \.ggufBase) ? " (lora-gguf: \(gguf ?? model))" : ""); batch \(batch)x\(seq) tokens, bidirectional; \(threads) threads; LoRA r \(r), alpha \(loraAlpha), all-linear, dropout 0.05")
         let full = rows.first { $0.0 == .full }?.1
         for (variant, f) in rows {
             var line = String(format: "%-12@ step %6.2f s, peak RSS %5.0f MiB, trained parameters %9.0f, loss %.4f",
@@ -75,17 +81,31 @@ struct LoRABench: ParsableCommand {
 
     /// The base `variant` trains over: float, or with its matrices quantised and frozen (their fp32 slots never filled).
     func loadBase(_ variant: Variant) throws -> LlamaModel<Float> {
-        if model.lowercased().hasSuffix(".gguf") {
-            guard variant.quantizedBase else { return try GGUFModelImport.load(path: model).model }
-            // The file's Q4_1/Q8_0 tensors as they are: the inference importer's matrices, wrapped.
-            let base = try GGUFQuantizedImport.load(path: model).model
-            base.frozenBase = FrozenLlamaBase(base.quantizedWeights!)
-            base.quantizedWeights = nil
+        if variant.ggufBase {
+            // The trainer's loader: the file's Q4_0/Q4_1/Q8_0 blocks as the frozen base.
+            return try GGUFTrainingBase.load(try GGUFFile(path: try ggufPath(for: variant))).model
+        }
+        if GGUFTrainingBase.isGGUF(model) {
+            let base = try GGUFModelImport.load(path: model).model
+            guard variant.quantizedBase else { return base }
+            // Quantised after a float load (a folder is quantised tensor by tensor instead); the
+            // float pages are given back, but the peak RSS counts them once.
+            let frozen = try base.frozenBaseCopy(.q4_k)
+            for range in base.floatSlots(heldBy: frozen) { MemoryRelease.discard(base.parameters.pointer + range.lowerBound, count: range.count) }
+            base.frozenBase = frozen
             return base
         }
         let loaded = try ModelFolder.load(URL(fileURLWithPath: model), as: Float.self, quantizedBase: variant.quantizedBase ? .q4_k : nil)
         guard let llama = loaded.model as? LlamaModel<Float> else { throw ValidationError("\(model): a LLaMA-family model is needed") }
         return llama
+    }
+
+    /// The file a lora-gguf variant trains over: `--gguf`, else a `.gguf` `--model`.
+    func ggufPath(for variant: Variant) throws -> String {
+        guard let path = gguf ?? (GGUFTrainingBase.isGGUF(model) ? model : nil) else {
+            throw ValidationError("\(variant.rawValue) trains over a .gguf file: give --gguf FILE, or a .gguf --model")
+        }
+        return path
     }
 
     /// One variant's mean step time and this process's peak RSS, as one JSON line.

@@ -16,16 +16,29 @@ extension DistributedTrainingTests {
         return file.tensors.reduce(0) { $0 + $1.elementCount }
     }
 
+    /// The tiny llama of the same shape in Q4_1/Q8_0 blocks, with the fixture tokenizer in its
+    /// metadata (Fixtures/generate_tiny_gguf_base.py).
+    static let ggufBase = fixtures.appendingPathComponent("gguf/tiny_llama_q4.gguf")
+
     func testLoRAAtTwoRanksMatchesOneProcessAndSendsOnlyAdapters() throws {
-        let reference = try train(ranks: nil, output: "lora-reference", Self.loraOptions + ["--gradient_accumulation_steps", "4"])
+        try assertLoRAStrategiesMatchOneProcess(prefix: "lora", Self.loraOptions)
+    }
+
+    /// The same over a GGUF base kept in its blocks (`base_quantization: gguf`, implied by the path).
+    func testLoRAOverAGGUFBaseAtTwoRanksMatchesOneProcessAndSendsOnlyAdapters() throws {
+        try assertLoRAStrategiesMatchOneProcess(prefix: "lora-gguf", Self.loraOptions + ["--model_name_or_path", Self.ggufBase.path])
+    }
+
+    func assertLoRAStrategiesMatchOneProcess(prefix: String, _ options: [String]) throws {
+        let reference = try train(ranks: nil, output: "\(prefix)-reference", options + ["--gradient_accumulation_steps", "4"])
         XCTAssertEqual(reference.status, 0, reference.output)
-        let expected = try losses("lora-reference")
+        let expected = try losses("\(prefix)-reference")
         XCTAssertEqual(expected.count, 10)
-        let adapters = try adapterCount("lora-reference")
+        let adapters = try adapterCount("\(prefix)-reference")
         XCTAssertEqual(adapters, 2 * (2 * 4 * (32 + 32) + 2 * 4 * (32 + 16) + 3 * 4 * (32 + 64)), "r 4 on every block linear of the 2-layer fixture")
         for stage in ["ddp", "zero2", "fsdp"] {
-            let name = "lora-\(stage)"
-            let run = try train(ranks: 2, stage: stage, output: name, Self.loraOptions)
+            let name = "\(prefix)-\(stage)"
+            let run = try train(ranks: 2, stage: stage, output: name, options)
             XCTAssertEqual(run.status, 0, "\(name): \(run.output)")
             guard run.status == 0 else { continue }
             assertClose(try losses(name), expected, name)
@@ -51,16 +64,31 @@ extension DistributedTrainingTests {
     func testMergeLoRAAndGenerateWithAnAdapter() throws {
         XCTAssertEqual(try train(ranks: nil, output: "base", ["--max_steps", "1"]).status, 0)
         let base = work.appendingPathComponent("base/checkpoint-final")
-        let lora = try train(ranks: nil, output: "lora", Self.loraOptions + ["--model_name_or_path", base.path, "--max_steps", "3"])
+        try assertMergeAndAdapterGeneration(base: base.path, floatBase: base, output: "lora")
+    }
+
+    /// The same over a GGUF base: merge-lora dequantises the file (its float folder is what
+    /// `dllm convert gguf` writes) and `--adapter` loads it dequantised.
+    func testMergeLoRAAndGenerateWithAnAdapterOverAGGUFBase() throws {
+        let converted = work.appendingPathComponent("converted")
+        let convert = try ChildProcess.run([DistributedTrainingTests.dllm.path, "convert", "gguf", Self.ggufBase.path, converted.path], mergingErrors: true)
+        XCTAssertEqual(convert.status, 0, convert.output)
+        try assertMergeAndAdapterGeneration(base: Self.ggufBase.path, floatBase: converted, output: "lora-gguf")
+    }
+
+    /// Trains adapters over `base` (a folder or a .gguf), merges them, and checks the merged weights
+    /// against `floatBase`'s (the base's float weights) + s·B·A and generation through `--adapter`.
+    func assertMergeAndAdapterGeneration(base: String, floatBase: URL, output: String) throws {
+        let lora = try train(ranks: nil, output: output, Self.loraOptions + ["--model_name_or_path", base, "--max_steps", "3"])
         XCTAssertEqual(lora.status, 0, lora.output)
-        let adapter = work.appendingPathComponent("lora/checkpoint-final")
-        let merged = work.appendingPathComponent("merged")
+        let adapter = work.appendingPathComponent("\(output)/checkpoint-final")
+        let merged = work.appendingPathComponent("\(output)-merged")
         let dllm = DistributedTrainingTests.dllm.path
-        let merge = try ChildProcess.run([dllm, "checkpoint", "merge-lora", base.path, adapter.path, merged.path], mergingErrors: true)
+        let merge = try ChildProcess.run([dllm, "checkpoint", "merge-lora", base, adapter.path, merged.path], mergingErrors: true)
         XCTAssertEqual(merge.status, 0, merge.output)
         XCTAssertTrue(merge.output.contains("merged 14 adapted layers"), merge.output)
 
-        let before = try SafeTensorsFile(contentsOf: base.appendingPathComponent("model.safetensors"))
+        let before = try SafeTensorsFile(contentsOf: floatBase.appendingPathComponent("model.safetensors"))
         let after = try SafeTensorsFile(contentsOf: merged.appendingPathComponent("model.safetensors"))
         let adapters = try SafeTensorsFile(contentsOf: adapter.appendingPathComponent("adapter_model.safetensors"))
         XCTAssertEqual(before.tensorNames.sorted(), after.tensorNames.sorted())
@@ -89,13 +117,13 @@ extension DistributedTrainingTests {
         }
 
         let prompt = ["generate", "--prompt", "To be, or not", "--gen-length", "8", "--steps", "8", "--threads", "1"]
-        let viaAdapter = try ChildProcess.run([dllm] + prompt + ["--model", base.path, "--adapter", adapter.path])
+        let viaAdapter = try ChildProcess.run([dllm] + prompt + ["--model", base, "--adapter", adapter.path])
         let viaMerged = try ChildProcess.run([dllm] + prompt + ["--model", merged.path])
-        let plain = try ChildProcess.run([dllm] + prompt + ["--model", base.path])
+        let plain = try ChildProcess.run([dllm] + prompt + ["--model", base])
         XCTAssertEqual(viaAdapter.status, 0, viaAdapter.output)
         XCTAssertEqual(viaAdapter.output, viaMerged.output)
         print("base: \(plain.output.debugDescription); with adapter: \(viaAdapter.output.debugDescription)")
-        let refused = try ChildProcess.run([dllm] + prompt + ["--model", base.path, "--adapter", base.path], mergingErrors: true)
+        let refused = try ChildProcess.run([dllm] + prompt + ["--model", base, "--adapter", floatBase.path], mergingErrors: true)
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.output.contains("adapter_config.json"), refused.output)
     }

@@ -56,10 +56,39 @@ final class QuantizedBaseConfigTests: XCTestCase {
         XCTAssertEqual(try load(valid + "\nlora: true\nbase_quantization: q4_k\n").baseQuantization, .quantize(.q4_k))
         XCTAssertEqual(try load(valid + "\nlora: true\n", overrides: ["--base_quantization", "q8_0"]).baseQuantization, .quantize(.q8_0))
         XCTAssertNil(try load(valid + "\nload_in_4bit: false\nbase_quantization: none\n").baseQuantization)
-        for (text, part) in [("base_quantization: gguf", "model folder"), ("base_quantization: q3_k", "q3_k"),
+        for (text, part) in [("base_quantization: gguf", "must name a .gguf file"), ("base_quantization: q3_k", "q3_k"),
                              ("load_in_4bit: true\nbase_quantization: q8_0", "contradicts load_in_4bit")] {
             let error = try XCTUnwrap(message(valid + "\nlora: true\n\(text)\n"), text)
             XCTAssertTrue(error.contains(part) && error.contains("base_quantization"), error)
+        }
+    }
+
+    /// A `.gguf` model: its blocks are the base under LoRA (`base_quantization: gguf`, formerly refused,
+    /// or implied by the path); without LoRA, or with a quantisation of its own, it is refused naming the key.
+    func testGGUFModelPath() throws {
+        let gguf = valid.replacingOccurrences(of: "models/tiny-llada", with: "models/tiny.Q4_1.gguf")
+        let explicit = try load(gguf + "\nlora: true\nbase_quantization: gguf\n")
+        XCTAssertEqual(explicit.baseQuantization, .gguf)
+        XCTAssertEqual(explicit.effectiveBaseQuantization, .gguf)
+        let implied = try load(gguf + "\nlora: true\n")
+        XCTAssertNil(implied.baseQuantization)
+        XCTAssertEqual(implied.effectiveBaseQuantization, .gguf, "a .gguf model under LoRA implies base_quantization: gguf")
+        XCTAssertNil(try load(valid + "\nlora: true\n").effectiveBaseQuantization)
+
+        let withoutLoRA = try XCTUnwrap(message(gguf), "a .gguf model without lora was accepted")
+        for part in ["model_name_or_path", ":1", "set lora: true", "dllm convert gguf"] {
+            XCTAssertTrue(withoutLoRA.contains(part), "\"\(withoutLoRA)\" lacks \"\(part)\"")
+        }
+        let requantised = try XCTUnwrap(message(gguf + "\nlora: true\nbase_quantization: q4_k\n"))
+        for part in ["base_quantization", ":6", "quantised already", "base_quantization: gguf"] {
+            XCTAssertTrue(requantised.contains(part), "\"\(requantised)\" lacks \"\(part)\"")
+        }
+        let nf4 = try XCTUnwrap(message(gguf + "\nlora: true\nload_in_4bit: true\n"))
+        XCTAssertTrue(nf4.contains("load_in_4bit") && nf4.contains("quantised already"), nf4)
+        // The trainer refuses a GGUF without LoRA too when handed a config that skipped validation.
+        let unvalidated = TrainingConfig(modelNameOrPath: "/nonexistent/tiny.gguf", datasetArgs: "d", outputDir: directory.path)
+        XCTAssertThrowsError(try TrainingRun.makeTrainer(unvalidated, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("set lora: true"), "\(error)")
         }
     }
 
