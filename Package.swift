@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "DLLMTraining",
             dependencies: ["DLLMCompute", "DLLMModels", "DLLMOptim", "DLLMCheckpoint", "DLLMConfig", "DLLMTokenizers", "DLLMData",
-                           "DLLMDistributed", "DLLMRandom", "DLLMJSON", "DLLMImport"],
+                           "DLLMDistributed", "DLLMRandom", "DLLMJSON", "DLLMImport", "DLLMGGUF"],
             swiftSettings: optimized),
         // Telemetry: wire format, publisher, collector core (ZeroMQ only; no HTTP here, so
         // `dllm` links none of the collector's server dependencies). Optimised in debug
