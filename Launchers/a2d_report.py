@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The A2D report of docs/a2d.md (issue 13): one set of fixed documents, several models, the same
+`dllm eval` tasks, 95% confidence intervals and each model's share of the AR original's margin
+above chance; then every model's answers to the same ten chat prompts.
+
+    python3 Launchers/a2d_report.py --dllm .build/release/dllm --limit 200 --mc-num 8 \\
+        --model "AR original=hf:SMOLLM2_HF_FOLDER" \\
+        --model "converted=a2d_mdlm:runs/smollm2-a2d" \\
+        --model "converted, shift=a2d_mdlm:runs/smollm2-a2d:shift" \\
+        --model "adapted=a2d_mdlm:runs/smollm2-a2d-pt-long/checkpoint-final:shift" \\
+        --out results/a2d
+
+Each --model is LABEL=BACKEND:FOLDER[:shift]. `hf` scores exact autoregressive log-likelihoods;
+`a2d_mdlm` LLaDA's Monte Carlo estimate with mc_num draws (`shift` for DiffuLLaMA-style models whose
+logit i-1 predicts token i). The first model is the reference for the margin:
+(acc - chance) / (acc_ref - chance). Every `dllm eval` run keeps lm-eval's `--use_cache` file per
+model under --out, so an interrupted report resumes where it stopped. Chance: 1/choices per
+document, averaged (ARC-Easy has 3-, 4- and 5-choice questions); LAMBADA's acc (the last word's
+every token greedy) has chance ~0.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+
+TASKS = ["hellaswag", "piqa", "arc_easy", "lambada_openai"]
+PROMPTS = [
+    "What is the capital of France?",
+    "Give three tips for staying healthy.",
+    "What is the boiling point of water in Celsius?",
+    "Write one sentence about the ocean.",
+    "Who wrote Romeo and Juliet?",
+    "Name three primary colors.",
+    "What do bees make?",
+    "How many days are in a week?",
+    "Describe a cat in one sentence.",
+    "What is two plus three?",
+]
+
+
+def parse_model(text):
+    label, _, spec = text.partition("=")
+    parts = spec.split(":")
+    if not label or len(parts) < 2 or parts[0] not in ("hf", "a2d_mdlm"):
+        raise SystemExit(f"--model {text!r}: expected LABEL=hf|a2d_mdlm:FOLDER[:shift]")
+    return {"label": label, "backend": parts[0], "folder": parts[1], "shift": parts[2:] == ["shift"]}
+
+
+def slug(label):
+    return "".join(c if c.isalnum() else "-" for c in label).strip("-").lower()
+
+
+def evaluate(args, model):
+    out = os.path.join(args.out, slug(model["label"]))
+    os.makedirs(out, exist_ok=True)
+    model_args = f"pretrained={model['folder']}"
+    if model["backend"] == "a2d_mdlm":
+        model_args += f",mc_num={args.mc_num},shift={model['shift']}"
+    cmd = [args.dllm, "eval", "--model", model["backend"], "--model_args", model_args,
+           "--tasks", ",".join(args.tasks), "--limit", str(args.limit), "--batch_size", str(args.batch_size),
+           "--threads", str(args.threads), "--output_path", out, "--log_samples",
+           "--use_cache", os.path.join(out, "cache")]
+    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
+    subprocess.run(cmd, check=True)
+    newest = max(glob.glob(os.path.join(out, "**", "results_*.json"), recursive=True), key=os.path.getmtime)
+    return json.load(open(newest)), newest
+
+
+def chance(args, task, model_out):
+    """Mean of 1/choices over the documents scored (from the samples file)."""
+    if task == "lambada_openai":
+        return 0.0
+    files = sorted(glob.glob(os.path.join(model_out, "**", f"samples_{task}_*.jsonl"), recursive=True), key=os.path.getmtime)
+    rows = [json.loads(line) for line in open(files[-1])]
+    return sum(1 / len(r["resps"]) for r in rows) / len(rows)
+
+
+def answers(args, model):
+    out = []
+    for prompt in PROMPTS:
+        cmd = [args.dllm, "generate", "--model", model["folder"], "--chat", "--prompt", prompt,
+               "--gen-length", str(args.gen_length), "--threads", str(args.threads)]
+        if model["backend"] == "a2d_mdlm":
+            cmd += ["--steps", str(args.gen_length), "--block-length", str(min(args.block_length, args.gen_length))]
+            if model["shift"]:
+                cmd += ["--right-shift-logits"]
+        else:
+            cmd += ["--mode", "ar"]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out.append(proc.stdout.strip() if proc.returncode == 0 else f"(failed: {proc.stderr.strip()[-200:]})")
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--dllm", default=".build/release/dllm")
+    p.add_argument("--model", action="append", required=True)
+    p.add_argument("--tasks", default=",".join(TASKS))
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--mc-num", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--gen-length", type=int, default=32)
+    p.add_argument("--block-length", type=int, default=32)
+    p.add_argument("--no-chat", action="store_true", help="skip the ten prompts")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    args.tasks = args.tasks.split(",")
+    models = [parse_model(m) for m in args.model]
+
+    table = {}
+    for model in models:
+        results, path = evaluate(args, model)
+        table[model["label"]] = (results["results"], os.path.dirname(path))
+    reference = models[0]["label"]
+    print(f"\n{args.limit} documents per task; diffusion models: Monte Carlo, mc_num {args.mc_num}; "
+          f"95% CI = 1.96 x stderr; margin = (acc - chance) / (acc_{reference} - chance)\n")
+    print("| model | " + " | ".join(f"{t} acc (95% CI) | margin" for t in args.tasks) + " |")
+    print("|---|" + "---:|---:|" * len(args.tasks))
+    summary = {}
+    for model in models:
+        results, out = table[model["label"]]
+        cells = []
+        for t in args.tasks:
+            acc = results[t]["acc,none"]
+            se = results[t].get("acc_stderr,none")
+            se = se if isinstance(se, (int, float)) else float("nan")
+            c = chance(args, t, out)
+            ref = table[reference][0][t]["acc,none"]
+            margin = (acc - c) / (ref - c) if ref != c else float("nan")
+            summary.setdefault(model["label"], {})[t] = {"acc": acc, "stderr": se, "chance": c, "margin": margin}
+            low, high = max(0.0, acc - 1.96 * se), min(1.0, acc + 1.96 * se)
+            cells.append(f"{acc:.3f} ({low:.3f}–{high:.3f}) | {margin:.2f}")
+        print(f"| {model['label']} | " + " | ".join(cells) + " |")
+    if not args.no_chat:
+        print()
+        chats = {m["label"]: answers(args, m) for m in models}
+        for i, prompt in enumerate(PROMPTS):
+            print(f"**{prompt}**\n")
+            for m in models:
+                print(f"- {m['label']}: {chats[m['label']][i]!r}")
+            print()
+        summary["chat"] = chats
+    with open(os.path.join(args.out, "report.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
