@@ -57,7 +57,7 @@ final class TrainingConfigTests: XCTestCase {
     /// for the feature (naming the key, its line and what to do), accepted when false.
     func testUnavailableFeaturesAreRefusedNotIgnored() throws {
         for (key, value, hint) in [("load_in_4bit", "true", "4-bit"), ("load_in_8bit", "true", "8-bit"),
-                                   ("bf16", "true", "bf16"), ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
+                                   ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
                                    ("gradient_checkpointing_kwargs", "true", "checkpointing"), ("optim", "adafactor", "AdamW"),
                                    ("torch_dtype", "bfloat16", "float32")] {
             try assertFails(valid + "\n\(key): \(value)\n", contains: ["\(key)", ":10", hint, "not supported"])
