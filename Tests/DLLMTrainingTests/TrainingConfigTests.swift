@@ -104,11 +104,13 @@ final class TrainingConfigTests: XCTestCase {
         }
     }
 
-    func testGradientCheckpointingIsHonoured() throws {
-        let (config, ignored) = try TrainingConfig.load(path: try write(valid + "\ngradient_checkpointing: true\n"))
-        XCTAssertTrue(config.gradientCheckpointing)
-        XCTAssertFalse(ignored.contains { $0.hasPrefix("gradient_checkpointing") })
-        XCTAssertFalse(try TrainingConfig.load(path: try write(valid)).0.gradientCheckpointing)
+    func testGradientCheckpointingAndBF16AreHonoured() throws {
+        for (key, flag) in [("gradient_checkpointing", \TrainingConfig.gradientCheckpointing), ("bf16", \TrainingConfig.bf16)] {
+            let (config, ignored) = try TrainingConfig.load(path: try write(valid + "\n\(key): true\n"))
+            XCTAssertTrue(config[keyPath: flag], key)
+            XCTAssertFalse(ignored.contains { $0.hasPrefix(key) }, key)
+            XCTAssertFalse(try TrainingConfig.load(path: try write(valid)).0[keyPath: flag], key)
+        }
     }
 
     func testReportToRefusesIntegrationsItDoesNotHave() throws {
