@@ -34,7 +34,7 @@ extension TrainStepBench {
                      matmulFlops / 1e9, linearFlops / 1e9, attentionFlops / 1e9))
         print("run                         step s   tokens/s   matmul GFLOP/s   of peak")
         func row(_ name: String, _ seconds: Double, idealSeconds: Double) {
-            print(String(format: "%-27@ %7.2f %10.0f %16.1f %8.0f%%", name as NSString, seconds, Double(N) / seconds,
+            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.2f %10.0f %16.1f %8.0f%%", seconds, Double(N) / seconds,
                          matmulFlops / seconds / 1e9, 100 * idealSeconds / seconds))
         }
         let fp32Ideal = matmulFlops / (sgemm * 1e9), bf16Ideal = linearFlops / (bf16Peak * 1e9) + attentionFlops / (sgemm * 1e9)
