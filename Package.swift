@@ -78,6 +78,8 @@ let package = Package(
 
         // Quantized (ggml block format) dot-product kernels, scalar/AVX2/AVX-512 chosen at run time.
         .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // bfloat16 matrix products with float32 accumulation (AVX512_BF16), for `bf16: true`.
+        .target(name: "CBFloat16", cSettings: [.unsafeFlags(["-O3"])]),
 
         // MARK: Swift libraries
         // The seeded SplitMix64 generator every source of randomness draws from (data order,
@@ -85,7 +87,7 @@ let package = Package(
         .target(name: "DLLMRandom", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         .target(
             name: "DLLMCompute",
-            dependencies: ["CBLAS", "DLLMRandom", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "CBFloat16", "DLLMRandom", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernels),
         .target(
             name: "DLLMOptim",

@@ -2,7 +2,8 @@
 """PyTorch side of the dllm training-step benchmark.
 
 Times one full training step of a LLaMA-style model with *bidirectional* attention (LLaDA/MDLM style):
-forward, cross-entropy over all B*T tokens, backward, AdamW step.  Float32, CPU.
+forward, cross-entropy over all B*T tokens, backward, AdamW step.  Float32, CPU; with --bf16 the forward
+runs under torch.autocast("cpu", dtype=torch.bfloat16) (the loss on float32 logits).
 
     python3 Launchers/bench_pytorch_step.py                      # reference config, 2 threads
     python3 Launchers/bench_pytorch_step.py --threads 4 --steps 5
@@ -77,6 +78,9 @@ def parse_args():
     p.add_argument("--tied-embeddings", action="store_true", help="tie lm_head to the input embedding")
     p.add_argument("--gradient-checkpointing", action="store_true",
                    help="HF gradient_checkpointing_enable (use_reentrant=False): recompute each block in backward")
+    p.add_argument("--bf16", action="store_true",
+                   help='forward (and so backward) under torch.autocast("cpu", dtype=torch.bfloat16), as HF Trainer runs '
+                        "bf16: true on CPU; parameters, AdamW state and the loss stay float32")
     return p.parse_args()
 
 
@@ -142,8 +146,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
         loss.backward()
         opt.step()
         return loss.item()
@@ -172,7 +177,7 @@ def main():
         "attention": f"{args.attn}, bidirectional ({'config.is_causal=False, no mask' if args.mask == 'config' else 'all-zeros 4D float mask'})",
         "config": {"hidden": H, "layers": L, "heads": args.heads, "kv_heads": args.kv_heads,
                    "intermediate": args.intermediate, "vocab": args.vocab, "batch": B, "seq": T,
-                   "dtype": "float32", "tied_embeddings": args.tied_embeddings,
+                   "dtype": "autocast bfloat16" if args.bf16 else "float32", "tied_embeddings": args.tied_embeddings,
                    "gradient_checkpointing": args.gradient_checkpointing},
         "params": params,
         "params_non_embedding": params - params_embedding,

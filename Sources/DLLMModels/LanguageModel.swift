@@ -68,6 +68,12 @@ public protocol LanguageModel<Scalar>: InferenceModel {
     /// HF `gradient_checkpointing`: keep only each block's input and recompute the block in
     /// backward (same results, less memory, one more forward per step). Only when supported.
     func setGradientCheckpointing(_ on: Bool)
+    /// Whether ``setBF16Matmuls(_:)`` can run the training matrix products in bfloat16.
+    var supportsBF16Matmuls: Bool { get }
+    /// HF `bf16`: the training pass's linear layers (forward and both backward products) multiply
+    /// bfloat16-rounded inputs with float32 accumulation, as PyTorch's CPU autocast does; weights,
+    /// gradients and every other operation stay float32. Only when supported.
+    func setBF16Matmuls(_ on: Bool)
 }
 
 extension LanguageModel {
@@ -111,6 +117,12 @@ extension LanguageModel {
     public var normalizationParameterNames: Set<String> { [] }
 
     public var supportsGradientCheckpointing: Bool { false }
+
+    public var supportsBF16Matmuls: Bool { false }
+
+    public func setBF16Matmuls(_ on: Bool) {
+        precondition(!on, "\(Self.self) has no bfloat16 matrix products (check supportsBF16Matmuls)")
+    }
 
     public func setGradientCheckpointing(_ on: Bool) {
         precondition(!on, "\(Self.self) does not support gradient checkpointing (check supportsGradientCheckpointing)")

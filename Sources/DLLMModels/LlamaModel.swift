@@ -33,6 +33,13 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public var attentionKernel: AttentionKernel = .automatic
     /// HF `gradient_checkpointing`: keep only each block's input, recompute the block in backward.
     public var gradientCheckpointing = false
+    /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's block linears and LM head multiply
+    /// in bfloat16 with float32 accumulation (``bf16LinearForward(_:_:_:_:N:C:OC:)``); attention's
+    /// products, norms, softmax, the loss, LoRA adapters and mixture-of-experts MLPs stay float32.
+    /// Float models only; false leaves every float32 path as it was.
+    public var bf16Matmuls = false {
+        didSet { precondition(!bf16Matmuls || S.self == Float.self, "LlamaModel: bf16 matrix products need a Float model") }
+    }
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
     /// (whose slots for them are then never filled). Float models only.
     public var quantizedWeights: QuantizedLlamaWeights? {
@@ -127,6 +134,9 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
 
     public var supportsGradientCheckpointing: Bool { true }
     public func setGradientCheckpointing(_ on: Bool) { gradientCheckpointing = on }
+
+    public var supportsBF16Matmuls: Bool { S.self == Float.self }
+    public func setBF16Matmuls(_ on: Bool) { bf16Matmuls = on }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -281,6 +291,9 @@ extension LlamaModel {
         if let frozen, let base = frozenBase {
             precondition(frozen.rows == OC && frozen.cols == C, "LlamaModel: frozen base matrix (\(frozen.rows), \(frozen.cols)) for (\(OC), \(C))")
             frozenLinearBackwardInput(mutableFloats(dinp), rawFloats(dout), frozen, N: N, scratch: base.scratch)
+        } else if bf16Matmuls {
+            bf16LinearBackward(mutableFloats(dinp), dweight.map { mutableFloats($0) }, dbias.map { mutableFloats($0) },
+                               rawFloats(dout), rawFloats(inp), rawFloats(weight), N: N, C: C, OC: OC)
         } else {
             linearBackward(dinp, dweight, dbias, dout, inp, weight, N: N, C: C, OC: OC)
         }

@@ -50,6 +50,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var skipNonfiniteSteps: Bool = false
     /// HF `gradient_checkpointing`: recompute each block's activations in backward instead of keeping them.
     public var gradientCheckpointing: Bool = false
+    /// HF `bf16`: matrix products in bfloat16 with float32 accumulation, everything else in float32
+    /// (PyTorch CPU autocast; docs/mixed-precision.md).
+    public var bf16: Bool = false
 
     // The objective (dLLM's MDLMConfig and an autoregressive baseline)
     public var objective: String = "mdlm"
@@ -107,7 +110,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case evalSteps = "eval_steps", saveStrategy = "save_strategy", saveSteps = "save_steps"
         case saveTotalLimit = "save_total_limit", seed, reportTo = "report_to"
         case resumeFromCheckpoint = "resume_from_checkpoint", skipNonfiniteSteps = "skip_nonfinite_steps"
-        case gradientCheckpointing = "gradient_checkpointing"
+        case gradientCheckpointing = "gradient_checkpointing", bf16
         case objective, timeEpsilon = "time_epsilon", lossWeightType = "loss_weight_type"
         case lossNormType = "loss_norm_type", maskTokenId = "mask_token_id"
         case rightShiftLogits = "right_shift_logits", shift, annealSteps = "anneal_steps"
@@ -168,6 +171,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         }
         skipNonfiniteSteps = try v(.skipNonfiniteSteps, d.skipNonfiniteSteps)
         gradientCheckpointing = try v(.gradientCheckpointing, d.gradientCheckpointing)
+        bf16 = try v(.bf16, d.bf16)
         objective = try v(.objective, d.objective); timeEpsilon = try v(.timeEpsilon, d.timeEpsilon)
         lossWeightType = try v(.lossWeightType, d.lossWeightType); lossNormType = try v(.lossNormType, d.lossNormType)
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)

@@ -33,7 +33,6 @@ extension TrainingConfig {
     /// what to do instead.
     public static let unavailableFeatureKeys: [String: (accepted: Set<String>, message: String)] = [
         "load_in_8bit": (["false"], "quantised (8-bit) training bases are not available yet; remove the key to train a float32 base"),
-        "bf16": (["false"], "bf16 mixed precision is not available yet (training runs in float32); remove the key or set it false"),
         "fp16": (["false"], "fp16 mixed precision needs a GPU (training runs in float32 here); remove the key or set it false"),
         "gradient_checkpointing_kwargs": (["null", "{}"], "activation checkpointing takes no options here (each block is recomputed whole, as use_reentrant: false does); remove the key"),
         "streaming": (["false"], "streaming datasets are not available; prepare token shards once with `dllm prepare` (memory-mapped, never loaded whole) and set load_preprocessed_data: true"),

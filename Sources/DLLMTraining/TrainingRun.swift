@@ -31,6 +31,19 @@ public enum TrainingRun {
             loaded.model.setGradientCheckpointing(true)
             log("gradient checkpointing: each block is recomputed in backward")
         }
+        if config.bf16 {
+            guard loaded.model.supportsBF16Matmuls else {
+                throw TrainingError.configuration("bf16: true: \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, "
+                    + "which has no bfloat16 matrix products (they serve the LLaMA family); remove the key or set it false")
+            }
+            if BFloat16Matmul.isAvailable {
+                loaded.model.setBF16Matmuls(true)
+                log("bf16: linear layers and the LM head multiply in bfloat16 with float32 accumulation (AVX512_BF16); "
+                    + "weights, AdamW state, attention, norms, softmax and the loss stay float32")
+            } else {
+                log("bf16: this CPU has no AVX512_BF16, so training computes in float32 (bf16: true changes nothing here)")
+            }
+        }
         let tokenizer = try loadTokenizer(config, gguf: loaded.gguf)
         guard let pad = tokenizer.effectivePadTokenID else {
             throw TrainingError.noData("\(tokenizer.path): the tokenizer names no EOS or pad token (tokenizer_config.json eos_token)")

@@ -45,21 +45,57 @@ struct TrainStepBench: ParsableCommand {
     var attention: AttentionKernel = .automatic
     @Option(help: "Comma-separated sequence lengths: run every length in child processes (dllm plain, dllm checkpointed, PyTorch, PyTorch checkpointed) and print step time and peak RSS of each.")
     var sweep: String?
+    @Flag(help: "Time the step with bf16: true (linears and LM head in bfloat16, float32 accumulation) beside dllm float32, PyTorch float32 and PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16), in the same run; with --json, the bf16 step alone.")
+    var bf16 = false
     @Flag(help: "Print one JSON line (step seconds, tokens/s, peak RSS) instead of the report.") var json = false
 
     func run() throws {
         if let sweep { return try runSweep(sweep) }
         try setComputeThreads(threads)
+        if bf16 && !json { return try runBF16Comparison() }
         let sgemm = json ? 0 : measureSgemm()
-        let shape = self.shape
         let (hidden, layers, heads, vocab) = (shape.hidden, shape.layers, shape.heads, shape.vocab)
-        let spec = LlamaSpec(
-            modelType: "llama", naming: .huggingFace, hidden: hidden, layers: layers, heads: heads, kvHeads: shape.kvHeads,
-            headDim: hidden / heads, intermediate: shape.intermediate, vocab: vocab, rmsNormEps: 1e-5, ropeTheta: 10_000,
+        let step = timeStep(bf16Matmuls: bf16)
+        let (mean, loss, N) = (step.seconds, step.loss, batch * seq)
+        let params = Double(step.parameters)
+        let flops = 6 * params * Double(N) + 12 * Double(layers * batch * seq * seq * hidden)
+        let swift = (tokensPerSecond: Double(N) / mean, gflops: flops / mean / 1e9)
+        if json {
+            print(#"{"step_seconds": \#(mean), "tokens_per_s": \#(swift.tokensPerSecond), "peak_rss_mib": \#(residentMiB().peak), "loss": \#(loss)}"#)
+            return
+        }
+        print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(shape.kvHeads), intermediate \(shape.intermediate), vocab \(vocab)\(shape.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads")
+        print("attention: \(attention.usesTiles(T: seq) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
+        print("parameters: \(step.parameters); \(BLASCoreSelection.description)")
+        print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
+        print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
+                     mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))
+        if let torch = runPyTorch(seq: seq, checkpointing: gradientCheckpointing) {
+            print(String(format: "PyTorch %@ step: %.2f s  %.0f tokens/s  %.1f GFLOP/s", torch.version, Double(N) / torch.tokensPerSecond,
+                         torch.tokensPerSecond, torch.gflops))
+            print(String(format: "dllm / PyTorch tokens/s: %.2fx", swift.tokensPerSecond / torch.tokensPerSecond))
+        } else {
+            print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
+        }
+    }
+
+    /// The benchmark model's shape as a spec.
+    var spec: LlamaSpec {
+        let shape = self.shape
+        return LlamaSpec(
+            modelType: "llama", naming: .huggingFace, hidden: shape.hidden, layers: shape.layers, heads: shape.heads, kvHeads: shape.kvHeads,
+            headDim: shape.hidden / shape.heads, intermediate: shape.intermediate, vocab: shape.vocab, rmsNormEps: 1e-5, ropeTheta: 10_000,
             maxPositions: max(seq, 2048), tiedEmbeddings: shape.tied, qkvBias: false, maskTokenID: nil, initializerRange: 0.02)
+    }
+
+    /// Mean seconds of the timed steps (forward, loss, backward, AdamW) of a freshly initialised model,
+    /// its last loss and its parameter count; the model is freed on return.
+    func timeStep(bf16Matmuls: Bool) -> (seconds: Double, loss: Double, parameters: Int) {
+        let vocab = shape.vocab
         let model = LlamaModel<Float>(spec: spec)
         model.attentionKernel = attention
         model.gradientCheckpointing = gradientCheckpointing
+        model.bf16Matmuls = bf16Matmuls
         Initialization.initialize(model, seed: 0)
         let m = Buffer<Float>(count: model.parameterCount), v = Buffer<Float>(count: model.parameterCount)
         var rng = SeededGenerator(seed: 1)
@@ -82,45 +118,29 @@ struct TrainStepBench: ParsableCommand {
             if step > warmup { times.append(seconds) }
             FileHandle.standardError.write("step \(step): \(String(format: "%.2f", seconds)) s, loss \(String(format: "%.4f", loss))\n".data(using: .utf8)!)
         }
-        let mean = times.reduce(0, +) / Double(times.count)
-        let params = Double(model.parameterCount)
-        let flops = 6 * params * Double(N) + 12 * Double(layers * batch * seq * seq * hidden)
-        let swift = (tokensPerSecond: Double(N) / mean, gflops: flops / mean / 1e9)
-        if json {
-            print(#"{"step_seconds": \#(mean), "tokens_per_s": \#(swift.tokensPerSecond), "peak_rss_mib": \#(residentMiB().peak), "loss": \#(loss)}"#)
-            return
-        }
-        print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(shape.kvHeads), intermediate \(shape.intermediate), vocab \(vocab)\(shape.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads")
-        print("attention: \(attention.usesTiles(T: seq) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
-        print("parameters: \(model.parameterCount); \(BLASCoreSelection.description)")
-        print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
-        print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
-                     mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))
-        if let torch = runPyTorch(seq: seq, checkpointing: gradientCheckpointing) {
-            print(String(format: "PyTorch %@ step: %.2f s  %.0f tokens/s  %.1f GFLOP/s", torch.version, Double(N) / torch.tokensPerSecond,
-                         torch.tokensPerSecond, torch.gflops))
-            print(String(format: "dllm / PyTorch tokens/s: %.2fx", swift.tokensPerSecond / torch.tokensPerSecond))
-        } else {
-            print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
-        }
+        return (times.reduce(0, +) / Double(times.count), loss, model.parameterCount)
     }
 
-    /// Achieved sgemm GFLOP/s on a square 2048 product, best of 3.
-    func measureSgemm() -> Double {
+    /// Achieved GFLOP/s of OpenBLAS sgemm (or, with `bf16`, of ``bf16Gemm``) on a square 2048 product, best of 3.
+    func measureSgemm(bf16: Bool = false) -> Double {
         let n = 2048
         let a = Buffer<Float>(count: n * n), b = Buffer<Float>(count: n * n), c = Buffer<Float>(count: n * n)
         for i in 0..<(n * n) { a[i] = Float(i % 13) * 0.01; b[i] = Float(i % 7) * 0.01 }
         var best = 0.0
         for _ in 0..<3 {
             let start = DispatchTime.now().uptimeNanoseconds
-            gemm(.none, .none, m: n, n: n, k: n, a.pointer, lda: n, b.pointer, ldb: n, c.pointer, ldc: n)
+            if bf16 {
+                bf16Gemm(.none, .none, m: n, n: n, k: n, a.pointer, lda: n, b.pointer, ldb: n, c.pointer, ldc: n)
+            } else {
+                gemm(.none, .none, m: n, n: n, k: n, a.pointer, lda: n, b.pointer, ldb: n, c.pointer, ldc: n)
+            }
             let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             best = max(best, 2 * Double(n * n * n) / s / 1e9)
         }
         return best
     }
 
-    func runPyTorch(seq: Int, checkpointing: Bool) -> (version: String, tokensPerSecond: Double, gflops: Double, peakMiB: Double)? {
+    func runPyTorch(seq: Int, checkpointing: Bool, bf16: Bool = false) -> (version: String, tokensPerSecond: Double, gflops: Double, peakMiB: Double)? {
         guard python != "none" else { return nil }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
@@ -130,7 +150,7 @@ struct TrainStepBench: ParsableCommand {
                          "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)", "--intermediate", "\(s.intermediate)",
                          "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
                          "--warmup", "\(warmup)", "--steps", "\(steps)"]
-            + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : [])
+            + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : []) + (bf16 ? ["--bf16"] : [])
         guard let result = try? ChildProcess.run(["/usr/bin/env"] + arguments) else { return nil }
         guard result.termination.succeeded,
               let line = result.output.split(separator: "\n").last,

@@ -57,7 +57,7 @@ final class TrainingConfigTests: XCTestCase {
     /// for the feature (naming the key, its line and what to do), accepted when false.
     func testUnavailableFeaturesAreRefusedNotIgnored() throws {
         for (key, value, hint) in [("load_in_4bit", "true", "4-bit"), ("load_in_8bit", "true", "8-bit"),
-                                   ("bf16", "true", "bf16"), ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
+                                   ("fp16", "true", "GPU"), ("streaming", "true", "dllm prepare"),
                                    ("gradient_checkpointing_kwargs", "true", "checkpointing"), ("optim", "adafactor", "AdamW"),
                                    ("torch_dtype", "bfloat16", "float32")] {
             try assertFails(valid + "\n\(key): \(value)\n", contains: ["\(key)", ":10", hint, "not supported"])
@@ -104,11 +104,13 @@ final class TrainingConfigTests: XCTestCase {
         }
     }
 
-    func testGradientCheckpointingIsHonoured() throws {
-        let (config, ignored) = try TrainingConfig.load(path: try write(valid + "\ngradient_checkpointing: true\n"))
-        XCTAssertTrue(config.gradientCheckpointing)
-        XCTAssertFalse(ignored.contains { $0.hasPrefix("gradient_checkpointing") })
-        XCTAssertFalse(try TrainingConfig.load(path: try write(valid)).0.gradientCheckpointing)
+    func testGradientCheckpointingAndBF16AreHonoured() throws {
+        for (key, flag) in [("gradient_checkpointing", \TrainingConfig.gradientCheckpointing), ("bf16", \TrainingConfig.bf16)] {
+            let (config, ignored) = try TrainingConfig.load(path: try write(valid + "\n\(key): true\n"))
+            XCTAssertTrue(config[keyPath: flag], key)
+            XCTAssertFalse(ignored.contains { $0.hasPrefix(key) }, key)
+            XCTAssertFalse(try TrainingConfig.load(path: try write(valid)).0[keyPath: flag], key)
+        }
     }
 
     func testReportToRefusesIntegrationsItDoesNotHave() throws {

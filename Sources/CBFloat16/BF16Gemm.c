@@ -1,0 +1,270 @@
+// bfloat16 x bfloat16 -> float32 matrix product on AVX512_BF16 (`vdpbf16ps`, Intel SDM
+// "VDPBF16PS: dot product of BF16 pairs accumulated into packed single precision").
+//
+// One `vdpbf16ps` multiplies 16 pairs of bf16 from A by 16 pairs from B and adds each pair's
+// two products into a float32 lane. A is packed as bf16 rows with an even length, so one 32-bit
+// broadcast carries (A[i][2t], A[i][2t+1]); B is packed in panels of NR = 64 columns where each
+// 32-bit lane holds (B[2t][j], B[2t+1][j]). The micro-kernel keeps a 6 x 64 block of C in 24
+// zmm registers (BLIS-style register blocking), looping over k in blocks that keep a B panel
+// slice in L1.
+#include "CBFloat16.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <cpuid.h>
+#define CBF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#endif
+
+// Pairs of k per pass over a B panel and rows of A per pass over every panel: chosen by
+// measurement (docs/mixed-precision.md, "Kernel blocking"); 64 to 256 pairs and 48 to 192
+// rows were within the noise of a loaded machine, 256 x 48 was fastest at 2048^3.
+enum { KC_PAIRS = 256, MC_ROWS = 48 };
+
+// MARK: Rounding
+
+/// Mirrors c10::BFloat16's round_to_nearest_even (NaN -> 0x7FC0).
+static inline uint16_t round_one(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+#if defined(__x86_64__)
+/// 16 floats to 16 bf16 values, each in the low half of its 32-bit lane (integer arithmetic,
+/// so denormals are kept: `vcvtneps2bf16` would flush them).
+CBF16_TARGET static inline __m512i round16(__m512 x) {
+    __m512i bits = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_mov_epi32(rounded, nan, _mm512_set1_epi32(0x7fc0));
+}
+
+CBF16_TARGET static void from_float_avx512(const float *src, uint16_t *dst, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(round16(_mm512_loadu_ps(src + i))));
+    }
+    for (; i < count; i++) dst[i] = round_one(src[i]);
+}
+#endif
+
+int cbf16_supported(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    unsigned eax, ebx, ecx, edx;
+    int ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    // CPUID.(EAX=7, ECX=1):EAX bit 5 = AVX512_BF16 (the OS's zmm state is implied by avx512f above).
+    if (ok && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) ok = (eax >> 5) & 1u;
+    else ok = 0;
+    cached = ok;
+    return ok;
+#else
+    return 0;
+#endif
+}
+
+void cbf16_from_float(const float *src, uint16_t *dst, long count) {
+#if defined(__x86_64__)
+    if (cbf16_supported()) { from_float_avx512(src, dst, count); return; }
+#endif
+    for (long i = 0; i < count; i++) dst[i] = round_one(src[i]);
+}
+
+void cbf16_to_float(const uint16_t *src, float *dst, long count) {
+    for (long i = 0; i < count; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &bits, 4);
+    }
+}
+
+// MARK: Packing
+
+long cbf16_packed_b_count(long k, long n) {
+    long pairs = (k + 1) / 2, panels = (n + CBF16_NR - 1) / CBF16_NR;
+    return panels * pairs * 2 * CBF16_NR;
+}
+
+void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
+    long kp = (k + 1) & ~1L;
+    for (long i = row0; i < row1; i++) {
+        uint16_t *out = dst + i * kp;
+        const float *row = a + i * rs;
+        if (cs == 1) {
+            cbf16_from_float(row, out, k);
+        } else {
+            for (long p = 0; p < k; p++) out[p] = round_one(row[p * cs]);
+        }
+        if (kp != k) out[k] = 0;
+    }
+}
+
+/// Pair t of column j as one 32-bit word: bf16(B[2t][j]) | bf16(B[2t+1][j]) << 16.
+static inline uint32_t pair_word(const float *b, long rs, long cs, long k, long t, long j) {
+    uint32_t lo = round_one(b[2 * t * rs + j * cs]);
+    uint32_t hi = 2 * t + 1 < k ? round_one(b[(2 * t + 1) * rs + j * cs]) : 0;
+    return lo | (hi << 16);
+}
+
+#if defined(__x86_64__)
+/// One panel when op(B)'s rows are contiguous (cs == 1): rows 2t and 2t+1 interleave lane by lane.
+CBF16_TARGET static void pack_b_panel_rows(const float *b, long rs, long k, long n, long q, uint32_t *out) {
+    long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
+    for (long t = 0; t < pairs; t++) {
+        const float *r0 = b + 2 * t * rs;
+        const float *r1 = r0 + rs;
+        int hasSecond = 2 * t + 1 < k;
+        for (int v = 0; v < CBF16_NR / 16; v++) {
+            long j = j0 + v * 16;
+            long valid = n - j < 0 ? 0 : (n - j > 16 ? 16 : n - j);
+            __mmask16 mask = (__mmask16)((1u << valid) - 1u);
+            __m512i lo = round16(_mm512_maskz_loadu_ps(mask, r0 + j));
+            __m512i hi = hasSecond ? round16(_mm512_maskz_loadu_ps(mask, r1 + j)) : _mm512_setzero_si512();
+            __m512i word = _mm512_maskz_mov_epi32(mask, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+            _mm512_storeu_si512((void *)(out + t * CBF16_NR + v * 16), word);
+        }
+    }
+}
+
+/// One panel when op(B)'s columns are contiguous (rs == 1, a (n, k) row-major matrix read transposed):
+/// each column's k values round in one pass and land one word per pair, NR words apart.
+CBF16_TARGET static void pack_b_panel_columns(const float *b, long cs, long k, long n, long q, uint32_t *out) {
+    long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
+    for (long c = 0; c < CBF16_NR; c++) {
+        long j = j0 + c;
+        if (j >= n) {
+            for (long t = 0; t < pairs; t++) out[t * CBF16_NR + c] = 0;
+            continue;
+        }
+        const float *col = b + j * cs;
+        long t = 0;
+        for (; 2 * t + 32 <= k; t += 16) {
+            __m512i lo = round16(_mm512_loadu_ps(col + 2 * t));
+            __m512i hi = round16(_mm512_loadu_ps(col + 2 * t + 16));
+            // 32 bf16 in order, i.e. 16 pair words.
+            __m512i words = _mm512_permutex2var_epi16(lo, _mm512_set_epi16(
+                62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
+                30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), hi);
+            uint32_t tmp[16];
+            _mm512_storeu_si512((void *)tmp, words);
+            for (int w = 0; w < 16; w++) out[(t + w) * CBF16_NR + c] = tmp[w];
+        }
+        for (; t < pairs; t++) out[t * CBF16_NR + c] = pair_word(b, 1, cs, k, t, j);
+    }
+}
+#endif
+
+void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0, long panel1, uint16_t *dst) {
+    long pairs = (k + 1) / 2;
+    for (long q = panel0; q < panel1; q++) {
+        uint32_t *out = (uint32_t *)(void *)(dst + q * pairs * 2 * CBF16_NR);
+#if defined(__x86_64__)
+        if (cbf16_supported() && cs == 1) { pack_b_panel_rows(b, rs, k, n, q, out); continue; }
+        if (cbf16_supported() && rs == 1) { pack_b_panel_columns(b, cs, k, n, q, out); continue; }
+#endif
+        for (long t = 0; t < pairs; t++) {
+            for (long c = 0; c < CBF16_NR; c++) {
+                long j = q * CBF16_NR + c;
+                out[t * CBF16_NR + c] = j < n ? pair_word(b, rs, cs, k, t, j) : 0;
+            }
+        }
+    }
+}
+
+// MARK: Product
+
+#if defined(__x86_64__)
+/// C (rows x cols, at most 6 x 64) (+)= A rows (kp apart) . B panel slice, `pairs` pairs.
+/// `rows` is a constant at every call, so the loops unroll into straight register code.
+CBF16_TARGET __attribute__((always_inline)) static inline void micro_kernel(
+    const uint16_t *a, long kp, const uint16_t *b, long pairs, float *c, long ldc, int rows, int cols, int accumulate) {
+    __m512 acc[CBF16_MR][4];
+    for (int r = 0; r < CBF16_MR; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    for (long t = 0; t < pairs; t++) {
+        const uint16_t *bt = b + t * 2 * CBF16_NR;
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)bt);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(bt + 32));
+        __m512bh b2 = (__m512bh)_mm512_loadu_si512((const void *)(bt + 64));
+        __m512bh b3 = (__m512bh)_mm512_loadu_si512((const void *)(bt + 96));
+        for (int r = 0; r < rows; r++) {
+            int32_t pair;
+            memcpy(&pair, a + r * kp + 2 * t, 4);
+            __m512bh ar = (__m512bh)_mm512_set1_epi32(pair);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
+            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], ar, b2);
+            acc[r][3] = _mm512_dpbf16_ps(acc[r][3], ar, b3);
+        }
+    }
+    for (int v = 0; v < 4; v++) {
+        int valid = cols - v * 16;
+        if (valid <= 0) break;
+        __mmask16 mask = valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1u);
+        for (int r = 0; r < rows; r++) {
+            float *out = c + r * ldc + v * 16;
+            __m512 sum = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out), acc[r][v]) : acc[r][v];
+            _mm512_mask_storeu_ps(out, mask, sum);
+        }
+    }
+}
+
+CBF16_TARGET static void gemm_packed_avx512(const uint16_t *a, const uint16_t *b, long k, long n,
+                                            long row0, long row1, float *c, long ldc, int beta) {
+    long kp = (k + 1) & ~1L, pairs = kp / 2, panels = (n + CBF16_NR - 1) / CBF16_NR;
+    if (pairs == 0) {
+        if (!beta) for (long i = row0; i < row1; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (long t0 = 0; t0 < pairs; t0 += KC_PAIRS) {
+        long tc = pairs - t0 < KC_PAIRS ? pairs - t0 : KC_PAIRS;
+        int accumulate = beta || t0 > 0;
+        for (long m0 = row0; m0 < row1; m0 += MC_ROWS) {
+            long m1 = row1 - m0 < MC_ROWS ? row1 : m0 + MC_ROWS;
+            for (long q = 0; q < panels; q++) {
+                const uint16_t *bq = b + (q * pairs + t0) * 2 * CBF16_NR;
+                int cols = (int)(n - q * CBF16_NR < CBF16_NR ? n - q * CBF16_NR : CBF16_NR);
+                for (long i = m0; i < m1; i += CBF16_MR) {
+                    const uint16_t *ai = a + i * kp + 2 * t0;
+                    float *ci = c + i * ldc + q * CBF16_NR;
+                    switch (m1 - i < CBF16_MR ? m1 - i : CBF16_MR) {
+                    case 6: micro_kernel(ai, kp, bq, tc, ci, ldc, 6, cols, accumulate); break;
+                    case 5: micro_kernel(ai, kp, bq, tc, ci, ldc, 5, cols, accumulate); break;
+                    case 4: micro_kernel(ai, kp, bq, tc, ci, ldc, 4, cols, accumulate); break;
+                    case 3: micro_kernel(ai, kp, bq, tc, ci, ldc, 3, cols, accumulate); break;
+                    case 2: micro_kernel(ai, kp, bq, tc, ci, ldc, 2, cols, accumulate); break;
+                    default: micro_kernel(ai, kp, bq, tc, ci, ldc, 1, cols, accumulate); break;
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
+                       long row0, long row1, float *c, long ldc, int beta) {
+#if defined(__x86_64__)
+    if (cbf16_supported()) { gemm_packed_avx512(a, b, k, n, row0, row1, c, ldc, beta); return; }
+#endif
+    // Portable path (the caller only takes it in tests): the same sums, pair by pair, in float.
+    long kp = (k + 1) & ~1L, pairs = kp / 2;
+    for (long i = row0; i < row1; i++) {
+        for (long j = 0; j < n; j++) {
+            long q = j / CBF16_NR, col = j % CBF16_NR;
+            float sum = 0;
+            for (long t = 0; t < pairs; t++) {
+                const uint16_t *bp = b + (q * pairs + t) * 2 * CBF16_NR + 2 * col;
+                float a0, a1, b0, b1;
+                cbf16_to_float(a + i * kp + 2 * t, &a0, 1); cbf16_to_float(a + i * kp + 2 * t + 1, &a1, 1);
+                cbf16_to_float(bp, &b0, 1); cbf16_to_float(bp + 1, &b1, 1);
+                sum += a0 * b0 + a1 * b1;
+            }
+            c[i * ldc + j] = (beta ? c[i * ldc + j] : 0) + sum;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+#ifndef DLLM_CBFLOAT16_H
+#define DLLM_CBFLOAT16_H
+// bfloat16 matrix products with float32 accumulation (AVX512_BF16 `vdpbf16ps`), and the
+// float32 -> bfloat16 rounding they need. bfloat16 values are stored as uint16_t bit patterns.
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU (and OS) runs AVX512_BF16 with AVX512F/BW/VL, else 0.
+int cbf16_supported(void);
+
+/// dst[i] = bf16(src[i]), rounding to nearest, ties to even (as c10::BFloat16's
+/// `round_to_nearest_even`: NaN stays a quiet NaN, denormals are kept, overflow goes to inf).
+void cbf16_from_float(const float *src, uint16_t *dst, long count);
+
+/// dst[i] = float(src[i]) (exact).
+void cbf16_to_float(const uint16_t *src, float *dst, long count);
+
+/// Rows a packed A holds per row block and columns a packed B holds per panel.
+enum { CBF16_MR = 6, CBF16_NR = 64 };
+
+/// Elements a packed B of op(B) (k, n) takes: ceil(n / NR) panels of ceil(k / 2) pairs x NR x 2.
+long cbf16_packed_b_count(long k, long n);
+
+/// Packs rows [row0, row1) of op(A) (m, k), element (i, p) at a[i*rs + p*cs], into `dst`
+/// as bfloat16 rows of kp = k rounded up to even (zero padded): dst[i*kp + p].
+void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst);
+
+/// Packs panels [panel0, panel1) of op(B) (k, n), element (p, j) at b[p*rs + j*cs], in the
+/// layout `vdpbf16ps` multiplies: panel q, pair t, column c of the panel, half s at
+/// dst[(q*kpairs + t)*2*NR + 2*c + s] = bf16(op(B)[2t+s][q*NR + c]), zero padded past k and n.
+void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0, long panel1, uint16_t *dst);
+
+/// C rows [row0, row1) (n columns, row stride ldc) = (beta ? C : 0) + packedA . packedB, float32
+/// accumulation; beta must be 0 or 1. Requires cbf16_supported().
+void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
+                       long row0, long row1, float *c, long ldc, int beta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

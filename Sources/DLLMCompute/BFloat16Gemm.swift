@@ -1,0 +1,127 @@
+import CBFloat16
+import Synchronization
+
+/// bfloat16 matrix products with float32 accumulation, as PyTorch's CPU autocast runs
+/// `linear` and `matmul` under `torch.autocast("cpu", dtype=torch.bfloat16)`: both inputs
+/// rounded to bfloat16 (8 significant bits, round to nearest even), products summed in
+/// float32. The kernel is the project's own (Sources/CBFloat16, AVX512_BF16 `vdpbf16ps`):
+/// Debian's OpenBLAS 0.3.21 is built without `cblas_sbgemm` (docs/mixed-precision.md).
+public enum BFloat16Matmul {
+    /// Whether this CPU runs the AVX512_BF16 kernel. Without it ``bf16Gemm`` still gives
+    /// the same sums through a slow portable loop; models fall back to float32 instead.
+    public static var isAvailable: Bool { cbf16_supported() != 0 }
+
+    /// `value` rounded to bfloat16 (nearest, ties to even) and widened back: what the kernel multiplies.
+    public static func rounded(_ value: Float) -> Float {
+        var x = value, bits: UInt16 = 0
+        cbf16_from_float(&x, &bits, 1)
+        return Float(bitPattern: UInt32(bits) << 16)
+    }
+
+    /// Rounds `count` floats to bfloat16 bit patterns (c10::BFloat16's round_to_nearest_even).
+    public static func round(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, count: Int) {
+        cbf16_from_float(source, destination, count)
+    }
+}
+
+/// Row-major `C (m, n) = op(A) · op(B) + beta · C` with `op(A)` (m, k) and `op(B)` (k, n) rounded
+/// to bfloat16 and accumulated in float32; `beta` is 0 or 1 (overwrite or accumulate). Same
+/// argument conventions as ``gemm(_:_:m:n:k:alpha:_:lda:_:ldb:beta:_:ldc:)``.
+///
+/// Both operands are packed (rounded) into one scratch buffer, then the rows of C are split
+/// between the compute threads.
+public func bf16Gemm(
+    _ transA: Transpose, _ transB: Transpose,
+    m: Int, n: Int, k: Int,
+    _ a: UnsafePointer<Float>, lda: Int,
+    _ b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "bf16Gemm: negative dimension")
+    precondition(beta == 0 || beta == 1, "bf16Gemm: beta must be 0 or 1")
+    if m == 0 || n == 0 { return }
+    // Element (i, p) of op(A) at a[i·rs + p·cs]; element (p, j) of op(B) at b[p·rs + j·cs].
+    let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
+    let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
+    let kp = (k + 1) & ~1, mr = Int(CBF16_MR), nr = Int(CBF16_NR)
+    let packedA = m * kp, packedB = cbf16_packed_b_count(k, n)
+    BFloat16Scratch.with(count: packedA + packedB) { scratch in
+        let pa = scratch, pb = scratch + packedA  // (m, kp) bf16 rows; panels of NR columns
+        parallelChunks(m, minimumPerThread: 64) { rows in
+            cbf16_pack_a(a, aRow, aCol, k, rows.lowerBound, rows.upperBound, pa)
+        }
+        parallelChunks((n + nr - 1) / nr, minimumPerThread: 2) { panels in
+            cbf16_pack_b(b, bRow, bCol, k, n, panels.lowerBound, panels.upperBound, pb)
+        }
+        parallelChunks((m + mr - 1) / mr, minimumPerThread: 4) { blocks in
+            cbf16_gemm_packed(pa, pb, k, n, blocks.lowerBound * mr, min(m, blocks.upperBound * mr), c, ldc, beta == 0 ? 0 : 1)
+        }
+    }
+}
+
+/// One reusable packing buffer (a step's products run one after another, and reallocating the
+/// LM head's tens of megabytes per call would cost page faults); a concurrent caller that finds
+/// it taken allocates its own.
+enum BFloat16Scratch {
+    struct Block: @unchecked Sendable {  // owned by whoever took it from `stash`
+        let pointer: UnsafeMutablePointer<UInt16>
+        let count: Int
+    }
+    static let stash = Mutex<Block?>(nil)
+
+    static func with<R>(count: Int, _ body: (UnsafeMutablePointer<UInt16>) -> R) -> R {
+        var block = stash.withLock { held -> Block? in
+            defer { held = nil }
+            return held
+        }
+        if let taken = block, taken.count < count {
+            taken.pointer.deallocate()
+            block = nil
+        }
+        let owned = block ?? Block(pointer: .allocate(capacity: count), count: count)
+        let result = body(owned.pointer)
+        let spare = stash.withLock { held -> Block? in
+            if let current = held, current.count >= owned.count { return owned }
+            defer { held = owned }
+            return held
+        }
+        spare?.pointer.deallocate()
+        return result
+    }
+}
+
+/// `out (N, OC) = inp (N, C) · Wᵀ + bias` for an (OC, C) weight, the product in bfloat16 with
+/// float32 accumulation (autocast's `linear`); the output and the bias stay float32.
+public func bf16LinearForward(
+    _ out: UnsafeMutablePointer<Float>,
+    _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    N: Int, C: Int, OC: Int
+) {
+    if let bias {
+        for n in 0..<N { (out + n * OC).update(from: bias, count: OC) }
+    }
+    bf16Gemm(.none, .transpose, m: N, n: OC, k: C, inp, lda: C, weight, ldb: C, beta: bias == nil ? 0 : 1, out, ldc: OC)
+}
+
+/// Backward of ``bf16LinearForward(_:_:_:_:N:C:OC:)``: both products (dinp = dout · W and
+/// dW = doutᵀ · inp) in bfloat16 with float32 accumulation, as autocast's backward runs them,
+/// accumulated (`+=`) into the float32 `dinp`, `dweight` and `dbias` (the bias gradient is a
+/// float32 sum of dout's rows).
+public func bf16LinearBackward(
+    _ dinp: UnsafeMutablePointer<Float>?, _ dweight: UnsafeMutablePointer<Float>?, _ dbias: UnsafeMutablePointer<Float>?,
+    _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    N: Int, C: Int, OC: Int
+) {
+    if let dinp {  // (N, C) += dout (N, OC) · W (OC, C)
+        bf16Gemm(.none, .none, m: N, n: C, k: OC, dout, lda: OC, weight, ldb: C, beta: 1, dinp, ldc: C)
+    }
+    if let dweight {  // (OC, C) += doutᵀ · inp
+        bf16Gemm(.transpose, .none, m: OC, n: C, k: N, dout, lda: OC, inp, ldb: C, beta: 1, dweight, ldc: C)
+    }
+    if let dbias {
+        for n in 0..<N {
+            let row = dout + n * OC
+            for o in 0..<OC { dbias[o] += row[o] }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import DLLMCompute
+import DLLMModels
+import Foundation
+
+extension TrainStepBench {
+    /// `--bf16`: dllm float32, dllm `bf16: true`, PyTorch float32 and PyTorch under
+    /// `torch.autocast("cpu", dtype=torch.bfloat16)` on the same config in one run, each beside
+    /// the GEMM peak of its precision measured in the same run.
+    ///
+    /// Achieved GFLOP/s count only real matrix products: the linears and the LM head
+    /// (6 · N · their weights, forward and both backward products) and attention's Q·Kᵀ and P·V
+    /// (12 · L · B · T² · heads · head_dim); the input embedding is a gather and is not counted.
+    /// dllm's bf16 step runs the linears in bfloat16 and attention in float32, so its fraction of
+    /// peak is ideal time over measured time, with the linear FLOPs at the bf16 peak and the
+    /// attention FLOPs at the sgemm peak.
+    func runBF16Comparison() throws {
+        let s = shape, spec = self.spec
+        let N = batch * seq, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim
+        let linearWeights = s.layers * (s.hidden * (QD + 2 * KVD) + QD * s.hidden + 3 * s.hidden * s.intermediate) + s.vocab * s.hidden
+        let linearFlops = 6 * Double(linearWeights) * Double(N)
+        let attentionFlops = 12 * Double(s.layers) * Double(batch) * Double(seq) * Double(seq) * Double(QD)
+        let matmulFlops = linearFlops + attentionFlops
+        print("config: hidden \(s.hidden), layers \(s.layers), heads \(s.heads)/\(s.kvHeads), intermediate \(s.intermediate), vocab \(s.vocab)\(s.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads, \(warmup) warm-up + \(steps) timed steps")
+        print("\(BLASCoreSelection.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no")")
+        print("load average before: \(loadAverage())")
+        guard BFloat16Matmul.isAvailable else {
+            print("bf16: this CPU has no AVX512_BF16; `bf16: true` trains in float32 here, so there is nothing to compare")
+            return
+        }
+        let sgemm = measureSgemm(), bf16Peak = measureSgemm(bf16: true)
+        print(String(format: "GEMM peak (2048^3, this run): OpenBLAS sgemm %.1f GFLOP/s, dllm bf16 kernel %.1f GFLOP/s (%.2fx)",
+                     sgemm, bf16Peak, bf16Peak / sgemm))
+        print(String(format: "matmul FLOPs per step: %.1f G (linears and head %.1f G, attention %.1f G)",
+                     matmulFlops / 1e9, linearFlops / 1e9, attentionFlops / 1e9))
+        print("run                         step s   tokens/s   matmul GFLOP/s   of peak")
+        func row(_ name: String, _ seconds: Double, idealSeconds: Double) {
+            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.2f %10.0f %16.1f %8.0f%%", seconds, Double(N) / seconds,
+                         matmulFlops / seconds / 1e9, 100 * idealSeconds / seconds))
+        }
+        let fp32Ideal = matmulFlops / (sgemm * 1e9), bf16Ideal = linearFlops / (bf16Peak * 1e9) + attentionFlops / (sgemm * 1e9)
+        let fp32 = timeStep(bf16Matmuls: false)
+        row("dllm fp32", fp32.seconds, idealSeconds: fp32Ideal)
+        let bf16 = timeStep(bf16Matmuls: true)
+        row("dllm bf16", bf16.seconds, idealSeconds: bf16Ideal)
+        let torch32 = runPyTorch(seq: seq, checkpointing: gradientCheckpointing)
+        let torch16 = runPyTorch(seq: seq, checkpointing: gradientCheckpointing, bf16: true)
+        // PyTorch's autocast runs attention in bf16 too; its fraction is taken against the bf16 peak throughout.
+        if let torch32 { row("PyTorch \(torch32.version) fp32", Double(N) / torch32.tokensPerSecond, idealSeconds: fp32Ideal) }
+        if let torch16 { row("PyTorch \(torch16.version) autocast bf16", Double(N) / torch16.tokensPerSecond, idealSeconds: matmulFlops / (bf16Peak * 1e9)) }
+        print(String(format: "losses after the last step: dllm fp32 %.4f, dllm bf16 %.4f", fp32.loss, bf16.loss))
+        print(String(format: "dllm bf16 / dllm fp32 tokens/s: %.2fx (target >= 1.6x)", fp32.seconds / bf16.seconds))
+        if let torch16 {
+            print(String(format: "dllm bf16 / PyTorch autocast bf16 tokens/s: %.2fx (target >= 1.2x)", (Double(N) / bf16.seconds) / torch16.tokensPerSecond))
+        } else {
+            print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
+        }
+        if let torch32 { print(String(format: "dllm fp32 / PyTorch fp32 tokens/s: %.2fx", (Double(N) / fp32.seconds) / torch32.tokensPerSecond)) }
+        print("load average after: \(loadAverage())")
+    }
+}

@@ -1,0 +1,114 @@
+import DLLMCompute
+import DLLMRandom
+import XCTest
+
+/// The bfloat16 rounding and the bf16 product (Sources/CBFloat16) against oracles written here:
+/// rounding against "the nearer of the two neighbouring bfloat16 values, ties to the even one",
+/// the product against a Float64 product of the rounded inputs.
+final class BFloat16GemmTests: XCTestCase {
+    /// The bfloat16 value nearest to `x` by exhaustive comparison of its two neighbours.
+    func nearestBFloat16(_ x: Float) -> Float {
+        if x.isNaN || x.isInfinite { return x }
+        let below = Float(bitPattern: x.bitPattern & 0xFFFF_0000)  // truncation: toward zero
+        let above = Float(bitPattern: (x.bitPattern & 0xFFFF_0000) &+ 0x1_0000)  // one bf16 ulp away from zero
+        let dBelow = abs(Double(x) - Double(below)), dAbove = abs(Double(x) - Double(above))
+        if dBelow != dAbove { return dBelow < dAbove ? below : above }
+        return (below.bitPattern >> 16) & 1 == 0 ? below : above
+    }
+
+    func testRoundingIsNearestTiesToEven() {
+        XCTAssertEqual(BFloat16Matmul.rounded(1 + 0x1p-8), 1)  // tie between 1 and 1 + 2^-7: even is 1
+        XCTAssertEqual(BFloat16Matmul.rounded(1 + 3 * 0x1p-8), 1 + 0x1p-6)  // tie: even is 1 + 2^-6
+        XCTAssertEqual(BFloat16Matmul.rounded(1 + 0x1p-8 + 0x1p-20), 1 + 0x1p-7)  // past the tie
+        XCTAssertEqual(BFloat16Matmul.rounded(-(1 + 0x1p-8 + 0x1p-20)), -(1 + 0x1p-7))
+        XCTAssertEqual(BFloat16Matmul.rounded(.greatestFiniteMagnitude), .infinity)
+        XCTAssertEqual(BFloat16Matmul.rounded(.infinity), .infinity)
+        XCTAssertTrue(BFloat16Matmul.rounded(.nan).isNaN)
+        XCTAssertGreaterThan(BFloat16Matmul.rounded(1e-40), 0, "denormals are kept (as torch does), not flushed")
+
+        // The vectorised path (blocks of 16) and its tail against the oracle.
+        var rng = SeededGenerator(seed: 19)
+        let count = 16 * 64 + 7
+        var values = (0..<count).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+        values[3] = .nan; values[20] = -.infinity; values[40] = 1 + 0x1p-8
+        var bits = [UInt16](repeating: 0, count: count)
+        BFloat16Matmul.round(values, into: &bits, count: count)
+        for i in 0..<count {
+            let got = Float(bitPattern: UInt32(bits[i]) << 16), want = nearestBFloat16(values[i])
+            if want.isNaN { XCTAssertTrue(got.isNaN, "value \(i)"); continue }
+            XCTAssertEqual(got.bitPattern, want.bitPattern, "value \(i): \(values[i])")
+        }
+    }
+
+    /// bf16Gemm against Float64 sums of the rounded inputs, to float32 accumulation error:
+    /// |error| ≤ k · 2⁻²³ · Σ|a·b| (twice the classical γₖ bound of recursive summation).
+    func assertMatchesRoundedProduct(_ tA: Transpose, _ tB: Transpose, m: Int, n: Int, k: Int, beta: Float,
+                                     file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SeededGenerator(seed: UInt64(m * 1000 + n * 10 + k))
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let c0 = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let lda = tA == .none ? k : m, ldb = tB == .none ? n : k
+        var c = c0
+        bf16Gemm(tA, tB, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, &c, ldc: n)
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let x = Double(BFloat16Matmul.rounded(tA == .none ? a[i * lda + p] : a[p * lda + i]))
+                    let y = Double(BFloat16Matmul.rounded(tB == .none ? b[p * ldb + j] : b[j * ldb + p]))
+                    sum += x * y
+                    magnitude += abs(x * y)
+                }
+                let want = sum + Double(beta) * Double(c0[i * n + j])
+                let bound = Double(k + 1) * 0x1p-23 * (magnitude + abs(Double(c0[i * n + j])))
+                let error = abs(Double(c[i * n + j]) - want)
+                worst = max(worst, error / bound)
+                if error > bound {
+                    XCTFail("(\(i), \(j)) of \(tA)/\(tB) m \(m) n \(n) k \(k): \(c[i * n + j]) vs \(want), bound \(bound)", file: file, line: line)
+                    return
+                }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1, file: file, line: line)
+    }
+
+    func testEveryTranspositionWithOddShapes() {
+        for tA in [Transpose.none, .transpose] {
+            for tB in [Transpose.none, .transpose] {
+                for beta: Float in [0, 1] {
+                    // n = 70: one full 64-column panel and a 6-column tail; k odd: a zero-padded pair; m = 13: a 1-row block.
+                    assertMatchesRoundedProduct(tA, tB, m: 13, n: 70, k: 37, beta: beta)
+                }
+            }
+        }
+    }
+
+    func testSeveralKAndRowBlocksAcrossThreads() {
+        // k = 601: three passes of 256 pairs; m = 110: more than one 48-row block; n = 130: three panels.
+        assertMatchesRoundedProduct(.none, .transpose, m: 110, n: 130, k: 601, beta: 1)
+        assertMatchesRoundedProduct(.transpose, .none, m: 110, n: 130, k: 601, beta: 0)
+    }
+
+    /// The linear layer's three products equal the float32 ones over rounded inputs, and the bias
+    /// gradient is the float32 row sum.
+    func testLinearBackwardMatchesFloatLinearOfRoundedInputs() {
+        let N = 9, C = 20, OC = 17
+        var rng = SeededGenerator(seed: 7)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let x = random(N * C), w = random(OC * C), dy = random(N * OC), bias = random(OC)
+        let xr = x.map(BFloat16Matmul.rounded), wr = w.map(BFloat16Matmul.rounded), dyr = dy.map(BFloat16Matmul.rounded)
+        var y = [Float](repeating: 0, count: N * OC), yRef = y
+        bf16LinearForward(&y, x, w, bias, N: N, C: C, OC: OC)
+        linearForward(&yRef, xr, wr, bias, N: N, C: C, OC: OC)
+        var dx = random(N * C), dw = random(OC * C), db = random(OC)
+        var dxRef = dx, dwRef = dw, dbRef = db
+        bf16LinearBackward(&dx, &dw, &db, dy, x, w, N: N, C: C, OC: OC)
+        linearBackward(&dxRef, &dwRef, nil, dyr, xr, wr, N: N, C: C, OC: OC)
+        for o in 0..<OC { for n in 0..<N { dbRef[o] += dy[n * OC + o] } }
+        for (got, want) in [(y, yRef), (dx, dxRef), (dw, dwRef), (db, dbRef)] {
+            for i in got.indices { XCTAssertEqual(got[i], want[i], accuracy: 1e-5 * max(1, abs(want[i]))) }
+        }
+    }
+}
