@@ -54,11 +54,12 @@ public final class ARLoglikelihoodScorer: LoglikelihoodScorer {
     /// The same, running only the units of work this shard owns (unit `g` belongs to rank
     /// `g mod count`), so each unit is the one a single process runs.
     ///
-    /// With `reuseContext`, the requests of a document that share a context form a group scored on
-    /// its own (``scoreSharedContext(_:continuations:)``): its numbers depend on the group alone,
-    /// never on `batchSize`, batch neighbours or ranks. The other requests (single-request
-    /// documents, left-truncated requests, distinct contexts) run in batches of `batchSize` full
-    /// forwards as lm-eval does. Units: those batches longest first, then the groups longest first.
+    /// With `reuseContext`, the requests of a document that share a context form a group; packs of
+    /// `batchSize` whole groups run their contexts once (``scoreSharedContexts(_:)``). The other
+    /// requests (single-request documents, left-truncated requests, distinct contexts) run in
+    /// batches of `batchSize` full forwards as lm-eval does. No row of a forward reads another, so
+    /// a request's numbers do not depend on its neighbours, `batchSize` or the ranks. Units: those
+    /// batches longest first, then the packs longest first.
     public func score(_ requests: [EncodedRequest], addresses: [RequestAddress], batchSize: Int, shard: EvalShard,
                       progress: ((Int) -> Void)?, scored: ScoredUnitHandler? = nil) -> [LoglikelihoodResult?] {
         precondition(batchSize >= 1, "batch size must be positive")
