@@ -26,6 +26,12 @@ gguf="${DLLM_DATA_CACHE:-$HOME/.cache/dllm/data}/smollm2-135m-instruct/SmolLM2-1
 if [[ ! -f runs/smollm2-a2d/model.safetensors ]]; then
     "$dllm" convert a2d "$gguf" runs/smollm2-a2d
 fi
+# SmolLM2's booleans are known: a release build once wrote every JSON boolean inverted
+# (JSONWriter.appendBool), which only this release job would notice.
+for expected in '"tie_word_embeddings": true' '"attention_bias": false' '"mlp_bias": false'; do
+    grep -qF "$expected" runs/smollm2-a2d/config.json \
+        || { echo "run-main: runs/smollm2-a2d/config.json lacks $expected" >&2; exit 1; }
+done
 
 # 3. Adaptation: configs/a2d/smollm2-sft.yaml, shortened to fit a 2-core machine (60 steps
 #    of 2 ranks x 4 Alpaca pairs; the config's own sizes are for a longer run).

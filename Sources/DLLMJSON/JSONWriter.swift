@@ -92,7 +92,13 @@ public enum JSONWriter {
 
     @inlinable static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
 
-    @inlinable public static func appendBool(_ flag: Bool, to out: inout [UInt8]) {
+    /// Kept out of line and unoptimised: as an inlinable function, the release build (Swift 6.3,
+    /// -O with cross-module optimisation) began writing `true` for false and `false` for true in
+    /// `config.json` after unrelated changes in other modules, while the debug build, the parser
+    /// and the in-memory configuration were right; out of line the values are written as they are.
+    /// `Launchers/run-main.sh` (release) checks a converted folder's booleans.
+    @inline(never) @_optimize(none)
+    public static func appendBool(_ flag: Bool, to out: inout [UInt8]) {
         if flag { out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65]) }
     }
 
