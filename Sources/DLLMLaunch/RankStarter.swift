@@ -28,9 +28,11 @@ public enum RankStarter {
         return status == 0 && output.contains("pmix")
     }
 
-    /// Environment names handed to remote ranks explicitly (`mpirun -x`).
+    /// Environment names handed to remote ranks explicitly (`mpirun -x`): the project's own,
+    /// the thread counts, OpenBLAS's load-time settings (`OPENBLAS_CORETYPE`,
+    /// `OPENBLAS_THREAD_TIMEOUT`, …: a value the user chose reaches every rank) and the paths.
     public static func exportedNames(_ env: [String: String]) -> [String] {
-        env.keys.filter { $0.hasPrefix("DLLM_") || $0 == "OMP_NUM_THREADS" || $0 == "OPENBLAS_NUM_THREADS" || $0 == "PATH" || $0 == "LD_LIBRARY_PATH" }.sorted()
+        env.keys.filter { $0.hasPrefix("DLLM_") || $0.hasPrefix("OPENBLAS_") || $0 == "OMP_NUM_THREADS" || $0 == "PATH" || $0 == "LD_LIBRARY_PATH" }.sorted()
     }
 
     public static func mpirunArguments(mpirun: String, plan: LaunchPlan, rank: [String], environment: [String: String],

@@ -66,7 +66,7 @@ struct TrainStepBench: ParsableCommand {
         }
         print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(shape.kvHeads), intermediate \(shape.intermediate), vocab \(vocab)\(shape.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads")
         print("attention: \(attention.usesTiles(T: seq) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
-        print("parameters: \(step.parameters); \(BLASCoreSelection.description)")
+        print("parameters: \(step.parameters); \(BLASEnvironment.description)")
         print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
         print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
                      mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))

@@ -4,7 +4,7 @@ import ArgumentParser
 @main
 struct DLLM: ParsableCommand {
     static func main() {
-        BLASCoreSelection.reexecIfBeneficial()
+        BLASEnvironment.reexecIfBeneficial()
         Self.main(nil)
     }
 

@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
             }
             if let b = env["DLLM_REDUCE_BUCKET_SIZE"].flatMap(Int.init) { plan.bucketElements = b }
             ComputeThreads.configureBLAS()
-            log("threads: \(ComputeThreads.count); \(BLASCoreSelection.description)")
+            log("threads: \(ComputeThreads.count); \(BLASEnvironment.description)")
             let trainer = try TrainingRun.makeTrainer(training, comm: comm, parallel: plan, log: log)
             // Preemption (SIGTERM from Slurm), Ctrl-C, and SIGUSR1 (what dllm-launch sends through
             // mpirun, which forwards SIGUSR1 but turns SIGTERM into a kill): finish the step, checkpoint, exit.

@@ -21,7 +21,7 @@ extension TrainStepBench {
         let attentionFlops = 12 * Double(s.layers) * Double(batch) * Double(seq) * Double(seq) * Double(QD)
         let matmulFlops = linearFlops + attentionFlops
         print("config: hidden \(s.hidden), layers \(s.layers), heads \(s.heads)/\(s.kvHeads), intermediate \(s.intermediate), vocab \(s.vocab)\(s.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads, \(warmup) warm-up + \(steps) timed steps")
-        print("\(BLASCoreSelection.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no")")
+        print("\(BLASEnvironment.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no")")
         print("load average before: \(loadAverage())")
         guard BFloat16Matmul.isAvailable else {
             print("bf16: this CPU has no AVX512_BF16; `bf16: true` trains in float32 here, so there is nothing to compare")

@@ -98,9 +98,11 @@ final class LaunchConfigTests: LaunchTestCase {
         var options = LaunchOptions(trainingConfig: trainConfig.path)
         options.numProcesses = 4
         let plan = try LaunchPlan.resolve(options, environment: [:], coresPerMachine: 2)
-        let mpirun = RankStarter.mpirunArguments(mpirun: "mpirun", plan: plan, rank: ["agent"], environment: ["DLLM_RUN_ID": "x", "HOME": "/"],
+        let mpirun = RankStarter.mpirunArguments(mpirun: "mpirun", plan: plan, rank: ["agent"],
+                                                 environment: ["DLLM_RUN_ID": "x", "HOME": "/", "OPENBLAS_THREAD_TIMEOUT": "12"],
                                                  hostfile: nil, isRoot: true)
-        XCTAssertEqual(mpirun, ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", "4", "--oversubscribe", "-x", "DLLM_RUN_ID", "agent"])
+        XCTAssertEqual(mpirun, ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", "4", "--oversubscribe",
+                                "-x", "DLLM_RUN_ID", "-x", "OPENBLAS_THREAD_TIMEOUT", "agent"])
         let slurm: [String: String] = ["SLURM_JOB_ID": "9", "SLURM_JOB_NUM_NODES": "2", "SLURM_NTASKS": "4", "SLURM_CPUS_ON_NODE": "8"]
         let inSlurm = try LaunchPlan.resolve(LaunchOptions(trainingConfig: trainConfig.path), environment: slurm)
         XCTAssertEqual(inSlurm.worldSize, 4)
