@@ -25,6 +25,11 @@ public struct LaunchConfig: Sendable, Equatable {
     public var fsdpReshardAfterForward: Bool?
     public var fsdpVersion: Int?
     public var fsdpBackwardPrefetch: String?
+    /// `deepspeed_config.deepspeed_config_file`, as resolved (see `DeepSpeedConfigFile`).
+    public var deepspeedConfigFile: String?
+    /// The element type of gradient reductions, `fp32` or `bf16` (the DeepSpeed file's
+    /// `communication_data_type`); nil when no file sets it.
+    public var communicationDataType: String?
     /// `mpirun_config.mpirun_hostfile`: the machines of a multi-machine run without Slurm.
     public var mpirunHostfile: String?
     /// Keys accepted without effect on CPU, for a single notice.
@@ -81,6 +86,7 @@ public struct LaunchConfig: Sendable, Equatable {
             guard let v = node.bool else { throw fail(key, node, "expected true or false") }
             return v
         }
+        var fileLine: Int?
         for (k, v) in mapping {
             guard let key = k.string else { continue }
             switch key {
@@ -122,6 +128,12 @@ public struct LaunchConfig: Sendable, Equatable {
                             guard let x = sv.float else { throw fail(name, sv, "expected a number") }
                             config.gradientClipping = x
                         }
+                    case "deepspeed_config_file":
+                        if !isNull(sv) {
+                            guard let file = sv.string, !file.isEmpty else { throw fail(name, sv, "expected the path of a DeepSpeed JSON config") }
+                            config.deepspeedConfigFile = file
+                            fileLine = sv.mark?.line
+                        }
                     case "offload_optimizer_device", "offload_param_device":
                         if let d = sv.string, d != "none", d != "cpu" { throw fail(name, sv, "must be none or cpu") }
                         config.ignored.append(name)
@@ -160,12 +172,50 @@ public struct LaunchConfig: Sendable, Equatable {
             default: break
             }
         }
+        if let named = config.deepspeedConfigFile {
+            try config.mergeDeepSpeedFile(named, launchConfigPath: path, line: fileLine)
+        }
         if config.numProcesses < 1 { throw ConfigError(file: path, line: file.line(of: "num_processes"), key: "num_processes", "must be at least 1") }
         if config.numMachines < 1 { throw ConfigError(file: path, line: file.line(of: "num_machines"), key: "num_machines", "must be at least 1") }
         if config.machineRank < 0 || config.machineRank >= config.numMachines {
             throw ConfigError(file: path, line: file.line(of: "machine_rank"), key: "machine_rank", "must be in 0..<num_machines")
         }
         return config
+    }
+
+    /// Reads the DeepSpeed JSON config named by `deepspeed_config_file`: a relative path is
+    /// taken from the working directory (as accelerate opens it), else from the launch config's
+    /// folder. As in accelerate, the file replaces the inline DeepSpeed keys, so giving both is
+    /// an error naming them.
+    mutating func mergeDeepSpeedFile(_ named: String, launchConfigPath: String, line: Int?) throws {
+        let key = "deepspeed_config.deepspeed_config_file"
+        var resolved = named
+        if !named.hasPrefix("/") && !FileManager.default.fileExists(atPath: named) {
+            let beside = URL(fileURLWithPath: launchConfigPath).deletingLastPathComponent().appendingPathComponent(named).path
+            if FileManager.default.fileExists(atPath: beside) { resolved = beside }
+        }
+        guard FileManager.default.fileExists(atPath: resolved) else {
+            throw ConfigError(file: launchConfigPath, line: line, key: key,
+                              "no such file: \(named) (looked in the working directory and beside the launch config)")
+        }
+        var inline: [String] = []
+        if zeroStage != nil { inline.append("zero_stage") }
+        if reduceBucketSize != nil { inline.append("reduce_bucket_size") }
+        if gradientAccumulationSteps != nil { inline.append("gradient_accumulation_steps") }
+        if gradientClipping != nil { inline.append("gradient_clipping") }
+        guard inline.isEmpty else {
+            throw ConfigError(file: launchConfigPath, line: line, key: key,
+                              "the DeepSpeed file replaces deepspeed_config.\(inline.joined(separator: ", deepspeed_config.")); "
+                              + "set them in \(named) instead (accelerate refuses both as well)")
+        }
+        let file = try DeepSpeedConfigFile.load(path: resolved)
+        deepspeedConfigFile = resolved
+        zeroStage = file.zeroStage
+        reduceBucketSize = file.reduceBucketSize
+        gradientAccumulationSteps = file.gradientAccumulationSteps
+        gradientClipping = file.gradientClipping
+        communicationDataType = file.communicationDataType
+        ignored += file.ignored.map { "\(named): \($0)" }
     }
 
     /// The sharding this config asks for, by accelerate's and DeepSpeed's meaning.

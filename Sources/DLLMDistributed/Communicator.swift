@@ -16,9 +16,16 @@ public protocol Communicator: AnyObject {
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
     func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> CommunicationRequest
     func allReduceSum(_ values: [Double]) -> [Double]
+    /// As `startAllReduceSum`, with the values travelling (and summed) as `wire` says: in
+    /// bfloat16, each rank rounds its values before sending and every partial sum is rounded
+    /// again (DeepSpeed's `communication_data_type: bf16`); the result is widened back in place.
+    func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int, wire: WirePrecision) -> CommunicationRequest
     /// `send` holds `worldSize × countPerRank` values; rank r receives the sum of every rank's r-th slice.
     func reduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int)
     func startReduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest
+    /// As `startReduceScatterSum`, with the values travelling as `wire` says (see the all-reduce).
+    func startReduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int,
+                               wire: WirePrecision) -> CommunicationRequest
     /// `receive` gets every rank's `countPerRank` values, in rank order.
     func allGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int)
     func startAllGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest
@@ -32,6 +39,15 @@ public protocol Communicator: AnyObject {
     func abort(_ message: String, code: Int32) -> Never
     /// Bytes this rank has sent through collectives, by the standard algorithms' accounting.
     var bytesSent: Int { get }
+}
+
+/// The element type gradients travel in between ranks: DeepSpeed's `communication_data_type`
+/// (`fp32`, or `bf16`, which halves the bytes on the wire; its sums are rounded to bfloat16).
+public enum WirePrecision: String, Sendable, Codable, CaseIterable {
+    case fp32, bf16
+
+    /// Bytes per element on the wire.
+    public var elementBytes: Int { self == .fp32 ? 4 : 2 }
 }
 
 /// A pending non-blocking collective.
@@ -59,6 +75,10 @@ public final class SingleProcessCommunicator: Communicator {
     public var bytesSent: Int { 0 }
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
     public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> CommunicationRequest { CompletedRequest() }
+    /// One process: nothing travels, so nothing is rounded.
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int, wire: WirePrecision) -> CommunicationRequest {
+        CompletedRequest()
+    }
     public func allReduceSum(_ values: [Double]) -> [Double] { values }
     public func reduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) {
         if UnsafeRawPointer(send) != UnsafeRawPointer(receive) { receive.update(from: send, count: countPerRank) }
@@ -66,6 +86,10 @@ public final class SingleProcessCommunicator: Communicator {
     public func startReduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) -> CommunicationRequest {
         reduceScatterSum(send, receive, countPerRank: countPerRank)
         return CompletedRequest()
+    }
+    public func startReduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int,
+                                      wire: WirePrecision) -> CommunicationRequest {
+        startReduceScatterSum(send, receive, countPerRank: countPerRank)
     }
     public func allGather(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int) {
         if UnsafeRawPointer(send) != UnsafeRawPointer(receive) { receive.update(from: send, count: countPerRank) }

@@ -1,4 +1,5 @@
 import CMPI
+import DLLMCheckpoint
 import Foundation
 
 /// OpenMPI behind `Communicator`. MPI is initialised with thread support
@@ -54,8 +55,8 @@ public final class MPICommunicator: Communicator {
     }
 
     /// Ring all-reduce sends 2·(N−1)/N of the buffer; reduce-scatter and all-gather (N−1)/N each.
-    func account(_ count: Int, factor: Double) {
-        bytesSent += Int(Double(count * 4) * factor * Double(worldSize - 1) / Double(worldSize))
+    func account(_ count: Int, factor: Double, elementBytes: Int = 4) {
+        bytesSent += Int(Double(count * elementBytes) * factor * Double(worldSize - 1) / Double(worldSize))
     }
 
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
@@ -67,6 +68,21 @@ public final class MPICommunicator: Communicator {
         account(count, factor: 2)
         let request = MPIRequest(owner: self, what: "MPI_Iallreduce")
         check(MPI_Iallreduce(dllm_mpi_in_place(), buffer, Int32(count), dllm_mpi_float(), dllm_mpi_sum(), world, &request.handle), "MPI_Iallreduce")
+        return request
+    }
+
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int, wire: WirePrecision) -> CommunicationRequest {
+        guard wire == .bf16 else { return startAllReduceSum(buffer, count: count) }
+        account(count, factor: 2, elementBytes: 2)
+        let narrow = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))  // (count) bf16 bits
+        HalfPrecision.convertFloatToBF16(buffer, narrow, count: count)
+        let request = MPIRequest(owner: self, what: "MPI_Iallreduce (bf16)")
+        request.whenDone = {
+            HalfPrecision.convertBF16ToFloat(narrow, buffer, count: count)
+            narrow.deallocate()
+        }
+        check(MPI_Iallreduce(dllm_mpi_in_place(), narrow, Int32(count), dllm_mpi_uint16(), BFloat16Wire.sum, world, &request.handle),
+              "MPI_Iallreduce (bf16)")
         return request
     }
 
@@ -86,6 +102,25 @@ public final class MPICommunicator: Communicator {
         let request = MPIRequest(owner: self, what: "MPI_Ireduce_scatter_block")
         check(MPI_Ireduce_scatter_block(send, receive, Int32(countPerRank), dllm_mpi_float(), dllm_mpi_sum(), world, &request.handle),
               "MPI_Ireduce_scatter_block")
+        return request
+    }
+
+    public func startReduceScatterSum(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, countPerRank: Int,
+                                      wire: WirePrecision) -> CommunicationRequest {
+        guard wire == .bf16 else { return startReduceScatterSum(send, receive, countPerRank: countPerRank) }
+        let total = countPerRank * worldSize
+        account(total, factor: 1, elementBytes: 2)
+        let narrowSend = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, total))            // (W × countPerRank) bf16 bits
+        let narrowReceive = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, countPerRank))  // (countPerRank) bf16 bits
+        HalfPrecision.convertFloatToBF16(send, narrowSend, count: total)
+        let request = MPIRequest(owner: self, what: "MPI_Ireduce_scatter_block (bf16)")
+        request.whenDone = {
+            HalfPrecision.convertBF16ToFloat(narrowReceive, receive, count: countPerRank)
+            narrowSend.deallocate()
+            narrowReceive.deallocate()
+        }
+        check(MPI_Ireduce_scatter_block(narrowSend, narrowReceive, Int32(countPerRank), dllm_mpi_uint16(), BFloat16Wire.sum, world,
+                                        &request.handle), "MPI_Ireduce_scatter_block (bf16)")
         return request
     }
 
@@ -133,6 +168,8 @@ final class MPIRequest: CommunicationRequest {
     let owner: MPICommunicator
     let what: String
     var done = false
+    /// Runs once, when the collective has completed (a bf16 wire widens its result here).
+    var whenDone: (() -> Void)?
 
     init(owner: MPICommunicator, what: String) {
         self.owner = owner
@@ -142,14 +179,20 @@ final class MPIRequest: CommunicationRequest {
     func wait() {
         guard !done else { return }
         owner.check(MPI_Wait(&handle, dllm_mpi_status_ignore()), what)
+        finish()
+    }
+
+    private func finish() {
         done = true
+        whenDone?()
+        whenDone = nil
     }
 
     func test() -> Bool {
         guard !done else { return true }
         var flag: Int32 = 0
         owner.check(MPI_Test(&handle, &flag, dllm_mpi_status_ignore()), what)
-        done = flag != 0
+        if flag != 0 { finish() }
         return done
     }
 }

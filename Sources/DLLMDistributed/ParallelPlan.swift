@@ -19,12 +19,17 @@ public struct ParallelPlan: Sendable, Equatable, Codable {
     public var reshardAfterForward: Bool
     /// FSDP: start gathering the next block while the current one computes.
     public var prefetch: Bool
+    /// The element type of the gradient reductions (DeepSpeed `communication_data_type`);
+    /// parameters are always gathered in float32.
+    public var gradientWire: WirePrecision
 
-    public init(stage: ShardingStage, bucketElements: Int = 6_553_600, reshardAfterForward: Bool = true, prefetch: Bool = true) {
+    public init(stage: ShardingStage, bucketElements: Int = 6_553_600, reshardAfterForward: Bool = true, prefetch: Bool = true,
+                gradientWire: WirePrecision = .fp32) {
         self.stage = stage
         self.bucketElements = bucketElements
         self.reshardAfterForward = reshardAfterForward
         self.prefetch = prefetch
+        self.gradientWire = gradientWire
     }
 }
 

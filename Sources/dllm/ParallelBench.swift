@@ -8,7 +8,8 @@ import Foundation
 
 /// `mpirun -np 2 dllm bench parallel --stage ddp|zero2|fsdp`: per optimizer step, the
 /// compute time, the time blocked in communication, the bytes each rank sent against
-/// the theory (2Ψ(N−1)/N for DDP and ZeRO-2, 3Ψ(N−1)/N for FSDP, Ψ in bytes), and how
+/// the theory (2Ψ(N−1)/N for DDP and ZeRO-2, 3Ψ(N−1)/N for ZeRO-1 and FSDP, Ψ in bytes; the
+/// gradient share halves with `--communication-data-type bf16`), and how
 /// many collectives were started during backward (overlapping compute).
 struct ParallelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,9 @@ struct ParallelBench: ParsableCommand {
     @Option var seq = 512
     @Option var steps = 2
     @Option(name: .customLong("bucket-elements")) var bucketElements = 6_553_600
+    @Option(name: .customLong("communication-data-type"),
+            help: "Element type of the gradient reductions (DeepSpeed communication_data_type): fp32 or bf16.")
+    var communicationDataType: WirePrecision = .fp32
     @Option(name: .customLong("save-to"), help: "After the steps, save a consolidated checkpoint into this (new) folder and report each rank's peak resident memory during the save.")
     var saveTo: String?
 
@@ -35,7 +39,8 @@ struct ParallelBench: ParsableCommand {
                              maxPositions: max(seq, 2048), tiedEmbeddings: false, qkvBias: false)
         let model = LlamaModel<Float>(spec: spec)
         Initialization.initialize(model, seed: 0)
-        let strategy = ParallelStrategies.make(model: model, comm: comm, plan: ParallelPlan(stage: stage, bucketElements: bucketElements))
+        let strategy = ParallelStrategies.make(model: model, comm: comm, plan: ParallelPlan(stage: stage, bucketElements: bucketElements,
+                                                                                           gradientWire: communicationDataType))
         var rng = SeededGenerator(seed: UInt64(1 + comm.rank))
         let N = batch * seq
         let ids = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
@@ -61,10 +66,15 @@ struct ParallelBench: ParsableCommand {
         let savePeaks = try saveTo.map { try measureSave(strategy: strategy, spec: spec, to: URL(fileURLWithPath: $0)) }
         guard comm.rank == 0 else { (comm as? MPICommunicator)?.finalize(); return }
         let W = Double(comm.worldSize), psiBytes = Double(model.parameterCount * 4)
-        let theory = (stage == .fsdp ? 3 : 2) * psiBytes * (W - 1) / W
+        // G: gradients, in the wire type; P: parameter gathers, always float32. DDP all-reduces
+        // (2G), ZeRO-1 all-reduces and gathers (2G + P), ZeRO-2 reduce-scatters and gathers (G + P),
+        // FSDP gathers twice and reduce-scatters (2P + G); each times (N−1)/N.
+        let G = psiBytes * Double(communicationDataType.elementBytes) / 4, P = psiBytes
+        let perStage: [ShardingStage: Double] = [.ddp: 2 * G, .zero1: 2 * G + P, .zero2: G + P, .fsdp: 2 * P + G]
+        let theory = perStage[stage]! * (W - 1) / W
         let mean = { (f: ((total: Double, wait: Double, bytes: Int, overlapped: Int)) -> Double) in rows.map(f).reduce(0, +) / Double(rows.count) }
         let memory = strategy.memoryReport()
-        print("stage \(stage.rawValue), \(comm.worldSize) ranks, \(model.parameterCount) parameters, \(batch)x\(seq) tokens per rank, \(ComputeThreads.count) thread(s) per rank")
+        print("stage \(stage.rawValue), gradients as \(communicationDataType.rawValue), \(comm.worldSize) ranks, \(model.parameterCount) parameters, \(batch)x\(seq) tokens per rank, \(ComputeThreads.count) thread(s) per rank")
         print(String(format: "step %.2f s = compute %.2f s + blocked in communication %.2f s", mean { $0.total }, mean { $0.total - $0.wait }, mean { $0.wait }))
         print(String(format: "bytes sent per rank per step: %.1f MB (theory %.1f MB, ratio %.3f)", mean { Double($0.bytes) } / 1e6, theory / 1e6,
                      mean { Double($0.bytes) } / max(theory, 1)))
@@ -100,3 +110,4 @@ struct ParallelBench: ParsableCommand {
 }
 
 extension ShardingStage: ExpressibleByArgument {}
+extension WirePrecision: ExpressibleByArgument {}

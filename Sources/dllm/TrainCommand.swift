@@ -64,6 +64,7 @@ struct TrainCommand: ParsableCommand {
                 plan.stage = ShardingStage(rawValue: launch.shardingName) ?? .ddp
                 if let b = launch.reduceBucketSize { plan.bucketElements = b }
                 if let r = launch.fsdpReshardAfterForward { plan.reshardAfterForward = r }
+                if let wire = launch.communicationDataType.flatMap(WirePrecision.init(rawValue:)) { plan.gradientWire = wire }
             }
             if let s = env["DLLM_SHARDING"] {
                 guard let stage = ShardingStage(rawValue: s) else {

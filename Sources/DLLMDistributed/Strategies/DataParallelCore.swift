@@ -97,7 +97,8 @@ public final class DataParallelCore {
     /// DDP and ZeRO-1: sums segment `s`'s gradients over ranks, in place.
     func startAllReduce(segment s: Int) {
         let seg = map.segments[s]
-        let request = comm.startAllReduceSum(model.gradients.pointer + seg.range.lowerBound, count: seg.range.count)
+        let request = comm.startAllReduceSum(model.gradients.pointer + seg.range.lowerBound, count: seg.range.count,
+                                             wire: plan.gradientWire)
         pending.append((s, request, nil))
         stats.overlappedCollectives += 1
     }
@@ -112,7 +113,8 @@ public final class DataParallelCore {
         buffer.update(from: model.gradients.pointer + seg.range.lowerBound, count: seg.range.count)
         (buffer + seg.range.count).update(repeating: 0, count: seg.chunk * W - seg.range.count)
         // This rank's reduced chunk lands just after the padded segment.
-        let request = comm.startReduceScatterSum(UnsafePointer(buffer), buffer + seg.chunk * W, countPerRank: seg.chunk)
+        let request = comm.startReduceScatterSum(UnsafePointer(buffer), buffer + seg.chunk * W, countPerRank: seg.chunk,
+                                                 wire: plan.gradientWire)
         pending.append((s, request, slot))
         stats.overlappedCollectives += 1
         MemoryRelease.discard(model.gradients.pointer + seg.range.lowerBound, count: seg.range.count)
