@@ -5,7 +5,7 @@
 #   train   dllm bench train-step, reference config (hidden 512, 8 layers, vocab 32000, batch 8x512), fp32
 #   bf16    the same step with bf16: true
 #   eval    dllm eval, AR log-likelihood, first DOCS HellaSwag documents of a float32 SmolLM2 folder
-#   decode  dllm bench ar on the SmolLM2 GGUF (quantized kernels; prefill uses sgemm)
+#   prefill, decode  dllm bench ar on the SmolLM2 GGUF (quantized kernels)
 #
 #   Launchers/bench-blas-threads.sh HF_FOLDER GGUF [ROUNDS] [DOCS] [TIMEOUTS]
 #   e.g. Launchers/bench-blas-threads.sh /tmp/smollm2-hf ~/.cache/dllm/data/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf 2 50 "28 4"
@@ -29,9 +29,9 @@ for round in $(seq "$rounds"); do
                 --output_path "$out" 2>&1 | sed -n 's/.*hellaswag: \([0-9]*\) documents in \([0-9.]*\) s.*/\1 \2/p' | tail -1)
         rm -rf "$out"
         echo "eval   timeout $t round $round: $(echo "$s" | awk '{printf "%.3f", $1 / $2}') docs/s" | tee -a "$results"
-        v=$("$dllm" bench ar --model "$gguf" --mode ar --prompt-tokens 512 --new-tokens 64 --threads 2 | sed -n 's/^RESULT //p' \
-                | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.1f prefill, %.1f decode" % (r["prefill_tps"], r["decode_tps"]))')
-        echo "decode timeout $t round $round: $v tokens/s" | tee -a "$results"
+        r=$("$dllm" bench ar --model "$gguf" --mode ar --prompt-tokens 512 --new-tokens 64 --threads 2 | sed -n 's/^RESULT //p')
+        echo "prefill timeout $t round $round: $(echo "$r" | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["prefill_tps"])') tokens/s" | tee -a "$results"
+        echo "decode timeout $t round $round: $(echo "$r" | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["decode_tps"])') tokens/s" | tee -a "$results"
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
