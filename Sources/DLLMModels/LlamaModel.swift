@@ -114,7 +114,10 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// under the kernel and checkpointing options, and remembers the batch, mask and rows for backward.
     func prepareActivations(for batch: TokenBatch, mask: AttentionMask, logitRows: [Int]? = nil) {
         precondition(batch.T <= spec.maxPositions, "LlamaModel: sequence length \(batch.T) exceeds \(spec.maxPositions) positions")
-        let tiled = attentionKernel.usesTiles(T: batch.T), headRows = logitRows?.count ?? batch.B * batch.T
+        let tiled = attentionKernel.usesTiles(B: batch.B, heads: spec.heads, T: batch.T,
+                                              layersKept: gradientCheckpointing ? 1 : spec.layers,
+                                              scalarBytes: MemoryLayout<S>.size)
+        let headRows = logitRows?.count ?? batch.B * batch.T
         if acts == nil || !acts!.fits(B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing) {
             acts = nil  // free the old set before allocating the new one
             acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing)

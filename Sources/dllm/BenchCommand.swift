@@ -65,7 +65,7 @@ struct TrainStepBench: ParsableCommand {
             return
         }
         print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(shape.kvHeads), intermediate \(shape.intermediate), vocab \(vocab)\(shape.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads")
-        print("attention: \(attention.usesTiles(T: seq) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
+        print("attention: \(attention.usesTiles(B: batch, heads: shape.heads, T: seq, layersKept: gradientCheckpointing ? 1 : shape.layers, scalarBytes: 4) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
         print("parameters: \(step.parameters); \(BLASEnvironment.description)")
         print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
         print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
