@@ -74,16 +74,29 @@ public final class MPICommunicator: Communicator {
     public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int, wire: WirePrecision) -> CommunicationRequest {
         guard wire == .bf16 else { return startAllReduceSum(buffer, count: count) }
         account(count, factor: 2, elementBytes: 2)
-        let narrow = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))  // (count) bf16 bits
-        HalfPrecision.convertFloatToBF16(buffer, narrow, count: count)
-        let request = MPIRequest(owner: self, what: "MPI_Iallreduce (bf16)")
-        request.whenDone = {
-            HalfPrecision.convertBF16ToFloat(narrow, buffer, count: count)
-            narrow.deallocate()
-        }
+        let (request, narrow, _) = bf16Request("MPI_Iallreduce (bf16)", sending: buffer, count: count, receiving: count, into: buffer)
         check(MPI_Iallreduce(dllm_mpi_in_place(), narrow, Int32(count), dllm_mpi_uint16(), BFloat16Wire.sum, world, &request.handle),
               "MPI_Iallreduce (bf16)")
         return request
+    }
+
+    /// A bf16 collective's buffers and request: `count` floats from `source` rounded into a
+    /// send buffer (also the result for an in-place all-reduce), a `receiving`-element result
+    /// buffer when it differs, and on completion the result widened into `destination` and
+    /// both buffers freed.
+    func bf16Request(_ what: String, sending source: UnsafePointer<Float>, count: Int, receiving: Int,
+                     into destination: UnsafeMutablePointer<Float>, separateResult: Bool = false)
+        -> (MPIRequest, send: UnsafeMutablePointer<UInt16>, result: UnsafeMutablePointer<UInt16>) {
+        let send = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))  // (count) bf16 bits
+        let result = separateResult ? UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, receiving)) : send
+        HalfPrecision.convertFloatToBF16(source, send, count: count)
+        let request = MPIRequest(owner: self, what: what)
+        request.whenDone = {
+            HalfPrecision.convertBF16ToFloat(result, destination, count: receiving)
+            if result != send { result.deallocate() }
+            send.deallocate()
+        }
+        return (request, send, result)
     }
 
     public func allReduceSum(_ values: [Double]) -> [Double] {
@@ -110,15 +123,8 @@ public final class MPICommunicator: Communicator {
         guard wire == .bf16 else { return startReduceScatterSum(send, receive, countPerRank: countPerRank) }
         let total = countPerRank * worldSize
         account(total, factor: 1, elementBytes: 2)
-        let narrowSend = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, total))            // (W × countPerRank) bf16 bits
-        let narrowReceive = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, countPerRank))  // (countPerRank) bf16 bits
-        HalfPrecision.convertFloatToBF16(send, narrowSend, count: total)
-        let request = MPIRequest(owner: self, what: "MPI_Ireduce_scatter_block (bf16)")
-        request.whenDone = {
-            HalfPrecision.convertBF16ToFloat(narrowReceive, receive, count: countPerRank)
-            narrowSend.deallocate()
-            narrowReceive.deallocate()
-        }
+        let (request, narrowSend, narrowReceive) = bf16Request("MPI_Ireduce_scatter_block (bf16)", sending: send, count: total,
+                                                               receiving: countPerRank, into: receive, separateResult: true)
         check(MPI_Ireduce_scatter_block(narrowSend, narrowReceive, Int32(countPerRank), dllm_mpi_uint16(), BFloat16Wire.sum, world,
                                         &request.handle), "MPI_Ireduce_scatter_block (bf16)")
         return request
