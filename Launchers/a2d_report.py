@@ -17,6 +17,10 @@ logit i-1 predicts token i). The first model is the reference for the margin:
 model under --out, so an interrupted report resumes where it stopped. Chance: 1/choices per
 document, averaged (ARC-Easy has 3-, 4- and 5-choice questions); LAMBADA's acc (the last word's
 every token greedy) has chance ~0.
+
+--run RUN_DIR adds the adaptation's loss curve from the metrics.jsonl the collector wrote there (mean
+training loss per --curve-every steps, eval losses, tokens trained on, wall time) and saves it as
+loss_curve.csv beside report.json.
 """
 import argparse
 import glob
@@ -94,6 +98,39 @@ def answers(args, model):
     return out
 
 
+def loss_curve(args):
+    """The adaptation run as the collector recorded it: every step's loss (one value for the whole
+    world, rank 0's record), tokens summed over ranks, the eval losses, and the wall time from the
+    first start record to the last exit record."""
+    rows = [json.loads(line) for line in open(os.path.join(args.run, "metrics.jsonl"))]
+    steps = sorted((r for r in rows if r["kind"] == "step" and r["rank"] == 0), key=lambda r: r["step"])
+    if not steps:
+        raise SystemExit(f"{args.run}/metrics.jsonl: no step records")
+    evals = {r["step"]: r["eval_loss"] for r in rows if r["kind"] == "eval" and r["rank"] == 0}
+    tokens = sum(r["tokens"] for r in rows if r["kind"] == "step")
+    starts = [r["time"] for r in rows if r["kind"] == "start"]
+    ends = [r["time"] for r in rows if r["kind"] == "exit"] or [steps[-1]["time"]]
+    wall = max(ends) - min(starts)
+    world = max(r["rank"] for r in rows) + 1
+    with open(os.path.join(args.out, "loss_curve.csv"), "w") as f:
+        f.write("step,loss,lr,grad_norm,eval_loss\n")
+        for r in steps:
+            f.write(f"{r['step']},{r['loss']:.6f},{r['lr']:.6g},{r['grad_norm']:.4f},{evals.get(r['step'], '')}\n")
+    print(f"adaptation run {args.run}: {len(steps)} steps on {world} ranks, {tokens} tokens trained on "
+          f"(sum over ranks), wall {wall / 60:.1f} min ({tokens / wall:.0f} tokens/s)\n")
+    print(f"| steps | mean training loss | eval loss at the last step |")
+    print("|---|---:|---:|")
+    k = args.curve_every
+    for first in range(0, len(steps), k):
+        window = steps[first:first + k]
+        last = window[-1]["step"]
+        mean = sum(r["loss"] for r in window) / len(window)
+        print(f"| {window[0]['step']}–{last} | {mean:.3f} | {evals[last]:.4f} |" if last in evals
+              else f"| {window[0]['step']}–{last} | {mean:.3f} | |")
+    print()
+    return {"steps": len(steps), "ranks": world, "tokens": tokens, "wall_s": wall, "eval_loss": evals}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dllm", default=".build/release/dllm")
@@ -106,10 +143,14 @@ def main():
     p.add_argument("--gen-length", type=int, default=32)
     p.add_argument("--block-length", type=int, default=32)
     p.add_argument("--no-chat", action="store_true", help="skip the ten prompts")
+    p.add_argument("--run", help="the adaptation's output_dir (its collector metrics.jsonl)")
+    p.add_argument("--curve-every", type=int, default=10, help="steps per row of the loss table")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     args.tasks = args.tasks.split(",")
     models = [parse_model(m) for m in args.model]
+    os.makedirs(args.out, exist_ok=True)
+    curve = loss_curve(args) if args.run else None
 
     table = {}
     for model in models:
@@ -144,6 +185,8 @@ def main():
                 print(f"- {m['label']}: {chats[m['label']][i]!r}")
             print()
         summary["chat"] = chats
+    if curve:
+        summary["adaptation"] = curve
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(summary, f, indent=1)
 
