@@ -27,6 +27,7 @@ import glob
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 
@@ -57,29 +58,81 @@ def slug(label):
     return "".join(c if c.isalnum() else "-" for c in label).strip("-").lower()
 
 
-def evaluate(args, model):
-    out = os.path.join(args.out, slug(model["label"]))
+GREEDY_TASKS = {"lambada_openai"}
+
+
+def run_eval(args, model, tasks, out, check_greedy):
     os.makedirs(out, exist_ok=True)
     model_args = f"pretrained={model['folder']}"
     if model["backend"] == "a2d_mdlm":
-        model_args += f",mc_num={args.mc_num},shift={model['shift']}"
+        model_args += f",mc_num={args.mc_num},shift={model['shift']},is_check_greedy={check_greedy}"
     cmd = [args.dllm, "eval", "--model", model["backend"], "--model_args", model_args,
-           "--tasks", ",".join(args.tasks), "--limit", str(args.limit), "--batch_size", str(args.batch_size),
+           "--tasks", ",".join(tasks), "--limit", str(args.limit), "--batch_size", str(args.batch_size),
            "--threads", str(args.threads), "--output_path", out, "--log_samples",
            "--use_cache", os.path.join(out, "cache")]
     print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True)
-    newest = max(glob.glob(os.path.join(out, "**", "results_*.json"), recursive=True), key=os.path.getmtime)
-    return json.load(open(newest)), newest
+    newest = max(glob.glob(os.path.join(out, "*", "results_*.json")), key=os.path.getmtime)
+    return json.load(open(newest))["results"]
+
+
+def evaluate(args, model):
+    """The model's results by task. LAMBADA's acc needs to know whether the last word is the greedy
+    answer: exact for the AR model, LLaDA's suffix_greedy_prediction (is_check_greedy=True, L more
+    forwards per request) for a diffusion model; without it every diffusion answer counts as not
+    greedy and acc is 0 by construction. The other tasks score by log-likelihood only, so they run
+    without the check."""
+    out = os.path.join(args.out, slug(model["label"]))
+    if model["backend"] == "hf":
+        return run_eval(args, model, args.tasks, out, False), out
+    plain = [t for t in args.tasks if t not in GREEDY_TASKS]
+    greedy = [t for t in args.tasks if t in GREEDY_TASKS]
+    results = run_eval(args, model, plain, out, False) if plain else {}
+    if greedy:
+        results.update(run_eval(args, model, greedy, os.path.join(out, "greedy"), True))
+    return results, out
+
+
+def samples(task, model_out):
+    """The newest samples file of `task` under the model's output folder (its greedy-check run's
+    for LAMBADA when there is one), by doc_id."""
+    if task in GREEDY_TASKS and os.path.isdir(os.path.join(model_out, "greedy")):
+        model_out = os.path.join(model_out, "greedy")
+    files = sorted(glob.glob(os.path.join(model_out, "*", f"samples_{task}_*.jsonl")), key=os.path.getmtime)
+    if not files:
+        raise SystemExit(f"{model_out}: no samples file for {task}")
+    return {r["doc_id"]: r for r in (json.loads(line) for line in open(files[-1]))}
 
 
 def chance(args, task, model_out):
     """Mean of 1/choices over the documents scored (from the samples file)."""
     if task == "lambada_openai":
         return 0.0
-    files = sorted(glob.glob(os.path.join(model_out, "**", f"samples_{task}_*.jsonl"), recursive=True), key=os.path.getmtime)
-    rows = [json.loads(line) for line in open(files[-1])]
+    rows = list(samples(task, model_out).values())
     return sum(1 / len(r["resps"]) for r in rows) / len(rows)
+
+
+def margin_interval(task, model_out, reference_out, resamples=2000):
+    """95% paired-bootstrap interval of the margin: the same resampled documents for both models
+    (their errors are correlated, since they see the same documents), percentile method."""
+    mine, theirs = samples(task, model_out), samples(task, reference_out)
+    docs = sorted(set(mine) & set(theirs))
+    if len(docs) != len(mine) or len(docs) != len(theirs):
+        raise SystemExit(f"{task}: the two models scored different documents")
+    acc = [float(mine[d]["acc"]) for d in docs]
+    ref = [float(theirs[d]["acc"]) for d in docs]
+    inv = [0.0 if task == "lambada_openai" else 1 / len(mine[d]["resps"]) for d in docs]
+    rng = random.Random(1234)
+    n = len(docs)
+    values = []
+    for _ in range(resamples):
+        pick = [rng.randrange(n) for _ in range(n)]
+        c = sum(inv[i] for i in pick) / n
+        r = sum(ref[i] for i in pick) / n
+        if r != c:
+            values.append((sum(acc[i] for i in pick) / n - c) / (r - c))
+    values.sort()
+    return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
 
 
 def answers(args, model):
@@ -131,6 +184,14 @@ def loss_curve(args):
     return {"steps": len(steps), "ranks": world, "tokens": tokens, "wall_s": wall, "eval_loss": evals}
 
 
+def print_chats(models, chats):
+    for i, prompt in enumerate(PROMPTS):
+        print(f"**{prompt}**\n")
+        for m in models:
+            print(f"- {m['label']}: {chats[m['label']][i]!r}")
+        print()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dllm", default=".build/release/dllm")
@@ -143,6 +204,7 @@ def main():
     p.add_argument("--gen-length", type=int, default=32)
     p.add_argument("--block-length", type=int, default=32)
     p.add_argument("--no-chat", action="store_true", help="skip the ten prompts")
+    p.add_argument("--chat-only", action="store_true", help="only the ten prompts (no evaluation)")
     p.add_argument("--run", help="the adaptation's output_dir (its collector metrics.jsonl)")
     p.add_argument("--curve-every", type=int, default=10, help="steps per row of the loss table")
     p.add_argument("--out", required=True)
@@ -152,13 +214,19 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     curve = loss_curve(args) if args.run else None
 
+    if args.chat_only:
+        chats = {m["label"]: answers(args, m) for m in models}
+        print_chats(models, chats)
+        with open(os.path.join(args.out, "chat.json"), "w") as f:
+            json.dump(chats, f, indent=1)
+        return
     table = {}
     for model in models:
-        results, path = evaluate(args, model)
-        table[model["label"]] = (results["results"], os.path.dirname(path))
+        table[model["label"]] = evaluate(args, model)
     reference = models[0]["label"]
     print(f"\n{args.limit} documents per task; diffusion models: Monte Carlo, mc_num {args.mc_num}; "
-          f"95% CI = 1.96 x stderr; margin = (acc - chance) / (acc_{reference} - chance)\n")
+          f"95% CI = 1.96 x stderr; margin = (acc - chance) / (acc_{reference} - chance), "
+          f"with its 95% paired-bootstrap interval\n")
     print("| model | " + " | ".join(f"{t} acc (95% CI) | margin" for t in args.tasks) + " |")
     print("|---|" + "---:|---:|" * len(args.tasks))
     summary = {}
@@ -172,18 +240,16 @@ def main():
             c = chance(args, t, out)
             ref = table[reference][0][t]["acc,none"]
             margin = (acc - c) / (ref - c) if ref != c else float("nan")
-            summary.setdefault(model["label"], {})[t] = {"acc": acc, "stderr": se, "chance": c, "margin": margin}
+            m_low, m_high = (1.0, 1.0) if model["label"] == reference else margin_interval(t, out, table[reference][1])
+            summary.setdefault(model["label"], {})[t] = {"acc": acc, "stderr": se, "chance": c, "margin": margin,
+                                                          "margin_95": [m_low, m_high]}
             low, high = max(0.0, acc - 1.96 * se), min(1.0, acc + 1.96 * se)
-            cells.append(f"{acc:.3f} ({low:.3f}–{high:.3f}) | {margin:.2f}")
+            cells.append(f"{acc:.3f} ({low:.3f}–{high:.3f}) | {margin:.2f} ({m_low:.2f}–{m_high:.2f})")
         print(f"| {model['label']} | " + " | ".join(cells) + " |")
     if not args.no_chat:
         print()
         chats = {m["label"]: answers(args, m) for m in models}
-        for i, prompt in enumerate(PROMPTS):
-            print(f"**{prompt}**\n")
-            for m in models:
-                print(f"- {m['label']}: {chats[m['label']][i]!r}")
-            print()
+        print_chats(models, chats)
         summary["chat"] = chats
     if curve:
         summary["adaptation"] = curve
