@@ -27,10 +27,13 @@ extension Float: FastExponential {
         p = p * r + 5.000_000_120_1e-1
         let er = p * r2 + r + 1
         // 2ⁿ via the exponent field; n ∈ [−126, 128] after clamping, split to stay normal.
-        let ni = Int32(n)
-        let half = ni >> 1
-        let s1 = Float(bitPattern: UInt32(bitPattern: (half + 127) << 23))
-        let s2 = Float(bitPattern: UInt32(bitPattern: (ni - half + 127) << 23))
+        // n is read out of n + 1.5·2²³, whose low mantissa bits hold it in two's complement,
+        // and the integer steps wrap: `Int32(n)` and checked `+`/`<<` carry range checks (kept in
+        // -O builds) that stop LLVM from vectorising the loops that call this.
+        let ni = Int32(bitPattern: (n + 12_582_912).bitPattern) &- 0x4B40_0000
+        let half = ni &>> 1
+        let s1 = Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23))
+        let s2 = Float(bitPattern: UInt32(bitPattern: (ni &- half &+ 127) &<< 23))
         return underflow ? 0 : er * s1 * s2
     }
 }

@@ -64,5 +64,11 @@ final class FastExpTests: XCTestCase {
         XCTAssertEqual(Float.fastExp(-Float.infinity), 0)
         XCTAssertEqual(Float.fastExp(-100), 0)
         XCTAssertTrue(Float.fastExp(88.7).isFinite)
+        XCTAssertTrue(Float.fastExp(.nan).isNaN, "a NaN logit propagates instead of trapping")
+        // Every power of two the exponent split builds, exactly.
+        for n in -125...127 {  // below −87.3 (n = −126) gives 0 by design
+            XCTAssertEqual(Float.fastExp(Float(n) * Float(M_LN2)), Foundation.exp(Float(n) * Float(M_LN2)),
+                           accuracy: 2 * Foundation.exp(Float(n) * Float(M_LN2)).ulp, "2^\(n)")
+        }
     }
 }
