@@ -8,6 +8,7 @@
 // zmm registers (BLIS-style register blocking), looping over k in blocks that keep a B panel
 // slice in L1.
 #include "CBFloat16.h"
+#include "amx.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -89,8 +90,41 @@ long cbf16_packed_b_count(long k, long n) {
     return panels * pairs * 2 * CBF16_NR;
 }
 
+#if defined(__x86_64__)
+/// Rows [row0, row1) of op(A) when op(A) is a transposed row-major matrix (rs == 1: element
+/// (i, p) at a[i + p*cs]). Reading down a column would touch one cache line per element, so
+/// the rows go 16 at a time: 16 contiguous rows' values of one p round in one vector, and a
+/// 16 x 16 block transposes through the stack. Leftover p values go one by one.
+CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long kp, long row0, long row1, uint16_t *dst) {
+    uint16_t block[16][16];
+    for (long i0 = row0; i0 < row1; i0 += 16) {
+        int rows = (int)(row1 - i0 < 16 ? row1 - i0 : 16);
+        __mmask16 mask = (__mmask16)((1u << rows) - 1u);
+        long p0 = 0;
+        for (; p0 + 16 <= k; p0 += 16) {
+            for (int c = 0; c < 16; c++) {
+                __m512i words = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + c) * cs + i0));
+                _mm256_storeu_si256((__m256i *)(void *)block[c], _mm512_cvtepi32_epi16(words));
+            }
+            for (int r = 0; r < rows; r++) {
+                uint16_t *out = dst + (i0 + r) * kp + p0;
+                for (int c = 0; c < 16; c++) out[c] = block[c][r];
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            uint16_t *out = dst + (i0 + r) * kp;
+            for (long p = p0; p < k; p++) out[p] = round_one(a[p * cs + i0 + r]);
+            if (kp != k) out[k] = 0;
+        }
+    }
+}
+#endif
+
 void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
     long kp = (k + 1) & ~1L;
+#if defined(__x86_64__)
+    if (rs == 1 && cs != 1 && cbf16_supported()) { pack_a_transposed(a, cs, k, kp, row0, row1, dst); return; }
+#endif
     for (long i = row0; i < row1; i++) {
         uint16_t *out = dst + i * kp;
         const float *row = a + i * rs;
@@ -213,14 +247,16 @@ CBF16_TARGET __attribute__((always_inline)) static inline void micro_kernel(
     }
 }
 
+/// Pairs [pair0, pairs) of the product for C rows [row0, row1); pair0 > 0 adds to what an
+/// earlier pass (AMX's) left in C.
 CBF16_TARGET static void gemm_packed_avx512(const uint16_t *a, const uint16_t *b, long k, long n,
-                                            long row0, long row1, float *c, long ldc, int beta) {
+                                            long row0, long row1, float *c, long ldc, int beta, long pair0) {
     long kp = (k + 1) & ~1L, pairs = kp / 2, panels = (n + CBF16_NR - 1) / CBF16_NR;
     if (pairs == 0) {
         if (!beta) for (long i = row0; i < row1; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
         return;
     }
-    for (long t0 = 0; t0 < pairs; t0 += KC_PAIRS) {
+    for (long t0 = pair0; t0 < pairs; t0 += KC_PAIRS) {
         long tc = pairs - t0 < KC_PAIRS ? pairs - t0 : KC_PAIRS;
         int accumulate = beta || t0 > 0;
         for (long m0 = row0; m0 < row1; m0 += MC_ROWS) {
@@ -246,10 +282,23 @@ CBF16_TARGET static void gemm_packed_avx512(const uint16_t *a, const uint16_t *b
 }
 #endif
 
+long cbf16_row_block(void) { return cbf16_amx_active() ? 16 : CBF16_MR; }
+
 void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
                        long row0, long row1, float *c, long ldc, int beta) {
 #if defined(__x86_64__)
-    if (cbf16_supported()) { gemm_packed_avx512(a, b, k, n, row0, row1, c, ldc, beta); return; }
+    if (cbf16_amx_active()) {
+        // Whole tiles on AMX: rows in sixteens, k in sixteens of pairs; the remaining pairs of
+        // those rows, and the remaining rows, on vdpbf16ps.
+        long kp = (k + 1) & ~1L, pairs = kp / 2;
+        long amx_rows = (row1 - row0) / 16 * 16, amx_pairs = pairs / 16 * 16;
+        if (amx_rows > 0 && amx_pairs > 0) {
+            cbf16_amx_gemm(a, kp, b, pairs, amx_pairs, n, row0, row0 + amx_rows, c, ldc, beta);
+            if (amx_pairs < pairs) gemm_packed_avx512(a, b, k, n, row0, row0 + amx_rows, c, ldc, 1, amx_pairs);
+            row0 += amx_rows;
+        }
+    }
+    if (cbf16_supported()) { if (row0 < row1) gemm_packed_avx512(a, b, k, n, row0, row1, c, ldc, beta, 0); return; }
 #endif
     // Portable path (the caller only takes it in tests): the same sums, pair by pair, in float.
     long kp = (k + 1) & ~1L, pairs = kp / 2;

@@ -4,12 +4,28 @@ import Synchronization
 /// bfloat16 matrix products with float32 accumulation, as PyTorch's CPU autocast runs
 /// `linear` and `matmul` under `torch.autocast("cpu", dtype=torch.bfloat16)`: both inputs
 /// rounded to bfloat16 (8 significant bits, round to nearest even), products summed in
-/// float32. The kernel is the project's own (Sources/CBFloat16, AVX512_BF16 `vdpbf16ps`):
-/// Debian's OpenBLAS 0.3.21 is built without `cblas_sbgemm` (docs/mixed-precision.md).
+/// float32. The kernel is the project's own (Sources/CBFloat16: AMX `tdpbf16ps` tiles where the
+/// CPU has them, else AVX512_BF16 `vdpbf16ps`): Debian's OpenBLAS 0.3.21 is built without
+/// `cblas_sbgemm` (docs/mixed-precision.md).
 public enum BFloat16Matmul {
     /// Whether this CPU runs the AVX512_BF16 kernel. Without it ``bf16Gemm`` still gives
     /// the same sums through a slow portable loop; models fall back to float32 instead.
     public static var isAvailable: Bool { cbf16_supported() != 0 }
+
+    /// Whether this CPU has AMX-BF16 tiles and Linux granted them to this process.
+    public static var hasAMX: Bool { cbf16_amx_supported() != 0 }
+
+    /// Whether ``bf16Gemm`` may run on the AMX tiles (the default when ``hasAMX``). Off, it runs on
+    /// `vdpbf16ps`; both give float32 sums of the same rounded inputs (benchmarks and tests compare them).
+    public static var usesAMX: Bool {
+        get { cbf16_amx_active() != 0 }
+        set { cbf16_use_amx(newValue ? 1 : 0) }
+    }
+
+    /// The instructions ``bf16Gemm`` runs on now, for start-up logs and benchmarks.
+    public static var kernelName: String {
+        usesAMX ? "AMX-BF16 (tdpbf16ps)" : isAvailable ? "AVX512_BF16 (vdpbf16ps)" : "portable loop"
+    }
 
     /// `value` rounded to bfloat16 (nearest, ties to even) and widened back: what the kernel multiplies.
     public static func rounded(_ value: Float) -> Float {
@@ -43,7 +59,7 @@ public func bf16Gemm(
     // Element (i, p) of op(A) at a[i·rs + p·cs]; element (p, j) of op(B) at b[p·rs + j·cs].
     let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
     let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
-    let kp = (k + 1) & ~1, mr = Int(CBF16_MR), nr = Int(CBF16_NR)
+    let kp = (k + 1) & ~1, rowBlock = cbf16_row_block(), nr = Int(CBF16_NR)
     let packedA = m * kp, packedB = cbf16_packed_b_count(k, n)
     BFloat16Scratch.with(count: packedA + packedB) { scratch in
         let pa = scratch, pb = scratch + packedA  // (m, kp) bf16 rows; panels of NR columns
@@ -53,8 +69,9 @@ public func bf16Gemm(
         parallelChunks((n + nr - 1) / nr, minimumPerThread: 2) { panels in
             cbf16_pack_b(b, bRow, bCol, k, n, panels.lowerBound, panels.upperBound, pb)
         }
-        parallelChunks((m + mr - 1) / mr, minimumPerThread: 4) { blocks in
-            cbf16_gemm_packed(pa, pb, k, n, blocks.lowerBound * mr, min(m, blocks.upperBound * mr), c, ldc, beta == 0 ? 0 : 1)
+        // Whole row blocks per thread (AMX tiles hold 16 rows), at least about 24 rows each.
+        parallelChunks((m + rowBlock - 1) / rowBlock, minimumPerThread: max(1, 24 / rowBlock)) { blocks in
+            cbf16_gemm_packed(pa, pb, k, n, blocks.lowerBound * rowBlock, min(m, blocks.upperBound * rowBlock), c, ldc, beta == 0 ? 0 : 1)
         }
     }
 }

@@ -21,15 +21,24 @@ extension TrainStepBench {
         let attentionFlops = 12 * Double(s.layers) * Double(batch) * Double(seq) * Double(seq) * Double(QD)
         let matmulFlops = linearFlops + attentionFlops
         print("config: hidden \(s.hidden), layers \(s.layers), heads \(s.heads)/\(s.kvHeads), intermediate \(s.intermediate), vocab \(s.vocab)\(s.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads, \(warmup) warm-up + \(steps) timed steps")
-        print("\(BLASEnvironment.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no")")
+        print("\(BLASEnvironment.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no"); AMX-BF16: \(BFloat16Matmul.hasAMX ? "yes" : "no"); bf16 kernel: \(BFloat16Matmul.kernelName)")
         print("load average before: \(loadAverage())")
         guard BFloat16Matmul.isAvailable else {
             print("bf16: this CPU has no AVX512_BF16; `bf16: true` trains in float32 here, so there is nothing to compare")
             return
         }
         let sgemm = measureSgemm(), bf16Peak = measureSgemm(bf16: true)
-        print(String(format: "GEMM peak (2048^3, this run): OpenBLAS sgemm %.1f GFLOP/s, dllm bf16 kernel %.1f GFLOP/s (%.2fx)",
-                     sgemm, bf16Peak, bf16Peak / sgemm))
+        print(String(format: "GEMM peak (2048^3, this run): OpenBLAS sgemm %.1f GFLOP/s, dllm bf16 kernel (%@) %.1f GFLOP/s (%.2fx)",
+                     sgemm, BFloat16Matmul.kernelName, bf16Peak, bf16Peak / sgemm))
+        // On an AMX CPU, the vdpbf16ps kernel's peak and step too: what the tiles add.
+        var vectorPeak: Double?
+        if BFloat16Matmul.usesAMX {
+            BFloat16Matmul.usesAMX = false
+            vectorPeak = measureSgemm(bf16: true)
+            BFloat16Matmul.usesAMX = true
+            print(String(format: "GEMM peak (2048^3, this run): dllm bf16 kernel without AMX (%@) %.1f GFLOP/s (%.2fx sgemm)",
+                         "vdpbf16ps", vectorPeak!, vectorPeak! / sgemm))
+        }
         print(String(format: "matmul FLOPs per step: %.1f G (linears and head %.1f G, attention %.1f G)",
                      matmulFlops / 1e9, linearFlops / 1e9, attentionFlops / 1e9))
         print("run                         step s   tokens/s   matmul GFLOP/s   of peak")
@@ -42,6 +51,13 @@ extension TrainStepBench {
         row("dllm fp32", fp32.seconds, idealSeconds: fp32Ideal)
         let bf16 = timeStep(bf16Matmuls: true)
         row("dllm bf16", bf16.seconds, idealSeconds: bf16Ideal)
+        if let vectorPeak {
+            BFloat16Matmul.usesAMX = false
+            let vector = timeStep(bf16Matmuls: true)
+            BFloat16Matmul.usesAMX = true
+            row("dllm bf16 without AMX", vector.seconds, idealSeconds: linearFlops / (vectorPeak * 1e9) + attentionFlops / (sgemm * 1e9))
+            print(String(format: "AMX tiles / vdpbf16ps, dllm bf16 step tokens/s: %.2fx", vector.seconds / bf16.seconds))
+        }
         let torch32 = runPyTorch(seq: seq, checkpointing: gradientCheckpointing)
         let torch16 = runPyTorch(seq: seq, checkpointing: gradientCheckpointing, bf16: true)
         // PyTorch's autocast runs attention in bf16 too; its fraction is taken against the bf16 peak throughout.

@@ -91,6 +91,48 @@ final class BFloat16GemmTests: XCTestCase {
         assertMatchesRoundedProduct(.transpose, .none, m: 110, n: 130, k: 601, beta: 0)
     }
 
+    /// On a CPU with AMX tiles the product runs there (whole 16-row, 16-pair tiles) and finishes
+    /// the leftover pairs and rows on `vdpbf16ps`; switched off, all of it runs on `vdpbf16ps`.
+    /// Both stay within the float32 summation bound, for shapes with every kind of tail: one
+    /// 32-row block plus a 16-row block plus 3 rows, 16-column and 3-column ends of a panel,
+    /// k passes past AMX's 512 pairs and a remainder that is not a whole tile.
+    func testAMXTilesAndTheirTailsAgreeWithTheVectorKernel() throws {
+        try XCTSkipUnless(BFloat16Matmul.isAvailable, "this CPU has no AVX512_BF16: the kernels under test do not run here")
+        let amxWasOn = BFloat16Matmul.usesAMX
+        defer { BFloat16Matmul.usesAMX = amxWasOn }
+        for useAMX in BFloat16Matmul.hasAMX ? [true, false] : [false] {
+            BFloat16Matmul.usesAMX = useAMX
+            XCTAssertEqual(BFloat16Matmul.usesAMX, useAMX)
+            XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), useAMX)
+            assertMatchesRoundedProduct(.none, .transpose, m: 51, n: 83, k: 1059, beta: 1)
+            assertMatchesRoundedProduct(.transpose, .none, m: 51, n: 83, k: 1059, beta: 0)
+            assertMatchesRoundedProduct(.none, .none, m: 32, n: 64, k: 32, beta: 0)
+            assertMatchesRoundedProduct(.none, .none, m: 16, n: 16, k: 64, beta: 1)
+        }
+    }
+
+    /// AMX and `vdpbf16ps` multiply the same rounded inputs and sum in float32, so on a realistic
+    /// linear-layer shape they agree to float32 summation error, not just the bf16 bound.
+    func testAMXAndVectorKernelGiveTheSameProductToFloat32Rounding() throws {
+        try XCTSkipUnless(BFloat16Matmul.hasAMX, "this CPU has no AMX tiles")
+        let amxWasOn = BFloat16Matmul.usesAMX
+        defer { BFloat16Matmul.usesAMX = amxWasOn }
+        let m = 256, n = 576, k = 576
+        var rng = SeededGenerator(seed: 2026)
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let b = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+        var viaAMX = [Float](repeating: 0, count: m * n), viaVector = viaAMX
+        BFloat16Matmul.usesAMX = true
+        bf16Gemm(.none, .transpose, m: m, n: n, k: k, a, lda: k, b, ldb: k, beta: 0, &viaAMX, ldc: n)
+        BFloat16Matmul.usesAMX = false
+        bf16Gemm(.none, .transpose, m: m, n: n, k: k, a, lda: k, b, ldb: k, beta: 0, &viaVector, ldc: n)
+        // Sums of 576 products of magnitude < 1: float32 reordering moves each by well under 1e-4.
+        var worst: Float = 0
+        for i in viaAMX.indices { worst = max(worst, abs(viaAMX[i] - viaVector[i])) }
+        XCTAssertLessThan(worst, 1e-4)
+        XCTAssertNotEqual(viaAMX, [Float](repeating: 0, count: m * n))
+    }
+
     /// The linear layer's three products equal the float32 ones over rounded inputs, and the bias
     /// gradient is the float32 row sum.
     func testLinearBackwardMatchesFloatLinearOfRoundedInputs() {

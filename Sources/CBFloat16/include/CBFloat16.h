@@ -1,7 +1,7 @@
 #ifndef DLLM_CBFLOAT16_H
 #define DLLM_CBFLOAT16_H
-// bfloat16 matrix products with float32 accumulation (AVX512_BF16 `vdpbf16ps`), and the
-// float32 -> bfloat16 rounding they need. bfloat16 values are stored as uint16_t bit patterns.
+// bfloat16 matrix products with float32 accumulation (AMX `tdpbf16ps` where the CPU has it,
+// else AVX512_BF16 `vdpbf16ps`), and the float32 -> bfloat16 rounding they need. bfloat16 values are stored as uint16_t bit patterns.
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -32,6 +32,21 @@ void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1
 /// layout `vdpbf16ps` multiplies: panel q, pair t, column c of the panel, half s at
 /// dst[(q*kpairs + t)*2*NR + 2*c + s] = bf16(op(B)[2t+s][q*NR + c]), zero padded past k and n.
 void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0, long panel1, uint16_t *dst);
+
+/// 1 when this CPU has AMX-TILE and AMX-BF16 (with AVX512_BF16) and Linux granted this
+/// process the tile state, else 0.
+int cbf16_amx_supported(void);
+
+/// Whether cbf16_gemm_packed may use AMX (default 1); 0 keeps it on `vdpbf16ps` (for
+/// benchmarks and tests that compare the two).
+void cbf16_use_amx(int enabled);
+
+/// 1 when cbf16_gemm_packed runs on AMX now: supported and not switched off.
+int cbf16_amx_active(void);
+
+/// Rows of C per unit of work when splitting cbf16_gemm_packed between threads: 16 (an AMX
+/// tile's rows) when AMX is active, else CBF16_MR.
+long cbf16_row_block(void);
 
 /// C rows [row0, row1) (n columns, row stride ldc) = (beta ? C : 0) + packedA . packedB, float32
 /// accumulation; beta must be 0 or 1. Requires cbf16_supported().
