@@ -7,8 +7,8 @@
 // into a C tile (16 x 16 float32). The packed operands of BF16Gemm.c already have that shape:
 // A's bf16 rows give an A tile with a row stride of kp * 2 bytes, and a B panel's pair words
 // give a B tile with a row stride of NR * 4 bytes. Eight tiles exist: four accumulate a 32 x 32
-// block of C, two hold A rows and two hold B columns, as in Intel's "Tuning Guide for AI on
-// 4th Gen Xeon" GEMM example. Linux hands out the tile state only on request
+// block of C, two hold A rows and two hold B columns (each A tile meets both B tiles, so every
+// tile load feeds two products). Linux hands out the tile state only on request
 // (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), Documentation/arch/x86/xstate.rst).
 #include "amx.h"
 #include <string.h>
