@@ -74,36 +74,39 @@ final class BFloat16GemmTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1, file: file, line: line)
     }
 
+    /// Runs `body` on every kernel this CPU has: the AMX tiles (whole 16-row, 16-pair tiles, the
+    /// leftover pairs and rows on `vdpbf16ps`) where present, then with AMX switched off.
+    func onEachKernel(_ body: () -> Void) {
+        let amxWasOn = BFloat16Matmul.usesAMX
+        defer { BFloat16Matmul.usesAMX = amxWasOn }
+        for useAMX in BFloat16Matmul.hasAMX ? [true, false] : [false] {
+            BFloat16Matmul.usesAMX = useAMX
+            XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), useAMX)
+            body()
+        }
+    }
+
     func testEveryTranspositionWithOddShapes() {
-        for tA in [Transpose.none, .transpose] {
-            for tB in [Transpose.none, .transpose] {
-                for beta: Float in [0, 1] {
-                    // n = 70: one full 64-column panel and a 6-column tail; k odd: a zero-padded pair; m = 13: a 1-row block.
-                    assertMatchesRoundedProduct(tA, tB, m: 13, n: 70, k: 37, beta: beta)
+        onEachKernel {
+            for tA in [Transpose.none, .transpose] {
+                for tB in [Transpose.none, .transpose] {
+                    for beta: Float in [0, 1] {
+                        // n = 70: one full 64-column panel and a 6-column tail; k odd: a zero-padded pair; m = 13: a 1-row block.
+                        assertMatchesRoundedProduct(tA, tB, m: 13, n: 70, k: 37, beta: beta)
+                    }
                 }
             }
         }
     }
 
+    /// Shapes with every kind of tail for both kernels: k = 601 (three `vdpbf16ps` passes of 256
+    /// pairs; 288 AMX pairs and 13 left over), m = 110 and 51 (48-row blocks; 32- and 16-row AMX
+    /// blocks plus rows left over, across threads), n = 130 and 83 (panels with 2- and 19-column
+    /// ends), k = 1059 (AMX passes past 512 pairs), and products of whole tiles only.
     func testSeveralKAndRowBlocksAcrossThreads() {
-        // k = 601: three passes of 256 pairs; m = 110: more than one 48-row block; n = 130: three panels.
-        assertMatchesRoundedProduct(.none, .transpose, m: 110, n: 130, k: 601, beta: 1)
-        assertMatchesRoundedProduct(.transpose, .none, m: 110, n: 130, k: 601, beta: 0)
-    }
-
-    /// On a CPU with AMX tiles the product runs there (whole 16-row, 16-pair tiles) and finishes
-    /// the leftover pairs and rows on `vdpbf16ps`; switched off, all of it runs on `vdpbf16ps`.
-    /// Both stay within the float32 summation bound, for shapes with every kind of tail: one
-    /// 32-row block plus a 16-row block plus 3 rows, 16-column and 3-column ends of a panel,
-    /// k passes past AMX's 512 pairs and a remainder that is not a whole tile.
-    func testAMXTilesAndTheirTailsAgreeWithTheVectorKernel() throws {
-        try XCTSkipUnless(BFloat16Matmul.isAvailable, "this CPU has no AVX512_BF16: the kernels under test do not run here")
-        let amxWasOn = BFloat16Matmul.usesAMX
-        defer { BFloat16Matmul.usesAMX = amxWasOn }
-        for useAMX in BFloat16Matmul.hasAMX ? [true, false] : [false] {
-            BFloat16Matmul.usesAMX = useAMX
-            XCTAssertEqual(BFloat16Matmul.usesAMX, useAMX)
-            XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), useAMX)
+        onEachKernel {
+            assertMatchesRoundedProduct(.none, .transpose, m: 110, n: 130, k: 601, beta: 1)
+            assertMatchesRoundedProduct(.transpose, .none, m: 110, n: 130, k: 601, beta: 0)
             assertMatchesRoundedProduct(.none, .transpose, m: 51, n: 83, k: 1059, beta: 1)
             assertMatchesRoundedProduct(.transpose, .none, m: 51, n: 83, k: 1059, beta: 0)
             assertMatchesRoundedProduct(.none, .none, m: 32, n: 64, k: 32, beta: 0)
