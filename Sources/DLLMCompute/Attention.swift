@@ -8,12 +8,13 @@ import RealModule
 /// without copies: `q` is (B·T, ldq) with head `h` at columns `h·HD`, `k`/`v` are
 /// (B·T, ldk/ldv) with head `g` at `g·HD`, `out` is (B·T, ldo).
 /// `att` (B, NH, T, T) receives the probabilities and is kept for backward.
+/// `precision` is that of the two products (``AttentionPrecision``; the softmax is always in `S`).
 @inlinable
 public func attentionForward<S: ComputeScalar>(
     _ out: UnsafeMutablePointer<S>, ldo: Int,
     _ att: UnsafeMutablePointer<S>,
     _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
-    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int
+    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int, precision: AttentionPrecision = .native
 ) {
     precondition(NH % NKV == 0, "attention: \(NH) query heads do not group into \(NKV) key/value heads")
     precondition(mask.B == B && mask.T == T, "attention: mask is for (\(mask.B), \(mask.T)), batch is (\(B), \(T))")
@@ -22,7 +23,11 @@ public func attentionForward<S: ComputeScalar>(
     // One task per (sequence, head); BLAS runs single-threaded inside each task so
     // the cores split the heads instead of splitting each small product.
     withSingleThreadedBLAS {
-        parallelChunks(B * NH) { tasks in for task in tasks {
+        parallelChunks(B * NH) { tasks in
+            let scratchCount = precision.scratchCount(rows: T, T: T, HD: HD)
+            let scratch = scratchCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: scratchCount) : nil
+            defer { scratch?.deallocate() }
+            for task in tasks {
             let b = task / NH, h = task % NH
             let g = h / group
             let qbh = q + b * T * ldq + h * HD
@@ -30,11 +35,14 @@ public func attentionForward<S: ComputeScalar>(
             let vbg = v + b * T * ldv + g * HD
             let P = att + (b * NH + h) * T * T
             // S (T, T) = scale · Q_bh (T, HD) · K_bgᵀ (HD, T)
-            gemm(.none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T)
+            attentionProduct(precision, .none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T,
+                             scratch: scratch)
             mask.withView { view in for i in 0..<T { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: view) } }
             // out_bh (T, HD) = P (T, T) · V_bg (T, HD)
-            gemm(.none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo)
-        } }
+            attentionProduct(precision, .none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo,
+                             scratch: scratch)
+            }
+        }
     }
 }
 
@@ -71,6 +79,8 @@ func maskedSoftmaxRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, 
 /// Backward of `attentionForward`, accumulating into `dq`, `dk`, `dv` (same strides as
 /// the forward's `q`, `k`, `v`). `scratch` holds `attentionScratchCount(T:)` scalars.
 /// `dP = dO·Vᵀ`, `dV += Pᵀ·dO`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))`, `dQ += dS·K/√HD`, `dK += dSᵀ·Q/√HD`.
+/// With bf16 products the scale multiplies `dS` before it is rounded (autograd's order for
+/// `matmul(Q, Kᵀ) · scale`).
 @inlinable
 public func attentionBackward<S: ComputeScalar>(
     _ dq: UnsafeMutablePointer<S>, _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>,
@@ -78,7 +88,7 @@ public func attentionBackward<S: ComputeScalar>(
     _ dout: UnsafePointer<S>, ldo: Int,
     _ att: UnsafePointer<S>,
     _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
-    B: Int, T: Int, NH: Int, NKV: Int, HD: Int
+    B: Int, T: Int, NH: Int, NKV: Int, HD: Int, precision: AttentionPrecision = .native
 ) {
     let group = NH / NKV
     let scale = 1 / S.sqrt(S(HD))
@@ -89,6 +99,10 @@ public func attentionBackward<S: ComputeScalar>(
     withSingleThreadedBLAS {
         parallelChunks(tasks) { chunk, range in
             let dP = scratch.baseAddress! + chunk * T * T
+            let packCount = precision.scratchCount(rows: T, T: T, HD: HD)
+            let pack = packCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: packCount) : nil
+            defer { pack?.deallocate() }
+            let productScale = precision == .bfloat16 ? 1 : scale  // bf16: folded into dS
             for task in range {
                 let b = task / NKV, g = task % NKV
                 let kbg = k + b * T * ldk + g * HD
@@ -101,18 +115,26 @@ public func attentionBackward<S: ComputeScalar>(
                     let dobh = dout + b * T * ldo + h * HD
                     let P = att + (b * NH + h) * T * T
                     // dP (T, T) = dO (T, HD) · Vᵀ
-                    gemm(.none, .transpose, m: T, n: T, k: HD, dobh, lda: ldo, vbg, ldb: ldv, dP, ldc: T)
+                    attentionProduct(precision, .none, .transpose, m: T, n: T, k: HD, dobh, lda: ldo, vbg, ldb: ldv, dP, ldc: T,
+                                     scratch: pack)
                     // dV (T, HD) += Pᵀ (T, T) · dO (T, HD)
-                    gemm(.transpose, .none, m: T, n: HD, k: T, P, lda: T, dobh, ldb: ldo, beta: 1, dvbg, ldc: ldv)
-                    // dS = P ⊙ (dP − Σⱼ dP⊙P), in place over dP
+                    attentionProduct(precision, .transpose, .none, m: T, n: HD, k: T, P, lda: T, dobh, ldb: ldo, beta: 1, dvbg, ldc: ldv,
+                                     scratch: pack)
+                    // dS = P ⊙ (dP − Σⱼ dP⊙P), in place over dP (times the scale for bf16 products)
                     for i in 0..<T {
                         let p = P + i * T, d = dP + i * T
                         let dot = S.dot(p, d, count: T)
-                        for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
+                        if precision == .bfloat16 {
+                            for j in 0..<T { d[j] = p[j] * (d[j] - dot) * scale }
+                        } else {
+                            for j in 0..<T { d[j] = p[j] * (d[j] - dot) }
+                        }
                     }
                     // dQ (T, HD) += scale · dS · K ;  dK (T, HD) += scale · dSᵀ · Q
-                    gemm(.none, .none, m: T, n: HD, k: T, alpha: scale, dP, lda: T, kbg, ldb: ldk, beta: 1, dqbh, ldc: ldq)
-                    gemm(.transpose, .none, m: T, n: HD, k: T, alpha: scale, dP, lda: T, qbh, ldb: ldq, beta: 1, dkbg, ldc: ldk)
+                    attentionProduct(precision, .none, .none, m: T, n: HD, k: T, alpha: productScale, dP, lda: T, kbg, ldb: ldk,
+                                     beta: 1, dqbh, ldc: ldq, scratch: pack)
+                    attentionProduct(precision, .transpose, .none, m: T, n: HD, k: T, alpha: productScale, dP, lda: T, qbh, ldb: ldq,
+                                     beta: 1, dkbg, ldc: ldk, scratch: pack)
                 }
             }
         }

@@ -76,6 +76,35 @@ public func bf16Gemm(
     }
 }
 
+/// UInt16 scratch ``bf16GemmOnThisThread`` needs for an (m, k) · (k, n) product: the packed rows of
+/// op(A) and the packed panels of op(B).
+public func bf16GemmScratchCount(m: Int, n: Int, k: Int) -> Int {
+    m * ((k + 1) & ~1) + cbf16_packed_b_count(k, n)
+}
+
+/// ``bf16Gemm`` on the calling thread alone, packing into the caller's `scratch`
+/// (``bf16GemmScratchCount(m:n:k:)`` UInt16s): for the small products a parallel task runs itself,
+/// such as attention's per-head products. Same conventions and numerics as ``bf16Gemm``.
+public func bf16GemmOnThisThread(
+    _ transA: Transpose, _ transB: Transpose,
+    m: Int, n: Int, k: Int,
+    _ a: UnsafePointer<Float>, lda: Int,
+    _ b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    scratch: UnsafeMutablePointer<UInt16>
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "bf16Gemm: negative dimension")
+    precondition(beta == 0 || beta == 1, "bf16Gemm: beta must be 0 or 1")
+    if m == 0 || n == 0 { return }
+    let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
+    let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
+    let kp = (k + 1) & ~1, panels = (n + Int(CBF16_NR) - 1) / Int(CBF16_NR)
+    let pa = scratch, pb = scratch + m * kp  // (m, kp) bf16 rows; panels of NR columns
+    cbf16_pack_a(a, aRow, aCol, k, 0, m, pa)
+    cbf16_pack_b(b, bRow, bCol, k, n, 0, panels, pb)
+    cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)
+}
+
 /// One reusable packing buffer (a step's products run one after another, and reallocating the
 /// LM head's tens of megabytes per call would cost page faults); a concurrent caller that finds
 /// it taken allocates its own.

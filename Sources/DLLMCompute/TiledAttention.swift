@@ -27,7 +27,8 @@ public func tiledAttentionForward<S: ComputeScalar>(
     _ out: UnsafeMutablePointer<S>, ldo: Int,
     _ lse: UnsafeMutablePointer<S>,
     _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
-    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int, tiles: AttentionTiles = .standard
+    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int, tiles: AttentionTiles = .standard,
+    precision: AttentionPrecision = .native
 ) {
     precondition(NH % NKV == 0, "attention: \(NH) query heads do not group into \(NKV) key/value heads")
     precondition(mask.B == B && mask.T == T, "attention: mask is for (\(mask.B), \(mask.T)), batch is (\(B), \(T))")
@@ -39,7 +40,9 @@ public func tiledAttentionForward<S: ComputeScalar>(
             parallelChunks(B * NH) { tasks in
                 let tile = UnsafeMutablePointer<S>.allocate(capacity: Br * Bc)     // (Br, Bc) scores, then probabilities
                 let stats = UnsafeMutablePointer<S>.allocate(capacity: 2 * Br)     // running max, running sum
-                defer { tile.deallocate(); stats.deallocate() }
+                let packCount = precision.scratchCount(rows: Br, T: Bc, HD: HD)
+                let pack = packCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: packCount) : nil
+                defer { tile.deallocate(); stats.deallocate(); pack?.deallocate() }
                 let runningMax = stats, runningSum = stats + Br
                 for task in tasks {
                     let b = task / NH, h = task % NH, g = h / group
@@ -61,8 +64,8 @@ public func tiledAttentionForward<S: ComputeScalar>(
                         for j0 in stride(from: 0, to: keyEnd, by: Bc) {
                             let cols = min(Bc, keyEnd - j0)
                             // scores (rows, cols) = scale · Q_i (rows, HD) · K_jᵀ (HD, cols)
-                            gemm(.none, .transpose, m: rows, n: cols, k: HD, alpha: scale, qbh + i0 * ldq, lda: ldq,
-                                 kbg + j0 * ldk, ldb: ldk, tile, ldc: cols)
+                            attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, alpha: scale, qbh + i0 * ldq, lda: ldq,
+                                             kbg + j0 * ldk, ldb: ldk, tile, ldc: cols, scratch: pack)
                             for r in 0..<rows {
                                 let row = tile + r * cols
                                 maskScoreRow(row, b: b, i: i0 + r, j0: j0, cols: cols, view: view)
@@ -82,8 +85,8 @@ public func tiledAttentionForward<S: ComputeScalar>(
                                 }
                             }
                             // O_i (rows, HD) += P (rows, cols) · V_j (cols, HD)
-                            gemm(.none, .none, m: rows, n: HD, k: cols, tile, lda: cols, vbg + j0 * ldv, ldb: ldv,
-                                 beta: 1, o, ldc: ldo)
+                            attentionProduct(precision, .none, .none, m: rows, n: HD, k: cols, tile, lda: cols, vbg + j0 * ldv, ldb: ldv,
+                                             beta: 1, o, ldc: ldo, scratch: pack)
                         }
                         for r in 0..<rows {
                             let orow = o + r * ldo
@@ -121,13 +124,15 @@ func maskScoreRow<S: ComputeScalar>(_ row: UnsafeMutablePointer<S>, b: Int, i: I
 /// `dV += Pᵀ·dO`, `dP = dO·Vᵀ`, `dS = P ⊙ (dP − D)`, `dQ += scale·dS·K`, `dK += scale·dSᵀ·Q`.
 /// `out` is the forward's output (same stride `ldo` as `dout`), `lse` its (B, NH, T) log-sum-exp.
 /// One task per (sequence, key/value head), as ``attentionBackward``, so writes never race.
+/// With bf16 products the scale multiplies `dS` before it is rounded, as in ``attentionBackward``.
 @inlinable
 public func tiledAttentionBackward<S: ComputeScalar>(
     _ dq: UnsafeMutablePointer<S>, _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>,
     _ dout: UnsafePointer<S>, _ out: UnsafePointer<S>, ldo: Int,
     _ lse: UnsafePointer<S>,
     _ q: UnsafePointer<S>, ldq: Int, _ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int,
-    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int, tiles: AttentionTiles = .standard
+    mask: AttentionMask, B: Int, T: Int, NH: Int, NKV: Int, HD: Int, tiles: AttentionTiles = .standard,
+    precision: AttentionPrecision = .native
 ) {
     precondition(NH % NKV == 0, "attention: \(NH) query heads do not group into \(NKV) key/value heads")
     precondition(mask.B == B && mask.T == T, "attention: mask is for (\(mask.B), \(mask.T)), batch is (\(B), \(T))")
@@ -140,7 +145,10 @@ public func tiledAttentionBackward<S: ComputeScalar>(
                 let P = UnsafeMutablePointer<S>.allocate(capacity: Br * Bc)    // (Br, Bc) probabilities
                 let dS = UnsafeMutablePointer<S>.allocate(capacity: Br * Bc)   // (Br, Bc) dP, then dS
                 let D = UnsafeMutablePointer<S>.allocate(capacity: T)          // (T) rowsum(dO ⊙ O)
-                defer { P.deallocate(); dS.deallocate(); D.deallocate() }
+                let packCount = precision.scratchCount(rows: Br, T: Bc, HD: HD)
+                let pack = packCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: packCount) : nil
+                defer { P.deallocate(); dS.deallocate(); D.deallocate(); pack?.deallocate() }
+                let productScale = precision == .bfloat16 ? 1 : scale  // bf16: folded into dS
                 for task in tasks {
                     let b = task / NKV, g = task % NKV
                     let kbg = k + b * T * ldk + g * HD, vbg = v + b * T * ldv + g * HD
@@ -155,8 +163,8 @@ public func tiledAttentionBackward<S: ComputeScalar>(
                             let keyEnd = view.causal ? i0 + rows : T
                             for j0 in stride(from: 0, to: keyEnd, by: Bc) {
                                 let cols = min(Bc, keyEnd - j0)
-                                gemm(.none, .transpose, m: rows, n: cols, k: HD, alpha: scale, qbh + i0 * ldq, lda: ldq,
-                                     kbg + j0 * ldk, ldb: ldk, P, ldc: cols)
+                                attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, alpha: scale, qbh + i0 * ldq,
+                                                 lda: ldq, kbg + j0 * ldk, ldb: ldk, P, ldc: cols, scratch: pack)
                                 for r in 0..<rows {
                                     let row = P + r * cols
                                     maskScoreRow(row, b: b, i: i0 + r, j0: j0, cols: cols, view: view)
@@ -168,20 +176,24 @@ public func tiledAttentionBackward<S: ComputeScalar>(
                                     }
                                 }
                                 // dV_j (cols, HD) += Pᵀ · dO_i
-                                gemm(.transpose, .none, m: cols, n: HD, k: rows, P, lda: cols, dobh + i0 * ldo, ldb: ldo,
-                                     beta: 1, dvbg + j0 * ldv, ldc: ldv)
+                                attentionProduct(precision, .transpose, .none, m: cols, n: HD, k: rows, P, lda: cols, dobh + i0 * ldo,
+                                                 ldb: ldo, beta: 1, dvbg + j0 * ldv, ldc: ldv, scratch: pack)
                                 // dP (rows, cols) = dO_i · V_jᵀ
-                                gemm(.none, .transpose, m: rows, n: cols, k: HD, dobh + i0 * ldo, lda: ldo,
-                                     vbg + j0 * ldv, ldb: ldv, dS, ldc: cols)
+                                attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, dobh + i0 * ldo, lda: ldo,
+                                                 vbg + j0 * ldv, ldb: ldv, dS, ldc: cols, scratch: pack)
                                 for r in 0..<rows {
                                     let p = P + r * cols, d = dS + r * cols, Di = D[i0 + r]
-                                    for c in 0..<cols { d[c] = p[c] * (d[c] - Di) }
+                                    if precision == .bfloat16 {
+                                        for c in 0..<cols { d[c] = p[c] * (d[c] - Di) * scale }
+                                    } else {
+                                        for c in 0..<cols { d[c] = p[c] * (d[c] - Di) }
+                                    }
                                 }
                                 // dQ_i += scale · dS · K_j ;  dK_j += scale · dSᵀ · Q_i
-                                gemm(.none, .none, m: rows, n: HD, k: cols, alpha: scale, dS, lda: cols, kbg + j0 * ldk, ldb: ldk,
-                                     beta: 1, dqbh + i0 * ldq, ldc: ldq)
-                                gemm(.transpose, .none, m: cols, n: HD, k: rows, alpha: scale, dS, lda: cols, qbh + i0 * ldq, ldb: ldq,
-                                     beta: 1, dkbg + j0 * ldk, ldc: ldk)
+                                attentionProduct(precision, .none, .none, m: rows, n: HD, k: cols, alpha: productScale, dS, lda: cols,
+                                                 kbg + j0 * ldk, ldb: ldk, beta: 1, dqbh + i0 * ldq, ldc: ldq, scratch: pack)
+                                attentionProduct(precision, .transpose, .none, m: cols, n: HD, k: rows, alpha: productScale, dS, lda: cols,
+                                                 qbh + i0 * ldq, ldb: ldq, beta: 1, dkbg + j0 * ldk, ldc: ldk, scratch: pack)
                             }
                         }
                     }

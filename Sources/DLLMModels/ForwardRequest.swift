@@ -65,11 +65,12 @@ func logitRowRuns(_ rows: [Int]?, N: Int) -> [(source: Range<Int>, selected: Int
 /// ``attend(layer:_:ldo:_:ldq:_:ldk:_:ldv:B:T:NH:NKV:HD:)`` once per layer).
 enum ForwardAttention<S: ComputeScalar> {
     /// Training: the `T` queries of each batch row attend to that row's `T` keys under `mask`
-    /// (`attentionForward`), layer `l`'s probabilities saved in `probabilities[l]`, (B, NH, T, T), for backward.
-    case full(mask: AttentionMask, probabilities: [Buffer<S>])
+    /// (`attentionForward`), layer `l`'s probabilities saved in `probabilities[l]`, (B, NH, T, T), for backward;
+    /// the products in `precision` (bf16 under `bf16: true`).
+    case full(mask: AttentionMask, probabilities: [Buffer<S>], precision: AttentionPrecision = .native)
     /// Training without the (T, T) matrix (`tiledAttentionForward`): layer `l`'s (B, NH, T)
-    /// log-sum-exp saved in `logsumexp[l]` for `tiledAttentionBackward`.
-    case tiled(mask: AttentionMask, logsumexp: [Buffer<S>])
+    /// log-sum-exp saved in `logsumexp[l]` for `tiledAttentionBackward`; the products in `precision`.
+    case tiled(mask: AttentionMask, logsumexp: [Buffer<S>], precision: AttentionPrecision = .native)
     /// Inference: the step's keys and values are written to its slots of `cache`, then its queries
     /// attend over the cached slots (`cachedAttentionForward`); `scratch` holds
     /// `cachedAttentionScratchCount(Tq:capacity:)` scalars.
@@ -81,12 +82,12 @@ enum ForwardAttention<S: ComputeScalar> {
                 _ q: UnsafeMutablePointer<S>, ldq: Int, _ k: UnsafeMutablePointer<S>, ldk: Int,
                 _ v: UnsafeMutablePointer<S>, ldv: Int, B: Int, T: Int, NH: Int, NKV: Int, HD: Int) {
         switch self {
-        case let .full(mask, probabilities):
+        case let .full(mask, probabilities, precision):
             attentionForward(out, ldo: ldo, probabilities[l].pointer, q, ldq: ldq, k, ldk: ldk, v, ldv: ldv,
-                             mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
-        case let .tiled(mask, logsumexp):
+                             mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD, precision: precision)
+        case let .tiled(mask, logsumexp, precision):
             tiledAttentionForward(out, ldo: ldo, logsumexp[l].pointer, q, ldq: ldq, k, ldk: ldk, v, ldv: ldv,
-                                  mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                                  mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD, precision: precision)
         case let .cached(cache, step, scores):
             cache.store(layer: l, keys: k, ldk: ldk, values: v, ldv: ldv, B: B, Tq: T, queryStart: step.queryStart)
             cachedAttentionForward(out, ldo: ldo, q, ldq: ldq, keys: cache.keys[l].pointer, values: cache.values[l].pointer,

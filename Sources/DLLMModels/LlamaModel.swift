@@ -33,13 +33,16 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public var attentionKernel: AttentionKernel = .automatic
     /// HF `gradient_checkpointing`: keep only each block's input, recompute the block in backward.
     public var gradientCheckpointing = false
-    /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's block linears and LM head multiply
-    /// in bfloat16 with float32 accumulation (``bf16LinearForward(_:_:_:_:N:C:OC:)``); attention's
-    /// products, norms, softmax, the loss, LoRA adapters and mixture-of-experts MLPs stay float32.
+    /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's block linears, LM head and
+    /// attention products (Q·Kᵀ, P·V and their backward) multiply in bfloat16 with float32
+    /// accumulation (``bf16LinearForward(_:_:_:_:N:C:OC:)``, ``AttentionPrecision/bfloat16``); norms,
+    /// softmax, the loss, LoRA adapters and mixture-of-experts MLPs stay float32.
     /// Float models only; false leaves every float32 path as it was.
     public var bf16Matmuls = false {
         didSet { precondition(!bf16Matmuls || S.self == Float.self, "LlamaModel: bf16 matrix products need a Float model") }
     }
+    /// The training attention's product precision that ``bf16Matmuls`` implies.
+    var attentionPrecision: AttentionPrecision { bf16Matmuls ? .bfloat16 : .native }
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
     /// (whose slots for them are then never filled). Float models only.
     public var quantizedWeights: QuantizedLlamaWeights? {
@@ -130,7 +133,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// The training pass over `batch` into the saved activations.
     func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> LlamaForward<S> {
         let a = acts!
-        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att) : .full(mask: mask, probabilities: a.att)
+        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att, precision: attentionPrecision)
+            : .full(mask: mask, probabilities: a.att, precision: attentionPrecision)
         let request = ForwardRequest(training: batch, attention: attention, logitRows: lastLogitRows, hooks: hooks)
         return LlamaForward(model: self, request: request, storage: .saved(a), matrices: .training)
     }
@@ -244,11 +248,11 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 if a.tiled {
                     tiledAttentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.atty.pointer, a.atty[l].pointer, ldo: QD,
                                            a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
-                                           mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                                           mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD, precision: attentionPrecision)
                 } else {
                     attentionBackward(d.q.pointer, d.k.pointer, d.v.pointer, d.scores.buffer, d.atty.pointer, ldo: QD,
                                       a.att[l].pointer, a.q[l].pointer, ldq: QD, a.k[l].pointer, ldk: KVD, a.v[l].pointer, ldv: KVD,
-                                      B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                                      B: B, T: T, NH: NH, NKV: NKV, HD: HD, precision: attentionPrecision)
                 }
                 rotary.apply(d.q.pointer, positions: pos.baseAddress!, N: N, heads: NH, ld: QD, inverse: true)
                 rotary.apply(d.k.pointer, positions: pos.baseAddress!, N: N, heads: NKV, ld: KVD, inverse: true)

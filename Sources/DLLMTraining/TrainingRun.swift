@@ -38,8 +38,8 @@ public enum TrainingRun {
             }
             if BFloat16Matmul.isAvailable {
                 loaded.model.setBF16Matmuls(true)
-                log("bf16: linear layers and the LM head multiply in bfloat16 with float32 accumulation (\(BFloat16Matmul.kernelName)); "
-                    + "weights, AdamW state, attention, norms, softmax and the loss stay float32")
+                log("bf16: linear layers, the LM head and attention's products multiply in bfloat16 with float32 accumulation "
+                    + "(\(BFloat16Matmul.kernelName)); weights, AdamW state, norms, softmax and the loss stay float32")
             } else {
                 log("bf16: this CPU has no AVX512_BF16, so training computes in float32 (bf16: true changes nothing here)")
             }

@@ -76,15 +76,7 @@ final class BFloat16GemmTests: XCTestCase {
 
     /// Runs `body` on every kernel this CPU has: the AMX tiles (whole 16-row, 16-pair tiles, the
     /// leftover pairs and rows on `vdpbf16ps`) where present, then with AMX switched off.
-    func onEachKernel(_ body: () -> Void) {
-        let amxWasOn = BFloat16Matmul.usesAMX
-        defer { BFloat16Matmul.usesAMX = amxWasOn }
-        for useAMX in BFloat16Matmul.hasAMX ? [true, false] : [false] {
-            BFloat16Matmul.usesAMX = useAMX
-            XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), useAMX)
-            body()
-        }
-    }
+    func onEachKernel(_ body: () -> Void) { onEachBFloat16Kernel { _ in body() } }
 
     func testEveryTranspositionWithOddShapes() {
         onEachKernel {
@@ -155,5 +147,18 @@ final class BFloat16GemmTests: XCTestCase {
         for (got, want) in [(y, yRef), (dx, dxRef), (dw, dwRef), (db, dbRef)] {
             for i in got.indices { XCTAssertEqual(got[i], want[i], accuracy: 1e-5 * max(1, abs(want[i]))) }
         }
+    }
+}
+
+/// Runs `body` on each bf16 kernel this CPU has, AMX tiles (when Linux grants them) and then
+/// `vdpbf16ps` (the portable loop on CPUs without AVX512_BF16), passing the kernel's name;
+/// restores the kernel choice afterwards.
+func onEachBFloat16Kernel(_ body: (String) -> Void) {
+    let amxWasOn = BFloat16Matmul.usesAMX
+    defer { BFloat16Matmul.usesAMX = amxWasOn }
+    for useAMX in BFloat16Matmul.hasAMX ? [true, false] : [false] {
+        BFloat16Matmul.usesAMX = useAMX
+        XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), useAMX)
+        body(BFloat16Matmul.kernelName)
     }
 }

@@ -10,7 +10,9 @@ loss and every parameter gradient of the same batch computed three ways:
   attention products) in bfloat16; dllm keeps those float32.
 * `rounded`: dllm's scheme, spelled out in float32 PyTorch: every `nn.Linear` multiplies
   bf16-rounded inputs with float32 accumulation, and its backward multiplies the bf16-rounded
-  output gradient by the bf16-rounded weight (dX) and input (dW); all else float32.
+  output gradient by the bf16-rounded weight (dX) and input (dW); eager attention's two
+  `matmul`s (Q·Kᵀ, P·V) do the same (attention `bf16_rounded_eager`, registered below); all
+  else float32.
 * `fp32`: plain float32.
 
 Run from the repository root: python3 Tests/Fixtures/generate_bf16_fixtures.py
@@ -24,7 +26,8 @@ from pathlib import Path
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
-from transformers import LlamaForCausalLM
+from transformers import AttentionInterface, LlamaForCausalLM
+from transformers.models.llama.modeling_llama import repeat_kv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_model_fixtures import additive_4d_mask, allowed_matrix, weighted_ce  # noqa: E402
@@ -56,8 +59,41 @@ class RoundedLinear(torch.autograd.Function):
         return dx, dw
 
 
+class RoundedMatmul(torch.autograd.Function):
+    """c = bf16(a) @ bf16(b) in float32; backward dA = bf16(dC) · bf16(b)ᵀ, dB = bf16(a)ᵀ · bf16(dC)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return bf16(a) @ bf16(b)
+
+    @staticmethod
+    def backward(ctx, dc):
+        a, b = ctx.saved_tensors
+        dcr = bf16(dc)
+        return dcr @ bf16(b).transpose(-1, -2), bf16(a).transpose(-1, -2) @ dcr
+
+
+def rounded_eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """transformers' eager_attention_forward with both matmuls through RoundedMatmul (the scale
+    multiplies the product, so backward rounds scale · dS)."""
+    key_states = repeat_kv(key, module.num_key_value_groups)
+    value_states = repeat_kv(value, module.num_key_value_groups)
+    weights = RoundedMatmul.apply(query, key_states.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        weights = weights + attention_mask
+    weights = torch.nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    assert dropout == 0.0
+    out = RoundedMatmul.apply(weights, value_states)
+    return out.transpose(1, 2).contiguous(), weights
+
+
+AttentionInterface.register("bf16_rounded_eager", rounded_eager_attention)
+
+
 def load_model(rounded: bool) -> LlamaForCausalLM:
-    model = LlamaForCausalLM.from_pretrained(str(SOURCE), attn_implementation="eager", dtype=torch.float32)
+    attention = "bf16_rounded_eager" if rounded else "eager"
+    model = LlamaForCausalLM.from_pretrained(str(SOURCE), attn_implementation=attention, dtype=torch.float32)
     model.train()
     if rounded:
         for module in model.modules():
@@ -107,7 +143,8 @@ def main():
         "attn_implementation": "eager",
         "modes": {
             "fp32": "float32",
-            "rounded": "every nn.Linear: bf16-rounded inputs, float32 products and sums (forward, dX, dW); all else float32",
+            "rounded": "every nn.Linear and eager attention's two matmuls: bf16-rounded inputs, float32 products and sums "
+                       "(forward and both backward products); all else float32",
             "autocast": 'torch.autocast("cpu", dtype=torch.bfloat16) around the forward',
         },
         "summary": summary,
