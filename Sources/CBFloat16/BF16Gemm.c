@@ -91,30 +91,79 @@ long cbf16_packed_b_count(long k, long n) {
 }
 
 #if defined(__x86_64__)
+/// Transposes a 16 x 16 matrix of 32-bit words held as 16 rows (unpacks within 128-bit lanes,
+/// then two rounds of lane shuffles; the usual AVX-512 in-register transpose).
+CBF16_TARGET static inline void transpose16x16_epi32(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    // u[4g + c], lane l: column 4l + c of rows 4g .. 4g + 3.
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    // Column 4l + c = lane l of u[c], u[4 + c], u[8 + c], u[12 + c].
+    for (int c = 0; c < 4; c++) {
+        __m512i x0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+        __m512i y0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), y1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+        r[8 + c] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+        r[12 + c] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+    }
+}
+
 /// Rows [row0, row1) of op(A) when op(A) is a transposed row-major matrix (rs == 1: element
 /// (i, p) at a[i + p*cs]). Reading down a column would touch one cache line per element, so
-/// the rows go 16 at a time: 16 contiguous rows' values of one p round in one vector, and a
-/// 16 x 16 block transposes through the stack. Leftover p values go one by one.
+/// the rows go 16 at a time: 16 contiguous rows' values of one p round in one vector. Blocks of
+/// 32 p values pair up (p, p + 1) into 32-bit words, one vector per pair, and a 16 x 16 word
+/// transpose gives each row its 32 values in one store; a leftover block of 16 p values
+/// transposes through the stack, and the last p values go one by one. (Measured on
+/// 1536 x 4096 and 32000 x 4096, the LM head's weight gradient: docs/mixed-precision.md.)
 CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long kp, long row0, long row1, uint16_t *dst) {
     uint16_t block[16][16];
-    for (long i0 = row0; i0 < row1; i0 += 16) {
-        int rows = (int)(row1 - i0 < 16 ? row1 - i0 : 16);
-        __mmask16 mask = (__mmask16)((1u << rows) - 1u);
-        long p0 = 0;
-        for (; p0 + 16 <= k; p0 += 16) {
-            for (int c = 0; c < 16; c++) {
-                __m512i words = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + c) * cs + i0));
-                _mm256_storeu_si256((__m256i *)(void *)block[c], _mm512_cvtepi32_epi16(words));
-            }
-            for (int r = 0; r < rows; r++) {
-                uint16_t *out = dst + (i0 + r) * kp + p0;
-                for (int c = 0; c < 16; c++) out[c] = block[c][r];
+    // Rows in spans of 256 (1 KiB of each stored row), each span swept over p, so every page of A
+    // that a sweep visits gives up 1 KiB, not one 64-byte line per 16 rows.
+    for (long span0 = row0; span0 < row1; span0 += 256) {
+        long span1 = row1 - span0 < 256 ? row1 : span0 + 256;
+        long whole = k / 32 * 32;  // p values in blocks of 32
+        for (long p0 = 0; p0 < whole; p0 += 32) {
+            for (long i0 = span0; i0 < span1; i0 += 16) {
+                int rows = (int)(span1 - i0 < 16 ? span1 - i0 : 16);
+                __mmask16 mask = (__mmask16)((1u << rows) - 1u);
+                __m512i words[16];
+                for (int c = 0; c < 16; c++) {
+                    __m512i lo = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + 2 * c) * cs + i0));
+                    __m512i hi = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + 2 * c + 1) * cs + i0));
+                    words[c] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+                }
+                transpose16x16_epi32(words);
+                for (int r = 0; r < rows; r++) _mm512_storeu_si512((void *)(dst + (i0 + r) * kp + p0), words[r]);
             }
         }
-        for (int r = 0; r < rows; r++) {
-            uint16_t *out = dst + (i0 + r) * kp;
-            for (long p = p0; p < k; p++) out[p] = round_one(a[p * cs + i0 + r]);
-            if (kp != k) out[k] = 0;
+        for (long i0 = span0; i0 < span1; i0 += 16) {
+            int rows = (int)(span1 - i0 < 16 ? span1 - i0 : 16);
+            __mmask16 mask = (__mmask16)((1u << rows) - 1u);
+            long p0 = whole;
+            for (; p0 + 16 <= k; p0 += 16) {
+                for (int c = 0; c < 16; c++) {
+                    __m512i words = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + c) * cs + i0));
+                    _mm256_storeu_si256((__m256i *)(void *)block[c], _mm512_cvtepi32_epi16(words));
+                }
+                for (int r = 0; r < rows; r++) {
+                    uint16_t *out = dst + (i0 + r) * kp + p0;
+                    for (int c = 0; c < 16; c++) out[c] = block[c][r];
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                uint16_t *out = dst + (i0 + r) * kp;
+                for (long p = p0; p < k; p++) out[p] = round_one(a[p * cs + i0 + r]);
+                if (kp != k) out[k] = 0;
+            }
         }
     }
 }
