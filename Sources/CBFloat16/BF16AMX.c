@@ -5,7 +5,7 @@
 // A tile holds 16 rows of 64 bytes. TDPBF16PS multiplies an A tile (16 rows x 16 pairs of
 // bf16) by a B tile (16 pairs x 16 columns, each 32-bit element one pair) and adds the sums
 // into a C tile (16 x 16 float32). The packed operands of BF16Gemm.c already have that shape:
-// A's bf16 rows give an A tile with a row stride of kp * 2 bytes, and a B panel's pair words
+// A's bf16 rows give an A tile with a row stride of ka * 2 bytes, and a B panel's pair words
 // give a B tile with a row stride of NR * 4 bytes. Eight tiles exist: four accumulate a 32 x 32
 // block of C, two hold A rows and two hold B columns (each A tile meets both B tiles, so every
 // tile load feeds two products). Linux hands out the tile state only on request
@@ -89,11 +89,11 @@ AMX_TARGET static inline void add_block(const float *block, float *c, long ldc, 
         }                                                                        \
     } while (0)
 
-AMX_TARGET void cbf16_amx_gemm(const uint16_t *a, long kp, const uint16_t *b, long pairs, long amx_pairs,
+AMX_TARGET void cbf16_amx_gemm(const uint16_t *a, long ka, const uint16_t *b, long pairs, long amx_pairs,
                                long n, long row0, long row1, float *c, long ldc, int beta) {
     configure_tiles();
     float block[16 * 16] __attribute__((aligned(64)));
-    const long b_stride = CBF16_NR * 4, a_stride = kp * 2;  // bytes between tile rows
+    const long b_stride = CBF16_NR * 4, a_stride = ka * 2;  // bytes between tile rows
     for (long t0 = 0; t0 < amx_pairs; t0 += AMX_KC_PAIRS) {
         long tc = amx_pairs - t0 < AMX_KC_PAIRS ? amx_pairs - t0 : AMX_KC_PAIRS;
         int accumulate = beta || t0 > 0;
@@ -101,7 +101,7 @@ AMX_TARGET void cbf16_amx_gemm(const uint16_t *a, long kp, const uint16_t *b, lo
             long n1 = n - n0 < AMX_NC_COLS ? n : n0 + AMX_NC_COLS;
             for (long i = row0; i < row1; i += 32) {
                 int both = i + 32 <= row1;
-                const uint16_t *a0 = a + i * kp + 2 * t0, *a1 = a0 + 16 * kp;
+                const uint16_t *a0 = a + i * ka + 2 * t0, *a1 = a0 + 16 * ka;
                 for (long j = n0; j < n1; j += 32) {
                     // Columns j..j+31 lie in panel j / NR (NR = 64 is a multiple of 32, and so is n0).
                     const uint16_t *b0 = b + ((j / CBF16_NR) * pairs + t0) * 2 * CBF16_NR + 2 * (j % CBF16_NR);
@@ -149,9 +149,9 @@ AMX_TARGET void cbf16_amx_gemm(const uint16_t *a, long kp, const uint16_t *b, lo
 int cbf16_amx_supported(void) { return 0; }
 void cbf16_use_amx(int enabled) { (void)enabled; }
 int cbf16_amx_active(void) { return 0; }
-void cbf16_amx_gemm(const uint16_t *a, long kp, const uint16_t *b, long pairs, long amx_pairs,
+void cbf16_amx_gemm(const uint16_t *a, long ka, const uint16_t *b, long pairs, long amx_pairs,
                     long n, long row0, long row1, float *c, long ldc, int beta) {
-    (void)a; (void)kp; (void)b; (void)pairs; (void)amx_pairs; (void)n; (void)row0; (void)row1;
+    (void)a; (void)ka; (void)b; (void)pairs; (void)amx_pairs; (void)n; (void)row0; (void)row1;
     (void)c; (void)ldc; (void)beta;
 }
 

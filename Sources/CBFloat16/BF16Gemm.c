@@ -85,6 +85,13 @@ void cbf16_to_float(const uint16_t *src, float *dst, long count) {
 
 // MARK: Packing
 
+long cbf16_packed_a_stride(long k) {
+    long kp = (k + 1) & ~1L;
+    // A stride of a multiple of 4 KiB would put the 16 rows of an AMX tile (or of a vdpbf16ps
+    // block's broadcasts) in one L1 set, beyond its 12 ways; one more cache line spreads them.
+    return kp % 2048 == 0 ? kp + 32 : kp;
+}
+
 long cbf16_packed_b_count(long k, long n) {
     long pairs = (k + 1) / 2, panels = (n + CBF16_NR - 1) / CBF16_NR;
     return panels * pairs * 2 * CBF16_NR;
@@ -124,7 +131,7 @@ CBF16_TARGET static inline void transpose16x16_epi32(__m512i r[16]) {
 /// transpose gives each row its 32 values in one store; a leftover block of 16 p values
 /// transposes through the stack, and the last p values go one by one. (Measured on
 /// 1536 x 4096 and 32000 x 4096, the LM head's weight gradient: docs/mixed-precision.md.)
-CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long kp, long row0, long row1, uint16_t *dst) {
+CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long ka, long row0, long row1, uint16_t *dst) {
     uint16_t block[16][16];
     // Rows in spans of 256 (1 KiB of each stored row), each span swept over p, so every page of A
     // that a sweep visits gives up 1 KiB, not one 64-byte line per 16 rows.
@@ -142,7 +149,7 @@ CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long
                     words[c] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
                 }
                 transpose16x16_epi32(words);
-                for (int r = 0; r < rows; r++) _mm512_storeu_si512((void *)(dst + (i0 + r) * kp + p0), words[r]);
+                for (int r = 0; r < rows; r++) _mm512_storeu_si512((void *)(dst + (i0 + r) * ka + p0), words[r]);
             }
         }
         for (long i0 = span0; i0 < span1; i0 += 16) {
@@ -155,14 +162,14 @@ CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long
                     _mm256_storeu_si256((__m256i *)(void *)block[c], _mm512_cvtepi32_epi16(words));
                 }
                 for (int r = 0; r < rows; r++) {
-                    uint16_t *out = dst + (i0 + r) * kp + p0;
+                    uint16_t *out = dst + (i0 + r) * ka + p0;
                     for (int c = 0; c < 16; c++) out[c] = block[c][r];
                 }
             }
             for (int r = 0; r < rows; r++) {
-                uint16_t *out = dst + (i0 + r) * kp;
+                uint16_t *out = dst + (i0 + r) * ka;
                 for (long p = p0; p < k; p++) out[p] = round_one(a[p * cs + i0 + r]);
-                if (kp != k) out[k] = 0;
+                if (k % 2) out[k] = 0;
             }
         }
     }
@@ -170,19 +177,19 @@ CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long
 #endif
 
 void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
-    long kp = (k + 1) & ~1L;
+    long ka = cbf16_packed_a_stride(k);
 #if defined(__x86_64__)
-    if (rs == 1 && cs != 1 && cbf16_supported()) { pack_a_transposed(a, cs, k, kp, row0, row1, dst); return; }
+    if (rs == 1 && cs != 1 && cbf16_supported()) { pack_a_transposed(a, cs, k, ka, row0, row1, dst); return; }
 #endif
     for (long i = row0; i < row1; i++) {
-        uint16_t *out = dst + i * kp;
+        uint16_t *out = dst + i * ka;
         const float *row = a + i * rs;
         if (cs == 1) {
             cbf16_from_float(row, out, k);
         } else {
             for (long p = 0; p < k; p++) out[p] = round_one(row[p * cs]);
         }
-        if (kp != k) out[k] = 0;
+        if (k % 2) out[k] = 0;
     }
 }
 
@@ -261,10 +268,10 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
 // MARK: Product
 
 #if defined(__x86_64__)
-/// C (rows x cols, at most 6 x 64) (+)= A rows (kp apart) . B panel slice, `pairs` pairs.
+/// C (rows x cols, at most 6 x 64) (+)= A rows (ka apart) . B panel slice, `pairs` pairs.
 /// `rows` is a constant at every call, so the loops unroll into straight register code.
 CBF16_TARGET __attribute__((always_inline)) static inline void micro_kernel(
-    const uint16_t *a, long kp, const uint16_t *b, long pairs, float *c, long ldc, int rows, int cols, int accumulate) {
+    const uint16_t *a, long ka, const uint16_t *b, long pairs, float *c, long ldc, int rows, int cols, int accumulate) {
     __m512 acc[CBF16_MR][4];
     for (int r = 0; r < CBF16_MR; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
@@ -276,7 +283,7 @@ CBF16_TARGET __attribute__((always_inline)) static inline void micro_kernel(
         __m512bh b3 = (__m512bh)_mm512_loadu_si512((const void *)(bt + 96));
         for (int r = 0; r < rows; r++) {
             int32_t pair;
-            memcpy(&pair, a + r * kp + 2 * t, 4);
+            memcpy(&pair, a + r * ka + 2 * t, 4);
             __m512bh ar = (__m512bh)_mm512_set1_epi32(pair);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
@@ -300,7 +307,7 @@ CBF16_TARGET __attribute__((always_inline)) static inline void micro_kernel(
 /// earlier pass (AMX's) left in C.
 CBF16_TARGET static void gemm_packed_avx512(const uint16_t *a, const uint16_t *b, long k, long n,
                                             long row0, long row1, float *c, long ldc, int beta, long pair0) {
-    long kp = (k + 1) & ~1L, pairs = kp / 2, panels = (n + CBF16_NR - 1) / CBF16_NR;
+    long kp = (k + 1) & ~1L, pairs = kp / 2, panels = (n + CBF16_NR - 1) / CBF16_NR, ka = cbf16_packed_a_stride(k);
     if (pairs == 0) {
         if (!beta) for (long i = row0; i < row1; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
         return;
@@ -314,15 +321,15 @@ CBF16_TARGET static void gemm_packed_avx512(const uint16_t *a, const uint16_t *b
                 const uint16_t *bq = b + (q * pairs + t0) * 2 * CBF16_NR;
                 int cols = (int)(n - q * CBF16_NR < CBF16_NR ? n - q * CBF16_NR : CBF16_NR);
                 for (long i = m0; i < m1; i += CBF16_MR) {
-                    const uint16_t *ai = a + i * kp + 2 * t0;
+                    const uint16_t *ai = a + i * ka + 2 * t0;
                     float *ci = c + i * ldc + q * CBF16_NR;
                     switch (m1 - i < CBF16_MR ? m1 - i : CBF16_MR) {
-                    case 6: micro_kernel(ai, kp, bq, tc, ci, ldc, 6, cols, accumulate); break;
-                    case 5: micro_kernel(ai, kp, bq, tc, ci, ldc, 5, cols, accumulate); break;
-                    case 4: micro_kernel(ai, kp, bq, tc, ci, ldc, 4, cols, accumulate); break;
-                    case 3: micro_kernel(ai, kp, bq, tc, ci, ldc, 3, cols, accumulate); break;
-                    case 2: micro_kernel(ai, kp, bq, tc, ci, ldc, 2, cols, accumulate); break;
-                    default: micro_kernel(ai, kp, bq, tc, ci, ldc, 1, cols, accumulate); break;
+                    case 6: micro_kernel(ai, ka, bq, tc, ci, ldc, 6, cols, accumulate); break;
+                    case 5: micro_kernel(ai, ka, bq, tc, ci, ldc, 5, cols, accumulate); break;
+                    case 4: micro_kernel(ai, ka, bq, tc, ci, ldc, 4, cols, accumulate); break;
+                    case 3: micro_kernel(ai, ka, bq, tc, ci, ldc, 3, cols, accumulate); break;
+                    case 2: micro_kernel(ai, ka, bq, tc, ci, ldc, 2, cols, accumulate); break;
+                    default: micro_kernel(ai, ka, bq, tc, ci, ldc, 1, cols, accumulate); break;
                     }
                 }
             }
@@ -339,10 +346,10 @@ void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
     if (cbf16_amx_active()) {
         // Whole tiles on AMX: rows in sixteens, k in sixteens of pairs; the remaining pairs of
         // those rows, and the remaining rows, on vdpbf16ps.
-        long kp = (k + 1) & ~1L, pairs = kp / 2;
+        long pairs = ((k + 1) & ~1L) / 2;
         long amx_rows = (row1 - row0) / 16 * 16, amx_pairs = pairs / 16 * 16;
         if (amx_rows > 0 && amx_pairs > 0) {
-            cbf16_amx_gemm(a, kp, b, pairs, amx_pairs, n, row0, row0 + amx_rows, c, ldc, beta);
+            cbf16_amx_gemm(a, cbf16_packed_a_stride(k), b, pairs, amx_pairs, n, row0, row0 + amx_rows, c, ldc, beta);
             if (amx_pairs < pairs) gemm_packed_avx512(a, b, k, n, row0, row0 + amx_rows, c, ldc, 1, amx_pairs);
             row0 += amx_rows;
         }
@@ -350,7 +357,7 @@ void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
     if (cbf16_supported()) { if (row0 < row1) gemm_packed_avx512(a, b, k, n, row0, row1, c, ldc, beta, 0); return; }
 #endif
     // Portable path (the caller only takes it in tests): the same sums, pair by pair, in float.
-    long kp = (k + 1) & ~1L, pairs = kp / 2;
+    long kp = (k + 1) & ~1L, pairs = kp / 2, ka = cbf16_packed_a_stride(k);
     for (long i = row0; i < row1; i++) {
         for (long j = 0; j < n; j++) {
             long q = j / CBF16_NR, col = j % CBF16_NR;
@@ -358,7 +365,7 @@ void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
             for (long t = 0; t < pairs; t++) {
                 const uint16_t *bp = b + (q * pairs + t) * 2 * CBF16_NR + 2 * col;
                 float a0, a1, b0, b1;
-                cbf16_to_float(a + i * kp + 2 * t, &a0, 1); cbf16_to_float(a + i * kp + 2 * t + 1, &a1, 1);
+                cbf16_to_float(a + i * ka + 2 * t, &a0, 1); cbf16_to_float(a + i * ka + 2 * t + 1, &a1, 1);
                 cbf16_to_float(bp, &b0, 1); cbf16_to_float(bp + 1, &b1, 1);
                 sum += a0 * b0 + a1 * b1;
             }

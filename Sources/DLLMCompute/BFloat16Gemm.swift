@@ -59,10 +59,10 @@ public func bf16Gemm(
     // Element (i, p) of op(A) at a[i·rs + p·cs]; element (p, j) of op(B) at b[p·rs + j·cs].
     let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
     let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
-    let kp = (k + 1) & ~1, rowBlock = cbf16_row_block(), nr = Int(CBF16_NR)
-    let packedA = m * kp, packedB = cbf16_packed_b_count(k, n)
+    let rowBlock = cbf16_row_block(), nr = Int(CBF16_NR)
+    let packedA = m * cbf16_packed_a_stride(k), packedB = cbf16_packed_b_count(k, n)
     BFloat16Scratch.with(count: packedA + packedB) { scratch in
-        let pa = scratch, pb = scratch + packedA  // (m, kp) bf16 rows; panels of NR columns
+        let pa = scratch, pb = scratch + packedA  // m bf16 rows of k (cbf16_packed_a_stride apart); panels of NR columns
         parallelChunks(m, minimumPerThread: 64) { rows in
             cbf16_pack_a(a, aRow, aCol, k, rows.lowerBound, rows.upperBound, pa)
         }
@@ -79,7 +79,7 @@ public func bf16Gemm(
 /// UInt16 scratch ``bf16GemmOnThisThread`` needs for an (m, k) · (k, n) product: the packed rows of
 /// op(A) and the packed panels of op(B).
 public func bf16GemmScratchCount(m: Int, n: Int, k: Int) -> Int {
-    m * ((k + 1) & ~1) + cbf16_packed_b_count(k, n)
+    m * cbf16_packed_a_stride(k) + cbf16_packed_b_count(k, n)
 }
 
 /// ``bf16Gemm`` on the calling thread alone, packing into the caller's `scratch`
@@ -98,8 +98,8 @@ public func bf16GemmOnThisThread(
     if m == 0 || n == 0 { return }
     let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
     let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
-    let kp = (k + 1) & ~1, panels = (n + Int(CBF16_NR) - 1) / Int(CBF16_NR)
-    let pa = scratch, pb = scratch + m * kp  // (m, kp) bf16 rows; panels of NR columns
+    let panels = (n + Int(CBF16_NR) - 1) / Int(CBF16_NR)
+    let pa = scratch, pb = scratch + m * cbf16_packed_a_stride(k)  // m bf16 rows of k; panels of NR columns
     cbf16_pack_a(a, aRow, aCol, k, 0, m, pa)
     cbf16_pack_b(b, bRow, bCol, k, n, 0, panels, pb)
     cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)

@@ -96,9 +96,12 @@ final class BFloat16GemmTests: XCTestCase {
     /// blocks plus rows left over, across threads), n = 130 and 83 (panels with 2- and 19-column
     /// ends), k = 1059 (AMX passes past 512 pairs), and products of whole tiles only; a transposed
     /// A of 600 rows packs in 256-row spans that each thread starts mid-span (k = 70: two 32-value
-    /// word transposes, then 6 values one by one; k = 48: one transpose and a 16-value block).
+    /// word transposes, then 6 values one by one; k = 48: one transpose and a 16-value block); k = 2048
+    /// and 4095 make a 4 KiB or 8 KiB row, which the packed A pads by a cache line.
     func testSeveralKAndRowBlocksAcrossThreads() {
         onEachKernel {
+            assertMatchesRoundedProduct(.transpose, .none, m: 40, n: 70, k: 2048, beta: 1)
+            assertMatchesRoundedProduct(.none, .none, m: 35, n: 20, k: 4095, beta: 0)
             assertMatchesRoundedProduct(.transpose, .none, m: 600, n: 40, k: 70, beta: 0)
             assertMatchesRoundedProduct(.transpose, .transpose, m: 600, n: 21, k: 48, beta: 1)
             assertMatchesRoundedProduct(.none, .transpose, m: 110, n: 130, k: 601, beta: 1)

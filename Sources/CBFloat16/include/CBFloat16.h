@@ -21,11 +21,17 @@ void cbf16_to_float(const uint16_t *src, float *dst, long count);
 /// Rows a packed A holds per row block and columns a packed B holds per panel.
 enum { CBF16_MR = 6, CBF16_NR = 64 };
 
+/// Row stride, in bf16 values, of a packed A with k columns: kp = k rounded up to even, plus one
+/// cache line (32 values) when kp * 2 bytes is a multiple of 4 KiB (L1 set aliasing). A packed
+/// A of m rows takes m * cbf16_packed_a_stride(k) elements.
+long cbf16_packed_a_stride(long k);
+
 /// Elements a packed B of op(B) (k, n) takes: ceil(n / NR) panels of ceil(k / 2) pairs x NR x 2.
 long cbf16_packed_b_count(long k, long n);
 
 /// Packs rows [row0, row1) of op(A) (m, k), element (i, p) at a[i*rs + p*cs], into `dst`
-/// as bfloat16 rows of kp = k rounded up to even (zero padded): dst[i*kp + p].
+/// as bfloat16 rows, k rounded up to even (zero padded), cbf16_packed_a_stride(k) apart:
+/// dst[i*stride + p].
 void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst);
 
 /// Packs panels [panel0, panel1) of op(B) (k, n), element (p, j) at b[p*rs + j*cs], in the
