@@ -37,6 +37,9 @@ cleanup() {
     [[ "${KEEP_MULTINODE_TMP:-0}" == 1 ]] || rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A signal ends the script through `exit`, so the EXIT trap above still removes the hosts.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 ip link add "$bridge" type bridge
 ip addr add "$subnet.254/24" dev "$bridge"
