@@ -28,19 +28,19 @@ public func attentionForward<S: ComputeScalar>(
             let scratch = scratchCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: scratchCount) : nil
             defer { scratch?.deallocate() }
             for task in tasks {
-            let b = task / NH, h = task % NH
-            let g = h / group
-            let qbh = q + b * T * ldq + h * HD
-            let kbg = k + b * T * ldk + g * HD
-            let vbg = v + b * T * ldv + g * HD
-            let P = att + (b * NH + h) * T * T
-            // S (T, T) = scale · Q_bh (T, HD) · K_bgᵀ (HD, T)
-            attentionProduct(precision, .none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T,
-                             scratch: scratch)
-            mask.withView { view in for i in 0..<T { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: view) } }
-            // out_bh (T, HD) = P (T, T) · V_bg (T, HD)
-            attentionProduct(precision, .none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo,
-                             scratch: scratch)
+                let b = task / NH, h = task % NH
+                let g = h / group
+                let qbh = q + b * T * ldq + h * HD
+                let kbg = k + b * T * ldk + g * HD
+                let vbg = v + b * T * ldv + g * HD
+                let P = att + (b * NH + h) * T * T
+                // S (T, T) = scale · Q_bh (T, HD) · K_bgᵀ (HD, T)
+                attentionProduct(precision, .none, .transpose, m: T, n: T, k: HD, alpha: scale, qbh, lda: ldq, kbg, ldb: ldk, P, ldc: T,
+                                 scratch: scratch)
+                mask.withView { view in for i in 0..<T { maskedSoftmaxRow(P + i * T, b: b, i: i, T: T, mask: view) } }
+                // out_bh (T, HD) = P (T, T) · V_bg (T, HD)
+                attentionProduct(precision, .none, .none, m: T, n: HD, k: T, P, lda: T, vbg, ldb: ldv, out + b * T * ldo + h * HD, ldc: ldo,
+                                 scratch: scratch)
             }
         }
     }
