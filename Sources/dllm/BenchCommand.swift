@@ -43,9 +43,9 @@ struct TrainStepBench: ParsableCommand {
     var gradientCheckpointing = false
     @Option(help: "Attention kernel: full (keeps T×T probabilities), tiled (O(T) per head) or automatic.")
     var attention: AttentionKernel = .automatic
-    @Option(help: "Comma-separated sequence lengths: run every length in child processes (dllm plain, dllm checkpointed, PyTorch, PyTorch checkpointed) and print step time and peak RSS of each.")
+    @Option(help: "Comma-separated sequence lengths: run every length in child processes (dllm plain, dllm checkpointed, PyTorch, PyTorch checkpointed; with --bf16 also dllm bf16 and PyTorch autocast bf16) and print step time and peak RSS of each.")
     var sweep: String?
-    @Flag(help: "Time the step with bf16: true (linears, LM head and attention products in bfloat16, float32 accumulation) beside dllm float32, PyTorch float32 and PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16), in the same run; with --json, the bf16 step alone.")
+    @Flag(help: "Time the step with bf16: true (linears, LM head and attention products in bfloat16, float32 accumulation) beside dllm float32, PyTorch float32 and PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16), in the same run; with --json, the bf16 step alone; with --sweep, bf16 rows too.")
     var bf16 = false
     @Flag(help: "Print one JSON line (step seconds, tokens/s, peak RSS) instead of the report.") var json = false
 

@@ -15,7 +15,8 @@ extension TrainStepBench {
 
     /// `--sweep`: each sequence length in fresh child processes, so each peak RSS (VmHWM, PyTorch's
     /// `ru_maxrss`) belongs to one configuration: dllm plain, dllm checkpointed, PyTorch plain and
-    /// PyTorch checkpointed (HF `gradient_checkpointing_enable`).
+    /// PyTorch checkpointed (HF `gradient_checkpointing_enable`); with `--bf16` also dllm `bf16: true`
+    /// and PyTorch under `torch.autocast("cpu", dtype=torch.bfloat16)`, both without checkpointing.
     func runSweep(_ list: String) throws {
         let lengths = list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !lengths.isEmpty, lengths.allSatisfy({ $0 > 0 }) else {
@@ -26,14 +27,15 @@ extension TrainStepBench {
         print("config: hidden \(s.hidden), layers \(s.layers), heads \(s.heads)/\(s.kvHeads), intermediate \(s.intermediate), vocab \(s.vocab)\(s.tied ? " (tied)" : ""), batch \(batch), bidirectional, \(threads) threads, attention \(attention.rawValue), \(warmup) warm-up + \(steps) timed steps")
         print("load average before: \(loadAverage())")
         print("T      run                       step s   tokens/s   peak RSS MiB")
+        let runs: [(checkpointing: Bool, bf16: Bool)] = [(false, false), (true, false)] + (bf16 ? [(false, true)] : [])
         for T in lengths {
-            for checkpointing in [false, true] {
+            for (checkpointing, bf16) in runs {
                 let arguments = [executable, "bench", "train-step", "--json", "--python", "none", "--seq", "\(T)", "--batch", "\(batch)",
                                  "--threads", "\(threads)", "--warmup", "\(warmup)", "--steps", "\(steps)", "--attention", attention.rawValue,
                                  "--hidden", "\(s.hidden)", "--layers", "\(s.layers)", "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)",
                                  "--intermediate", "\(s.intermediate)", "--vocab", "\(s.vocab)"]
-                    + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : [])
-                let name = "dllm" + (checkpointing ? " checkpointed" : "")
+                    + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : []) + (bf16 ? ["--bf16"] : [])
+                let name = "dllm" + (checkpointing ? " checkpointed" : "") + (bf16 ? " bf16" : "")
                 let result = try ChildProcess.run(arguments)
                 if result.termination.succeeded, let line = result.output.split(separator: "\n").last,
                    let json = try? JSONParser.parse(String(line)),
@@ -43,8 +45,8 @@ extension TrainStepBench {
                     print("\(T)  \(name): failed (\(result.termination)): \(result.errors.suffix(300))")
                 }
                 if python != "none" {
-                    let torchName = "PyTorch" + (checkpointing ? " checkpointed" : "")
-                    if let torch = runPyTorch(seq: T, checkpointing: checkpointing) {
+                    let torchName = "PyTorch" + (checkpointing ? " checkpointed" : "") + (bf16 ? " autocast" : "")
+                    if let torch = runPyTorch(seq: T, checkpointing: checkpointing, bf16: bf16) {
                         printRow(T, torchName + " " + torch.version, Double(batch * T) / torch.tokensPerSecond, torch.tokensPerSecond, torch.peakMiB)
                     } else {
                         print("\(T)  \(torchName): not measured (no importable torch for '\(python)', or it failed)")
