@@ -26,7 +26,7 @@ extension TrainStepBench {
         let s = shape
         print("config: hidden \(s.hidden), layers \(s.layers), heads \(s.heads)/\(s.kvHeads), intermediate \(s.intermediate), vocab \(s.vocab)\(s.tied ? " (tied)" : ""), batch \(batch), bidirectional, \(threads) threads, attention \(attention.rawValue), \(warmup) warm-up + \(steps) timed steps")
         print("load average before: \(loadAverage())")
-        print("T      run                       step s   tokens/s   peak RSS MiB")
+        print("T      run                               step s   tokens/s   peak RSS MiB")
         let runs: [(checkpointing: Bool, bf16: Bool)] = [(false, false), (true, false)] + (bf16 ? [(false, true)] : [])
         for T in lengths {
             for (checkpointing, bf16) in runs {
@@ -58,7 +58,9 @@ extension TrainStepBench {
     }
 
     func printRow(_ T: Int, _ name: String, _ seconds: Double, _ tokens: Double, _ peak: Double) {
-        print(String(format: "%-6d %-25@ %7.2f %10.0f %14.0f", T, name as NSString, seconds, tokens, peak))
+        // Padded in Swift: Foundation's `%-25@` does not pad on Linux.
+        print(String(format: "%-6d ", T) + name.padding(toLength: 32, withPad: " ", startingAt: 0)
+              + String(format: " %7.2f %10.0f %14.0f", seconds, tokens, peak))
     }
 
     func loadAverage() -> String {
