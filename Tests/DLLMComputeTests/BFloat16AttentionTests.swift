@@ -11,49 +11,54 @@ final class BFloat16AttentionTests: XCTestCase {
     /// bf16(x) widened back: what the products multiply.
     static func r(_ x: Double) -> Double { Double(BFloat16Matmul.rounded(Float(x))) }
 
-    /// The scheme in Float64 (the fixture script's `RoundedMatmul` attention): `S = scale · bf16(Q)·bf16(K)ᵀ`,
-    /// masked softmax `P`, `out = bf16(P)·bf16(V)`; backward `dP = bf16(dO)·bf16(V)ᵀ`,
-    /// `dV = bf16(P)ᵀ·bf16(dO)`, `dS = scale · P ⊙ (dP − Σ dP⊙P)`, `dQ = bf16(dS)·bf16(K)`,
-    /// `dK = bf16(dS)ᵀ·bf16(Q)`. A row with no allowed key has output and gradients 0.
-    static func reference(_ x: [[Float]], _ dout: [Float], mask: AttentionMask, _ s: Shape) -> (out: [Double], dq: [Double], dk: [Double], dv: [Double]) {
+    /// For every sequence, query head and query row with an allowed key: the offsets of its query
+    /// row in `q` and of the allowed keys' rows in `k` (and `v`, which shares k's layout), and the
+    /// Float64 softmax of `scale · q·k` over those keys. The scaffold both Float64 checks below share.
+    static func forEachQueryRow(q: [Double], k: [Double], mask: AttentionMask, _ s: Shape,
+                                _ body: (_ qi: Int, _ keys: [Int], _ p: [Double]) -> Void) {
         let QD = s.NH * s.HD, KVD = s.NKV * s.HD, group = s.NH / s.NKV, scale = 1 / Double(s.HD).squareRoot()
-        let q = x[0].map { r(Double($0)) }, k = x[1].map { r(Double($0)) }, v = x[2].map { r(Double($0)) }
-        let dO = dout.map { r(Double($0)) }
-        var out = [Double](repeating: 0, count: s.B * s.T * QD), dq = out
-        var dk = [Double](repeating: 0, count: s.B * s.T * KVD), dv = dk
         for b in 0..<s.B {
             for h in 0..<s.NH {
                 let g = h / group
                 for i in 0..<s.T {
                     let qi = (b * s.T + i) * QD + h * s.HD
-                    let allowed = (0..<s.T).filter { mask.allows(b, i, $0) }
-                    if allowed.isEmpty { continue }
-                    let scores = allowed.map { j -> Double in
-                        let kj = (b * s.T + j) * KVD + g * s.HD
-                        return scale * (0..<s.HD).reduce(0) { $0 + q[qi + $1] * k[kj + $1] }
-                    }
+                    let keys = (0..<s.T).filter { mask.allows(b, i, $0) }.map { (b * s.T + $0) * KVD + g * s.HD }
+                    if keys.isEmpty { continue }
+                    let scores = keys.map { kj in scale * (0..<s.HD).reduce(0) { $0 + q[qi + $1] * k[kj + $1] } }
                     let top = scores.max()!
                     let e = scores.map { Foundation.exp($0 - top) }
                     let sum = e.reduce(0, +)
-                    let p = e.map { $0 / sum }
-                    var dp = [Double](repeating: 0, count: allowed.count)
-                    for (n, j) in allowed.enumerated() {
-                        let vj = (b * s.T + j) * KVD + g * s.HD
-                        for d in 0..<s.HD {
-                            out[qi + d] += r(p[n]) * v[vj + d]
-                            dv[vj + d] += r(p[n]) * dO[qi + d]
-                            dp[n] += dO[qi + d] * v[vj + d]
-                        }
-                    }
-                    let rowDot = zip(p, dp).reduce(0) { $0 + $1.0 * $1.1 }
-                    for (n, j) in allowed.enumerated() {
-                        let ds = r(scale * p[n] * (dp[n] - rowDot))
-                        let kj = (b * s.T + j) * KVD + g * s.HD
-                        for d in 0..<s.HD {
-                            dq[qi + d] += ds * k[kj + d]
-                            dk[kj + d] += ds * q[qi + d]
-                        }
-                    }
+                    body(qi, keys, e.map { $0 / sum })
+                }
+            }
+        }
+    }
+
+    /// The scheme in Float64 (the fixture script's `RoundedMatmul` attention): `S = scale · bf16(Q)·bf16(K)ᵀ`,
+    /// masked softmax `P`, `out = bf16(P)·bf16(V)`; backward `dP = bf16(dO)·bf16(V)ᵀ`,
+    /// `dV = bf16(P)ᵀ·bf16(dO)`, `dS = scale · P ⊙ (dP − Σ dP⊙P)`, `dQ = bf16(dS)·bf16(K)`,
+    /// `dK = bf16(dS)ᵀ·bf16(Q)`. A row with no allowed key has output and gradients 0.
+    static func reference(_ x: [[Float]], _ dout: [Float], mask: AttentionMask, _ s: Shape) -> (out: [Double], dq: [Double], dk: [Double], dv: [Double]) {
+        let QD = s.NH * s.HD, KVD = s.NKV * s.HD, scale = 1 / Double(s.HD).squareRoot()
+        let q = x[0].map { r(Double($0)) }, k = x[1].map { r(Double($0)) }, v = x[2].map { r(Double($0)) }
+        let dO = dout.map { r(Double($0)) }
+        var out = [Double](repeating: 0, count: s.B * s.T * QD), dq = out
+        var dk = [Double](repeating: 0, count: s.B * s.T * KVD), dv = dk
+        forEachQueryRow(q: q, k: k, mask: mask, s) { qi, keys, p in
+            var dp = [Double](repeating: 0, count: keys.count)
+            for (n, kj) in keys.enumerated() {
+                for d in 0..<s.HD {
+                    out[qi + d] += r(p[n]) * v[kj + d]
+                    dv[kj + d] += r(p[n]) * dO[qi + d]
+                    dp[n] += dO[qi + d] * v[kj + d]
+                }
+            }
+            let rowDot = zip(p, dp).reduce(0) { $0 + $1.0 * $1.1 }
+            for (n, kj) in keys.enumerated() {
+                let ds = r(scale * p[n] * (dp[n] - rowDot))
+                for d in 0..<s.HD {
+                    dq[qi + d] += ds * k[kj + d]
+                    dk[kj + d] += ds * q[qi + d]
                 }
             }
         }
@@ -100,38 +105,24 @@ final class BFloat16AttentionTests: XCTestCase {
     /// |ΔdV_j| ≤ 2⁻⁸ Σᵢ P_ij|dO_i|; |ΔdQ_i| ≤ s Σⱼ P_ij (|ΔD_i| + 2⁻⁸|dP_ij − D_i|)|K_j|;
     /// |ΔdK_j| ≤ s Σᵢ P_ij (|ΔD_i| + 2⁻⁸|dP_ij − D_i|)|Q_i|, all in Float64 from the inputs.
     static func tiledBackwardBounds(_ x: [[Float]], _ dout: [Float], mask: AttentionMask, _ s: Shape) -> (dq: [Double], dk: [Double], dv: [Double]) {
-        let QD = s.NH * s.HD, KVD = s.NKV * s.HD, group = s.NH / s.NKV, scale = 1 / Double(s.HD).squareRoot(), u = 1.0 / 256
+        let QD = s.NH * s.HD, KVD = s.NKV * s.HD, scale = 1 / Double(s.HD).squareRoot(), u = 1.0 / 256
         let q = x[0].map(Double.init), k = x[1].map(Double.init), v = x[2].map(Double.init), dO = dout.map(Double.init)
         var dq = [Double](repeating: 0, count: s.B * s.T * QD)
         var dk = [Double](repeating: 0, count: s.B * s.T * KVD), dv = dk
-        for b in 0..<s.B {
-            for h in 0..<s.NH {
-                let g = h / group
-                for i in 0..<s.T {
-                    let qi = (b * s.T + i) * QD + h * s.HD
-                    let allowed = (0..<s.T).filter { mask.allows(b, i, $0) }
-                    if allowed.isEmpty { continue }
-                    let scores = allowed.map { j in scale * (0..<s.HD).reduce(0) { $0 + q[qi + $1] * k[(b * s.T + j) * KVD + g * s.HD + $1] } }
-                    let top = scores.max()!
-                    let e = scores.map { Foundation.exp($0 - top) }
-                    let sum = e.reduce(0, +)
-                    let p = e.map { $0 / sum }
-                    let dp = allowed.map { j in (0..<s.HD).reduce(0) { $0 + dO[qi + $1] * v[(b * s.T + j) * KVD + g * s.HD + $1] } }
-                    let D = zip(p, dp).reduce(0) { $0 + $1.0 * $1.1 }
-                    var deltaD = 0.0
-                    for d in 0..<s.HD {
-                        deltaD += abs(dO[qi + d]) * zip(allowed, p).reduce(0) { $0 + $1.1 * abs(v[(b * s.T + $1.0) * KVD + g * s.HD + d]) }
-                    }
-                    deltaD *= u
-                    for (n, j) in allowed.enumerated() {
-                        let kj = (b * s.T + j) * KVD + g * s.HD
-                        let dsBound = scale * p[n] * (deltaD + u * abs(dp[n] - D))
-                        for d in 0..<s.HD {
-                            dv[kj + d] += u * p[n] * abs(dO[qi + d])
-                            dq[qi + d] += dsBound * abs(k[kj + d])
-                            dk[kj + d] += dsBound * abs(q[qi + d])
-                        }
-                    }
+        forEachQueryRow(q: q, k: k, mask: mask, s) { qi, keys, p in
+            let dp = keys.map { kj in (0..<s.HD).reduce(0) { $0 + dO[qi + $1] * v[kj + $1] } }
+            let D = zip(p, dp).reduce(0) { $0 + $1.0 * $1.1 }
+            var deltaD = 0.0
+            for d in 0..<s.HD {
+                deltaD += abs(dO[qi + d]) * zip(keys, p).reduce(0) { $0 + $1.1 * abs(v[$1.0 + d]) }
+            }
+            deltaD *= u
+            for (n, kj) in keys.enumerated() {
+                let dsBound = scale * p[n] * (deltaD + u * abs(dp[n] - D))
+                for d in 0..<s.HD {
+                    dv[kj + d] += u * p[n] * abs(dO[qi + d])
+                    dq[qi + d] += dsBound * abs(k[kj + d])
+                    dk[kj + d] += dsBound * abs(q[qi + d])
                 }
             }
         }
