@@ -11,7 +11,9 @@ import Yams
 /// Read: `zero_optimization.stage`, `zero_optimization.reduce_bucket_size`,
 /// `gradient_accumulation_steps`, `gradient_clipping` (each may be `"auto"`: the training
 /// config decides, as with HF Trainer) and `communication_data_type` (`fp32` or `bf16`: the
-/// element type of gradient reductions; DeepSpeed's `fp16` has no CPU meaning here).
+/// element type of gradient reductions; DeepSpeed's `fp16` has no CPU meaning here) and
+/// `bf16.enabled` (`true` trains in bf16 as accelerate's `mixed_precision: bf16` does;
+/// `"auto"` leaves it to the launch config); `fp16.enabled: true` is refused.
 public struct DeepSpeedConfigFile: Sendable, Equatable {
     public var zeroStage: Int?
     public var reduceBucketSize: Int?
@@ -19,6 +21,8 @@ public struct DeepSpeedConfigFile: Sendable, Equatable {
     public var gradientClipping: Double?
     /// `fp32` or `bf16` when the file sets it.
     public var communicationDataType: String?
+    /// `bf16.enabled` when the file sets it to true or false (not `"auto"`).
+    public var bf16Enabled: Bool?
     /// Keys accepted without effect on CPU, dotted (`zero_optimization.overlap_comm`).
     public var ignored: [String] = []
 
@@ -69,6 +73,20 @@ public struct DeepSpeedConfigFile: Sendable, Equatable {
                     case "reduce_bucket_size":
                         if !isAuto(sv) { config.reduceBucketSize = try positiveInt(name, sv) }
                     default: config.ignored.append(name)
+                    }
+                }
+            case "bf16", "fp16":
+                guard let section = v.mapping else { throw fail(key, v, "expected a mapping such as {\"enabled\": \"auto\"}") }
+                for (sk, sv) in section {
+                    guard let sub = sk.string else { continue }
+                    let name = "\(key).\(sub)"
+                    guard sub == "enabled" else { config.ignored.append(name); continue }
+                    if isAuto(sv) { continue }
+                    guard let on = sv.bool else { throw fail(name, sv, "expected true, false or \"auto\"") }
+                    if key == "bf16" {
+                        config.bf16Enabled = on
+                    } else if on {
+                        throw fail(name, sv, "fp16 is a GPU format; on CPU enable bf16 instead")
                     }
                 }
             case "optimizer", "scheduler":

@@ -3,9 +3,9 @@ import Yams
 
 /// An accelerate launch config (`accelerate config` writes them; dLLM ships
 /// `zero1.yaml`, `zero2.yaml`, `zero3.yaml`, `fsdp.yaml`, `ddp.yaml`, `cpu.yaml`),
-/// accepted unchanged. Keys that mean nothing on CPU (mixed precision, TPU, GPU ids,
-/// offload devices, dynamo) are accepted and reported once as ignored; an unknown
-/// key or a bad value is an error naming it.
+/// accepted unchanged. `mixed_precision: bf16` turns bf16 training on (see `MixedPrecision`);
+/// keys that mean nothing on CPU (TPU, GPU ids, offload devices, dynamo) are accepted and
+/// reported once as ignored; an unknown key or a bad value is an error naming it.
 public struct LaunchConfig: Sendable, Equatable {
     public enum DistributedType: String, Sendable, CaseIterable {
         case no = "NO", multiGPU = "MULTI_GPU", multiCPU = "MULTI_CPU", deepspeed = "DEEPSPEED", fsdp = "FSDP"
@@ -32,19 +32,21 @@ public struct LaunchConfig: Sendable, Equatable {
     public var communicationDataType: String?
     /// `mpirun_config.mpirun_hostfile`: the machines of a multi-machine run without Slurm.
     public var mpirunHostfile: String?
+    /// `mixed_precision` (or the DeepSpeed file's `bf16.enabled`); nil when neither sets it.
+    public var mixedPrecision: MixedPrecision?
     /// Keys accepted without effect on CPU, for a single notice.
     public var ignored: [String] = []
 
     public static let topLevelKeys: Set<String> = [
         "compute_environment", "distributed_type", "num_processes", "num_machines", "machine_rank",
-        "main_process_ip", "main_process_port", "main_training_function", "rdzv_backend", "same_network",
+        "main_process_ip", "main_process_port", "main_training_function", "rdzv_backend", "same_network", "mixed_precision",
         "deepspeed_config", "fsdp_config", "debug", "enable_cpu_affinity", "mpirun_config",
     ]
     /// `mpirun_config` (accelerate's MULTI_CPU launches through mpirun).
     public static let mpirunKeys: Set<String> = ["mpirun_hostfile", "mpirun_ccl"]
     /// Meaningless on CPU: accepted and reported.
     public static let ignoredTopLevelKeys: Set<String> = [
-        "mixed_precision", "downcast_bf16", "use_cpu", "gpu_ids", "tpu_env", "tpu_use_cluster", "tpu_use_sudo",
+        "downcast_bf16", "use_cpu", "gpu_ids", "tpu_env", "tpu_use_cluster", "tpu_use_sudo",
         "tpu_name", "tpu_zone", "tpu_vm", "dynamo_config", "dynamo_backend", "ipex_config", "megatron_lm_config", "commands",
         "command_file", "fp8_config", "tp_config", "parallelism_config",
     ]
@@ -95,6 +97,12 @@ public struct LaunchConfig: Sendable, Equatable {
                     throw fail(key, v, "\"\(v.string ?? "")\" is not one of \(DistributedType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 config.distributedType = t
+            case "mixed_precision":
+                if isNull(v) { continue }
+                switch MixedPrecision.parse(v) {
+                case .success(let precision): config.mixedPrecision = precision
+                case .failure(let error): throw fail(key, v, error.description)
+                }
             case "num_processes": config.numProcesses = try int(key, v)
             case "num_machines": config.numMachines = try int(key, v)
             case "machine_rank": config.machineRank = try int(key, v)
@@ -215,6 +223,15 @@ public struct LaunchConfig: Sendable, Equatable {
         gradientAccumulationSteps = file.gradientAccumulationSteps
         gradientClipping = file.gradientClipping
         communicationDataType = file.communicationDataType
+        if let fromFile = file.bf16Enabled.map({ $0 ? MixedPrecision.bf16 : .no }) {
+            // accelerate refuses a DeepSpeed file whose bf16 switch contradicts mixed_precision.
+            if let inline = mixedPrecision, inline != fromFile {
+                throw ConfigError(file: launchConfigPath, line: line, key: key,
+                                  "\(named) sets bf16.enabled: \(fromFile == .bf16), which contradicts mixed_precision: \(inline.rawValue); "
+                                  + "make them agree or set bf16.enabled to \"auto\"")
+            }
+            mixedPrecision = fromFile
+        }
         ignored += file.ignored.map { "\(named): \($0)" }
     }
 

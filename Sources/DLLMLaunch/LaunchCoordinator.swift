@@ -1,3 +1,4 @@
+import DLLMConfig
 import DLLMProcess
 import Foundation
 #if canImport(Glibc)
@@ -128,6 +129,7 @@ public final class LaunchCoordinator {
         env["OMP_NUM_THREADS"] = "\(plan.threadsPerRank)"
         env["DLLM_TEE"] = "1"  // every rank logs into its own file; the agents choose what reaches the console
         env["DLLM_SHARDING"] = plan.sharding
+        env[MixedPrecision.environmentName] = plan.mixedPrecision.rawValue
         if let path = plan.options.launchConfigPath { env["DLLM_LAUNCH_CONFIG"] = OutputDirectory.absolute(path).path }
         env["DLLM_WORLD_SIZE"] = "\(plan.worldSize)"
         env["DLLM_NUM_MACHINES"] = "\(plan.numMachines)"

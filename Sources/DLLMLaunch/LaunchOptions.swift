@@ -1,3 +1,4 @@
+import DLLMConfig
 /// How the ranks are started.
 public enum RankStarterKind: String, Sendable, CaseIterable {
     /// `srun` inside a Slurm allocation when its PMIx plugin is there, else `mpirun`.
@@ -27,6 +28,8 @@ public struct LaunchOptions: Sendable, Equatable {
     /// DeepSpeed's ZeRO stage: 0 DDP, 1 ZeRO-1, 2 ZeRO-2, 3 FSDP (full sharding).
     public var zeroStage: Int?
     public var gradientAccumulationSteps: Int?
+    /// accelerate's `--mixed_precision` (over the launch config's `mixed_precision`).
+    public var mixedPrecision: MixedPrecision?
     /// accelerate's `--num_cpu_threads_per_process`.
     public var threadsPerProcess: Int?
     /// Stream every rank's output (prefixed by rank), not only rank 0's.

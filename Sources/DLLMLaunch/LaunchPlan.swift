@@ -16,6 +16,9 @@ public struct LaunchPlan: Sendable {
     public var threadsPerRank: Int
     /// `ddp`, `zero1`, `zero2` or `fsdp` (what `DLLM_SHARDING` tells the ranks).
     public var sharding: String
+    /// What `ACCELERATE_MIXED_PRECISION` tells the ranks: `--mixed_precision`, else the launch
+    /// config's, else `no` (accelerate sets the variable for every launch the same way).
+    public var mixedPrecision: MixedPrecision = .no
     /// The arguments after `dllm train CONFIG`: the user's overrides plus what the launch
     /// config's DeepSpeed section and the launcher's flags translate to (for eval: eval's flags as given).
     public var trainingArguments: [String]
@@ -121,10 +124,15 @@ public struct LaunchPlan: Sendable {
             sharding = ["ddp", "zero1", "zero2", "fsdp"][stage]
         }
 
+        let mixedPrecision = options.mixedPrecision ?? config.mixedPrecision ?? .no
+        if mixedPrecision == .bf16 && options.command == .train {
+            notes.append("mixed_precision bf16: the ranks train with bf16 matrix products unless the model has none "
+                         + "(HF Trainer reads ACCELERATE_MIXED_PRECISION the same way; --mixed_precision no for float32)")
+        }
         if options.command == .eval {
             return LaunchPlan(options: options, launchConfig: config, slurm: slurm, worldSize: worldSize, numMachines: numMachines,
                               machineRank: machineRank, ranksPerMachine: ranksPerMachine, coresPerMachine: cores, threadsPerRank: threads,
-                              sharding: sharding, trainingArguments: options.trainingOverrides,
+                              sharding: sharding, mixedPrecision: mixedPrecision, trainingArguments: options.trainingOverrides,
                               outputDirectory: try OutputDirectory.forEval(options.trainingOverrides), notes: notes)
         }
         // What accelerate's DeepSpeed section means for the training run, unless the user says otherwise.
@@ -141,6 +149,6 @@ public struct LaunchPlan: Sendable {
         let output = try OutputDirectory.find(trainingConfig: options.trainingConfig, overrides: arguments)
         return LaunchPlan(options: options, launchConfig: config, slurm: slurm, worldSize: worldSize, numMachines: numMachines,
                           machineRank: machineRank, ranksPerMachine: ranksPerMachine, coresPerMachine: cores, threadsPerRank: threads,
-                          sharding: sharding, trainingArguments: arguments, outputDirectory: output, notes: notes)
+                          sharding: sharding, mixedPrecision: mixedPrecision, trainingArguments: arguments, outputDirectory: output, notes: notes)
     }
 }

@@ -1,3 +1,4 @@
+import DLLMConfig
 import DLLMProcess
 import Foundation
 
@@ -32,7 +33,7 @@ public enum RankStarter {
     /// the thread counts, OpenBLAS's load-time settings (`OPENBLAS_CORETYPE`,
     /// `OPENBLAS_THREAD_TIMEOUT`, …: a value the user chose reaches every rank) and the paths.
     public static func exportedNames(_ env: [String: String]) -> [String] {
-        env.keys.filter { $0.hasPrefix("DLLM_") || $0.hasPrefix("OPENBLAS_") || $0 == "OMP_NUM_THREADS" || $0 == "PATH" || $0 == "LD_LIBRARY_PATH" }.sorted()
+        env.keys.filter { $0.hasPrefix("DLLM_") || $0 == MixedPrecision.environmentName || $0.hasPrefix("OPENBLAS_") || $0 == "OMP_NUM_THREADS" || $0 == "PATH" || $0 == "LD_LIBRARY_PATH" }.sorted()
     }
 
     public static func mpirunArguments(mpirun: String, plan: LaunchPlan, rank: [String], environment: [String: String],

@@ -53,6 +53,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// HF `bf16`: matrix products in bfloat16 with float32 accumulation, everything else in float32
     /// (PyTorch CPU autocast; docs/mixed-precision.md).
     public var bf16: Bool = false
+    /// Where bf16 came from when accelerate's `mixed_precision` turned it on rather than this
+    /// config's `bf16` (set by `dllm train` from the launch config or `ACCELERATE_MIXED_PRECISION`);
+    /// a model without bfloat16 products then trains in float32 with a notice instead of an error.
+    public var bf16FromMixedPrecision: String?
 
     // The objective (dLLM's MDLMConfig and an autoregressive baseline)
     public var objective: String = "mdlm"

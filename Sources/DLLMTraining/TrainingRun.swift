@@ -31,7 +31,11 @@ public enum TrainingRun {
             loaded.model.setGradientCheckpointing(true)
             log("gradient checkpointing: each block is recomputed in backward")
         }
-        if config.bf16 {
+        if config.bf16, !loaded.model.supportsBF16Matmuls, let source = config.bf16FromMixedPrecision {
+            log("\(source): \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, which has no bfloat16 "
+                + "matrix products (they serve the LLaMA family), so it trains in float32")
+        } else if config.bf16 {
+            if let source = config.bf16FromMixedPrecision { log("bf16 from \(source)") }
             guard loaded.model.supportsBF16Matmuls else {
                 throw TrainingError.configuration("bf16: true: \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, "
                     + "which has no bfloat16 matrix products (they serve the LLaMA family); remove the key or set it false")

@@ -47,6 +47,9 @@ struct LaunchCommand: ParsableCommand {
     var zeroStage: Int?
     @Option(name: [.customLong("gradient_accumulation_steps"), .customLong("gradient-accumulation-steps")], help: "Micro-batches per optimizer step.")
     var gradientAccumulationSteps: Int?
+    @Option(name: [.customLong("mixed_precision"), .customLong("mixed-precision")],
+            help: "no or bf16 (over the launch config's mixed_precision): bf16 trains with bfloat16 matrix products, as HF Trainer does under accelerate.")
+    var mixedPrecision: String?
     @Option(name: [.customLong("num_cpu_threads_per_process"), .customLong("num-cpu-threads-per-process")],
             help: "Compute threads per rank (default: cores per machine / ranks per machine).")
     var threads: Int?
@@ -89,6 +92,12 @@ struct LaunchCommand: ParsableCommand {
         options.zeroStage = zeroStage
         options.gradientAccumulationSteps = gradientAccumulationSteps
         options.threadsPerProcess = threads
+        if let mixedPrecision {
+            switch MixedPrecision.parse(mixedPrecision) {
+            case .success(let precision): options.mixedPrecision = precision
+            case .failure(let error): throw ValidationError("--mixed_precision \(error)")
+            }
+        }
         options.tee = tee
         options.collector = collector
         options.hostfile = hostfile

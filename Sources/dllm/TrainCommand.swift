@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         do {
-            let (training, ignored): (TrainingConfig, [String])
+            var (training, ignored): (TrainingConfig, [String])
             do { (training, ignored) = try TrainingConfig.load(path: config, overrides: overrides) } catch {
                 throw ValidationError("\(error)")
             }
@@ -59,12 +59,25 @@ struct TrainCommand: ParsableCommand {
             }
             defer { withExtendedLifetime(outputLock) {} }
             var plan = ParallelPlan(stage: .ddp)
+            var mixedPrecision: (MixedPrecision, String)?
+            if let text = env[MixedPrecision.environmentName] {
+                switch MixedPrecision.parse(text) {
+                case .success(let precision): mixedPrecision = (precision, "\(MixedPrecision.environmentName)=\(text)")
+                case .failure(let error): throw ValidationError("\(MixedPrecision.environmentName)=\(error)")
+                }
+            }
             if let path = launchConfig ?? env["DLLM_LAUNCH_CONFIG"] {
                 let launch = try LaunchConfig.load(path: path)
+                if mixedPrecision == nil, let precision = launch.mixedPrecision { mixedPrecision = (precision, "\(path): mixed_precision: \(precision.rawValue)") }
                 plan.stage = ShardingStage(rawValue: launch.shardingName) ?? .ddp
                 if let b = launch.reduceBucketSize { plan.bucketElements = b }
                 if let r = launch.fsdpReshardAfterForward { plan.reshardAfterForward = r }
                 if let wire = launch.communicationDataType.flatMap(WirePrecision.init(rawValue:)) { plan.gradientWire = wire }
+            }
+            // HF Trainer's rule: the training config's bf16 wins when true, otherwise accelerate's mixed_precision.
+            if !training.bf16, let (precision, source) = mixedPrecision, precision == .bf16 {
+                training.bf16 = true
+                training.bf16FromMixedPrecision = source
             }
             if let s = env["DLLM_SHARDING"] {
                 guard let stage = ShardingStage(rawValue: s) else {

@@ -13,14 +13,14 @@ final class DeepSpeedConfigFileTests: LaunchTestCase {
         return url
     }
 
-    func launchConfig(file: String, inline: String = "") throws -> URL {
+    func launchConfig(file: String, inline: String = "", mixedPrecision: String = "bf16") throws -> URL {
         try write("""
         compute_environment: LOCAL_MACHINE
         deepspeed_config:
           deepspeed_config_file: \(file)
           deepspeed_multinode_launcher: standard\(inline)
         distributed_type: DEEPSPEED
-        mixed_precision: bf16
+        mixed_precision: \(mixedPrecision)
         num_processes: 2
         """, "launch.yaml")
     }
@@ -44,7 +44,8 @@ final class DeepSpeedConfigFileTests: LaunchTestCase {
         XCTAssertEqual(config.gradientClipping, 0.5)
         XCTAssertEqual(config.communicationDataType, "bf16")
         XCTAssertEqual(config.deepspeedConfigFile, work.appendingPathComponent("ds.json").path)
-        for key in ["ds.json: train_micro_batch_size_per_gpu", "ds.json: bf16", "ds.json: zero_optimization.overlap_comm"] {
+        XCTAssertEqual(config.mixedPrecision, .bf16, "bf16.enabled \"auto\": the launch config's mixed_precision decides")
+        for key in ["ds.json: train_micro_batch_size_per_gpu", "ds.json: zero_optimization.overlap_comm"] {
             XCTAssertTrue(config.ignored.contains(key), "\(key) is reported as ignored: \(config.ignored)")
         }
         // "auto" leaves the choice to the training config; no stage is DeepSpeed's stage 0 (DDP).
@@ -54,6 +55,13 @@ final class DeepSpeedConfigFileTests: LaunchTestCase {
         XCTAssertNil(auto.gradientAccumulationSteps)
         XCTAssertNil(auto.gradientClipping)
         XCTAssertEqual(auto.communicationDataType, "fp32")
+        // bf16.enabled decides when the launch config says nothing, and must agree when it does.
+        _ = try write(#"{"bf16": {"enabled": true}, "fp16": {"enabled": false, "loss_scale": 0}}"#, "on.json")
+        let on = try LaunchConfig.load(path: try launchConfig(file: "on.json", mixedPrecision: "null").path)
+        XCTAssertEqual(on.mixedPrecision, .bf16)
+        XCTAssertTrue(on.ignored.contains("on.json: fp16.loss_scale"), "\(on.ignored)")
+        _ = try write(#"{"bf16": {"enabled": false}}"#, "off.json")
+        XCTAssertEqual(try LaunchConfig.load(path: try launchConfig(file: "off.json", mixedPrecision: "'no'").path).mixedPrecision, .no)
     }
 
     func testWhatCannotBeHonouredIsAnErrorNamingIt() throws {
@@ -62,6 +70,9 @@ final class DeepSpeedConfigFileTests: LaunchTestCase {
             ("{\n  \"zero_optimization\": {\"stage\": 4}\n}", ["ds.json:2", "zero_optimization.stage", "0, 1, 2 or 3"]),
             ("{\n  \"optimizer\": {\"type\": \"AdamW\"}\n}", ["ds.json:2", "optimizer", "lr_scheduler_type"]),
             ("{\n  \"gradient_accumulation_steps\": 0\n}", ["ds.json:2", "gradient_accumulation_steps", "positive integer"]),
+            ("{\n  \"fp16\": {\"enabled\": true}\n}", ["ds.json:2", "fp16.enabled", "GPU format"]),
+            ("{\n  \"bf16\": {\"enabled\": \"yes please\"}\n}", ["ds.json:2", "bf16.enabled", "true, false or \"auto\""]),
+            ("{\n  \"bf16\": {\"enabled\": false}\n}", ["launch.yaml", "bf16.enabled: false", "contradicts mixed_precision: bf16"]),
         ]
         let launch = try launchConfig(file: "ds.json")
         for (text, words) in cases {

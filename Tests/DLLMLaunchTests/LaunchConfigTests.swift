@@ -12,7 +12,8 @@ final class LaunchConfigTests: LaunchTestCase {
             let path = Self.repository.appendingPathComponent("configs/\(name).yaml").path
             let config = try LaunchConfig.load(path: path)
             XCTAssertEqual(config.shardingName, sharding, name)
-            XCTAssertTrue(config.ignored.contains("mixed_precision"), "\(name): mixed_precision is reported as ignored")
+            XCTAssertFalse(config.ignored.contains("mixed_precision"), "\(name): mixed_precision is honoured")
+            XCTAssertEqual(config.mixedPrecision, name == "cpu" ? .no : .bf16, name)
             XCTAssertTrue(config.ignored.contains("use_cpu"), name)
         }
         XCTAssertEqual(try LaunchConfig.load(path: Self.repository.appendingPathComponent("configs/fsdp2.yaml").path).fsdpVersion, 2)
@@ -65,7 +66,10 @@ final class LaunchConfigTests: LaunchTestCase {
         XCTAssertEqual(fromFile.launchConfig.mainProcessPort, 29500)
         XCTAssertEqual(fromFile.trainingArguments, ["--gradient_accumulation_steps", "4", "--max_grad_norm", "0.25"])
         XCTAssertTrue(fromFile.notes[0].contains("ignored on CPU: "), fromFile.notes[0])
-        for key in ["mixed_precision", "tpu_env", "tpu_use_cluster", "tpu_use_sudo", "use_cpu", "downcast_bf16", "gpu_ids"] {
+        XCTAssertFalse(fromFile.notes[0].contains("mixed_precision"), fromFile.notes[0])
+        XCTAssertEqual(fromFile.mixedPrecision, .bf16)
+        XCTAssertTrue(fromFile.notes.contains { $0.hasPrefix("mixed_precision bf16") }, "\(fromFile.notes)")
+        for key in ["tpu_env", "tpu_use_cluster", "tpu_use_sudo", "use_cpu", "downcast_bf16", "gpu_ids"] {
             XCTAssertTrue(fromFile.notes[0].contains(key), key)
         }
         XCTAssertEqual(fromFile.outputDirectory.path, work.appendingPathComponent("out").path)
@@ -73,6 +77,7 @@ final class LaunchConfigTests: LaunchTestCase {
         options.numProcesses = 2
         options.zeroStage = 3
         options.gradientAccumulationSteps = 3
+        options.mixedPrecision = MixedPrecision.no
         options.trainingOverrides = ["--max_grad_norm", "1.0", "--output_dir", "elsewhere"]
         let overridden = try LaunchPlan.resolve(options, environment: [:], coresPerMachine: 8)
         XCTAssertEqual(overridden.worldSize, 2)
@@ -80,6 +85,10 @@ final class LaunchConfigTests: LaunchTestCase {
         XCTAssertEqual(overridden.threadsPerRank, 4)
         XCTAssertEqual(overridden.trainingArguments, ["--max_grad_norm", "1.0", "--output_dir", "elsewhere", "--gradient_accumulation_steps", "3"])
         XCTAssertEqual(overridden.outputDirectory.lastPathComponent, "elsewhere")
+        XCTAssertEqual(overridden.mixedPrecision, .no, "--mixed_precision no wins over the file")
+        XCTAssertFalse(overridden.notes.contains { $0.hasPrefix("mixed_precision") })
+        XCTAssertEqual(try LaunchPlan.resolve(LaunchOptions(trainingConfig: trainConfig.path), environment: [:], coresPerMachine: 8).mixedPrecision,
+                       .no, "without a launch config, as accelerate: no")
         XCTAssertEqual(try LaunchPlan.resolve(options, environment: ["DLLM_NUM_THREADS": "1"], coresPerMachine: 8).threadsPerRank, 1)
     }
 
@@ -99,10 +108,10 @@ final class LaunchConfigTests: LaunchTestCase {
         options.numProcesses = 4
         let plan = try LaunchPlan.resolve(options, environment: [:], coresPerMachine: 2)
         let mpirun = RankStarter.mpirunArguments(mpirun: "mpirun", plan: plan, rank: ["agent"],
-                                                 environment: ["DLLM_RUN_ID": "x", "HOME": "/", "OPENBLAS_THREAD_TIMEOUT": "12"],
+                                                 environment: ["DLLM_RUN_ID": "x", "HOME": "/", "OPENBLAS_THREAD_TIMEOUT": "12", "ACCELERATE_MIXED_PRECISION": "bf16"],
                                                  hostfile: nil, isRoot: true)
         XCTAssertEqual(mpirun, ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", "4", "--oversubscribe",
-                                "-x", "DLLM_RUN_ID", "-x", "OPENBLAS_THREAD_TIMEOUT", "agent"])
+                                "-x", "ACCELERATE_MIXED_PRECISION", "-x", "DLLM_RUN_ID", "-x", "OPENBLAS_THREAD_TIMEOUT", "agent"])
         let slurm: [String: String] = ["SLURM_JOB_ID": "9", "SLURM_JOB_NUM_NODES": "2", "SLURM_NTASKS": "4", "SLURM_CPUS_ON_NODE": "8"]
         let inSlurm = try LaunchPlan.resolve(LaunchOptions(trainingConfig: trainConfig.path), environment: slurm)
         XCTAssertEqual(inSlurm.worldSize, 4)
@@ -150,12 +159,15 @@ final class LaunchConfigTests: LaunchTestCase {
             ("distributed_type: DEEPSPEED\ndeepspeed_config:\n  zero_stag: 2\n", ["bad.yaml:3", "deepspeed_config.zero_stag"]),
             ("distributed_type: FSDP\nfsdp_config:\n  fsdp_sharding_strategy: HALF_SHARD\n", ["fsdp_config.fsdp_sharding_strategy"]),
             ("num_processes: two\n", ["bad.yaml:1", "num_processes", "integer"]),
+            ("num_processes: 1\nmixed_precision: fp16\n", ["bad.yaml:2", "mixed_precision", "fp16 is a GPU format", "bf16 or no"]),
+            ("mixed_precision: bf32\n", ["bad.yaml:1", "mixed_precision", "not one of no, bf16"]),
         ]
         for (text, words) in cases {
             try text.write(to: bad, atomically: true, encoding: .utf8)
             try assertLaunchFails(["--config", bad.path, trainConfig.path], naming: words)
         }
         try assertLaunchFails(["--zero_stage", "7", trainConfig.path], naming: ["--zero_stage", "7"])
+        try assertLaunchFails(["--mixed_precision", "fp8", trainConfig.path], naming: ["--mixed_precision", "fp8", "GPU format"])
         try assertLaunchFails(["--num_processes", "3", "--num_machines", "2", trainConfig.path], naming: ["--num_processes", "num_machines"])
         try assertLaunchFails(["--config", work.appendingPathComponent("missing.yaml").path, trainConfig.path], naming: ["missing.yaml", "no such file"])
     }

@@ -144,6 +144,11 @@ class LaunchTestCase: XCTestCase {
         return (json["log_history"] as! [[String: Any]]).compactMap { $0["loss"] as? Double }
     }
 
+    /// Whether every tensor of `a` is within allclose(rtol = atol = tolerance) of `b`'s.
+    func isClose(_ a: [String: [Float]], _ b: [String: [Float]], tolerance: Float) -> Bool {
+        a.keys == b.keys && a.allSatisfy { name, x in zip(x, b[name]!).allSatisfy { abs($0 - $1) - tolerance * abs($1) <= tolerance } }
+    }
+
     func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], _ what: String, tolerance: Float = 1e-5,
                      file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(Set(a.keys), Set(b.keys), what, file: file, line: line)

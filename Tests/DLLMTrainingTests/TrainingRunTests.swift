@@ -65,6 +65,30 @@ final class TrainingRunTests: XCTestCase {
         if BFloat16Matmul.isAvailable { XCTAssertNotEqual(a, b, "bf16 products left the losses bit-identical to float32") }
     }
 
+    /// bf16 that accelerate's `mixed_precision` turned on (not the training config's `bf16`):
+    /// a model without bfloat16 products trains in float32 and says so once, since the launch
+    /// config is shared by every job; the same request from the training config is refused.
+    func testMixedPrecisionOnAModelWithoutBF16ProductsTrainsInFloat32() throws {
+        let model = work.appendingPathComponent("gpt2")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: Self.pretraining.appendingPathComponent("model/\(file)"), to: model.appendingPathComponent(file))
+        }
+        try #"{"model_type": "gpt2", "n_embd": 32, "n_head": 4, "n_layer": 2, "n_positions": 64, "vocab_size": 512, "eos_token_id": 0}"#
+            .write(to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let data = Self.pretraining.appendingPathComponent("data").path
+        var lines: [String] = []
+        let state = try TrainingRun.makeTrainer(config(model: model, data: data) {
+            $0.bf16 = true; $0.bf16FromMixedPrecision = "zero2.yaml: mixed_precision: bf16"; $0.evalStrategy = "no"
+        }, log: { lines.append($0) }).train()
+        XCTAssertEqual(lines.filter { $0.contains("zero2.yaml: mixed_precision: bf16") && $0.contains("trains in float32") }.count, 1, "\(lines)")
+        XCTAssertFalse(lines.contains { $0.hasPrefix("bf16:") }, "no bf16 start-up line: \(lines)")
+        XCTAssertEqual(state.globalStep, 4)
+        XCTAssertThrowsError(try TrainingRun.makeTrainer(config(model: model, data: data) { $0.bf16 = true }, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("bf16: true") && "\(error)".contains("gpt2"), "\(error)")
+        }
+    }
+
     func testSFTMasksOnlyTheResponse() throws {
         let trainer = try TrainingRun.makeTrainer(config(model: Self.sft.appendingPathComponent("model"),
                                                          data: Self.sft.appendingPathComponent("data").path) {
