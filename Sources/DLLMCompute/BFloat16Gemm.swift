@@ -56,23 +56,43 @@ public func bf16Gemm(
     precondition(m >= 0 && n >= 0 && k >= 0, "bf16Gemm: negative dimension")
     precondition(beta == 0 || beta == 1, "bf16Gemm: beta must be 0 or 1")
     if m == 0 || n == 0 { return }
-    // Element (i, p) of op(A) at a[i·rs + p·cs]; element (p, j) of op(B) at b[p·rs + j·cs].
-    let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
-    let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
-    let rowBlock = cbf16_row_block(), nr = Int(CBF16_NR)
     let packedA = m * cbf16_packed_a_stride(k), packedB = cbf16_packed_b_count(k, n)
     BFloat16Scratch.with(count: packedA + packedB) { scratch in
         let pa = scratch, pb = scratch + packedA  // m bf16 rows of k (cbf16_packed_a_stride apart); panels of NR columns
-        parallelChunks(m, minimumPerThread: 64) { rows in
-            cbf16_pack_a(a, aRow, aCol, k, rows.lowerBound, rows.upperBound, pa)
-        }
-        parallelChunks((n + nr - 1) / nr, minimumPerThread: 2) { panels in
-            cbf16_pack_b(b, bRow, bCol, k, n, panels.lowerBound, panels.upperBound, pb)
-        }
-        // Whole row blocks per thread (AMX tiles hold 16 rows), at least about 24 rows each.
-        parallelChunks((m + rowBlock - 1) / rowBlock, minimumPerThread: max(1, 24 / rowBlock)) { blocks in
-            cbf16_gemm_packed(pa, pb, k, n, blocks.lowerBound * rowBlock, min(m, blocks.upperBound * rowBlock), c, ldc, beta == 0 ? 0 : 1)
-        }
+        bf16PackRows(transA, m: m, k: k, a, lda: lda, into: pa)
+        bf16PackPanels(transB, k: k, n: n, b, ldb: ldb, into: pb)
+        bf16MultiplyPacked(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)
+    }
+}
+
+/// The rows of op(A) (m, k) rounded into `pa` (m rows, `cbf16_packed_a_stride(k)` apart), split
+/// between the compute threads.
+func bf16PackRows(_ transA: Transpose, m: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, into pa: UnsafeMutablePointer<UInt16>) {
+    // Element (i, p) of op(A) at a[i·rs + p·cs].
+    let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
+    parallelChunks(m, minimumPerThread: 64) { rows in
+        cbf16_pack_a(a, aRow, aCol, k, rows.lowerBound, rows.upperBound, pa)
+    }
+}
+
+/// op(B) (k, n) rounded into `pb` (`cbf16_packed_b_count(k, n)` UInt16s: panels of NR columns),
+/// split between the compute threads.
+func bf16PackPanels(_ transB: Transpose, k: Int, n: Int, _ b: UnsafePointer<Float>, ldb: Int, into pb: UnsafeMutablePointer<UInt16>) {
+    // Element (p, j) of op(B) at b[p·rs + j·cs].
+    let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
+    let nr = Int(CBF16_NR)
+    parallelChunks((n + nr - 1) / nr, minimumPerThread: 2) { panels in
+        cbf16_pack_b(b, bRow, bCol, k, n, panels.lowerBound, panels.upperBound, pb)
+    }
+}
+
+/// `C (m, n) (+)= A · B` from packed operands, the rows of C split between the compute threads.
+func bf16MultiplyPacked(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
+                        _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let rowBlock = cbf16_row_block()
+    // Whole row blocks per thread (AMX tiles hold 16 rows), at least about 24 rows each.
+    parallelChunks((m + rowBlock - 1) / rowBlock, minimumPerThread: max(1, 24 / rowBlock)) { blocks in
+        cbf16_gemm_packed(pa, pb, k, n, blocks.lowerBound * rowBlock, min(m, blocks.upperBound * rowBlock), c, ldc, beta == 0 ? 0 : 1)
     }
 }
 

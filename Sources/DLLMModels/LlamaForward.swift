@@ -215,6 +215,16 @@ struct LlamaForward<S: ComputeScalar> {
                 return
             }
         }
+        if items.count > 1, case .training = matrices, model.bf16Matmuls, model.frozenBase == nil {
+            // bf16 products: the shared input is rounded and packed once for the whole group.
+            let group = items.map { out, matrix in
+                BFloat16Linear(out: mutableFloats(out), weight: rawFloats(p + w[keyPath: matrix.offset]),
+                               bias: matrix.bias.flatMap { w[keyPath: $0] }.map { rawFloats(p + $0) }, OC: model.spec[keyPath: matrix.outputs])
+            }
+            bf16LinearForwardGroup(group, rawFloats(inp), N: N, C: model.spec[keyPath: items[0].1.inputs])
+            for (out, matrix) in items { model.adapters?.forward(out, inp, layer: l, matrix.linear, N: N) }
+            return
+        }
         for (out, matrix) in items {
             let offset = w[keyPath: matrix.offset]
             var transposed: UnsafePointer<S>?, quantized: QuantizedMatrix?, frozen: FrozenQuantizedMatrix?

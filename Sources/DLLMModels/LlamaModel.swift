@@ -234,10 +234,14 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                     lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
                     d.gate.zero(); d.up.zero()
                     swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
-                    backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
-                    lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
-                    backwardLinear(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
-                    lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
+                    if bf16Matmuls && lora == nil && f == nil {
+                        backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], a.ln2[l].pointer, N: N, C: C)
+                    } else {
+                        backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
+                        lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
+                        backwardLinear(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
+                        lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
+                    }
                 }
                 rmsnormBackward(d.residual.pointer, base(w.mlpNorm), d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
                 // Attention: res2 = x + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
@@ -267,12 +271,17 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                     d.k.pointer.update(from: d.atty.pointer, count: N * KVD)
                 }
                 d.ln.zero()
-                backwardLinear(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, frozen: f?.q, N: N, C: C, OC: QD)
-                lora?.backward(d.ln.pointer, d.q.pointer, a.ln1[l].pointer, layer: l, .q, N: N)
-                backwardLinear(d.ln.pointer, base(w.k), w.kBias.flatMap(base), d.k.pointer, a.ln1[l].pointer, p + w.k, frozen: f?.k, N: N, C: C, OC: KVD)
-                lora?.backward(d.ln.pointer, d.k.pointer, a.ln1[l].pointer, layer: l, .k, N: N)
-                backwardLinear(d.ln.pointer, base(w.v), w.vBias.flatMap(base), d.v.pointer, a.ln1[l].pointer, p + w.v, frozen: f?.v, N: N, C: C, OC: KVD)
-                lora?.backward(d.ln.pointer, d.v.pointer, a.ln1[l].pointer, layer: l, .v, N: N)
+                if bf16Matmuls && lora == nil && f == nil {
+                    backwardBF16Group(d.ln.pointer, [(d.q.pointer, w.q, w.qBias, QD), (d.k.pointer, w.k, w.kBias, KVD), (d.v.pointer, w.v, w.vBias, KVD)],
+                                      a.ln1[l].pointer, N: N, C: C)
+                } else {
+                    backwardLinear(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, frozen: f?.q, N: N, C: C, OC: QD)
+                    lora?.backward(d.ln.pointer, d.q.pointer, a.ln1[l].pointer, layer: l, .q, N: N)
+                    backwardLinear(d.ln.pointer, base(w.k), w.kBias.flatMap(base), d.k.pointer, a.ln1[l].pointer, p + w.k, frozen: f?.k, N: N, C: C, OC: KVD)
+                    lora?.backward(d.ln.pointer, d.k.pointer, a.ln1[l].pointer, layer: l, .k, N: N)
+                    backwardLinear(d.ln.pointer, base(w.v), w.vBias.flatMap(base), d.v.pointer, a.ln1[l].pointer, p + w.v, frozen: f?.v, N: N, C: C, OC: KVD)
+                    lora?.backward(d.ln.pointer, d.v.pointer, a.ln1[l].pointer, layer: l, .v, N: N)
+                }
                 rmsnormBackward(d.residual.pointer, base(w.attnNorm), d.ln.pointer, a.residual[l].pointer, p + w.attnNorm, a.ln1Rstd[l].pointer, N: N, C: C)
             }
         }
@@ -304,6 +313,21 @@ extension LlamaModel {
         } else {
             linearBackward(dinp, dweight, dbias, dout, inp, weight, N: N, C: C, OC: OC)
         }
+    }
+}
+
+extension LlamaModel {
+    /// bf16 products of linears that read one input (q, k, v; gate, up), no adapters or frozen
+    /// base: `bf16LinearBackwardGroup` packs `inp` once for all the weight gradients. Each part is
+    /// (dout, weight offset, bias offset, OC); gradients land at the same offsets of `gradients`.
+    func backwardBF16Group(_ dinp: UnsafeMutablePointer<S>, _ parts: [(UnsafeMutablePointer<S>, Int, Int?, Int)],
+                           _ inp: UnsafePointer<S>, N: Int, C: Int) {
+        let p = parameters.pointer, g = gradients.pointer
+        let group = parts.map { dout, weight, bias, OC in
+            (linear: BFloat16Linear(out: mutableFloats(dout), weight: rawFloats(p + weight), bias: nil, OC: OC),
+             dweight: Optional(mutableFloats(g + weight)), dbias: bias.map { mutableFloats(g + $0) })
+        }
+        bf16LinearBackwardGroup(mutableFloats(dinp), group, rawFloats(inp), N: N, C: C)
     }
 }
 
