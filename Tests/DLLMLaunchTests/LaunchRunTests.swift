@@ -70,7 +70,7 @@ final class LaunchRunTests: LaunchTestCase {
         let fakeDLLM = bin.appendingPathComponent("fake-dllm")
         try """
         #!/bin/sh
-        echo "rank=$OMPI_COMM_WORLD_RANK collector=$DLLM_COLLECTOR run=$DLLM_RUN_ID threads=$DLLM_NUM_THREADS omp=$OMP_NUM_THREADS sharding=$DLLM_SHARDING world=$DLLM_WORLD_SIZE args=$*"
+        echo "rank=$OMPI_COMM_WORLD_RANK collector=$DLLM_COLLECTOR run=$DLLM_RUN_ID threads=$DLLM_NUM_THREADS omp=$OMP_NUM_THREADS sharding=$DLLM_SHARDING world=$DLLM_WORLD_SIZE amp=$ACCELERATE_MIXED_PRECISION args=$*"
         """.write(to: fakeDLLM, atomically: true, encoding: .utf8)
         let fakeCollector = bin.appendingPathComponent("dllm-collector")
         try """
@@ -90,7 +90,7 @@ final class LaunchRunTests: LaunchTestCase {
                              environment: ["PATH": path, "DLLM_RUN_ID": "test-run", "DLLM_NUM_THREADS": "1"], launcher: launcher)
         XCTAssertEqual(run.status, 0, run.output)
         for rank in 0..<2 {
-            XCTAssertTrue(run.output.contains("rank=\(rank) collector=tcp://127.0.0.1:45999 run=test-run threads=1 omp=1 sharding=zero2 world=2 args=train \(trainConfig.path) --seed 3"),
+            XCTAssertTrue(run.output.contains("rank=\(rank) collector=tcp://127.0.0.1:45999 run=test-run threads=1 omp=1 sharding=zero2 world=2 amp=no args=train \(trainConfig.path) --seed 3"),
                           run.output)
         }
         let args = try String(contentsOf: work.appendingPathComponent("collector-args"), encoding: .utf8)
@@ -102,6 +102,14 @@ final class LaunchRunTests: LaunchTestCase {
         XCTAssertTrue(without.output.contains("collector= "), without.output)
         let external = try launch(["--num_processes", "1", "--collector", "tcp://10.1.2.3:5555", "--dllm", fakeDLLM.path, trainConfig.path])
         XCTAssertTrue(external.output.contains("collector=tcp://10.1.2.3:5555"), external.output)
+        // accelerate's mixed_precision reaches the ranks as ACCELERATE_MIXED_PRECISION; the flag, even
+        // after the training config, wins over the launch config.
+        let zero2 = Self.repository.appendingPathComponent("configs/zero2.yaml").path
+        let bf16 = try launch(["--num_processes", "1", "--collector", "none", "--dllm", fakeDLLM.path, "--config", zero2, trainConfig.path])
+        XCTAssertTrue(bf16.output.contains("amp=bf16 args=train \(trainConfig.path)"), bf16.output)
+        let float32 = try launch(["--num_processes", "1", "--collector", "none", "--dllm", fakeDLLM.path, "--config", zero2, trainConfig.path,
+                                  "--mixed_precision", "no", "--seed", "3"])
+        XCTAssertTrue(float32.output.contains("amp=no args=train \(trainConfig.path) --seed 3"), float32.output)
     }
 
     /// A machine without `dllm-collector`: the launcher, in a folder of its own with `dllm` and a
