@@ -265,6 +265,44 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
     }
 }
 
+#if defined(__x86_64__)
+/// One panel of bf16 rows (ld apart): rows 2t and 2t+1 widen to 32-bit lanes and interleave.
+CBF16_TARGET static void pack_b_bf16_panel(const uint16_t *b, long ld, long k, long n, long q, uint32_t *out) {
+    long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
+    for (long t = 0; t < pairs; t++) {
+        const uint16_t *r0 = b + 2 * t * ld;
+        const uint16_t *r1 = r0 + ld;
+        int hasSecond = 2 * t + 1 < k;
+        for (int v = 0; v < CBF16_NR / 16; v++) {
+            long j = j0 + v * 16;
+            long valid = n - j < 0 ? 0 : (n - j > 16 ? 16 : n - j);
+            __mmask16 mask = (__mmask16)((1u << valid) - 1u);
+            __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, r0 + j));
+            __m512i hi = hasSecond ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, r1 + j)) : _mm512_setzero_si512();
+            _mm512_storeu_si512((void *)(out + t * CBF16_NR + v * 16), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+    }
+}
+#endif
+
+void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, long panel1, uint16_t *dst) {
+    long pairs = (k + 1) / 2;
+    for (long q = panel0; q < panel1; q++) {
+        uint32_t *out = (uint32_t *)(void *)(dst + q * pairs * 2 * CBF16_NR);
+#if defined(__x86_64__)
+        if (cbf16_supported()) { pack_b_bf16_panel(b, ld, k, n, q, out); continue; }
+#endif
+        for (long t = 0; t < pairs; t++) {
+            for (long c = 0; c < CBF16_NR; c++) {
+                long j = q * CBF16_NR + c;
+                uint32_t lo = j < n ? b[2 * t * ld + j] : 0;
+                uint32_t hi = j < n && 2 * t + 1 < k ? b[(2 * t + 1) * ld + j] : 0;
+                out[t * CBF16_NR + c] = lo | (hi << 16);
+            }
+        }
+    }
+}
+
 // MARK: Product
 
 #if defined(__x86_64__)

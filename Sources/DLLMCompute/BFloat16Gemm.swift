@@ -184,10 +184,13 @@ public func bf16LinearBackward(
     if let dweight {  // (OC, C) += doutᵀ · inp
         bf16Gemm(.transpose, .none, m: OC, n: C, k: N, dout, lda: OC, inp, ldb: C, beta: 1, dweight, ldc: C)
     }
-    if let dbias {
-        for n in 0..<N {
-            let row = dout + n * OC
-            for o in 0..<OC { dbias[o] += row[o] }
-        }
+    if let dbias { addRows(of: dout, N: N, OC: OC, into: dbias) }
+}
+
+/// `sum[o] += Σₙ rows[n, o]` for (N, OC) rows, row by row in float32 (a bias gradient).
+func addRows(of rows: UnsafePointer<Float>, N: Int, OC: Int, into sum: UnsafeMutablePointer<Float>) {
+    for n in 0..<N {
+        let row = rows + n * OC
+        for o in 0..<OC { sum[o] += row[o] }
     }
 }

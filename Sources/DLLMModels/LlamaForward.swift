@@ -86,7 +86,7 @@ struct LlamaForward<S: ComputeScalar> {
         let w = model.offsets.layers[l], a = buffers(layer: l)
         rmsnormForward(a.normed1, a.rstd1, a.input, p + w.attnNorm, N: N, C: C, eps: eps)
         // With qkNorm the projections land in qRaw/kRaw and their per-head norms in q/k.
-        project([(a.qRaw, .q), (a.kRaw, .k), (a.v, .v)], from: a.normed1, layer: l, N: N)
+        project([(a.qRaw, .q), (a.kRaw, .k), (a.v, .v)], from: a.normed1, keptAs: a.normed1Packed, layer: l, N: N)
         if let qn = w.qNorm, let kn = w.kNorm {
             // Each head's HD values are one row: (N·NH, HD) and (N·NKV, HD).
             rmsnormForward(a.q, a.qRstd!, a.qRaw, p + qn, N: N * NH, C: HD, eps: eps)
@@ -104,9 +104,9 @@ struct LlamaForward<S: ComputeScalar> {
             let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C)
             if case .saved(let activations) = storage { activations.moe[l] = saved }
         } else {
-            project([(a.gate, .gate), (a.up, .up)], from: a.normed2, layer: l, N: N)
+            project([(a.gate, .gate), (a.up, .up)], from: a.normed2, keptAs: a.normed2Packed, layer: l, N: N)
             swigluForward(a.swiglu, a.gate, a.up, count: N * I)
-            project([(a.projection, .down)], from: a.swiglu, layer: l, N: N)
+            project([(a.projection, .down)], from: a.swiglu, keptAs: a.swigluPacked, layer: l, N: N)
         }
         residualForward(a.output, a.afterAttention, a.projection, count: N * C)
     }
@@ -197,8 +197,20 @@ struct LlamaForward<S: ComputeScalar> {
 
     /// `out (N, OC) = inp (N, C) · W + bias` for each `(out, matrix)` of layer `l`, all
     /// reading `inp`; quantized matrices sharing the input go through one grouped product.
-    func project(_ items: [(UnsafeMutablePointer<S>, LlamaMatrix)], from inp: UnsafePointer<S>, layer l: Int, N: Int) {
+    /// `keptAs` (bf16 training, ``LlamaActivations/bf16Inputs``): `inp` is first rounded into
+    /// these packed rows, which the products read and backward keeps.
+    func project(_ items: [(UnsafeMutablePointer<S>, LlamaMatrix)], from inp: UnsafePointer<S>, keptAs packed: UnsafeMutablePointer<UInt16>? = nil,
+                 layer l: Int, N: Int) {
         let w = model.offsets.layers[l], p = model.parameters.pointer
+        if let packed {
+            let C = model.spec[keyPath: items[0].1.inputs]
+            bf16PackActivation(rawFloats(inp), N: N, C: C, into: packed)
+            bf16LinearForwardGroup(items.map { out, matrix in
+                BFloat16Linear(out: mutableFloats(out), weight: rawFloats(p + w[keyPath: matrix.offset]),
+                               bias: matrix.bias.flatMap { w[keyPath: $0] }.map { rawFloats(p + $0) }, OC: model.spec[keyPath: matrix.outputs])
+            }, packedInput: packed, N: N, C: C)
+            return
+        }
         if items.count > 1, case .quantized(let weights) = matrices {
             let parts = items.compactMap { out, matrix in
                 weights.layers[l][keyPath: matrix.quantized].map {
@@ -315,9 +327,15 @@ struct LlamaLayerBuffers<S: ComputeScalar> {
     var afterAttention, normed2, rstd2: UnsafeMutablePointer<S>  // (N, C), (N, C), (N)
     var gate, up, swiglu: UnsafeMutablePointer<S>                // (N, I)
     var output: UnsafeMutablePointer<S>                          // (N, C)
+    /// With ``LlamaActivations/bf16Inputs``: normed1, normed2 and swiglu as the packed bf16 rows the
+    /// products read (the float32 ones are then a shared scratch); nil otherwise.
+    var normed1Packed, normed2Packed, swigluPacked: UnsafeMutablePointer<UInt16>?
 
     /// Layer `l`'s saved activations.
     init(saved a: LlamaActivations<S>, layer l: Int, qkNorm: Bool) {
+        if a.bf16Inputs {
+            normed1Packed = a.ln1Packed[l].pointer; normed2Packed = a.ln2Packed[l].pointer; swigluPacked = a.swigluPacked[l].pointer
+        }
         input = a.residual[l].pointer; normed1 = a.ln1[l].pointer; rstd1 = a.ln1Rstd[l].pointer
         q = a.q[l].pointer; k = a.k[l].pointer; v = a.v[l].pointer
         qRaw = qkNorm ? a.qRaw[l].pointer : q; kRaw = qkNorm ? a.kRaw[l].pointer : k

@@ -73,6 +73,11 @@ final class LlamaActivations<S: ComputeScalar> {
     /// Capacity: rows (B·T) and, for the full kernel, B·T·T (probabilities per head).
     let rows: Int, squareRows: Int, headRows: Int
     let tiled: Bool, checkpointed: Bool
+    /// bf16 products without adapters: the block linears' inputs (ln1, ln2, the SwiGLU output) are
+    /// kept only as packed bf16 rows, the form every product and weight gradient reads (the same
+    /// rounding, so the same numbers), and their float32 buffers are one scratch all layers share.
+    let bf16Inputs: Bool
+    var ln1Packed: [BFloat16Rows] = [], ln2Packed: [BFloat16Rows] = [], swigluPacked: [BFloat16Rows] = []  // (N, C), (N, C), (N, I)
     var residual: [Buffer<S>] = []     // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []   // (N, C), (N)
     var q: [Buffer<S>] = [], k: [Buffer<S>] = [], v: [Buffer<S>] = []  // (N, NH·HD), (N, NKV·HD) ×2, after rotary
@@ -99,30 +104,39 @@ final class LlamaActivations<S: ComputeScalar> {
         let scores: Buffer<S>                           // (threads, T, T), full kernel only
     }
 
-    init(spec s: LlamaSpec, B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool) {
+    init(spec s: LlamaSpec, B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool, bf16Inputs: Bool) {
         let N = B * T, C = s.hidden, QD = s.heads * s.headDim, KVD = s.kvHeads * s.headDim, I = s.intermediate
         rows = N
         headRows = R
         squareRows = tiled ? 0 : N * T
         self.tiled = tiled
         self.checkpointed = checkpointed
+        self.bf16Inputs = bf16Inputs
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
         /// One buffer per layer, or one shared by every layer when checkpointed.
         func perLayer(_ n: Int) -> [Buffer<S>] {
             if checkpointed { return Array(repeating: buf(n), count: s.layers) }
             return (0..<s.layers).map { _ in buf(n) }
         }
+        /// A linear's float32 input: per layer, or one shared scratch when kept in bf16.
+        func linearInput(_ n: Int) -> [Buffer<S>] { bf16Inputs ? Array(repeating: buf(n), count: s.layers) : perLayer(n) }
+        func packedPerLayer(_ width: Int) -> [BFloat16Rows] {
+            guard bf16Inputs else { return [] }
+            if checkpointed { return Array(repeating: BFloat16Rows(rows: N, width: width), count: s.layers) }
+            return (0..<s.layers).map { _ in BFloat16Rows(rows: N, width: width) }
+        }
+        ln1Packed = packedPerLayer(C); ln2Packed = packedPerLayer(C); swigluPacked = packedPerLayer(I)
         residual = (0...s.layers).map { _ in buf(N * C) }
         moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
-        ln1 = perLayer(N * C); ln1Rstd = perLayer(N)
+        ln1 = linearInput(N * C); ln1Rstd = perLayer(N)
         q = perLayer(N * QD); k = perLayer(N * KVD); v = perLayer(N * KVD)
         if s.qkNorm {
             qRaw = perLayer(N * QD); kRaw = perLayer(N * KVD)
             qRstd = perLayer(N * s.heads); kRstd = perLayer(N * s.kvHeads)
         }
         att = perLayer(tiled ? N * s.heads : N * s.heads * T); atty = perLayer(N * QD)
-        res2 = perLayer(N * C); ln2 = perLayer(N * C); ln2Rstd = perLayer(N)
-        gate = perLayer(N * I); up = perLayer(N * I); swiglu = perLayer(N * I)
+        res2 = perLayer(N * C); ln2 = linearInput(N * C); ln2Rstd = perLayer(N)
+        gate = perLayer(N * I); up = perLayer(N * I); swiglu = linearInput(N * I)
         lnf = buf(R * C); lnfRstd = buf(R)
         logits = buf(R * s.vocab)
         lse = buf(R); losses = buf(R)
@@ -133,8 +147,9 @@ final class LlamaActivations<S: ComputeScalar> {
     }
 
     /// Whether a (B, T) batch with the head on `headRows` rows fits these buffers as prefixes, under the same options.
-    func fits(B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool) -> Bool {
-        guard self.tiled == tiled, self.checkpointed == checkpointed, B * T <= rows, R <= headRows else { return false }
+    func fits(B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool, bf16Inputs: Bool) -> Bool {
+        guard self.tiled == tiled, self.checkpointed == checkpointed, self.bf16Inputs == bf16Inputs,
+              B * T <= rows, R <= headRows else { return false }
         return tiled || (B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count)
     }
 }

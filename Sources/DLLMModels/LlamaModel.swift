@@ -41,6 +41,14 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public var bf16Matmuls = false {
         didSet { precondition(!bf16Matmuls || S.self == Float.self, "LlamaModel: bf16 matrix products need a Float model") }
     }
+    /// Whether the training pass keeps the block linears' inputs as packed bf16 rows
+    /// (``LlamaActivations/bf16Inputs``): bf16 products, no LoRA adapters or frozen base (their
+    /// float32 products read the float32 input) and no mixture-of-experts MLP (likewise).
+    var keepsBF16Inputs: Bool {
+        bf16Matmuls && packsBF16Inputs && adapters == nil && frozenBase == nil && spec.mixtureOfExperts == nil
+    }
+    /// Off, bf16 training keeps float32 inputs and packs them per product (the same numbers; tests compare).
+    var packsBF16Inputs = true
     /// The training attention's product precision that ``bf16Matmuls`` implies.
     var attentionPrecision: AttentionPrecision { bf16Matmuls ? .bfloat16 : .native }
     /// Matrices the inference path reads in a ggml block format instead of from `parameters`
@@ -121,9 +129,12 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                                               layersKept: gradientCheckpointing ? 1 : spec.layers,
                                               scalarBytes: MemoryLayout<S>.size)
         let headRows = logitRows?.count ?? batch.B * batch.T
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing) {
+        let bf16Inputs = keepsBF16Inputs
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing,
+                                      bf16Inputs: bf16Inputs) {
             acts = nil  // free the old set before allocating the new one
-            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing)
+            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing,
+                                    bf16Inputs: bf16Inputs)
         }
         lastBatch = batch
         lastMask = mask
@@ -230,11 +241,17 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                                              offsets: moe, spec: m, saved: saved, N: N, C: C)
                 } else {
                     d.wide.zero()
-                    backwardLinear(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, frozen: f?.down, N: N, C: I, OC: C)
-                    lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
+                    if a.bf16Inputs {
+                        backwardBF16Group(d.wide.pointer, [(d.residual.pointer, w.down, nil, C)], packed: a.swigluPacked[l].pointer, N: N, C: I)
+                    } else {
+                        backwardLinear(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, frozen: f?.down, N: N, C: I, OC: C)
+                        lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
+                    }
                     d.gate.zero(); d.up.zero()
                     swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
-                    if bf16Matmuls && lora == nil && f == nil {
+                    if a.bf16Inputs {
+                        backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], packed: a.ln2Packed[l].pointer, N: N, C: C)
+                    } else if bf16Matmuls && lora == nil && f == nil {
                         backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], a.ln2[l].pointer, N: N, C: C)
                     } else {
                         backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
@@ -271,9 +288,11 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                     d.k.pointer.update(from: d.atty.pointer, count: N * KVD)
                 }
                 d.ln.zero()
-                if bf16Matmuls && lora == nil && f == nil {
-                    backwardBF16Group(d.ln.pointer, [(d.q.pointer, w.q, w.qBias, QD), (d.k.pointer, w.k, w.kBias, KVD), (d.v.pointer, w.v, w.vBias, KVD)],
-                                      a.ln1[l].pointer, N: N, C: C)
+                let qkv = [(d.q.pointer, w.q, w.qBias, QD), (d.k.pointer, w.k, w.kBias, KVD), (d.v.pointer, w.v, w.vBias, KVD)]
+                if a.bf16Inputs {
+                    backwardBF16Group(d.ln.pointer, qkv, packed: a.ln1Packed[l].pointer, N: N, C: C)
+                } else if bf16Matmuls && lora == nil && f == nil {
+                    backwardBF16Group(d.ln.pointer, qkv, a.ln1[l].pointer, N: N, C: C)
                 } else {
                     backwardLinear(d.ln.pointer, base(w.q), w.qBias.flatMap(base), d.q.pointer, a.ln1[l].pointer, p + w.q, frozen: f?.q, N: N, C: C, OC: QD)
                     lora?.backward(d.ln.pointer, d.q.pointer, a.ln1[l].pointer, layer: l, .q, N: N)
@@ -322,12 +341,22 @@ extension LlamaModel {
     /// (dout, weight offset, bias offset, OC); gradients land at the same offsets of `gradients`.
     func backwardBF16Group(_ dinp: UnsafeMutablePointer<S>, _ parts: [(UnsafeMutablePointer<S>, Int, Int?, Int)],
                            _ inp: UnsafePointer<S>, N: Int, C: Int) {
+        bf16LinearBackwardGroup(mutableFloats(dinp), bf16Gradients(parts), rawFloats(inp), N: N, C: C)
+    }
+
+    /// ``backwardBF16Group(_:_:_:N:C:)`` with the input kept as packed bf16 rows (``LlamaActivations/bf16Inputs``).
+    func backwardBF16Group(_ dinp: UnsafeMutablePointer<S>, _ parts: [(UnsafeMutablePointer<S>, Int, Int?, Int)],
+                           packed: UnsafePointer<UInt16>, N: Int, C: Int) {
+        bf16LinearBackwardGroup(mutableFloats(dinp), bf16Gradients(parts), packedInput: packed, N: N, C: C)
+    }
+
+    /// (dout, weight offset, bias offset, OC) as the gradients of `parameters`' matrices.
+    func bf16Gradients(_ parts: [(UnsafeMutablePointer<S>, Int, Int?, Int)]) -> [BFloat16LinearGradients] {
         let p = parameters.pointer, g = gradients.pointer
-        let group = parts.map { dout, weight, bias, OC in
+        return parts.map { dout, weight, bias, OC in
             (linear: BFloat16Linear(out: mutableFloats(dout), weight: rawFloats(p + weight), bias: nil, OC: OC),
              dweight: Optional(mutableFloats(g + weight)), dbias: bias.map { mutableFloats(g + $0) })
         }
-        bf16LinearBackwardGroup(mutableFloats(dinp), group, rawFloats(inp), N: N, C: C)
     }
 }
 

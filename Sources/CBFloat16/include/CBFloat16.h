@@ -39,6 +39,10 @@ void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1
 /// dst[(q*kpairs + t)*2*NR + 2*c + s] = bf16(op(B)[2t+s][q*NR + c]), zero padded past k and n.
 void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0, long panel1, uint16_t *dst);
 
+/// cbf16_pack_b for an operand already in bfloat16: op(B) (k, n) with element (p, j) at
+/// b[p*ld + j] (rows of a packed A serve, ld = cbf16_packed_a_stride). Same layout, no rounding.
+void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, long panel1, uint16_t *dst);
+
 /// 1 when this CPU has AMX-TILE and AMX-BF16 (with AVX512_BF16) and Linux granted this
 /// process the tile state, else 0.
 int cbf16_amx_supported(void);
