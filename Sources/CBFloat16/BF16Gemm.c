@@ -124,6 +124,13 @@ CBF16_TARGET static inline void transpose16x16_epi32(__m512i r[16]) {
     }
 }
 
+/// 16 values of a float32 source (rounded) or a bfloat16 source (as they are) from `index` on,
+/// lanes past `mask` zero, each in the low half of its 32-bit lane.
+CBF16_TARGET static inline __m512i load16(const void *src, int bf16, long index, __mmask16 mask) {
+    if (bf16) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, (const uint16_t *)src + index));
+    return round16(_mm512_maskz_loadu_ps(mask, (const float *)src + index));
+}
+
 /// Rows [row0, row1) of op(A) when op(A) is a transposed row-major matrix (rs == 1: element
 /// (i, p) at a[i + p*cs]). Reading down a column would touch one cache line per element, so
 /// the rows go 16 at a time: 16 contiguous rows' values of one p round in one vector. Blocks of
@@ -201,49 +208,60 @@ static inline uint32_t pair_word(const float *b, long rs, long cs, long k, long 
 }
 
 #if defined(__x86_64__)
-/// One panel when op(B)'s rows are contiguous (cs == 1): rows 2t and 2t+1 interleave lane by lane.
-CBF16_TARGET static void pack_b_panel_rows(const float *b, long rs, long k, long n, long q, uint32_t *out) {
+/// One panel when op(B)'s rows are contiguous (cs == 1), from float32 (rounded) or bfloat16 rows
+/// (`bf16`): rows 2t and 2t+1 interleave lane by lane. Inlined into one function per source type.
+CBF16_TARGET __attribute__((always_inline)) static inline void pack_b_panel_rows(
+    const void *b, int bf16, long rs, long k, long n, long q, uint32_t *out) {
     long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
     for (long t = 0; t < pairs; t++) {
-        const float *r0 = b + 2 * t * rs;
-        const float *r1 = r0 + rs;
         int hasSecond = 2 * t + 1 < k;
         for (int v = 0; v < CBF16_NR / 16; v++) {
             long j = j0 + v * 16;
             long valid = n - j < 0 ? 0 : (n - j > 16 ? 16 : n - j);
-            __mmask16 mask = (__mmask16)((1u << valid) - 1u);
-            __m512i lo = round16(_mm512_maskz_loadu_ps(mask, r0 + j));
-            __m512i hi = hasSecond ? round16(_mm512_maskz_loadu_ps(mask, r1 + j)) : _mm512_setzero_si512();
-            __m512i word = _mm512_maskz_mov_epi32(mask, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-            _mm512_storeu_si512((void *)(out + t * CBF16_NR + v * 16), word);
+            __mmask16 mask = (__mmask16)((1u << valid) - 1u);  // lanes past n load as zero
+            __m512i lo = load16(b, bf16, 2 * t * rs + j, mask);
+            __m512i hi = hasSecond ? load16(b, bf16, (2 * t + 1) * rs + j, mask) : _mm512_setzero_si512();
+            _mm512_storeu_si512((void *)(out + t * CBF16_NR + v * 16), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
         }
     }
 }
 
-/// One panel when op(B)'s columns are contiguous (rs == 1, a (n, k) row-major matrix read transposed):
-/// each column's k values round in one pass and land one word per pair, NR words apart.
+CBF16_TARGET static void pack_b_panel_rows_float(const float *b, long rs, long k, long n, long q, uint32_t *out) {
+    pack_b_panel_rows(b, 0, rs, k, n, q, out);
+}
+
+CBF16_TARGET static void pack_b_panel_rows_bf16(const uint16_t *b, long ld, long k, long n, long q, uint32_t *out) {
+    pack_b_panel_rows(b, 1, ld, k, n, q, out);
+}
+
+/// One panel when op(B)'s columns are contiguous (rs == 1, a (n, k) row-major matrix read transposed,
+/// such as a linear layer's weight): sixteen columns at a time, each column's 32 values of a block
+/// of p round into 16 pair words (one vector per column), and a 16 x 16 word transpose turns them
+/// into one vector per pair, stored whole (writing each word NR words apart cost more than the
+/// rounding). The last p values, past the blocks of 32, go one pair at a time.
 CBF16_TARGET static void pack_b_panel_columns(const float *b, long cs, long k, long n, long q, uint32_t *out) {
-    long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
-    for (long c = 0; c < CBF16_NR; c++) {
-        long j = j0 + c;
-        if (j >= n) {
-            for (long t = 0; t < pairs; t++) out[t * CBF16_NR + c] = 0;
-            continue;
+    long pairs = (k + 1) / 2, j0 = q * CBF16_NR, whole = k / 32 * 32;
+    // 32 bf16 in order (the low halves of lo's then hi's lanes), i.e. 16 pair words.
+    const __m512i order = _mm512_set_epi16(
+        62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
+        30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (long c0 = 0; c0 < CBF16_NR; c0 += 16) {
+        long left = n - j0 - c0;
+        int cols = (int)(left < 0 ? 0 : (left > 16 ? 16 : left));
+        for (long p0 = 0; p0 < whole; p0 += 32) {
+            __m512i words[16];
+            for (int r = 0; r < 16; r++) {
+                if (r >= cols) { words[r] = _mm512_setzero_si512(); continue; }
+                const float *col = b + (j0 + c0 + r) * cs + p0;
+                __m512i lo = round16(_mm512_loadu_ps(col)), hi = round16(_mm512_loadu_ps(col + 16));
+                words[r] = _mm512_permutex2var_epi16(lo, order, hi);
+            }
+            transpose16x16_epi32(words);
+            for (int w = 0; w < 16; w++) _mm512_storeu_si512((void *)(out + (p0 / 2 + w) * CBF16_NR + c0), words[w]);
         }
-        const float *col = b + j * cs;
-        long t = 0;
-        for (; 2 * t + 32 <= k; t += 16) {
-            __m512i lo = round16(_mm512_loadu_ps(col + 2 * t));
-            __m512i hi = round16(_mm512_loadu_ps(col + 2 * t + 16));
-            // 32 bf16 in order, i.e. 16 pair words.
-            __m512i words = _mm512_permutex2var_epi16(lo, _mm512_set_epi16(
-                62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
-                30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), hi);
-            uint32_t tmp[16];
-            _mm512_storeu_si512((void *)tmp, words);
-            for (int w = 0; w < 16; w++) out[(t + w) * CBF16_NR + c] = tmp[w];
+        for (long t = whole / 2; t < pairs; t++) {
+            for (int r = 0; r < 16; r++) out[t * CBF16_NR + c0 + r] = r < cols ? pair_word(b, 1, cs, k, t, j0 + c0 + r) : 0;
         }
-        for (; t < pairs; t++) out[t * CBF16_NR + c] = pair_word(b, 1, cs, k, t, j);
     }
 }
 #endif
@@ -253,7 +271,7 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
     for (long q = panel0; q < panel1; q++) {
         uint32_t *out = (uint32_t *)(void *)(dst + q * pairs * 2 * CBF16_NR);
 #if defined(__x86_64__)
-        if (cbf16_supported() && cs == 1) { pack_b_panel_rows(b, rs, k, n, q, out); continue; }
+        if (cbf16_supported() && cs == 1) { pack_b_panel_rows_float(b, rs, k, n, q, out); continue; }
         if (cbf16_supported() && rs == 1) { pack_b_panel_columns(b, cs, k, n, q, out); continue; }
 #endif
         for (long t = 0; t < pairs; t++) {
@@ -265,32 +283,12 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
     }
 }
 
-#if defined(__x86_64__)
-/// One panel of bf16 rows (ld apart): rows 2t and 2t+1 widen to 32-bit lanes and interleave.
-CBF16_TARGET static void pack_b_bf16_panel(const uint16_t *b, long ld, long k, long n, long q, uint32_t *out) {
-    long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
-    for (long t = 0; t < pairs; t++) {
-        const uint16_t *r0 = b + 2 * t * ld;
-        const uint16_t *r1 = r0 + ld;
-        int hasSecond = 2 * t + 1 < k;
-        for (int v = 0; v < CBF16_NR / 16; v++) {
-            long j = j0 + v * 16;
-            long valid = n - j < 0 ? 0 : (n - j > 16 ? 16 : n - j);
-            __mmask16 mask = (__mmask16)((1u << valid) - 1u);
-            __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, r0 + j));
-            __m512i hi = hasSecond ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, r1 + j)) : _mm512_setzero_si512();
-            _mm512_storeu_si512((void *)(out + t * CBF16_NR + v * 16), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-        }
-    }
-}
-#endif
-
 void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, long panel1, uint16_t *dst) {
     long pairs = (k + 1) / 2;
     for (long q = panel0; q < panel1; q++) {
         uint32_t *out = (uint32_t *)(void *)(dst + q * pairs * 2 * CBF16_NR);
 #if defined(__x86_64__)
-        if (cbf16_supported()) { pack_b_bf16_panel(b, ld, k, n, q, out); continue; }
+        if (cbf16_supported()) { pack_b_panel_rows_bf16(b, ld, k, n, q, out); continue; }
 #endif
         for (long t = 0; t < pairs; t++) {
             for (long c = 0; c < CBF16_NR; c++) {
