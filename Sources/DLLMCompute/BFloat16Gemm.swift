@@ -130,8 +130,18 @@ public func bf16GemmOnThisThread(
 /// it taken allocates its own.
 enum BFloat16Scratch {
     struct Block: @unchecked Sendable {  // owned by whoever took it from `stash`
+        let memory: HugePageMemory
         let pointer: UnsafeMutablePointer<UInt16>
         let count: Int
+
+        init(count: Int) {
+            guard let memory = HugePageMemory.allocate(byteCount: max(count, 1) * MemoryLayout<UInt16>.stride) else {
+                fatalError("bf16 scratch: out of memory for \(count) values")
+            }
+            self.memory = memory
+            self.pointer = memory.pointer.bindMemory(to: UInt16.self, capacity: max(count, 1))
+            self.count = count
+        }
     }
     static let stash = Mutex<Block?>(nil)
 
@@ -141,17 +151,17 @@ enum BFloat16Scratch {
             return held
         }
         if let taken = block, taken.count < count {
-            taken.pointer.deallocate()
+            taken.memory.release()
             block = nil
         }
-        let owned = block ?? Block(pointer: .allocate(capacity: count), count: count)
+        let owned = block ?? Block(count: count)
         let result = body(owned.pointer)
         let spare = stash.withLock { held -> Block? in
             if let current = held, current.count >= owned.count { return owned }
             defer { held = owned }
             return held
         }
-        spare?.pointer.deallocate()
+        spare?.memory.release()
         return result
     }
 }

@@ -45,13 +45,18 @@ public func bf16LinearForwardGroup(_ group: [BFloat16Linear], packedInput: Unsaf
 public final class BFloat16Rows {
     public let pointer: UnsafeMutablePointer<UInt16>
     public let count: Int
+    private let memory: HugePageMemory
 
     public init(rows N: Int, width C: Int) {
         count = bf16PackedRowsCount(N: N, C: C)
-        pointer = .allocate(capacity: max(count, 1))
+        guard let memory = HugePageMemory.allocate(byteCount: max(count, 1) * MemoryLayout<UInt16>.stride) else {
+            fatalError("BFloat16Rows: out of memory for \(N) x \(C)")
+        }
+        self.memory = memory
+        pointer = memory.pointer.bindMemory(to: UInt16.self, capacity: max(count, 1))
     }
 
-    deinit { pointer.deallocate() }
+    deinit { memory.release() }
 }
 
 /// UInt16s that `N` rows of `C` values take as packed bf16 rows (``bf16PackActivation(_:N:C:into:)``).

@@ -9,15 +9,20 @@ import RealModule
 public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<S>
+    private let memory: HugePageMemory
 
     public init(count: Int) {
         precondition(count >= 0, "Buffer: negative count")
         self.count = count
-        // All-zero bits are 0.0 for Float and Double. calloc hands large buffers over as fresh
-        // zero pages without writing them, so a buffer that is never filled (a quantized model's
-        // fp32 slots) costs no resident memory.
-        guard let raw = calloc(max(count, 1), MemoryLayout<S>.stride) else { fatalError("Buffer: out of memory for \(count) scalars") }
-        pointer = raw.bindMemory(to: S.self, capacity: max(count, 1))
+        // All-zero bits are 0.0 for Float and Double. Large buffers arrive as fresh zero pages
+        // (huge ones where Linux allows) without being written, so a buffer that is never filled
+        // (a quantized model's fp32 slots) costs no resident memory.
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<S>.stride)
+        guard !overflow, let memory = HugePageMemory.allocate(byteCount: bytes) else {
+            fatalError("Buffer: out of memory for \(count) scalars")
+        }
+        self.memory = memory
+        pointer = memory.pointer.bindMemory(to: S.self, capacity: max(count, 1))
     }
 
     public convenience init(_ values: [S]) {
@@ -25,7 +30,7 @@ public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { free(pointer) }
+    deinit { memory.release() }
 
     public var buffer: UnsafeMutableBufferPointer<S> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [S] { Array(buffer) }

@@ -40,34 +40,26 @@ public enum QuantizedMatrixError: Error, CustomStringConvertible {
 public final class QuantizedStorage: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let count: Int
-    /// Allocated by `posix_memalign` on 2 MiB boundaries (released by `free`).
-    private let hugeAligned: Bool
+    /// The huge-page mapping behind `pointer`, or nil for an ordinary 64-byte-aligned allocation.
+    private let huge: HugePageMemory?
 
     /// `hugePages`: on Linux, a buffer of at least 2 MiB is aligned to 2 MiB and advised for transparent
-    /// huge pages (`madvise(MADV_HUGEPAGE)`), so streaming it through the kernels takes a TLB entry per
+    /// huge pages (``HugePageMemory``), so streaming it through the kernels takes a TLB entry per
     /// 2 MiB instead of per 4 KiB page (and the hardware prefetchers, which stop at page boundaries,
     /// run on). Elsewhere, or when the system refuses, an ordinary buffer.
     public init(count: Int, hugePages: Bool = false) {
         self.count = count
-        #if os(Linux)
-        let huge = 2 << 20
-        if hugePages && count >= huge {
-            let rounded = (count + huge - 1) / huge * huge
-            var raw: UnsafeMutableRawPointer?
-            if posix_memalign(&raw, huge, rounded) == 0, let raw {
-                _ = madvise(raw, rounded, MADV_HUGEPAGE)  // advice only: without THP the pages stay 4 KiB
-                pointer = raw
-                hugeAligned = true
-                return
-            }
+        if hugePages, let memory = HugePageMemory.mapped(byteCount: count) {
+            huge = memory
+            pointer = memory.pointer
+            return
         }
-        #endif
+        huge = nil
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        hugeAligned = false
     }
 
     deinit {
-        if hugeAligned { free(pointer) } else { pointer.deallocate() }
+        if let huge { huge.release() } else { pointer.deallocate() }
     }
 }
 

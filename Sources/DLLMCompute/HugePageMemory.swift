@@ -1,0 +1,62 @@
+import Foundation
+
+/// Zero-filled memory for the large buffers a step streams through (parameters, gradients, AdamW
+/// moments, activations, packed bf16 operands). On Linux a request of at least 2 MiB is mapped
+/// from the kernel on its own, aligned to 2 MiB and advised for transparent huge pages
+/// (`madvise(MADV_HUGEPAGE)`, Documentation/admin-guide/mm/transhuge.rst: Debian's default
+/// `enabled` mode is `madvise`, so without the advice every buffer stays on 4 KiB pages). A product
+/// or a transposing pack then takes one TLB entry per 2 MiB instead of one per 4 KiB page
+/// (docs/benchmarks.md, "Huge pages"). Untouched pages still cost no resident memory, as with
+/// `calloc`. Smaller requests, other systems, or a refused advice: ordinary zeroed memory.
+public struct HugePageMemory {
+    public let pointer: UnsafeMutableRawPointer
+    /// Bytes of the private mapping behind `pointer`, or 0 when it came from `calloc`.
+    let mappedBytes: Int
+
+    static let hugePage = 2 << 20
+
+    /// At least `byteCount` zero bytes, 64-byte aligned or better; `nil` when the system has none left.
+    public static func allocate(byteCount: Int) -> HugePageMemory? {
+        if let mapped = mapped(byteCount: byteCount) { return mapped }
+        guard let raw = calloc(max(byteCount, 1), 1) else { return nil }
+        return HugePageMemory(pointer: raw, mappedBytes: 0)
+    }
+
+    /// The huge-page mapping alone: nil below 2 MiB, off Linux, or when the mapping fails.
+    public static func mapped(byteCount: Int) -> HugePageMemory? {
+        #if os(Linux)
+        if byteCount >= hugePage { return mapAligned(byteCount) }
+        #endif
+        return nil
+    }
+
+    /// Returns the memory to the system.
+    public func release() {
+        #if os(Linux)
+        if mappedBytes > 0 { munmap(pointer, mappedBytes); return }
+        #endif
+        free(pointer)
+    }
+
+    #if os(Linux)
+    /// An anonymous private mapping of `byteCount` rounded up to whole 4 KiB pages, starting on a
+    /// 2 MiB boundary (a larger mapping trimmed at both ends), advised for huge pages. Only whole
+    /// 2 MiB ranges inside a mapping become huge pages: the last, partial one stays on 4 KiB pages,
+    /// so no buffer takes more resident memory than it touches.
+    private static func mapAligned(_ byteCount: Int) -> HugePageMemory? {
+        let page = 4096
+        let rounded = (byteCount + page - 1) / page * page
+        let total = rounded + hugePage
+        guard let base = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              base != MAP_FAILED else { return nil }
+        let start = (Int(bitPattern: base) + hugePage - 1) / hugePage * hugePage
+        let head = start - Int(bitPattern: base)
+        if head > 0 { munmap(base, head) }
+        let tail = total - head - rounded
+        let aligned = UnsafeMutableRawPointer(bitPattern: start)!
+        if tail > 0 { munmap(aligned + rounded, tail) }
+        _ = madvise(aligned, rounded, MADV_HUGEPAGE)  // advice only: with THP off the pages stay 4 KiB
+        return HugePageMemory(pointer: aligned, mappedBytes: rounded)
+    }
+    #endif
+}
