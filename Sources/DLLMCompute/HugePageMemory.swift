@@ -6,16 +6,19 @@ import Foundation
 /// (`madvise(MADV_HUGEPAGE)`, Documentation/admin-guide/mm/transhuge.rst: Debian's default
 /// `enabled` mode is `madvise`, so without the advice every buffer stays on 4 KiB pages). A product
 /// or a transposing pack then takes one TLB entry per 2 MiB instead of one per 4 KiB page
-/// (docs/benchmarks.md, "Huge pages"). Untouched pages still cost no resident memory, as with
-/// `calloc`. Smaller requests, other systems, or a refused advice: ordinary zeroed memory.
+/// (docs/benchmarks.md, "Huge pages for training buffers"). Untouched pages still cost no
+/// resident memory, as with `calloc`. Smaller requests, other systems, or a refused advice:
+/// ordinary zeroed memory.
 public struct HugePageMemory {
     public let pointer: UnsafeMutableRawPointer
     /// Bytes of the private mapping behind `pointer`, or 0 when it came from `calloc`.
     let mappedBytes: Int
 
+    /// x86-64's transparent huge page (a PMD mapping with 4 KiB base pages).
     static let hugePage = 2 << 20
 
-    /// At least `byteCount` zero bytes, 64-byte aligned or better; `nil` when the system has none left.
+    /// At least `byteCount` zero bytes: 2 MiB-aligned when mapped, else `calloc`'s alignment (16
+    /// bytes on glibc); `nil` when the system has none left.
     public static func allocate(byteCount: Int) -> HugePageMemory? {
         if let mapped = mapped(byteCount: byteCount) { return mapped }
         guard let raw = calloc(max(byteCount, 1), 1) else { return nil }
@@ -39,12 +42,12 @@ public struct HugePageMemory {
     }
 
     #if os(Linux)
-    /// An anonymous private mapping of `byteCount` rounded up to whole 4 KiB pages, starting on a
+    /// An anonymous private mapping of `byteCount` rounded up to whole base pages, starting on a
     /// 2 MiB boundary (a larger mapping trimmed at both ends), advised for huge pages. Only whole
-    /// 2 MiB ranges inside a mapping become huge pages: the last, partial one stays on 4 KiB pages,
+    /// 2 MiB ranges inside a mapping become huge pages: the last, partial one stays on base pages,
     /// so no buffer takes more resident memory than it touches.
     private static func mapAligned(_ byteCount: Int) -> HugePageMemory? {
-        let page = 4096
+        let page = max(sysconf(Int32(_SC_PAGESIZE)), 4096)
         let rounded = (byteCount + page - 1) / page * page
         let total = rounded + hugePage
         guard let base = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
