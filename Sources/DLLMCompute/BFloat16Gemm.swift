@@ -135,11 +135,7 @@ enum BFloat16Scratch {
         let count: Int
 
         init(count: Int) {
-            guard let memory = HugePageMemory.allocate(byteCount: max(count, 1) * MemoryLayout<UInt16>.stride) else {
-                fatalError("bf16 scratch: out of memory for \(count) values")
-            }
-            self.memory = memory
-            self.pointer = memory.pointer.bindMemory(to: UInt16.self, capacity: max(count, 1))
+            (memory, pointer) = HugePageMemory.values(UInt16.self, count: count, owner: "bf16 scratch")
             self.count = count
         }
     }

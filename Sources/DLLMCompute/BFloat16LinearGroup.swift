@@ -49,11 +49,7 @@ public final class BFloat16Rows {
 
     public init(rows N: Int, width C: Int) {
         count = bf16PackedRowsCount(N: N, C: C)
-        guard let memory = HugePageMemory.allocate(byteCount: max(count, 1) * MemoryLayout<UInt16>.stride) else {
-            fatalError("BFloat16Rows: out of memory for \(N) x \(C)")
-        }
-        self.memory = memory
-        pointer = memory.pointer.bindMemory(to: UInt16.self, capacity: max(count, 1))
+        (memory, pointer) = HugePageMemory.values(UInt16.self, count: count, owner: "BFloat16Rows")
     }
 
     deinit { memory.release() }

@@ -17,12 +17,7 @@ public final class Buffer<S: ComputeScalar>: @unchecked Sendable {
         // All-zero bits are 0.0 for Float and Double. Large buffers arrive as fresh zero pages
         // (huge ones where Linux allows) without being written, so a buffer that is never filled
         // (a quantized model's fp32 slots) costs no resident memory.
-        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<S>.stride)
-        guard !overflow, let memory = HugePageMemory.allocate(byteCount: bytes) else {
-            fatalError("Buffer: out of memory for \(count) scalars")
-        }
-        self.memory = memory
-        pointer = memory.pointer.bindMemory(to: S.self, capacity: max(count, 1))
+        (memory, pointer) = HugePageMemory.values(S.self, count: count, owner: "Buffer")
     }
 
     public convenience init(_ values: [S]) {

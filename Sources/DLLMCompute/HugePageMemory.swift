@@ -7,8 +7,8 @@ import Foundation
 /// `enabled` mode is `madvise`, so without the advice every buffer stays on 4 KiB pages). A product
 /// or a transposing pack then takes one TLB entry per 2 MiB instead of one per 4 KiB page
 /// (docs/benchmarks.md, "Huge pages for training buffers"). Untouched pages still cost no
-/// resident memory, as with `calloc`. Smaller requests, other systems, or a refused advice:
-/// ordinary zeroed memory.
+/// resident memory, as with `calloc`. Smaller requests and other systems get ordinary zeroed
+/// memory; where THP is off the mapping simply stays on base pages.
 public struct HugePageMemory {
     public let pointer: UnsafeMutableRawPointer
     /// Bytes of the private mapping behind `pointer`, or 0 when it came from `calloc`.
@@ -23,6 +23,15 @@ public struct HugePageMemory {
         if let mapped = mapped(byteCount: byteCount) { return mapped }
         guard let raw = calloc(max(byteCount, 1), 1) else { return nil }
         return HugePageMemory(pointer: raw, mappedBytes: 0)
+    }
+
+    /// `count` zeroed values of `T` (at least one), bound to `T`: the storage of ``Buffer``, the
+    /// bf16 rows and the bf16 scratch. Stops the process, naming `owner`, when the size overflows
+    /// or memory runs out.
+    public static func values<T>(_ type: T.Type, count: Int, owner: String) -> (memory: HugePageMemory, pointer: UnsafeMutablePointer<T>) {
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard !overflow, let memory = allocate(byteCount: bytes) else { fatalError("\(owner): out of memory for \(count) values") }
+        return (memory, memory.pointer.bindMemory(to: T.self, capacity: max(count, 1)))
     }
 
     /// The huge-page mapping alone: nil below 2 MiB, off Linux, or when the mapping fails.
