@@ -29,6 +29,75 @@ public func swigluBackward<S: ComputeScalar>(
     }
 }
 
+/// The bfloat16 bits nearest `x`, ties to even, NaN to the quiet NaN 0x7FC0: `cbf16_from_float`'s
+/// rounding (c10::BFloat16's `round_to_nearest_even`) for one value, inlined into elementwise loops.
+@inlinable @inline(__always)
+public func bf16Bits(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    return bits & 0x7FFF_FFFF > 0x7F80_0000 ? 0x7FC0 : rounded
+}
+
+/// The float32 value of bfloat16 `bits` (exact).
+@inlinable @inline(__always)
+public func bf16Value(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+
+/// ``swigluForward(_:_:_:count:)`` under `bf16: true`: the gate and up outputs are rounded to
+/// bfloat16 first, as autocast's bf16 products return them, and their bits go to `gateBits` and
+/// `upBits` when given (the half-size copies a training pass keeps for backward). `out` is float32.
+public func swigluForwardBF16(
+    _ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>,
+    keeping gateBits: UnsafeMutablePointer<UInt16>?, _ upBits: UnsafeMutablePointer<UInt16>?, count: Int
+) {
+    precondition((gateBits == nil) == (upBits == nil), "swigluForwardBF16: keep both gate and up bits or neither")
+    parallelChunks(count, minimumPerThread: 4096) { r in
+        if let gateBits, let upBits {
+            for i in r {
+                let gb = bf16Bits(gate[i]), ub = bf16Bits(up[i])
+                gateBits[i] = gb; upBits[i] = ub
+                let g = bf16Value(gb)
+                out[i] = g / (1 + Float.fastExp(-g)) * bf16Value(ub)
+            }
+        } else {
+            for i in r {
+                let g = bf16Value(bf16Bits(gate[i]))
+                out[i] = g / (1 + Float.fastExp(-g)) * bf16Value(bf16Bits(up[i]))
+            }
+        }
+    }
+}
+
+/// Backward of ``swigluForwardBF16(_:_:_:keeping:_:count:)`` from the kept bits, accumulating into
+/// `dgate` and `dup`: ``swigluBackward(_:_:_:_:_:count:)`` at the rounded values (the gradient passes
+/// the rounding unchanged).
+public func swigluBackwardBF16(
+    _ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+    gateBits: UnsafePointer<UInt16>, upBits: UnsafePointer<UInt16>, count: Int
+) {
+    parallelChunks(count, minimumPerThread: 4096) { r in
+        for i in r { swigluBackwardOne(dgate, dup, dout, i, g: bf16Value(gateBits[i]), u: bf16Value(upBits[i])) }
+    }
+}
+
+/// ``swigluBackwardBF16(_:_:_:gateBits:upBits:count:)`` from float32 gate and up outputs, rounded as
+/// they are read (a bf16 pass that did not keep the bits).
+public func swigluBackwardBF16(
+    _ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+    gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int
+) {
+    parallelChunks(count, minimumPerThread: 4096) { r in
+        for i in r { swigluBackwardOne(dgate, dup, dout, i, g: bf16Value(bf16Bits(gate[i])), u: bf16Value(bf16Bits(up[i]))) }
+    }
+}
+
+@inlinable @inline(__always)
+func swigluBackwardOne(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                       _ i: Int, g: Float, u: Float) {
+    let sig = 1 / (1 + Float.fastExp(-g))
+    dup[i] += dout[i] * (g * sig)
+    dgate[i] += dout[i] * u * sig * (1 + g * (1 - sig))
+}
+
 /// The GELU variants checkpoints name in `hidden_act` / `activation_function`.
 public enum GELUKind: String, Sendable, Codable {
     /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` — GPT-2's `gelu_new`.

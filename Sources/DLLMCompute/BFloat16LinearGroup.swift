@@ -40,17 +40,21 @@ public func bf16LinearForwardGroup(_ group: [BFloat16Linear], packedInput: Unsaf
     }
 }
 
-/// An (N, C) activation kept as packed bf16 rows (``bf16PackActivation(_:N:C:into:)``), uninitialised
-/// until packed: half the bytes of its float32 form.
+/// bf16 values a training pass keeps instead of their float32 form (half the bytes): an (N, C)
+/// activation as packed rows (``init(rows:width:)``, ``bf16PackActivation(_:N:C:into:)``) or
+/// `count` plain values (``init(count:)``, the gate and up outputs ``swigluForwardBF16(_:_:_:keeping:_:count:)``
+/// keeps). Zero until written.
 public final class BFloat16Rows {
     public let pointer: UnsafeMutablePointer<UInt16>
     public let count: Int
     private let memory: HugePageMemory
 
-    public init(rows N: Int, width C: Int) {
-        count = bf16PackedRowsCount(N: N, C: C)
+    public init(count: Int) {
+        self.count = count
         (memory, pointer) = HugePageMemory.values(UInt16.self, count: count, owner: "BFloat16Rows")
     }
+
+    public convenience init(rows N: Int, width C: Int) { self.init(count: bf16PackedRowsCount(N: N, C: C)) }
 
     deinit { memory.release() }
 }

@@ -105,7 +105,13 @@ struct LlamaForward<S: ComputeScalar> {
             if case .saved(let activations) = storage { activations.moe[l] = saved }
         } else {
             project([(a.gate, .gate), (a.up, .up)], from: a.normed2, keptAs: a.normed2Packed, layer: l, N: N)
-            swigluForward(a.swiglu, a.gate, a.up, count: N * I)
+            if case .training = matrices, model.bf16Matmuls {
+                // The gate and up outputs rounded as autocast's bf16 products return them; kept at
+                // half the bytes where the pass keeps bf16 inputs.
+                swigluForwardBF16(mutableFloats(a.swiglu), rawFloats(a.gate), rawFloats(a.up), keeping: a.gateBF16, a.upBF16, count: N * I)
+            } else {
+                swigluForward(a.swiglu, a.gate, a.up, count: N * I)
+            }
             project([(a.projection, .down)], from: a.swiglu, keptAs: a.swigluPacked, layer: l, N: N)
         }
         residualForward(a.output, a.afterAttention, a.projection, count: N * C)
@@ -330,11 +336,15 @@ struct LlamaLayerBuffers<S: ComputeScalar> {
     /// With ``LlamaActivations/bf16Inputs``: normed1, normed2 and swiglu as the packed bf16 rows the
     /// products read (the float32 ones are then a shared scratch); nil otherwise.
     var normed1Packed, normed2Packed, swigluPacked: UnsafeMutablePointer<UInt16>?
+    /// With ``LlamaActivations/bf16Inputs``: where the gate and up outputs are kept rounded to bf16
+    /// (`gate` and `up` are then a scratch all layers share); nil otherwise.
+    var gateBF16, upBF16: UnsafeMutablePointer<UInt16>?
 
     /// Layer `l`'s saved activations.
     init(saved a: LlamaActivations<S>, layer l: Int, qkNorm: Bool) {
         if a.bf16Inputs {
             normed1Packed = a.ln1Packed[l].pointer; normed2Packed = a.ln2Packed[l].pointer; swigluPacked = a.swigluPacked[l].pointer
+            gateBF16 = a.gateBF16[l].pointer; upBF16 = a.upBF16[l].pointer
         }
         input = a.residual[l].pointer; normed1 = a.ln1[l].pointer; rstd1 = a.ln1Rstd[l].pointer
         q = a.q[l].pointer; k = a.k[l].pointer; v = a.v[l].pointer

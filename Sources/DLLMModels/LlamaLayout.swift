@@ -78,6 +78,9 @@ final class LlamaActivations<S: ComputeScalar> {
     /// rounding, so the same numbers), and their float32 buffers are one scratch all layers share.
     let bf16Inputs: Bool
     var ln1Packed: [BFloat16Rows] = [], ln2Packed: [BFloat16Rows] = [], swigluPacked: [BFloat16Rows] = []  // (N, C), (N, C), (N, I)
+    /// With `bf16Inputs`, also the gate and up outputs, rounded to bf16 as autocast's products
+    /// return them (SwiGLU reads the rounded values); their float32 buffers are a shared scratch.
+    var gateBF16: [BFloat16Rows] = [], upBF16: [BFloat16Rows] = []  // (N·I) plain values each
     var residual: [Buffer<S>] = []     // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []   // (N, C), (N)
     var q: [Buffer<S>] = [], k: [Buffer<S>] = [], v: [Buffer<S>] = []  // (N, NH·HD), (N, NKV·HD) ×2, after rotary
@@ -126,6 +129,12 @@ final class LlamaActivations<S: ComputeScalar> {
             return (0..<s.layers).map { _ in BFloat16Rows(rows: N, width: width) }
         }
         ln1Packed = packedPerLayer(C); ln2Packed = packedPerLayer(C); swigluPacked = packedPerLayer(I)
+        func valuesPerLayer(_ n: Int) -> [BFloat16Rows] {
+            guard bf16Inputs else { return [] }
+            if checkpointed { return Array(repeating: BFloat16Rows(count: n), count: s.layers) }
+            return (0..<s.layers).map { _ in BFloat16Rows(count: n) }
+        }
+        gateBF16 = valuesPerLayer(N * I); upBF16 = valuesPerLayer(N * I)
         residual = (0...s.layers).map { _ in buf(N * C) }
         moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
         ln1 = linearInput(N * C); ln1Rstd = perLayer(N)
@@ -136,7 +145,7 @@ final class LlamaActivations<S: ComputeScalar> {
         }
         att = perLayer(tiled ? N * s.heads : N * s.heads * T); atty = perLayer(N * QD)
         res2 = perLayer(N * C); ln2 = linearInput(N * C); ln2Rstd = perLayer(N)
-        gate = perLayer(N * I); up = perLayer(N * I); swiglu = linearInput(N * I)
+        gate = linearInput(N * I); up = linearInput(N * I); swiglu = linearInput(N * I)
         lnf = buf(R * C); lnfRstd = buf(R)
         logits = buf(R * s.vocab)
         lse = buf(R); losses = buf(R)

@@ -248,7 +248,15 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                         lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
                     }
                     d.gate.zero(); d.up.zero()
-                    swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                    if a.bf16Inputs {  // at the kept bf16 gate and up
+                        swigluBackwardBF16(mutableFloats(d.gate.pointer), mutableFloats(d.up.pointer), rawFloats(d.wide.pointer),
+                                           gateBits: a.gateBF16[l].pointer, upBits: a.upBF16[l].pointer, count: N * I)
+                    } else if bf16Matmuls {  // at the float32 gate and up, rounded as the forward rounded them
+                        swigluBackwardBF16(mutableFloats(d.gate.pointer), mutableFloats(d.up.pointer), rawFloats(d.wide.pointer),
+                                           gate: rawFloats(a.gate[l].pointer), up: rawFloats(a.up[l].pointer), count: N * I)
+                    } else {
+                        swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                    }
                     if a.bf16Inputs {
                         backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], packed: a.ln2Packed[l].pointer, N: N, C: C)
                     } else if bf16Matmuls && lora == nil && f == nil {

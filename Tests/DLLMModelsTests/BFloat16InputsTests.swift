@@ -47,6 +47,19 @@ final class BFloat16InputsTests: XCTestCase {
                     if model.spec.layers > 1 && !checkpointed {
                         XCTAssertTrue(acts.ln1[0] === acts.ln1[1] && acts.swiglu[0] === acts.swiglu[1], "\(name): float32 inputs are one shared scratch")
                         XCTAssertFalse(acts.ln1Packed[0] === acts.ln1Packed[1], "\(name): each layer keeps its packed rows")
+                        XCTAssertTrue(acts.gate[0] === acts.gate[1] && acts.up[0] === acts.up[1], "\(name): float32 gate/up are one shared scratch")
+                        XCTAssertFalse(acts.gateBF16[0] === acts.gateBF16[1], "\(name): each layer keeps its bf16 gate")
+                    }
+                    // The kept gate and up are the bf16 rounding of the layer's products: after a forward the
+                    // shared float32 scratch holds the last layer's unrounded outputs.
+                    model.forward(ref.batch, mask: ref.mask)
+                    let last = model.spec.layers - 1, count = ref.B * ref.T * model.spec.intermediate
+                    XCTAssertEqual(acts.gateBF16.count, model.spec.layers)
+                    for (bits, values) in [(acts.gateBF16[last], acts.gate[last]), (acts.upBF16[last], acts.up[last])] {
+                        let kept = UnsafeBufferPointer(start: bits.pointer, count: count)
+                        XCTAssertEqual(zip(kept, values.buffer).filter { $0 != bf16Bits($1) }.count, 0,
+                                       "\(name): kept bf16 gate/up differ from the rounded products")
+                        XCTAssertFalse(kept.allSatisfy { $0 == 0 }, "\(name): gate/up kept")
                     }
                     model.packsBF16Inputs = false
                     let float32Inputs = step(model, ref)

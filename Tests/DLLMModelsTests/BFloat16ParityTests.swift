@@ -21,11 +21,11 @@ final class BFloat16ParityTests: XCTestCase {
     /// 2⁻⁹ of it (round to nearest, 8 significant bits); 2⁻⁸ leaves a factor 2 of margin.
     static let u = 0x1p-8
     /// Roundings autocast makes that dllm does not, along the longest path from the embedding to
-    /// the loss: per block the q and k outputs before rotary, the score, P·V, o, gate/up and down
-    /// outputs and the SiLU·up product in bfloat16 (9; dllm rounds the rotated q and k, v and the
-    /// probabilities too, as inputs of its bf16 attention products), times 2 blocks, plus the
-    /// logits (docs/mixed-precision.md).
-    static let autocastOnlyRoundings = 19.0
+    /// the loss: per block the q and k outputs before rotary, the score, P·V, o and down outputs
+    /// and the SiLU·up product in bfloat16 (7; dllm rounds the rotated q and k, v and the
+    /// probabilities too, as inputs of its bf16 attention products, and the gate and up outputs as
+    /// autocast does), times 2 blocks, plus the logits (docs/mixed-precision.md).
+    static let autocastOnlyRoundings = 15.0
 
     /// max|a − b| / max|b| over a whole tensor, in Float64.
     func relativeError(_ a: [Float], _ b: [Float]) -> Double {
@@ -77,8 +77,9 @@ final class BFloat16ParityTests: XCTestCase {
     }
 
     /// 50 AdamW steps on the fixture batch: bf16 and float32 runs from the same weights. Each step's
-    /// loss gap must stay within the one-step forward bound, 26 u: 2 input roundings per product on
-    /// the longest path (q, Q·Kᵀ, P·V, o, gate, down per block, 2 blocks, then the head). The weights' drift
+    /// loss gap must stay within the one-step forward bound, 28 u: 2 input roundings per product on
+    /// the longest path (q, Q·Kᵀ, P·V, o, gate, down per block, 2 blocks, then the head) and the
+    /// gate output's own rounding per block. The weights' drift
     /// apart is not bounded a priori: AdamW's normalised updates hardly depend on a gradient's
     /// relative error of order u, and the test checks that the drift stays inside that one-step
     /// bound over 50 steps (docs/mixed-precision.md has the measured gap).
@@ -108,5 +109,5 @@ final class BFloat16ParityTests: XCTestCase {
         print("50 steps: fp32 \(losses[0][0]) -> \(losses[0][49]), bf16 \(losses[1][0]) -> \(losses[1][49]); worst relative loss gap \(worst)")
     }
 
-    static let fiftyStepBound = 26 * u
+    static let fiftyStepBound = 28 * u
 }

@@ -11,8 +11,9 @@ loss and every parameter gradient of the same batch computed three ways:
 * `rounded`: dllm's scheme, spelled out in float32 PyTorch: every `nn.Linear` multiplies
   bf16-rounded inputs with float32 accumulation, and its backward multiplies the bf16-rounded
   output gradient by the bf16-rounded weight (dX) and input (dW); eager attention's two
-  `matmul`s (Q·Kᵀ, P·V) do the same (attention `bf16_rounded_eager`, registered below); all
-  else float32.
+  `matmul`s (Q·Kᵀ, P·V) do the same (attention `bf16_rounded_eager`, registered below); the
+  MLP's gate and up outputs are rounded to bf16 as autocast returns them (the gradient passes
+  the rounding unchanged); all else float32.
 * `fp32`: plain float32.
 
 Run from the repository root: python3 Tests/Fixtures/generate_bf16_fixtures.py
@@ -74,6 +75,12 @@ class RoundedMatmul(torch.autograd.Function):
         return dcr @ bf16(b).transpose(-1, -2), bf16(a).transpose(-1, -2) @ dcr
 
 
+def rounded_output(y: torch.Tensor) -> torch.Tensor:
+    """bf16(y) forward; backward passes the gradient through unchanged (dllm rounds the gate and
+    up outputs it keeps, and differentiates SwiGLU at the rounded values)."""
+    return y + (bf16(y) - y).detach()
+
+
 def rounded_eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
     """transformers' eager_attention_forward with both matmuls through RoundedMatmul (the scale
     multiplies the product, so backward rounds scale · dS)."""
@@ -96,10 +103,13 @@ def load_model(rounded: bool) -> LlamaForCausalLM:
     model = LlamaForCausalLM.from_pretrained(str(SOURCE), attn_implementation=attention, dtype=torch.float32)
     model.train()
     if rounded:
-        for module in model.modules():
+        for name, module in model.named_modules():
             if isinstance(module, torch.nn.Linear):
                 assert module.bias is None
-                module.forward = (lambda m: (lambda x: RoundedLinear.apply(x, m.weight)))(module)
+                if name.endswith(("mlp.gate_proj", "mlp.up_proj")):
+                    module.forward = (lambda m: (lambda x: rounded_output(RoundedLinear.apply(x, m.weight))))(module)
+                else:
+                    module.forward = (lambda m: (lambda x: RoundedLinear.apply(x, m.weight)))(module)
     return model
 
 
@@ -144,7 +154,8 @@ def main():
         "modes": {
             "fp32": "float32",
             "rounded": "every nn.Linear and eager attention's two matmuls: bf16-rounded inputs, float32 products and sums "
-                       "(forward and both backward products); all else float32",
+                       "(forward and both backward products); the MLP's gate and up outputs rounded to bf16 "
+                       "(straight-through backward); all else float32",
             "autocast": 'torch.autocast("cpu", dtype=torch.bfloat16) around the forward',
         },
         "summary": summary,
