@@ -48,6 +48,10 @@ public protocol LanguageModel<Scalar>: InferenceModel {
     /// take targets and weights for those rows alone. The other positions get no gradient from
     /// the head; they still get gradients through attention from the positions that are scored.
     func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>)
+    /// Runs the forward pass with the final norm and the output head on rows `logitRows` of the
+    /// (B·T) batch only (ascending, distinct), where ``supportsLogitPositions``; afterwards `logits`,
+    /// `loss` and `backward` cover those rows, as with ``forward(_:mask:logitPositions:)``.
+    func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int])
     /// The (B·T, V) logits of the last `forward`; after `backward` they hold its gradient.
     var logits: UnsafeMutablePointer<Scalar> { get }
     /// `Σₙ weights[n]·CE(logits[n], targets[n])` over the last forward's logits,
@@ -104,7 +108,36 @@ extension LanguageModel {
         return value
     }
 
+    /// Forward, loss and backward with the head only on the rows whose weight is non-zero: the
+    /// rows a masked-diffusion loss reads (its masked positions; LLaDA's and dLLM's trainers run
+    /// the head on every position and weight the rest by 0). A row of weight 0 adds nothing to the
+    /// loss and no gradient through the head, so the loss and gradients are those of
+    /// ``forwardBackward(_:mask:targets:weights:dloss:)`` up to the order of float sums in the
+    /// head's weight gradient. Models without a partial head, and batches whose every row (or
+    /// no row) has weight, run the head on every row.
+    @discardableResult
+    public func forwardBackwardOnWeightedRows(_ batch: TokenBatch, mask: AttentionMask, targets: [Int32],
+                                              weights: [Scalar], dloss: Scalar = 1) -> Double {
+        let N = batch.B * batch.T
+        precondition(targets.count == N && weights.count == N, "\(Self.self): targets/weights must hold \(N) values")
+        let rows = weights.indices.filter { weights[$0] != 0 }
+        guard supportsLogitPositions, !rows.isEmpty, rows.count < N else {
+            return forwardBackward(batch, mask: mask, targets: targets, weights: weights, dloss: dloss)
+        }
+        forward(batch, mask: mask, logitRows: rows)
+        let scored = (targets: rows.map { targets[$0] }, weights: rows.map { weights[$0] })
+        let value = loss(targets: scored.targets, weights: scored.weights)
+        backward(targets: scored.targets, weights: scored.weights, dloss: dloss)
+        return value
+    }
+
     public var supportsLogitPositions: Bool { false }
+
+    /// Models without a partial head accept only every row.
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]) {
+        precondition(logitRows.count == batch.B * batch.T, "\(Self.self) computes logits on every row (check supportsLogitPositions)")
+        forward(batch, mask: mask)
+    }
 
     /// Models without a partial head accept only every position.
     public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {

@@ -114,6 +114,19 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
 
+    /// The training forward with the final norm and the head on rows `logitRows` (ascending,
+    /// distinct, within B·T). The head's buffers keep room for every row, since the count changes
+    /// from batch to batch (a masked-diffusion batch's masked positions).
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]) {
+        let N = batch.B * batch.T
+        precondition(!logitRows.isEmpty && zip(logitRows, logitRows.dropFirst()).allSatisfy { $0 < $1 }
+                     && logitRows.first! >= 0 && logitRows.last! < N,
+                     "LlamaModel: logit rows must be ascending, distinct and within 0..<\(N)")
+        prepareActivations(for: batch, mask: mask, logitRows: logitRows.count == N ? nil : logitRows, headCapacity: N)
+        adapters?.beginForward(N: N, checkpointed: gradientCheckpointing)
+        _ = trainingForward(batch, mask: mask, hooks: hooks).run()
+    }
+
     /// Rows the last training forward computed logits for: the rows of ``logits`` (B·T unless
     /// ``forward(_:mask:logitPositions:)`` narrowed them).
     public var logitRowCount: Int {
@@ -121,9 +134,10 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         return lastLogitRows?.count ?? batch.B * batch.T
     }
 
-    /// (Re)allocates the saved activations for `batch` (the head on `logitRows`, ascending, or on all)
-    /// under the kernel and checkpointing options, and remembers the batch, mask and rows for backward.
-    func prepareActivations(for batch: TokenBatch, mask: AttentionMask, logitRows: [Int]? = nil) {
+    /// (Re)allocates the saved activations for `batch` (the head on `logitRows`, ascending, or on all;
+    /// its buffers for at least `headCapacity` rows) under the kernel and checkpointing options, and
+    /// remembers the batch, mask and rows for backward.
+    func prepareActivations(for batch: TokenBatch, mask: AttentionMask, logitRows: [Int]? = nil, headCapacity: Int = 0) {
         precondition(batch.T <= spec.maxPositions, "LlamaModel: sequence length \(batch.T) exceeds \(spec.maxPositions) positions")
         let tiled = attentionKernel.usesTiles(B: batch.B, heads: spec.heads, T: batch.T,
                                               layersKept: gradientCheckpointing ? 1 : spec.layers,
@@ -133,8 +147,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         if acts == nil || !acts!.fits(B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing,
                                       bf16Inputs: bf16Inputs) {
             acts = nil  // free the old set before allocating the new one
-            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, headRows: headRows, tiled: tiled, checkpointed: gradientCheckpointing,
-                                    bf16Inputs: bf16Inputs)
+            acts = LlamaActivations(spec: spec, B: batch.B, T: batch.T, headRows: max(headRows, headCapacity), tiled: tiled,
+                                    checkpointed: gradientCheckpointing, bf16Inputs: bf16Inputs)
         }
         lastBatch = batch
         lastMask = mask

@@ -2,10 +2,14 @@ import DLLMCompute
 import DLLMModels
 
 extension Trainer {
-    /// Forward, loss and backward of one prepared micro-batch: cross-entropy on the LM head, or
-    /// the Edit Flows loss on the edit heads when the objective asked for it.
+    /// Forward, loss and backward of one prepared micro-batch: cross-entropy on the LM head (run
+    /// on the objective's scored positions, or on the rows the loss weights: a masked-diffusion
+    /// batch's masked tokens), or the Edit Flows loss on the edit heads when the objective asked for it.
     static func forwardBackward(_ model: any LanguageModel<Float>, _ batch: ObjectiveBatch, dloss: Float) -> Double {
         guard let targets = batch.editFlow else {
+            if batch.logitPositions == nil {
+                return model.forwardBackwardOnWeightedRows(batch.inputs, mask: batch.mask, targets: batch.targets, weights: batch.weights, dloss: dloss)
+            }
             return model.forwardBackward(batch.inputs, mask: batch.mask, logitPositions: batch.logitPositions ?? 0..<batch.inputs.T,
                                          targets: batch.targets, weights: batch.weights, dloss: dloss)
         }

@@ -68,6 +68,9 @@ public final class LoRAModel<S: ComputeScalar>: LanguageModel {
     public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
         base.forward(batch, mask: mask, logitPositions: logitPositions)
     }
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]) {
+        base.forward(batch, mask: mask, logitRows: logitRows)
+    }
     public var logits: UnsafeMutablePointer<S> { base.logits }
     public func loss(targets: [Int32], weights: [S]?) -> Double { base.loss(targets: targets, weights: weights) }
     public func backward(targets: [Int32], weights: [S]?, dloss: S) { base.backward(targets: targets, weights: weights, dloss: dloss) }
