@@ -81,6 +81,10 @@ def parse_args():
     p.add_argument("--bf16", action="store_true",
                    help='forward (and so backward) under torch.autocast("cpu", dtype=torch.bfloat16), as HF Trainer runs '
                         "bf16: true on CPU; parameters, AdamW state and the loss stay float32")
+    p.add_argument("--masked-diffusion", action="store_true",
+                   help="dLLM's masked-diffusion (MDLM) loss instead of cross-entropy on every token: sequence b masks "
+                        "round(t*T) random positions, t = (b + 0.5)/B; the head runs on every position and the loss "
+                        "is sum over masked tokens of CE / t / (B*T), as dLLM's MDLMTrainer computes it")
     return p.parse_args()
 
 
@@ -143,12 +147,21 @@ def main():
     input_ids = torch.randint(0, args.vocab, (B, T))
     targets = torch.randint(0, args.vocab, (B, T))
     mask = attention_mask(B, T)
+    t = (torch.arange(B, dtype=torch.float32) + 0.5) / B
+    masked = torch.zeros(B, T, dtype=torch.bool)
+    for b in range(B):
+        masked[b, torch.randperm(T)[: round(t[b].item() * T)]] = True
+    masked_weight = (1 / t)[:, None].expand(B, T)[masked] / tokens
 
     def step():
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
-        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
+        if args.masked_diffusion:
+            ce = F.cross_entropy(logits.float()[masked], targets[masked], reduction="none")
+            loss = (ce * masked_weight).sum()
+        else:
+            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
         loss.backward()
         opt.step()
         return loss.item()
@@ -178,7 +191,8 @@ def main():
         "config": {"hidden": H, "layers": L, "heads": args.heads, "kv_heads": args.kv_heads,
                    "intermediate": args.intermediate, "vocab": args.vocab, "batch": B, "seq": T,
                    "dtype": "autocast bfloat16" if args.bf16 else "float32", "tied_embeddings": args.tied_embeddings,
-                   "gradient_checkpointing": args.gradient_checkpointing},
+                   "gradient_checkpointing": args.gradient_checkpointing,
+                   "loss": "masked diffusion" if args.masked_diffusion else "cross-entropy on every token"},
         "params": params,
         "params_non_embedding": params - params_embedding,
         "tokens_per_step": tokens,

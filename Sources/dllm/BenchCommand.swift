@@ -47,6 +47,8 @@ struct TrainStepBench: ParsableCommand {
     var sweep: String?
     @Flag(help: "Time the step with bf16: true (linears, LM head and attention products in bfloat16, float32 accumulation) beside dllm float32, PyTorch float32 and PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16), in the same run; with --json, the bf16 step alone; with --sweep, bf16 rows too.")
     var bf16 = false
+    @Flag(name: .customLong("masked-diffusion"), help: "Time dLLM's masked-diffusion (MDLM) step instead of a loss on every token: sequence b of B masks round(t·T) positions, t = (b + 0.5)/B, each weighted 1/(t·B·T). PyTorch runs the head on every position and takes the loss on the masked ones (dLLM's MDLMTrainer); dllm runs the head on the masked rows alone.")
+    var maskedDiffusion = false
     @Flag(help: "Print one JSON line (step seconds, tokens/s, peak RSS) instead of the report.") var json = false
 
     func run() throws {
@@ -57,23 +59,25 @@ struct TrainStepBench: ParsableCommand {
         let (hidden, layers, heads, vocab) = (shape.hidden, shape.layers, shape.heads, shape.vocab)
         let step = timeStep(bf16Matmuls: bf16)
         let (mean, loss, N) = (step.seconds, step.loss, batch * seq)
-        let params = Double(step.parameters)
-        let flops = 6 * params * Double(N) + 12 * Double(layers * batch * seq * seq * hidden)
+        let flops = matmulFlopsPerStep.linears + matmulFlopsPerStep.attention
         let swift = (tokensPerSecond: Double(N) / mean, gflops: flops / mean / 1e9)
         if json {
             print(#"{"step_seconds": \#(mean), "tokens_per_s": \#(swift.tokensPerSecond), "peak_rss_mib": \#(residentMiB().peak), "loss": \#(loss)}"#)
             return
         }
         print("config: hidden \(hidden), layers \(layers), heads \(heads)/\(shape.kvHeads), intermediate \(shape.intermediate), vocab \(vocab)\(shape.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads")
+        print("loss: \(lossDescription)")
         print("attention: \(attention.usesTiles(B: batch, heads: shape.heads, T: seq, layersKept: gradientCheckpointing ? 1 : shape.layers, scalarBytes: 4) ? "tiled" : "full"); gradient checkpointing: \(gradientCheckpointing ? "on" : "off"); peak RSS \(String(format: "%.0f", residentMiB().peak)) MiB")
         print("parameters: \(step.parameters); \(BLASEnvironment.description)")
         print(String(format: "OpenBLAS sgemm (2048^3): %.1f GFLOP/s", sgemm))
-        print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f GFLOP/s (%.0f%% of sgemm)",
+        print(String(format: "dllm (Swift) step: %.2f s  %.0f tokens/s  %.1f matmul GFLOP/s (%.0f%% of sgemm)",
                      mean, swift.tokensPerSecond, swift.gflops, 100 * swift.gflops / sgemm))
         if let torch = runPyTorch(seq: seq, checkpointing: gradientCheckpointing) {
-            print(String(format: "PyTorch %@ step: %.2f s  %.0f tokens/s  %.1f GFLOP/s", torch.version, Double(N) / torch.tokensPerSecond,
-                         torch.tokensPerSecond, torch.gflops))
+            let torchSeconds = Double(N) / torch.tokensPerSecond
+            print(String(format: "PyTorch %@ step: %.2f s  %.0f tokens/s  %.1f matmul GFLOP/s", torch.version, torchSeconds,
+                         torch.tokensPerSecond, flops / torchSeconds / 1e9))
             print(String(format: "dllm / PyTorch tokens/s: %.2fx", swift.tokensPerSecond / torch.tokensPerSecond))
+            printFloat32Ceiling(torchSeconds: torchSeconds, sgemm: sgemm, matmulFlops: flops)
         } else {
             print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
         }
@@ -102,7 +106,7 @@ struct TrainStepBench: ParsableCommand {
         let N = batch * seq
         let ids = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let targets = (0..<N).map { _ in Int32(rng.next() % UInt64(vocab)) }
-        let weights = [Float](repeating: 1 / Float(N), count: N)
+        let weights = maskedDiffusion ? maskedDiffusionWeights(rng: &rng) : [Float](repeating: 1 / Float(N), count: N)
         let input = TokenBatch(ids: ids, B: batch, T: seq)
         let mask = AttentionMask(.bidirectional, B: batch, T: seq)
         let adam = AdamWConfig(learningRate: 1e-4, weightDecay: 0.1)
@@ -111,7 +115,8 @@ struct TrainStepBench: ParsableCommand {
         for step in 1...(warmup + steps) {
             let start = DispatchTime.now().uptimeNanoseconds
             model.gradients.zero()
-            loss = model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
+            loss = maskedDiffusion ? model.forwardBackwardOnWeightedRows(input, mask: mask, targets: targets, weights: weights)
+                : model.forwardBackward(input, mask: mask, targets: targets, weights: weights)
             AdamW.step(params: model.parameters.pointer, grads: UnsafePointer(model.gradients.pointer), m: m.pointer, v: v.pointer,
                        range: 0..<model.parameterCount, step: step, config: adam)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -119,6 +124,24 @@ struct TrainStepBench: ParsableCommand {
             FileHandle.standardError.write("step \(step): \(String(format: "%.2f", seconds)) s, loss \(String(format: "%.4f", loss))\n".data(using: .utf8)!)
         }
         return (times.reduce(0, +) / Double(times.count), loss, model.parameterCount)
+    }
+
+    /// `--masked-diffusion`'s weights: sequence b masks round(t·T) of its positions (a seeded
+    /// shuffle), t = (b + 0.5)/B, each weighted 1/(t·B·T) as dLLM's MDLM loss does; the rest 0.
+    func maskedDiffusionWeights(rng: inout SeededGenerator) -> [Float] {
+        var weights = [Float](repeating: 0, count: batch * seq)
+        for b in 0..<batch {
+            let t = (Double(b) + 0.5) / Double(batch)
+            for position in Array(0..<seq).shuffled(using: &rng).prefix(Int((t * Double(seq)).rounded())) {
+                weights[b * seq + position] = Float(1 / (t * Double(batch * seq)))
+            }
+        }
+        return weights
+    }
+
+    var lossDescription: String {
+        maskedDiffusion ? "masked diffusion (half the tokens masked on average; matmul FLOPs count the head on every position, as PyTorch runs it)"
+            : "cross-entropy on every token"
     }
 
     /// Achieved GFLOP/s of OpenBLAS sgemm (or, with `bf16`, of ``bf16Gemm``) on a square 2048 product, best of 3.
@@ -151,6 +174,7 @@ struct TrainStepBench: ParsableCommand {
                          "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
                          "--warmup", "\(warmup)", "--steps", "\(steps)"]
             + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : []) + (bf16 ? ["--bf16"] : [])
+            + (maskedDiffusion ? ["--masked-diffusion"] : [])
         guard let result = try? ChildProcess.run(["/usr/bin/env"] + arguments) else { return nil }
         guard result.termination.succeeded,
               let line = result.output.split(separator: "\n").last,

@@ -14,13 +14,11 @@ extension TrainStepBench {
     /// fraction of peak is ideal time over measured time with every matmul FLOP at the bf16 peak of
     /// the kernel that ran (as for PyTorch's autocast).
     func runBF16Comparison() throws {
-        let s = shape, spec = self.spec
-        let N = batch * seq, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim
-        let linearWeights = s.layers * (s.hidden * (QD + 2 * KVD) + QD * s.hidden + 3 * s.hidden * s.intermediate) + s.vocab * s.hidden
-        let linearFlops = 6 * Double(linearWeights) * Double(N)
-        let attentionFlops = 12 * Double(s.layers) * Double(batch) * Double(seq) * Double(seq) * Double(QD)
+        let s = shape, N = batch * seq
+        let (linearFlops, attentionFlops) = matmulFlopsPerStep
         let matmulFlops = linearFlops + attentionFlops
         print("config: hidden \(s.hidden), layers \(s.layers), heads \(s.heads)/\(s.kvHeads), intermediate \(s.intermediate), vocab \(s.vocab)\(s.tied ? " (tied)" : ""), batch \(batch)x\(seq), bidirectional, \(threads) threads, \(warmup) warm-up + \(steps) timed steps")
+        print("loss: \(lossDescription)")
         print("\(BLASEnvironment.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no"); AMX-BF16: \(BFloat16Matmul.hasAMX ? "yes" : "no"); bf16 kernel: \(BFloat16Matmul.kernelName)")
         print("load average before: \(loadAverage())")
         guard BFloat16Matmul.isAvailable else {
@@ -70,7 +68,29 @@ extension TrainStepBench {
         } else {
             print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
         }
-        if let torch32 { print(String(format: "dllm fp32 / PyTorch fp32 tokens/s: %.2fx", (Double(N) / fp32.seconds) / torch32.tokensPerSecond)) }
+        if let torch32 {
+            print(String(format: "dllm fp32 / PyTorch fp32 tokens/s: %.2fx", (Double(N) / fp32.seconds) / torch32.tokensPerSecond))
+            printFloat32Ceiling(torchSeconds: Double(N) / torch32.tokensPerSecond, sgemm: sgemm, matmulFlops: matmulFlops)
+        }
         print("load average after: \(loadAverage())")
+    }
+
+    /// Matmul FLOPs of one training step: the linears and the LM head (6 · N · their weights: the
+    /// forward and both backward products) and attention's Q·Kᵀ and P·V (12 · L · B · T² · heads ·
+    /// head_dim over forward and backward). The input embedding is a gather and is not counted.
+    var matmulFlopsPerStep: (linears: Double, attention: Double) {
+        let s = shape, spec = self.spec
+        let N = batch * seq, QD = spec.heads * spec.headDim, KVD = spec.kvHeads * spec.headDim
+        let linearWeights = s.layers * (s.hidden * (QD + 2 * KVD) + QD * s.hidden + 3 * s.hidden * s.intermediate) + s.vocab * s.hidden
+        return (6 * Double(linearWeights) * Double(N), 12 * Double(s.layers) * Double(batch) * Double(seq) * Double(seq) * Double(QD))
+    }
+
+    /// What the issue's float32 target (1.5× PyTorch's float32 step) asks of the products: the
+    /// matmul rate a step 1.5× faster than PyTorch's would need, against this run's sgemm peak, with
+    /// every other part of the step (norms, softmax, SwiGLU, cross-entropy, AdamW) taking no time.
+    func printFloat32Ceiling(torchSeconds: Double, sgemm: Double, matmulFlops: Double) {
+        let needed = matmulFlops / (torchSeconds / 1.5) / 1e9
+        print(String(format: "PyTorch fp32 step: %.0f%% of this run's sgemm peak; 1.5x it would need %.1f matmul GFLOP/s, %.0f%% of that peak, with the rest of the step free",
+                     100 * matmulFlops / torchSeconds / 1e9 / sgemm, needed, 100 * needed / sgemm))
     }
 }

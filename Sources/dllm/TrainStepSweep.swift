@@ -35,6 +35,7 @@ extension TrainStepBench {
                                  "--hidden", "\(s.hidden)", "--layers", "\(s.layers)", "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)",
                                  "--intermediate", "\(s.intermediate)", "--vocab", "\(s.vocab)"]
                     + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : []) + (bf16 ? ["--bf16"] : [])
+                    + (maskedDiffusion ? ["--masked-diffusion"] : [])
                 let name = "dllm" + (checkpointing ? " checkpointed" : "") + (bf16 ? " bf16" : "")
                 let result = try ChildProcess.run(arguments)
                 if result.termination.succeeded, let line = result.output.split(separator: "\n").last,
