@@ -31,15 +31,25 @@ final class LaunchRunTests: LaunchTestCase {
             XCTAssertTrue(run.output.contains("ignored on CPU: "), "\(name): the GPU-only keys are reported")
             XCTAssertEqual(run.output.contains("bf16 from ACCELERATE_MIXED_PRECISION=bf16"), bf16, "\(name): \(run.output)")
             let trained = try weights(name)
-            // Every strategy at one world size reduces the same per-rank gradients: equal to each other.
-            if let first = sameWorldSize[ranks] { assertClose(trained, first, "\(name) against the first \(ranks)-rank strategy") }
-            else { sameWorldSize[ranks] = trained }
-            // One process sums the micro-batches in another order. In float32 that is 1e-7 noise; with
-            // bf16 products a float32 weight that differs by that much can round to the neighbouring
-            // bf16 value (2⁻⁸ relative), which AdamW then carries on: measured 3.4e-4 at 2 ranks and
-            // 9e-6 at 4 after 10 steps, while the float32 run is 1.2e-2 away. So bf16 runs are held to
-            // 1e-3 (allclose) and the float32 run must be outside 1e-3.
-            assertClose(trained, references[Reference(ranks: ranks, bf16: bf16)]!, name, tolerance: bf16 ? 1e-3 : 1e-5)
+            // Every strategy at one world size reduces the same per-rank gradients, in another order
+            // (all-reduce or reduce-scatter), and one process sums the micro-batches in another order
+            // again. In float32 that is 1e-7 noise; with bf16 products a float32 value that differs by
+            // that much can round to the neighbouring bf16 value (2⁻⁸ relative), which AdamW then
+            // carries on: measured 3.4e-4 at 2 ranks after 10 steps, while the float32 run is 1.2e-2
+            // away. Where a component's gradient is a near-cancelling sum (the mask token's embedding
+            // row) such a flip can turn its sign, and AdamW's normalised step moves that one weight by
+            // about the learning rate: since the gate and up outputs are rounded too, one of 16,384
+            // embedding weights ends 4e-3 from the one-process run at 4 ranks, and 21 lie 1e-5–1.7e-4
+            // apart between DDP and FSDP at 2. So bf16 runs are held to allclose 1e-3 with at most 1
+            // in 1,000 elements of a tensor beyond it (within 1e-2); float32 runs to 1e-5, and the
+            // float32 run must be outside 1e-3 of the bf16 runs.
+            let tolerance: Float = bf16 ? 1e-3 : 1e-5
+            if let first = sameWorldSize[ranks] {
+                assertClose(trained, first, "\(name) against the first \(ranks)-rank strategy", tolerance: tolerance, bf16Flips: bf16)
+            } else {
+                sameWorldSize[ranks] = trained
+            }
+            assertClose(trained, references[Reference(ranks: ranks, bf16: bf16)]!, name, tolerance: tolerance, bf16Flips: bf16)
             if bf16 && run.output.contains("multiply in bfloat16") && ranks == 2 {
                 XCTAssertFalse(isClose(trained, references[Reference(ranks: 2, bf16: false)]!, tolerance: 1e-3),
                                "\(name): bf16 products left the weights within 1e-3 of the float32 run")

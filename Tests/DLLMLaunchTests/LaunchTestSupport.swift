@@ -149,7 +149,10 @@ class LaunchTestCase: XCTestCase {
         a.keys == b.keys && a.allSatisfy { name, x in zip(x, b[name]!).allSatisfy { abs($0 - $1) - tolerance * abs($1) <= tolerance } }
     }
 
-    func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], _ what: String, tolerance: Float = 1e-5,
+    /// allclose(rtol = atol = `tolerance`) for every tensor; with `bf16Flips`, a bf16 run's
+    /// comparison: at most 1 in 1,000 elements of a tensor may lie outside that (but within 10×
+    /// it), for the reason `LaunchRunTests` gives.
+    func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], _ what: String, tolerance: Float = 1e-5, bf16Flips: Bool = false,
                      file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(Set(a.keys), Set(b.keys), what, file: file, line: line)
         XCTAssertFalse(a.isEmpty, what, file: file, line: line)
@@ -157,8 +160,16 @@ class LaunchTestCase: XCTestCase {
             guard let y = b[name] else { continue }
             // allclose(rtol = atol = tolerance), as DistributedTrainingTests explains: AdamW turns
             // summation-order noise on a rarely seen embedding row into ~1e-6 absolute differences.
-            let worst = zip(x, y).map { abs($0 - $1) - tolerance * abs($1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(worst, tolerance, "\(what): \(name)", file: file, line: line)
+            let excess = zip(x, y).map { abs($0 - $1) - tolerance * abs($1) }
+            let outside = excess.filter { $0 > tolerance }.count
+            if bf16Flips {
+                XCTAssertLessThanOrEqual(outside * 1000, x.count, "\(what): \(name): \(outside) of \(x.count) elements outside \(tolerance)",
+                                         file: file, line: line)
+                XCTAssertLessThanOrEqual(excess.max() ?? 0, 10 * tolerance, "\(what): \(name)", file: file, line: line)
+            } else {
+                XCTAssertLessThanOrEqual(excess.max() ?? 0, tolerance, "\(what): \(name) (\(outside) of \(x.count) elements outside)",
+                                         file: file, line: line)
+            }
         }
     }
 
