@@ -45,7 +45,38 @@ public enum AdamW {
         let bc2Sqrt = S.sqrt(bc2)
         let lower = range.lowerBound
         parallelChunks(range.count, minimumPerThread: 1 << 14) { r in
-            for j in r {
+            var j = r.lowerBound
+            if S.self == Float.self {
+                // Sixteen lanes at a time with the scalar loop's operations in its order, so each
+                // element gets the same correctly rounded result (vsqrtps/vdivps as vsqrtss/vdivss).
+                let f = { (x: S) in SIMD16<Float>(repeating: Float(x)) }
+                let b1v = f(b1), b2v = f(b2), c1 = f(1 - b1), c2 = f(1 - b2)
+                let keep = f(1 - lr * decay), eps16 = f(eps), bc2Sqrt16 = f(bc2Sqrt), step16 = f(stepSize)
+                let P = UnsafeMutableRawPointer(params).assumingMemoryBound(to: Float.self)
+                let G = UnsafeRawPointer(grads).assumingMemoryBound(to: Float.self)
+                let M = UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self)
+                let V = UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self)
+                while j + 16 <= r.upperBound {
+                    let i = lower + j
+                    let g = load16(G + i)
+                    var p = load16(P + i)
+                    if decay != 0 {
+                        if let decayMask {
+                            let bytes = UnsafeRawPointer(decayMask + i).loadUnaligned(as: SIMD16<UInt8>.self)
+                            p.replace(with: p * keep, where: SIMD16<Int32>(truncatingIfNeeded: bytes) .!= 0)
+                        } else {
+                            p = p * keep
+                        }
+                    }
+                    let mi = b1v * load16(M + i) + c1 * g
+                    let vi = b2v * load16(V + i) + c2 * g * g
+                    let denom = vi.squareRoot() / bc2Sqrt16 + eps16
+                    p = p - step16 * mi / denom
+                    store16(mi, M + i); store16(vi, V + i); store16(p, P + i)
+                    j += 16
+                }
+            }
+            while j < r.upperBound {
                 let i = lower + j
                 let g = grads[i]
                 if decay != 0 && (decayMask == nil || decayMask![i] != 0) {
@@ -55,7 +86,21 @@ public enum AdamW {
                 v[i] = b2 * v[i] + (1 - b2) * g * g
                 let denom = S.sqrt(v[i]) / bc2Sqrt + eps
                 params[i] -= stepSize * m[i] / denom
+                j += 1
             }
         }
     }
+}
+
+@usableFromInline @inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@usableFromInline @inline(__always)
+func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { load16(UnsafePointer(p)) }
+
+@usableFromInline @inline(__always)
+func store16(_ x: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD16<Float>.self)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLLMCompute
+import DLLMOptim
 import Foundation
 
 /// Times each kernel of the training step at the reference config's sizes, so a
@@ -65,5 +66,14 @@ struct KernelBench: ParsableCommand {
         time("lm head fwd", flops: 2 * Double(N * C * V)) { linearForward(logits.pointer, x.pointer, head.pointer, nil, N: N, C: C, OC: V) }
         time("cross-entropy fwd") { crossEntropyForward(losses.pointer, lse.pointer, logits.pointer, targets, nil, N: N, V: V) }
         time("cross-entropy bwd") { crossEntropyBackward(logits.pointer, logits.pointer, lse.pointer, targets, nil, dloss: 1, N: N, V: V) }
+        // The reference config's parameter count: embedding and head V·C each, L = 8 blocks.
+        let P = 2 * V * C + 8 * (4 * C * C + 3 * C * I + 2 * C) + C
+        let params = buf(P), grads = buf(P), moment1 = buf(P), moment2 = buf(P)
+        var step = 0
+        time("adamw x\(P)") {
+            step += 1
+            AdamW.step(params: params.pointer, grads: UnsafePointer(grads.pointer), m: moment1.pointer, v: moment2.pointer,
+                       range: 0..<P, step: step, config: AdamWConfig(learningRate: 1e-4, weightDecay: 0.1))
+        }
     }
 }
