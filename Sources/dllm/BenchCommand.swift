@@ -78,8 +78,10 @@ struct TrainStepBench: ParsableCommand {
                          torch.tokensPerSecond, flops / torchSeconds / 1e9))
             print(String(format: "dllm / PyTorch tokens/s: %.2fx", swift.tokensPerSecond / torch.tokensPerSecond))
             printFloat32Ceiling(torchSeconds: torchSeconds, sgemm: sgemm, matmulFlops: flops)
+            printProductFloor(dllmSeconds: mean, torchSeconds: torchSeconds)
         } else {
             print("PyTorch: not measured (no importable torch for '\(python)'; pip install torch to compare)")
+            printProductFloor(dllmSeconds: mean, torchSeconds: nil)
         }
     }
 

@@ -71,6 +71,7 @@ extension TrainStepBench {
         if let torch32 {
             print(String(format: "dllm fp32 / PyTorch fp32 tokens/s: %.2fx", (Double(N) / fp32.seconds) / torch32.tokensPerSecond))
             printFloat32Ceiling(torchSeconds: Double(N) / torch32.tokensPerSecond, sgemm: sgemm, matmulFlops: matmulFlops)
+            printProductFloor(dllmSeconds: fp32.seconds, torchSeconds: Double(N) / torch32.tokensPerSecond)
         }
         print("load average after: \(loadAverage())")
     }
