@@ -5,12 +5,13 @@ public func swigluForward<S: ComputeScalar>(
     _ out: UnsafeMutablePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, count: Int
 ) {
     parallelChunks(count, minimumPerThread: 4096) { r in
-        for i in r {
-            let g = gate[i]
-            out[i] = g / (1 + S.fastExp(-g)) * up[i]
-        }
+        for i in r { out[i] = swigluOne(gate[i], up[i]) }
     }
 }
+
+/// `silu(g)·u` for one element; every SwiGLU forward computes it so.
+@inlinable @inline(__always)
+func swigluOne<S: ComputeScalar>(_ g: S, _ u: S) -> S { g / (1 + S.fastExp(-g)) * u }
 
 /// Backward of `swigluForward`, accumulating into `dgate` and `dup`.
 @inlinable
@@ -19,13 +20,7 @@ public func swigluBackward<S: ComputeScalar>(
     _ dout: UnsafePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, count: Int
 ) {
     parallelChunks(count, minimumPerThread: 4096) { r in
-        for i in r {
-            let g = gate[i]
-            let sig = 1 / (1 + S.fastExp(-g))
-            let silu = g * sig
-            dup[i] += dout[i] * silu
-            dgate[i] += dout[i] * up[i] * sig * (1 + g * (1 - sig))
-        }
+        for i in r { swigluBackwardOne(dgate, dup, dout, i, g: gate[i], u: up[i]) }
     }
 }
 
@@ -55,14 +50,10 @@ public func swigluForwardBF16(
             for i in r {
                 let gb = bf16Bits(gate[i]), ub = bf16Bits(up[i])
                 gateBits[i] = gb; upBits[i] = ub
-                let g = bf16Value(gb)
-                out[i] = g / (1 + Float.fastExp(-g)) * bf16Value(ub)
+                out[i] = swigluOne(bf16Value(gb), bf16Value(ub))
             }
         } else {
-            for i in r {
-                let g = bf16Value(bf16Bits(gate[i]))
-                out[i] = g / (1 + Float.fastExp(-g)) * bf16Value(bf16Bits(up[i]))
-            }
+            for i in r { out[i] = swigluOne(bf16Value(bf16Bits(gate[i])), bf16Value(bf16Bits(up[i]))) }
         }
     }
 }
@@ -90,10 +81,12 @@ public func swigluBackwardBF16(
     }
 }
 
+/// Element `i` of SwiGLU's backward at gate `g` and up `u`: `dup += dout·silu(g)`,
+/// `dgate += dout·u·σ(g)·(1 + g·(1 − σ(g)))`; every SwiGLU backward computes it so.
 @inlinable @inline(__always)
-func swigluBackwardOne(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
-                       _ i: Int, g: Float, u: Float) {
-    let sig = 1 / (1 + Float.fastExp(-g))
+func swigluBackwardOne<S: ComputeScalar>(_ dgate: UnsafeMutablePointer<S>, _ dup: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>,
+                                         _ i: Int, g: S, u: S) {
+    let sig = 1 / (1 + S.fastExp(-g))
     dup[i] += dout[i] * (g * sig)
     dgate[i] += dout[i] * u * sig * (1 + g * (1 - sig))
 }

@@ -123,18 +123,17 @@ final class LlamaActivations<S: ComputeScalar> {
         }
         /// A linear's float32 input: per layer, or one shared scratch when kept in bf16.
         func linearInput(_ n: Int) -> [Buffer<S>] { bf16Inputs ? Array(repeating: buf(n), count: s.layers) : perLayer(n) }
-        func packedPerLayer(_ width: Int) -> [BFloat16Rows] {
+        /// With `bf16Inputs`, one bf16 buffer per layer (one shared when checkpointed); else none.
+        func bf16PerLayer(_ make: () -> BFloat16Rows) -> [BFloat16Rows] {
             guard bf16Inputs else { return [] }
-            if checkpointed { return Array(repeating: BFloat16Rows(rows: N, width: width), count: s.layers) }
-            return (0..<s.layers).map { _ in BFloat16Rows(rows: N, width: width) }
+            if checkpointed { return Array(repeating: make(), count: s.layers) }
+            return (0..<s.layers).map { _ in make() }
         }
-        ln1Packed = packedPerLayer(C); ln2Packed = packedPerLayer(C); swigluPacked = packedPerLayer(I)
-        func valuesPerLayer(_ n: Int) -> [BFloat16Rows] {
-            guard bf16Inputs else { return [] }
-            if checkpointed { return Array(repeating: BFloat16Rows(count: n), count: s.layers) }
-            return (0..<s.layers).map { _ in BFloat16Rows(count: n) }
-        }
-        gateBF16 = valuesPerLayer(N * I); upBF16 = valuesPerLayer(N * I)
+        ln1Packed = bf16PerLayer { BFloat16Rows(rows: N, width: C) }
+        ln2Packed = bf16PerLayer { BFloat16Rows(rows: N, width: C) }
+        swigluPacked = bf16PerLayer { BFloat16Rows(rows: N, width: I) }
+        gateBF16 = bf16PerLayer { BFloat16Rows(count: N * I) }
+        upBF16 = bf16PerLayer { BFloat16Rows(count: N * I) }
         residual = (0...s.layers).map { _ in buf(N * C) }
         moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
         ln1 = linearInput(N * C); ln1Rstd = perLayer(N)
