@@ -118,10 +118,7 @@ extension LanguageModel {
     @discardableResult
     public func forwardBackwardOnWeightedRows(_ batch: TokenBatch, mask: AttentionMask, targets: [Int32],
                                               weights: [Scalar], dloss: Scalar = 1) -> Double {
-        let N = batch.B * batch.T
-        precondition(targets.count == N && weights.count == N, "\(Self.self): targets/weights must hold \(N) values")
-        let rows = weights.indices.filter { weights[$0] != 0 }
-        guard supportsLogitPositions, !rows.isEmpty, rows.count < N else {
+        guard let rows = weightedRows(batch, targets: targets, weights: weights) else {
             return forwardBackward(batch, mask: mask, targets: targets, weights: weights, dloss: dloss)
         }
         forward(batch, mask: mask, logitRows: rows)
@@ -129,6 +126,28 @@ extension LanguageModel {
         let value = loss(targets: scored.targets, weights: scored.weights)
         backward(targets: scored.targets, weights: scored.weights, dloss: dloss)
         return value
+    }
+
+    /// The loss of ``forwardBackwardOnWeightedRows(_:mask:targets:weights:dloss:)`` without
+    /// backward (evaluation): the head on the rows whose weight is non-zero only, the same value
+    /// as ``forward(_:mask:)`` then ``loss(targets:weights:)`` (rows of weight 0 add exactly 0).
+    public func lossOnWeightedRows(_ batch: TokenBatch, mask: AttentionMask, targets: [Int32], weights: [Scalar]) -> Double {
+        guard let rows = weightedRows(batch, targets: targets, weights: weights) else {
+            forward(batch, mask: mask)
+            return loss(targets: targets, weights: weights)
+        }
+        forward(batch, mask: mask, logitRows: rows)
+        return loss(targets: rows.map { targets[$0] }, weights: rows.map { weights[$0] })
+    }
+
+    /// The rows of non-zero weight when the head can run on them alone and they are not all rows
+    /// (nor none); nil when the head runs on every row.
+    private func weightedRows(_ batch: TokenBatch, targets: [Int32], weights: [Scalar]) -> [Int]? {
+        let N = batch.B * batch.T
+        precondition(targets.count == N && weights.count == N, "\(Self.self): targets/weights must hold \(N) values")
+        guard supportsLogitPositions else { return nil }
+        let rows = weights.indices.filter { weights[$0] != 0 }
+        return rows.isEmpty || rows.count == N ? nil : rows
     }
 
     public var supportsLogitPositions: Bool { false }

@@ -19,10 +19,14 @@ extension Trainer {
         return loss
     }
 
-    /// The loss of one prepared micro-batch, without backward (evaluation).
+    /// The loss of one prepared micro-batch, without backward (evaluation), the head on the same
+    /// rows as in ``forwardBackward(_:_:dloss:)``.
     static func loss(_ model: any LanguageModel<Float>, _ batch: ObjectiveBatch) -> Double {
         guard let targets = batch.editFlow else {
-            guard let positions = batch.logitPositions, model.supportsLogitPositions else {
+            guard let positions = batch.logitPositions else {
+                return model.lossOnWeightedRows(batch.inputs, mask: batch.mask, targets: batch.targets, weights: batch.weights)
+            }
+            guard model.supportsLogitPositions else {
                 model.forward(batch.inputs, mask: batch.mask)
                 return model.loss(targets: batch.targets, weights: batch.weights)
             }

@@ -3,7 +3,8 @@ import DLLMCompute
 import XCTest
 
 /// ``LanguageModel/forwardBackwardOnWeightedRows(_:mask:targets:weights:dloss:)``: the head on the
-/// rows a masked-diffusion loss weights gives the loss and gradients of the head on every row.
+/// rows a masked-diffusion loss weights gives the loss and gradients of the head on every row, and
+/// ``LanguageModel/lossOnWeightedRows(_:mask:targets:weights:)`` (evaluation) its loss.
 final class WeightedRowsHeadTests: XCTestCase {
     func testHeadOnWeightedRowsGivesTheFullHeadsLossAndGradients() throws {
         for name in ["llama_gqa", "qwen3"] {
@@ -36,6 +37,11 @@ final class WeightedRowsHeadTests: XCTestCase {
                     XCTAssertGreaterThan(scale, 0)
                     if round == 1 { XCTAssertTrue(model.acts === acts, "\(label): a new row count reuses the activations") }
                     acts = model.acts
+                    // Evaluation: the loss alone, the head on the same rows, leaves the gradients alone.
+                    let evaluated = model.lossOnWeightedRows(ref.batch, mask: ref.mask, targets: ref.targets, weights: weights)
+                    XCTAssertEqual(model.logitRowCount, scored, "\(label): evaluation's head ran on the weighted rows")
+                    XCTAssertEqual(evaluated, full, accuracy: 1e-6 * abs(full), "\(label): evaluation loss")
+                    XCTAssertEqual(model.gradients.array, gradients, "\(label): evaluation touched the gradients")
                 }
             }
         }
