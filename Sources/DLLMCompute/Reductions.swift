@@ -10,9 +10,16 @@ public protocol VectorReductions {
     static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Self
 }
 
+/// `V.scalarCount` scalars from `p + i`, any alignment.
 @inlinable @inline(__always)
-func lanes<V: SIMD>(_: V.Type, _ p: UnsafePointer<V.Scalar>, _ i: Int) -> V {
+public func lanes<V: SIMD>(_: V.Type, _ p: UnsafePointer<V.Scalar>, _ i: Int) -> V {
     UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+}
+
+/// Stores `x` at `p + i`, any alignment.
+@inlinable @inline(__always)
+public func storeLanes<V: SIMD>(_ x: V, _ p: UnsafeMutablePointer<V.Scalar>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: V.self)
 }
 
 extension Float: VectorReductions {

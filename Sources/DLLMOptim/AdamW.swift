@@ -56,10 +56,11 @@ public enum AdamW {
                 let G = UnsafeRawPointer(grads).assumingMemoryBound(to: Float.self)
                 let M = UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self)
                 let V = UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self)
+                let F = SIMD16<Float>.self
                 while j + 16 <= r.upperBound {
                     let i = lower + j
-                    let g = load16(G + i)
-                    var p = load16(P + i)
+                    let g = lanes(F, G, i)
+                    var p = lanes(F, P, i)
                     if decay != 0 {
                         if let decayMask {
                             let bytes = UnsafeRawPointer(decayMask + i).loadUnaligned(as: SIMD16<UInt8>.self)
@@ -68,11 +69,11 @@ public enum AdamW {
                             p = p * keep
                         }
                     }
-                    let mi = b1v * load16(M + i) + c1 * g
-                    let vi = b2v * load16(V + i) + c2 * g * g
+                    let mi = b1v * lanes(F, M, i) + c1 * g
+                    let vi = b2v * lanes(F, V, i) + c2 * g * g
                     let denom = vi.squareRoot() / bc2Sqrt16 + eps16
                     p = p - step16 * mi / denom
-                    store16(mi, M + i); store16(vi, V + i); store16(p, P + i)
+                    storeLanes(mi, M, i); storeLanes(vi, V, i); storeLanes(p, P, i)
                     j += 16
                 }
             }
@@ -92,15 +93,3 @@ public enum AdamW {
     }
 }
 
-@usableFromInline @inline(__always)
-func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@usableFromInline @inline(__always)
-func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { load16(UnsafePointer(p)) }
-
-@usableFromInline @inline(__always)
-func store16(_ x: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD16<Float>.self)
-}

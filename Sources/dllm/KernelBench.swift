@@ -20,11 +20,7 @@ struct KernelBench: ParsableCommand {
     func run() throws {
         try setComputeThreads(threads)
         let B = batch, T = seq, C = hidden, NH = heads, HD = C / NH, I = intermediate, V = vocab, N = B * T
-        func buf(_ n: Int) -> Buffer<Float> {
-            let b = Buffer<Float>(count: n)
-            for i in 0..<n { b[i] = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
-            return b
-        }
+        let buf = patternedBuffer
         func time(_ name: String, flops: Double = 0, _ body: () -> Void) {
             body()
             let start = DispatchTime.now().uptimeNanoseconds
@@ -76,4 +72,12 @@ struct KernelBench: ParsableCommand {
                        range: 0..<P, step: step, config: AdamWConfig(learningRate: 1e-4, weightDecay: 0.1))
         }
     }
+}
+
+/// `count` floats in [-0.5, 0.5) from a multiplicative hash of the index: deterministic, not
+/// constant, and cheap to fill (the benchmarks' operands).
+func patternedBuffer(_ count: Int) -> Buffer<Float> {
+    let b = Buffer<Float>(count: count)
+    for i in 0..<count { b[i] = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
+    return b
 }

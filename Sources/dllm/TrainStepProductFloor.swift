@@ -22,11 +22,7 @@ extension TrainStepBench {
         let QD = NH * HD, KVD = NKV * HD
         var rng = SeededGenerator(seed: 3)
         let headRows = maskedDiffusion ? maskedDiffusionWeights(rng: &rng).filter { $0 != 0 }.count : N
-        func filled(_ count: Int) -> Buffer<Float> {
-            let b = Buffer<Float>(count: count)
-            for i in 0..<count { b[i] = Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
-            return b
-        }
+        let filled = patternedBuffer
         let widest = max(C, I, QD)
         let input = filled(N * widest), output = filled(N * widest), gradIn = filled(N * widest), gradOut = filled(N * widest)
         let weight = filled(widest * widest), gradWeight = filled(widest * widest)

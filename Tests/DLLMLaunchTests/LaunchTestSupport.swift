@@ -148,7 +148,12 @@ class LaunchTestCase: XCTestCase {
 
     /// Whether every tensor of `a` is within allclose(rtol = atol = tolerance) of `b`'s.
     func isClose(_ a: [String: [Float]], _ b: [String: [Float]], tolerance: Float) -> Bool {
-        a.keys == b.keys && a.allSatisfy { name, x in zip(x, b[name]!).allSatisfy { abs($0 - $1) - tolerance * abs($1) <= tolerance } }
+        a.keys == b.keys && a.allSatisfy { name, x in allcloseExcess(x, b[name]!, tolerance: tolerance).allSatisfy { $0 <= tolerance } }
+    }
+
+    /// Per element, how far `|x − y| − tolerance·|y|` lies: allclose(rtol = atol = tolerance) holds where it is ≤ tolerance.
+    func allcloseExcess(_ x: [Float], _ y: [Float], tolerance: Float) -> [Float] {
+        zip(x, y).map { abs($0 - $1) - tolerance * abs($1) }
     }
 
     /// allclose(rtol = atol = `tolerance`) for every tensor; with `bf16Flips`, a bf16 run's
@@ -162,7 +167,7 @@ class LaunchTestCase: XCTestCase {
             guard let y = b[name] else { continue }
             // allclose(rtol = atol = tolerance), as DistributedTrainingTests explains: AdamW turns
             // summation-order noise on a rarely seen embedding row into ~1e-6 absolute differences.
-            let excess = zip(x, y).map { abs($0 - $1) - tolerance * abs($1) }
+            let excess = allcloseExcess(x, y, tolerance: tolerance)
             let outside = excess.filter { $0 > tolerance }.count
             if bf16Flips {
                 XCTAssertLessThanOrEqual(outside * 1000, x.count, "\(what): \(name): \(outside) of \(x.count) elements outside \(tolerance)",
