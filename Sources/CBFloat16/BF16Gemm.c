@@ -17,10 +17,12 @@
 #define CBF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #endif
 
-// Pairs of k per pass over a B panel and rows of A per pass over every panel: chosen by
-// measurement (docs/mixed-precision.md, "Kernel blocking"); 64 to 256 pairs and 48 to 192
-// rows were within the noise of a loaded machine, 256 x 48 was fastest at 2048^3.
-enum { KC_PAIRS = 256, MC_ROWS = 48 };
+// At most this many pairs of k per pass over a B panel, the pairs split evenly between the
+// passes, and rows of A per pass over every panel. Each pass after the first reads and writes
+// all of C again, so a short last pass (k = 576 in passes of 256 pairs: 256 + 256 + 32) costs a
+// pass over C for a sliver of products; one pass of up to 1,024 pairs ran the step's shapes
+// 15-30 % faster on a Zen 5 EPYC (docs/benchmarks.md, "bf16 kernel passes").
+enum { KC_MAX_PAIRS = 1024, MC_ROWS = 48 };
 
 // MARK: Rounding
 
@@ -348,8 +350,11 @@ CBF16_TARGET static void gemm_packed_avx512(const uint16_t *a, const uint16_t *b
         if (!beta) for (long i = row0; i < row1; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
         return;
     }
-    for (long t0 = pair0; t0 < pairs; t0 += KC_PAIRS) {
-        long tc = pairs - t0 < KC_PAIRS ? pairs - t0 : KC_PAIRS;
+    if (pair0 >= pairs) return;
+    long passes = (pairs - pair0 + KC_MAX_PAIRS - 1) / KC_MAX_PAIRS;
+    long per_pass = (pairs - pair0 + passes - 1) / passes;
+    for (long t0 = pair0; t0 < pairs; t0 += per_pass) {
+        long tc = pairs - t0 < per_pass ? pairs - t0 : per_pass;
         int accumulate = beta || t0 > 0;
         for (long m0 = row0; m0 < row1; m0 += MC_ROWS) {
             long m1 = row1 - m0 < MC_ROWS ? row1 : m0 + MC_ROWS;

@@ -4,7 +4,8 @@ import DLLMOptim
 import Foundation
 
 /// Times each kernel of the training step at the reference config's sizes, so a
-/// slow step can be traced to the kernel responsible.
+/// slow step can be traced to the kernel responsible; where the CPU has a bf16 kernel, the
+/// linears and the head also on it (`bf16: true`).
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels", abstract: "Per-kernel timings at the reference config's sizes.")
@@ -37,6 +38,11 @@ struct KernelBench: ParsableCommand {
         let x = buf(N * C), w = buf(I * C), y = buf(N * I), dy = buf(N * I), dx = buf(N * C), dw = buf(I * C)
         time("linear fwd C->I", flops: 2 * Double(N * C * I)) { linearForward(y.pointer, x.pointer, w.pointer, nil, N: N, C: C, OC: I) }
         time("linear bwd C->I", flops: 4 * Double(N * C * I)) { linearBackward(dx.pointer, dw.pointer, nil, dy.pointer, x.pointer, w.pointer, N: N, C: C, OC: I) }
+        if BFloat16Matmul.isAvailable {  // the same products on the bf16 kernel (bf16: true), inputs rounded as the step rounds them
+            time("bf16 linear fwd C->I", flops: 2 * Double(N * C * I)) { bf16LinearForward(y.pointer, x.pointer, w.pointer, nil, N: N, C: C, OC: I) }
+            time("bf16 linear bwd C->I", flops: 4 * Double(N * C * I)) { bf16LinearBackward(dx.pointer, dw.pointer, nil, dy.pointer, x.pointer, w.pointer, N: N, C: C, OC: I) }
+            time("bf16 linear fwd I->C", flops: 2 * Double(N * C * I)) { bf16LinearForward(dx.pointer, y.pointer, w.pointer, nil, N: N, C: I, OC: C) }
+        }
         let r = buf(N), nw = buf(C), nx = buf(N * C)
         time("rmsnorm fwd") { rmsnormForward(nx.pointer, r.pointer, x.pointer, nw.pointer, N: N, C: C, eps: 1e-5) }
         time("rmsnorm bwd") { rmsnormBackward(dx.pointer, dw.pointer, nx.pointer, x.pointer, nw.pointer, r.pointer, N: N, C: C) }
@@ -60,6 +66,9 @@ struct KernelBench: ParsableCommand {
         let targets = (0..<N).map { Int32($0 % V) }
         let head = buf(V * C)
         time("lm head fwd", flops: 2 * Double(N * C * V)) { linearForward(logits.pointer, x.pointer, head.pointer, nil, N: N, C: C, OC: V) }
+        if BFloat16Matmul.isAvailable {
+            time("bf16 lm head fwd", flops: 2 * Double(N * C * V)) { bf16LinearForward(logits.pointer, x.pointer, head.pointer, nil, N: N, C: C, OC: V) }
+        }
         time("cross-entropy fwd") { crossEntropyForward(losses.pointer, lse.pointer, logits.pointer, targets, nil, N: N, V: V) }
         time("cross-entropy bwd") { crossEntropyBackward(logits.pointer, logits.pointer, lse.pointer, targets, nil, dloss: 1, N: N, V: V) }
         // The reference config's parameter count: embedding and head V·C each, L = 8 blocks.

@@ -91,8 +91,9 @@ final class BFloat16GemmTests: XCTestCase {
         }
     }
 
-    /// Shapes with every kind of tail for both kernels: k = 601 (three `vdpbf16ps` passes of 256
-    /// pairs; 288 AMX pairs and 13 left over), m = 110 and 51 (48-row blocks; 32- and 16-row AMX
+    /// Shapes with every kind of tail for both kernels: k = 601 (one `vdpbf16ps` pass of 301
+    /// pairs; 288 AMX pairs and 13 left over), k = 2501 and 4095 (two `vdpbf16ps` passes of 626 and
+    /// 625, or 1,024 and 1,024 pairs), m = 110 and 51 (48-row blocks; 32- and 16-row AMX
     /// blocks plus rows left over, across threads), n = 130 and 83 (panels with 2- and 19-column
     /// ends), k = 1059 (AMX passes past 512 pairs), and products of whole tiles only; a transposed
     /// A of 600 rows packs in 256-row spans that each thread starts mid-span (k = 70: two 32-value
@@ -102,6 +103,7 @@ final class BFloat16GemmTests: XCTestCase {
         onEachKernel {
             assertMatchesRoundedProduct(.transpose, .none, m: 40, n: 70, k: 2048, beta: 1)
             assertMatchesRoundedProduct(.none, .none, m: 35, n: 20, k: 4095, beta: 0)
+            assertMatchesRoundedProduct(.none, .transpose, m: 13, n: 70, k: 2501, beta: 1)
             assertMatchesRoundedProduct(.transpose, .none, m: 600, n: 40, k: 70, beta: 0)
             assertMatchesRoundedProduct(.transpose, .transpose, m: 600, n: 21, k: 48, beta: 1)
             assertMatchesRoundedProduct(.none, .transpose, m: 110, n: 130, k: 601, beta: 1)
