@@ -157,6 +157,15 @@ public final class ChildProcess: Sendable {
         return poll()
     }
 
+    /// Waits at most `seconds`; a child still running then is sent `sig` and waited for to its
+    /// end. `interrupted` tells whether it had to be sent: a hang guard for callers (tests, a
+    /// launcher stopping a job), not a measure of speed.
+    public func wait(seconds: Double, thenSignal sig: Int32) -> (termination: Termination, interrupted: Bool) {
+        if let termination = wait(seconds: seconds) { return (termination, false) }
+        signal(sig)
+        return (wait(), true)
+    }
+
     public func signal(_ sig: Int32) {
         if poll() == nil { kill(pid, sig) }
     }

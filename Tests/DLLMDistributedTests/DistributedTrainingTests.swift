@@ -77,13 +77,8 @@ final class DistributedTrainingTests: XCTestCase {
             defer { close(fd) }
             child = try ChildProcess(arguments: ["/usr/bin/env"] + args, environment: env, output: fd)
         }
-        var termination = child.wait(seconds: timeout)
-        let interrupted = termination == nil
-        if interrupted {
-            child.signal(SIGINT)
-            termination = child.wait()
-        }
-        return Run(status: termination!.exitCode, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "", interrupted: interrupted)
+        let (termination, interrupted) = child.wait(seconds: timeout, thenSignal: SIGINT)
+        return Run(status: termination.exitCode, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "", interrupted: interrupted)
     }
 
     func losses(_ output: String, checkpoint: String = "checkpoint-final") throws -> [Double] {

@@ -74,14 +74,9 @@ class LaunchTestCase: XCTestCase {
             reader = LineReader(fd: output) { [collected] line in collected.append(Data((line + "\n").utf8)) }
         }
         func finish(timeout: Double = 120) -> Run {
-            var termination = process.wait(seconds: timeout)
-            let interrupted = termination == nil
-            if interrupted {
-                process.signal(SIGINT)
-                termination = process.wait()
-            }
+            let (termination, interrupted) = process.wait(seconds: timeout, thenSignal: SIGINT)
             reader.finish(within: 2)
-            return Run(status: termination!.exitCode, output: collected.text, interrupted: interrupted)
+            return Run(status: termination.exitCode, output: collected.text, interrupted: interrupted)
         }
         var output: String { collected.text }
     }

@@ -63,12 +63,8 @@ final class TestProgram {
     /// the exit code, or 128 + the signal for a killed child.
     @discardableResult
     func wait(timeout: Double) -> Int32? {
-        guard let termination = child.wait(seconds: timeout) else {
-            child.signal(SIGKILL)
-            _ = child.wait()
-            return nil
-        }
-        return termination.exitCode
+        let (termination, interrupted) = child.wait(seconds: timeout, thenSignal: SIGKILL)
+        return interrupted ? nil : termination.exitCode
     }
 
     /// Runs a program to completion.
