@@ -37,7 +37,7 @@ int cbf16_amx_supported(void) {
     // CPUID.(EAX=7, ECX=0):EDX bit 22 = AMX-BF16, bit 24 = AMX-TILE.
     if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) ok = ((edx >> 22) & 1u) && ((edx >> 24) & 1u);
     // The products also need AVX512_BF16's packing and tails (BF16Gemm.c).
-    if (ok) ok = cbf16_supported();
+    if (ok) ok = cbf16_vector_detected();
     if (ok) ok = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
     __atomic_store_n(&amx_state, ok, __ATOMIC_RELEASE);
     return ok;
@@ -45,7 +45,9 @@ int cbf16_amx_supported(void) {
 
 void cbf16_use_amx(int enabled) { __atomic_store_n(&amx_wanted, enabled != 0, __ATOMIC_RELEASE); }
 
-int cbf16_amx_active(void) { return __atomic_load_n(&amx_wanted, __ATOMIC_ACQUIRE) && cbf16_amx_supported(); }
+int cbf16_amx_active(void) {
+    return __atomic_load_n(&amx_wanted, __ATOMIC_ACQUIRE) && cbf16_amx_supported() && cbf16_supported();
+}
 
 /// LDTILECFG's 64-byte operand (palette 1: eight tiles of at most 16 rows x 64 bytes).
 typedef struct {

@@ -54,7 +54,13 @@ CBF16_TARGET static void from_float_avx512(const float *src, uint16_t *dst, long
 }
 #endif
 
-int cbf16_supported(void) {
+static int vector_wanted = 1;  // cbf16_use_vector
+
+void cbf16_use_vector(int enabled) { __atomic_store_n(&vector_wanted, enabled != 0, __ATOMIC_RELEASE); }
+
+int cbf16_supported(void) { return __atomic_load_n(&vector_wanted, __ATOMIC_ACQUIRE) && cbf16_vector_detected(); }
+
+int cbf16_vector_detected(void) {
 #if defined(__x86_64__)
     static int cached = -1;
     if (cached >= 0) return cached;
@@ -299,6 +305,18 @@ void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, 
                 uint32_t hi = j < n && 2 * t + 1 < k ? b[(2 * t + 1) * ld + j] : 0;
                 out[t * CBF16_NR + c] = lo | (hi << 16);
             }
+        }
+    }
+}
+
+void cbf16_unpack_b(const uint16_t *packed, long k, long n, float *dst) {
+    long pairs = (k + 1) / 2;
+    for (long p = 0; p < k; p++) {
+        long t = p / 2, half = p % 2;
+        for (long j = 0; j < n; j++) {
+            long q = j / CBF16_NR, c = j % CBF16_NR;
+            uint32_t bits = (uint32_t)packed[(q * pairs + t) * 2 * CBF16_NR + 2 * c + half] << 16;
+            memcpy(dst + p * n + j, &bits, 4);
         }
     }
 }

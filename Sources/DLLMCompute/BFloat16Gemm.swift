@@ -8,9 +8,21 @@ import Synchronization
 /// CPU has them, else AVX512_BF16 `vdpbf16ps`): Debian's OpenBLAS 0.3.21 is built without
 /// `cblas_sbgemm` (docs/mixed-precision.md).
 public enum BFloat16Matmul {
-    /// Whether this CPU runs the AVX512_BF16 kernel. Without it ``bf16Gemm`` still gives
-    /// the same sums through a slow portable loop; models fall back to float32 instead.
+    /// Whether the AVX512_BF16 kernel runs now: the CPU has it (``hasVectorKernel``) and
+    /// ``usesVectorKernel`` is on. Without it every bf16 product rounds its inputs exactly as the
+    /// kernel does, widens them back and multiplies them with OpenBLAS's sgemm: float32 compute
+    /// over bf16 values, so a `bf16: true` run keeps its bf16 activations and its numerics, slower.
     public static var isAvailable: Bool { cbf16_supported() != 0 }
+
+    /// Whether this CPU (and OS) has AVX512_BF16 with AVX512F/BW/VL.
+    public static var hasVectorKernel: Bool { cbf16_vector_detected() != 0 }
+
+    /// Whether the AVX512_BF16 code may run where the CPU has it (default on). Off, everything
+    /// takes the path of a CPU without it (the float32 fallback; tests compare the two).
+    public static var usesVectorKernel: Bool {
+        get { isAvailable || !hasVectorKernel }
+        set { cbf16_use_vector(newValue ? 1 : 0) }
+    }
 
     /// Whether this CPU has AMX-BF16 tiles and Linux granted them to this process.
     public static var hasAMX: Bool { cbf16_amx_supported() != 0 }
@@ -24,7 +36,7 @@ public enum BFloat16Matmul {
 
     /// The instructions ``bf16Gemm`` runs on now, for start-up logs and benchmarks.
     public static var kernelName: String {
-        usesAMX ? "AMX-BF16 (tdpbf16ps)" : isAvailable ? "AVX512_BF16 (vdpbf16ps)" : "portable loop"
+        usesAMX ? "AMX-BF16 (tdpbf16ps)" : isAvailable ? "AVX512_BF16 (vdpbf16ps)" : "float32 sgemm over bf16-rounded inputs"
     }
 
     /// `value` rounded to bfloat16 (nearest, ties to even) and widened back: what the kernel multiplies.
@@ -89,6 +101,10 @@ func bf16PackPanels(_ transB: Transpose, k: Int, n: Int, _ b: UnsafePointer<Floa
 /// `C (m, n) (+)= A · B` from packed operands, the rows of C split between the compute threads.
 func bf16MultiplyPacked(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard BFloat16Matmul.isAvailable else {
+        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)
+        return
+    }
     let rowBlock = cbf16_row_block()
     // Whole row blocks per thread (AMX tiles hold 16 rows), at least about 24 rows each.
     parallelChunks((m + rowBlock - 1) / rowBlock, minimumPerThread: max(1, 24 / rowBlock)) { blocks in
@@ -122,7 +138,31 @@ public func bf16GemmOnThisThread(
     let pa = scratch, pb = scratch + m * cbf16_packed_a_stride(k)  // m bf16 rows of k; panels of NR columns
     cbf16_pack_a(a, aRow, aCol, k, 0, m, pa)
     cbf16_pack_b(b, bRow, bCol, k, n, 0, panels, pb)
+    guard BFloat16Matmul.isAvailable else {
+        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)  // the caller's thread: BLAS runs single-threaded there
+        return
+    }
     cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)
+}
+
+/// The product of packed bf16 operands without AVX512_BF16: both widened to float32 (exactly) and
+/// multiplied by ``gemm``, so the sums are float32 sums of the same rounded values as the kernel's,
+/// in OpenBLAS's order. `pa` holds m packed rows (``cbf16_packed_a_stride(k)`` apart), `pb` the panels.
+/// A is widened 256 rows at a time, so the float32 copies stay near the size of op(B) (the LM head's
+/// weight-gradient A, a transposed (V, N) matrix, is never widened whole).
+func widenedProduct(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
+                    _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    let ka = cbf16_packed_a_stride(k), rowsPerBlock = 256
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: min(m, rowsPerBlock) * k)   // (≤ 256, k)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)                        // (k, n)
+    defer { a.deallocate(); b.deallocate() }
+    cbf16_unpack_b(pb, k, n, b)
+    for row0 in stride(from: 0, to: m, by: rowsPerBlock) {
+        let rows = min(rowsPerBlock, m - row0)
+        for i in 0..<rows { cbf16_to_float(pa + (row0 + i) * ka, a + i * k, k) }
+        gemm(.none, .none, m: rows, n: n, k: k, a, lda: max(k, 1), b, ldb: n, beta: beta == 0 ? 0 : 1, c + row0 * ldc, ldc: ldc)
+    }
 }
 
 /// One reusable packing buffer (a step's products run one after another, and reallocating the

@@ -22,7 +22,7 @@ extension TrainStepBench {
         print("\(BLASEnvironment.description); AVX512_BF16: \(BFloat16Matmul.isAvailable ? "yes" : "no"); AMX-BF16: \(BFloat16Matmul.hasAMX ? "yes" : "no"); bf16 kernel: \(BFloat16Matmul.kernelName)")
         print("load average before: \(loadAverage())")
         guard BFloat16Matmul.isAvailable else {
-            print("bf16: this CPU has no AVX512_BF16; `bf16: true` trains in float32 here, so there is nothing to compare")
+            print("bf16: this CPU has no AVX512_BF16; `bf16: true` computes its products in float32 here (sgemm over bf16-rounded inputs), so there is no bf16 speed to compare")
             return
         }
         let sgemm = measureSgemm(), bf16Peak = measureSgemm(bf16: true)

@@ -159,15 +159,20 @@ final class BFloat16GemmTests: XCTestCase {
     }
 }
 
-/// Runs `body` on each bf16 kernel this CPU has, AMX tiles (when Linux grants them) and then
-/// `vdpbf16ps` (the portable loop on CPUs without AVX512_BF16), passing the kernel's name;
-/// restores the kernel choice afterwards.
+/// Runs `body` on each bf16 path this CPU has: AMX tiles (when Linux grants them), `vdpbf16ps`
+/// (with AVX512_BF16), and the fallback of CPUs without it (portable packers, float32 sgemm over
+/// the rounded values), passing the path's name; restores the choice afterwards.
 func onEachBFloat16Kernel(_ body: (String) -> Void) {
-    let amxWasOn = BFloat16Matmul.usesAMX
-    defer { BFloat16Matmul.usesAMX = amxWasOn }
-    for useAMX in BFloat16Matmul.hasAMX ? [true, false] : [false] {
-        BFloat16Matmul.usesAMX = useAMX
-        XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), useAMX)
+    let amxWasOn = BFloat16Matmul.usesAMX, vectorWasOn = BFloat16Matmul.usesVectorKernel
+    defer { BFloat16Matmul.usesAMX = amxWasOn; BFloat16Matmul.usesVectorKernel = vectorWasOn }
+    var paths: [(amx: Bool, vector: Bool)] = BFloat16Matmul.hasAMX ? [(true, true)] : []
+    if BFloat16Matmul.hasVectorKernel { paths.append((false, true)) }
+    paths.append((false, false))
+    for path in paths {
+        BFloat16Matmul.usesAMX = path.amx
+        BFloat16Matmul.usesVectorKernel = path.vector
+        XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), path.amx)
+        XCTAssertEqual(BFloat16Matmul.isAvailable, path.vector)
         body(BFloat16Matmul.kernelName)
     }
 }

@@ -10,8 +10,8 @@ import XCTest
 /// in PyTorch (tight) and against `torch.autocast("cpu", dtype=torch.bfloat16)` (within the bound
 /// docs/mixed-precision.md derives), and 50 AdamW steps against the float32 run.
 ///
-/// Without AVX512_BF16 the product runs the kernel's portable loop (the same sums), so these
-/// tests run, and can fail, on every CPU.
+/// Without AVX512_BF16 the products run float32 sgemm over the same rounded values (the fallback),
+/// so these tests run, and can fail, on every CPU.
 final class BFloat16ParityTests: XCTestCase {
     typealias Reference = PyTorchParityTests.Reference
     static let gqa = PyTorchParityTests.fixtures.appendingPathComponent("llama_gqa")

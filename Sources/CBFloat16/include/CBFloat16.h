@@ -9,6 +9,14 @@ extern "C" {
 #endif
 
 /// 1 when this CPU (and OS) runs AVX512_BF16 with AVX512F/BW/VL, else 0.
+int cbf16_vector_detected(void);
+
+/// Whether the AVX512_BF16 code (packers, rounding, the vdpbf16ps and AMX kernels) may run
+/// (default 1); 0 makes every function here take its portable path, as on a CPU without it
+/// (tests compare the two).
+void cbf16_use_vector(int enabled);
+
+/// 1 when the AVX512_BF16 code runs now: detected and not switched off.
 int cbf16_supported(void);
 
 /// dst[i] = bf16(src[i]), rounding to nearest, ties to even (as c10::BFloat16's
@@ -43,6 +51,10 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
 /// b[p*ld + j] (rows of a packed A serve, ld = cbf16_packed_a_stride). Same layout, no rounding.
 void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, long panel1, uint16_t *dst);
 
+/// The inverse of cbf16_pack_b: panels of op(B) (k, n) widened to a row-major float32 (k, n)
+/// matrix, dst[p*n + j] (exact).
+void cbf16_unpack_b(const uint16_t *packed, long k, long n, float *dst);
+
 /// 1 when this CPU has AMX-TILE and AMX-BF16 (with AVX512_BF16) and Linux granted this
 /// process the tile state, else 0.
 int cbf16_amx_supported(void);
@@ -59,7 +71,8 @@ int cbf16_amx_active(void);
 long cbf16_row_block(void);
 
 /// C rows [row0, row1) (n columns, row stride ldc) = (beta ? C : 0) + packedA . packedB, float32
-/// accumulation; beta must be 0 or 1. Requires cbf16_supported().
+/// accumulation; beta must be 0 or 1. Without cbf16_supported() a slow scalar loop (the Swift
+/// callers widen the operands for sgemm instead: cbf16_unpack_b).
 void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
                        long row0, long row1, float *c, long ldc, int beta);
 
