@@ -46,8 +46,8 @@ public enum TrainingRun {
                     + "(\(BFloat16Matmul.kernelName)); weights, AdamW state, norms, softmax and the loss stay float32")
             } else {
                 log("bf16: this CPU has no AVX512_BF16, so the products compute in float32 (OpenBLAS sgemm) over inputs rounded "
-                    + "to bfloat16; activations are kept in bfloat16 as with the kernel, the numerics are the same, the step is "
-                    + "slower than float32's (bf16: false is faster here)")
+                    + "to bfloat16 as the kernel rounds them (only the float32 sums' order differs); activations are kept in bfloat16 "
+                    + "as with the kernel; the step is slower than float32's (bf16: false is faster here)")
             }
         }
         let tokenizer = try loadTokenizer(config, gguf: loaded.gguf)
