@@ -149,6 +149,15 @@ grep -E "hang|rank [01] on|lost|last step" "$tmp/partition.out" | sed 's/^/  | /
 # The host comes back (its leftover processes gone, as after a reboot), and the same command resumes.
 ip netns pids "mn2-$tag" | grep -vx "$(cat "$tmp/holder-2.pid")" | xargs -r kill -9 2>/dev/null || true
 ip link set "vmn2-$tag" up
+# The link is back once plain OpenMPI reaches host 2 again (right after `up`, OpenMPI's daemon
+# there could not always call back: "ORTE was unable to reliably start one or more daemons").
+for attempt in $(seq 30); do
+    names=$("$tmp/on" "${hosts[0]}" timeout 20 mpirun --allow-run-as-root --hostfile "$tmp/hostfile" -np 2 --map-by ppr:1:node \
+        --mca plm_rsh_agent "$tmp/rsh-agent" --mca oob_tcp_if_include "$subnet.0/24" hostname 2>/dev/null | sort | tr '\n' ' ') || true
+    [[ "$names" == "${hosts[0]} ${hosts[1]} " ]] && break
+    sleep 1
+done
+echo "test-multinode: host ${hosts[1]} reachable again after $attempt attempt(s)"
 launch partition-resumed "${network[@]}" "${hang_run[@]}" || true
 check "the same command resumes from the last checkpoint" 'grep -q "resuming from $tmp/partition/checkpoint-" "$tmp/partition-resumed.out"'
 check "and finishes" '[[ -f "$tmp/partition/checkpoint-final/model.safetensors" ]]'
