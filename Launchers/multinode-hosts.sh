@@ -82,8 +82,11 @@ for i in 1 2; do
 done
 echo "$multinode_name: hosts up: ${hosts[0]} ($subnet.1), ${hosts[1]} ($subnet.2) on bridge $bridge"
 printf '%s slots=1\n' "${hosts[@]}" > "$tmp/hostfile"
-# Plain OpenMPI first: one process per host, each printing its host name.
-names=$("$tmp/on" "${hosts[0]}" timeout 60 mpirun --allow-run-as-root --hostfile "$tmp/hostfile" -np 2 --map-by ppr:1:node \
-    --mca plm_rsh_agent "$tmp/rsh-agent" --mca oob_tcp_if_include "$subnet.0/24" hostname | sort | tr '\n' ' ')
+# Plain OpenMPI, one process per host, each printing its host name: the names, sorted, space-separated.
+mpirun_hostnames() {
+    "$tmp/on" "${hosts[0]}" timeout "$1" mpirun --allow-run-as-root --hostfile "$tmp/hostfile" -np 2 --map-by ppr:1:node \
+        --mca plm_rsh_agent "$tmp/rsh-agent" --mca oob_tcp_if_include "$subnet.0/24" hostname | sort | tr '\n' ' '
+}
+names=$(mpirun_hostnames 60)
 [[ "$names" == "${hosts[0]} ${hosts[1]} " ]] || { echo "$multinode_name: mpirun across the hosts printed '$names'"; exit 1; }
 echo "$multinode_name: mpirun reaches both hosts ($names)"

@@ -152,8 +152,7 @@ ip link set "vmn2-$tag" up
 # The link is back once plain OpenMPI reaches host 2 again (right after `up`, OpenMPI's daemon
 # there could not always call back: "ORTE was unable to reliably start one or more daemons").
 for attempt in $(seq 30); do
-    names=$("$tmp/on" "${hosts[0]}" timeout 20 mpirun --allow-run-as-root --hostfile "$tmp/hostfile" -np 2 --map-by ppr:1:node \
-        --mca plm_rsh_agent "$tmp/rsh-agent" --mca oob_tcp_if_include "$subnet.0/24" hostname 2>/dev/null | sort | tr '\n' ' ') || true
+    names=$(mpirun_hostnames 20 2>/dev/null) || true
     [[ "$names" == "${hosts[0]} ${hosts[1]} " ]] && break
     sleep 1
 done
