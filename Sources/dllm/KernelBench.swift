@@ -15,6 +15,7 @@ struct KernelBench: ParsableCommand {
     @Option var seq = 512
     @Option var hidden = 512
     @Option var heads = 8
+    @Option(help: "Key/value heads of the tiled attention lines (grouped-query attention; default: heads).") var kvHeads: Int?
     @Option var intermediate = 1408
     @Option var vocab = 32000
 
@@ -61,6 +62,23 @@ struct KernelBench: ParsableCommand {
         let dq = buf(N * C), dk = buf(N * C), dv = buf(N * C)
         time("attention bwd", flops: 2 * attFlops) {
             attentionBackward(dq.pointer, dk.pointer, dv.pointer, scratch.buffer, out.pointer, ldo: C, att.pointer, q.pointer, ldq: C, k.pointer, ldk: C, v.pointer, ldv: C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+        }
+        // The tiled kernels (what training runs at these lengths), with grouped key/value heads;
+        // backward recomputes Q·Kᵀ, so its products are 2.5 times the forward's.
+        let NKV = kvHeads ?? NH
+        guard NKV > 0, NH % NKV == 0 else { throw ValidationError("--kv-heads \(NKV) must divide --heads \(NH)") }
+        let KV = NKV * HD, tiledLSE = buf(B * NH * T), dout = buf(N * C)
+        for precision in [AttentionPrecision.native] + (BFloat16Matmul.isAvailable ? [.bfloat16] : []) {
+            let name = precision == .bfloat16 ? "bf16 tiled attention" : "tiled attention"
+            time("\(name) fwd", flops: attFlops) {
+                tiledAttentionForward(out.pointer, ldo: C, tiledLSE.pointer, q.pointer, ldq: C, k.pointer, ldk: KV, v.pointer, ldv: KV,
+                                      mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD, precision: precision)
+            }
+            time("\(name) bwd", flops: 2.5 * attFlops) {
+                tiledAttentionBackward(dq.pointer, dk.pointer, dv.pointer, dout.pointer, out.pointer, ldo: C, tiledLSE.pointer,
+                                       q.pointer, ldq: C, k.pointer, ldk: KV, v.pointer, ldv: KV,
+                                       mask: mask, B: B, T: T, NH: NH, NKV: NKV, HD: HD, precision: precision)
+            }
         }
         let logits = buf(N * V), lse = buf(N), losses = buf(N)
         let targets = (0..<N).map { Int32($0 % V) }
