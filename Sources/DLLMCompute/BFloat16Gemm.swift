@@ -115,7 +115,38 @@ func bf16MultiplyPacked(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>
 /// UInt16 scratch ``bf16GemmOnThisThread`` needs for an (m, k) · (k, n) product: the packed rows of
 /// op(A) and the packed panels of op(B).
 public func bf16GemmScratchCount(m: Int, n: Int, k: Int) -> Int {
-    m * cbf16_packed_a_stride(k) + cbf16_packed_b_count(k, n)
+    bf16PackedRowsCount(N: m, C: k) + bf16PackedPanelsCount(k: k, n: n)
+}
+
+/// UInt16s that op(B) (k, n) takes as packed bf16 panels (``bf16PackPanelsOnThisThread``).
+public func bf16PackedPanelsCount(k: Int, n: Int) -> Int { cbf16_packed_b_count(k, n) }
+
+/// op(A) (m, k) rounded into packed rows (``bf16PackedRowsCount(N:C:)`` UInt16s for m rows of k) on
+/// the calling thread: the left operand of ``bf16MultiplyPackedOnThisThread``.
+public func bf16PackRowsOnThisThread(_ transA: Transpose, m: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
+                                     into pa: UnsafeMutablePointer<UInt16>) {
+    let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)  // element (i, p) at a[i·aRow + p·aCol]
+    cbf16_pack_a(a, aRow, aCol, k, 0, m, pa)
+}
+
+/// op(B) (k, n) rounded into packed panels on the calling thread: the right operand of
+/// ``bf16MultiplyPackedOnThisThread``. Panels packed for `n` columns serve any product over
+/// their first `n' ≤ n` columns with the same `k` (the kernel masks the columns past `n'`).
+public func bf16PackPanelsOnThisThread(_ transB: Transpose, k: Int, n: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                                       into pb: UnsafeMutablePointer<UInt16>) {
+    let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)  // element (p, j) at b[p·bRow + j·bCol]
+    cbf16_pack_b(b, bRow, bCol, k, n, 0, (n + Int(CBF16_NR) - 1) / Int(CBF16_NR), pb)
+}
+
+/// `C (m, n) (+)= A · B` from packed operands on the calling thread (`beta` 0 or 1).
+public func bf16MultiplyPackedOnThisThread(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int,
+                                           beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    guard BFloat16Matmul.isAvailable else {
+        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)  // the caller's thread: BLAS runs single-threaded there
+        return
+    }
+    cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)
 }
 
 /// ``bf16Gemm`` on the calling thread alone, packing into the caller's `scratch`
@@ -132,17 +163,10 @@ public func bf16GemmOnThisThread(
     precondition(m >= 0 && n >= 0 && k >= 0, "bf16Gemm: negative dimension")
     precondition(beta == 0 || beta == 1, "bf16Gemm: beta must be 0 or 1")
     if m == 0 || n == 0 { return }
-    let (aRow, aCol) = transA == .none ? (lda, 1) : (1, lda)
-    let (bRow, bCol) = transB == .none ? (ldb, 1) : (1, ldb)
-    let panels = (n + Int(CBF16_NR) - 1) / Int(CBF16_NR)
-    let pa = scratch, pb = scratch + m * cbf16_packed_a_stride(k)  // m bf16 rows of k; panels of NR columns
-    cbf16_pack_a(a, aRow, aCol, k, 0, m, pa)
-    cbf16_pack_b(b, bRow, bCol, k, n, 0, panels, pb)
-    guard BFloat16Matmul.isAvailable else {
-        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)  // the caller's thread: BLAS runs single-threaded there
-        return
-    }
-    cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)
+    let pa = scratch, pb = scratch + bf16PackedRowsCount(N: m, C: k)  // m bf16 rows of k; panels of NR columns
+    bf16PackRowsOnThisThread(transA, m: m, k: k, a, lda: lda, into: pa)
+    bf16PackPanelsOnThisThread(transB, k: k, n: n, b, ldb: ldb, into: pb)
+    bf16MultiplyPackedOnThisThread(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)
 }
 
 /// The product of packed bf16 operands without AVX512_BF16: both widened to float32 (exactly) and

@@ -1,3 +1,4 @@
+import CBFloat16
 import RealModule
 /// Tile sizes of the tiled attention: query rows and key columns per score tile.
 public struct AttentionTiles: Sendable {
@@ -37,72 +38,159 @@ public func tiledAttentionForward<S: ComputeScalar>(
     let Br = tiles.queries, Bc = tiles.keys
     mask.withView { view in
         withSingleThreadedBLAS {
-            parallelChunks(B * NH) { tasks in
+            // One task per (sequence, key/value head): its query heads share K and V, which bf16
+            // products pack once per key tile for all of them.
+            parallelChunks(B * NKV) { tasks in
                 let tile = UnsafeMutablePointer<S>.allocate(capacity: Br * Bc)     // (Br, Bc) scores, then probabilities
                 let stats = UnsafeMutablePointer<S>.allocate(capacity: 2 * Br)     // running max, running sum
                 let packCount = precision.scratchCount(rows: Br, T: Bc, HD: HD)
                 let pack = packCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: packCount) : nil
-                defer { tile.deallocate(); stats.deallocate(); pack?.deallocate() }
+                let keys = PackedKeyTiles(precision, T: T, Bc: Bc, HD: HD, layouts: [.transposedK, .v])
+                let packedQ = precision.packedRowsCount(m: Br, k: HD)
+                let qPack = packedQ > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: packedQ) : nil  // Q_i as packed rows
+                let rowPass = AttentionRowPass(precision, rows: Br, cols: Bc)  // bf16: P_i packed as its rows are computed
+                defer { tile.deallocate(); stats.deallocate(); pack?.deallocate(); keys.deallocate(); qPack?.deallocate(); rowPass?.deallocate() }
                 let runningMax = stats, runningSum = stats + Br
                 for task in tasks {
-                    let b = task / NH, h = task % NH, g = h / group
-                    let qbh = q + b * T * ldq + h * HD
+                    let b = task / NKV, g = task % NKV
                     let kbg = k + b * T * ldk + g * HD
                     let vbg = v + b * T * ldv + g * HD
-                    let obh = out + b * T * ldo + h * HD
-                    let lsebh = lse + (b * NH + h) * T
-                    for i0 in stride(from: 0, to: T, by: Br) {
-                        let rows = min(Br, T - i0)
-                        let o = obh + i0 * ldo                                       // (rows, HD), row stride ldo
-                        for r in 0..<rows {
-                            runningMax[r] = -S.infinity
-                            runningSum[r] = 0
-                            (o + r * ldo).update(repeating: 0, count: HD)
-                        }
-                        // A causal base hides every key after the tile's last query.
-                        let keyEnd = view.causal ? i0 + rows : T
-                        for j0 in stride(from: 0, to: keyEnd, by: Bc) {
-                            let cols = min(Bc, keyEnd - j0)
-                            // scores (rows, cols) = scale · Q_i (rows, HD) · K_jᵀ (HD, cols)
-                            attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, alpha: scale, qbh + i0 * ldq, lda: ldq,
-                                             kbg + j0 * ldk, ldb: ldk, tile, ldc: cols, scratch: pack)
+                    keys.pack(kbg, ldk: ldk, vbg, ldv: ldv)
+                    for h in (g * group)..<((g + 1) * group) {
+                        let qbh = q + b * T * ldq + h * HD
+                        let obh = out + b * T * ldo + h * HD
+                        let lsebh = lse + (b * NH + h) * T
+                        for i0 in stride(from: 0, to: T, by: Br) {
+                            let rows = min(Br, T - i0)
+                            let o = obh + i0 * ldo                                       // (rows, HD), row stride ldo
                             for r in 0..<rows {
-                                let row = tile + r * cols
-                                maskScoreRow(row, b: b, i: i0 + r, j0: j0, cols: cols, view: view)
-                                let newMax = max(runningMax[r], S.maximum(row, count: cols))
-                                if newMax == -S.infinity {
-                                    // Nothing allowed yet: the tile adds nothing to this row.
-                                    row.update(repeating: 0, count: cols)
-                                    continue
-                                }
-                                let correction = S.fastExp(runningMax[r] - newMax)
-                                for c in 0..<cols { row[c] = S.fastExp(row[c] - newMax) }
-                                runningSum[r] = runningSum[r] * correction + S.sum(row, count: cols)
-                                runningMax[r] = newMax
-                                if correction != 1 {
-                                    let orow = o + r * ldo
-                                    for d in 0..<HD { orow[d] *= correction }
-                                }
+                                runningMax[r] = -S.infinity
+                                runningSum[r] = 0
+                                (o + r * ldo).update(repeating: 0, count: HD)
                             }
-                            // O_i (rows, HD) += P (rows, cols) · V_j (cols, HD)
-                            attentionProduct(precision, .none, .none, m: rows, n: HD, k: cols, tile, lda: cols, vbg + j0 * ldv, ldb: ldv,
-                                             beta: 1, o, ldc: ldo, scratch: pack)
-                        }
-                        for r in 0..<rows {
-                            let orow = o + r * ldo
-                            if runningSum[r] == 0 {
-                                for d in 0..<HD { orow[d] = 0 }
-                                lsebh[i0 + r] = S.infinity
-                            } else {
-                                let inv = 1 / runningSum[r]
-                                for d in 0..<HD { orow[d] *= inv }
-                                lsebh[i0 + r] = runningMax[r] + S.log(runningSum[r])
+                            if let qPack { attentionPackRows(.none, m: rows, k: HD, qbh + i0 * ldq, lda: ldq, into: qPack) }
+                            // A causal base hides every key after the tile's last query.
+                            let keyEnd = view.causal ? i0 + rows : T
+                            for j0 in stride(from: 0, to: keyEnd, by: Bc) {
+                                let cols = min(Bc, keyEnd - j0)
+                                // scores (rows, cols) = scale · Q_i (rows, HD) · K_jᵀ (HD, cols); bf16 scales in the row pass
+                                attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, alpha: rowPass == nil ? scale : 1,
+                                                 qbh + i0 * ldq, lda: ldq, kbg + j0 * ldk, ldb: ldk, tile, ldc: cols, scratch: pack,
+                                                 packedA: qPack, packedB: keys.packed(.transposedK, tile: j0 / Bc, keys: cols))
+                                for r in 0..<rows {
+                                    let row = tile + r * cols
+                                    maskScoreRow(row, b: b, i: i0 + r, j0: j0, cols: cols, view: view)
+                                    let pRow = rowPass.map { $0.row(r, width: cols) }  // P_i's packed bf16 row r
+                                    let tileMax = pRow == nil ? S.maximum(row, count: cols) : S(cbf16_attention_scale_max(float(row), cols, Float(scale)))
+                                    let newMax = max(runningMax[r], tileMax)
+                                    if newMax == -S.infinity {
+                                        // Nothing allowed yet: the tile adds nothing to this row.
+                                        row.update(repeating: 0, count: cols)
+                                        pRow?.update(repeating: 0, count: bf16PackedRowsCount(N: 1, C: cols))
+                                        continue
+                                    }
+                                    let correction = S.fastExp(runningMax[r] - newMax)
+                                    if let pRow {
+                                        cbf16_attention_exp(float(row), cols, 1, Float(newMax), pRow)
+                                    } else {
+                                        for c in 0..<cols { row[c] = S.fastExp(row[c] - newMax) }
+                                    }
+                                    runningSum[r] = runningSum[r] * correction + S.sum(row, count: cols)
+                                    runningMax[r] = newMax
+                                    if correction != 1 {
+                                        let orow = o + r * ldo
+                                        for d in 0..<HD { orow[d] *= correction }
+                                    }
+                                }
+                                // O_i (rows, HD) += P (rows, cols) · V_j (cols, HD)
+                                attentionProduct(precision, .none, .none, m: rows, n: HD, k: cols, tile, lda: cols, vbg + j0 * ldv, ldb: ldv,
+                                                 beta: 1, o, ldc: ldo, scratch: pack, packedA: rowPass?.rows,
+                                                 packedB: keys.packed(.v, tile: j0 / Bc, keys: cols))
+                            }
+                            for r in 0..<rows {
+                                let orow = o + r * ldo
+                                if runningSum[r] == 0 {
+                                    for d in 0..<HD { orow[d] = 0 }
+                                    lsebh[i0 + r] = S.infinity
+                                } else {
+                                    let inv = 1 / runningSum[r]
+                                    for d in 0..<HD { orow[d] *= inv }
+                                    lsebh[i0 + r] = runningMax[r] + S.log(runningSum[r])
+                                }
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// K and V of one (sequence, key/value head) packed for bf16 products once per key tile of `Bc`
+/// keys, which every query tile and query head of the group then shares (packing them per product
+/// cost about a fifth of bf16 attention's time at SmolLM2's shape). Each tile holds the ``Layouts``
+/// asked for, one after another. Holds nothing for native products, whose accessors return nil.
+@usableFromInline
+struct PackedKeyTiles {
+    /// Kᵀ (HD, keys) as panels for `Q·Kᵀ`; K (keys, HD) for backward's `dS·K`; V (keys, HD) for
+    /// forward's `P·V`; Vᵀ (HD, keys) for backward's `dO·Vᵀ`.
+    @usableFromInline
+    struct Layouts: OptionSet, Sendable {
+        @usableFromInline let rawValue: Int
+        @inlinable init(rawValue: Int) { self.rawValue = rawValue }
+        @usableFromInline static let transposedK = Layouts(rawValue: 1), k = Layouts(rawValue: 2)
+        @usableFromInline static let transposedV = Layouts(rawValue: 4), v = Layouts(rawValue: 8)
+        @usableFromInline static let order: [Layouts] = [.transposedK, .k, .transposedV, .v]
+        @inlinable var transposed: Bool { self == .transposedK || self == .transposedV }
+    }
+
+    @usableFromInline let T: Int, Bc: Int, HD: Int, layouts: Layouts
+    @usableFromInline let transposedCount: Int, rowsCount: Int, tileCount: Int  // UInt16s of one layout of a tile, of all
+    @usableFromInline let storage: UnsafeMutablePointer<UInt16>?
+
+    @inlinable
+    init(_ precision: AttentionPrecision, T: Int, Bc: Int, HD: Int, layouts: Layouts) {
+        (self.T, self.Bc, self.HD, self.layouts) = (T, Bc, HD, layouts)
+        let transposedCount = precision.packedPanelsCount(k: HD, n: Bc), rowsCount = precision.packedPanelsCount(k: Bc, n: HD)
+        (self.transposedCount, self.rowsCount) = (transposedCount, rowsCount)
+        tileCount = Layouts.order.filter { layouts.contains($0) }.reduce(0) { $0 + ($1.transposed ? transposedCount : rowsCount) }
+        storage = tileCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: (T + Bc - 1) / Bc * tileCount) : nil
+    }
+
+    @inlinable func deallocate() { storage?.deallocate() }
+
+    /// Where `layout` of key tile `j` starts.
+    @inlinable
+    func start(_ layout: Layouts, tile j: Int) -> UnsafeMutablePointer<UInt16>? {
+        guard let storage, layouts.contains(layout) else { return nil }
+        var offset = j * tileCount
+        for earlier in Layouts.order {
+            if earlier == layout { break }
+            if layouts.contains(earlier) { offset += earlier.transposed ? transposedCount : rowsCount }
+        }
+        return storage + offset
+    }
+
+    /// Packs every key tile of K (T rows, stride `ldk`) and V (stride `ldv`) in the layouts asked for.
+    @inlinable
+    func pack<S: ComputeScalar>(_ k: UnsafePointer<S>, ldk: Int, _ v: UnsafePointer<S>, ldv: Int) {
+        guard storage != nil else { return }
+        for j0 in stride(from: 0, to: T, by: Bc) {
+            let keys = min(Bc, T - j0), j = j0 / Bc
+            if let p = start(.transposedK, tile: j) { attentionPackPanels(.transpose, k: HD, n: keys, k + j0 * ldk, ldb: ldk, into: p) }
+            if let p = start(.k, tile: j) { attentionPackPanels(.none, k: keys, n: HD, k + j0 * ldk, ldb: ldk, into: p) }
+            if let p = start(.transposedV, tile: j) { attentionPackPanels(.transpose, k: HD, n: keys, v + j0 * ldv, ldb: ldv, into: p) }
+            if let p = start(.v, tile: j) { attentionPackPanels(.none, k: keys, n: HD, v + j0 * ldv, ldb: ldv, into: p) }
+        }
+    }
+
+    /// `layout` of key tile `j` for a product over `keys` of its keys. Transposed panels serve any
+    /// first keys; K or V panels (whose pairs run along the keys) only the whole tile, so a causal
+    /// diagonal tile packs its own (nil).
+    @inlinable
+    func packed(_ layout: Layouts, tile j: Int, keys: Int) -> UnsafePointer<UInt16>? {
+        guard layout.transposed || keys == min(Bc, T - j * Bc) else { return nil }
+        return start(layout, tile: j).map { UnsafePointer($0) }
     }
 }
 
@@ -147,12 +235,20 @@ public func tiledAttentionBackward<S: ComputeScalar>(
                 let D = UnsafeMutablePointer<S>.allocate(capacity: T)          // (T) rowsum(dO ⊙ O)
                 let packCount = precision.scratchCount(rows: Br, T: Bc, HD: HD)
                 let pack = packCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: packCount) : nil
-                defer { P.deallocate(); dS.deallocate(); D.deallocate(); pack?.deallocate() }
+                let keys = PackedKeyTiles(precision, T: T, Bc: Bc, HD: HD, layouts: [.transposedK, .k, .transposedV])
+                // bf16: Q_i and dO_i packed once per query tile, as rows (Q·Kᵀ, dO·Vᵀ) and as panels (dSᵀ·Q, Pᵀ·dO).
+                let rowsCount = precision.packedRowsCount(m: Br, k: HD), panelsCount = precision.packedPanelsCount(k: Br, n: HD)
+                let queryPack = rowsCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: 2 * (rowsCount + panelsCount)) : nil
+                let qRows = queryPack, doRows = queryPack.map { $0 + rowsCount }
+                let qPanels = queryPack.map { $0 + 2 * rowsCount }, doPanels = queryPack.map { $0 + 2 * rowsCount + panelsCount }
+                let rowPass = AttentionRowPass(precision, rows: Br, cols: Bc)  // bf16: dS_i packed as its rows are computed
+                defer { P.deallocate(); dS.deallocate(); D.deallocate(); pack?.deallocate(); keys.deallocate(); queryPack?.deallocate(); rowPass?.deallocate() }
                 let productScale = precision == .bfloat16 ? 1 : scale  // bf16: folded into dS
                 for task in tasks {
                     let b = task / NKV, g = task % NKV
                     let kbg = k + b * T * ldk + g * HD, vbg = v + b * T * ldv + g * HD
                     let dkbg = dk + b * T * ldk + g * HD, dvbg = dv + b * T * ldv + g * HD
+                    keys.pack(kbg, ldk: ldk, vbg, ldv: ldv)
                     for h in (g * group)..<((g + 1) * group) {
                         let qbh = q + b * T * ldq + h * HD, dqbh = dq + b * T * ldq + h * HD
                         let dobh = dout + b * T * ldo + h * HD, obh = out + b * T * ldo + h * HD
@@ -161,39 +257,50 @@ public func tiledAttentionBackward<S: ComputeScalar>(
                         for i0 in stride(from: 0, to: T, by: Br) {
                             let rows = min(Br, T - i0)
                             let keyEnd = view.causal ? i0 + rows : T
+                            if let qRows, let doRows, let qPanels, let doPanels {
+                                attentionPackRows(.none, m: rows, k: HD, qbh + i0 * ldq, lda: ldq, into: qRows)
+                                attentionPackRows(.none, m: rows, k: HD, dobh + i0 * ldo, lda: ldo, into: doRows)
+                                attentionPackPanels(.none, k: rows, n: HD, qbh + i0 * ldq, ldb: ldq, into: qPanels)
+                                attentionPackPanels(.none, k: rows, n: HD, dobh + i0 * ldo, ldb: ldo, into: doPanels)
+                            }
                             for j0 in stride(from: 0, to: keyEnd, by: Bc) {
-                                let cols = min(Bc, keyEnd - j0)
-                                attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, alpha: scale, qbh + i0 * ldq,
-                                                 lda: ldq, kbg + j0 * ldk, ldb: ldk, P, ldc: cols, scratch: pack)
+                                let cols = min(Bc, keyEnd - j0), j = j0 / Bc
+                                attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, alpha: rowPass == nil ? scale : 1,
+                                                 qbh + i0 * ldq, lda: ldq, kbg + j0 * ldk, ldb: ldk, P, ldc: cols, scratch: pack,
+                                                 packedA: qRows, packedB: keys.packed(.transposedK, tile: j, keys: cols))
                                 for r in 0..<rows {
                                     let row = P + r * cols
                                     maskScoreRow(row, b: b, i: i0 + r, j0: j0, cols: cols, view: view)
                                     let l = lsebh[i0 + r]
                                     if l == S.infinity {
                                         row.update(repeating: 0, count: cols)
+                                    } else if rowPass != nil {
+                                        cbf16_attention_exp(float(row), cols, Float(scale), Float(l), nil)
                                     } else {
                                         for c in 0..<cols { row[c] = S.fastExp(row[c] - l) }
                                     }
                                 }
                                 // dV_j (cols, HD) += Pᵀ · dO_i
                                 attentionProduct(precision, .transpose, .none, m: cols, n: HD, k: rows, P, lda: cols, dobh + i0 * ldo,
-                                                 ldb: ldo, beta: 1, dvbg + j0 * ldv, ldc: ldv, scratch: pack)
+                                                 ldb: ldo, beta: 1, dvbg + j0 * ldv, ldc: ldv, scratch: pack, packedB: doPanels)
                                 // dP (rows, cols) = dO_i · V_jᵀ
                                 attentionProduct(precision, .none, .transpose, m: rows, n: cols, k: HD, dobh + i0 * ldo, lda: ldo,
-                                                 vbg + j0 * ldv, ldb: ldv, dS, ldc: cols, scratch: pack)
+                                                 vbg + j0 * ldv, ldb: ldv, dS, ldc: cols, scratch: pack,
+                                                 packedA: doRows, packedB: keys.packed(.transposedV, tile: j, keys: cols))
                                 for r in 0..<rows {
                                     let p = P + r * cols, d = dS + r * cols, Di = D[i0 + r]
-                                    if precision == .bfloat16 {
-                                        for c in 0..<cols { d[c] = p[c] * (d[c] - Di) * scale }
+                                    if let rowPass {  // dS_i's packed bf16 row r too
+                                        cbf16_attention_score_gradient(float(p), float(d), cols, Float(Di), Float(scale), rowPass.row(r, width: cols))
                                     } else {
                                         for c in 0..<cols { d[c] = p[c] * (d[c] - Di) }
                                     }
                                 }
                                 // dQ_i += scale · dS · K_j ;  dK_j += scale · dSᵀ · Q_i
                                 attentionProduct(precision, .none, .none, m: rows, n: HD, k: cols, alpha: productScale, dS, lda: cols,
-                                                 kbg + j0 * ldk, ldb: ldk, beta: 1, dqbh + i0 * ldq, ldc: ldq, scratch: pack)
+                                                 kbg + j0 * ldk, ldb: ldk, beta: 1, dqbh + i0 * ldq, ldc: ldq, scratch: pack,
+                                                 packedA: rowPass?.rows, packedB: keys.packed(.k, tile: j, keys: cols))
                                 attentionProduct(precision, .transpose, .none, m: cols, n: HD, k: rows, alpha: productScale, dS, lda: cols,
-                                                 qbh + i0 * ldq, ldb: ldq, beta: 1, dkbg + j0 * ldk, ldc: ldk, scratch: pack)
+                                                 qbh + i0 * ldq, ldb: ldq, beta: 1, dkbg + j0 * ldk, ldc: ldk, scratch: pack, packedB: qPanels)
                             }
                         }
                     }
@@ -201,4 +308,36 @@ public func tiledAttentionBackward<S: ComputeScalar>(
             }
         }
     }
+}
+
+/// bf16 attention's elementwise row passes (Sources/CBFloat16/AttentionRows.c: sixteen lanes where
+/// the CPU has AVX-512, the Swift loops' values bit for bit), which also round each finished row of a
+/// score tile (P forward, dS backward) into the packed bf16 rows its next product reads. Nil for
+/// native products, which keep the Swift loops.
+@usableFromInline
+struct AttentionRowPass {
+    /// (rows, cols) packed bf16 rows, `cbf16_packed_a_stride(cols)` apart.
+    @usableFromInline let rows: UnsafeMutablePointer<UInt16>
+
+    @inlinable
+    init?(_ precision: AttentionPrecision, rows: Int, cols: Int) {
+        guard precision == .bfloat16 else { return nil }
+        self.rows = .allocate(capacity: precision.packedRowsCount(m: rows, k: cols))
+    }
+
+    @inlinable func deallocate() { rows.deallocate() }
+
+    /// Packed row `r` of a tile `width` columns wide.
+    @inlinable func row(_ r: Int, width: Int) -> UnsafeMutablePointer<UInt16> { rows + bf16PackedRowsCount(N: r, C: width) }
+}
+
+/// A Float model's buffer as Float (bf16 attention runs only on Float models: ``attentionProduct``).
+@inlinable @inline(__always)
+func float<S: ComputeScalar>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+
+@inlinable @inline(__always)
+func float<S: ComputeScalar>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
 }

@@ -76,6 +76,20 @@ long cbf16_row_block(void);
 void cbf16_gemm_packed(const uint16_t *a, const uint16_t *b, long k, long n,
                        long row0, long row1, float *c, long ldc, int beta);
 
+// MARK: Attention's row passes (AttentionRows.c), for bf16 attention's score tiles
+
+/// row[c] *= scale for c < cols, in place; returns the largest of them (-inf for none).
+float cbf16_attention_scale_max(float *row, long cols, float scale);
+
+/// row[c] = e^(row[c] * scale - shift) for c < cols, in place (scale 1 skips the product),
+/// with DLLMCompute's Float.fastExp bit for bit; and, unless `packed` is NULL, those values
+/// rounded to bf16 into packed[0, cols), zero-padded to an even length: one packed A row.
+void cbf16_attention_exp(float *row, long cols, float scale, float shift, uint16_t *packed);
+
+/// d[c] = p[c] * (d[c] - rowsum) * scale for c < cols (the score gradient dS = P * (dP - D),
+/// scaled), in place; and, unless `packed` is NULL, rounded into a packed A row as above.
+void cbf16_attention_score_gradient(const float *p, float *d, long cols, float rowsum, float scale, uint16_t *packed);
+
 #ifdef __cplusplus
 }
 #endif
