@@ -101,7 +101,9 @@ struct LlamaForward<S: ComputeScalar> {
         rmsnormForward(a.normed2, a.rstd2, a.afterAttention, p + w.mlpNorm, N: N, C: C, eps: eps)
         if let moe = w.moe, let m = spec.mixtureOfExperts {
             // The sparse MLP always reads the flat (out, in) matrices.
-            let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C)
+            let bf16: Bool
+            if case .training = matrices { bf16 = model.bf16Matmuls } else { bf16 = false }
+            let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C, bf16: bf16)
             if case .saved(let activations) = storage { activations.moe[l] = saved }
         } else {
             project([(a.gate, .gate), (a.up, .up)], from: a.normed2, keptAs: a.normed2Packed, layer: l, N: N)

@@ -36,14 +36,15 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's block linears, LM head and
     /// attention products (Q·Kᵀ, P·V and their backward) multiply in bfloat16 with float32
     /// accumulation (``bf16LinearForward(_:_:_:_:N:C:OC:)``, ``AttentionPrecision/bfloat16``); norms,
-    /// softmax, the loss, LoRA adapters and mixture-of-experts MLPs stay float32.
+    /// softmax, the loss and LoRA adapters stay float32; mixture-of-experts MLPs take bf16 products too
+    /// (``mixtureOfExpertsForward``).
     /// Float models only; false leaves every float32 path as it was.
     public var bf16Matmuls = false {
         didSet { precondition(!bf16Matmuls || S.self == Float.self, "LlamaModel: bf16 matrix products need a Float model") }
     }
     /// Whether the training pass keeps the block linears' inputs as packed bf16 rows
     /// (``LlamaActivations/bf16Inputs``): bf16 products, no LoRA adapters or frozen base (their
-    /// float32 products read the float32 input) and no mixture-of-experts MLP (likewise).
+    /// float32 products read the float32 input) and no mixture-of-experts MLP (it gathers float32 rows per expert).
     var keepsBF16Inputs: Bool {
         bf16Matmuls && packsBF16Inputs && adapters == nil && frozenBase == nil && spec.mixtureOfExperts == nil
     }
@@ -252,7 +253,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 if let moe = w.moe, let m = spec.mixtureOfExperts, let saved = a.moe[l] {
                     precondition(lora == nil, "LlamaModel: LoRA adapters on mixture-of-experts layers are refused at load")
                     mixtureOfExpertsBackward(d.ln.pointer, gradients: g, d.residual.pointer, a.ln2[l].pointer, parameters: p,
-                                             offsets: moe, spec: m, saved: saved, N: N, C: C)
+                                             offsets: moe, spec: m, saved: saved, N: N, C: C, bf16: bf16Matmuls)
                 } else {
                     d.wide.zero()
                     if a.bf16Inputs {

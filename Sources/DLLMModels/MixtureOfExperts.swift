@@ -72,15 +72,19 @@ final class MixtureOfExpertsActivations<S: ComputeScalar> {
 
 /// `out (N, C) = Σ_j p(e_j | x)·expert_{e_j}(x) + shared(x)` for the normed rows `x` (N, C), mirroring
 /// `LLaDAMoESparseMoeBlock.forward` (experts visited in index order, tokens in order) and the decoder
-/// layer's shared expert. Returns the activations backward needs.
+/// layer's shared expert. Returns the activations backward needs. `bf16` (a Float model's
+/// `bf16: true` training pass) runs the router's and the experts' products as autocast runs
+/// `nn.Linear`, in bfloat16 with float32 accumulation, and rounds the experts' gate and up outputs
+/// as the dense MLP does (``swigluForwardBF16(_:_:_:keeping:_:count:)``); routing, weighting and
+/// the sums over experts stay float32.
 @discardableResult
 func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, parameters p: UnsafePointer<S>,
                                                offsets o: MixtureOfExpertsOffsets, spec m: MixtureOfExpertsSpec,
-                                               N: Int, C: Int) -> MixtureOfExpertsActivations<S> {
+                                               N: Int, C: Int, bf16: Bool = false) -> MixtureOfExpertsActivations<S> {
     let E = m.experts, k = m.topK, Ie = m.expertIntermediate
     let a = MixtureOfExpertsActivations<S>(N: N, experts: E)
     let probs = a.probabilities.pointer
-    linearForward(probs, x, p + o.router, nil, N: N, C: C, OC: E)
+    moeLinearForward(probs, x, p + o.router, N: N, C: C, OC: E, bf16: bf16)
     a.selected = [Int](repeating: 0, count: N * k)
     for n in 0..<N {
         let row = probs + n * E
@@ -103,7 +107,7 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
         a.inputs.append(X); a.gates.append(G); a.ups.append(U); a.hidden.append(H); a.outputs.append(Y)
         guard M > 0 else { continue }
         for (r, slot) in slots.enumerated() { (X.pointer + r * C).update(from: x + (slot / k) * C, count: C) }
-        swigluMLPForward(Y.pointer, X.pointer, G.pointer, U.pointer, H.pointer, p, o.experts[e], N: M, C: C, I: Ie)
+        swigluMLPForward(Y.pointer, X.pointer, G.pointer, U.pointer, H.pointer, p, o.experts[e], N: M, C: C, I: Ie, bf16: bf16)
         for (r, slot) in slots.enumerated() {
             let n = slot / k, w = probs[n * E + e]
             let dst = out + n * C, src = Y.pointer + r * C
@@ -112,7 +116,7 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
     }
     if let s = o.shared, let Is = m.sharedIntermediate {
         let G = Buffer<S>(count: N * Is), U = Buffer<S>(count: N * Is), H = Buffer<S>(count: N * Is), Y = Buffer<S>(count: N * C)
-        swigluMLPForward(Y.pointer, x, G.pointer, U.pointer, H.pointer, p, s, N: N, C: C, I: Is)
+        swigluMLPForward(Y.pointer, x, G.pointer, U.pointer, H.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
         accumulate(out, Y.pointer, count: N * C)
         a.sharedGate = G; a.sharedUp = U; a.sharedHidden = H
     }
@@ -121,11 +125,12 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
 
 /// Backward of ``mixtureOfExpertsForward``: from `dout` (N, C), accumulates into `dx` (N, C) and the
 /// gradients `g` of the router, the experts and the shared expert. The top-k choice passes no
-/// gradient (as in PyTorch); the routing weights do, through the softmax into the router.
+/// gradient (as in PyTorch); the routing weights do, through the softmax into the router. `bf16` as
+/// the forward ran: every product's backward in bfloat16 with float32 accumulation.
 func mixtureOfExpertsBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>,
                                                 _ dout: UnsafePointer<S>, _ x: UnsafePointer<S>, parameters p: UnsafePointer<S>,
                                                 offsets o: MixtureOfExpertsOffsets, spec m: MixtureOfExpertsSpec,
-                                                saved a: MixtureOfExpertsActivations<S>, N: Int, C: Int) {
+                                                saved a: MixtureOfExpertsActivations<S>, N: Int, C: Int, bf16: Bool = false) {
     let E = m.experts, k = m.topK, Ie = m.expertIntermediate
     let probs = a.probabilities.pointer
     let dprobs = Buffer<S>(count: N * E)  // (N, E), nonzero at the selected experts
@@ -141,11 +146,11 @@ func mixtureOfExpertsBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, g
             dprobs.pointer[n * E + e] += dw
         }
         swigluMLPBackward(dX.pointer, g, dY.pointer, a.inputs[e].pointer, a.gates[e].pointer, a.ups[e].pointer, a.hidden[e].pointer,
-                          p, o.experts[e], N: M, C: C, I: Ie)
+                          p, o.experts[e], N: M, C: C, I: Ie, bf16: bf16)
         for (r, slot) in slots.enumerated() { accumulate(dx + (slot / k) * C, dX.pointer + r * C, count: C) }
     }
     if let s = o.shared, let Is = m.sharedIntermediate {
-        swigluMLPBackward(dx, g, dout, x, a.sharedGate!.pointer, a.sharedUp!.pointer, a.sharedHidden!.pointer, p, s, N: N, C: C, I: Is)
+        swigluMLPBackward(dx, g, dout, x, a.sharedGate!.pointer, a.sharedUp!.pointer, a.sharedHidden!.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
     }
     // Softmax backward: dlogit_e = p_e·(dp_e − Σ_f p_f·dp_f).
     let dlogits = dprobs.pointer
@@ -155,26 +160,56 @@ func mixtureOfExpertsBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, g
         for e in 0..<E { dot += pr[e] * d[e] }
         for e in 0..<E { d[e] = pr[e] * (d[e] - dot) }
     }
-    linearBackward(dx, g + o.router, nil, dlogits, x, p + o.router, N: N, C: C, OC: E)
+    moeLinearBackward(dx, g + o.router, dlogits, x, p + o.router, N: N, C: C, OC: E, bf16: bf16)
 }
 
-/// `y (N, C) = down(silu(gate(x)) ⊙ up(x))`, keeping gate (N, I), up and their product `h`.
+/// `y (N, C) = down(silu(gate(x)) ⊙ up(x))`, keeping gate (N, I), up and their product `h`; with
+/// `bf16`, bf16 products and the gate and up outputs rounded to bf16 before SwiGLU reads them.
 func swigluMLPForward<S: ComputeScalar>(_ y: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ gate: UnsafeMutablePointer<S>,
                                         _ up: UnsafeMutablePointer<S>, _ h: UnsafeMutablePointer<S>, _ p: UnsafePointer<S>,
-                                        _ o: SwiGLUOffsets, N: Int, C: Int, I: Int) {
-    linearForward(gate, x, p + o.gate, nil, N: N, C: C, OC: I)
-    linearForward(up, x, p + o.up, nil, N: N, C: C, OC: I)
-    swigluForward(h, gate, up, count: N * I)
-    linearForward(y, h, p + o.down, nil, N: N, C: I, OC: C)
+                                        _ o: SwiGLUOffsets, N: Int, C: Int, I: Int, bf16: Bool = false) {
+    moeLinearForward(gate, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
+    moeLinearForward(up, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
+    if bf16 {
+        swigluForwardBF16(mutableFloats(h), rawFloats(gate), rawFloats(up), keeping: nil, nil, count: N * I)
+    } else {
+        swigluForward(h, gate, up, count: N * I)
+    }
+    moeLinearForward(y, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
 }
 
 /// Backward of ``swigluMLPForward``, accumulating into `dx` (N, C) and the three weight gradients.
 func swigluMLPBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ dy: UnsafePointer<S>,
                                          _ x: UnsafePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, _ h: UnsafePointer<S>,
-                                         _ p: UnsafePointer<S>, _ o: SwiGLUOffsets, N: Int, C: Int, I: Int) {
+                                         _ p: UnsafePointer<S>, _ o: SwiGLUOffsets, N: Int, C: Int, I: Int, bf16: Bool = false) {
     let dh = Buffer<S>(count: N * I), dgate = Buffer<S>(count: N * I), dup = Buffer<S>(count: N * I)
-    linearBackward(dh.pointer, g + o.down, nil, dy, h, p + o.down, N: N, C: I, OC: C)
-    swigluBackward(dgate.pointer, dup.pointer, dh.pointer, gate, up, count: N * I)
-    linearBackward(dx, g + o.gate, nil, dgate.pointer, x, p + o.gate, N: N, C: C, OC: I)
-    linearBackward(dx, g + o.up, nil, dup.pointer, x, p + o.up, N: N, C: C, OC: I)
+    moeLinearBackward(dh.pointer, g + o.down, dy, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
+    if bf16 {
+        swigluBackwardBF16(mutableFloats(dgate.pointer), mutableFloats(dup.pointer), rawFloats(dh.pointer),
+                           gate: rawFloats(gate), up: rawFloats(up), count: N * I)
+    } else {
+        swigluBackward(dgate.pointer, dup.pointer, dh.pointer, gate, up, count: N * I)
+    }
+    moeLinearBackward(dx, g + o.gate, dgate.pointer, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
+    moeLinearBackward(dx, g + o.up, dup.pointer, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
+}
+
+/// `out (N, OC) = inp (N, C) · Wᵀ` for a bias-free (OC, C) matrix, in bf16 products when `bf16` (Float only).
+func moeLinearForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>,
+                                        N: Int, C: Int, OC: Int, bf16: Bool) {
+    if bf16 {
+        bf16LinearForward(mutableFloats(out), rawFloats(inp), rawFloats(weight), nil, N: N, C: C, OC: OC)
+    } else {
+        linearForward(out, inp, weight, nil, N: N, C: C, OC: OC)
+    }
+}
+
+/// Backward of ``moeLinearForward``: `dinp += dout · W`, `dweight += doutᵀ · inp`.
+func moeLinearBackward<S: ComputeScalar>(_ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>,
+                                         _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, N: Int, C: Int, OC: Int, bf16: Bool) {
+    if bf16 {
+        bf16LinearBackward(mutableFloats(dinp), mutableFloats(dweight), nil, rawFloats(dout), rawFloats(inp), rawFloats(weight), N: N, C: C, OC: OC)
+    } else {
+        linearBackward(dinp, dweight, nil, dout, inp, weight, N: N, C: C, OC: OC)
+    }
 }
