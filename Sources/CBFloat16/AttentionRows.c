@@ -1,7 +1,7 @@
 // The elementwise passes of bf16 attention's score tiles, one query row at a time, on AVX-512
 // (FlashAttention-2, Dao 2023: Algorithm 1 lines 8-10 forward, Algorithm 2 lines 11-14
 // backward). The Swift loops they replace run eight lanes wide (release builds target
-// x86-64-v3) and took about a third of bf16 attention's time at SmolLM2's shape
+// x86-64-v3) and took 27 % of bf16 attention's time at SmolLM2's shape
 // (docs/benchmarks.md); here they run sixteen wide, and the probabilities and score gradients
 // are rounded into their packed bf16 rows in the pass that computes them.
 //
