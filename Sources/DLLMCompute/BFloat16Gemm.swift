@@ -112,8 +112,8 @@ func bf16MultiplyPacked(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>
     }
 }
 
-/// UInt16 scratch ``bf16GemmOnThisThread`` needs for an (m, k) · (k, n) product: the packed rows of
-/// op(A) and the packed panels of op(B).
+/// UInt16s an (m, k) · (k, n) product packed on one thread needs: the packed rows of op(A)
+/// (``bf16PackRowsOnThisThread``) and the packed panels of op(B) (``bf16PackPanelsOnThisThread``).
 public func bf16GemmScratchCount(m: Int, n: Int, k: Int) -> Int {
     bf16PackedRowsCount(N: m, C: k) + bf16PackedPanelsCount(k: k, n: n)
 }
@@ -147,26 +147,6 @@ public func bf16MultiplyPackedOnThisThread(_ pa: UnsafePointer<UInt16>, _ pb: Un
         return
     }
     cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)
-}
-
-/// ``bf16Gemm`` on the calling thread alone, packing into the caller's `scratch`
-/// (``bf16GemmScratchCount(m:n:k:)`` UInt16s): for the small products a parallel task runs itself,
-/// such as attention's per-head products. Same conventions and numerics as ``bf16Gemm``.
-public func bf16GemmOnThisThread(
-    _ transA: Transpose, _ transB: Transpose,
-    m: Int, n: Int, k: Int,
-    _ a: UnsafePointer<Float>, lda: Int,
-    _ b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-    scratch: UnsafeMutablePointer<UInt16>
-) {
-    precondition(m >= 0 && n >= 0 && k >= 0, "bf16Gemm: negative dimension")
-    precondition(beta == 0 || beta == 1, "bf16Gemm: beta must be 0 or 1")
-    if m == 0 || n == 0 { return }
-    let pa = scratch, pb = scratch + bf16PackedRowsCount(N: m, C: k)  // m bf16 rows of k; panels of NR columns
-    bf16PackRowsOnThisThread(transA, m: m, k: k, a, lda: lda, into: pa)
-    bf16PackPanelsOnThisThread(transB, k: k, n: n, b, ldb: ldb, into: pb)
-    bf16MultiplyPackedOnThisThread(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)
 }
 
 /// The product of packed bf16 operands without AVX512_BF16: both widened to float32 (exactly) and

@@ -141,21 +141,26 @@ struct PackedKeyTiles {
         @inlinable init(rawValue: Int) { self.rawValue = rawValue }
         @usableFromInline static let transposedK = Layouts(rawValue: 1), k = Layouts(rawValue: 2)
         @usableFromInline static let transposedV = Layouts(rawValue: 4), v = Layouts(rawValue: 8)
+        /// Each layout once, in the order of their bits (a tile stores them in this order).
         @usableFromInline static let order: [Layouts] = [.transposedK, .k, .transposedV, .v]
         @inlinable var transposed: Bool { self == .transposedK || self == .transposedV }
     }
 
-    @usableFromInline let T: Int, Bc: Int, HD: Int, layouts: Layouts
-    @usableFromInline let transposedCount: Int, rowsCount: Int, tileCount: Int  // UInt16s of one layout of a tile, of all
+    @usableFromInline let T: Int, Bc: Int, HD: Int
+    /// Where each layout (by the bit it sets) starts within a tile, -1 when not asked for; the UInt16s of a tile.
+    @usableFromInline let offsets: [Int], tileCount: Int
     @usableFromInline let storage: UnsafeMutablePointer<UInt16>?
 
     @inlinable
     init(_ precision: AttentionPrecision, T: Int, Bc: Int, HD: Int, layouts: Layouts) {
-        (self.T, self.Bc, self.HD, self.layouts) = (T, Bc, HD, layouts)
-        let transposedCount = precision.packedPanelsCount(k: HD, n: Bc), rowsCount = precision.packedPanelsCount(k: Bc, n: HD)
-        (self.transposedCount, self.rowsCount) = (transposedCount, rowsCount)
-        tileCount = Layouts.order.filter { layouts.contains($0) }.reduce(0) { $0 + ($1.transposed ? transposedCount : rowsCount) }
-        storage = tileCount > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: (T + Bc - 1) / Bc * tileCount) : nil
+        (self.T, self.Bc, self.HD) = (T, Bc, HD)
+        var offsets = [Int](repeating: -1, count: Layouts.order.count), running = 0
+        for (bit, layout) in Layouts.order.enumerated() where layouts.contains(layout) {
+            offsets[bit] = running
+            running += layout.transposed ? precision.packedPanelsCount(k: HD, n: Bc) : precision.packedPanelsCount(k: Bc, n: HD)
+        }
+        (self.offsets, tileCount) = (offsets, running)
+        storage = running > 0 ? UnsafeMutablePointer<UInt16>.allocate(capacity: (T + Bc - 1) / Bc * running) : nil
     }
 
     @inlinable func deallocate() { storage?.deallocate() }
@@ -163,13 +168,9 @@ struct PackedKeyTiles {
     /// Where `layout` of key tile `j` starts.
     @inlinable
     func start(_ layout: Layouts, tile j: Int) -> UnsafeMutablePointer<UInt16>? {
-        guard let storage, layouts.contains(layout) else { return nil }
-        var offset = j * tileCount
-        for earlier in Layouts.order {
-            if earlier == layout { break }
-            if layouts.contains(earlier) { offset += earlier.transposed ? transposedCount : rowsCount }
-        }
-        return storage + offset
+        let offset = offsets[layout.rawValue.trailingZeroBitCount]
+        guard let storage, offset >= 0 else { return nil }
+        return storage + j * tileCount + offset
     }
 
     /// Packs every key tile of K (T rows, stride `ldk`) and V (stride `ldv`) in the layouts asked for.

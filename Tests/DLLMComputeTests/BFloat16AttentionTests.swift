@@ -201,19 +201,26 @@ final class BFloat16AttentionTests: XCTestCase {
         print("tiled bf16 backward: largest difference / bound \(tightest)")
     }
 
-    /// The single-threaded product attention's tasks run: the sums of ``bf16Gemm`` (the same row
-    /// blocks on the same kernel; only float32 order may differ).
+    /// The single-threaded product attention's tasks run (pack rows, pack panels, multiply): the
+    /// sums of ``bf16Gemm`` (the same row blocks on the same kernel; only float32 order may
+    /// differ), also over the first columns of panels packed wider, as a key tile's Kᵀ panels serve
+    /// a causal diagonal tile.
     func testSingleThreadedProductEqualsBFloat16Gemm() {
         let m = 37, n = 70, k = 45
         var gen = GradientCheck()
         let a = gen.random(m * k).map(Float.init), b = gen.random(k * n).map(Float.init)
-        var expected = [Float](repeating: 0, count: m * n), ours = expected
-        var scratch = [UInt16](repeating: 0, count: bf16GemmScratchCount(m: m, n: n, k: k))
+        var rows = [UInt16](repeating: 0, count: bf16PackedRowsCount(N: m, C: k))
+        var panels = [UInt16](repeating: 0, count: bf16PackedPanelsCount(k: k, n: n))
         onEachBFloat16Kernel { kernel in
-            bf16Gemm(.none, .none, m: m, n: n, k: k, a, lda: k, b, ldb: n, &expected, ldc: n)
-            bf16GemmOnThisThread(.none, .none, m: m, n: n, k: k, a, lda: k, b, ldb: n, &ours, ldc: n, scratch: &scratch)
-            XCTAssertLessThan(Self.errorOverLargest(ours, expected), 1e-6, kernel)
-            XCTAssertGreaterThan(expected.map(abs).max()!, 1, kernel)
+            bf16PackRowsOnThisThread(.none, m: m, k: k, a, lda: k, into: &rows)
+            bf16PackPanelsOnThisThread(.none, k: k, n: n, b, ldb: n, into: &panels)
+            for columns in [n, 50] {
+                var expected = [Float](repeating: 0, count: m * columns), ours = expected
+                bf16Gemm(.none, .none, m: m, n: columns, k: k, a, lda: k, b, ldb: n, &expected, ldc: columns)
+                bf16MultiplyPackedOnThisThread(rows, panels, m: m, n: columns, k: k, beta: 0, &ours, ldc: columns)
+                XCTAssertLessThan(Self.errorOverLargest(ours, expected), 1e-6, "\(kernel), \(columns) columns")
+                XCTAssertGreaterThan(expected.map(abs).max()!, 1, kernel)
+            }
         }
     }
 }
