@@ -55,7 +55,7 @@ static inline float fast_exp1(float x) {
 
 #if defined(__x86_64__)
 /// Float.fastExp, sixteen values.
-CBF16_TARGET static inline __m512 fast_exp16(__m512 x) {
+CBF16_AVX512 static inline __m512 fast_exp16(__m512 x) {
     __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_LOW), _CMP_LT_OQ);
     __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LOW)), _mm512_set1_ps(EXP_HIGH));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -79,7 +79,7 @@ CBF16_TARGET static inline __m512 fast_exp16(__m512 x) {
 /// Lanes [0, count) of sixteen (count may exceed 16).
 static inline __mmask16 lanes(long count) { return count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u); }
 
-CBF16_TARGET static float scale_max_avx512(float *row, long cols, float scale) {
+CBF16_AVX512 static float scale_max_avx512(float *row, long cols, float scale) {
     __m512 best = _mm512_set1_ps(-__builtin_inff()), s = _mm512_set1_ps(scale);
     for (long c = 0; c < cols; c += 16) {
         __mmask16 m = lanes(cols - c);
@@ -90,7 +90,7 @@ CBF16_TARGET static float scale_max_avx512(float *row, long cols, float scale) {
     return _mm512_reduce_max_ps(best);
 }
 
-CBF16_TARGET static void exp_avx512(float *row, long cols, float scale, float shift, uint16_t *packed) {
+CBF16_AVX512 static void exp_avx512(float *row, long cols, float scale, float shift, uint16_t *packed) {
     __m512 s = _mm512_set1_ps(scale), t = _mm512_set1_ps(shift);
     for (long c = 0; c < cols; c += 16) {
         __mmask16 m = lanes(cols - c);
@@ -102,7 +102,7 @@ CBF16_TARGET static void exp_avx512(float *row, long cols, float scale, float sh
     }
 }
 
-CBF16_TARGET static void score_gradient_avx512(const float *p, float *d, long cols, float rowsum, float scale, uint16_t *packed) {
+CBF16_AVX512 static void score_gradient_avx512(const float *p, float *d, long cols, float rowsum, float scale, uint16_t *packed) {
     __m512 D = _mm512_set1_ps(rowsum), s = _mm512_set1_ps(scale);
     for (long c = 0; c < cols; c += 16) {
         __mmask16 m = lanes(cols - c);
@@ -116,7 +116,7 @@ CBF16_TARGET static void score_gradient_avx512(const float *p, float *d, long co
 
 float cbf16_attention_scale_max(float *row, long cols, float scale) {
 #if defined(__x86_64__)
-    if (cbf16_supported()) return scale_max_avx512(row, cols, scale);
+    if (cbf16_vector_packers()) return scale_max_avx512(row, cols, scale);
 #endif
     float best = -__builtin_inff();
     for (long c = 0; c < cols; c++) {
@@ -129,7 +129,7 @@ float cbf16_attention_scale_max(float *row, long cols, float scale) {
 void cbf16_attention_exp(float *row, long cols, float scale, float shift, uint16_t *packed) {
     if (packed && cols % 2) packed[cols] = 0;
 #if defined(__x86_64__)
-    if (cbf16_supported()) { exp_avx512(row, cols, scale, shift, packed); return; }
+    if (cbf16_vector_packers()) { exp_avx512(row, cols, scale, shift, packed); return; }
 #endif
     for (long c = 0; c < cols; c++) {
         float x = scale != 1.0f ? row[c] * scale : row[c];
@@ -141,7 +141,7 @@ void cbf16_attention_exp(float *row, long cols, float scale, float shift, uint16
 void cbf16_attention_score_gradient(const float *p, float *d, long cols, float rowsum, float scale, uint16_t *packed) {
     if (packed && cols % 2) packed[cols] = 0;
 #if defined(__x86_64__)
-    if (cbf16_supported()) { score_gradient_avx512(p, d, cols, rowsum, scale, packed); return; }
+    if (cbf16_vector_packers()) { score_gradient_avx512(p, d, cols, rowsum, scale, packed); return; }
 #endif
     for (long c = 0; c < cols; c++) {
         d[c] = p[c] * (d[c] - rowsum) * scale;

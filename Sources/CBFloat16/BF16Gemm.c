@@ -25,7 +25,7 @@ enum { KC_MAX_PAIRS = 1024, MC_ROWS = 48 };
 // MARK: Rounding (round_one, round16: rounding.h)
 
 #if defined(__x86_64__)
-CBF16_TARGET static void from_float_avx512(const float *src, uint16_t *dst, long count) {
+CBF16_AVX512 static void from_float_avx512(const float *src, uint16_t *dst, long count) {
     long i = 0;
     for (; i + 16 <= count; i += 16) {
         _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(round16(_mm512_loadu_ps(src + i))));
@@ -34,19 +34,38 @@ CBF16_TARGET static void from_float_avx512(const float *src, uint16_t *dst, long
 }
 #endif
 
-static int vector_wanted = 1;  // cbf16_use_vector
+static int vector_wanted = 1;   // cbf16_use_vector
+static int packers_wanted = 1;  // cbf16_use_vector_packers
 
 void cbf16_use_vector(int enabled) { __atomic_store_n(&vector_wanted, enabled != 0, __ATOMIC_RELEASE); }
 
 int cbf16_supported(void) { return __atomic_load_n(&vector_wanted, __ATOMIC_ACQUIRE) && cbf16_vector_detected(); }
+
+void cbf16_use_vector_packers(int enabled) { __atomic_store_n(&packers_wanted, enabled != 0, __ATOMIC_RELEASE); }
+
+int cbf16_vector_packers(void) {
+    return __atomic_load_n(&packers_wanted, __ATOMIC_ACQUIRE) && cbf16_avx512_detected();
+}
+
+int cbf16_avx512_detected(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
 
 int cbf16_vector_detected(void) {
 #if defined(__x86_64__)
     static int cached = -1;
     if (cached >= 0) return cached;
     unsigned eax, ebx, ecx, edx;
-    int ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    int ok = cbf16_avx512_detected();
     // CPUID.(EAX=7, ECX=1):EAX bit 5 = AVX512_BF16 (the OS's zmm state is implied by avx512f above).
     if (ok && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) ok = (eax >> 5) & 1u;
     else ok = 0;
@@ -59,12 +78,42 @@ int cbf16_vector_detected(void) {
 
 void cbf16_from_float(const float *src, uint16_t *dst, long count) {
 #if defined(__x86_64__)
-    if (cbf16_supported()) { from_float_avx512(src, dst, count); return; }
+    if (cbf16_vector_packers()) { from_float_avx512(src, dst, count); return; }
 #endif
     for (long i = 0; i < count; i++) dst[i] = round_one(src[i]);
 }
 
+#if defined(__x86_64__)
+CBF16_AVX512 static void to_float_avx512(const uint16_t *src, float *dst, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(src + i)));
+        _mm512_storeu_si512((void *)(dst + i), _mm512_slli_epi32(wide, 16));
+    }
+    for (; i < count; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &bits, 4);
+    }
+}
+
+/// One packed row of a panel (NR pair words: rows 2t and 2t + 1 of the panel's columns, lanes
+/// interleaved) widened into those two rows of a row-major float32 matrix, `cols` columns each;
+/// `second` is 0 when row 2t + 1 is past k.
+CBF16_AVX512 static void unpack_pair_avx512(const uint16_t *words, int cols, int second, float *row0, float *row1) {
+    for (int c0 = 0; c0 < cols; c0 += 16) {
+        int valid = cols - c0 < 16 ? cols - c0 : 16;
+        __mmask16 mask = (__mmask16)((1u << valid) - 1u);
+        __m512i pairs = _mm512_maskz_loadu_epi32(mask, words + 2 * c0);
+        _mm512_mask_storeu_epi32(row0 + c0, mask, _mm512_slli_epi32(pairs, 16));
+        if (second) _mm512_mask_storeu_epi32(row1 + c0, mask, _mm512_and_si512(pairs, _mm512_set1_epi32((int)0xffff0000u)));
+    }
+}
+#endif
+
 void cbf16_to_float(const uint16_t *src, float *dst, long count) {
+#if defined(__x86_64__)
+    if (cbf16_vector_packers()) { to_float_avx512(src, dst, count); return; }
+#endif
     for (long i = 0; i < count; i++) {
         uint32_t bits = (uint32_t)src[i] << 16;
         memcpy(dst + i, &bits, 4);
@@ -88,7 +137,7 @@ long cbf16_packed_b_count(long k, long n) {
 #if defined(__x86_64__)
 /// Transposes a 16 x 16 matrix of 32-bit words held as 16 rows (unpacks within 128-bit lanes,
 /// then two rounds of lane shuffles; the usual AVX-512 in-register transpose).
-CBF16_TARGET static inline void transpose16x16_epi32(__m512i r[16]) {
+CBF16_AVX512 static inline void transpose16x16_epi32(__m512i r[16]) {
     __m512i t[16], u[16];
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
@@ -114,7 +163,7 @@ CBF16_TARGET static inline void transpose16x16_epi32(__m512i r[16]) {
 
 /// 16 values of a float32 source (rounded) or a bfloat16 source (as they are) from `index` on,
 /// lanes past `mask` zero, each in the low half of its 32-bit lane.
-CBF16_TARGET static inline __m512i load16(const void *src, int bf16, long index, __mmask16 mask) {
+CBF16_AVX512 static inline __m512i load16(const void *src, int bf16, long index, __mmask16 mask) {
     if (bf16) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, (const uint16_t *)src + index));
     return round16(_mm512_maskz_loadu_ps(mask, (const float *)src + index));
 }
@@ -126,7 +175,7 @@ CBF16_TARGET static inline __m512i load16(const void *src, int bf16, long index,
 /// transpose gives each row its 32 values in one store; a leftover block of 16 p values
 /// transposes through the stack, and the last p values go one by one. (Measured on
 /// 1536 x 4096 and 32000 x 4096, the LM head's weight gradient: docs/mixed-precision.md.)
-CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long ka, long row0, long row1, uint16_t *dst) {
+CBF16_AVX512 static void pack_a_transposed(const float *a, long cs, long k, long ka, long row0, long row1, uint16_t *dst) {
     uint16_t block[16][16];
     // Rows in spans of 256 (1 KiB of each stored row), each span swept over p, so every page of A
     // that a sweep visits gives up 1 KiB, not one 64-byte line per 16 rows.
@@ -174,7 +223,7 @@ CBF16_TARGET static void pack_a_transposed(const float *a, long cs, long k, long
 void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
     long ka = cbf16_packed_a_stride(k);
 #if defined(__x86_64__)
-    if (rs == 1 && cs != 1 && cbf16_supported()) { pack_a_transposed(a, cs, k, ka, row0, row1, dst); return; }
+    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, cs, k, ka, row0, row1, dst); return; }
 #endif
     for (long i = row0; i < row1; i++) {
         uint16_t *out = dst + i * ka;
@@ -198,7 +247,7 @@ static inline uint32_t pair_word(const float *b, long rs, long cs, long k, long 
 #if defined(__x86_64__)
 /// One panel when op(B)'s rows are contiguous (cs == 1), from float32 (rounded) or bfloat16 rows
 /// (`bf16`): rows 2t and 2t+1 interleave lane by lane. Inlined into one function per source type.
-CBF16_TARGET __attribute__((always_inline)) static inline void pack_b_panel_rows(
+CBF16_AVX512 __attribute__((always_inline)) static inline void pack_b_panel_rows(
     const void *b, int bf16, long rs, long k, long n, long q, uint32_t *out) {
     long pairs = (k + 1) / 2, j0 = q * CBF16_NR;
     for (long t = 0; t < pairs; t++) {
@@ -214,11 +263,11 @@ CBF16_TARGET __attribute__((always_inline)) static inline void pack_b_panel_rows
     }
 }
 
-CBF16_TARGET static void pack_b_panel_rows_float(const float *b, long rs, long k, long n, long q, uint32_t *out) {
+CBF16_AVX512 static void pack_b_panel_rows_float(const float *b, long rs, long k, long n, long q, uint32_t *out) {
     pack_b_panel_rows(b, 0, rs, k, n, q, out);
 }
 
-CBF16_TARGET static void pack_b_panel_rows_bf16(const uint16_t *b, long ld, long k, long n, long q, uint32_t *out) {
+CBF16_AVX512 static void pack_b_panel_rows_bf16(const uint16_t *b, long ld, long k, long n, long q, uint32_t *out) {
     pack_b_panel_rows(b, 1, ld, k, n, q, out);
 }
 
@@ -227,7 +276,7 @@ CBF16_TARGET static void pack_b_panel_rows_bf16(const uint16_t *b, long ld, long
 /// of p round into 16 pair words (one vector per column), and a 16 x 16 word transpose turns them
 /// into one vector per pair, stored whole (writing each word NR words apart cost more than the
 /// rounding). The last p values, past the blocks of 32, go one pair at a time.
-CBF16_TARGET static void pack_b_panel_columns(const float *b, long cs, long k, long n, long q, uint32_t *out) {
+CBF16_AVX512 static void pack_b_panel_columns(const float *b, long cs, long k, long n, long q, uint32_t *out) {
     long pairs = (k + 1) / 2, j0 = q * CBF16_NR, whole = k / 32 * 32;
     // 32 bf16 in order (the low halves of lo's then hi's lanes), i.e. 16 pair words.
     const __m512i order = _mm512_set_epi16(
@@ -259,8 +308,8 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
     for (long q = panel0; q < panel1; q++) {
         uint32_t *out = (uint32_t *)(void *)(dst + q * pairs * 2 * CBF16_NR);
 #if defined(__x86_64__)
-        if (cbf16_supported() && cs == 1) { pack_b_panel_rows_float(b, rs, k, n, q, out); continue; }
-        if (cbf16_supported() && rs == 1) { pack_b_panel_columns(b, cs, k, n, q, out); continue; }
+        if (cbf16_vector_packers() && cs == 1) { pack_b_panel_rows_float(b, rs, k, n, q, out); continue; }
+        if (cbf16_vector_packers() && rs == 1) { pack_b_panel_columns(b, cs, k, n, q, out); continue; }
 #endif
         for (long t = 0; t < pairs; t++) {
             for (long c = 0; c < CBF16_NR; c++) {
@@ -276,7 +325,7 @@ void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, 
     for (long q = panel0; q < panel1; q++) {
         uint32_t *out = (uint32_t *)(void *)(dst + q * pairs * 2 * CBF16_NR);
 #if defined(__x86_64__)
-        if (cbf16_supported()) { pack_b_panel_rows_bf16(b, ld, k, n, q, out); continue; }
+        if (cbf16_vector_packers()) { pack_b_panel_rows_bf16(b, ld, k, n, q, out); continue; }
 #endif
         for (long t = 0; t < pairs; t++) {
             for (long c = 0; c < CBF16_NR; c++) {
@@ -289,14 +338,32 @@ void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, 
     }
 }
 
-void cbf16_unpack_b(const uint16_t *packed, long k, long n, float *dst) {
+void cbf16_unpack_b(const uint16_t *packed, long k, long n, long panel0, long panel1, float *dst) {
+    // Panel by panel, pair by pair: each packed row of 2 x NR values holds rows 2t and 2t + 1 of
+    // the panel's columns interleaved, so the loops below read and write contiguously and no
+    // element needs a division to find its place.
     long pairs = (k + 1) / 2;
-    for (long p = 0; p < k; p++) {
-        long t = p / 2, half = p % 2;
-        for (long j = 0; j < n; j++) {
-            long q = j / CBF16_NR, c = j % CBF16_NR;
-            uint32_t bits = (uint32_t)packed[(q * pairs + t) * 2 * CBF16_NR + 2 * c + half] << 16;
-            memcpy(dst + p * n + j, &bits, 4);
+    int vector = cbf16_vector_packers();
+    for (long q = panel0; q < panel1; q++) {
+        long j0 = q * CBF16_NR, cols = n - j0 < CBF16_NR ? n - j0 : CBF16_NR;
+        for (long t = 0; t < pairs; t++) {
+            const uint16_t *words = packed + (q * pairs + t) * 2 * CBF16_NR;
+#if defined(__x86_64__)
+            if (vector) {
+                int second = 2 * t + 1 < k;
+                unpack_pair_avx512(words, (int)cols, second, dst + 2 * t * n + j0, second ? dst + (2 * t + 1) * n + j0 : NULL);
+                continue;
+            }
+#else
+            (void)vector;
+#endif
+            for (long h = 0; h < 2 && 2 * t + h < k; h++) {
+                float *out = dst + (2 * t + h) * n + j0;
+                for (long c = 0; c < cols; c++) {
+                    uint32_t bits = (uint32_t)words[2 * c + h] << 16;
+                    memcpy(out + c, &bits, 4);
+                }
+            }
         }
     }
 }

@@ -24,6 +24,18 @@ public enum BFloat16Matmul {
         set { cbf16_use_vector(newValue ? 1 : 0) }
     }
 
+    /// Whether this CPU has AVX512F/BW/VL/DQ: what the packers, the rounding to bf16 and
+    /// attention's row passes run on (AVX512_BF16 serves the products alone), so the float32
+    /// fallback of an AVX-512 CPU without AVX512_BF16 packs on AVX-512 too.
+    public static var hasVectorPackers: Bool { cbf16_avx512_detected() != 0 }
+
+    /// Whether the packers, rounding and row passes may use AVX-512 where the CPU has it (default
+    /// on). Off, they take their portable loops, as on a CPU without AVX-512 (tests compare the two).
+    public static var usesVectorPackers: Bool {
+        get { cbf16_vector_packers() != 0 || !hasVectorPackers }
+        set { cbf16_use_vector_packers(newValue ? 1 : 0) }
+    }
+
     /// Whether this CPU has AMX-BF16 tiles and Linux granted them to this process.
     public static var hasAMX: Bool { cbf16_amx_supported() != 0 }
 
@@ -36,7 +48,8 @@ public enum BFloat16Matmul {
 
     /// The instructions ``bf16Gemm`` runs on now, for start-up logs and benchmarks.
     public static var kernelName: String {
-        usesAMX ? "AMX-BF16 (tdpbf16ps)" : isAvailable ? "AVX512_BF16 (vdpbf16ps)" : "float32 sgemm over bf16-rounded inputs"
+        usesAMX ? "AMX-BF16 (tdpbf16ps)" : isAvailable ? "AVX512_BF16 (vdpbf16ps)"
+            : "float32 sgemm over bf16-rounded inputs" + (cbf16_vector_packers() != 0 ? " (AVX-512 packers)" : " (portable packers)")
     }
 
     /// `value` rounded to bfloat16 (nearest, ties to even) and widened back: what the kernel multiplies.
@@ -102,7 +115,7 @@ func bf16PackPanels(_ transB: Transpose, k: Int, n: Int, _ b: UnsafePointer<Floa
 func bf16MultiplyPacked(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard BFloat16Matmul.isAvailable else {
-        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)
+        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc, threaded: true)
         return
     }
     let rowBlock = cbf16_row_block()
@@ -143,7 +156,7 @@ public func bf16MultiplyPackedOnThisThread(_ pa: UnsafePointer<UInt16>, _ pb: Un
                                            beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
     guard BFloat16Matmul.isAvailable else {
-        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc)  // the caller's thread: BLAS runs single-threaded there
+        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc, threaded: false)  // the caller's thread: BLAS runs single-threaded there
         return
     }
     cbf16_gemm_packed(pa, pb, k, n, 0, m, c, ldc, beta == 0 ? 0 : 1)
@@ -152,19 +165,29 @@ public func bf16MultiplyPackedOnThisThread(_ pa: UnsafePointer<UInt16>, _ pb: Un
 /// The product of packed bf16 operands without AVX512_BF16: both widened to float32 (exactly) and
 /// multiplied by ``gemm``, so the sums are float32 sums of the same rounded values as the kernel's,
 /// in OpenBLAS's order. `pa` holds m packed rows (``cbf16_packed_a_stride(k)`` apart), `pb` the panels.
-/// A is widened 256 rows at a time, so the float32 copies stay near the size of op(B) (the LM head's
-/// weight-gradient A, a transposed (V, N) matrix, is never widened whole).
+/// A is widened in blocks of at most 16 M values (64 MB, and at least 256 rows), so the LM head's
+/// weight-gradient A, a transposed (V, N) matrix, is never widened whole, while a product with a
+/// short k runs as one sgemm: each sgemm call packs all of op(B) again, and 256-row blocks made the
+/// head's forward (k = 512, B 512 × 32000) pack its 64 MB weight 16 times, 13 % of the fallback
+/// step in OpenBLAS's copy routine (perf, docs/benchmarks.md).
+/// With `threaded` the widening is split between the compute threads (sgemm splits its own work);
+/// without, all of it runs on the calling thread.
 func widenedProduct(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
-                    _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+                    _ c: UnsafeMutablePointer<Float>, ldc: Int, threaded: Bool) {
     guard m > 0, n > 0 else { return }
-    let ka = cbf16_packed_a_stride(k), rowsPerBlock = 256
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: min(m, rowsPerBlock) * k)   // (≤ 256, k)
+    let ka = cbf16_packed_a_stride(k), rowsPerBlock = max(256, (16 << 20) / max(k, 1))
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: min(m, rowsPerBlock) * k)   // (rows of a block, k)
     let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)                        // (k, n)
     defer { a.deallocate(); b.deallocate() }
-    cbf16_unpack_b(pb, k, n, b)
+    let panels = (n + Int(CBF16_NR) - 1) / Int(CBF16_NR)
+    let widenB = { (range: Range<Int>) in cbf16_unpack_b(pb, k, n, range.lowerBound, range.upperBound, b) }
+    if threaded { parallelChunks(panels, minimumPerThread: 2, widenB) } else { widenB(0..<panels) }
     for row0 in stride(from: 0, to: m, by: rowsPerBlock) {
         let rows = min(rowsPerBlock, m - row0)
-        for i in 0..<rows { cbf16_to_float(pa + (row0 + i) * ka, a + i * k, k) }
+        let widenA = { (range: Range<Int>) in
+            for i in range { cbf16_to_float(pa + (row0 + i) * ka, a + i * k, k) }
+        }
+        if threaded { parallelChunks(rows, minimumPerThread: 16, widenA) } else { widenA(0..<rows) }
         gemm(.none, .none, m: rows, n: n, k: k, a, lda: max(k, 1), b, ldb: n, beta: beta == 0 ? 0 : 1, c + row0 * ldc, ldc: ldc)
     }
 }

@@ -47,8 +47,10 @@ struct TrainStepBench: ParsableCommand {
     var sweep: String?
     @Flag(help: "Time the step with bf16: true (linears, LM head and attention products in bfloat16, float32 accumulation) beside dllm float32, PyTorch float32 and PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16), in the same run; with --json, the bf16 step alone; with --sweep, bf16 rows too.")
     var bf16 = false
-    @Flag(name: .customLong("bf16-fallback"), help: "With --bf16 --json: time the bf16 step on the path of CPUs without AVX512_BF16 (portable packers, float32 sgemm over the bf16-rounded inputs) on any CPU.")
+    @Flag(name: .customLong("bf16-fallback"), help: "With --bf16 --json: time the bf16 step on the path of CPUs without AVX512_BF16 (float32 sgemm over the bf16-rounded inputs; the packers on AVX-512 where this CPU has it) on any CPU.")
     var bf16Fallback = false
+    @Flag(name: .customLong("portable-packers"), help: "With --bf16 --json: pack and round in portable loops, as a CPU without AVX-512 does (with --bf16-fallback: that CPU's whole bf16 path).")
+    var portablePackers = false
     @Flag(name: .customLong("masked-diffusion"), help: "Time dLLM's masked-diffusion (MDLM) step instead of a loss on every token: sequence b of B masks round(t·T) positions, t = (b + 0.5)/B, each weighted 1/(t·B·T). PyTorch runs the head on every position and takes the loss on the masked ones (dLLM's MDLMTrainer); dllm runs the head on the masked rows alone.")
     var maskedDiffusion = false
     @Flag(help: "Print one JSON line (step seconds, tokens/s, peak RSS) instead of the report.") var json = false
@@ -59,6 +61,10 @@ struct TrainStepBench: ParsableCommand {
         if bf16Fallback {
             guard bf16 && json else { throw ValidationError("--bf16-fallback times the bf16 step alone: use it with --bf16 --json") }
             BFloat16Matmul.usesVectorKernel = false
+        }
+        if portablePackers {
+            guard bf16 && json else { throw ValidationError("--portable-packers times the bf16 step alone: use it with --bf16 --json") }
+            BFloat16Matmul.usesVectorPackers = false
         }
         if bf16 && !json { return try runBF16Comparison() }
         let sgemm = json ? 0 : measureSgemm()

@@ -1,3 +1,4 @@
+import CBFloat16
 import DLLMCompute
 import DLLMRandom
 import XCTest
@@ -160,19 +161,27 @@ final class BFloat16GemmTests: XCTestCase {
 }
 
 /// Runs `body` on each bf16 path this CPU has: AMX tiles (when Linux grants them), `vdpbf16ps`
-/// (with AVX512_BF16), and the fallback of CPUs without it (portable packers, float32 sgemm over
-/// the rounded values), passing the path's name; restores the choice afterwards.
+/// (with AVX512_BF16), the fallback of AVX-512 CPUs without it (AVX-512 packers, float32 sgemm
+/// over the rounded values) and that of CPUs without AVX-512 (portable packers), passing the
+/// path's name; restores the choice afterwards.
 func onEachBFloat16Kernel(_ body: (String) -> Void) {
     let amxWasOn = BFloat16Matmul.usesAMX, vectorWasOn = BFloat16Matmul.usesVectorKernel
-    defer { BFloat16Matmul.usesAMX = amxWasOn; BFloat16Matmul.usesVectorKernel = vectorWasOn }
-    var paths: [(amx: Bool, vector: Bool)] = BFloat16Matmul.hasAMX ? [(true, true)] : []
-    if BFloat16Matmul.hasVectorKernel { paths.append((false, true)) }
-    paths.append((false, false))
+    let packersWereOn = BFloat16Matmul.usesVectorPackers
+    defer {
+        BFloat16Matmul.usesAMX = amxWasOn; BFloat16Matmul.usesVectorKernel = vectorWasOn
+        BFloat16Matmul.usesVectorPackers = packersWereOn
+    }
+    var paths: [(amx: Bool, vector: Bool, packers: Bool)] = BFloat16Matmul.hasAMX ? [(true, true, true)] : []
+    if BFloat16Matmul.hasVectorKernel { paths.append((false, true, true)) }
+    if BFloat16Matmul.hasVectorPackers { paths.append((false, false, true)) }
+    paths.append((false, false, false))
     for path in paths {
         BFloat16Matmul.usesAMX = path.amx
         BFloat16Matmul.usesVectorKernel = path.vector
+        BFloat16Matmul.usesVectorPackers = path.packers
         XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), path.amx)
         XCTAssertEqual(BFloat16Matmul.isAvailable, path.vector)
+        XCTAssertEqual(cbf16_vector_packers() != 0, path.packers && BFloat16Matmul.hasVectorPackers)
         body(BFloat16Matmul.kernelName)
     }
 }

@@ -11,13 +11,24 @@ extern "C" {
 /// 1 when this CPU (and OS) runs AVX512_BF16 with AVX512F/BW/VL, else 0.
 int cbf16_vector_detected(void);
 
-/// Whether the AVX512_BF16 code (packers, rounding, the vdpbf16ps and AMX kernels) may run
-/// (default 1); 0 makes every function here take its portable path, as on a CPU without it
-/// (tests compare the two).
+/// Whether the AVX512_BF16 kernels (vdpbf16ps and AMX) may run (default 1); 0 makes the
+/// products take the path of a CPU without it: callers widen the packed operands for sgemm
+/// (tests and the benchmark compare the two).
 void cbf16_use_vector(int enabled);
 
-/// 1 when the AVX512_BF16 code runs now: detected and not switched off.
+/// 1 when the AVX512_BF16 kernels run now: detected and not switched off.
 int cbf16_supported(void);
+
+/// 1 when this CPU (and OS) runs AVX512F/BW/VL/DQ, else 0: what the packers, the rounding and
+/// attention's row passes need (AVX512_BF16 is for the products alone).
+int cbf16_avx512_detected(void);
+
+/// Whether the packers, rounding and row passes may use AVX-512 where the CPU has it (default
+/// 1); 0 makes them take their portable loops, as on a CPU without AVX-512 (tests compare the two).
+void cbf16_use_vector_packers(int enabled);
+
+/// 1 when the packers, rounding and row passes run on AVX-512 now: detected and not switched off.
+int cbf16_vector_packers(void);
 
 /// dst[i] = bf16(src[i]), rounding to nearest, ties to even (as c10::BFloat16's
 /// `round_to_nearest_even`: NaN stays a quiet NaN, denormals are kept, overflow goes to inf).
@@ -51,9 +62,9 @@ void cbf16_pack_b(const float *b, long rs, long cs, long k, long n, long panel0,
 /// b[p*ld + j] (rows of a packed A serve, ld = cbf16_packed_a_stride). Same layout, no rounding.
 void cbf16_pack_b_bf16(const uint16_t *b, long ld, long k, long n, long panel0, long panel1, uint16_t *dst);
 
-/// The inverse of cbf16_pack_b: panels of op(B) (k, n) widened to a row-major float32 (k, n)
-/// matrix, dst[p*n + j] (exact).
-void cbf16_unpack_b(const uint16_t *packed, long k, long n, float *dst);
+/// The inverse of cbf16_pack_b for panels [panel0, panel1): those columns of op(B) (k, n)
+/// widened into a row-major float32 (k, n) matrix, dst[p*n + j] (exact).
+void cbf16_unpack_b(const uint16_t *packed, long k, long n, long panel0, long panel1, float *dst);
 
 /// 1 when this CPU has AMX-TILE and AMX-BF16 (with AVX512_BF16) and Linux granted this
 /// process the tile state, else 0.
