@@ -32,9 +32,13 @@ public enum BFloat16Matmul {
     /// Whether the packers, rounding and row passes may use AVX-512 where the CPU has it (default
     /// on). Off, they take their portable loops, as on a CPU without AVX-512 (tests compare the two).
     public static var usesVectorPackers: Bool {
-        get { cbf16_vector_packers() != 0 || !hasVectorPackers }
+        get { packsOnAVX512 || !hasVectorPackers }
         set { cbf16_use_vector_packers(newValue ? 1 : 0) }
     }
+
+    /// Whether the packers, rounding and row passes run on AVX-512 now: the CPU has it and
+    /// ``usesVectorPackers`` is on.
+    public static var packsOnAVX512: Bool { cbf16_vector_packers() != 0 }
 
     /// Whether this CPU has AMX-BF16 tiles and Linux granted them to this process.
     public static var hasAMX: Bool { cbf16_amx_supported() != 0 }
@@ -49,7 +53,7 @@ public enum BFloat16Matmul {
     /// The instructions ``bf16Gemm`` runs on now, for start-up logs and benchmarks.
     public static var kernelName: String {
         usesAMX ? "AMX-BF16 (tdpbf16ps)" : isAvailable ? "AVX512_BF16 (vdpbf16ps)"
-            : "float32 sgemm over bf16-rounded inputs" + (cbf16_vector_packers() != 0 ? " (AVX-512 packers)" : " (portable packers)")
+            : "float32 sgemm over bf16-rounded inputs" + (packsOnAVX512 ? " (AVX-512 packers)" : " (portable packers)")
     }
 
     /// `value` rounded to bfloat16 (nearest, ties to even) and widened back: what the kernel multiplies.
@@ -167,9 +171,10 @@ public func bf16MultiplyPackedOnThisThread(_ pa: UnsafePointer<UInt16>, _ pb: Un
 /// in OpenBLAS's order. `pa` holds m packed rows (``cbf16_packed_a_stride(k)`` apart), `pb` the panels.
 /// A is widened in blocks of at most 16 M values (64 MB, and at least 256 rows), so the LM head's
 /// weight-gradient A, a transposed (V, N) matrix, is never widened whole, while a product with a
-/// short k runs as one sgemm: each sgemm call packs all of op(B) again, and 256-row blocks made the
-/// head's forward (k = 512, B 512 × 32000) pack its 64 MB weight 16 times, 13 % of the fallback
-/// step in OpenBLAS's copy routine (perf, docs/benchmarks.md).
+/// short k runs as one sgemm: each sgemm call packs all of op(B) again (the head's forward, k = 512,
+/// B 512 × 32000, ran as 16 calls in 256-row blocks). perf of the fallback step on the reference
+/// config: 12.9 % in OpenBLAS's `sgemm_itcopy` with 256-row blocks, 3.0–3.5 % with these
+/// (docs/benchmarks.md).
 /// With `threaded` the widening is split between the compute threads (sgemm splits its own work);
 /// without, all of it runs on the calling thread.
 func widenedProduct(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,

@@ -1,4 +1,3 @@
-import CBFloat16
 import DLLMCompute
 import DLLMRandom
 import XCTest
@@ -181,7 +180,7 @@ func onEachBFloat16Kernel(_ body: (String) -> Void) {
         BFloat16Matmul.usesVectorPackers = path.packers
         XCTAssertEqual(BFloat16Matmul.kernelName.hasPrefix("AMX"), path.amx)
         XCTAssertEqual(BFloat16Matmul.isAvailable, path.vector)
-        XCTAssertEqual(cbf16_vector_packers() != 0, path.packers && BFloat16Matmul.hasVectorPackers)
+        XCTAssertEqual(BFloat16Matmul.packsOnAVX512, path.packers && BFloat16Matmul.hasVectorPackers)
         body(BFloat16Matmul.kernelName)
     }
 }
