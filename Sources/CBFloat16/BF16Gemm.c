@@ -169,13 +169,14 @@ CBF16_AVX512 static inline __m512i load16(const void *src, int bf16, long index,
 }
 
 /// Rows [row0, row1) of op(A) when op(A) is a transposed row-major matrix (rs == 1: element
-/// (i, p) at a[i + p*cs]). Reading down a column would touch one cache line per element, so
-/// the rows go 16 at a time: 16 contiguous rows' values of one p round in one vector. Blocks of
+/// (i, p) at a[i + p*cs]), float32 (rounded) or, with `bf16`, bfloat16 (as it is). Reading down
+/// a column would touch one cache line per element, so the rows go 16 at a time: 16 contiguous
+/// rows' values of one p round in one vector. Blocks of
 /// 32 p values pair up (p, p + 1) into 32-bit words, one vector per pair, and a 16 x 16 word
 /// transpose gives each row its 32 values in one store; a leftover block of 16 p values
 /// transposes through the stack, and the last p values go one by one. (Measured on
 /// 1536 x 4096 and 32000 x 4096, the LM head's weight gradient: docs/mixed-precision.md.)
-CBF16_AVX512 static void pack_a_transposed(const float *a, long cs, long k, long ka, long row0, long row1, uint16_t *dst) {
+CBF16_AVX512 static void pack_a_transposed(const void *a, int bf16, long cs, long k, long ka, long row0, long row1, uint16_t *dst) {
     uint16_t block[16][16];
     // Rows in spans of 256 (1 KiB of each stored row), each span swept over p, so every page of A
     // that a sweep visits gives up 1 KiB, not one 64-byte line per 16 rows.
@@ -188,8 +189,8 @@ CBF16_AVX512 static void pack_a_transposed(const float *a, long cs, long k, long
                 __mmask16 mask = (__mmask16)((1u << rows) - 1u);
                 __m512i words[16];
                 for (int c = 0; c < 16; c++) {
-                    __m512i lo = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + 2 * c) * cs + i0));
-                    __m512i hi = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + 2 * c + 1) * cs + i0));
+                    __m512i lo = load16(a, bf16, (p0 + 2 * c) * cs + i0, mask);
+                    __m512i hi = load16(a, bf16, (p0 + 2 * c + 1) * cs + i0, mask);
                     words[c] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
                 }
                 transpose16x16_epi32(words);
@@ -202,7 +203,7 @@ CBF16_AVX512 static void pack_a_transposed(const float *a, long cs, long k, long
             long p0 = whole;
             for (; p0 + 16 <= k; p0 += 16) {
                 for (int c = 0; c < 16; c++) {
-                    __m512i words = round16(_mm512_maskz_loadu_ps(mask, a + (p0 + c) * cs + i0));
+                    __m512i words = load16(a, bf16, (p0 + c) * cs + i0, mask);
                     _mm256_storeu_si256((__m256i *)(void *)block[c], _mm512_cvtepi32_epi16(words));
                 }
                 for (int r = 0; r < rows; r++) {
@@ -212,7 +213,7 @@ CBF16_AVX512 static void pack_a_transposed(const float *a, long cs, long k, long
             }
             for (int r = 0; r < rows; r++) {
                 uint16_t *out = dst + (i0 + r) * ka;
-                for (long p = p0; p < k; p++) out[p] = round_one(a[p * cs + i0 + r]);
+                for (long p = p0; p < k; p++) out[p] = bf16 ? ((const uint16_t *)a)[p * cs + i0 + r] : round_one(((const float *)a)[p * cs + i0 + r]);
                 if (k % 2) out[k] = 0;
             }
         }
@@ -223,7 +224,7 @@ CBF16_AVX512 static void pack_a_transposed(const float *a, long cs, long k, long
 void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
     long ka = cbf16_packed_a_stride(k);
 #if defined(__x86_64__)
-    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, cs, k, ka, row0, row1, dst); return; }
+    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, 0, cs, k, ka, row0, row1, dst); return; }
 #endif
     for (long i = row0; i < row1; i++) {
         uint16_t *out = dst + i * ka;
@@ -233,6 +234,18 @@ void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1
         } else {
             for (long p = 0; p < k; p++) out[p] = round_one(row[p * cs]);
         }
+        if (k % 2) out[k] = 0;
+    }
+}
+
+void cbf16_pack_a_bf16(const uint16_t *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
+    long ka = cbf16_packed_a_stride(k);
+#if defined(__x86_64__)
+    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, 1, cs, k, ka, row0, row1, dst); return; }
+#endif
+    for (long i = row0; i < row1; i++) {
+        uint16_t *out = dst + i * ka;
+        for (long p = 0; p < k; p++) out[p] = a[i * rs + p * cs];
         if (k % 2) out[k] = 0;
     }
 }

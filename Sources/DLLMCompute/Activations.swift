@@ -1,3 +1,4 @@
+import CBFloat16
 import RealModule
 /// SwiGLU (Shazeer 2020), LLaMA's MLP gate: `out = silu(gate) ⊙ up`, `silu(g) = g·σ(g)`.
 @inlinable
@@ -81,14 +82,51 @@ public func swigluBackwardBF16(
     }
 }
 
-/// Element `i` of SwiGLU's backward at gate `g` and up `u`: `dup += dout·silu(g)`,
-/// `dgate += dout·u·σ(g)·(1 + g·(1 − σ(g)))`; every SwiGLU backward computes it so.
+/// ``swigluBackwardBF16(_:_:_:gateBits:upBits:count:)`` for gradients that only bf16 products read:
+/// (N, I) dgate and dup go straight into packed bf16 rows `ld` UInt16s apart (odd `I` padded with
+/// a zero), as autocast hands the gate and up products bf16 output gradients. Each value is what
+/// accumulating into zeroed float32 buffers and rounding them would give, bit for bit.
+public func swigluBackwardBF16(
+    rows dgate: UnsafeMutablePointer<UInt16>, _ dup: UnsafeMutablePointer<UInt16>, ld: Int, _ dout: UnsafePointer<Float>,
+    gateBits: UnsafePointer<UInt16>, upBits: UnsafePointer<UInt16>, N: Int, I: Int
+) {
+    precondition(ld >= I + I % 2, "swigluBackwardBF16: row stride \(ld) below \(I) values")
+    // Each row's float32 gradients in a per-thread scratch pair (the loop vectorises as the
+    // float32 backward's does), then rounded sixteen at a time into their rows.
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * ComputeThreads.count * max(1, I))
+    defer { scratch.deallocate() }
+    parallelChunks(N, minimumPerThread: max(1, 4096 / max(1, I))) { (thread: Int, rows: Range<Int>) in
+        let gs = scratch + 2 * thread * I, us = gs + I
+        for n in rows {
+            let d = dout + n * I, gb = gateBits + n * I, ub = upBits + n * I
+            for j in 0..<I {
+                let (dg, du) = swigluGradients(d[j], g: bf16Value(gb[j]), u: bf16Value(ub[j]))
+                gs[j] = 0 + dg
+                us[j] = 0 + du
+            }
+            let g = dgate + n * ld, u = dup + n * ld
+            cbf16_from_float(gs, g, I)
+            cbf16_from_float(us, u, I)
+            if I % 2 == 1 { g[I] = 0; u[I] = 0 }
+        }
+    }
+}
+
+/// SwiGLU's backward at gate `g` and up `u` for output gradient `dout`: `dgate = dout·u·σ(g)·(1 +
+/// g·(1 − σ(g)))` and `dup = dout·silu(g)`; every SwiGLU backward computes them so.
+@inlinable @inline(__always)
+func swigluGradients<S: ComputeScalar>(_ dout: S, g: S, u: S) -> (dgate: S, dup: S) {
+    let sig = 1 / (1 + S.fastExp(-g))
+    return (dout * u * sig * (1 + g * (1 - sig)), dout * (g * sig))
+}
+
+/// Element `i` of SwiGLU's backward (``swigluGradients(_:g:u:)``), accumulated into `dgate` and `dup`.
 @inlinable @inline(__always)
 func swigluBackwardOne<S: ComputeScalar>(_ dgate: UnsafeMutablePointer<S>, _ dup: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>,
                                          _ i: Int, g: S, u: S) {
-    let sig = 1 / (1 + S.fastExp(-g))
-    dup[i] += dout[i] * (g * sig)
-    dgate[i] += dout[i] * u * sig * (1 + g * (1 - sig))
+    let (dg, du) = swigluGradients(dout[i], g: g, u: u)
+    dup[i] += du
+    dgate[i] += dg
 }
 
 /// The GELU variants checkpoints name in `hidden_act` / `activation_function`.

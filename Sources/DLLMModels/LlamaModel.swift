@@ -25,6 +25,8 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     var lastLogitRows: [Int]?
     /// The Edit Flows heads' outputs of the last ``editFlowForward(_:mask:)``.
     var editFlowBuffers: EditFlowHeadBuffers<S>?
+    /// bf16 backward: the LM head's dlogits as packed bf16 rows (``crossEntropyBackwardBF16``).
+    var headGradientRows: BFloat16Rows?
     /// LoRA adapters on the block linears (``LoRAAdapters``). With adapters the base is frozen:
     /// backward computes no gradient for any base parameter, only the adapters' and the inputs'.
     public var adapters: LoRAAdapters<S>?
@@ -187,6 +189,10 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
         precondition(targets.count == R && (weights == nil || weights!.count == R), "LlamaModel: targets/weights must hold \(R) values")
         let p = parameters.pointer, g = gradients.pointer, o = offsets
 
+        if bf16Matmuls && frozenBase == nil && adapters?.headCopy == nil {
+            backwardBF16Head(targets: targets, weights: weights, dloss: dloss, activations: a, batch: batch, rows: R)
+            return
+        }
         // dlogits overwrite the logits in place.
         targets.withUnsafeBufferPointer { t in
             withOptionalPointer(weights) { w in
@@ -201,6 +207,26 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 return
             }
             backwardLinear(dHidden, baseGradient(g, o.head), nil, a.logits.pointer, a.lnf.pointer, p + o.head, frozen: frozenBase?.head, N: R, C: C, OC: V)
+        }
+    }
+
+    /// ``backward(targets:weights:dloss:)`` under `bf16: true` with a trainable (or absent) head
+    /// gradient: dlogits go straight into packed bf16 rows, which the head's two products read (as
+    /// autocast's head reads its bf16 output gradient), bit-identical to rounding float32 dlogits.
+    func backwardBF16Head(targets: [Int32], weights: [S]?, dloss: S, activations a: LlamaActivations<S>, batch: TokenBatch, rows R: Int) {
+        let C = spec.hidden, V = spec.vocab, count = bf16PackedRowsCount(N: R, C: V)
+        if headGradientRows == nil || headGradientRows!.count < count { headGradientRows = nil; headGradientRows = BFloat16Rows(count: count) }
+        let rows = headGradientRows!.pointer
+        targets.withUnsafeBufferPointer { t in
+            withOptionalPointer(weights) { w in
+                crossEntropyBackwardBF16(into: rows, rawFloats(a.logits.pointer), rawFloats(a.lse.pointer), t.baseAddress!,
+                                         w.map { rawFloats($0) }, dloss: Float(dloss), N: R, V: V)
+            }
+        }
+        let g = gradients.pointer, p = parameters.pointer
+        backpropagate(batch: batch, activations: a) { dHidden in
+            bf16LinearBackward(mutableFloats(dHidden), baseGradient(g, offsets.head).map { mutableFloats($0) }, packedDout: rows,
+                               rawFloats(a.lnf.pointer), rawFloats(p + offsets.head), N: R, C: C, OC: V)
         }
     }
 
@@ -262,25 +288,28 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                         backwardLinear(d.wide.pointer, base(w.down), nil, d.residual.pointer, a.swiglu[l].pointer, p + w.down, frozen: f?.down, N: N, C: I, OC: C)
                         lora?.backward(d.wide.pointer, d.residual.pointer, a.swiglu[l].pointer, layer: l, .down, N: N)
                     }
-                    d.gate.zero(); d.up.zero()
-                    if a.bf16Inputs {  // at the kept bf16 gate and up
-                        swigluBackwardBF16(mutableFloats(d.gate.pointer), mutableFloats(d.up.pointer), rawFloats(d.wide.pointer),
-                                           gateBits: a.gateBF16[l].pointer, upBits: a.upBF16[l].pointer, count: N * I)
-                    } else if bf16Matmuls {  // at the float32 gate and up, rounded as the forward rounded them
-                        swigluBackwardBF16(mutableFloats(d.gate.pointer), mutableFloats(d.up.pointer), rawFloats(d.wide.pointer),
-                                           gate: rawFloats(a.gate[l].pointer), up: rawFloats(a.up[l].pointer), count: N * I)
-                    } else {
-                        swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
-                    }
                     if a.bf16Inputs {
-                        backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], packed: a.ln2Packed[l].pointer, N: N, C: C)
-                    } else if bf16Matmuls && lora == nil && f == nil {
-                        backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], a.ln2[l].pointer, N: N, C: C)
+                        // At the kept bf16 gate and up, the gradients straight into bf16 rows for
+                        // the gate and up products, in d.gate's and d.up's memory.
+                        backwardBF16GateUp(d.ln.pointer, layer: w, a.ln2Packed[l].pointer, dout: d.wide.pointer,
+                                           gateBits: a.gateBF16[l].pointer, upBits: a.upBF16[l].pointer,
+                                           gateRows: d.gate.pointer, upRows: d.up.pointer, N: N, C: C, I: I)
                     } else {
-                        backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
-                        lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
-                        backwardLinear(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
-                        lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
+                        d.gate.zero(); d.up.zero()
+                        if bf16Matmuls {  // at the float32 gate and up, rounded as the forward rounded them
+                            swigluBackwardBF16(mutableFloats(d.gate.pointer), mutableFloats(d.up.pointer), rawFloats(d.wide.pointer),
+                                               gate: rawFloats(a.gate[l].pointer), up: rawFloats(a.up[l].pointer), count: N * I)
+                        } else {
+                            swigluBackward(d.gate.pointer, d.up.pointer, d.wide.pointer, a.gate[l].pointer, a.up[l].pointer, count: N * I)
+                        }
+                        if bf16Matmuls && lora == nil && f == nil {
+                            backwardBF16Group(d.ln.pointer, [(d.gate.pointer, w.gate, nil, I), (d.up.pointer, w.up, nil, I)], a.ln2[l].pointer, N: N, C: C)
+                        } else {
+                            backwardLinear(d.ln.pointer, base(w.gate), nil, d.gate.pointer, a.ln2[l].pointer, p + w.gate, frozen: f?.gate, N: N, C: C, OC: I)
+                            lora?.backward(d.ln.pointer, d.gate.pointer, a.ln2[l].pointer, layer: l, .gate, N: N)
+                            backwardLinear(d.ln.pointer, base(w.up), nil, d.up.pointer, a.ln2[l].pointer, p + w.up, frozen: f?.up, N: N, C: C, OC: I)
+                            lora?.backward(d.ln.pointer, d.up.pointer, a.ln2[l].pointer, layer: l, .up, N: N)
+                        }
                     }
                 }
                 rmsnormBackward(d.residual.pointer, base(w.mlpNorm), d.ln.pointer, a.res2[l].pointer, p + w.mlpNorm, a.ln2Rstd[l].pointer, N: N, C: C)
@@ -371,6 +400,27 @@ extension LlamaModel {
     func backwardBF16Group(_ dinp: UnsafeMutablePointer<S>, _ parts: [(UnsafeMutablePointer<S>, Int, Int?, Int)],
                            packed: UnsafePointer<UInt16>, N: Int, C: Int) {
         bf16LinearBackwardGroup(mutableFloats(dinp), bf16Gradients(parts), packedInput: packed, N: N, C: C)
+    }
+
+    /// The gate and up linears' backward under ``LlamaActivations/bf16Inputs``: SwiGLU's gradients at
+    /// the kept bf16 gate and up outputs go straight into packed bf16 rows (`gateRows`, `upRows`:
+    /// the (N, I) float buffers' memory, reused), which both products read; `dinp` accumulates.
+    func backwardBF16GateUp(_ dinp: UnsafeMutablePointer<S>, layer w: LlamaLayerOffsets, _ packedInput: UnsafePointer<UInt16>,
+                            dout: UnsafePointer<S>, gateBits: UnsafePointer<UInt16>, upBits: UnsafePointer<UInt16>,
+                            gateRows: UnsafeMutablePointer<S>, upRows: UnsafeMutablePointer<S>, N: Int, C: Int, I: Int) {
+        let count = bf16PackedRowsCount(N: N, C: I), ld = count / max(1, N)
+        precondition(S.self == Float.self && count <= 2 * N * I,
+                     "LlamaModel: bf16 gate/up rows (\(count) values) exceed their float buffers")
+        let p = parameters.pointer, g = gradients.pointer
+        gateRows.withMemoryRebound(to: UInt16.self, capacity: count) { gate in
+            upRows.withMemoryRebound(to: UInt16.self, capacity: count) { up in
+                swigluBackwardBF16(rows: gate, up, ld: ld, rawFloats(dout), gateBits: gateBits, upBits: upBits, N: N, I: I)
+                bf16LinearBackwardGroup(mutableFloats(dinp), [
+                    (dout: UnsafePointer(gate), weight: rawFloats(p + w.gate), dweight: Optional(mutableFloats(g + w.gate)), OC: I),
+                    (dout: UnsafePointer(up), weight: rawFloats(p + w.up), dweight: Optional(mutableFloats(g + w.up)), OC: I),
+                ], packedInput: packedInput, N: N, C: C)
+            }
+        }
     }
 
     /// (dout, weight offset, bias offset, OC) as the gradients of `parameters`' matrices.

@@ -50,6 +50,32 @@ struct KernelBench: ParsableCommand {
         let g = buf(N * I), u = buf(N * I), o = buf(N * I)
         time("swiglu fwd") { swigluForward(o.pointer, g.pointer, u.pointer, count: N * I) }
         time("swiglu bwd") { swigluBackward(dy.pointer, y.pointer, o.pointer, g.pointer, u.pointer, count: N * I) }
+        if BFloat16Matmul.isAvailable {
+            // SwiGLU's backward and the gate and up products under bf16 (kept bf16 gate, up and
+            // input): float32 douts that the products round, against douts written as bf16 rows.
+            let gateBits = BFloat16Rows(count: N * I), upBits = BFloat16Rows(count: N * I), ln2 = BFloat16Rows(rows: N, width: C)
+            BFloat16Matmul.round(g.pointer, into: gateBits.pointer, count: N * I)
+            BFloat16Matmul.round(u.pointer, into: upBits.pointer, count: N * I)
+            bf16PackActivation(x.pointer, N: N, C: C, into: ln2.pointer)
+            let wg = buf(I * C), wu = buf(I * C), dwg = buf(I * C), dwu = buf(I * C), dg = buf(N * I), du = buf(N * I)
+            time("bf16 gate+up bwd, f32 douts", flops: 8 * Double(N * C * I)) {
+                dg.zero(); du.zero()
+                swigluBackwardBF16(dg.pointer, du.pointer, o.pointer, gateBits: gateBits.pointer, upBits: upBits.pointer, count: N * I)
+                bf16LinearBackwardGroup(dx.pointer, [
+                    (linear: BFloat16Linear(out: dg.pointer, weight: wg.pointer, bias: nil, OC: I), dweight: Optional(dwg.pointer), dbias: nil),
+                    (linear: BFloat16Linear(out: du.pointer, weight: wu.pointer, bias: nil, OC: I), dweight: Optional(dwu.pointer), dbias: nil),
+                ], packedInput: ln2.pointer, N: N, C: C)
+            }
+            let gateRows = BFloat16Rows(rows: N, width: I), upRows = BFloat16Rows(rows: N, width: I)
+            time("bf16 gate+up bwd, bf16 rows", flops: 8 * Double(N * C * I)) {
+                swigluBackwardBF16(rows: gateRows.pointer, upRows.pointer, ld: gateRows.count / N, o.pointer,
+                                   gateBits: gateBits.pointer, upBits: upBits.pointer, N: N, I: I)
+                bf16LinearBackwardGroup(dx.pointer, [
+                    (dout: UnsafePointer(gateRows.pointer), weight: UnsafePointer(wg.pointer), dweight: Optional(dwg.pointer), OC: I),
+                    (dout: UnsafePointer(upRows.pointer), weight: UnsafePointer(wu.pointer), dweight: Optional(dwu.pointer), OC: I),
+                ], packedInput: ln2.pointer, N: N, C: C)
+            }
+        }
         let rope = RotaryTable<Float>(headDim: HD, maxPositions: T, theta: 10_000)
         let pos = (0..<N).map { Int32($0 % T) }
         time("rope fwd (q)") { rope.apply(x.pointer, positions: pos, N: N, heads: NH, ld: C) }
@@ -88,6 +114,19 @@ struct KernelBench: ParsableCommand {
             time("bf16 lm head fwd", flops: 2 * Double(N * C * V)) { bf16LinearForward(logits.pointer, x.pointer, head.pointer, nil, N: N, C: C, OC: V) }
         }
         time("cross-entropy fwd") { crossEntropyForward(losses.pointer, lse.pointer, logits.pointer, targets, nil, N: N, V: V) }
+        if BFloat16Matmul.isAvailable {
+            // The head's backward under bf16: float32 dlogits that both products round, against
+            // dlogits rounded once into the bf16 rows both products read (what the step runs).
+            let dlogits = buf(N * V), dlnf = buf(N * C), dhead = buf(V * C), rows = BFloat16Rows(rows: N, width: V)
+            time("bf16 head bwd, f32 dlogits", flops: 4 * Double(N * C * V)) {
+                crossEntropyBackward(dlogits.pointer, logits.pointer, lse.pointer, targets, nil, dloss: 1, N: N, V: V)
+                bf16LinearBackward(dlnf.pointer, dhead.pointer, nil, dlogits.pointer, x.pointer, head.pointer, N: N, C: C, OC: V)
+            }
+            time("bf16 head bwd, bf16 rows", flops: 4 * Double(N * C * V)) {
+                crossEntropyBackwardBF16(into: rows.pointer, logits.pointer, lse.pointer, targets, nil, dloss: 1, N: N, V: V)
+                bf16LinearBackward(dlnf.pointer, dhead.pointer, packedDout: rows.pointer, x.pointer, head.pointer, N: N, C: C, OC: V)
+            }
+        }
         time("cross-entropy bwd") { crossEntropyBackward(logits.pointer, logits.pointer, lse.pointer, targets, nil, dloss: 1, N: N, V: V) }
         // The reference config's parameter count: embedding and head V·C each, L = 8 blocks.
         let P = 2 * V * C + 8 * (4 * C * C + 3 * C * I + 2 * C) + C

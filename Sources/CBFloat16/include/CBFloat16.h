@@ -53,6 +53,10 @@ long cbf16_packed_b_count(long k, long n);
 /// dst[i*stride + p].
 void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst);
 
+/// cbf16_pack_a for an operand already in bfloat16 (element (i, p) at a[i*rs + p*cs]): the same
+/// rows, no rounding. A transposed source (rs == 1) goes through the same 16 x 16 word transpose.
+void cbf16_pack_a_bf16(const uint16_t *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst);
+
 /// Packs panels [panel0, panel1) of op(B) (k, n), element (p, j) at b[p*rs + j*cs], in the
 /// layout `vdpbf16ps` multiplies: panel q, pair t, column c of the panel, half s at
 /// dst[(q*kpairs + t)*2*NR + 2*c + s] = bf16(op(B)[2t+s][q*NR + c]), zero padded past k and n.
