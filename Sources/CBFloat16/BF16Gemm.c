@@ -221,33 +221,36 @@ CBF16_AVX512 static void pack_a_transposed(const void *a, int bf16, long cs, lon
 }
 #endif
 
-void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
+/// Rows [row0, row1) of op(A) (element (i, p) at a[i*rs + p*cs]) as packed rows, from a float32
+/// source (rounded) or, with `bf16`, a bfloat16 one (as it is): what both public packers share.
+static void pack_a(const void *a, int bf16, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
     long ka = cbf16_packed_a_stride(k);
 #if defined(__x86_64__)
-    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, 0, cs, k, ka, row0, row1, dst); return; }
+    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, bf16, cs, k, ka, row0, row1, dst); return; }
 #endif
     for (long i = row0; i < row1; i++) {
         uint16_t *out = dst + i * ka;
-        const float *row = a + i * rs;
-        if (cs == 1) {
-            cbf16_from_float(row, out, k);
+        if (bf16) {
+            const uint16_t *row = (const uint16_t *)a + i * rs;
+            for (long p = 0; p < k; p++) out[p] = row[p * cs];
         } else {
-            for (long p = 0; p < k; p++) out[p] = round_one(row[p * cs]);
+            const float *row = (const float *)a + i * rs;
+            if (cs == 1) {
+                cbf16_from_float(row, out, k);
+            } else {
+                for (long p = 0; p < k; p++) out[p] = round_one(row[p * cs]);
+            }
         }
         if (k % 2) out[k] = 0;
     }
 }
 
+void cbf16_pack_a(const float *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
+    pack_a(a, 0, rs, cs, k, row0, row1, dst);
+}
+
 void cbf16_pack_a_bf16(const uint16_t *a, long rs, long cs, long k, long row0, long row1, uint16_t *dst) {
-    long ka = cbf16_packed_a_stride(k);
-#if defined(__x86_64__)
-    if (rs == 1 && cs != 1 && cbf16_vector_packers()) { pack_a_transposed(a, 1, cs, k, ka, row0, row1, dst); return; }
-#endif
-    for (long i = row0; i < row1; i++) {
-        uint16_t *out = dst + i * ka;
-        for (long p = 0; p < k; p++) out[p] = a[i * rs + p * cs];
-        if (k % 2) out[k] = 0;
-    }
+    pack_a(a, 1, rs, cs, k, row0, row1, dst);
 }
 
 /// Pair t of column j as one 32-bit word: bf16(B[2t][j]) | bf16(B[2t+1][j]) << 16.
