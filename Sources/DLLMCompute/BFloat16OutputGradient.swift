@@ -25,16 +25,10 @@ public func crossEntropyBackwardBF16(
         let dst = scratch + thread * V
         for n in range {
             let out = rows + n * ld
-            let t = targets[n]
-            if t == ignoreIndex {
+            guard crossEntropyGradientRow(dst, logits + n * V, row: n, lse, targets, weights, dloss: dloss, V: V) else {
                 out.update(repeating: 0, count: ld)
                 continue
             }
-            let src = logits + n * V
-            let scale = dloss * (weights?[n] ?? 1)
-            let l = lse[n]
-            for j in 0..<V { dst[j] = scale * Float.fastExp(src[j] - l) }
-            dst[Int(t)] -= scale
             cbf16_from_float(dst, out, V)
             if V % 2 == 1 { out[V] = 0 }
         }

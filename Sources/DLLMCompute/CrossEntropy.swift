@@ -57,21 +57,33 @@ public func crossEntropyBackward<S: ComputeScalar>(
 ) {
     parallelChunks(N, minimumPerThread: 4) { rows in
         for n in rows {
-            let src = logits + n * V, dst = dlogits + n * V
-            let t = targets[n]
-            if t == ignoreIndex {
+            let dst = dlogits + n * V
+            if !crossEntropyGradientRow(dst, logits + n * V, row: n, lse, targets, weights, dloss: dloss, V: V) {
                 for j in 0..<V { dst[j] = 0 }
-                continue
             }
-            let scale = dloss * (weights?[n] ?? 1)
-            let l = lse[n]
-            if UnsafeRawPointer(src) == UnsafeRawPointer(dst) {
-                // In place through one pointer, so the loop vectorises without alias checks.
-                for j in 0..<V { dst[j] = scale * S.fastExp(dst[j] - l) }
-            } else {
-                for j in 0..<V { dst[j] = scale * S.fastExp(src[j] - l) }
-            }
-            dst[Int(t)] -= scale
         }
     }
+}
+
+/// Row `n` of ``crossEntropyBackward(_:_:_:_:_:dloss:N:V:)``'s dlogits into `dst` (V values; may be
+/// `src` itself): `dloss · wₙ · (softmax(src) − onehot(tₙ))`. Returns false, writing nothing, when
+/// the row's target is ignored. The bf16 form (``crossEntropyBackwardBF16``) shares it, so both
+/// compute the same values.
+@inlinable
+func crossEntropyGradientRow<S: ComputeScalar>(
+    _ dst: UnsafeMutablePointer<S>, _ src: UnsafePointer<S>, row n: Int,
+    _ lse: UnsafePointer<S>, _ targets: UnsafePointer<Int32>, _ weights: UnsafePointer<S>?, dloss: S, V: Int
+) -> Bool {
+    let t = targets[n]
+    if t == ignoreIndex { return false }
+    let scale = dloss * (weights?[n] ?? 1)
+    let l = lse[n]
+    if src == UnsafePointer(dst) {
+        // In place through one pointer, so the loop vectorises without alias checks.
+        for j in 0..<V { dst[j] = scale * S.fastExp(dst[j] - l) }
+    } else {
+        for j in 0..<V { dst[j] = scale * S.fastExp(src[j] - l) }
+    }
+    dst[Int(t)] -= scale
+    return true
 }
