@@ -39,42 +39,21 @@ public func crossEntropyBackwardBF16(
 /// rows (``crossEntropyBackwardBF16(into:_:_:_:_:dloss:N:V:)``): `dinp += dout · W` reads them as
 /// they are, and `dweight += doutᵀ · inp` transposes them from bf16, `weightRows` rows of the
 /// weight gradient at a time so the transposed operand's scratch stays small (the LM head's
-/// would be as large as dout itself).
+/// would be as large as dout itself). A group of one (``bf16LinearBackwardGroup(_:_:packedInput:N:C:weightRows:)``)
+/// whose input is float32.
 public func bf16LinearBackward(
     _ dinp: UnsafeMutablePointer<Float>?, _ dweight: UnsafeMutablePointer<Float>?,
     packedDout: UnsafePointer<UInt16>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     N: Int, C: Int, OC: Int, weightRows: Int = 4096
 ) {
-    precondition(weightRows > 0 && weightRows % 16 == 0, "bf16LinearBackward: weightRows must be a positive multiple of 16")
-    guard N > 0, C > 0, OC > 0 else { return }
-    if let dinp {  // (N, C) += dout (N, OC) · W (OC, C)
-        BFloat16Scratch.with(count: cbf16_packed_b_count(OC, C)) { pb in
-            bf16PackPanels(.none, k: OC, n: C, weight, ldb: C, into: pb)
-            bf16MultiplyPacked(packedDout, pb, m: N, n: C, k: OC, beta: 1, dinp, ldc: C)
-        }
-    }
-    guard let dweight else { return }
-    // (OC, C) += doutᵀ (OC, N) · inp (N, C), rows [o0, o0 + rows) at a time. Whole multiples of
-    // 16 rows per block keep every row on the kernel (AMX tile or vdpbf16ps) it gets in one call.
-    let ld = cbf16_packed_a_stride(OC), block = min(weightRows, OC)
-    let packedB = cbf16_packed_b_count(N, C)
-    BFloat16Scratch.with(count: packedB + block * cbf16_packed_a_stride(N)) { scratch in
-        let pb = scratch, pa = scratch + packedB
+    backwardPacked(dinp, [(packedDout, weight, dweight, OC)], N: N, C: C, weightRows: weightRows) { pb in
         bf16PackPanels(.none, k: N, n: C, inp, ldb: C, into: pb)
-        for o0 in stride(from: 0, to: OC, by: block) {
-            let rows = min(block, OC - o0)
-            // Row i of doutᵀ's block, element p: packedDout[p·ld + o0 + i].
-            parallelChunks(rows, minimumPerThread: 64) { range in
-                cbf16_pack_a_bf16(packedDout + o0, 1, ld, N, range.lowerBound, range.upperBound, pa)
-            }
-            bf16MultiplyPacked(pa, pb, m: rows, n: C, k: N, beta: 1, dweight + o0 * C, ldc: C)
-        }
     }
 }
 
-/// One linear of ``bf16LinearBackwardGroup(_:_:packedInput:N:C:)``: its output gradient as packed
-/// bf16 rows (``bf16PackedRowsCount(N:C:)`` for OC columns), its (OC, C) weight, and where its
-/// weight gradient accumulates (nil: none).
+/// One linear of ``bf16LinearBackwardGroup(_:_:packedInput:N:C:weightRows:)``: its output gradient
+/// as packed bf16 rows (``bf16PackedRowsCount(N:C:)`` for OC columns), its (OC, C) weight, and
+/// where its weight gradient accumulates (nil: none).
 public typealias BFloat16PackedGradients = (dout: UnsafePointer<UInt16>, weight: UnsafePointer<Float>,
                                             dweight: UnsafeMutablePointer<Float>?, OC: Int)
 
@@ -83,7 +62,22 @@ public typealias BFloat16PackedGradients = (dout: UnsafePointer<UInt16>, weight:
 /// in the group's order, then `dweight += doutᵀ · inp` against the input's kept bf16 rows, packed
 /// once. Bit-identical to the float32-dout group with those douts rounded.
 public func bf16LinearBackwardGroup(_ dinp: UnsafeMutablePointer<Float>?, _ group: [BFloat16PackedGradients],
-                                    packedInput: UnsafePointer<UInt16>, N: Int, C: Int) {
+                                    packedInput: UnsafePointer<UInt16>, N: Int, C: Int, weightRows: Int = 4096) {
+    let ldInput = cbf16_packed_a_stride(C), nr = Int(CBF16_NR)
+    backwardPacked(dinp, group, N: N, C: C, weightRows: weightRows) { pb in
+        parallelChunks((C + nr - 1) / nr, minimumPerThread: 2) { panels in
+            cbf16_pack_b_bf16(packedInput, ldInput, N, C, panels.lowerBound, panels.upperBound, pb)
+        }
+    }
+}
+
+/// The shared backward of the packed-dout forms: input gradients per linear in order from the
+/// weight's panels, then the weight gradients against the input as B panels that `packInput`
+/// writes once, each doutᵀ transposed from bf16 `weightRows` rows at a time. Whole multiples of 16
+/// rows per block keep every row on the kernel (AMX tile or vdpbf16ps) it gets in one call.
+private func backwardPacked(_ dinp: UnsafeMutablePointer<Float>?, _ group: [BFloat16PackedGradients], N: Int, C: Int,
+                            weightRows: Int, packInput: (UnsafeMutablePointer<UInt16>) -> Void) {
+    precondition(weightRows > 0 && weightRows % 16 == 0, "bf16LinearBackward: weightRows must be a positive multiple of 16")
     guard N > 0, C > 0 else { return }
     if let dinp {
         for linear in group where linear.OC > 0 {  // (N, C) += dout (N, OC) · W (OC, C)
@@ -95,18 +89,20 @@ public func bf16LinearBackwardGroup(_ dinp: UnsafeMutablePointer<Float>?, _ grou
     }
     let weighted = group.filter { $0.dweight != nil && $0.OC > 0 }
     guard let tallest = weighted.map(\.OC).max() else { return }
-    let ldInput = cbf16_packed_a_stride(C), nr = Int(CBF16_NR), packedB = cbf16_packed_b_count(N, C)
-    BFloat16Scratch.with(count: packedB + tallest * cbf16_packed_a_stride(N)) { scratch in
-        let pb = scratch, pa = scratch + packedB
-        parallelChunks((C + nr - 1) / nr, minimumPerThread: 2) { panels in
-            cbf16_pack_b_bf16(packedInput, ldInput, N, C, panels.lowerBound, panels.upperBound, pb)
-        }
-        for linear in weighted {  // (OC, C) += doutᵀ (OC, N) · inp (N, C)
+    let block = min(weightRows, tallest), packedB = cbf16_packed_b_count(N, C)
+    BFloat16Scratch.with(count: packedB + block * cbf16_packed_a_stride(N)) { scratch in
+        let pb = scratch, pa = scratch + packedB  // inp as (k = N, n = C) panels; a block of doutᵀ
+        packInput(pb)
+        for linear in weighted {  // (OC, C) += doutᵀ (OC, N) · inp (N, C), rows [o0, o0 + rows)
             let ld = cbf16_packed_a_stride(linear.OC)
-            parallelChunks(linear.OC, minimumPerThread: 64) { range in
-                cbf16_pack_a_bf16(linear.dout, 1, ld, N, range.lowerBound, range.upperBound, pa)
+            for o0 in stride(from: 0, to: linear.OC, by: block) {
+                let rows = min(block, linear.OC - o0)
+                // Row i of doutᵀ's block, element p: dout[p·ld + o0 + i].
+                parallelChunks(rows, minimumPerThread: 64) { range in
+                    cbf16_pack_a_bf16(linear.dout + o0, 1, ld, N, range.lowerBound, range.upperBound, pa)
+                }
+                bf16MultiplyPacked(pa, pb, m: rows, n: C, k: N, beta: 1, linear.dweight! + o0 * C, ldc: C)
             }
-            bf16MultiplyPacked(pa, pb, m: linear.OC, n: C, k: N, beta: 1, linear.dweight!, ldc: C)
         }
     }
 }

@@ -55,7 +55,7 @@ final class BFloat16OutputGradientTests: XCTestCase {
 
     /// SwiGLU's gradients written straight into bf16 rows, then the gate and up products from them,
     /// give bit for bit the float32 gradients' path: an odd intermediate width (a padded pair), more
-    /// rows than one thread's share, every kernel path.
+    /// rows than one thread's share, weight gradients in blocks of 16 rows, every kernel path.
     func testGateUpFromBF16RowsEqualsFloatGradients() {
         let N = 70, C = 40, I = 37
         var rng = SeededGenerator(seed: 11)
@@ -86,7 +86,7 @@ final class BFloat16OutputGradientTests: XCTestCase {
             bf16LinearBackwardGroup(&rowsDinp, [
                 (dout: UnsafePointer(gateRows.pointer), weight: UnsafePointer(wg.pointer), dweight: Optional(rowsDwg.pointer), OC: I),
                 (dout: UnsafePointer(upRows.pointer), weight: UnsafePointer(wu.pointer), dweight: Optional(rowsDwu.pointer), OC: I),
-            ], packedInput: packedInput, N: N, C: C)
+            ], packedInput: packedInput, N: N, C: C, weightRows: 16)
 
             var roundedGate = [UInt16](repeating: 0, count: N * I)
             BFloat16Matmul.round(dg.pointer, into: &roundedGate, count: N * I)
