@@ -26,6 +26,11 @@ the logits at position 0).
 
 Output: progress on stderr, ONE JSON line on stdout.
 
+With --products-only the script builds no model and times only the float32 matrix products of the linears
+and the LM head at the step's shapes (each linear's forward, input-gradient and weight-gradient product,
+torch.mm on PyTorch's BLAS, MKL in the PyPI wheels), the set `dllm bench train-step` times on OpenBLAS as
+"dllm fp32 matrix products alone": the same shapes on the library PyTorch's step uses.
+
 FLOP accounting (per step; "gflops" is achieved GFLOP/s = flops_per_step / mean step time / 1e9):
     flops_per_step = 6 * params * tokens  +  12 * L * B * T^2 * hidden
   * 6*N*D: forward 2*N*D + backward 4*N*D, the usual convention; N counts ALL parameters, including the
@@ -85,11 +90,59 @@ def parse_args():
                    help="dLLM's masked-diffusion (MDLM) loss instead of cross-entropy on every token: sequence b masks "
                         "round(t*T) random positions, t = (b + 0.5)/B; the head runs on every position and the loss "
                         "is sum over masked tokens of CE / t / (B*T), as dLLM's MDLMTrainer computes it")
+    p.add_argument("--products-only", action="store_true",
+                   help="time only the linears' and the LM head's float32 matrix products (forward, input gradient, "
+                        "weight gradient) at the step's shapes, best of two passes; prints linear_products_seconds")
+    p.add_argument("--head-rows", type=int, default=None,
+                   help="with --products-only: rows of the LM head's products (default batch*seq)")
     return p.parse_args()
+
+
+def products_only(args):
+    """The linears' and the head's products alone, as dllm's float32ProductFloor lists them."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    N, C, I, V = args.batch * args.seq, args.hidden, args.intermediate, args.vocab
+    head_dim = C // args.heads
+    QD, KVD = args.heads * head_dim, args.kv_heads * head_dim
+    R = args.head_rows if args.head_rows is not None else N
+    widest = max(C, I, QD)
+    x, dy = torch.randn(N, widest), torch.randn(N, widest)
+    w = torch.randn(widest, widest)
+    block = [(C, QD), (C, KVD), (C, KVD), (QD, C), (C, I), (C, I), (I, C)]  # (in, out): q, k, v, o, gate, up, down
+    hx, hdy, hw = torch.randn(R, C), torch.randn(R, V), torch.randn(V, C)
+
+    def product(inp, dout, weight):
+        F.linear(inp, weight)      # (N, out) = inp · Wᵀ
+        dout.mm(weight)            # dinp (N, in) = dout · W
+        dout.t().mm(inp)           # dW (out, in) = doutᵀ · inp
+
+    def leading(t, rows, cols):  # the first rows*cols values as a contiguous matrix, as dllm's buffers serve
+        return t.view(-1)[: rows * cols].view(rows, cols)
+
+    def run():
+        for _ in range(args.layers):
+            for fan_in, fan_out in block:
+                product(leading(x, N, fan_in), leading(dy, N, fan_out), leading(w, fan_out, fan_in))
+        product(hx, hdy, hw)
+
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(2):
+            t0 = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - t0)
+    log(f"torch {torch.__version__}, threads {torch.get_num_threads()}: linear and head products {best:.3f} s")
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__.split("+")[0], "threads": torch.get_num_threads(),
+                      "blas": "mkl" if torch.backends.mkl.is_available() else "other",
+                      "linear_products_seconds": round(best, 4)}), flush=True)
 
 
 def main():
     args = parse_args()
+    if args.products_only:
+        products_only(args)
+        return
     load_before = os.getloadavg()[0]
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -1,4 +1,6 @@
 import DLLMCompute
+import DLLMJSON
+import DLLMProcess
 import DLLMRandom
 import Foundation
 
@@ -15,8 +17,8 @@ extension TrainStepBench {
     /// buffers serves every layer, the score matrices are one per thread (the step keeps them all),
     /// and the faster of two passes counts.
     ///
-    /// Returns seconds for (linears and head, attention products).
-    func float32ProductFloor() -> (linears: Double, attention: Double) {
+    /// Returns seconds for (linears and head, attention products) and the head's rows.
+    func float32ProductFloor() -> (linears: Double, attention: Double, headRows: Int) {
         let s = shape, spec = self.spec, N = batch * seq, T = seq
         let C = s.hidden, I = s.intermediate, V = s.vocab, NH = spec.heads, NKV = spec.kvHeads, HD = spec.headDim
         let QD = NH * HD, KVD = NKV * HD
@@ -72,7 +74,7 @@ extension TrainStepBench {
             body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        var best = (linears: Double.infinity, attention: Double.infinity)
+        var best = (linears: Double.infinity, attention: Double.infinity, headRows: headRows)
         for _ in 0..<2 {
             best.linears = min(best.linears, seconds { linears(); headProducts() })
             best.attention = min(best.attention, seconds(attention))
@@ -80,7 +82,9 @@ extension TrainStepBench {
         return best
     }
 
-    /// Prints ``float32ProductFloor()`` beside dllm's float32 step and, when measured, PyTorch's.
+    /// Prints ``float32ProductFloor()`` beside dllm's float32 step and, when measured, PyTorch's;
+    /// then the same linear and head products on PyTorch's BLAS (``runPyTorchProducts(headRows:)``),
+    /// so the report says whether the target is out of reach of the libraries themselves.
     func printProductFloor(dllmSeconds: Double, torchSeconds: Double?) {
         let floor = float32ProductFloor(), total = floor.linears + floor.attention
         print(String(format: "dllm fp32 matrix products alone (this run's OpenBLAS, nothing else): %.2f s (linears and head %.2f s, attention %.2f s); the rest of dllm's fp32 step: %.2f s",
@@ -91,5 +95,30 @@ extension TrainStepBench {
         print(String(format: "1.5x PyTorch's fp32 step is %.2f s: %@", target, target > total
             ? String(format: "%.2f s left for everything but the products (dllm's takes %.2f s)", target - total, dllmSeconds - total)
             : String(format: "below the products alone; they would have to run %.0f%% faster", 100 * (total / target - 1))))
+        guard let torch = runPyTorchProducts(headRows: floor.headRows) else { return }
+        print(String(format: "the same linear and head products on PyTorch's BLAS (torch.mm, %@): %.2f s; OpenBLAS / it: %.2fx the time",
+                     torch.blas, torch.seconds, floor.linears / torch.seconds))
+        print(String(format: "1.5x PyTorch's fp32 step (%.2f s) against those products on PyTorch's own BLAS plus dllm's attention products (%.2f s): %@",
+                     target, torch.seconds + floor.attention, target > torch.seconds + floor.attention
+                        ? "within reach of a faster sgemm"
+                        : String(format: "below them; PyTorch's own BLAS would have to run %.0f%% faster", 100 * ((torch.seconds + floor.attention) / target - 1))))
+    }
+
+    /// Launchers/bench_pytorch_step.py --products-only at this benchmark's shape: seconds for the
+    /// linears' and the head's float32 products on PyTorch's BLAS, and which BLAS; nil without torch.
+    func runPyTorchProducts(headRows: Int) -> (seconds: Double, blas: String)? {
+        guard python != "none" else { return nil }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
+        let s = shape
+        let arguments = [python, script, "--products-only", "--threads", "\(threads)", "--hidden", "\(s.hidden)", "--layers", "\(s.layers)",
+                         "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)", "--intermediate", "\(s.intermediate)",
+                         "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)", "--head-rows", "\(headRows)"]
+        guard FileManager.default.fileExists(atPath: script),
+              let result = try? ChildProcess.run(["/usr/bin/env"] + arguments), result.termination.succeeded,
+              let line = result.output.split(separator: "\n").last,
+              let json = try? JSONParser.parse(String(line)),
+              let seconds = json["linear_products_seconds"]?.doubleValue else { return nil }
+        return (seconds, json["blas"]?.stringValue ?? "?")
     }
 }
