@@ -176,14 +176,27 @@ public func bf16MultiplyPackedOnThisThread(_ pa: UnsafePointer<UInt16>, _ pb: Un
 /// config: 12.9 % in OpenBLAS's `sgemm_itcopy` with 256-row blocks, 3.0–3.5 % with these
 /// (docs/benchmarks.md).
 /// With `threaded` the widening is split between the compute threads (sgemm splits its own work);
-/// without, all of it runs on the calling thread.
+/// without, all of it runs on the calling thread. The widened operands live in a kept scratch
+/// block, not allocated per call (the head's B alone is 64 MB).
 func widenedProduct(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
                     _ c: UnsafeMutablePointer<Float>, ldc: Int, threaded: Bool) {
     guard m > 0, n > 0 else { return }
-    let ka = cbf16_packed_a_stride(k), rowsPerBlock = max(256, (16 << 20) / max(k, 1))
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: min(m, rowsPerBlock) * k)   // (rows of a block, k)
-    let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)                        // (k, n)
-    defer { a.deallocate(); b.deallocate() }
+    let rowsPerBlock = max(256, (16 << 20) / max(k, 1))
+    let blockCount = min(m, rowsPerBlock) * k
+    wideningScratch.with(Float.self, count: blockCount + k * n) { scratch in
+        widenedProduct(pa, pb, m: m, n: n, k: k, beta: beta, c, ldc: ldc, threaded: threaded,
+                       a: scratch, b: scratch + blockCount, rowsPerBlock: rowsPerBlock)
+    }
+}
+
+/// The widened operands' scratch (the packed operands are in ``BFloat16Scratch``'s while it runs).
+private let wideningScratch = ScratchStash(owner: "bf16 fallback widening")
+
+/// ``widenedProduct(_:_:m:n:k:beta:_:ldc:threaded:)`` into scratch `a` (rows of a block, k) and `b` (k, n).
+private func widenedProduct(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m: Int, n: Int, k: Int, beta: Float,
+                            _ c: UnsafeMutablePointer<Float>, ldc: Int, threaded: Bool,
+                            a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, rowsPerBlock: Int) {
+    let ka = cbf16_packed_a_stride(k)
     let panels = (n + Int(CBF16_NR) - 1) / Int(CBF16_NR)
     let widenB = { (range: Range<Int>) in cbf16_unpack_b(pb, k, n, range.lowerBound, range.upperBound, b) }
     if threaded { parallelChunks(panels, minimumPerThread: 2, widenB) } else { widenB(0..<panels) }
@@ -197,40 +210,48 @@ func widenedProduct(_ pa: UnsafePointer<UInt16>, _ pb: UnsafePointer<UInt16>, m:
     }
 }
 
-/// One reusable packing buffer (a step's products run one after another, and reallocating the
-/// LM head's tens of megabytes per call would cost page faults); a concurrent caller that finds
-/// it taken allocates its own.
-enum BFloat16Scratch {
-    struct Block: @unchecked Sendable {  // owned by whoever took it from `stash`
+/// One reusable block of scratch memory: a step's products run one after another, and
+/// reallocating the LM head's tens of megabytes per call would cost page faults. A concurrent
+/// caller that finds the block taken allocates its own; the larger block is kept.
+final class ScratchStash: Sendable {
+    struct Block: @unchecked Sendable {  // owned by whoever took it from `held`
         let memory: HugePageMemory
-        let pointer: UnsafeMutablePointer<UInt16>
-        let count: Int
-
-        init(count: Int) {
-            (memory, pointer) = HugePageMemory.values(UInt16.self, count: count, owner: "bf16 scratch")
-            self.count = count
-        }
+        let bytes: Int
     }
-    static let stash = Mutex<Block?>(nil)
+    private let held = Mutex<Block?>(nil)
+    private let owner: String
 
-    static func with<R>(count: Int, _ body: (UnsafeMutablePointer<UInt16>) -> R) -> R {
-        var block = stash.withLock { held -> Block? in
+    init(owner: String) { self.owner = owner }
+
+    /// `body` with at least `count` values of `T` that nobody else uses meanwhile.
+    func with<T, R>(_ type: T.Type, count: Int, _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+        let bytes = max(count, 1) * MemoryLayout<T>.stride
+        var block = held.withLock { held -> Block? in
             defer { held = nil }
             return held
         }
-        if let taken = block, taken.count < count {
+        if let taken = block, taken.bytes < bytes {
             taken.memory.release()
             block = nil
         }
-        let owned = block ?? Block(count: count)
-        let result = body(owned.pointer)
-        let spare = stash.withLock { held -> Block? in
-            if let current = held, current.count >= owned.count { return owned }
+        let owned = block ?? Block(memory: HugePageMemory.values(UInt8.self, count: bytes, owner: owner).memory, bytes: bytes)
+        let result = body(owned.memory.pointer.bindMemory(to: T.self, capacity: max(count, 1)))
+        let spare = held.withLock { held -> Block? in
+            if let current = held, current.bytes >= owned.bytes { return owned }
             defer { held = owned }
             return held
         }
         spare?.memory.release()
         return result
+    }
+}
+
+/// The packing scratch of the bf16 products.
+enum BFloat16Scratch {
+    static let stash = ScratchStash(owner: "bf16 scratch")
+
+    static func with<R>(count: Int, _ body: (UnsafeMutablePointer<UInt16>) -> R) -> R {
+        stash.with(UInt16.self, count: count, body)
     }
 }
 
