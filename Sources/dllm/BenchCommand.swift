@@ -178,16 +178,9 @@ struct TrainStepBench: ParsableCommand {
     }
 
     func runPyTorch(seq: Int, checkpointing: Bool, bf16: Bool = false) -> (version: String, tokensPerSecond: Double, gflops: Double, peakMiB: Double)? {
-        guard python != "none" else { return nil }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
-        guard FileManager.default.fileExists(atPath: script) else { return nil }
-        let s = shape
-        let arguments = [python, script, "--threads", "\(threads)", "--hidden", "\(s.hidden)", "--layers", "\(s.layers)",
-                         "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)", "--intermediate", "\(s.intermediate)",
-                         "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)",
-                         "--warmup", "\(warmup)", "--steps", "\(steps)"]
-            + (s.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : []) + (bf16 ? ["--bf16"] : [])
+        guard let command = pytorchCommand(seq: seq) else { return nil }
+        let arguments = command + ["--warmup", "\(warmup)", "--steps", "\(steps)"]
+            + (shape.tied ? ["--tied-embeddings"] : []) + (checkpointing ? ["--gradient-checkpointing"] : []) + (bf16 ? ["--bf16"] : [])
             + (maskedDiffusion ? ["--masked-diffusion"] : [])
         guard let result = try? ChildProcess.run(["/usr/bin/env"] + arguments) else { return nil }
         guard result.termination.succeeded,
@@ -195,5 +188,18 @@ struct TrainStepBench: ParsableCommand {
               let json = try? JSONParser.parse(String(line)),
               let tps = json["tokens_per_s"]?.doubleValue else { return nil }
         return (json["torch"]?.stringValue ?? "?", tps, json["gflops"]?.doubleValue ?? 0, json["peak_rss_mib"]?.doubleValue ?? 0)
+    }
+
+    /// `python Launchers/bench_pytorch_step.py` with this benchmark's threads and model shape at
+    /// `seq`; nil with `--python none` or without the script.
+    func pytorchCommand(seq: Int) -> [String]? {
+        guard python != "none" else { return nil }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
+        guard FileManager.default.fileExists(atPath: script) else { return nil }
+        let s = shape
+        return [python, script, "--threads", "\(threads)", "--hidden", "\(s.hidden)", "--layers", "\(s.layers)",
+                "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)", "--intermediate", "\(s.intermediate)",
+                "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)"]
     }
 }

@@ -107,15 +107,9 @@ extension TrainStepBench {
     /// Launchers/bench_pytorch_step.py --products-only at this benchmark's shape: seconds for the
     /// linears' and the head's float32 products on PyTorch's BLAS, and which BLAS; nil without torch.
     func runPyTorchProducts(headRows: Int) -> (seconds: Double, blas: String)? {
-        guard python != "none" else { return nil }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Launchers/bench_pytorch_step.py").standardized.path
-        let s = shape
-        let arguments = [python, script, "--products-only", "--threads", "\(threads)", "--hidden", "\(s.hidden)", "--layers", "\(s.layers)",
-                         "--heads", "\(s.heads)", "--kv-heads", "\(s.kvHeads)", "--intermediate", "\(s.intermediate)",
-                         "--vocab", "\(s.vocab)", "--batch", "\(batch)", "--seq", "\(seq)", "--head-rows", "\(headRows)"]
-        guard FileManager.default.fileExists(atPath: script),
-              let result = try? ChildProcess.run(["/usr/bin/env"] + arguments), result.termination.succeeded,
+        guard let command = pytorchCommand(seq: seq),
+              let result = try? ChildProcess.run(["/usr/bin/env"] + command + ["--products-only", "--head-rows", "\(headRows)"]),
+              result.termination.succeeded,
               let line = result.output.split(separator: "\n").last,
               let json = try? JSONParser.parse(String(line)),
               let seconds = json["linear_products_seconds"]?.doubleValue else { return nil }
