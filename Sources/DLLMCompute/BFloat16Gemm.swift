@@ -255,33 +255,43 @@ enum BFloat16Scratch {
     }
 }
 
-/// `out (N, OC) = inp (N, C) · Wᵀ + bias` for an (OC, C) weight, the product in bfloat16 with
-/// float32 accumulation (autocast's `linear`); the output and the bias stay float32.
+/// `out (N, OC) = inp (N, C) · W + bias`, W laid out per `layout` ((OC, C) as `nn.Linear` stores
+/// it, or (C, OC) as GPT-2's `Conv1D`), the product in bfloat16 with float32 accumulation
+/// (autocast's `linear` and `addmm`); the output and the bias stay float32. Both layouts pack the
+/// same rounded values into the same panels, so they give the same bits.
 public func bf16LinearForward(
     _ out: UnsafeMutablePointer<Float>,
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    N: Int, C: Int, OC: Int
+    N: Int, C: Int, OC: Int, layout: WeightLayout = .outIn
 ) {
     if let bias {
         for n in 0..<N { (out + n * OC).update(from: bias, count: OC) }
     }
-    bf16Gemm(.none, .transpose, m: N, n: OC, k: C, inp, lda: C, weight, ldb: C, beta: bias == nil ? 0 : 1, out, ldc: OC)
+    bf16Gemm(.none, layout == .outIn ? .transpose : .none, m: N, n: OC, k: C, inp, lda: C,
+             weight, ldb: layout == .outIn ? C : OC, beta: bias == nil ? 0 : 1, out, ldc: OC)
 }
 
-/// Backward of ``bf16LinearForward(_:_:_:_:N:C:OC:)``: both products (dinp = dout · W and
-/// dW = doutᵀ · inp) in bfloat16 with float32 accumulation, as autocast's backward runs them,
-/// accumulated (`+=`) into the float32 `dinp`, `dweight` and `dbias` (the bias gradient is a
-/// float32 sum of dout's rows).
+/// Backward of ``bf16LinearForward(_:_:_:_:N:C:OC:layout:)``: both products (dinp = dout · op(W)
+/// and the weight gradient) in bfloat16 with float32 accumulation, as autocast's backward runs
+/// them, accumulated (`+=`) into the float32 `dinp`, `dweight` and `dbias` (the bias gradient is a
+/// float32 sum of dout's rows). The weight gradient takes the weight's layout: doutᵀ · inp for
+/// (OC, C), inpᵀ · dout for (C, OC).
 public func bf16LinearBackward(
     _ dinp: UnsafeMutablePointer<Float>?, _ dweight: UnsafeMutablePointer<Float>?, _ dbias: UnsafeMutablePointer<Float>?,
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
-    N: Int, C: Int, OC: Int
+    N: Int, C: Int, OC: Int, layout: WeightLayout = .outIn
 ) {
-    if let dinp {  // (N, C) += dout (N, OC) · W (OC, C)
-        bf16Gemm(.none, .none, m: N, n: C, k: OC, dout, lda: OC, weight, ldb: C, beta: 1, dinp, ldc: C)
+    if let dinp {  // (N, C) += dout (N, OC) · W (OC, C)   [· Wᵀ for (C, OC) storage]
+        bf16Gemm(.none, layout == .outIn ? .none : .transpose, m: N, n: C, k: OC, dout, lda: OC,
+                 weight, ldb: layout == .outIn ? C : OC, beta: 1, dinp, ldc: C)
     }
-    if let dweight {  // (OC, C) += doutᵀ · inp
-        bf16Gemm(.transpose, .none, m: OC, n: C, k: N, dout, lda: OC, inp, ldb: C, beta: 1, dweight, ldc: C)
+    if let dweight {
+        switch layout {
+        case .outIn:  // (OC, C) += doutᵀ · inp
+            bf16Gemm(.transpose, .none, m: OC, n: C, k: N, dout, lda: OC, inp, ldb: C, beta: 1, dweight, ldc: C)
+        case .inOut:  // (C, OC) += inpᵀ · dout
+            bf16Gemm(.transpose, .none, m: C, n: OC, k: N, inp, lda: C, dout, ldb: OC, beta: 1, dweight, ldc: OC)
+        }
     }
     if let dbias { addRows(of: dout, N: N, OC: OC, into: dbias) }
 }

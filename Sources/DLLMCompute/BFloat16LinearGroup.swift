@@ -5,7 +5,7 @@ import CBFloat16
 /// gradients backward.
 public struct BFloat16Linear {
     public var out: UnsafeMutablePointer<Float>
-    /// (OC, C), row-major, as ``bf16LinearForward(_:_:_:_:N:C:OC:)`` takes it.
+    /// (OC, C), row-major, as ``bf16LinearForward(_:_:_:_:N:C:OC:layout:)`` takes it.
     public var weight: UnsafePointer<Float>
     public var bias: UnsafePointer<Float>?
     public var OC: Int
@@ -18,7 +18,7 @@ public struct BFloat16Linear {
     }
 }
 
-/// ``bf16LinearForward(_:_:_:_:N:C:OC:)`` for every linear of `group` over one input, which is
+/// ``bf16LinearForward(_:_:_:_:N:C:OC:layout:)`` for every linear of `group` over one input, which is
 /// rounded and packed once instead of once per linear (what a fused QKV projection saves). Each
 /// output is bit-identical to its own ``bf16LinearForward`` call: the same rounded operands meet
 /// in the same kernel.
@@ -85,7 +85,7 @@ public typealias BFloat16LinearGradients = (linear: BFloat16Linear, dweight: Uns
 
 /// Backward of ``bf16LinearForwardGroup(_:_:N:C:)``: for each linear, `dinp += dout · W` in the
 /// group's order, then `dweight += doutᵀ · inp` with `inp` rounded and packed once for the whole
-/// group. Each result is bit-identical to calling ``bf16LinearBackward(_:_:_:_:_:_:N:C:OC:)`` per
+/// group. Each result is bit-identical to calling ``bf16LinearBackward(_:_:_:_:_:_:N:C:OC:layout:)`` per
 /// linear in order.
 public func bf16LinearBackwardGroup(_ dinp: UnsafeMutablePointer<Float>?, _ group: [BFloat16LinearGradients],
                                     _ inp: UnsafePointer<Float>, N: Int, C: Int) {

@@ -35,7 +35,7 @@ public func crossEntropyBackwardBF16(
     }
 }
 
-/// ``bf16LinearBackward(_:_:_:_:_:_:N:C:OC:)`` with `dout` (N, OC) already rounded into packed bf16
+/// ``bf16LinearBackward(_:_:_:_:_:_:N:C:OC:layout:)`` with `dout` (N, OC) already rounded into packed bf16
 /// rows (``crossEntropyBackwardBF16(into:_:_:_:_:dloss:N:V:)``): `dinp += dout · W` reads them as
 /// they are, and `dweight += doutᵀ · inp` transposes them from bf16, `weightRows` rows of the
 /// weight gradient at a time so the transposed operand's scratch stays small (the LM head's

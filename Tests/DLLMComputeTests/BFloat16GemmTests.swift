@@ -157,6 +157,37 @@ final class BFloat16GemmTests: XCTestCase {
             for i in got.indices { XCTAssertEqual(got[i], want[i], accuracy: 1e-5 * max(1, abs(want[i]))) }
         }
     }
+
+    /// A (C, OC) `Conv1D` weight gives the bits its (OC, C) transpose gives in the forward and
+    /// input-gradient products (the same rounded values reach the same packed layout), and the
+    /// transposed weight gradient within float32 rounding (inpᵀ · dout is a product of another
+    /// shape than doutᵀ · inp, so its sums may group differently), on every kernel path.
+    func testConv1DLayoutEqualsLinearLayoutOfTheTranspose() {
+        let N = 37, C = 40, OC = 35
+        var rng = SeededGenerator(seed: 11)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let x = random(N * C), w = random(OC * C), dy = random(N * OC), bias = random(OC)
+        var wInOut = [Float](repeating: 0, count: C * OC)  // (C, OC)
+        for o in 0..<OC { for c in 0..<C { wInOut[c * OC + o] = w[o * C + c] } }
+        let dx0 = random(N * C), dw0 = random(OC * C), db0 = random(OC)
+        var dw0InOut = [Float](repeating: 0, count: C * OC)
+        for o in 0..<OC { for c in 0..<C { dw0InOut[c * OC + o] = dw0[o * C + c] } }
+        onEachBFloat16Kernel { kernel in
+            var y = [Float](repeating: 0, count: N * OC), yInOut = y
+            bf16LinearForward(&y, x, w, bias, N: N, C: C, OC: OC)
+            bf16LinearForward(&yInOut, x, wInOut, bias, N: N, C: C, OC: OC, layout: .inOut)
+            XCTAssertEqual(yInOut, y, "\(kernel): forward")
+            var dx = dx0, dw = dw0, db = db0, dxInOut = dx0, dwInOut = dw0InOut, dbInOut = db0
+            bf16LinearBackward(&dx, &dw, &db, dy, x, w, N: N, C: C, OC: OC)
+            bf16LinearBackward(&dxInOut, &dwInOut, &dbInOut, dy, x, wInOut, N: N, C: C, OC: OC, layout: .inOut)
+            XCTAssertEqual(dxInOut, dx, "\(kernel): input gradient")
+            XCTAssertEqual(dbInOut, db, "\(kernel): bias gradient")
+            var worst: Float = 0
+            for o in 0..<OC { for c in 0..<C { worst = max(worst, abs(dwInOut[c * OC + o] - dw[o * C + c]) / max(1, abs(dw[o * C + c]))) } }
+            XCTAssertLessThan(worst, 1e-5, "\(kernel): weight gradient")
+            XCTAssertNotEqual(dw, dw0, "\(kernel): the weight gradient accumulated")
+        }
+    }
 }
 
 /// Runs `body` on each bf16 path this CPU has: AMX tiles (when Linux grants them), `vdpbf16ps`
