@@ -274,10 +274,8 @@ struct LlamaForward<S: ComputeScalar> {
                             scratch: workspace(quantizedLinearScratchBytes(matrix, N: N)))
         } else if let transposed {
             inferenceLinear(out, inp, transposed, bias, N: N, C: C, OC: OC, layout: .inOut)
-        } else if case .training = matrices, model.bf16Matmuls {
-            bf16LinearForward(mutableFloats(out), rawFloats(inp), rawFloats(UnsafePointer(p + offset)), bias.map { rawFloats($0) }, N: N, C: C, OC: OC)
         } else if case .training = matrices {
-            linearForward(out, inp, p + offset, bias, N: N, C: C, OC: OC)
+            trainingLinearForward(out, inp, p + offset, bias, N: N, C: C, OC: OC, bf16: model.bf16Matmuls)
         } else {
             inferenceLinear(out, inp, p + offset, bias, N: N, C: C, OC: OC, layout: .outIn)
         }

@@ -37,7 +37,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public var gradientCheckpointing = false
     /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's block linears, LM head and
     /// attention products (Q·Kᵀ, P·V and their backward) multiply in bfloat16 with float32
-    /// accumulation (``bf16LinearForward(_:_:_:_:N:C:OC:)``, ``AttentionPrecision/bfloat16``); norms,
+    /// accumulation (``bf16LinearForward(_:_:_:_:N:C:OC:layout:)``, ``AttentionPrecision/bfloat16``); norms,
     /// softmax, the loss and LoRA adapters stay float32; mixture-of-experts MLPs take bf16 products too
     /// (``mixtureOfExpertsForward``).
     /// Float models only; false leaves every float32 path as it was.
@@ -378,11 +378,8 @@ extension LlamaModel {
         if let frozen, let base = frozenBase {
             precondition(frozen.rows == OC && frozen.cols == C, "LlamaModel: frozen base matrix (\(frozen.rows), \(frozen.cols)) for (\(OC), \(C))")
             frozenLinearBackwardInput(mutableFloats(dinp), rawFloats(dout), frozen, N: N, scratch: base.scratch)
-        } else if bf16Matmuls {
-            bf16LinearBackward(mutableFloats(dinp), dweight.map { mutableFloats($0) }, dbias.map { mutableFloats($0) },
-                               rawFloats(dout), rawFloats(inp), rawFloats(weight), N: N, C: C, OC: OC)
         } else {
-            linearBackward(dinp, dweight, dbias, dout, inp, weight, N: N, C: C, OC: OC)
+            trainingLinearBackward(dinp, dweight, dbias, dout, inp, weight, N: N, C: C, OC: OC, bf16: bf16Matmuls)
         }
     }
 }

@@ -84,7 +84,7 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
     let E = m.experts, k = m.topK, Ie = m.expertIntermediate
     let a = MixtureOfExpertsActivations<S>(N: N, experts: E)
     let probs = a.probabilities.pointer
-    moeLinearForward(probs, x, p + o.router, N: N, C: C, OC: E, bf16: bf16)
+    trainingLinearForward(probs, x, p + o.router, nil, N: N, C: C, OC: E, bf16: bf16)
     a.selected = [Int](repeating: 0, count: N * k)
     for n in 0..<N {
         let row = probs + n * E
@@ -160,7 +160,7 @@ func mixtureOfExpertsBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, g
         for e in 0..<E { dot += pr[e] * d[e] }
         for e in 0..<E { d[e] = pr[e] * (d[e] - dot) }
     }
-    moeLinearBackward(dx, g + o.router, dlogits, x, p + o.router, N: N, C: C, OC: E, bf16: bf16)
+    trainingLinearBackward(dx, g + o.router, nil, dlogits, x, p + o.router, N: N, C: C, OC: E, bf16: bf16)
 }
 
 /// `y (N, C) = down(silu(gate(x)) ⊙ up(x))`, keeping gate (N, I), up and their product `h`; with
@@ -168,14 +168,14 @@ func mixtureOfExpertsBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, g
 func swigluMLPForward<S: ComputeScalar>(_ y: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ gate: UnsafeMutablePointer<S>,
                                         _ up: UnsafeMutablePointer<S>, _ h: UnsafeMutablePointer<S>, _ p: UnsafePointer<S>,
                                         _ o: SwiGLUOffsets, N: Int, C: Int, I: Int, bf16: Bool = false) {
-    moeLinearForward(gate, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
-    moeLinearForward(up, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
+    trainingLinearForward(gate, x, p + o.gate, nil, N: N, C: C, OC: I, bf16: bf16)
+    trainingLinearForward(up, x, p + o.up, nil, N: N, C: C, OC: I, bf16: bf16)
     if bf16 {
         swigluForwardBF16(mutableFloats(h), rawFloats(gate), rawFloats(up), keeping: nil, nil, count: N * I)
     } else {
         swigluForward(h, gate, up, count: N * I)
     }
-    moeLinearForward(y, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
+    trainingLinearForward(y, h, p + o.down, nil, N: N, C: I, OC: C, bf16: bf16)
 }
 
 /// Backward of ``swigluMLPForward``, accumulating into `dx` (N, C) and the three weight gradients.
@@ -183,33 +183,14 @@ func swigluMLPBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, _ g: Uns
                                          _ x: UnsafePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, _ h: UnsafePointer<S>,
                                          _ p: UnsafePointer<S>, _ o: SwiGLUOffsets, N: Int, C: Int, I: Int, bf16: Bool = false) {
     let dh = Buffer<S>(count: N * I), dgate = Buffer<S>(count: N * I), dup = Buffer<S>(count: N * I)
-    moeLinearBackward(dh.pointer, g + o.down, dy, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
+    trainingLinearBackward(dh.pointer, g + o.down, nil, dy, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
     if bf16 {
         swigluBackwardBF16(mutableFloats(dgate.pointer), mutableFloats(dup.pointer), rawFloats(dh.pointer),
                            gate: rawFloats(gate), up: rawFloats(up), count: N * I)
     } else {
         swigluBackward(dgate.pointer, dup.pointer, dh.pointer, gate, up, count: N * I)
     }
-    moeLinearBackward(dx, g + o.gate, dgate.pointer, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
-    moeLinearBackward(dx, g + o.up, dup.pointer, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
+    trainingLinearBackward(dx, g + o.gate, nil, dgate.pointer, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
+    trainingLinearBackward(dx, g + o.up, nil, dup.pointer, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
 }
 
-/// `out (N, OC) = inp (N, C) · Wᵀ` for a bias-free (OC, C) matrix, in bf16 products when `bf16` (Float only).
-func moeLinearForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>,
-                                        N: Int, C: Int, OC: Int, bf16: Bool) {
-    if bf16 {
-        bf16LinearForward(mutableFloats(out), rawFloats(inp), rawFloats(weight), nil, N: N, C: C, OC: OC)
-    } else {
-        linearForward(out, inp, weight, nil, N: N, C: C, OC: OC)
-    }
-}
-
-/// Backward of ``moeLinearForward``: `dinp += dout · W`, `dweight += doutᵀ · inp`.
-func moeLinearBackward<S: ComputeScalar>(_ dinp: UnsafeMutablePointer<S>, _ dweight: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>,
-                                         _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, N: Int, C: Int, OC: Int, bf16: Bool) {
-    if bf16 {
-        bf16LinearBackward(mutableFloats(dinp), mutableFloats(dweight), nil, rawFloats(dout), rawFloats(inp), rawFloats(weight), N: N, C: C, OC: OC)
-    } else {
-        linearBackward(dinp, dweight, nil, dout, inp, weight, N: N, C: C, OC: OC)
-    }
-}
