@@ -65,7 +65,7 @@ struct BertForward<S: ComputeScalar> {
         switch storage {
         case .saved(let a):
             precondition(logitRows == nil, "BertForward: a training pass produces every row's logits")
-            linearForward(a.logits.pointer, x, p + o.word, nil, N: N, C: C, OC: V)
+            trainingLinearForward(a.logits.pointer, x, p + o.word, nil, N: N, C: C, OC: V, bf16: model.bf16Matmuls)
             return a.logits.pointer
         case .scratch(_, let cache):
             let R = logitRows?.count ?? N
@@ -87,7 +87,7 @@ struct BertForward<S: ComputeScalar> {
     func linear(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, _ bias: UnsafePointer<S>,
                 N: Int, C: Int, OC: Int) {
         if case .saved = storage {
-            linearForward(out, inp, weight, bias, N: N, C: C, OC: OC)
+            trainingLinearForward(out, inp, weight, bias, N: N, C: C, OC: OC, bf16: model.bf16Matmuls)
         } else {
             inferenceLinear(out, inp, weight, bias, N: N, C: C, OC: OC)
         }

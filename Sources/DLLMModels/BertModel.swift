@@ -21,6 +21,18 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     var acts: BertActivations<S>?
     var lastBatch: TokenBatch?
     public var hooks: BlockHooks?
+    /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's linears, the tied head and
+    /// attention's two products multiply bfloat16-rounded inputs with float32 accumulation, forward
+    /// and backward (``trainingLinearForward(_:_:_:_:N:C:OC:layout:bf16:)``,
+    /// ``AttentionPrecision/bfloat16``), as autocast's `linear` and `matmul` do; the LayerNorms,
+    /// GELU, softmax, the loss and every stored activation stay float32.
+    public private(set) var bf16Matmuls = false
+    public var supportsBF16Matmuls: Bool { S.self == Float.self }
+    public func setBF16Matmuls(_ on: Bool) {
+        precondition(!on || supportsBF16Matmuls, "BertModel: bf16 matrix products need a Float model")
+        bf16Matmuls = on
+    }
+    var attentionPrecision: AttentionPrecision { bf16Matmuls ? .bfloat16 : .native }
 
     public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
@@ -50,7 +62,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
                      "BertModel: sequence length \(batch.T) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
         if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = BertActivations(config, B: batch.B, T: batch.T) }
         lastBatch = batch
-        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
+        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, precision: attentionPrecision, hooks: hooks)
         _ = BertForward(model: self, storage: .saved(acts!), request: request).run()
     }
 
@@ -71,7 +83,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         let B = batch.B, T = batch.T, N = B * T
         let C = config.hiddenSize, L = config.numHiddenLayers, NH = config.numAttentionHeads, HD = C / NH
         let F = config.intermediateSize, V = config.vocabSize
-        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads
+        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls
         targets.withUnsafeBufferPointer { t in
             withOptionalPointer(weights) { w in
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
@@ -80,7 +92,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         hooks?.beforeBackward?(L + 1)
         // d.x: gradient of the current block's output, (N, C).
         d.x.zero()
-        linearBackward(d.x.pointer, g + o.word, nil, a.logits.pointer, a.hidden[L].pointer, p + o.word, N: N, C: C, OC: V)
+        trainingLinearBackward(d.x.pointer, g + o.word, nil, a.logits.pointer, a.hidden[L].pointer, p + o.word, N: N, C: C, OC: V, bf16: bf16)
         hooks?.afterBackward?(L + 1)
         for l in stride(from: L - 1, through: 0, by: -1) {
             hooks?.beforeBackward?(l + 1)
@@ -91,24 +103,25 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
             layernormBackward(d.residual.pointer, g + w.ln2w, g + w.ln2b, d.x.pointer, a.afterMLP[l].pointer, p + w.ln2w,
                               a.mean2[l].pointer, a.rstd2[l].pointer, N: N, C: C)
             d.wide.zero()
-            linearBackward(d.wide.pointer, g + w.outW, g + w.outB, d.residual.pointer, a.fcGelu[l].pointer, p + w.outW, N: N, C: F, OC: C)
+            trainingLinearBackward(d.wide.pointer, g + w.outW, g + w.outB, d.residual.pointer, a.fcGelu[l].pointer, p + w.outW, N: N, C: F, OC: C, bf16: bf16)
             d.fc.zero()
             geluBackward(d.fc.pointer, d.wide.pointer, a.fc[l].pointer, count: N * F, kind: .exact)
             d.x.pointer.update(from: d.residual.pointer, count: N * C)
-            linearBackward(d.x.pointer, g + w.interW, g + w.interB, d.fc.pointer, a.normed1[l].pointer, p + w.interW, N: N, C: C, OC: F)
+            trainingLinearBackward(d.x.pointer, g + w.interW, g + w.interB, d.fc.pointer, a.normed1[l].pointer, p + w.interW, N: N, C: C, OC: F, bf16: bf16)
             // Attention LayerNorm: d.residual = ∂/∂(x + Attn(x)).
             d.residual.zero()
             layernormBackward(d.residual.pointer, g + w.ln1w, g + w.ln1b, d.x.pointer, a.afterAttention[l].pointer, p + w.ln1w,
                               a.mean1[l].pointer, a.rstd1[l].pointer, N: N, C: C)
             d.attended.zero()
-            linearBackward(d.attended.pointer, g + w.attnOutW, g + w.attnOutB, d.residual.pointer, a.attended[l].pointer, p + w.attnOutW,
-                           N: N, C: C, OC: C)
+            trainingLinearBackward(d.attended.pointer, g + w.attnOutW, g + w.attnOutB, d.residual.pointer, a.attended[l].pointer, p + w.attnOutW,
+                                   N: N, C: C, OC: C, bf16: bf16)
             d.qkv.zero()
             let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
             attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.attended.pointer, ldo: C, a.att[l].pointer,
-                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD,
+                              precision: attentionPrecision)
             d.x.pointer.update(from: d.residual.pointer, count: N * C)
-            linearBackward(d.x.pointer, g + w.qkvW, g + w.qkvB, dqkv, a.hidden[l].pointer, p + w.qkvW, N: N, C: C, OC: 3 * C)
+            trainingLinearBackward(d.x.pointer, g + w.qkvW, g + w.qkvB, dqkv, a.hidden[l].pointer, p + w.qkvW, N: N, C: C, OC: 3 * C, bf16: bf16)
         }
         hooks?.beforeBackward?(0)
         defer { hooks?.afterBackward?(0) }

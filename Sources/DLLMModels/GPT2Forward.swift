@@ -6,8 +6,8 @@ import DLLMCompute
 /// Token plus learned position embeddings; per layer: LayerNorm → fused QKV `Conv1D` → attention →
 /// projection → residual → LayerNorm → GELU MLP → residual; then the final LayerNorm and the tied
 /// head on the wanted rows. The options choose where intermediates live (saved per layer, or one
-/// scratch set updated in place), the product kernel (`linearForward` for training, `inferenceLinear`
-/// with its few-row kernel for inference) and where keys and values come from (``ForwardAttention``).
+/// scratch set updated in place), the product kernel (`trainingLinearForward` for training, in bf16
+/// under ``GPT2Model/bf16Matmuls``; `inferenceLinear` with its few-row kernel for inference) and where keys and values come from (``ForwardAttention``).
 struct GPT2Forward<S: ComputeScalar> {
     enum Storage {
         /// Every layer's intermediates kept for backward.
@@ -59,7 +59,7 @@ struct GPT2Forward<S: ComputeScalar> {
         case .saved(let a):
             precondition(logitRows == nil, "GPT2Forward: a training pass produces every row's logits")
             layernormForward(a.lnf.pointer, a.lnfMean.pointer, a.lnfRstd.pointer, x, p + o.lnfw, p + o.lnfb, N: N, C: C, eps: eps)
-            linearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V)
+            trainingLinearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V, bf16: model.bf16Matmuls)
             return a.logits.pointer
         case .scratch(_, let cache):
             let R = logitRows?.count ?? N
@@ -89,7 +89,7 @@ struct GPT2Forward<S: ComputeScalar> {
     func linear(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, _ bias: UnsafePointer<S>,
                 N: Int, C: Int, OC: Int) {
         if case .saved = storage {
-            linearForward(out, inp, weight, bias, N: N, C: C, OC: OC, layout: .inOut)
+            trainingLinearForward(out, inp, weight, bias, N: N, C: C, OC: OC, layout: .inOut, bf16: model.bf16Matmuls)
         } else {
             inferenceLinear(out, inp, weight, bias, N: N, C: C, OC: OC, layout: .inOut)
         }

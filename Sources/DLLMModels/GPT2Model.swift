@@ -17,6 +17,18 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     var acts: GPT2Activations<S>?
     var lastBatch: TokenBatch?
     public var hooks: BlockHooks?
+    /// `bf16: true` (``setBF16Matmuls(_:)``): the training pass's Conv1D linears, the tied head and
+    /// attention's two products multiply bfloat16-rounded inputs with float32 accumulation, forward
+    /// and backward (``trainingLinearForward(_:_:_:_:N:C:OC:layout:bf16:)``,
+    /// ``AttentionPrecision/bfloat16``), as autocast's `addmm`, `linear` and `matmul` do; the
+    /// LayerNorms, GELU, softmax, the loss and every stored activation stay float32.
+    public private(set) var bf16Matmuls = false
+    public var supportsBF16Matmuls: Bool { S.self == Float.self }
+    public func setBF16Matmuls(_ on: Bool) {
+        precondition(!on || supportsBF16Matmuls, "GPT2Model: bf16 matrix products need a Float model")
+        bf16Matmuls = on
+    }
+    var attentionPrecision: AttentionPrecision { bf16Matmuls ? .bfloat16 : .native }
 
     public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
@@ -50,7 +62,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         precondition(batch.T <= config.nPositions, "GPT2Model: sequence length \(batch.T) exceeds n_positions \(config.nPositions)")
         if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = GPT2Activations(config, B: batch.B, T: batch.T) }
         lastBatch = batch
-        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, hooks: hooks)
+        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, precision: attentionPrecision, hooks: hooks)
         _ = GPT2Forward(model: self, storage: .saved(acts!), request: request).run()
     }
 
@@ -68,7 +80,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: backward before forward") }
         let B = batch.B, T = batch.T, N = B * T
         let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
-        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads
+        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls
         targets.withUnsafeBufferPointer { t in
             withOptionalPointer(weights) { w in
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
@@ -76,7 +88,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         }
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
-        linearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: N, C: C, OC: V)
+        trainingLinearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: N, C: C, OC: V, bf16: bf16)
         d.residual.zero()
         layernormBackward(d.residual.pointer, g + o.lnfw, g + o.lnfb, d.ln.pointer, a.residual[L].pointer, p + o.lnfw,
                           a.lnfMean.pointer, a.lnfRstd.pointer, N: N, C: C)
@@ -86,23 +98,24 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
             defer { hooks?.afterBackward?(l + 1) }
             let w = o.layers[l]
             d.wide.zero()
-            linearBackward(d.wide.pointer, g + w.mlpProjW, g + w.mlpProjB, d.residual.pointer, a.fcGelu[l].pointer, p + w.mlpProjW,
-                           N: N, C: F, OC: C, layout: .inOut)
+            trainingLinearBackward(d.wide.pointer, g + w.mlpProjW, g + w.mlpProjB, d.residual.pointer, a.fcGelu[l].pointer, p + w.mlpProjW,
+                                   N: N, C: F, OC: C, layout: .inOut, bf16: bf16)
             d.fc.zero()
             geluBackward(d.fc.pointer, d.wide.pointer, a.fc[l].pointer, count: N * F, kind: config.gelu)
             d.ln.zero()
-            linearBackward(d.ln.pointer, g + w.fcW, g + w.fcB, d.fc.pointer, a.ln2[l].pointer, p + w.fcW, N: N, C: C, OC: F, layout: .inOut)
+            trainingLinearBackward(d.ln.pointer, g + w.fcW, g + w.fcB, d.fc.pointer, a.ln2[l].pointer, p + w.fcW, N: N, C: C, OC: F, layout: .inOut, bf16: bf16)
             layernormBackward(d.residual.pointer, g + w.ln2w, g + w.ln2b, d.ln.pointer, a.res2[l].pointer, p + w.ln2w,
                               a.ln2Mean[l].pointer, a.ln2Rstd[l].pointer, N: N, C: C)
             d.atty.zero()
-            linearBackward(d.atty.pointer, g + w.projW, g + w.projB, d.residual.pointer, a.atty[l].pointer, p + w.projW,
-                           N: N, C: C, OC: C, layout: .inOut)
+            trainingLinearBackward(d.atty.pointer, g + w.projW, g + w.projB, d.residual.pointer, a.atty[l].pointer, p + w.projW,
+                                   N: N, C: C, OC: C, layout: .inOut, bf16: bf16)
             d.qkv.zero()
             let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
             attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.atty.pointer, ldo: C, a.att[l].pointer,
-                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD)
+                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD,
+                              precision: attentionPrecision)
             d.ln.zero()
-            linearBackward(d.ln.pointer, g + w.attnW, g + w.attnB, dqkv, a.ln1[l].pointer, p + w.attnW, N: N, C: C, OC: 3 * C, layout: .inOut)
+            trainingLinearBackward(d.ln.pointer, g + w.attnW, g + w.attnB, dqkv, a.ln1[l].pointer, p + w.attnW, N: N, C: C, OC: 3 * C, layout: .inOut, bf16: bf16)
             layernormBackward(d.residual.pointer, g + w.ln1w, g + w.ln1b, d.ln.pointer, a.residual[l].pointer, p + w.ln1w,
                               a.ln1Mean[l].pointer, a.ln1Rstd[l].pointer, N: N, C: C)
         }

@@ -31,14 +31,11 @@ public enum TrainingRun {
             loaded.model.setGradientCheckpointing(true)
             log("gradient checkpointing: each block is recomputed in backward")
         }
-        if config.bf16, !loaded.model.supportsBF16Matmuls, let source = config.bf16FromMixedPrecision {
-            log("\(source): \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, which has no bfloat16 "
-                + "matrix products (they serve the LLaMA family), so it trains in float32")
-        } else if config.bf16 {
+        if config.bf16 {
             if let source = config.bf16FromMixedPrecision { log("bf16 from \(source)") }
             guard loaded.model.supportsBF16Matmuls else {
                 throw TrainingError.configuration("bf16: true: \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, "
-                    + "which has no bfloat16 matrix products (they serve the LLaMA family); remove the key or set it false")
+                    + "which has no bfloat16 matrix products; remove the key or set it false")
             }
             loaded.model.setBF16Matmuls(true)
             if BFloat16Matmul.isAvailable {
@@ -46,8 +43,8 @@ public enum TrainingRun {
                     + "(\(BFloat16Matmul.kernelName)); weights, AdamW state, norms, softmax and the loss stay float32")
             } else {
                 log("bf16: this CPU has no AVX512_BF16, so the products compute in float32 (OpenBLAS sgemm) over inputs rounded "
-                    + "to bfloat16 as the kernel rounds them (only the float32 sums' order differs); activations are kept in bfloat16 "
-                    + "as with the kernel; the step is slower than float32's (bf16: false is faster here)")
+                    + "to bfloat16 as the kernel rounds them (only the float32 sums' order differs); the step is slower than "
+                    + "float32's (bf16: false is faster here)")
             }
         }
         let tokenizer = try loadTokenizer(config, gguf: loaded.gguf)
