@@ -73,12 +73,13 @@ final class EditFlowHeadBuffers<S: ComputeScalar> {
 }
 
 /// The heads on the last hidden state `hidden` (N, C), mirroring dLLM `EditFlowQwen3Model.forward`:
-/// `sub_logits(h)`, `ins_logits(h)`, `softplus(rate_heads.0(h))`.
+/// `sub_logits(h)`, `ins_logits(h)`, `softplus(rate_heads.0(h))`; the three products in bf16 under
+/// `bf16` (``LlamaModel/bf16Matmuls``, as autocast runs the heads' `nn.Linear`s), the softplus float32.
 func editFlowHeadsForward<S: ComputeScalar>(_ out: EditFlowHeadBuffers<S>, hidden: UnsafePointer<S>, parameters p: UnsafePointer<S>,
-                                            offsets o: EditFlowHeadOffsets, N: Int, C: Int, V: Int) {
-    linearForward(out.substitution.pointer, hidden, p + o.substitution, nil, N: N, C: C, OC: V)
-    linearForward(out.insertion.pointer, hidden, p + o.insertion, nil, N: N, C: C, OC: V)
-    linearForward(out.rawRates.pointer, hidden, p + o.rateWeight, p + o.rateBias, N: N, C: C, OC: 3)
+                                            offsets o: EditFlowHeadOffsets, N: Int, C: Int, V: Int, bf16: Bool) {
+    trainingLinearForward(out.substitution.pointer, hidden, p + o.substitution, nil, N: N, C: C, OC: V, bf16: bf16)
+    trainingLinearForward(out.insertion.pointer, hidden, p + o.insertion, nil, N: N, C: C, OC: V, bf16: bf16)
+    trainingLinearForward(out.rawRates.pointer, hidden, p + o.rateWeight, p + o.rateBias, N: N, C: C, OC: 3, bf16: bf16)
     softplusForward(out.rates.pointer, out.rawRates.pointer, count: N * 3)
 }
 
@@ -86,10 +87,11 @@ func editFlowHeadsForward<S: ComputeScalar>(_ out: EditFlowHeadBuffers<S>, hidde
 /// heads' parameter gradients `g` and accumulate into `dHidden` (N, C).
 func editFlowHeadsBackward<S: ComputeScalar>(_ dHidden: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>,
                                              _ out: EditFlowHeadBuffers<S>, hidden: UnsafePointer<S>, parameters p: UnsafePointer<S>,
-                                             offsets o: EditFlowHeadOffsets, N: Int, C: Int, V: Int) {
+                                             offsets o: EditFlowHeadOffsets, N: Int, C: Int, V: Int, bf16: Bool) {
     out.dRawRates.zero()
     softplusBackward(out.dRawRates.pointer, out.rates.pointer, out.rawRates.pointer, count: N * 3)
-    linearBackward(dHidden, g + o.substitution, nil, out.substitution.pointer, hidden, p + o.substitution, N: N, C: C, OC: V)
-    linearBackward(dHidden, g + o.insertion, nil, out.insertion.pointer, hidden, p + o.insertion, N: N, C: C, OC: V)
-    linearBackward(dHidden, g + o.rateWeight, g + o.rateBias, out.dRawRates.pointer, hidden, p + o.rateWeight, N: N, C: C, OC: 3)
+    trainingLinearBackward(dHidden, g + o.substitution, nil, out.substitution.pointer, hidden, p + o.substitution, N: N, C: C, OC: V, bf16: bf16)
+    trainingLinearBackward(dHidden, g + o.insertion, nil, out.insertion.pointer, hidden, p + o.insertion, N: N, C: C, OC: V, bf16: bf16)
+    trainingLinearBackward(dHidden, g + o.rateWeight, g + o.rateBias, out.dRawRates.pointer, hidden, p + o.rateWeight,
+                           N: N, C: C, OC: 3, bf16: bf16)
 }

@@ -62,7 +62,8 @@ struct LlamaForward<S: ComputeScalar> {
         let head = headBuffers(rows: logitRows?.count ?? N, N: N, C: C, V: V)
         normalizeLogitRows(of: x, into: head.normed, rstd: head.rstd, N: N, C: C, eps: eps)
         if let editFlowHeads, let offsets = o.editFlow {
-            editFlowHeadsForward(editFlowHeads, hidden: head.normed, parameters: p, offsets: offsets, N: head.rows, C: C, V: V)
+            editFlowHeadsForward(editFlowHeads, hidden: head.normed, parameters: p, offsets: offsets, N: head.rows, C: C, V: V,
+                                 bf16: model.bf16Matmuls)
             return head.logits
         }
         if case .training = matrices, let copy = model.adapters?.headMatrix {

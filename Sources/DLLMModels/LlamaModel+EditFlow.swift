@@ -23,7 +23,7 @@ extension LlamaModel: EditFlowLanguageModel {
         let N = batch.B * batch.T
         backpropagate(batch: batch, activations: a) { dHidden in
             editFlowHeadsBackward(dHidden, gradients: gradients.pointer, h, hidden: a.lnf.pointer, parameters: parameters.pointer,
-                                  offsets: heads, N: N, C: spec.hidden, V: spec.vocab)
+                                  offsets: heads, N: N, C: spec.hidden, V: spec.vocab, bf16: bf16Matmuls)
         }
     }
 }
