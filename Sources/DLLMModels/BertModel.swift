@@ -60,7 +60,10 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         precondition(batch.T <= config.maxPositionEmbeddings,
                      "BertModel: sequence length \(batch.T) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = BertActivations(config, B: batch.B, T: batch.T) }
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) {
+            acts = nil  // free the old set before allocating the new one
+            acts = BertActivations(config, B: batch.B, T: batch.T)
+        }
         lastBatch = batch
         let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, precision: attentionPrecision, hooks: hooks)
         _ = BertForward(model: self, storage: .saved(acts!), request: request).run()
@@ -198,8 +201,12 @@ struct BertOffsets {
     }
 }
 
+/// Allocated for the first batch's (B, T) and kept for every later batch that fits (B·T rows and
+/// B·T² attention entries at most; issue 19's variable-length batches): each pass uses the
+/// first B·T rows of every buffer, so a shorter batch runs on views of the same memory.
 final class BertActivations<S: ComputeScalar> {
-    let B: Int, T: Int
+    /// Capacity: rows (B·T) and attention entries per head (B·T²).
+    let rows: Int, squareRows: Int
     let embeddings: Buffer<S>, embMean: Buffer<S>, embRstd: Buffer<S>  // (N, C), (N), (N)
     var hidden: [Buffer<S>] = []                                         // L+1 × (N, C): block inputs, then the last hidden state
     var qkv: [Buffer<S>] = []                                            // (N, 3C)
@@ -219,8 +226,8 @@ final class BertActivations<S: ComputeScalar> {
     }
 
     init(_ c: BertConfiguration, B: Int, T: Int) {
-        self.B = B
-        self.T = T
+        rows = B * T
+        squareRows = B * T * T
         let N = B * T, C = c.hiddenSize, F = c.intermediateSize
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
         embeddings = buf(N * C); embMean = buf(N); embRstd = buf(N)
@@ -237,5 +244,7 @@ final class BertActivations<S: ComputeScalar> {
                       wide: buf(N * F), fc: buf(N * F), scores: buf(attentionScratchCount(T: T)))
     }
 
-    func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }
+    func fits(B: Int, T: Int) -> Bool {
+        B * T <= rows && B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count
+    }
 }

@@ -60,7 +60,10 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     /// The training use of the one forward pass (``GPT2Forward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         precondition(batch.T <= config.nPositions, "GPT2Model: sequence length \(batch.T) exceeds n_positions \(config.nPositions)")
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) { acts = GPT2Activations(config, B: batch.B, T: batch.T) }
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) {
+            acts = nil  // free the old set before allocating the new one
+            acts = GPT2Activations(config, B: batch.B, T: batch.T)
+        }
         lastBatch = batch
         let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, precision: attentionPrecision, hooks: hooks)
         _ = GPT2Forward(model: self, storage: .saved(acts!), request: request).run()
@@ -171,8 +174,12 @@ struct GPT2Offsets {
     }
 }
 
+/// Allocated for the first batch's (B, T) and kept for every later batch that fits (B·T rows and
+/// B·T² attention entries at most; issue 19's variable-length batches): each pass uses the
+/// first B·T rows of every buffer, so a shorter batch runs on views of the same memory.
 final class GPT2Activations<S: ComputeScalar> {
-    let B: Int, T: Int
+    /// Capacity: rows (B·T) and attention entries per head (B·T²).
+    let rows: Int, squareRows: Int
     var residual: [Buffer<S>] = []                                       // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Mean: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []
     var qkv: [Buffer<S>] = []                                            // (N, 3C)
@@ -192,8 +199,8 @@ final class GPT2Activations<S: ComputeScalar> {
     }
 
     init(_ c: GPT2Configuration, B: Int, T: Int) {
-        self.B = B
-        self.T = T
+        rows = B * T
+        squareRows = B * T * T
         let N = B * T, C = c.nEmbd, F = c.inner
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
         residual = (0...c.nLayer).map { _ in buf(N * C) }
@@ -210,5 +217,7 @@ final class GPT2Activations<S: ComputeScalar> {
                       wide: buf(N * F), fc: buf(N * F), scores: buf(attentionScratchCount(T: T)))
     }
 
-    func fits(B: Int, T: Int) -> Bool { self.B == B && self.T == T }
+    func fits(B: Int, T: Int) -> Bool {
+        B * T <= rows && B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count
+    }
 }

@@ -83,6 +83,50 @@ final class MemorySavingTests: XCTestCase {
     }
 }
 
+/// GPT-2 and BERT keep their activations for later batches that fit, as the LLaMA family does:
+/// a shorter batch after a longer one runs on the same buffers and gives a fresh model's logits,
+/// loss and gradients bit for bit (issue 19's variable-length batches).
+final class VariableLengthBatchTests: XCTestCase {
+    /// `capacity` reads the reused model's activation rows (a reallocation for the shorter batch would shrink them).
+    func check<M: LanguageModel>(_ reused: M, _ fresh: M, capacity: () -> Int?, _ name: String) where M.Scalar == Float {
+        Initialization.initialize(reused, seed: 6)
+        Initialization.initialize(fresh, seed: 6)
+        let long = TokenBatch(ids: (0..<16).map { Int32($0 % 11) }, B: 2, T: 8)
+        reused.forward(long, mask: AttentionMask(.bidirectional, B: 2, T: 8))
+        XCTAssertEqual(capacity(), 16, name)
+        let short = TokenBatch(ids: (0..<10).map { Int32(($0 * 7) % 11) }, B: 2, T: 5)
+        let padding = [true, true, true, true, true, true, true, true, false, false]
+        let mask = AttentionMask(.causal, B: 2, T: 5, keyPadding: padding)
+        let targets: [Int32] = (0..<10).map { Int32(($0 * 3) % 11) }, weights: [Float] = (0..<10).map { $0 < 8 ? 0.1 : 0 }
+        var results: [(logits: [UInt32], loss: UInt64, gradients: [UInt32])] = []
+        for model in [reused, fresh] {
+            model.gradients.zero()
+            model.forward(short, mask: mask)
+            let logits = UnsafeBufferPointer(start: model.logits, count: 10 * model.vocabularySize).map(\.bitPattern)
+            let loss = model.loss(targets: targets, weights: weights)
+            model.backward(targets: targets, weights: weights, dloss: 1)
+            results.append((logits, loss.bitPattern, model.gradients.buffer.map(\.bitPattern)))
+        }
+        XCTAssertEqual(capacity(), 16, "\(name): the shorter batch reallocated")
+        XCTAssertEqual(results[0].logits, results[1].logits, "\(name): logits")
+        XCTAssertEqual(results[0].loss, results[1].loss, "\(name): loss")
+        XCTAssertEqual(results[0].gradients, results[1].gradients, "\(name): gradients")
+        XCTAssertTrue(results[0].gradients.contains { $0 != 0 }, "\(name): backward ran")
+    }
+
+    func testGPT2ReusesItsBuffersForAShorterBatch() {
+        let reused = GPT2Model<Float>(config: ModelGradientTests.tinyGPT2), fresh = GPT2Model<Float>(config: ModelGradientTests.tinyGPT2)
+        check(reused, fresh, capacity: { reused.acts?.rows }, "gpt2")
+    }
+
+    func testBertReusesItsBuffersForAShorterBatch() {
+        let config = BertConfiguration(vocabSize: 11, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
+                                       maxPositionEmbeddings: 8, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.5)
+        let reused = BertModel<Float>(config: config), fresh = BertModel<Float>(config: config)
+        check(reused, fresh, capacity: { reused.acts?.rows }, "bert")
+    }
+}
+
 extension AttentionMask {
     /// This mask for sequences of `T` ≥ its length: the extra (odd) position sees only itself.
     func resized(T newT: Int) -> AttentionMask {
