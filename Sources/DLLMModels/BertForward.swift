@@ -25,8 +25,7 @@ struct BertForward<S: ComputeScalar> {
     func run() -> UnsafeMutablePointer<S> {
         let (B, T, hooks, logitRows) = (request.B, request.T, request.hooks, request.logitRows)
         let config = model.config, N = B * T
-        let C = config.hiddenSize, L = config.numHiddenLayers, NH = config.numAttentionHeads, HD = C / NH
-        let F = config.intermediateSize, V = config.vocabSize
+        let C = config.hiddenSize, L = config.numHiddenLayers, V = config.vocabSize
         let p = model.parameters.pointer, o = model.offsets, eps = S(config.eps)
         hooks?.beforeForward?(0)
         let first = buffers(layer: 0)
@@ -45,19 +44,8 @@ struct BertForward<S: ComputeScalar> {
         hooks?.afterForward?(0)
         for l in 0..<L {
             hooks?.beforeForward?(l + 1)
-            defer { hooks?.afterForward?(l + 1) }
-            let w = o.layers[l], a = buffers(layer: l)
-            linear(a.qkv, a.input, p + w.qkvW, p + w.qkvB, N: N, C: C, OC: 3 * C)
-            request.attention.attend(layer: l, a.attended, ldo: C, a.qkv, ldq: 3 * C, a.qkv + C, ldk: 3 * C, a.qkv + 2 * C, ldv: 3 * C,
-                                     B: B, T: T, NH: NH, NKV: NH, HD: HD)
-            linear(a.projection, a.attended, p + w.attnOutW, p + w.attnOutB, N: N, C: C, OC: C)
-            residualForward(a.afterAttention, a.input, a.projection, count: N * C)
-            layernormForward(a.normed1, a.mean1, a.rstd1, a.afterAttention, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
-            linear(a.fc, a.normed1, p + w.interW, p + w.interB, N: N, C: C, OC: F)
-            geluForward(a.fcGelu, a.fc, count: N * F, kind: .exact)
-            linear(a.projection, a.fcGelu, p + w.outW, p + w.outB, N: N, C: F, OC: C)
-            residualForward(a.afterMLP, a.normed1, a.projection, count: N * C)
-            layernormForward(a.output, a.mean2, a.rstd2, a.afterMLP, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
+            layer(l)
+            hooks?.afterForward?(l + 1)
         }
         hooks?.beforeForward?(L + 1)
         defer { hooks?.afterForward?(L + 1) }
@@ -74,6 +62,28 @@ struct BertForward<S: ComputeScalar> {
             inferenceLinear(logits, rows, p + o.word, nil, N: R, C: C, OC: V)
             return logits
         }
+    }
+
+    /// Block `l` from its input (`hidden[l]`) to its output (`hidden[l + 1]`): the forward's loop
+    /// body, and under gradient checkpointing the recomputation backward runs just before the
+    /// block's own backward (``BertModel/gradientCheckpointing``).
+    func layer(_ l: Int) {
+        let (B, T) = (request.B, request.T)
+        let config = model.config, N = B * T
+        let C = config.hiddenSize, NH = config.numAttentionHeads, HD = C / NH, F = config.intermediateSize
+        let p = model.parameters.pointer, eps = S(config.eps)
+        let w = model.offsets.layers[l], a = buffers(layer: l)
+        linear(a.qkv, a.input, p + w.qkvW, p + w.qkvB, N: N, C: C, OC: 3 * C)
+        request.attention.attend(layer: l, a.attended, ldo: C, a.qkv, ldq: 3 * C, a.qkv + C, ldk: 3 * C, a.qkv + 2 * C, ldv: 3 * C,
+                                 B: B, T: T, NH: NH, NKV: NH, HD: HD)
+        linear(a.projection, a.attended, p + w.attnOutW, p + w.attnOutB, N: N, C: C, OC: C)
+        residualForward(a.afterAttention, a.input, a.projection, count: N * C)
+        layernormForward(a.normed1, a.mean1, a.rstd1, a.afterAttention, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
+        linear(a.fc, a.normed1, p + w.interW, p + w.interB, N: N, C: C, OC: F)
+        geluForward(a.fcGelu, a.fc, count: N * F, kind: .exact)
+        linear(a.projection, a.fcGelu, p + w.outW, p + w.outB, N: N, C: F, OC: C)
+        residualForward(a.afterMLP, a.normed1, a.projection, count: N * C)
+        layernormForward(a.output, a.mean2, a.rstd2, a.afterMLP, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
     }
 
     func buffers(layer l: Int) -> BertLayerBuffers<S> {

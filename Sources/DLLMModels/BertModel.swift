@@ -33,6 +33,14 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         bf16Matmuls = on
     }
     var attentionPrecision: AttentionPrecision { bf16Matmuls ? .bfloat16 : .native }
+    /// Full attention (saved probabilities) or tiled (no T×T matrix); `.automatic` tiles when the
+    /// kept probabilities would pass ``AttentionKernel/fullAttentionBudget``.
+    public var attentionKernel: AttentionKernel = .automatic
+    /// HF `gradient_checkpointing`: keep only each block's input, recompute the block in backward.
+    public var gradientCheckpointing = false
+    public var supportsGradientCheckpointing: Bool { true }
+    public func setGradientCheckpointing(_ on: Bool) { gradientCheckpointing = on }
+    var lastMask: AttentionMask?
 
     public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
@@ -60,13 +68,24 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         precondition(batch.T <= config.maxPositionEmbeddings,
                      "BertModel: sequence length \(batch.T) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) {
+        let tiled = attentionKernel.usesTiles(B: batch.B, heads: config.numAttentionHeads, T: batch.T,
+                                              layersKept: gradientCheckpointing ? 1 : config.numHiddenLayers,
+                                              scalarBytes: MemoryLayout<S>.size)
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing) {
             acts = nil  // free the old set before allocating the new one
-            acts = BertActivations(config, B: batch.B, T: batch.T)
+            acts = BertActivations(config, B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing)
         }
         lastBatch = batch
-        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, precision: attentionPrecision, hooks: hooks)
-        _ = BertForward(model: self, storage: .saved(acts!), request: request).run()
+        lastMask = mask
+        _ = trainingForward(batch, mask: mask, hooks: hooks).run()
+    }
+
+    /// The training pass over the kept activations, attention full or tiled as they were built.
+    func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> BertForward<S> {
+        guard let a = acts else { preconditionFailure("BertModel: no activations") }
+        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att, precision: attentionPrecision)
+            : .full(mask: mask, probabilities: a.att, precision: attentionPrecision)
+        return BertForward(model: self, storage: .saved(a), request: ForwardRequest(training: batch, attention: attention, hooks: hooks))
     }
 
     @_specialize(where S == Float)
@@ -82,7 +101,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
-        guard let a = acts, let batch = lastBatch else { preconditionFailure("BertModel: backward before forward") }
+        guard let a = acts, let batch = lastBatch, let mask = lastMask else { preconditionFailure("BertModel: backward before forward") }
         let B = batch.B, T = batch.T, N = B * T
         let C = config.hiddenSize, L = config.numHiddenLayers, NH = config.numAttentionHeads, HD = C / NH
         let F = config.intermediateSize, V = config.vocabSize
@@ -92,6 +111,9 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
             }
         }
+        // Under checkpointing, each block's intermediates are recomputed (no hooks: backward's own
+        // hooks around the block already hold its parameters) just before its backward.
+        let recompute = a.checkpointed ? trainingForward(batch, mask: mask, hooks: nil) : nil
         hooks?.beforeBackward?(L + 1)
         // d.x: gradient of the current block's output, (N, C).
         d.x.zero()
@@ -100,6 +122,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         for l in stride(from: L - 1, through: 0, by: -1) {
             hooks?.beforeBackward?(l + 1)
             defer { hooks?.afterBackward?(l + 1) }
+            recompute?.layer(l)
             let w = o.layers[l]
             // Output LayerNorm: d.residual = ∂/∂(h1 + FFN(h1)).
             d.residual.zero()
@@ -120,9 +143,15 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
                                    N: N, C: C, OC: C, bf16: bf16)
             d.qkv.zero()
             let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
-            attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.attended.pointer, ldo: C, a.att[l].pointer,
-                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD,
-                              precision: attentionPrecision)
+            if a.tiled {
+                tiledAttentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.attended.pointer, a.attended[l].pointer, ldo: C, a.att[l].pointer,
+                                       qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C,
+                                       mask: mask, B: B, T: T, NH: NH, NKV: NH, HD: HD, precision: attentionPrecision)
+            } else {
+                attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.attended.pointer, ldo: C, a.att[l].pointer,
+                                  qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD,
+                                  precision: attentionPrecision)
+            }
             d.x.pointer.update(from: d.residual.pointer, count: N * C)
             trainingLinearBackward(d.x.pointer, g + w.qkvW, g + w.qkvB, dqkv, a.hidden[l].pointer, p + w.qkvW, N: N, C: C, OC: 3 * C, bf16: bf16)
         }
@@ -204,13 +233,17 @@ struct BertOffsets {
 /// Allocated for the first batch's (B, T) and kept for every later batch that fits (B·T rows and
 /// B·T² attention entries at most; issue 19's variable-length batches): each pass uses the
 /// first B·T rows of every buffer, so a shorter batch runs on views of the same memory.
+/// `tiled`: attention keeps (B, NH, T) log-sum-exps instead of (B, NH, T, T) probabilities.
+/// `checkpointed`: every block shares one set of intermediates (backward recomputes each block
+/// into it); only the L + 1 block inputs (`hidden`) are kept per layer.
 final class BertActivations<S: ComputeScalar> {
-    /// Capacity: rows (B·T) and attention entries per head (B·T²).
+    /// Capacity: rows (B·T) and attention entries per head (B·T², 0 when tiled).
     let rows: Int, squareRows: Int
+    let tiled: Bool, checkpointed: Bool
     let embeddings: Buffer<S>, embMean: Buffer<S>, embRstd: Buffer<S>  // (N, C), (N), (N)
     var hidden: [Buffer<S>] = []                                         // L+1 × (N, C): block inputs, then the last hidden state
     var qkv: [Buffer<S>] = []                                            // (N, 3C)
-    var att: [Buffer<S>] = []                                            // (B, NH, T, T)
+    var att: [Buffer<S>] = []                                            // (B, NH, T, T), or (B, NH, T) when tiled
     var attended: [Buffer<S>] = [], afterAttention: [Buffer<S>] = []     // (N, C)
     var normed1: [Buffer<S>] = [], mean1: [Buffer<S>] = [], rstd1: [Buffer<S>] = []
     var fc: [Buffer<S>] = [], fcGelu: [Buffer<S>] = []                   // (N, F)
@@ -222,18 +255,20 @@ final class BertActivations<S: ComputeScalar> {
         let x: Buffer<S>, residual: Buffer<S>, attended: Buffer<S>   // (N, C)
         let qkv: Buffer<S>                                          // (N, 3C)
         let wide: Buffer<S>, fc: Buffer<S>                          // (N, F)
-        let scores: Buffer<S>                                       // attention scratch
+        let scores: Buffer<S>                                       // attentionScratchCount(T:), none when tiled
     }
 
-    init(_ c: BertConfiguration, B: Int, T: Int) {
+    init(_ c: BertConfiguration, B: Int, T: Int, tiled: Bool, checkpointed: Bool) {
         rows = B * T
-        squareRows = B * T * T
+        squareRows = tiled ? 0 : B * T * T
+        self.tiled = tiled
+        self.checkpointed = checkpointed
         let N = B * T, C = c.hiddenSize, F = c.intermediateSize
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
         embeddings = buf(N * C); embMean = buf(N); embRstd = buf(N)
         hidden = (0...c.numHiddenLayers).map { _ in buf(N * C) }
-        for _ in 0..<c.numHiddenLayers {
-            qkv.append(buf(N * 3 * C)); att.append(buf(B * c.numAttentionHeads * T * T))
+        for _ in 0..<(checkpointed ? 1 : c.numHiddenLayers) {
+            qkv.append(buf(N * 3 * C)); att.append(buf(B * c.numAttentionHeads * T * (tiled ? 1 : T)))
             attended.append(buf(N * C)); afterAttention.append(buf(N * C))
             normed1.append(buf(N * C)); mean1.append(buf(N)); rstd1.append(buf(N))
             fc.append(buf(N * F)); fcGelu.append(buf(N * F))
@@ -241,10 +276,17 @@ final class BertActivations<S: ComputeScalar> {
         }
         logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
         grads = Grads(x: buf(N * C), residual: buf(N * C), attended: buf(N * C), qkv: buf(N * 3 * C),
-                      wide: buf(N * F), fc: buf(N * F), scores: buf(attentionScratchCount(T: T)))
+                      wide: buf(N * F), fc: buf(N * F), scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
+        if checkpointed {  // layer l's intermediates are the one shared set
+            for list in [\BertActivations.qkv, \.att, \.attended, \.afterAttention, \.normed1, \.mean1, \.rstd1, \.fc, \.fcGelu,
+                         \.afterMLP, \.mean2, \.rstd2] {
+                self[keyPath: list] = Array(repeating: self[keyPath: list][0], count: c.numHiddenLayers)
+            }
+        }
     }
 
-    func fits(B: Int, T: Int) -> Bool {
-        B * T <= rows && B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count
+    func fits(B: Int, T: Int, tiled: Bool, checkpointed: Bool) -> Bool {
+        guard self.tiled == tiled, self.checkpointed == checkpointed, B * T <= rows else { return false }
+        return tiled || (B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count)
     }
 }

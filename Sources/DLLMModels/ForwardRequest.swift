@@ -13,13 +13,6 @@ struct ForwardRequest<S: ComputeScalar> {
     /// Called around each block (training, where a parallel strategy installs them).
     let hooks: BlockHooks?
 
-    /// A training pass over `batch` under `mask`, layer `l`'s attention probabilities saved in
-    /// `probabilities[l]`, attention's products in `precision`.
-    init(training batch: TokenBatch, mask: AttentionMask, probabilities: [Buffer<S>], precision: AttentionPrecision = .native,
-         hooks: BlockHooks?) {
-        self.init(training: batch, attention: .full(mask: mask, probabilities: probabilities, precision: precision), hooks: hooks)
-    }
-
     /// A training pass over `batch` whose attention (`.full` or `.tiled`) saves what its backward needs,
     /// with logits on `logitRows` (ascending) or on every row.
     init(training batch: TokenBatch, attention: ForwardAttention<S>, logitRows: [Int]? = nil, hooks: BlockHooks?) {

@@ -26,7 +26,7 @@ struct GPT2Forward<S: ComputeScalar> {
     func run() -> UnsafeMutablePointer<S> {
         let (B, T, hooks, logitRows) = (request.B, request.T, request.hooks, request.logitRows)
         let config = model.config, N = B * T
-        let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
+        let C = config.nEmbd, L = config.nLayer, V = config.vocabSize
         let p = model.parameters.pointer, o = model.offsets, eps = S(config.eps)
         hooks?.beforeForward?(0)
         request.ids.withUnsafeBufferPointer { ids in
@@ -38,19 +38,8 @@ struct GPT2Forward<S: ComputeScalar> {
         hooks?.afterForward?(0)
         for l in 0..<L {
             hooks?.beforeForward?(l + 1)
-            defer { hooks?.afterForward?(l + 1) }
-            let w = o.layers[l], a = buffers(layer: l)
-            layernormForward(a.normed1, a.mean1, a.rstd1, a.input, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
-            linear(a.qkv, a.normed1, p + w.attnW, p + w.attnB, N: N, C: C, OC: 3 * C)
-            request.attention.attend(layer: l, a.attended, ldo: C, a.qkv, ldq: 3 * C, a.qkv + C, ldk: 3 * C, a.qkv + 2 * C, ldv: 3 * C,
-                             B: B, T: T, NH: NH, NKV: NH, HD: HD)
-            linear(a.projection, a.attended, p + w.projW, p + w.projB, N: N, C: C, OC: C)
-            residualForward(a.afterAttention, a.input, a.projection, count: N * C)
-            layernormForward(a.normed2, a.mean2, a.rstd2, a.afterAttention, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
-            linear(a.fc, a.normed2, p + w.fcW, p + w.fcB, N: N, C: C, OC: F)
-            geluForward(a.fcGelu, a.fc, count: N * F, kind: config.gelu)
-            linear(a.projection, a.fcGelu, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C)
-            residualForward(a.output, a.afterAttention, a.projection, count: N * C)
+            layer(l)
+            hooks?.afterForward?(l + 1)
         }
         hooks?.beforeForward?(L + 1)
         defer { hooks?.afterForward?(L + 1) }
@@ -76,6 +65,28 @@ struct GPT2Forward<S: ComputeScalar> {
             inferenceLinear(logits, rows, cache.transposedWeights[0].pointer, nil, N: R, C: C, OC: V, layout: .inOut)
             return logits
         }
+    }
+
+    /// Block `l` from its input (the residual stream at `l`) to its output at `l + 1`: the
+    /// forward's loop body, and under gradient checkpointing the recomputation backward runs just
+    /// before the block's own backward (``GPT2Model/gradientCheckpointing``).
+    func layer(_ l: Int) {
+        let (B, T) = (request.B, request.T)
+        let config = model.config, N = B * T
+        let C = config.nEmbd, NH = config.nHead, HD = C / NH, F = config.inner
+        let p = model.parameters.pointer, eps = S(config.eps)
+        let w = model.offsets.layers[l], a = buffers(layer: l)
+        layernormForward(a.normed1, a.mean1, a.rstd1, a.input, p + w.ln1w, p + w.ln1b, N: N, C: C, eps: eps)
+        linear(a.qkv, a.normed1, p + w.attnW, p + w.attnB, N: N, C: C, OC: 3 * C)
+        request.attention.attend(layer: l, a.attended, ldo: C, a.qkv, ldq: 3 * C, a.qkv + C, ldk: 3 * C, a.qkv + 2 * C, ldv: 3 * C,
+                                 B: B, T: T, NH: NH, NKV: NH, HD: HD)
+        linear(a.projection, a.attended, p + w.projW, p + w.projB, N: N, C: C, OC: C)
+        residualForward(a.afterAttention, a.input, a.projection, count: N * C)
+        layernormForward(a.normed2, a.mean2, a.rstd2, a.afterAttention, p + w.ln2w, p + w.ln2b, N: N, C: C, eps: eps)
+        linear(a.fc, a.normed2, p + w.fcW, p + w.fcB, N: N, C: C, OC: F)
+        geluForward(a.fcGelu, a.fc, count: N * F, kind: config.gelu)
+        linear(a.projection, a.fcGelu, p + w.mlpProjW, p + w.mlpProjB, N: N, C: F, OC: C)
+        residualForward(a.output, a.afterAttention, a.projection, count: N * C)
     }
 
     func buffers(layer l: Int) -> GPT2LayerBuffers<S> {

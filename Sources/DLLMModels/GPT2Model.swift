@@ -29,6 +29,14 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         bf16Matmuls = on
     }
     var attentionPrecision: AttentionPrecision { bf16Matmuls ? .bfloat16 : .native }
+    /// Full attention (saved probabilities) or tiled (no T×T matrix); `.automatic` tiles when the
+    /// kept probabilities would pass ``AttentionKernel/fullAttentionBudget``.
+    public var attentionKernel: AttentionKernel = .automatic
+    /// HF `gradient_checkpointing`: keep only each block's input, recompute the block in backward.
+    public var gradientCheckpointing = false
+    public var supportsGradientCheckpointing: Bool { true }
+    public func setGradientCheckpointing(_ on: Bool) { gradientCheckpointing = on }
+    var lastMask: AttentionMask?
 
     public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
@@ -60,13 +68,23 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     /// The training use of the one forward pass (``GPT2Forward``): every intermediate saved for backward.
     public func forward(_ batch: TokenBatch, mask: AttentionMask) {
         precondition(batch.T <= config.nPositions, "GPT2Model: sequence length \(batch.T) exceeds n_positions \(config.nPositions)")
-        if acts == nil || !acts!.fits(B: batch.B, T: batch.T) {
+        let tiled = attentionKernel.usesTiles(B: batch.B, heads: config.nHead, T: batch.T,
+                                              layersKept: gradientCheckpointing ? 1 : config.nLayer, scalarBytes: MemoryLayout<S>.size)
+        if acts == nil || !acts!.fits(B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing) {
             acts = nil  // free the old set before allocating the new one
-            acts = GPT2Activations(config, B: batch.B, T: batch.T)
+            acts = GPT2Activations(config, B: batch.B, T: batch.T, tiled: tiled, checkpointed: gradientCheckpointing)
         }
         lastBatch = batch
-        let request = ForwardRequest(training: batch, mask: mask, probabilities: acts!.att, precision: attentionPrecision, hooks: hooks)
-        _ = GPT2Forward(model: self, storage: .saved(acts!), request: request).run()
+        lastMask = mask
+        _ = trainingForward(batch, mask: mask, hooks: hooks).run()
+    }
+
+    /// The training pass over the kept activations, attention full or tiled as they were built.
+    func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> GPT2Forward<S> {
+        guard let a = acts else { preconditionFailure("GPT2Model: no activations") }
+        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att, precision: attentionPrecision)
+            : .full(mask: mask, probabilities: a.att, precision: attentionPrecision)
+        return GPT2Forward(model: self, storage: .saved(a), request: ForwardRequest(training: batch, attention: attention, hooks: hooks))
     }
 
     @_specialize(where S == Float)
@@ -80,7 +98,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward(targets: [Int32], weights: [S]?, dloss: S = 1) {
-        guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: backward before forward") }
+        guard let a = acts, let batch = lastBatch, let mask = lastMask else { preconditionFailure("GPT2Model: backward before forward") }
         let B = batch.B, T = batch.T, N = B * T
         let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
         let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls
@@ -89,6 +107,9 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
                 crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
             }
         }
+        // Under checkpointing, each block's intermediates are recomputed (no hooks: backward's own
+        // hooks around the block already hold its parameters) just before its backward.
+        let recompute = a.checkpointed ? trainingForward(batch, mask: mask, hooks: nil) : nil
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
         trainingLinearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: N, C: C, OC: V, bf16: bf16)
@@ -99,6 +120,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         for l in stride(from: L - 1, through: 0, by: -1) {
             hooks?.beforeBackward?(l + 1)
             defer { hooks?.afterBackward?(l + 1) }
+            recompute?.layer(l)
             let w = o.layers[l]
             d.wide.zero()
             trainingLinearBackward(d.wide.pointer, g + w.mlpProjW, g + w.mlpProjB, d.residual.pointer, a.fcGelu[l].pointer, p + w.mlpProjW,
@@ -114,9 +136,15 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
                                    N: N, C: C, OC: C, layout: .inOut, bf16: bf16)
             d.qkv.zero()
             let qkv = a.qkv[l].pointer, dqkv = d.qkv.pointer
-            attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.atty.pointer, ldo: C, a.att[l].pointer,
-                              qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD,
-                              precision: attentionPrecision)
+            if a.tiled {
+                tiledAttentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.atty.pointer, a.atty[l].pointer, ldo: C, a.att[l].pointer,
+                                       qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C,
+                                       mask: mask, B: B, T: T, NH: NH, NKV: NH, HD: HD, precision: attentionPrecision)
+            } else {
+                attentionBackward(dqkv, dqkv + C, dqkv + 2 * C, d.scores.buffer, d.atty.pointer, ldo: C, a.att[l].pointer,
+                                  qkv, ldq: 3 * C, qkv + C, ldk: 3 * C, qkv + 2 * C, ldv: 3 * C, B: B, T: T, NH: NH, NKV: NH, HD: HD,
+                                  precision: attentionPrecision)
+            }
             d.ln.zero()
             trainingLinearBackward(d.ln.pointer, g + w.attnW, g + w.attnB, dqkv, a.ln1[l].pointer, p + w.attnW, N: N, C: C, OC: 3 * C, layout: .inOut, bf16: bf16)
             layernormBackward(d.residual.pointer, g + w.ln1w, g + w.ln1b, d.ln.pointer, a.residual[l].pointer, p + w.ln1w,
@@ -177,13 +205,17 @@ struct GPT2Offsets {
 /// Allocated for the first batch's (B, T) and kept for every later batch that fits (B·T rows and
 /// B·T² attention entries at most; issue 19's variable-length batches): each pass uses the
 /// first B·T rows of every buffer, so a shorter batch runs on views of the same memory.
+/// `tiled`: attention keeps (B, NH, T) log-sum-exps instead of (B, NH, T, T) probabilities.
+/// `checkpointed`: every block shares one set of intermediates (backward recomputes each block
+/// into it); only the residual stream's L + 1 block inputs are kept per layer.
 final class GPT2Activations<S: ComputeScalar> {
-    /// Capacity: rows (B·T) and attention entries per head (B·T²).
+    /// Capacity: rows (B·T) and attention entries per head (B·T², 0 when tiled).
     let rows: Int, squareRows: Int
+    let tiled: Bool, checkpointed: Bool
     var residual: [Buffer<S>] = []                                       // L+1 × (N, C)
     var ln1: [Buffer<S>] = [], ln1Mean: [Buffer<S>] = [], ln1Rstd: [Buffer<S>] = []
     var qkv: [Buffer<S>] = []                                            // (N, 3C)
-    var att: [Buffer<S>] = []                                            // (B, NH, T, T)
+    var att: [Buffer<S>] = []                                            // (B, NH, T, T), or (B, NH, T) when tiled
     var atty: [Buffer<S>] = [], res2: [Buffer<S>] = []                   // (N, C)
     var ln2: [Buffer<S>] = [], ln2Mean: [Buffer<S>] = [], ln2Rstd: [Buffer<S>] = []
     var fc: [Buffer<S>] = [], fcGelu: [Buffer<S>] = []                   // (N, F)
@@ -195,18 +227,20 @@ final class GPT2Activations<S: ComputeScalar> {
         let residual: Buffer<S>, ln: Buffer<S>, atty: Buffer<S>   // (N, C)
         let qkv: Buffer<S>                                        // (N, 3C)
         let wide: Buffer<S>, fc: Buffer<S>                        // (N, F)
-        let scores: Buffer<S>                                     // (T, T)
+        let scores: Buffer<S>                                     // attentionScratchCount(T:), none when tiled
     }
 
-    init(_ c: GPT2Configuration, B: Int, T: Int) {
+    init(_ c: GPT2Configuration, B: Int, T: Int, tiled: Bool, checkpointed: Bool) {
         rows = B * T
-        squareRows = B * T * T
+        squareRows = tiled ? 0 : B * T * T
+        self.tiled = tiled
+        self.checkpointed = checkpointed
         let N = B * T, C = c.nEmbd, F = c.inner
         func buf(_ n: Int) -> Buffer<S> { Buffer(count: n) }
         residual = (0...c.nLayer).map { _ in buf(N * C) }
-        for _ in 0..<c.nLayer {
+        for _ in 0..<(checkpointed ? 1 : c.nLayer) {
             ln1.append(buf(N * C)); ln1Mean.append(buf(N)); ln1Rstd.append(buf(N))
-            qkv.append(buf(N * 3 * C)); att.append(buf(B * c.nHead * T * T))
+            qkv.append(buf(N * 3 * C)); att.append(buf(B * c.nHead * T * (tiled ? 1 : T)))
             atty.append(buf(N * C)); res2.append(buf(N * C))
             ln2.append(buf(N * C)); ln2Mean.append(buf(N)); ln2Rstd.append(buf(N))
             fc.append(buf(N * F)); fcGelu.append(buf(N * F))
@@ -214,10 +248,17 @@ final class GPT2Activations<S: ComputeScalar> {
         lnf = buf(N * C); lnfMean = buf(N); lnfRstd = buf(N)
         logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), atty: buf(N * C), qkv: buf(N * 3 * C),
-                      wide: buf(N * F), fc: buf(N * F), scores: buf(attentionScratchCount(T: T)))
+                      wide: buf(N * F), fc: buf(N * F), scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
+        if checkpointed {  // layer l's intermediates are the one shared set
+            for list in [\GPT2Activations.ln1, \.ln1Mean, \.ln1Rstd, \.qkv, \.att, \.atty, \.res2, \.ln2, \.ln2Mean, \.ln2Rstd,
+                         \.fc, \.fcGelu] {
+                self[keyPath: list] = Array(repeating: self[keyPath: list][0], count: c.nLayer)
+            }
+        }
     }
 
-    func fits(B: Int, T: Int) -> Bool {
-        B * T <= rows && B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count
+    func fits(B: Int, T: Int, tiled: Bool, checkpointed: Bool) -> Bool {
+        guard self.tiled == tiled, self.checkpointed == checkpointed, B * T <= rows else { return false }
+        return tiled || (B * T * T <= squareRows && attentionScratchCount(T: T) <= grads.scores.count)
     }
 }

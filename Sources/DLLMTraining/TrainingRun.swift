@@ -26,7 +26,7 @@ public enum TrainingRun {
         if config.gradientCheckpointing {
             guard loaded.model.supportsGradientCheckpointing else {
                 throw TrainingError.configuration("gradient_checkpointing: true: \(config.modelNameOrPath) is a \(loaded.model.architecture.modelType) model, "
-                    + "which keeps its activations (checkpointing serves the LLaMA family); remove the key or set it false")
+                    + "which has no activation checkpointing; remove the key or set it false")
             }
             loaded.model.setGradientCheckpointing(true)
             log("gradient checkpointing: each block is recomputed in backward")

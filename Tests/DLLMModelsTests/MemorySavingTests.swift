@@ -18,9 +18,15 @@ final class MemorySavingTests: XCTestCase {
     /// Ten AdamW steps over batches of alternating shapes and masks; returns the final parameters and losses.
     func train(kernel: AttentionKernel, checkpointing: Bool, spec: LlamaSpec = spec) -> (parameters: [Float], losses: [Double]) {
         let model = LlamaModel<Float>(spec: spec)
-        Initialization.initialize(model, seed: 3)
         model.attentionKernel = kernel
         model.gradientCheckpointing = checkpointing
+        return train(model)
+    }
+
+    /// Ten AdamW steps of `model` (initialised here) over batches of alternating shapes and masks.
+    func train<M: LanguageModel>(_ model: M) -> (parameters: [Float], losses: [Double]) where M.Scalar == Float {
+        Initialization.initialize(model, seed: 3)
+        let vocab = model.vocabularySize
         let count = model.parameterCount
         let m = Buffer<Float>(count: count), v = Buffer<Float>(count: count)
         let config = AdamWConfig(learningRate: 1e-2, weightDecay: 0.1)
@@ -32,8 +38,8 @@ final class MemorySavingTests: XCTestCase {
                          AttentionMask.padded(.bidirectional, lengths: (0..<B).map { T - 3 * $0 }, T: T),
                          AttentionMask.blockDiffusion(B: B, L: T / 2, blockSize: 4).resized(T: T)]
             let mask = masks[step % masks.count]
-            let ids = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(spec.vocab)) }
-            let targets = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(spec.vocab)) }
+            let ids = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
+            let targets = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
             let weights = [Float](repeating: 1 / Float(B * T), count: B * T)
             model.gradients.zero()
             losses.append(model.forwardBackward(TokenBatch(ids: ids, B: B, T: T), mask: mask, targets: targets, weights: weights))
@@ -41,6 +47,37 @@ final class MemorySavingTests: XCTestCase {
                        range: 0..<count, step: step, config: config)
         }
         return (model.parameters.array, losses)
+    }
+
+    /// GPT-2 and BERT under the same ten steps: checkpointing gives the very same weights with
+    /// either kernel, and tiled attention the full kernel's losses to float32 rounding.
+    func testGPT2AndBertCheckpointingAndTiling() {
+        var gpt2 = ModelGradientTests.tinyGPT2
+        gpt2.nPositions = 64
+        var bert = ModelGradientTests.tinyBert
+        bert.maxPositionEmbeddings = 64
+        let builders: [(String, (AttentionKernel, Bool) -> (parameters: [Float], losses: [Double]))] = [
+            ("gpt2", { kernel, checkpointing in
+                let model = GPT2Model<Float>(config: gpt2)
+                model.attentionKernel = kernel
+                model.gradientCheckpointing = checkpointing
+                return self.train(model) }),
+            ("bert", { kernel, checkpointing in
+                let model = BertModel<Float>(config: bert)
+                model.attentionKernel = kernel
+                model.gradientCheckpointing = checkpointing
+                return self.train(model) }),
+        ]
+        for (name, run) in builders {
+            for kernel in [AttentionKernel.full, .tiled] {
+                let plain = run(kernel, false), checkpointed = run(kernel, true)
+                XCTAssertEqual(plain.losses, checkpointed.losses, "\(name) \(kernel): losses")
+                XCTAssertEqual(plain.parameters, checkpointed.parameters, "\(name) \(kernel): weights after 10 steps")
+            }
+            let full = run(.full, false), tiled = run(.tiled, false)
+            for (a, b) in zip(tiled.losses, full.losses) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(b), "\(name): tiled loss") }
+            XCTAssertNotEqual(tiled.parameters, full.parameters, "\(name): the tiled kernel ran (its sums differ in order)")
+        }
     }
 
     func testCheckpointedTrainingGivesIdenticalWeights() {
@@ -120,9 +157,7 @@ final class VariableLengthBatchTests: XCTestCase {
     }
 
     func testBertReusesItsBuffersForAShorterBatch() {
-        let config = BertConfiguration(vocabSize: 11, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
-                                       maxPositionEmbeddings: 8, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.5)
-        let reused = BertModel<Float>(config: config), fresh = BertModel<Float>(config: config)
+        let reused = BertModel<Float>(config: ModelGradientTests.tinyBert), fresh = BertModel<Float>(config: ModelGradientTests.tinyBert)
         check(reused, fresh, capacity: { reused.acts?.rows }, "bert")
     }
 }

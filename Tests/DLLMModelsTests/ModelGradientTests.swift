@@ -125,12 +125,36 @@ final class ModelGradientTests: XCTestCase {
         }
     }
 
+    /// GPT-2 and BERT with tiled attention, and with gradient checkpointing (every mask but causal,
+    /// which runs tiled alone), against Float64 finite differences.
+    func testGPT2AndBertTiledAndCheckpointedGradientsForEveryMask() {
+        for (name, mask) in masks(B: 2, T: 5) + [("block diffusion", AttentionMask.blockDiffusion(B: 2, L: 3, blockSize: 2))] {
+            let gpt2 = GPT2Model<Double>(config: Self.tinyGPT2)
+            Initialization.initialize(gpt2, seed: 3)
+            for slot in gpt2.layout.slots where slot.name.hasSuffix(".bias") {
+                for i in slot.range { gpt2.parameters[i] = 0.1 * Double(i % 7) - 0.3 }
+            }
+            gpt2.attentionKernel = .tiled
+            gpt2.gradientCheckpointing = name != "causal"
+            check(gpt2, mask: mask, name: "gpt2 tiled \(name)")
+            let bert = BertModel<Double>(config: Self.tinyBert)
+            Initialization.initialize(bert, seed: 5)
+            for slot in bert.layout.slots where slot.name.hasSuffix(".bias") || slot.name.hasSuffix("LayerNorm.weight") {
+                for i in slot.range { bert.parameters[i] += 0.1 * Double(i % 7) - 0.3 }
+            }
+            bert.attentionKernel = .tiled
+            bert.gradientCheckpointing = name != "causal"
+            check(bert, mask: mask, name: "bert tiled \(name)")
+        }
+    }
+
+    static let tinyBert = BertConfiguration(vocabSize: 11, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
+                                            maxPositionEmbeddings: 8, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.5)
+
     /// BERT's post-LayerNorm blocks, token-type-0 embedding and tied bias-free head.
     func testBertGradientsForEveryMask() {
-        let config = BertConfiguration(vocabSize: 11, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
-                                       maxPositionEmbeddings: 8, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.5)
         for (name, mask) in masks(B: 2, T: 5) {
-            let model = BertModel<Double>(config: config)
+            let model = BertModel<Double>(config: Self.tinyBert)
             Initialization.initialize(model, seed: 5)
             for slot in model.layout.slots where slot.name.hasSuffix(".bias") || slot.name.hasSuffix("LayerNorm.weight") {
                 for i in slot.range { model.parameters[i] += 0.1 * Double(i % 7) - 0.3 }

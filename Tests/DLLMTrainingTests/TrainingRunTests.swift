@@ -77,7 +77,8 @@ final class TrainingRunTests: XCTestCase {
 
     /// bf16 that accelerate's `mixed_precision` turned on (not the training config's `bf16`) on a
     /// GPT-2: the run names where bf16 came from, says once which products run in bf16, and its
-    /// losses track the float32 run's (the 50-step bound, 18 · 2⁻⁸ relative) without equalling them.
+    /// losses track the float32 run's (the 50-step bound, 18 · 2⁻⁸ relative) without equalling them;
+    /// with `gradient_checkpointing: true` too, the losses are the same bits.
     func testMixedPrecisionTrainsGPT2InBF16() throws {
         let model = work.appendingPathComponent("gpt2")
         try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
@@ -102,6 +103,13 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(a.count, b.count)
         for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 18 * 0x1p-8 * abs(y)) }
         XCTAssertNotEqual(a, b, "bf16 left GPT-2's losses bit-identical to float32")
+        // gradient_checkpointing recomputes each block bit for bit: the same losses.
+        var checkpointedLines: [String] = []
+        let checkpointed = try TrainingRun.makeTrainer(config(model: model, data: data) {
+            $0.bf16 = true; $0.gradientCheckpointing = true; $0.evalStrategy = "no"; $0.outputDir += "-gc"
+        }, log: { checkpointedLines.append($0) }).train()
+        XCTAssertTrue(checkpointedLines.contains { $0.hasPrefix("gradient checkpointing:") }, "\(checkpointedLines)")
+        XCTAssertEqual(checkpointed.logHistory.compactMap(\.loss), a, "checkpointed GPT-2 losses")
     }
 
     func testSFTMasksOnlyTheResponse() throws {
