@@ -71,6 +71,12 @@ enum ForwardAttention<S: ComputeScalar> {
     /// `cachedAttentionScratchCount(Tq:capacity:)` scalars.
     case cached(KVCache<S>, InferenceStep, scratch: UnsafeMutablePointer<S>)
 
+    /// A training pass's attention over the per-layer buffers its activations keep: (B, NH, T)
+    /// log-sum-exps when `tiled`, else (B, NH, T, T) probabilities.
+    static func training(mask: AttentionMask, saved: [Buffer<S>], tiled: Bool, precision: AttentionPrecision) -> ForwardAttention {
+        tiled ? .tiled(mask: mask, logsumexp: saved, precision: precision) : .full(mask: mask, probabilities: saved, precision: precision)
+    }
+
     /// `out` (B·T, ldo) = attention of `q` (B·T, ldq) over `k`, `v` (B·T, ldk/ldv) for layer `l`,
     /// query head `h` at column `h·HD`, key/value head `h / (NH/NKV)`.
     func attend(layer l: Int, _ out: UnsafeMutablePointer<S>, ldo: Int,

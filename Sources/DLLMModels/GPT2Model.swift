@@ -82,8 +82,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     /// The training pass over the kept activations, attention full or tiled as they were built.
     func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> GPT2Forward<S> {
         guard let a = acts else { preconditionFailure("GPT2Model: no activations") }
-        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att, precision: attentionPrecision)
-            : .full(mask: mask, probabilities: a.att, precision: attentionPrecision)
+        let attention = ForwardAttention.training(mask: mask, saved: a.att, tiled: a.tiled, precision: attentionPrecision)
         return GPT2Forward(model: self, storage: .saved(a), request: ForwardRequest(training: batch, attention: attention, hooks: hooks))
     }
 

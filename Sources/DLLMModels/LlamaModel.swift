@@ -161,8 +161,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// The training pass over `batch` into the saved activations.
     func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> LlamaForward<S> {
         let a = acts!
-        let attention: ForwardAttention<S> = a.tiled ? .tiled(mask: mask, logsumexp: a.att, precision: attentionPrecision)
-            : .full(mask: mask, probabilities: a.att, precision: attentionPrecision)
+        let attention = ForwardAttention.training(mask: mask, saved: a.att, tiled: a.tiled, precision: attentionPrecision)
         let request = ForwardRequest(training: batch, attention: attention, logitRows: lastLogitRows, hooks: hooks)
         return LlamaForward(model: self, request: request, storage: .saved(a), matrices: .training)
     }

@@ -248,38 +248,26 @@ MODES = {
 
 def main():
     torch.manual_seed(0)
-    # LLaMA (grouped-query, causal): the batch of llama_gqa's reference.
-    source = FIXTURES / "llama_gqa"
-    ref = load_file(str(source / "reference.safetensors"))
-    meta = json.loads((source / "reference.json").read_text())
-    assert meta["attention"] == "causal"
-    batch = {k: ref[k] for k in ("input_ids", "targets", "weights", "key_padding", "position_ids")}
-    summary = write_case("llama_gqa", load_llama, batch, additive_4d_mask(allowed_matrix("causal", batch["key_padding"])),
-                         FIXTURES / "bf16", {})
-    # Sanity of the fixture itself: fp32 reproduces the llama_gqa reference.
-    assert abs(summary["fp32"]["loss"] - ref["loss"].item()) <= 1e-5 * abs(ref["loss"].item())
-    info = {
-        "model": "Tests/DLLMModelsTests/Fixtures/llama_gqa (its config, weights and batch)",
-        "attn_implementation": "eager",
-        "modes": MODES,
-        "summary": summary,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-    }
-    (FIXTURES / "bf16" / "reference.json").write_text(json.dumps(info, indent=2) + "\n")
-
-    # GPT-2 (Conv1D, causal, tied head): the batch of gpt2's reference.
-    source = FIXTURES / "gpt2"
-    ref = load_file(str(source / "reference.safetensors"))
-    meta = json.loads((source / "reference.json").read_text())
-    assert meta["attention"] == "causal"
-    batch = {k: ref[k] for k in ("input_ids", "targets", "weights", "key_padding", "position_ids")}
-    summary = write_case("gpt2", load_gpt2, batch, additive_4d_mask(allowed_matrix("causal", batch["key_padding"])),
-                         FIXTURES / "bf16_gpt2", {})
-    assert abs(summary["fp32"]["loss"] - ref["loss"].item()) <= 1e-5 * abs(ref["loss"].item())
-    info = {"model": "Tests/DLLMModelsTests/Fixtures/gpt2 (its config, weights and batch)", "attn_implementation": "eager",
-            "modes": MODES, "summary": summary, "torch": torch.__version__, "transformers": transformers.__version__}
-    (FIXTURES / "bf16_gpt2" / "reference.json").write_text(json.dumps(info, indent=2) + "\n")
+    # LLaMA (grouped-query) and GPT-2 (Conv1D, tied head), both causal: each on its fixture's batch.
+    for name, load, out in (("llama_gqa", load_llama, "bf16"), ("gpt2", load_gpt2, "bf16_gpt2")):
+        source = FIXTURES / name
+        ref = load_file(str(source / "reference.safetensors"))
+        meta = json.loads((source / "reference.json").read_text())
+        assert meta["attention"] == "causal"
+        batch = {k: ref[k] for k in ("input_ids", "targets", "weights", "key_padding", "position_ids")}
+        summary = write_case(name, load, batch, additive_4d_mask(allowed_matrix("causal", batch["key_padding"])),
+                             FIXTURES / out, {})
+        # Sanity of the fixture itself: fp32 reproduces the source fixture's reference.
+        assert abs(summary["fp32"]["loss"] - ref["loss"].item()) <= 1e-5 * abs(ref["loss"].item())
+        info = {
+            "model": f"Tests/DLLMModelsTests/Fixtures/{name} (its config, weights and batch)",
+            "attn_implementation": "eager",
+            "modes": MODES,
+            "summary": summary,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        }
+        (FIXTURES / out / "reference.json").write_text(json.dumps(info, indent=2) + "\n")
 
     # BERT (bidirectional over a padded batch, dllm's tied head): model, batch and reference here.
     batch = write_bert()
