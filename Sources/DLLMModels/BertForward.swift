@@ -52,8 +52,12 @@ struct BertForward<S: ComputeScalar> {
         let x = buffers(layer: L - 1).output
         switch storage {
         case .saved(let a):
-            precondition(logitRows == nil, "BertForward: a training pass produces every row's logits")
-            trainingLinearForward(a.logits.pointer, x, p + o.word, nil, N: N, C: C, OC: V, bf16: model.bf16Matmuls)
+            var rows = UnsafePointer(x)
+            if let logitRows {  // the head on these rows only (a masked-diffusion loss reads no others)
+                gather(rows: logitRows, of: x, width: C, into: a.headRows.pointer)
+                rows = UnsafePointer(a.headRows.pointer)
+            }
+            trainingLinearForward(a.logits.pointer, rows, p + o.word, nil, N: logitRows?.count ?? N, C: C, OC: V, bf16: model.bf16Matmuls)
             return a.logits.pointer
         case .scratch(_, let cache):
             let R = logitRows?.count ?? N

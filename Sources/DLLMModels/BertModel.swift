@@ -41,6 +41,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     public var supportsGradientCheckpointing: Bool { true }
     public func setGradientCheckpointing(_ on: Bool) { gradientCheckpointing = on }
     var lastMask: AttentionMask?
+    var lastLogitRows: [Int]?
 
     public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
@@ -65,7 +66,28 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     }
 
     /// The training use of the one forward pass (``BertForward``): every intermediate saved for backward.
-    public func forward(_ batch: TokenBatch, mask: AttentionMask) {
+    public func forward(_ batch: TokenBatch, mask: AttentionMask) { train(batch, mask: mask, logitRows: nil) }
+
+    /// The head on the rows a masked-diffusion loss reads: ``logits`` then holds `logitRows.count` rows.
+    public var supportsLogitPositions: Bool { true }
+
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]) {
+        train(batch, mask: mask, logitRows: checkedLogitRows(logitRows, N: batch.B * batch.T, model: "BertModel"))
+    }
+
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
+        precondition(logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T && !logitPositions.isEmpty,
+                     "BertModel: logit positions \(logitPositions) outside 0..<\(batch.T)")
+        forward(batch, mask: mask, logitRows: logitRows(at: logitPositions, B: batch.B, T: batch.T))
+    }
+
+    /// Rows the last training forward computed logits for (B·T unless narrowed).
+    public var logitRowCount: Int {
+        guard let batch = lastBatch else { preconditionFailure("BertModel: forward has not run") }
+        return lastLogitRows?.count ?? batch.B * batch.T
+    }
+
+    func train(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]?) {
         precondition(batch.T <= config.maxPositionEmbeddings,
                      "BertModel: sequence length \(batch.T) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
         let tiled = attentionKernel.usesTiles(B: batch.B, heads: config.numAttentionHeads, T: batch.T,
@@ -77,6 +99,7 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         }
         lastBatch = batch
         lastMask = mask
+        lastLogitRows = logitRows
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
 
@@ -84,15 +107,16 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
     func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> BertForward<S> {
         guard let a = acts else { preconditionFailure("BertModel: no activations") }
         let attention = ForwardAttention.training(mask: mask, saved: a.att, tiled: a.tiled, precision: attentionPrecision)
-        return BertForward(model: self, storage: .saved(a), request: ForwardRequest(training: batch, attention: attention, hooks: hooks))
+        let request = ForwardRequest(training: batch, attention: attention, logitRows: lastLogitRows, hooks: hooks)
+        return BertForward(model: self, storage: .saved(a), request: request)
     }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func loss(targets: [Int32], weights: [S]?) -> Double {
-        guard let a = acts, let batch = lastBatch else { preconditionFailure("BertModel: loss before forward") }
+        guard let a = acts, lastBatch != nil else { preconditionFailure("BertModel: loss before forward") }
         return savedLogitsLoss("BertModel", losses: a.losses, lse: a.lse, logits: a.logits, targets: targets, weights: weights,
-                               N: batch.B * batch.T, V: config.vocabSize)
+                               N: logitRowCount, V: config.vocabSize)
     }
 
     /// Backward of ``loss(targets:weights:)`` through the tied head, the post-LN blocks in reverse
@@ -104,10 +128,10 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         let B = batch.B, T = batch.T, N = B * T
         let C = config.hiddenSize, L = config.numHiddenLayers, NH = config.numAttentionHeads, HD = C / NH
         let F = config.intermediateSize, V = config.vocabSize
-        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls
+        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls, R = logitRowCount
         targets.withUnsafeBufferPointer { t in
             withOptionalPointer(weights) { w in
-                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
+                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: R, V: V)
             }
         }
         // Under checkpointing, each block's intermediates are recomputed (no hooks: backward's own
@@ -116,7 +140,13 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         hooks?.beforeBackward?(L + 1)
         // d.x: gradient of the current block's output, (N, C).
         d.x.zero()
-        trainingLinearBackward(d.x.pointer, g + o.word, nil, a.logits.pointer, a.hidden[L].pointer, p + o.word, N: N, C: C, OC: V, bf16: bf16)
+        if let rows = lastLogitRows {  // the head's rows: their gradient (R, C) in d.residual, then added to theirs
+            d.residual.zero()
+            trainingLinearBackward(d.residual.pointer, g + o.word, nil, a.logits.pointer, a.headRows.pointer, p + o.word, N: R, C: C, OC: V, bf16: bf16)
+            scatterAdd(rows: rows, from: d.residual.pointer, width: C, into: d.x.pointer)
+        } else {
+            trainingLinearBackward(d.x.pointer, g + o.word, nil, a.logits.pointer, a.hidden[L].pointer, p + o.word, N: N, C: C, OC: V, bf16: bf16)
+        }
         hooks?.afterBackward?(L + 1)
         for l in stride(from: L - 1, through: 0, by: -1) {
             hooks?.beforeBackward?(l + 1)
@@ -248,6 +278,7 @@ final class BertActivations<S: ComputeScalar> {
     var fc: [Buffer<S>] = [], fcGelu: [Buffer<S>] = []                   // (N, F)
     var afterMLP: [Buffer<S>] = [], mean2: [Buffer<S>] = [], rstd2: [Buffer<S>] = []
     let logits: Buffer<S>, lse: Buffer<S>, losses: Buffer<S>, scratchC: Buffer<S>
+    let headRows: Buffer<S>                                              // (R, C): the last hidden state's rows the head runs on
     let grads: Grads
 
     struct Grads {
@@ -273,7 +304,7 @@ final class BertActivations<S: ComputeScalar> {
             fc.append(buf(N * F)); fcGelu.append(buf(N * F))
             afterMLP.append(buf(N * C)); mean2.append(buf(N)); rstd2.append(buf(N))
         }
-        logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
+        logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C); headRows = buf(N * C)
         grads = Grads(x: buf(N * C), residual: buf(N * C), attended: buf(N * C), qkv: buf(N * 3 * C),
                       wide: buf(N * F), fc: buf(N * F), scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
         if checkpointed {  // layer l's intermediates are the one shared set

@@ -46,9 +46,14 @@ struct GPT2Forward<S: ComputeScalar> {
         let x = buffers(layer: L - 1).output
         switch storage {
         case .saved(let a):
-            precondition(logitRows == nil, "GPT2Forward: a training pass produces every row's logits")
-            layernormForward(a.lnf.pointer, a.lnfMean.pointer, a.lnfRstd.pointer, x, p + o.lnfw, p + o.lnfb, N: N, C: C, eps: eps)
-            trainingLinearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: N, C: C, OC: V, bf16: model.bf16Matmuls)
+            var rows = UnsafePointer(x)
+            if let logitRows {  // the final norm and head on these rows only (a masked-diffusion loss reads no others)
+                gather(rows: logitRows, of: x, width: C, into: a.headRows.pointer)
+                rows = UnsafePointer(a.headRows.pointer)
+            }
+            let R = logitRows?.count ?? N
+            layernormForward(a.lnf.pointer, a.lnfMean.pointer, a.lnfRstd.pointer, rows, p + o.lnfw, p + o.lnfb, N: R, C: C, eps: eps)
+            trainingLinearForward(a.logits.pointer, a.lnf.pointer, p + o.wte, nil, N: R, C: C, OC: V, bf16: model.bf16Matmuls)
             return a.logits.pointer
         case .scratch(_, let cache):
             let R = logitRows?.count ?? N

@@ -37,6 +37,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     public var supportsGradientCheckpointing: Bool { true }
     public func setGradientCheckpointing(_ on: Bool) { gradientCheckpointing = on }
     var lastMask: AttentionMask?
+    var lastLogitRows: [Int]?
 
     public var architecture: any ModelArchitecture { config }
     public var vocabularySize: Int { config.vocabSize }
@@ -66,7 +67,29 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     }
 
     /// The training use of the one forward pass (``GPT2Forward``): every intermediate saved for backward.
-    public func forward(_ batch: TokenBatch, mask: AttentionMask) {
+    public func forward(_ batch: TokenBatch, mask: AttentionMask) { train(batch, mask: mask, logitRows: nil) }
+
+    /// The final norm and head on the rows a masked-diffusion loss reads: ``logits`` then holds
+    /// `logitRows.count` rows.
+    public var supportsLogitPositions: Bool { true }
+
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]) {
+        train(batch, mask: mask, logitRows: checkedLogitRows(logitRows, N: batch.B * batch.T, model: "GPT2Model"))
+    }
+
+    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
+        precondition(logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T && !logitPositions.isEmpty,
+                     "GPT2Model: logit positions \(logitPositions) outside 0..<\(batch.T)")
+        forward(batch, mask: mask, logitRows: logitRows(at: logitPositions, B: batch.B, T: batch.T))
+    }
+
+    /// Rows the last training forward computed logits for (B·T unless narrowed).
+    public var logitRowCount: Int {
+        guard let batch = lastBatch else { preconditionFailure("GPT2Model: forward has not run") }
+        return lastLogitRows?.count ?? batch.B * batch.T
+    }
+
+    func train(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]?) {
         precondition(batch.T <= config.nPositions, "GPT2Model: sequence length \(batch.T) exceeds n_positions \(config.nPositions)")
         let tiled = attentionKernel.usesTiles(B: batch.B, heads: config.nHead, T: batch.T,
                                               layersKept: gradientCheckpointing ? 1 : config.nLayer, scalarBytes: MemoryLayout<S>.size)
@@ -76,6 +99,7 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         }
         lastBatch = batch
         lastMask = mask
+        lastLogitRows = logitRows
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
 
@@ -83,15 +107,16 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
     func trainingForward(_ batch: TokenBatch, mask: AttentionMask, hooks: BlockHooks?) -> GPT2Forward<S> {
         guard let a = acts else { preconditionFailure("GPT2Model: no activations") }
         let attention = ForwardAttention.training(mask: mask, saved: a.att, tiled: a.tiled, precision: attentionPrecision)
-        return GPT2Forward(model: self, storage: .saved(a), request: ForwardRequest(training: batch, attention: attention, hooks: hooks))
+        let request = ForwardRequest(training: batch, attention: attention, logitRows: lastLogitRows, hooks: hooks)
+        return GPT2Forward(model: self, storage: .saved(a), request: request)
     }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func loss(targets: [Int32], weights: [S]?) -> Double {
-        guard let a = acts, let batch = lastBatch else { preconditionFailure("GPT2Model: loss before forward") }
+        guard let a = acts, lastBatch != nil else { preconditionFailure("GPT2Model: loss before forward") }
         return savedLogitsLoss("GPT2Model", losses: a.losses, lse: a.lse, logits: a.logits, targets: targets, weights: weights,
-                               N: batch.B * batch.T, V: config.vocabSize)
+                               N: logitRowCount, V: config.vocabSize)
     }
 
     @_specialize(where S == Float)
@@ -100,10 +125,10 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         guard let a = acts, let batch = lastBatch, let mask = lastMask else { preconditionFailure("GPT2Model: backward before forward") }
         let B = batch.B, T = batch.T, N = B * T
         let C = config.nEmbd, L = config.nLayer, NH = config.nHead, HD = C / NH, F = config.inner, V = config.vocabSize
-        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls
+        let p = parameters.pointer, g = gradients.pointer, o = offsets, d = a.grads, bf16 = bf16Matmuls, R = logitRowCount
         targets.withUnsafeBufferPointer { t in
             withOptionalPointer(weights) { w in
-                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: N, V: V)
+                crossEntropyBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, t.baseAddress!, w, dloss: dloss, N: R, V: V)
             }
         }
         // Under checkpointing, each block's intermediates are recomputed (no hooks: backward's own
@@ -111,10 +136,17 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         let recompute = a.checkpointed ? trainingForward(batch, mask: mask, hooks: nil) : nil
         hooks?.beforeBackward?(L + 1)
         d.ln.zero()
-        trainingLinearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: N, C: C, OC: V, bf16: bf16)
+        trainingLinearBackward(d.ln.pointer, g + o.wte, nil, a.logits.pointer, a.lnf.pointer, p + o.wte, N: R, C: C, OC: V, bf16: bf16)
         d.residual.zero()
-        layernormBackward(d.residual.pointer, g + o.lnfw, g + o.lnfb, d.ln.pointer, a.residual[L].pointer, p + o.lnfw,
-                          a.lnfMean.pointer, a.lnfRstd.pointer, N: N, C: C)
+        if let rows = lastLogitRows {  // the head's rows: their gradient (R, C) in d.atty, then added to theirs
+            d.atty.zero()
+            layernormBackward(d.atty.pointer, g + o.lnfw, g + o.lnfb, d.ln.pointer, a.headRows.pointer, p + o.lnfw,
+                              a.lnfMean.pointer, a.lnfRstd.pointer, N: R, C: C)
+            scatterAdd(rows: rows, from: d.atty.pointer, width: C, into: d.residual.pointer)
+        } else {
+            layernormBackward(d.residual.pointer, g + o.lnfw, g + o.lnfb, d.ln.pointer, a.residual[L].pointer, p + o.lnfw,
+                              a.lnfMean.pointer, a.lnfRstd.pointer, N: N, C: C)
+        }
         hooks?.afterBackward?(L + 1)
         for l in stride(from: L - 1, through: 0, by: -1) {
             hooks?.beforeBackward?(l + 1)
@@ -220,6 +252,7 @@ final class GPT2Activations<S: ComputeScalar> {
     var fc: [Buffer<S>] = [], fcGelu: [Buffer<S>] = []                   // (N, F)
     let lnf: Buffer<S>, lnfMean: Buffer<S>, lnfRstd: Buffer<S>
     let logits: Buffer<S>, lse: Buffer<S>, losses: Buffer<S>, scratchC: Buffer<S>
+    let headRows: Buffer<S>                                              // (R, C): the residual stream's rows the head runs on
     let grads: Grads
 
     struct Grads {
@@ -245,7 +278,7 @@ final class GPT2Activations<S: ComputeScalar> {
             fc.append(buf(N * F)); fcGelu.append(buf(N * F))
         }
         lnf = buf(N * C); lnfMean = buf(N); lnfRstd = buf(N)
-        logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C)
+        logits = buf(N * c.vocabSize); lse = buf(N); losses = buf(N); scratchC = buf(N * C); headRows = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), atty: buf(N * C), qkv: buf(N * 3 * C),
                       wide: buf(N * F), fc: buf(N * F), scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
         if checkpointed {  // layer l's intermediates are the one shared set
