@@ -75,12 +75,6 @@ public final class BertModel<S: ComputeScalar>: LanguageModel {
         train(batch, mask: mask, logitRows: checkedLogitRows(logitRows, N: batch.B * batch.T, model: "BertModel"))
     }
 
-    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
-        precondition(logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T && !logitPositions.isEmpty,
-                     "BertModel: logit positions \(logitPositions) outside 0..<\(batch.T)")
-        forward(batch, mask: mask, logitRows: logitRows(at: logitPositions, B: batch.B, T: batch.T))
-    }
-
     /// Rows the last training forward computed logits for (B·T unless narrowed).
     public var logitRowCount: Int {
         guard let batch = lastBatch else { preconditionFailure("BertModel: forward has not run") }

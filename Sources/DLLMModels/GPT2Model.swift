@@ -77,12 +77,6 @@ public final class GPT2Model<S: ComputeScalar>: LanguageModel {
         train(batch, mask: mask, logitRows: checkedLogitRows(logitRows, N: batch.B * batch.T, model: "GPT2Model"))
     }
 
-    public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
-        precondition(logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T && !logitPositions.isEmpty,
-                     "GPT2Model: logit positions \(logitPositions) outside 0..<\(batch.T)")
-        forward(batch, mask: mask, logitRows: logitRows(at: logitPositions, B: batch.B, T: batch.T))
-    }
-
     /// Rows the last training forward computed logits for (B·T unless narrowed).
     public var logitRowCount: Int {
         guard let batch = lastBatch else { preconditionFailure("GPT2Model: forward has not run") }

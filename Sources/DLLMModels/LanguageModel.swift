@@ -158,10 +158,17 @@ extension LanguageModel {
         forward(batch, mask: mask)
     }
 
-    /// Models without a partial head accept only every position.
+    /// The head on `logitPositions` of every sequence: their rows through
+    /// ``forward(_:mask:logitRows:)`` where the model has a partial head; models without one
+    /// accept only every position.
     public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
-        precondition(logitPositions == 0..<batch.T, "\(Self.self) computes logits on every position (check supportsLogitPositions)")
-        forward(batch, mask: mask)
+        guard supportsLogitPositions else {
+            precondition(logitPositions == 0..<batch.T, "\(Self.self) computes logits on every position (check supportsLogitPositions)")
+            return forward(batch, mask: mask)
+        }
+        precondition(!logitPositions.isEmpty && logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T,
+                     "\(Self.self): logit positions \(logitPositions) outside 0..<\(batch.T)")
+        forward(batch, mask: mask, logitRows: logitRows(at: logitPositions, B: batch.B, T: batch.T))
     }
 
     public var parameterCount: Int { layout.count }

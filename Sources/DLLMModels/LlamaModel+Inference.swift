@@ -66,9 +66,7 @@ func gatherRows<S: ComputeScalar>(_ selection: [Int]?, of source: UnsafeMutableP
     guard let selection else { return source }
     let target = cache.workspace(buffer.rawValue, count: max(selection.count, N) * width)
     precondition(target != source, "gatherRows: the gather buffer is the source")
-    for (r, n) in selection.enumerated() {
-        precondition(n >= 0 && n < N, "gatherRows: row \(n) outside 0..<\(N)")
-        (target + r * width).update(from: source + n * width, count: width)
-    }
+    precondition(selection.allSatisfy { $0 >= 0 && $0 < N }, "gatherRows: a row outside 0..<\(N)")
+    gather(rows: selection, of: source, width: width, into: target)
     return target
 }

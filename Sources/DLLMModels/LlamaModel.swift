@@ -111,7 +111,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     public func forward(_ batch: TokenBatch, mask: AttentionMask, logitPositions: Range<Int>) {
         precondition(!logitPositions.isEmpty && logitPositions.lowerBound >= 0 && logitPositions.upperBound <= batch.T,
                      "LlamaModel: logit positions \(logitPositions) outside 0..<\(batch.T)")
-        let rows = logitPositions == 0..<batch.T ? nil : (0..<batch.B).flatMap { b in logitPositions.map { b * batch.T + $0 } }
+        let rows = logitPositions == 0..<batch.T ? nil : logitRows(at: logitPositions, B: batch.B, T: batch.T)
         prepareActivations(for: batch, mask: mask, logitRows: rows)
         adapters?.beginForward(N: batch.B * batch.T, checkpointed: gradientCheckpointing)
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
@@ -122,10 +122,7 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
     /// from batch to batch (a masked-diffusion batch's masked positions).
     public func forward(_ batch: TokenBatch, mask: AttentionMask, logitRows: [Int]) {
         let N = batch.B * batch.T
-        precondition(!logitRows.isEmpty && zip(logitRows, logitRows.dropFirst()).allSatisfy { $0 < $1 }
-                     && logitRows.first! >= 0 && logitRows.last! < N,
-                     "LlamaModel: logit rows must be ascending, distinct and within 0..<\(N)")
-        prepareActivations(for: batch, mask: mask, logitRows: logitRows.count == N ? nil : logitRows, headCapacity: N)
+        prepareActivations(for: batch, mask: mask, logitRows: checkedLogitRows(logitRows, N: N, model: "LlamaModel"), headCapacity: N)
         adapters?.beginForward(N: N, checkpointed: gradientCheckpointing)
         _ = trainingForward(batch, mask: mask, hooks: hooks).run()
     }
