@@ -104,8 +104,11 @@ struct LlamaForward<S: ComputeScalar> {
             // The sparse MLP always reads the flat (out, in) matrices.
             let bf16: Bool
             if case .training = matrices { bf16 = model.bf16Matmuls } else { bf16 = false }
-            let saved = mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C, bf16: bf16)
-            if case .saved(let activations) = storage { activations.moe[l] = saved }
+            let kept: MixtureOfExpertsActivations<S>
+            if case .saved(let activations) = storage, let layerSet = activations.moe[l] { kept = layerSet } else {
+                kept = MixtureOfExpertsActivations(tokens: N, spec: m, hidden: C)  // inference: discarded after the layer
+            }
+            mixtureOfExpertsForward(a.projection, a.normed2, parameters: p, offsets: moe, spec: m, N: N, C: C, bf16: bf16, into: kept)
         } else {
             project([(a.gate, .gate), (a.up, .up)], from: a.normed2, keptAs: a.normed2Packed, layer: l, N: N)
             if case .training = matrices, model.bf16Matmuls {

@@ -96,7 +96,8 @@ final class LlamaActivations<S: ComputeScalar> {
     let lse: Buffer<S>, losses: Buffer<S>    // (R)
     let scratchC: Buffer<S>                  // (N, C)
     let grads: Grads
-    /// MoE layers' routing and expert activations (nil for dense layers), refilled by every forward.
+    /// MoE layers' routing and expert activations (nil for dense layers; one set shared by every
+    /// MoE layer when checkpointed), refilled by every forward.
     var moe: [MixtureOfExpertsActivations<S>?] = []
 
     /// Gradient scratch reused by every layer in backward.
@@ -105,6 +106,7 @@ final class LlamaActivations<S: ComputeScalar> {
         let wide: Buffer<S>, gate: Buffer<S>, up: Buffer<S>  // (N, I)
         let atty: Buffer<S>, q: Buffer<S>, k: Buffer<S>, v: Buffer<S>
         let scores: Buffer<S>                           // (threads, T, T), full kernel only
+        let moe: MixtureOfExpertsGradients<S>?          // MoE models only
     }
 
     init(spec s: LlamaSpec, B: Int, T: Int, headRows R: Int, tiled: Bool, checkpointed: Bool, bf16Inputs: Bool) {
@@ -135,7 +137,14 @@ final class LlamaActivations<S: ComputeScalar> {
         gateBF16 = bf16PerLayer { BFloat16Rows(count: N * I) }
         upBF16 = bf16PerLayer { BFloat16Rows(count: N * I) }
         residual = (0...s.layers).map { _ in buf(N * C) }
-        moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
+        if let m = s.mixtureOfExperts {
+            let shared = checkpointed ? MixtureOfExpertsActivations<S>(tokens: N, spec: m, hidden: C) : nil
+            moe = (0..<s.layers).map { l in
+                m.moeLayers[l] ? shared ?? MixtureOfExpertsActivations(tokens: N, spec: m, hidden: C) : nil
+            }
+        } else {
+            moe = [MixtureOfExpertsActivations<S>?](repeating: nil, count: s.layers)
+        }
         ln1 = linearInput(N * C); ln1Rstd = perLayer(N)
         q = perLayer(N * QD); k = perLayer(N * KVD); v = perLayer(N * KVD)
         if s.qkNorm {
@@ -151,7 +160,8 @@ final class LlamaActivations<S: ComputeScalar> {
         scratchC = buf(N * C)
         grads = Grads(residual: buf(N * C), ln: buf(N * C), wide: buf(N * I), gate: buf(N * I), up: buf(N * I),
                       atty: buf(N * QD), q: buf(N * QD), k: buf(N * KVD), v: buf(N * KVD),
-                      scores: buf(tiled ? 0 : attentionScratchCount(T: T)))
+                      scores: buf(tiled ? 0 : attentionScratchCount(T: T)),
+                      moe: s.mixtureOfExperts.map { MixtureOfExpertsGradients(tokens: N, spec: $0, hidden: C) })
     }
 
     /// Whether a (B, T) batch with the head on `headRows` rows fits these buffers as prefixes, under the same options.

@@ -57,17 +57,61 @@ struct MixtureOfExpertsOffsets {
     }
 }
 
-/// What one MoE layer's forward keeps for backward (or discards, at inference).
+/// What one MoE layer's forward keeps for backward, in arenas allocated once for up to
+/// `tokenCapacity` tokens and refilled by every forward. Every token visits k experts, so the
+/// experts' rows add up to N·k: expert e's (M_e, ·) rows are the arena rows from `firstRow[e]`,
+/// and a shorter batch or a different routing reuses the same memory.
 final class MixtureOfExpertsActivations<S: ComputeScalar> {
-    var probabilities: Buffer<S>     // (N, E) router softmax
+    let tokenCapacity: Int
+    let probabilities: Buffer<S>     // (N, E) router softmax
     var selected: [Int] = []         // (N, k) experts of each token, most probable first
     var tokens: [[Int]] = []         // per expert: (token, slot) pairs as n·k + j, in token order
-    var inputs: [Buffer<S>] = []     // per expert: (M, C) gathered normed rows
-    var gates: [Buffer<S>] = [], ups: [Buffer<S>] = [], hidden: [Buffer<S>] = []  // per expert: (M, Ie)
-    var outputs: [Buffer<S>] = []    // per expert: (M, C), before the routing weight
-    var sharedGate: Buffer<S>?, sharedUp: Buffer<S>?, sharedHidden: Buffer<S>?  // (N, Is)
+    var firstRow: [Int] = []         // per expert: its first row in the arenas
+    let inputs: Buffer<S>, outputs: Buffer<S>              // (N·k, C): gathered normed rows; outputs before the routing weight
+    let gates: Buffer<S>, ups: Buffer<S>, hidden: Buffer<S>  // (N·k, Ie)
+    let sharedGate: Buffer<S>?, sharedUp: Buffer<S>?, sharedHidden: Buffer<S>?  // (N, Is)
+    let sharedOutput: Buffer<S>?     // (N, C), added after the experts' sum (forward's scratch)
 
-    init(N: Int, experts E: Int) { probabilities = Buffer(count: N * E) }
+    init(tokens N: Int, spec m: MixtureOfExpertsSpec, hidden C: Int) {
+        tokenCapacity = N
+        let rows = N * m.topK
+        probabilities = Buffer(count: N * m.experts)
+        inputs = Buffer(count: rows * C); outputs = Buffer(count: rows * C)
+        gates = Buffer(count: rows * m.expertIntermediate); ups = Buffer(count: rows * m.expertIntermediate)
+        hidden = Buffer(count: rows * m.expertIntermediate)
+        let shared = m.sharedIntermediate.map { N * $0 }
+        sharedGate = shared.map { Buffer(count: $0) }; sharedUp = shared.map { Buffer(count: $0) }
+        sharedHidden = shared.map { Buffer(count: $0) }
+        sharedOutput = shared.map { _ in Buffer(count: N * C) }
+    }
+
+    /// Expert e's first row in an arena whose rows are `width` wide.
+    func rows(of arena: Buffer<S>, expert e: Int, width: Int) -> UnsafeMutablePointer<S> { arena.pointer + firstRow[e] * width }
+}
+
+/// Backward's scratch for the MoE layers, shared by all of them (backward visits one layer and one
+/// expert at a time): the routing gradient, and one expert's (or the shared expert's) row gradients.
+final class MixtureOfExpertsGradients<S: ComputeScalar> {
+    let tokenCapacity: Int
+    let probabilities: Buffer<S>             // (N, E)
+    let rows: Buffer<S>, inputs: Buffer<S>   // (N, C): dY weighted, dX
+    let hidden: Buffer<S>, gate: Buffer<S>, up: Buffer<S>  // (N, max(Ie, Is))
+
+    init(tokens N: Int, spec m: MixtureOfExpertsSpec, hidden C: Int) {
+        tokenCapacity = N
+        let I = max(m.expertIntermediate, m.sharedIntermediate ?? 0)
+        probabilities = Buffer(count: N * m.experts)
+        rows = Buffer(count: N * C); inputs = Buffer(count: N * C)
+        hidden = Buffer(count: N * I); gate = Buffer(count: N * I); up = Buffer(count: N * I)
+    }
+
+    /// The SwiGLU backward's three (N, I) scratch rows.
+    var swiglu: SwiGLUGradientScratch<S> { SwiGLUGradientScratch(hidden: hidden.pointer, gate: gate.pointer, up: up.pointer) }
+}
+
+/// Where ``swigluMLPBackward`` writes its (N, I) intermediate gradients.
+struct SwiGLUGradientScratch<S: ComputeScalar> {
+    let hidden: UnsafeMutablePointer<S>, gate: UnsafeMutablePointer<S>, up: UnsafeMutablePointer<S>
 }
 
 /// `out (N, C) = Σ_j p(e_j | x)·expert_{e_j}(x) + shared(x)` for the normed rows `x` (N, C), mirroring
@@ -76,13 +120,12 @@ final class MixtureOfExpertsActivations<S: ComputeScalar> {
 /// `bf16: true` training pass) runs the router's and the experts' products as autocast runs
 /// `nn.Linear`, in bfloat16 with float32 accumulation, and rounds the experts' gate and up outputs
 /// as the dense MLP does (``swigluForwardBF16(_:_:_:keeping:_:count:)``); routing, weighting and
-/// the sums over experts stay float32.
-@discardableResult
+/// the sums over experts stay float32. What backward needs goes into `a` (at least N tokens).
 func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, parameters p: UnsafePointer<S>,
                                                offsets o: MixtureOfExpertsOffsets, spec m: MixtureOfExpertsSpec,
-                                               N: Int, C: Int, bf16: Bool = false) -> MixtureOfExpertsActivations<S> {
+                                               N: Int, C: Int, bf16: Bool = false, into a: MixtureOfExpertsActivations<S>) {
     let E = m.experts, k = m.topK, Ie = m.expertIntermediate
-    let a = MixtureOfExpertsActivations<S>(N: N, experts: E)
+    precondition(N <= a.tokenCapacity, "mixtureOfExpertsForward: \(N) tokens past the activations' \(a.tokenCapacity)")
     let probs = a.probabilities.pointer
     trainingLinearForward(probs, x, p + o.router, nil, N: N, C: C, OC: E, bf16: bf16)
     a.selected = [Int](repeating: 0, count: N * k)
@@ -99,28 +142,27 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
     }
     a.tokens = [[Int]](repeating: [], count: E)
     for n in 0..<N { for j in 0..<k { a.tokens[a.selected[n * k + j]].append(n * k + j) } }
+    a.firstRow = [Int](repeating: 0, count: E)
+    for e in 1..<max(1, E) { a.firstRow[e] = a.firstRow[e - 1] + a.tokens[e - 1].count }
     out.update(repeating: 0, count: N * C)
     for e in 0..<E {
         let slots = a.tokens[e], M = slots.count
-        let X = Buffer<S>(count: M * C), G = Buffer<S>(count: M * Ie), U = Buffer<S>(count: M * Ie)
-        let H = Buffer<S>(count: M * Ie), Y = Buffer<S>(count: M * C)
-        a.inputs.append(X); a.gates.append(G); a.ups.append(U); a.hidden.append(H); a.outputs.append(Y)
         guard M > 0 else { continue }
-        for (r, slot) in slots.enumerated() { (X.pointer + r * C).update(from: x + (slot / k) * C, count: C) }
-        swigluMLPForward(Y.pointer, X.pointer, G.pointer, U.pointer, H.pointer, p, o.experts[e], N: M, C: C, I: Ie, bf16: bf16)
+        let X = a.rows(of: a.inputs, expert: e, width: C), Y = a.rows(of: a.outputs, expert: e, width: C)
+        for (r, slot) in slots.enumerated() { (X + r * C).update(from: x + (slot / k) * C, count: C) }
+        swigluMLPForward(Y, X, a.rows(of: a.gates, expert: e, width: Ie), a.rows(of: a.ups, expert: e, width: Ie),
+                         a.rows(of: a.hidden, expert: e, width: Ie), p, o.experts[e], N: M, C: C, I: Ie, bf16: bf16)
         for (r, slot) in slots.enumerated() {
             let n = slot / k, w = probs[n * E + e]
-            let dst = out + n * C, src = Y.pointer + r * C
+            let dst = out + n * C, src = Y + r * C
             for c in 0..<C { dst[c] += w * src[c] }
         }
     }
-    if let s = o.shared, let Is = m.sharedIntermediate {
-        let G = Buffer<S>(count: N * Is), U = Buffer<S>(count: N * Is), H = Buffer<S>(count: N * Is), Y = Buffer<S>(count: N * C)
-        swigluMLPForward(Y.pointer, x, G.pointer, U.pointer, H.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
-        accumulate(out, Y.pointer, count: N * C)
-        a.sharedGate = G; a.sharedUp = U; a.sharedHidden = H
+    if let s = o.shared, let Is = m.sharedIntermediate, let G = a.sharedGate, let U = a.sharedUp, let H = a.sharedHidden,
+       let Y = a.sharedOutput?.pointer {
+        swigluMLPForward(Y, x, G.pointer, U.pointer, H.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
+        accumulate(out, Y, count: N * C)
     }
-    return a
 }
 
 /// Backward of ``mixtureOfExpertsForward``: from `dout` (N, C), accumulates into `dx` (N, C) and the
@@ -130,30 +172,37 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
 func mixtureOfExpertsBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>,
                                                 _ dout: UnsafePointer<S>, _ x: UnsafePointer<S>, parameters p: UnsafePointer<S>,
                                                 offsets o: MixtureOfExpertsOffsets, spec m: MixtureOfExpertsSpec,
-                                                saved a: MixtureOfExpertsActivations<S>, N: Int, C: Int, bf16: Bool = false) {
+                                                saved a: MixtureOfExpertsActivations<S>, scratch d: MixtureOfExpertsGradients<S>,
+                                                N: Int, C: Int, bf16: Bool = false) {
     let E = m.experts, k = m.topK, Ie = m.expertIntermediate
+    precondition(N <= d.tokenCapacity, "mixtureOfExpertsBackward: \(N) tokens past the scratch's \(d.tokenCapacity)")
     let probs = a.probabilities.pointer
-    let dprobs = Buffer<S>(count: N * E)  // (N, E), nonzero at the selected experts
+    let dprobs = d.probabilities.pointer  // (N, E), nonzero at the selected experts
+    dprobs.update(repeating: 0, count: N * E)
     for e in 0..<E {
         let slots = a.tokens[e], M = slots.count
         guard M > 0 else { continue }
-        let dY = Buffer<S>(count: M * C), dX = Buffer<S>(count: M * C)
+        let dY = d.rows.pointer, dX = d.inputs.pointer  // (M, C) each; M ≤ N, a token visits an expert once
+        let outputs = a.rows(of: a.outputs, expert: e, width: C)
         for (r, slot) in slots.enumerated() {
             let n = slot / k, w = probs[n * E + e]
-            let d = dout + n * C, y = a.outputs[e].pointer + r * C, dst = dY.pointer + r * C
+            let dout = dout + n * C, y = outputs + r * C, dst = dY + r * C
             var dw: S = 0
-            for c in 0..<C { dst[c] = w * d[c]; dw += d[c] * y[c] }
-            dprobs.pointer[n * E + e] += dw
+            for c in 0..<C { dst[c] = w * dout[c]; dw += dout[c] * y[c] }
+            dprobs[n * E + e] += dw
         }
-        swigluMLPBackward(dX.pointer, g, dY.pointer, a.inputs[e].pointer, a.gates[e].pointer, a.ups[e].pointer, a.hidden[e].pointer,
-                          p, o.experts[e], N: M, C: C, I: Ie, bf16: bf16)
-        for (r, slot) in slots.enumerated() { accumulate(dx + (slot / k) * C, dX.pointer + r * C, count: C) }
+        dX.update(repeating: 0, count: M * C)
+        swigluMLPBackward(dX, g, dY, a.rows(of: a.inputs, expert: e, width: C), a.rows(of: a.gates, expert: e, width: Ie),
+                          a.rows(of: a.ups, expert: e, width: Ie), a.rows(of: a.hidden, expert: e, width: Ie),
+                          p, o.experts[e], N: M, C: C, I: Ie, bf16: bf16, scratch: d.swiglu)
+        for (r, slot) in slots.enumerated() { accumulate(dx + (slot / k) * C, dX + r * C, count: C) }
     }
     if let s = o.shared, let Is = m.sharedIntermediate {
-        swigluMLPBackward(dx, g, dout, x, a.sharedGate!.pointer, a.sharedUp!.pointer, a.sharedHidden!.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
+        swigluMLPBackward(dx, g, dout, x, a.sharedGate!.pointer, a.sharedUp!.pointer, a.sharedHidden!.pointer, p, s, N: N, C: C, I: Is,
+                          bf16: bf16, scratch: d.swiglu)
     }
     // Softmax backward: dlogit_e = p_e·(dp_e − Σ_f p_f·dp_f).
-    let dlogits = dprobs.pointer
+    let dlogits = dprobs
     for n in 0..<N {
         let pr = probs + n * E, d = dlogits + n * E
         var dot: S = 0
@@ -181,16 +230,18 @@ func swigluMLPForward<S: ComputeScalar>(_ y: UnsafeMutablePointer<S>, _ x: Unsaf
 /// Backward of ``swigluMLPForward``, accumulating into `dx` (N, C) and the three weight gradients.
 func swigluMLPBackward<S: ComputeScalar>(_ dx: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ dy: UnsafePointer<S>,
                                          _ x: UnsafePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, _ h: UnsafePointer<S>,
-                                         _ p: UnsafePointer<S>, _ o: SwiGLUOffsets, N: Int, C: Int, I: Int, bf16: Bool = false) {
-    let dh = Buffer<S>(count: N * I), dgate = Buffer<S>(count: N * I), dup = Buffer<S>(count: N * I)
-    trainingLinearBackward(dh.pointer, g + o.down, nil, dy, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
+                                         _ p: UnsafePointer<S>, _ o: SwiGLUOffsets, N: Int, C: Int, I: Int, bf16: Bool = false,
+                                         scratch: SwiGLUGradientScratch<S>) {
+    let dh = scratch.hidden, dgate = scratch.gate, dup = scratch.up  // (N, I) each; the kernels add into them
+    for buffer in [dh, dgate, dup] { buffer.update(repeating: 0, count: N * I) }
+    trainingLinearBackward(dh, g + o.down, nil, dy, h, p + o.down, N: N, C: I, OC: C, bf16: bf16)
     if bf16 {
-        swigluBackwardBF16(mutableFloats(dgate.pointer), mutableFloats(dup.pointer), rawFloats(dh.pointer),
+        swigluBackwardBF16(mutableFloats(dgate), mutableFloats(dup), rawFloats(dh),
                            gate: rawFloats(gate), up: rawFloats(up), count: N * I)
     } else {
-        swigluBackward(dgate.pointer, dup.pointer, dh.pointer, gate, up, count: N * I)
+        swigluBackward(dgate, dup, dh, gate, up, count: N * I)
     }
-    trainingLinearBackward(dx, g + o.gate, nil, dgate.pointer, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
-    trainingLinearBackward(dx, g + o.up, nil, dup.pointer, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
+    trainingLinearBackward(dx, g + o.gate, nil, dgate, x, p + o.gate, N: N, C: C, OC: I, bf16: bf16)
+    trainingLinearBackward(dx, g + o.up, nil, dup, x, p + o.up, N: N, C: C, OC: I, bf16: bf16)
 }
 

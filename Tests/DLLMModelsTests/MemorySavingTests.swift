@@ -92,6 +92,16 @@ final class MemorySavingTests: XCTestCase {
         qwen3.naming = .huggingFace
         XCTAssertEqual(train(kernel: .tiled, checkpointing: false, spec: qwen3).parameters,
                        train(kernel: .tiled, checkpointing: true, spec: qwen3).parameters, "qwen3 (qk norms): weights after 10 steps")
+        // LLaDA-MoE's sparse MLP: checkpointed, every MoE layer refills one shared set of expert
+        // arenas (recomputed before its backward), plain keeps one per layer.
+        var moe = Self.spec
+        moe.naming = .huggingFace
+        moe.mixtureOfExperts = MixtureOfExpertsSpec(experts: 4, topK: 2, expertIntermediate: 6, sharedIntermediate: 10,
+                                                    moeLayers: [Bool](repeating: true, count: moe.layers))
+        let moePlain = train(kernel: .tiled, checkpointing: false, spec: moe)
+        XCTAssertEqual(moePlain.parameters, train(kernel: .tiled, checkpointing: true, spec: moe).parameters,
+                       "LLaDA-MoE: weights after 10 steps")
+        XCTAssertNotEqual(moePlain.parameters, train(kernel: .tiled, checkpointing: false).parameters, "the MoE layers ran")
     }
 
     func testTiledAttentionTrainsLikeFullAttention() {

@@ -23,16 +23,21 @@ final class MixtureOfExpertsBF16Tests: XCTestCase {
     /// expert 0's three matrices and the shared expert's gate, with the experts each token chose.
     struct Pass { var out: [Float], dx: [Float], router: [Float], expert: [Float], shared: [Float], chosen: [Int] }
 
-    func pass(_ model: LlamaModel<Float>, layer l: Int, bf16: Bool, N: Int) -> Pass {
+    /// One forward and backward on N rows (`phase` shifts the input, and with it the routing),
+    /// into `saved` and `scratch` when given, else into fresh ones.
+    func pass(_ model: LlamaModel<Float>, layer l: Int, bf16: Bool, N: Int, phase: Double = 0.2,
+              saved given: MixtureOfExpertsActivations<Float>? = nil, scratch givenScratch: MixtureOfExpertsGradients<Float>? = nil) -> Pass {
         let spec = model.spec.mixtureOfExperts!, C = model.spec.hidden
         let moe = model.offsets.layers[l].moe!
-        let x = (0..<N * C).map { Float(sin(Double($0) * 0.37 + 0.2)) }
-        let dout = (0..<N * C).map { Float(cos(Double($0) * 0.11)) }
+        let x = (0..<N * C).map { Float(sin(Double($0) * 0.37 + phase)) }
+        let dout = (0..<N * C).map { Float(cos(Double($0) * 0.11 + phase)) }
         var out = [Float](repeating: 0, count: N * C), dx = [Float](repeating: 0, count: N * C)
         model.gradients.zero()
-        let saved = mixtureOfExpertsForward(&out, x, parameters: model.parameters.pointer, offsets: moe, spec: spec, N: N, C: C, bf16: bf16)
+        let saved = given ?? MixtureOfExpertsActivations(tokens: N, spec: spec, hidden: C)
+        let scratch = givenScratch ?? MixtureOfExpertsGradients(tokens: N, spec: spec, hidden: C)
+        mixtureOfExpertsForward(&out, x, parameters: model.parameters.pointer, offsets: moe, spec: spec, N: N, C: C, bf16: bf16, into: saved)
         mixtureOfExpertsBackward(&dx, gradients: model.gradients.pointer, dout, x, parameters: model.parameters.pointer,
-                                 offsets: moe, spec: spec, saved: saved, N: N, C: C, bf16: bf16)
+                                 offsets: moe, spec: spec, saved: saved, scratch: scratch, N: N, C: C, bf16: bf16)
         let g = model.gradients.buffer, E = spec.experts, Ie = spec.expertIntermediate
         let e0 = moe.experts[0]
         let expert = Array(g[e0.gate..<(e0.gate + Ie * C)]) + Array(g[e0.up..<(e0.up + Ie * C)]) + Array(g[e0.down..<(e0.down + C * Ie)])
@@ -65,6 +70,32 @@ final class MixtureOfExpertsBF16Tests: XCTestCase {
             XCTAssertLessThan(error, units * Self.u, "\(kernel): \(part)")
             XCTAssertGreaterThan(error, 1e-4, "\(kernel): \(part) equals float32's: bf16 not applied")
             print("MoE bf16 against float32, \(part): \(error) (\(error / Self.u) u)")
+        }
+    }
+
+    /// The activations and backward scratch are arenas kept across steps (no allocation per
+    /// expert or per step): a pass into arenas that an earlier pass with another routing and more
+    /// tokens filled gives the same bits as a pass into fresh ones, float32 and bf16 (nothing
+    /// stale is read or added to: the expert rows move, and backward's scratch is added into).
+    func testReusedArenasGiveTheSameBitsAsFreshOnes() throws {
+        let folder = PyTorchParityTests.fixtures.appendingPathComponent("lladamoe")
+        let model = try XCTUnwrap(ModelFolder.load(folder, as: Float.self).model as? LlamaModel<Float>)
+        let spec = try XCTUnwrap(model.spec.mixtureOfExperts)
+        let layer = try XCTUnwrap(spec.moeLayers.firstIndex(of: true))
+        let C = model.spec.hidden
+        for bf16 in [false, true] {
+            let saved = MixtureOfExpertsActivations<Float>(tokens: 32, spec: spec, hidden: C)
+            let scratch = MixtureOfExpertsGradients<Float>(tokens: 32, spec: spec, hidden: C)
+            let first = pass(model, layer: layer, bf16: bf16, N: 32, phase: 1.3, saved: saved, scratch: scratch)
+            let reused = pass(model, layer: layer, bf16: bf16, N: 24, saved: saved, scratch: scratch)
+            let fresh = pass(model, layer: layer, bf16: bf16, N: 24)
+            XCTAssertNotEqual(Array(first.chosen.prefix(24 * spec.topK)), fresh.chosen, "bf16 \(bf16): the earlier pass routed differently")
+            XCTAssertEqual(reused.chosen, fresh.chosen, "bf16 \(bf16): routing")
+            for (part, a, b) in [("output", reused.out, fresh.out), ("input gradient", reused.dx, fresh.dx),
+                                 ("router gradient", reused.router, fresh.router), ("expert 0 gradients", reused.expert, fresh.expert),
+                                 ("shared expert gate gradient", reused.shared, fresh.shared)] {
+                XCTAssertEqual(a, b, "bf16 \(bf16): \(part) from reused arenas")
+            }
         }
     }
 }
