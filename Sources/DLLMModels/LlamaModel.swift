@@ -272,8 +272,11 @@ public final class LlamaModel<S: ComputeScalar>: LanguageModel {
                 let w = o.layers[l], f = frozenBase?.layers[l]
                 // MLP: residual[l+1] = res2 + down(swiglu(gate(ln2), up(ln2))), or the sparse MoE MLP
                 d.ln.zero()
-                if let moe = w.moe, let m = spec.mixtureOfExperts, let saved = a.moe[l], let scratch = a.grads.moe {
+                if let moe = w.moe, let m = spec.mixtureOfExperts {
                     precondition(lora == nil, "LlamaModel: LoRA adapters on mixture-of-experts layers are refused at load")
+                    guard let saved = a.moe[l], let scratch = a.grads.moe else {
+                        preconditionFailure("LlamaModel: MoE layer \(l) without its activations or backward scratch")
+                    }
                     mixtureOfExpertsBackward(d.ln.pointer, gradients: g, d.residual.pointer, a.ln2[l].pointer, parameters: p,
                                              offsets: moe, spec: m, saved: saved, scratch: scratch, N: N, C: C, bf16: bf16Matmuls)
                 } else {
