@@ -158,9 +158,10 @@ func mixtureOfExpertsForward<S: ComputeScalar>(_ out: UnsafeMutablePointer<S>, _
             for c in 0..<C { dst[c] += w * src[c] }
         }
     }
-    if let s = o.shared, let Is = m.sharedIntermediate, let G = a.sharedGate, let U = a.sharedUp, let H = a.sharedHidden,
-       let Y = a.sharedOutput?.pointer {
-        swigluMLPForward(Y, x, G.pointer, U.pointer, H.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
+    if let s = o.shared, let Is = m.sharedIntermediate {
+        // The activations were built from the same spec, so the shared expert's buffers exist.
+        let Y = a.sharedOutput!.pointer
+        swigluMLPForward(Y, x, a.sharedGate!.pointer, a.sharedUp!.pointer, a.sharedHidden!.pointer, p, s, N: N, C: C, I: Is, bf16: bf16)
         accumulate(out, Y, count: N * C)
     }
 }
